@@ -1,0 +1,277 @@
+"""Loading a CLIP model (built-in name or custom config; hub tag, local weights file, or random) and
+encoding images and texts with it.
+
+Every failure a user can cause — an unknown model or tag, a missing weights file, no network and no
+cached weights — becomes a :class:`~proxysort.errors.ModelLoadError` with one sentence saying what to do.
+open_clip and torch are imported inside functions so the CLI's ``--help`` never pays for them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+
+from proxysort.errors import ModelLoadError, UsageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    import torch
+
+DEFAULT_MODEL = "ViT-B-32"
+DEFAULT_PRETRAINED = "openai"
+#: ``--pretrained`` values that ask for seeded random weights (tests, benchmarks, smoke runs).
+RANDOM_WEIGHTS = ("none", "random")
+_WEIGHT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".npz", ".ckpt")
+_PARTIAL_HASH_BYTES = 1 << 20
+
+
+def _partial_file_hash(path: Path) -> str:
+    """Size plus the first and last MiB: identifies a weights file without reading 600 MB each run."""
+    h = hashlib.sha256()
+    size = path.stat().st_size
+    h.update(str(size).encode())
+    with path.open("rb") as f:
+        h.update(f.read(_PARTIAL_HASH_BYTES))
+        if size > 2 * _PARTIAL_HASH_BYTES:
+            f.seek(size - _PARTIAL_HASH_BYTES)
+            h.update(f.read(_PARTIAL_HASH_BYTES))
+    return h.hexdigest()[:12]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "model"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the user asked for: model (name or config path), weights (tag, file, or random), device."""
+
+    model: str = DEFAULT_MODEL
+    pretrained: str | None = DEFAULT_PRETRAINED
+    device: str = "auto"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "ModelSpec":
+        """Defaults, overridden by ``PROXYSORT_MODEL/PRETRAINED/DEVICE``, overridden by explicit values."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {
+            "model": env.get("PROXYSORT_MODEL") or DEFAULT_MODEL,
+            "pretrained": env.get("PROXYSORT_PRETRAINED") or DEFAULT_PRETRAINED,
+            "device": env.get("PROXYSORT_DEVICE") or "auto",
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    @property
+    def is_config_file(self) -> bool:
+        return self.model.endswith(".json") or os.sep in self.model or Path(self.model).is_file()
+
+    @property
+    def random_weights(self) -> bool:
+        return self.pretrained is None or self.pretrained.lower() in RANDOM_WEIGHTS
+
+    @property
+    def is_weights_file(self) -> bool:
+        p = self.pretrained or ""
+        return (not self.random_weights) and (
+            os.sep in p or p.endswith(_WEIGHT_SUFFIXES) or Path(p).is_file()
+        )
+
+    def identity(self) -> str:
+        """A stable, filesystem-safe key for the (architecture, weights) pair.
+
+        Vectors from different models are never mixed: the vector store is keyed by this string.
+        Config files and weight files are keyed by content, so editing either starts a fresh store.
+        """
+        if self.is_config_file:
+            path = Path(self.model).expanduser()
+            try:
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+            except OSError as exc:
+                raise ModelLoadError(f"Cannot read model config {path}: {exc.strerror or exc}.") from exc
+            arch = f"{_slug(path.stem)}-{digest}"
+        else:
+            arch = _slug(self.model)
+        if self.random_weights:
+            weights = "random"
+        elif self.is_weights_file:
+            path = Path(self.pretrained or "").expanduser()
+            if not path.is_file():
+                raise ModelLoadError(
+                    f"Weights file {path} does not exist. Pass an existing file or an open_clip tag to --pretrained."
+                )
+            weights = f"file-{_partial_file_hash(path)}"
+        else:
+            weights = _slug(self.pretrained or "")
+        return f"{arch}@{weights}"
+
+
+@dataclass
+class ClipModel:
+    """A loaded, frozen CLIP model with the helpers every stage needs."""
+
+    spec: ModelSpec
+    identity: str
+    model_name: str
+    model: "torch.nn.Module"
+    preprocess: Callable[[Any], "torch.Tensor"]
+    tokenizer: Callable[..., "torch.Tensor"]
+    device: "torch.device"
+    image_size: int
+    embed_dim: int
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def encode_images(self, batch: "torch.Tensor") -> "np.ndarray":
+        """Unit-norm float32 image features for a preprocessed batch (B×3×H×W)."""
+        import torch
+
+        with torch.inference_mode():
+            feats = self.model.encode_image(batch.to(self.device, non_blocking=True))
+            feats = torch.nn.functional.normalize(feats.float(), dim=-1)
+        return feats.cpu().numpy()
+
+    def encode_texts(self, texts: list[str]) -> "np.ndarray":
+        """Unit-norm float32 text features, the reference the proxy engine must reproduce exactly."""
+        import torch
+
+        tokens = self.tokenizer(texts).to(self.device)
+        with torch.inference_mode():
+            feats = self.model.encode_text(tokens)
+            feats = torch.nn.functional.normalize(feats.float(), dim=-1)
+        return feats.cpu().numpy()
+
+
+def resolve_device(device: str = "auto") -> "torch.device":
+    """``auto`` picks CUDA when torch sees a GPU, otherwise the CPU."""
+    import torch
+
+    device = (device or "auto").lower()
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError("--device cuda was asked for, but torch sees no CUDA GPU on this machine. Use --device cpu.")
+    try:
+        return torch.device(device)
+    except RuntimeError as exc:
+        raise UsageError(f"Unknown device {device!r}: use auto, cpu or cuda.") from exc
+
+
+@contextlib.contextmanager
+def _quiet_open_clip() -> Iterator[None]:
+    """open_clip reports failures through ``logging.error`` before raising; we report them ourselves."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
+
+
+def _register_config(path: Path) -> tuple[str, dict[str, Any]]:
+    """Register a custom open_clip config JSON under a content-unique name and return that name."""
+    import open_clip
+
+    try:
+        cfg = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ModelLoadError(f"Model config {path} does not exist.") from exc
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"Model config {path} is not readable JSON: {exc}.") from exc
+    if not isinstance(cfg, dict) or "vision_cfg" not in cfg or "text_cfg" not in cfg or "embed_dim" not in cfg:
+        raise ModelLoadError(
+            f"Model config {path} is not an open_clip model config (it needs embed_dim, vision_cfg and text_cfg)."
+        )
+    name = f"proxysort-custom-{hashlib.sha256(path.read_bytes()).hexdigest()[:10]}"
+    tmpdir = Path(tempfile.mkdtemp(prefix="proxysort-cfg-"))
+    (tmpdir / f"{name}.json").write_text(json.dumps(cfg))
+    open_clip.add_model_config(tmpdir / f"{name}.json")
+    return name, cfg
+
+
+def _offline(env: Mapping[str, str]) -> bool:
+    return any(env.get(k, "").lower() in ("1", "true", "yes") for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def load_clip(spec: ModelSpec | None = None, *, env: Mapping[str, str] | None = None) -> ClipModel:
+    """Build the model described by ``spec`` with every parameter frozen.
+
+    Random weights are seeded (``torch.manual_seed(0)``) so a "random" model is the same model on every
+    run, which keeps its vector store valid between runs and makes tests reproducible.
+    """
+    import open_clip
+    import torch
+
+    spec = spec or ModelSpec.from_env(env)
+    env = os.environ if env is None else env
+    identity = spec.identity()
+    device = resolve_device(spec.device)
+
+    if spec.is_config_file:
+        model_name, cfg = _register_config(Path(spec.model).expanduser())
+    else:
+        model_name = spec.model
+        if model_name not in open_clip.list_models():
+            raise ModelLoadError(
+                f"Unknown model {model_name!r}. Use an open_clip model name such as {DEFAULT_MODEL} "
+                "(see `python -c 'import open_clip; print(open_clip.list_models())'`) or a path to a config JSON."
+            )
+        cfg = open_clip.get_model_config(model_name) or {}
+
+    pretrained: str | None
+    if spec.random_weights:
+        pretrained = None
+    elif spec.is_weights_file:
+        pretrained = str(Path(spec.pretrained or "").expanduser())
+    else:
+        pretrained = spec.pretrained
+        tags = open_clip.list_pretrained_tags_by_model(model_name) if not spec.is_config_file else []
+        if pretrained not in tags:
+            hint = f"Known tags for {model_name}: {', '.join(tags)}." if tags else "Pass a local weights file."
+            raise ModelLoadError(f"Unknown weights {pretrained!r} for model {spec.model!r}. {hint}")
+
+    torch.manual_seed(0)
+    try:
+        with _quiet_open_clip():
+            model, _, preprocess = open_clip.create_model_and_transforms(
+                model_name, pretrained=pretrained, device=device
+            )
+    except ModelLoadError:
+        raise
+    except Exception as exc:  # open_clip raises bare RuntimeErrors for every kind of load failure
+        if pretrained is not None and not spec.is_weights_file:
+            where = "the machine is offline (HF_HUB_OFFLINE is set)" if _offline(env) else "the download failed"
+            raise ModelLoadError(
+                f"Weights {spec.model}/{pretrained} are not in the local cache and {where}. Connect once to "
+                "download them, or pass a local weights file with --pretrained PATH."
+            ) from exc
+        if spec.is_weights_file:
+            raise ModelLoadError(
+                f"Weights file {pretrained} does not fit model {spec.model!r} or is not a checkpoint: "
+                f"{str(exc).splitlines()[0][:200]}"
+            ) from exc
+        raise ModelLoadError(f"Could not build model {spec.model!r}: {str(exc).splitlines()[0][:200]}") from exc
+
+    model.eval()
+    model.requires_grad_(False)
+    image_size = int(cfg.get("vision_cfg", {}).get("image_size", 224))
+    embed_dim = int(cfg.get("embed_dim", 512))
+    return ClipModel(
+        spec=spec,
+        identity=identity,
+        model_name=model_name,
+        model=model,
+        preprocess=preprocess,
+        tokenizer=open_clip.get_tokenizer(model_name),
+        device=device,
+        image_size=image_size,
+        embed_dim=embed_dim,
+        config=cfg,
+    )

@@ -1,0 +1,122 @@
+"""Progress and messages for people, always on stderr, and silent by default for library callers.
+
+Library functions take a :class:`Reporter`; the base class does nothing, so ``proxysort.index(...)`` in a
+notebook prints nothing unless asked. The CLI passes a :class:`ConsoleReporter` bound to the invocation's
+stderr: live bars on a terminal, a few plain lines when stderr is a pipe or a log file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+from typing import IO, Callable, Iterator
+
+Advance = Callable[..., None]
+
+
+class Reporter:
+    """The silent reporter, and the interface every reporter implements."""
+
+    def message(self, text: str) -> None:
+        """A line of information (e.g. a summary)."""
+
+    def warning(self, text: str) -> None:
+        """Something the user should know but that does not stop the run."""
+
+    def skipped(self, path: str | Path, reason: str) -> None:
+        """One file could not be used; called once per file with a short reason."""
+
+    @contextlib.contextmanager
+    def progress(self, description: str, total: int | None = None) -> Iterator[Advance]:
+        """Yield ``advance(n=1, **fields)``; fields (e.g. ``found=...``) are shown next to the bar."""
+        yield lambda n=1, **fields: None
+
+
+class ConsoleReporter(Reporter):
+    """Writes to a stream (stderr). Uses rich live bars only when ``is_tty``; never touches stdout."""
+
+    def __init__(self, stream: IO[str], *, is_tty: bool, quiet: bool = False) -> None:
+        from rich.console import Console
+
+        self.stream = stream
+        self.is_tty = is_tty
+        self.quiet = quiet
+        self.console = Console(file=stream, force_terminal=is_tty, highlight=False, soft_wrap=True)
+
+    def _line(self, text: str) -> None:
+        # Plain print: file names may contain brackets that rich would read as markup.
+        self.console.print(text, markup=False, emoji=False)
+
+    def message(self, text: str) -> None:
+        if not self.quiet:
+            self._line(text)
+
+    def warning(self, text: str) -> None:
+        self._line(f"warning: {text}")
+
+    def skipped(self, path: str | Path, reason: str) -> None:
+        # One line per file, path first, so `2> skipped.log` is greppable. Newlines in names are escaped.
+        shown = str(path).encode("unicode_escape", "backslashreplace").decode("ascii") if "\n" in str(path) else str(path)
+        self._line(f"skipped: {shown}: {reason}")
+
+    @contextlib.contextmanager
+    def progress(self, description: str, total: int | None = None) -> Iterator[Advance]:
+        if self.quiet:
+            yield lambda n=1, **fields: None
+            return
+        if not self.is_tty:
+            yield from self._plain_progress(description, total)
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[extra]}"),
+        )
+        start = time.monotonic()
+        with Progress(*columns, console=self.console, transient=False) as bar:
+            task = bar.add_task(description, total=total, rate="", extra="")
+            done = 0
+
+            def advance(n: int = 1, **fields: object) -> None:
+                nonlocal done
+                done += n
+                elapsed = max(time.monotonic() - start, 1e-6)
+                extra = " ".join(f"{k}={v}" for k, v in fields.items())
+                bar.update(task, advance=n, rate=f"{done / elapsed:.1f}/s", **({"extra": extra} if fields else {}))
+
+            yield advance
+
+    def _plain_progress(self, description: str, total: int | None) -> Iterator[Advance]:
+        """When stderr is not a terminal: a line every ~10 s and a final line, never a flood."""
+        start = last = time.monotonic()
+        done = 0
+
+        def advance(n: int = 1, **fields: object) -> None:
+            nonlocal done, last
+            done += n
+            now = time.monotonic()
+            if now - last >= 10:
+                last = now
+                rate = done / max(now - start, 1e-6)
+                of = f"/{total}" if total else ""
+                self._line(f"{description}: {done}{of} ({rate:.1f}/s)")
+
+        yield advance
+        if done:
+            rate = done / max(time.monotonic() - start, 1e-6)
+            self._line(f"{description}: {done} done ({rate:.1f}/s)")

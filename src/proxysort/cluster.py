@@ -1,0 +1,175 @@
+"""Spherical k-means with FAISS, and naming clusters after the candidate words.
+
+FAISS is used (not sklearn) because it runs the same code on a GPU when one is visible and is several times
+faster on the CPU for the N×512 features proxysort clusters. faiss and scipy are imported inside the
+functions so that importing this module costs nothing at CLI start-up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from proxysort.errors import UsageError
+
+#: Restarts per run: k-means is sensitive to its start; the best objective of a few starts is stable.
+DEFAULT_N_INIT = 5
+#: Lloyd iterations per start; these feature sets converge in far fewer on the sizes proxysort sees.
+DEFAULT_NITER = 50
+
+
+@dataclass(frozen=True)
+class KMeansResult:
+    """``labels`` (N, int64, 0..k-1), ``centroids`` (k×d float32) and ``objective``.
+
+    ``objective`` is the sum of squared distances of each row to its centroid (lower is better); for
+    spherical k-means the rows are unit-normalised first, so it equals ``2·Σ(1 − cos)``.
+    """
+
+    labels: np.ndarray
+    centroids: np.ndarray
+    objective: float
+
+
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return (x / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def count_distinct(features: np.ndarray, decimals: int = 6) -> int:
+    """Rows that differ after rounding: k-means cannot make more non-empty clusters than this."""
+    if len(features) == 0:
+        return 0
+    return len(np.unique(np.round(features, decimals), axis=0))
+
+
+def check_k(k: int, features: np.ndarray) -> None:
+    """Raise :class:`UsageError` with a sentence the user can act on when ``k`` clusters are impossible."""
+    n = len(features)
+    if k < 1:
+        raise UsageError(f"--k must be at least 1 (got {k}).")
+    if k > n:
+        raise UsageError(f"--k {k} asks for more clusters than there are photos ({n}); use --k {n} or fewer.")
+    distinct = count_distinct(features)
+    if k > distinct:
+        raise UsageError(
+            f"--k {k} asks for more clusters than there are distinct photos ({distinct} of {n} are different); "
+            f"use --k {distinct} or fewer."
+        )
+
+
+def kmeans(
+    features: np.ndarray,
+    k: int,
+    *,
+    seed: int = 0,
+    n_init: int = DEFAULT_N_INIT,
+    niter: int = DEFAULT_NITER,
+    spherical: bool = True,
+) -> KMeansResult:
+    """Cluster the rows of ``features`` into ``k`` groups; deterministic for a given ``seed``.
+
+    Spherical (cosine) k-means is the default because CLIP features and prompt embeddings are compared by
+    angle. Non-spherical runs suit features whose length means something (mixing weights). Runs on every
+    GPU faiss sees, otherwise on the CPU.
+    """
+    import faiss
+
+    x = np.ascontiguousarray(features, dtype=np.float32)
+    if x.ndim != 2:
+        raise ValueError(f"features must be a 2-D array, got shape {x.shape}")
+    check_k(k, x)
+    if spherical:
+        x = _unit_rows(x)
+    n, d = x.shape
+    if k == 1:
+        centre = x.mean(axis=0, keepdims=True)
+        centroids = _unit_rows(centre) if spherical else centre.astype(np.float32)
+        labels = np.zeros(n, dtype=np.int64)
+        return KMeansResult(labels, centroids, float(((x - centroids) ** 2).sum()))
+
+    params: dict[str, object] = {
+        "niter": niter,
+        "nredo": max(1, n_init),
+        "spherical": spherical,
+        "seed": int(seed),
+        "verbose": False,
+        # No sub-sampling (the default caps at 256 points per centroid) and no warning for small sets:
+        # proxysort clusters thousands of points at most, and every one of them should count.
+        "min_points_per_centroid": 1,
+        "max_points_per_centroid": max(256, n),
+    }
+    init = getattr(faiss, "ClusteringInitMethod_KMEANS_PLUS_PLUS", None)
+    if init is not None:
+        params["init_method"] = init
+    gpus = faiss.get_num_gpus() if hasattr(faiss, "get_num_gpus") else 0
+    if gpus > 0:
+        params["gpu"] = True
+    km = faiss.Kmeans(d, k, **params)
+    km.train(x)
+    centroids = np.asarray(km.centroids, dtype=np.float32).reshape(k, d)
+    labels = _assign(x, centroids)
+    objective = float(((x - centroids[labels]) ** 2).sum())
+    return KMeansResult(labels, centroids, objective)
+
+
+def _assign(x: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """Nearest centroid by squared L2 (equals max cosine when both sides are unit rows)."""
+    d2 = (x**2).sum(1, keepdims=True) - 2.0 * x @ centroids.T + (centroids**2).sum(1)[None, :]
+    return np.argmin(d2, axis=1).astype(np.int64)
+
+
+def cluster_centres(features: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """Unit-normalised mean of each cluster's rows (k×d); used to name clusters in the prompt space."""
+    d = features.shape[1]
+    centres = np.zeros((k, d), dtype=np.float64)
+    np.add.at(centres, labels, features.astype(np.float64))
+    return _unit_rows(centres)
+
+
+def name_clusters(
+    centres: np.ndarray,
+    word_features: np.ndarray,
+    words: Sequence[str],
+) -> list[str]:
+    """One distinct name per cluster: the candidate word whose prompt embedding is nearest the centre.
+
+    Two clusters often prefer the same word; taking each cluster's argmax would merge their folders. The
+    names are therefore an assignment that maximises the total cosine similarity (Hungarian method), so each
+    word names at most one cluster. With more clusters than words, the clusters left over take their nearest
+    word with a numeric suffix (``red-2``), which tells the user the words did not cover the data.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    k = len(centres)
+    if len(words) == 0:
+        return [f"cluster-{i + 1}" for i in range(k)]
+    if word_features.shape[0] != len(words):
+        raise ValueError(f"{len(words)} words but {word_features.shape[0]} word features")
+    sims = _unit_rows(np.asarray(centres, dtype=np.float32)) @ _unit_rows(np.asarray(word_features)).T
+    names: list[str | None] = [None] * k
+    rows, cols = linear_sum_assignment(sims, maximize=True)
+    for r, c in zip(rows, cols):
+        names[r] = words[c]
+    used = {name: 1 for name in names if name is not None}
+    # Leftover clusters (only when k > number of words), most confident first so suffixes are stable.
+    leftovers = sorted((i for i in range(k) if names[i] is None), key=lambda i: -float(sims[i].max()))
+    for i in leftovers:
+        word = words[int(np.argmax(sims[i]))]
+        used[word] = used.get(word, 0) + 1
+        candidate = f"{word}-{used[word]}"
+        while candidate in used:
+            used[word] += 1
+            candidate = f"{word}-{used[word]}"
+        used[candidate] = 1
+        names[i] = candidate
+    return [str(n) for n in names]
+
+
+def centroid_scores(features: np.ndarray, labels: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """Per row, how typical it is of its cluster: cosine similarity to its centroid (1 = at the centre)."""
+    x = _unit_rows(np.asarray(features, dtype=np.float32))
+    c = _unit_rows(np.asarray(centroids, dtype=np.float32))
+    return np.einsum("ij,ij->i", x, c[labels]).astype(np.float32)

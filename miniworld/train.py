@@ -1,0 +1,174 @@
+"""Train the miniature CLIP on the synthetic world with the standard CLIP contrastive loss, on CPU.
+
+    python -m miniworld.train --seed 0 --out tests/fixtures/miniclip.pt
+
+The model is built from ``tests/fixtures/miniclip.json`` through open_clip exactly as proxysort builds
+it, so the saved state dict loads through ``proxysort.encoders.load_clip``. Images are rendered once into
+memory (uint8); every step draws fresh captions, so the model sees each image under many partial
+descriptions. Text is run truncated to the longest caption: exact, because the text mask is causal and
+pooling reads the end-of-text row, and it makes the text tower about 4x cheaper than 77 tokens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from miniworld.captions import caption
+from miniworld.generate import ATTRIBUTES, render, sample_attributes
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "miniclip.json"
+#: Longest caption the generator makes is 20 BPE tokens; +2 for start/end, rounded up.
+TEXT_LEN = 24
+#: The normalisation open_clip's preprocess applies (OpenAI mean/std), so training sees what users feed.
+_MEAN = (0.48145466, 0.4578275, 0.40821073)
+_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+def build_model(config: Path):
+    """The open_clip model for ``config``, registered under its file stem as proxysort does."""
+    import open_clip
+
+    open_clip.add_model_config(config)
+    return open_clip.create_model(config.stem, pretrained=None, device="cpu"), open_clip.get_tokenizer(config.stem)
+
+
+def to_tensor(images: np.ndarray):
+    """uint8 N×H×W×3 → normalised float N×3×H×W, as open_clip's preprocess produces for 64×64 input."""
+    import torch
+
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255.0)
+    mean = torch.tensor(_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(_STD).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def encode_text_truncated(model, tokens):
+    """``CLIP.encode_text`` on the first ``tokens.shape[1]`` positions (exact for a causal text tower)."""
+    from open_clip.transformer import text_global_pool
+
+    n = tokens.shape[1]
+    x = model.token_embedding(tokens) + model.positional_embedding[:n]
+    x = model.transformer(x, attn_mask=model.attn_mask[:n, :n])
+    x = model.ln_final(x)
+    x = text_global_pool(x, tokens, model.text_pool_type)
+    return x @ model.text_projection
+
+
+def zero_shot_accuracy(model, tokenizer, images, samples) -> dict[str, float]:
+    """Per attribute, how often "an object with a <concept> of <value>" picks the true value."""
+    import torch
+
+    out = {}
+    with torch.no_grad():
+        feats = torch.nn.functional.normalize(model.encode_image(images), dim=-1)
+        for name, values in ATTRIBUTES.items():
+            prompts = [f"a photo of an object with a {name} of {v}" for v in values]
+            t = torch.nn.functional.normalize(model.encode_text(tokenizer(prompts)), dim=-1)
+            pred = (feats @ t.T).argmax(1).numpy()
+            truth = np.array([values.index(s.attrs()[name]) for s in samples])
+            out[name] = float((pred == truth).mean())
+    return out
+
+
+def _param_groups(model, weight_decay: float):
+    """Weight decay on matrices only: decaying embeddings would shrink the 49k untrained token rows."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if p.ndim < 2 or "embedding" in name or "logit_scale" in name:
+            no_decay.append(p)
+        else:
+            decay.append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def train(args: argparse.Namespace) -> dict:
+    import torch
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = random.Random(args.seed)
+    log = lambda msg: print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)  # noqa: E731
+
+    start = time.time()
+    samples = sample_attributes(args.images, args.seed)
+    pixels = np.stack([render(s) for s in samples])
+    val_samples = sample_attributes(args.val_images, args.seed + 10_000)
+    val_images = to_tensor(np.stack([render(s) for s in val_samples]))
+    log(f"rendered {len(samples)} training + {len(val_samples)} validation images in {time.time() - start:.0f}s")
+
+    model, tokenizer = build_model(Path(args.config))
+    model.train()
+    opt = torch.optim.AdamW(_param_groups(model, args.weight_decay), lr=args.lr, betas=(0.9, 0.98), eps=1e-6)
+    warmup = max(1, args.steps // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / args.steps)))
+    )
+    gen = torch.Generator().manual_seed(args.seed)
+    history = []
+    for step in range(args.steps):
+        idx = torch.randint(len(samples), (args.batch,), generator=gen)
+        images = to_tensor(pixels[idx.numpy()])
+        texts = [caption(samples[i], rng) for i in idx.tolist()]
+        tokens = tokenizer(texts)[:, :TEXT_LEN]
+        img = torch.nn.functional.normalize(model.encode_image(images), dim=-1)
+        txt = torch.nn.functional.normalize(encode_text_truncated(model, tokens), dim=-1)
+        logits = model.logit_scale.exp() * img @ txt.T
+        target = torch.arange(len(idx))
+        loss = 0.5 * (torch.nn.functional.cross_entropy(logits, target) + torch.nn.functional.cross_entropy(logits.T, target))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        with torch.no_grad():
+            model.logit_scale.clamp_(0, math.log(100))
+        history.append(loss.item())
+        if (step + 1) % args.log_every == 0 or step + 1 == args.steps:
+            model.eval()
+            acc = zero_shot_accuracy(model, tokenizer, val_images, val_samples)
+            model.train()
+            mean_loss = float(np.mean(history[-args.log_every:]))
+            log(f"step {step + 1}/{args.steps} loss {mean_loss:.3f} scale {model.logit_scale.exp():.1f} "
+                f"zero-shot acc " + " ".join(f"{k}={v:.2f}" for k, v in acc.items())
+                + f" ({time.time() - start:.0f}s)")
+
+    model.eval()
+    acc = zero_shot_accuracy(model, tokenizer, val_images, val_samples)
+    state = {k: v.detach().to(torch.float16) for k, v in model.state_dict().items()}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, out)
+    summary = {
+        "seed": args.seed, "steps": args.steps, "batch": args.batch, "images": args.images, "lr": args.lr,
+        "seconds": round(time.time() - start), "final_loss": float(np.mean(history[-args.log_every:])),
+        "zero_shot_accuracy": acc, "bytes": out.stat().st_size,
+    }
+    log(json.dumps(summary))
+    return summary
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="tests/fixtures/miniclip.pt")
+    p.add_argument("--config", default=str(DEFAULT_CONFIG))
+    p.add_argument("--images", type=int, default=20000, help="training images rendered into memory")
+    p.add_argument("--val-images", type=int, default=600)
+    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--weight-decay", type=float, default=0.1)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--log-every", type=int, default=100)
+    return p.parse_args(argv)
+
+
+if __name__ == "__main__":
+    train(parse_args())

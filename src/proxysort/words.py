@@ -1,0 +1,224 @@
+"""Candidate words for a concept, from the best source available, always safe to use as folder names.
+
+The method needs a handful of words naming the values a concept can take ("red, green, ..." for
+"color"). They come, in this order, from: the user (``words``), a file (``words_file``), an LLM through
+the openai SDK, the offline lexicon, and finally random CLIP-vocabulary anchors for concepts whose values
+are not words (identity) or that nothing else knows. Every source goes through :func:`sanitize_words`,
+because the words later become folder names and prompt text: an LLM answering ``../x`` must not be able
+to escape the output folder.
+
+When is the LLM asked? When ``llm_model`` names a model, or when ``OPENAI_API_KEY`` or
+``OPENAI_BASE_URL`` is set (then ``PROXYSORT_LLM`` or :data:`~proxysort.llm.DEFAULT_LLM_MODEL` is the
+model): someone who configured an endpoint wants it used, and answers are cached on disk so it costs one
+request per concept. ``llm_model="off"`` (or ``PROXYSORT_LLM=off``) keeps everything offline. Identity-like
+concepts skip the LLM unless a model is named explicitly: their values are not words.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+from proxysort import lexicon
+from proxysort.errors import InputError, UsageError
+from proxysort.progress import Reporter
+
+if TYPE_CHECKING:  # pragma: no cover
+    from proxysort.env import Environment
+
+#: Characters that are never allowed in a word: path separators plus what Windows forbids in file names.
+_FORBIDDEN = frozenset('/\\\x00<>:"|?*')
+#: Device names Windows reserves in every folder: a cluster folder called "con" could not be created there.
+_RESERVED = frozenset(["con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))])
+#: ``llm_model`` / ``PROXYSORT_LLM`` values that disable the LLM.
+LLM_OFF = ("off", "none", "no", "false", "0")
+#: How many anchors to use when ``k`` is not given (Multi-MaP used ten random words).
+DEFAULT_ANCHORS = 10
+_WS = re.compile(r"\s+")
+
+
+@dataclass
+class WordList:
+    """Words for one concept and where they came from, so the CLI can tell the user."""
+
+    concept: str
+    noun: str
+    words: list[str]
+    #: "user" | "file" | "llm" | "llm-cache" | "lexicon" | "anchors"
+    source: str
+    #: e.g. the model name, the lexicon entry matched, why a fallback happened
+    detail: str = ""
+
+    def describe(self) -> str:
+        """One line for stderr saying where the words came from."""
+        where = {
+            "user": "your list",
+            "file": "words file",
+            "llm": "LLM",
+            "llm-cache": "LLM (cached answer)",
+            "lexicon": "offline lexicon",
+            "anchors": "random CLIP-vocabulary anchors",
+        }.get(self.source, self.source)
+        extra = f" ({self.detail})" if self.detail else ""
+        return f"{len(self.words)} words for '{self.concept}' from {where}{extra}"
+
+
+def _clean_one(raw: object, max_len: int) -> str | None:
+    """One candidate → a safe lower-case word, or None when it cannot be made safe."""
+    if not isinstance(raw, str):
+        return None
+    # NFC after lower(): lower() can emit combining marks, and NFC makes equal-looking words equal.
+    word = unicodedata.normalize("NFC", raw.strip().lower())
+    if any(ch in _FORBIDDEN or unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") for ch in word):
+        return None
+    word = _WS.sub(" ", word).strip()
+    if not word or len(word) > max_len or word.startswith(".") or ".." in word or word.endswith("."):
+        return None
+    if not any(ch.isalnum() for ch in word) or word.split(".")[0] in _RESERVED:
+        return None
+    return word
+
+
+def sanitize_words(raw: Iterable[str], *, max_len: int = 32) -> list[str]:
+    """Lower-case, stripped, de-duplicated (order kept) words that are safe as folder names.
+
+    A word is dropped, not repaired, when it is empty, longer than ``max_len``, contains a path or
+    control character, starts or ends with a dot, contains ``..``, has no letter or digit, or is a name
+    Windows reserves (``con``, ``nul``, ...): silently
+    rewriting ``../etc`` into ``etc`` would hide a broken source. Unicode letters are kept.
+    """
+    seen: set[str] = set()
+    out: list[str] = []
+    for item in raw:
+        word = _clean_one(item, max_len)
+        if word is not None and word not in seen:
+            seen.add(word)
+            out.append(word)
+    return out
+
+
+def _dropped(raw: Sequence[str], max_len: int = 32) -> list[str]:
+    return [w for w in raw if _clean_one(w, max_len) is None and str(w).strip()]
+
+
+def default_noun(concept: str) -> str:
+    """The noun for the prompt template when the user gives none (``"animal"`` for species, ...)."""
+    entry = lexicon.lookup(concept)
+    if entry is not None:
+        return entry.noun
+    return "person" if lexicon.is_identity_like(concept) else "photo"
+
+
+def split_words(values: Iterable[str]) -> list[str]:
+    """``["red,green", "blue"]`` → ``["red", "green", "blue"]``: how ``--words`` and prompts are typed."""
+    return [part for value in values for part in value.split(",")]
+
+
+def read_words_file(path: Path) -> list[str]:
+    """Words from a text file: one per line or comma-separated; ``#`` starts a comment."""
+    try:
+        text = Path(path).expanduser().read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        reason = getattr(err, "strerror", None) or str(err)
+        raise InputError(f"cannot read the words file {path}: {reason}.") from None
+    lines = [line.split("#", 1)[0] for line in text.splitlines()]
+    return split_words(lines)
+
+
+def _checked(raw: Sequence[str], origin: str, reporter: Reporter) -> list[str]:
+    """Sanitize words a person wrote, telling them what was dropped and refusing an empty result."""
+    words = sanitize_words(raw)
+    dropped = _dropped(raw)
+    if dropped:
+        shown = ", ".join(repr(w) for w in dropped[:5]) + (" ..." if len(dropped) > 5 else "")
+        reporter.warning(f"ignored {len(dropped)} unusable word(s) {origin}: {shown}")
+    if not words:
+        raise UsageError(f"no usable candidate words {origin}; give words of letters or digits, separated by commas.")
+    if len(words) == 1:
+        reporter.warning(f"only one candidate word ('{words[0]}'): it cannot separate photos; give at least two.")
+    return words
+
+
+def _llm_choice(llm_model: str | None, env: "Environment", identity: bool) -> str | None:
+    """The model to ask, or None when the LLM should not be used (see the module docstring)."""
+    from proxysort.llm import DEFAULT_LLM_MODEL
+
+    if llm_model is not None:
+        return None if llm_model.strip().lower() in LLM_OFF else llm_model.strip()
+    named = env.get("PROXYSORT_LLM")
+    if named is not None and named.strip().lower() in LLM_OFF:
+        return None
+    if identity:
+        return None
+    if env.get("OPENAI_API_KEY") or env.get("OPENAI_BASE_URL"):
+        return named.strip() if named else DEFAULT_LLM_MODEL
+    return None
+
+
+def _offline(concept: str, noun: str, k: int | None, reporter: Reporter, why: str = "") -> WordList:
+    """Lexicon when it knows the concept, otherwise vocabulary anchors."""
+    entry = lexicon.lookup(concept, noun)
+    prefix = f"{why}; " if why else ""
+    if entry is not None:
+        return WordList(concept, noun, list(entry.words), "lexicon", f"{prefix}entry '{entry.name}'")
+    n = max(k or 0, DEFAULT_ANCHORS)
+    anchors = lexicon.vocab_anchors(n)
+    if lexicon.is_identity_like(concept):
+        return WordList(concept, noun, anchors, "anchors", f"{prefix}'{concept}' has no word values")
+    reporter.warning(
+        f"no offline words for '{concept}'; using {n} random anchor words. "
+        "Give --words, --words-file or --llm MODEL for better groups."
+    )
+    return WordList(concept, noun, anchors, "anchors", f"{prefix}'{concept}' is not in the lexicon")
+
+
+def get_words(
+    concept: str,
+    *,
+    noun: str = "photo",
+    words: Sequence[str] | None = None,
+    words_file: Path | None = None,
+    llm_model: str | None = None,
+    k: int | None = None,
+    env: "Environment | None" = None,
+    reporter: Reporter | None = None,
+    cache_dir: Path | None = None,
+) -> WordList:
+    """Candidate words for ``concept`` from the best available source (see the module docstring).
+
+    ``k`` is the number of groups the caller wants, when known: the LLM is asked for that many values
+    and at least that many anchors are drawn; user words and lexicon lists are returned whole, because
+    cutting them could drop the right value. Network trouble never raises: one warning, then offline.
+    """
+    reporter = reporter or Reporter()
+    concept = _WS.sub(" ", concept).strip()
+    noun = _WS.sub(" ", noun).strip() or "photo"
+    if not concept:
+        raise UsageError("the concept is empty; name what to sort by, e.g. --by color.")
+    if k is not None and k < 1:
+        raise UsageError(f"k must be at least 1, not {k}.")
+    if words is not None:
+        raw = split_words([words]) if isinstance(words, str) else list(words)
+        return WordList(concept, noun, _checked(raw, "in --words", reporter), "user")
+    if words_file is not None:
+        raw = read_words_file(words_file)
+        return WordList(concept, noun, _checked(raw, f"in {words_file}", reporter), "file", str(words_file))
+
+    if env is None:
+        from proxysort.env import Environment
+
+        env = Environment()
+    model = _llm_choice(llm_model, env, lexicon.is_identity_like(concept))
+    if model is None:
+        return _offline(concept, noun, k, reporter)
+    from proxysort import llm
+
+    try:
+        answer = llm.ask_words(concept, noun, model=model, k=k, env=env, cache_dir=cache_dir or env.cache_dir, reporter=reporter)
+    except llm.LLMUnavailable as err:
+        reporter.warning(f"{err} Using offline words instead.")
+        return _offline(concept, noun, k, reporter, why=f"LLM unavailable: {err.reason}")
+    return WordList(concept, noun, answer.words, "llm-cache" if answer.cached else "llm", answer.detail)

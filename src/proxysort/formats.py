@@ -1,0 +1,104 @@
+"""What ``proxysort cluster`` prints on stdout: one record per (image, concept), in four formats.
+
+- ``table`` (default on a terminal): one row per cluster with its size and a few example files, because a
+  row per photo is unreadable for thousands of photos.
+- ``tsv`` (default when stdout is a pipe or file): ``path, concept, cluster, name, score, dest`` without a
+  header, so ``cut``/``awk``/``sort`` work directly. Backslash, tab, CR and newline inside fields are
+  written as ``\\\\ \\t \\r \\n``.
+- ``json``: JSON Lines, one object per record with the same keys.
+- ``paths``: only the image paths, grouped by concept then cluster.
+
+``--print0`` ends every record with NUL instead of a newline (for ``xargs -0``); then ``paths`` records are
+written raw, with no escaping at all.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import IO, Sequence
+
+FORMATS = ("table", "tsv", "json", "paths")
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """One image's place in one concept's clustering.
+
+    ``score`` is the cosine similarity of the image's clustered feature to its cluster centre (1 = most
+    typical); ``dest`` is the path of its link in the output tree, or ``None`` when no tree is written.
+    """
+
+    path: str
+    concept: str
+    cluster: int
+    name: str
+    score: float
+    dest: str | None = None
+
+
+def choose_format(fmt: str | None, *, json_flag: bool, stdout_isatty: bool) -> str:
+    """``--json`` wins; otherwise the explicit ``--format``; otherwise a table for people, TSV for pipes."""
+    if json_flag:
+        return "json"
+    if fmt:
+        return fmt
+    return "table" if stdout_isatty else "tsv"
+
+
+def _tsv_field(value: object) -> str:
+    text = "" if value is None else str(value)
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _sorted(rows: Sequence[ResultRow]) -> list[ResultRow]:
+    return sorted(rows, key=lambda r: (r.concept, r.name, r.path))
+
+
+def write_rows(
+    rows: Sequence[ResultRow],
+    fmt: str,
+    stream: IO[str],
+    *,
+    print0: bool = False,
+    is_tty: bool = False,
+) -> None:
+    """Write ``rows`` to ``stream`` (the invocation's stdout) in ``fmt``."""
+    end = "\0" if print0 else "\n"
+    if fmt == "table":
+        _write_table(rows, stream, is_tty=is_tty)
+    elif fmt == "json":
+        for r in _sorted(rows):
+            stream.write(json.dumps(asdict(r) | {"score": round(r.score, 6)}, ensure_ascii=False) + end)
+    elif fmt == "tsv":
+        for r in _sorted(rows):
+            fields = (r.path, r.concept, r.cluster, r.name, f"{r.score:.4f}", r.dest or "")
+            stream.write("\t".join(_tsv_field(f) for f in fields) + end)
+    elif fmt == "paths":
+        for r in _sorted(rows):
+            stream.write((r.path if print0 else r.path.replace("\\", "\\\\").replace("\n", "\\n")) + end)
+    else:
+        raise ValueError(f"unknown format {fmt!r}")
+    stream.flush()
+
+
+def _write_table(rows: Sequence[ResultRow], stream: IO[str], *, is_tty: bool) -> None:
+    import os
+
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    groups: dict[tuple[str, str], list[ResultRow]] = {}
+    for r in _sorted(rows):
+        groups.setdefault((r.concept, r.name), []).append(r)
+    table = Table(show_edge=False, header_style="bold")
+    for column in ("concept", "cluster", "photos", "examples", "folder"):
+        table.add_column(column, justify="right" if column == "photos" else "left", overflow="fold")
+    for (concept, name), members in groups.items():
+        examples = ", ".join(os.path.basename(m.path) for m in members[:3]) + (", …" if len(members) > 3 else "")
+        folder = os.path.dirname(members[0].dest) if members[0].dest else ""
+        # Text(), not str: file names may contain [brackets] that rich would read as markup.
+        table.add_row(*(Text(c) for c in (concept, name, str(len(members)), examples, folder)))
+    console = Console(file=stream, force_terminal=is_tty, highlight=False, soft_wrap=False)
+    console.print(table)

@@ -1,0 +1,261 @@
+"""The output tree: safe names, link modes, manifest-guarded re-runs, and refusal of unsafe folders."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from proxysort.errors import OutputError, UsageError
+from proxysort.output import (
+    check_location,
+    OUTPUT_MANIFEST,
+    default_out,
+    plan_tree,
+    read_manifest,
+    safe_name,
+    unique_names,
+    write_tree,
+)
+
+
+def _photos(tmp_path: Path) -> tuple[Path, list[str]]:
+    root = tmp_path / "photos"
+    files = [root / "a" / "IMG_0001.jpg", root / "b" / "IMG_0001.jpg", root / "b" / "x.png", root / "c.jpg"]
+    for i, f in enumerate(files):
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(bytes([i]) * (10 + i))
+    return root, [str(f) for f in files]
+
+
+def _snapshot(root: Path) -> dict[str, tuple]:
+    """Names, kinds, link targets, contents: enough to tell whether anything changed."""
+    snap = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            st = p.lstat()
+            content = os.readlink(p) if p.is_symlink() else (p.read_bytes() if p.is_file() else None)
+            snap[str(p.relative_to(root))] = (st.st_mode, content, st.st_mtime_ns if not p.is_symlink() else 0)
+    return snap
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("red", "red"),
+        ("../x", "x"),
+        ("/", "unnamed"),
+        ("", "unnamed"),
+        ("..", "unnamed"),
+        (".hidden", "hidden"),
+        ("a/b\\c", "a-b-c"),
+        ("nul\x00byte", "nul-byte"),
+        ("new\nline", "new-line"),
+        ("  spaced   out  ", "spaced out"),
+        ("cafe\u0301", "caf\u00e9"),  # NFC: one code point per letter
+    ],
+)
+def test_safe_name(raw: str, expected: str) -> None:
+    assert safe_name(raw) == expected
+
+
+def test_safe_name_caps_length_in_chars_and_bytes() -> None:
+    assert len(safe_name("x" * 200)) == 64
+    wide = safe_name("😀" * 100)
+    assert len(wide.encode()) <= 200 and wide
+
+
+def test_unique_names_ignore_case_and_respect_taken() -> None:
+    names = unique_names(["Red", "red", "../red", "", "", "x" * 200, "x" * 300], taken={"RED-2"})
+    assert len({n.casefold() for n in names}) == len(names)
+    assert names[0] == "Red" and names[1] == "red-3"
+    assert all(len(n) <= 64 and "/" not in n and not n.startswith(".") for n in names)
+
+
+def test_default_out_is_beside_the_photos(tmp_path: Path) -> None:
+    assert default_out(tmp_path / "photos") == tmp_path / "photos-sorted"
+
+
+@pytest.mark.parametrize("link", ["symlink", "hardlink", "copy"])
+def test_write_tree_each_link_mode(tmp_path: Path, link: str) -> None:
+    root, files = _photos(tmp_path)
+    before = _snapshot(root)
+    out = tmp_path / "out"
+    groups = {"color": [(files[0], "red"), (files[1], "red"), (files[2], "green"), (files[3], "green")]}
+    plan = plan_tree(out, groups, link=link, photo_roots=[root])
+    summary = write_tree(plan)
+    assert summary.created == 4
+    red = sorted(os.listdir(out / "color" / "red"))
+    assert red == ["IMG_0001-2.jpg", "IMG_0001.jpg"]  # same name from two folders: both kept
+    for (concept, src), rel in plan.dest.items():
+        dest = out / rel
+        assert dest.read_bytes() == Path(src).read_bytes()
+        if link == "symlink":
+            assert dest.is_symlink() and not os.path.isabs(os.readlink(dest))
+        elif link == "hardlink":
+            assert os.path.samefile(dest, src)
+        else:
+            assert not dest.is_symlink() and not os.path.samefile(dest, src)
+    manifest = json.loads((out / OUTPUT_MANIFEST).read_text())
+    assert {f["path"] for f in manifest["files"]} == set(plan.dest.values())
+    assert _snapshot(root) == before
+
+
+def test_relative_symlinks_survive_moving_both_folders(tmp_path: Path) -> None:
+    root, files = _photos(tmp_path / "old")
+    write_tree(plan_tree(tmp_path / "old" / "out", {"c": [(files[0], "a")]}, photo_roots=[root]))
+    os.rename(tmp_path / "old", tmp_path / "new")
+    assert (tmp_path / "new" / "out" / "c" / "a" / "IMG_0001.jpg").read_bytes() == Path(
+        files[0].replace("/old/", "/new/")
+    ).read_bytes()
+
+
+def test_rerun_is_idempotent_and_replaces_only_its_own_files(tmp_path: Path) -> None:
+    root, files = _photos(tmp_path)
+    out = tmp_path / "out"
+    groups = {"color": [(files[0], "red"), (files[1], "green"), (files[2], "green")]}
+    write_tree(plan_tree(out, groups, photo_roots=[root]))
+    first = _snapshot(out)
+    again = write_tree(plan_tree(out, groups, photo_roots=[root]))
+    assert (again.created, again.removed, again.kept) == (0, 0, 3)
+    assert _snapshot(out) == first
+
+    # A user's own files inside the tree survive a re-run that changes everything around them.
+    (out / "color" / "red" / "notes.txt").write_text("mine")
+    (out / "mine.txt").write_text("mine too")
+    (out / "color" / "green" / "IMG_0001.jpg").parent.mkdir(exist_ok=True)
+    changed = {"color": [(files[0], "blue"), (files[1], "blue"), (files[2], "red")]}
+    summary = write_tree(plan_tree(out, changed, photo_roots=[root]))
+    assert summary.removed == 3
+    assert (out / "color" / "red" / "notes.txt").read_text() == "mine"
+    assert (out / "mine.txt").read_text() == "mine too"
+    assert not (out / "color" / "green").exists()  # our folder, now empty: removed
+    assert sorted(os.listdir(out / "color" / "red")) == ["notes.txt", "x.png"]
+
+
+def test_a_user_file_with_a_planned_name_is_never_overwritten(tmp_path: Path) -> None:
+    root, files = _photos(tmp_path)
+    out = tmp_path / "out"
+    write_tree(plan_tree(out, {"c": [(files[3], "k")]}, photo_roots=[root]))
+    # The user replaces our link with a real file of their own, then adds another where a link would go.
+    ours = out / "c" / "k" / "c.jpg"
+    ours.unlink()
+    ours.write_text("user data")
+    (out / "c" / "k" / "x.png").write_text("also user data")
+    plan = plan_tree(out, {"c": [(files[3], "k"), (files[2], "k")]}, photo_roots=[root])
+    write_tree(plan)
+    assert ours.read_text() == "user data"
+    assert (out / "c" / "k" / "x.png").read_text() == "also user data"
+    assert sorted(os.listdir(out / "c" / "k")) == ["c-2.jpg", "c.jpg", "x-2.png", "x.png"]
+    listed = {f.path for f in read_manifest(out).files}
+    assert "c/k/c.jpg" not in listed and "c/k/c-2.jpg" in listed
+
+
+def test_changing_link_mode_replaces_links(tmp_path: Path) -> None:
+    root, files = _photos(tmp_path)
+    out = tmp_path / "out"
+    groups = {"c": [(files[0], "a")]}
+    write_tree(plan_tree(out, groups, link="symlink", photo_roots=[root]))
+    summary = write_tree(plan_tree(out, groups, link="copy", photo_roots=[root]))
+    assert (summary.created, summary.removed) == (1, 1)
+    assert not (out / "c" / "a" / "IMG_0001.jpg").is_symlink()
+
+
+def test_dry_run_plan_writes_nothing(tmp_path: Path) -> None:
+    root, files = _photos(tmp_path)
+    out = tmp_path / "out"
+    plan = plan_tree(out, {"c": [(f, "a") for f in files]}, photo_roots=[root])
+    assert not out.exists()
+    text = "\n".join(plan.describe())
+    assert "would create 4" in text and "c/a/" in text
+
+
+def test_hostile_names_become_safe_distinct_folders(tmp_path: Path) -> None:
+    root, files = _photos(tmp_path)
+    out = tmp_path / "out"
+    hostile = ["../x", "/", "", "é" * 200, "..", "red", "RED"]
+    groups = {"../color": [(files[i % 4], hostile[i]) for i in range(len(hostile))]}
+    plan = plan_tree(out, groups, link="copy", photo_roots=[root])
+    write_tree(plan)
+    assert not (tmp_path / "x").exists() and not (tmp_path / "color").exists()
+    concept_dirs = [d for d in os.listdir(out) if d != OUTPUT_MANIFEST]
+    assert concept_dirs == ["color"]
+    clusters = os.listdir(out / "color")
+    assert len(clusters) == len({c.casefold() for c in clusters}) == len(set(hostile))
+    for c in clusters:
+        assert not c.startswith(".") and len(c) <= 64 and "/" not in c
+
+
+def test_refuses_output_inside_the_photo_folder(tmp_path: Path) -> None:
+    root, files = _photos(tmp_path)
+    with pytest.raises(OutputError, match="inside the photo folder"):
+        plan_tree(root / "sorted", {"c": [(files[0], "a")]}, photo_roots=[root])
+    with pytest.raises(OutputError, match="inside the photo folder"):
+        plan_tree(root, {"c": [(files[0], "a")]}, photo_roots=[root])
+
+
+def test_output_above_the_photos_is_fine_unless_a_concept_lands_on_them(tmp_path: Path) -> None:
+    root = tmp_path / "photos"
+    root.mkdir()
+    check_location(tmp_path, [root], ["color"])
+    with pytest.raises(OutputError, match="would write into the photo folder"):
+        check_location(tmp_path, [root], ["photos"])
+
+
+def test_refuses_a_foreign_non_empty_folder_and_a_foreign_manifest(tmp_path: Path) -> None:
+    root, files = _photos(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    with pytest.raises(OutputError, match="did not create"):
+        plan_tree(out, {"c": [(files[0], "a")]}, photo_roots=[root])
+    (out / OUTPUT_MANIFEST).write_text('{"tool": "other"}')
+    with pytest.raises(OutputError, match="not written by proxysort"):
+        plan_tree(out, {"c": [(files[0], "a")]}, photo_roots=[root])
+
+
+def test_a_tampered_manifest_cannot_delete_outside_the_output(tmp_path: Path) -> None:
+    root, files = _photos(tmp_path)
+    out = tmp_path / "out"
+    write_tree(plan_tree(out, {"c": [(files[0], "a")]}, photo_roots=[root]))
+    data = json.loads((out / OUTPUT_MANIFEST).read_text())
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    st = victim.stat()
+    data["files"].append({"path": "../victim.txt", "source": str(victim), "kind": "copy", "size": st.st_size, "mtime_ns": st.st_mtime_ns})
+    data["files"].append({"path": "/" + str(victim), "source": str(victim), "kind": "copy", "size": st.st_size, "mtime_ns": st.st_mtime_ns})
+    (out / OUTPUT_MANIFEST).write_text(json.dumps(data))
+    write_tree(plan_tree(out, {"c": [(files[1], "b")]}, photo_roots=[root]))
+    assert victim.read_text() == "precious"
+
+
+def test_bad_link_mode_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError):
+        plan_tree(tmp_path / "o", {}, link="junction")
+
+
+def test_crash_midway_leaves_only_listed_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root, files = _photos(tmp_path)
+    out = tmp_path / "out"
+    groups = {"c": [(f, "a") for f in files]}
+    calls = {"n": 0}
+    real_symlink = os.symlink
+
+    def flaky(src, dst, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real_symlink(src, dst, *a, **k)
+
+    monkeypatch.setattr(os, "symlink", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        write_tree(plan_tree(out, groups, photo_roots=[root]))
+    monkeypatch.setattr(os, "symlink", real_symlink)
+    listed = {f.path for f in read_manifest(out).files}
+    on_disk = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_symlink() or p.is_file()} - {OUTPUT_MANIFEST}
+    assert on_disk <= listed and len(on_disk) == 2
+    write_tree(plan_tree(out, groups, photo_roots=[root]))
+    assert len(os.listdir(out / "c" / "a")) == 4

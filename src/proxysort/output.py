@@ -427,6 +427,7 @@ def write_tree(plan: TreePlan, reporter: Reporter | None = None) -> WriteSummary
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"Cannot create the output folder {out}: {exc.strerror or exc}.") from exc
+    _refuse_linked_dirs(out, plan.dirs)
     old = plan.old or Manifest()
     old_ok = [e for e in old.files if e.path not in set(plan.foreign)]
     new_dirs = [d for d in plan.dirs if not (out / d).is_dir()]  # pre-existing folders are not ours
@@ -460,6 +461,19 @@ def write_tree(plan: TreePlan, reporter: Reporter | None = None) -> WriteSummary
     dirs = [d for d in made if (out / d).is_dir() and not (out / d).is_symlink()]
     _write_manifest(out, Manifest(files=plan.files, dirs=dirs, link=plan.link))
     return WriteSummary(created=created, kept=len(plan.keep), removed=len(plan.remove), left_alone=len(plan.foreign))
+
+
+def _refuse_linked_dirs(out: Path, dirs: Sequence[str]) -> None:
+    """Refuse when a planned folder is a symlink (or otherwise resolves outside ``out``).
+
+    ``check_location`` compares the output folder itself; a concept or cluster folder from an earlier run
+    that someone replaced by a link (e.g. into the photo library) would let links be written through it.
+    """
+    real_out = _real(out)
+    for rel in dirs:
+        path = out / rel
+        if os.path.islink(path) or not _inside(_real(path), real_out):
+            raise OutputError(f"{path} is a link to another folder, not a folder proxysort made; move it away or choose another --out.")
 
 
 def _union(old: Sequence[Entry], new: Sequence[Entry]) -> list[Entry]:

@@ -1,0 +1,487 @@
+"""Build or refresh the vector index of a photo folder: scan → diff → decode pool → batched encode → batched commits.
+
+The shape follows clip-retrieval's reader/mapper/writer split. The *reader* is a thread pool that hashes,
+decodes and preprocesses files with a bounded read-ahead (Pillow releases the GIL while decoding and
+resizing, so threads overlap with the model); the *mapper* is the model's batched forward pass on the
+calling thread; the *writer* commits rows every few hundred images or seconds, so a run that is killed
+keeps what it finished and the next run resumes from there.
+
+The model is loaded lazily, on the first file that really needs embedding: a re-run over an unchanged
+folder, or one where photos were only renamed, never pays for loading CLIP.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+
+from proxysort.encoders import DEFAULT_MODEL, DEFAULT_PRETRAINED, ClipModel, ModelSpec
+from proxysort.env import Environment
+from proxysort.errors import InputError, StrictModeError, UsageError
+from proxysort.imageio import ImageLoadError, is_transient, load_image
+from proxysort.progress import Reporter
+from proxysort.scan import ScanEntry, check_root, scan
+from proxysort.store import FailureRow, FileRow, VectorStore, content_hash, store_path
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    import torch
+
+Source = Path | str | Sequence[Path | str]
+
+#: Commit at least this often (images or seconds): bounds the work a crash can lose.
+COMMIT_EVERY = 256
+COMMIT_SECONDS = 5.0
+
+
+@dataclass
+class IndexSummary:
+    """What one run did. ``new`` counts new paths (including duplicates that reused a vector); ``renamed``
+    counts new paths whose content matched a file that disappeared in the same run."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    renamed: int = 0
+    removed: int = 0
+    failed: int = 0
+    embedded: int = 0
+    reused: int = 0
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        return (
+            f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged, {self.renamed} renamed, "
+            f"{self.removed} removed, {self.failed} failed ({self.embedded} embedded in {self.seconds:.1f} s)"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class IndexedFolder:
+    """The index of one or more sources: ``vectors[i]`` is the unit-norm feature of ``paths[i]``."""
+
+    paths: list[Path]
+    vectors: "np.ndarray"
+    summary: IndexSummary
+    failures: list[tuple[Path, str]]
+    identity: str
+    clip: ClipModel | None = None
+    store: Path | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+
+@dataclass
+class _Job:
+    entry: ScanEntry
+    previous: FileRow | None  # the stale row of an updated file
+
+    @property
+    def key(self) -> str:
+        return str(self.entry.path)
+
+
+@dataclass
+class _Prepared:
+    job: _Job
+    hash: str | None = None
+    tensor: "torch.Tensor | None" = None
+    error: str | None = None
+    transient: bool = False
+
+
+class _LazyClip:
+    """Loads the model on first use, from whichever thread needs it first, exactly once."""
+
+    def __init__(self, spec: ModelSpec, clip: ClipModel | None, env_vars: Any) -> None:
+        self.spec, self._clip, self._env_vars = spec, clip, env_vars
+        self._lock = threading.Lock()
+        self.loaded_here = False
+
+    @property
+    def loaded(self) -> ClipModel | None:
+        return self._clip
+
+    def get(self) -> ClipModel:
+        with self._lock:
+            if self._clip is None:
+                from proxysort.encoders import load_clip
+
+                self._clip = load_clip(self.spec, env=self._env_vars)
+                self.loaded_here = True
+            return self._clip
+
+
+def index(
+    source: Source,
+    *,
+    model: str = DEFAULT_MODEL,
+    pretrained: str = DEFAULT_PRETRAINED,
+    device: str = "auto",
+    spec: ModelSpec | None = None,
+    clip: ClipModel | None = None,
+    cache_dir: Path | None = None,
+    exclude: Sequence[Path] = (),
+    strict: bool = False,
+    reporter: Reporter | None = None,
+    batch_size: int | None = None,
+    workers: int | None = None,
+    env: Environment | None = None,
+    commit_every: int = COMMIT_EVERY,
+    lock_timeout_s: float = 600.0,
+) -> IndexedFolder:
+    """Index ``source`` (a folder, a file, or a list of either) and return its paths and vectors.
+
+    Folders are scanned recursively and *swept*: rows for files that vanished from them are removed. Files
+    given explicitly (e.g. read from stdin) are indexed without any sweep. Files that cannot be decoded are
+    reported through ``reporter.skipped`` and listed in ``failures``; with ``strict=True`` they raise
+    :class:`StrictModeError` after everything else was indexed and committed.
+    """
+    started = time.monotonic()
+    reporter = reporter or Reporter()
+    env = env or Environment()
+    if clip is not None:
+        spec = clip.spec
+    spec = spec or ModelSpec(model=model, pretrained=pretrained, device=device)
+    identity = clip.identity if clip is not None else spec.identity()
+    roots, files = _split_sources(source)
+    cache_root = Path(cache_dir).expanduser() if cache_dir is not None else env.cache_dir
+    _refuse_cache_inside(cache_root, roots)
+
+    summary = IndexSummary()
+    failures: list[tuple[Path, str]] = []
+    lazy = _LazyClip(spec, clip, env.vars)
+    db = store_path(cache_root, identity)
+    with VectorStore(db, identity=identity) as store:
+        with store.run_lock(lock_timeout_s, on_wait=lambda: reporter.message("waiting for another proxysort run on this cache...")):
+            entries, unreadable, missing_files = _collect(roots, files, exclude, reporter)
+            for path, reason in missing_files:
+                reporter.skipped(path, reason)
+                failures.append((path, reason))
+            plan = _diff(store, roots, files, entries, unreadable)
+            summary.unchanged = plan.unchanged
+            for row in plan.cached_failures:
+                reporter.skipped(row.path, row.reason)
+                failures.append((Path(row.path), row.reason))
+            _run_pipeline(store, plan, lazy, summary, failures, reporter, batch_size, workers, commit_every)
+            # Last, so a renamed file could still borrow the vector of the path it replaced.
+            store.sweep(plan.missing | plan.missing_failures)
+            summary.removed = len(plan.missing) - len(plan.renamed_from)
+        summary.failed = len(failures)
+        failed_keys = {str(p) for p, _ in failures}
+        wanted = sorted(k for k in entries if k not in failed_keys)
+        vectors_by_path = store.vectors_for(wanted)
+
+    import numpy as np
+
+    paths = [k for k in wanted if k in vectors_by_path]
+    dim = lazy.loaded.embed_dim if lazy.loaded is not None else (len(next(iter(vectors_by_path.values()))) if vectors_by_path else 0)
+    matrix = np.stack([vectors_by_path[k] for k in paths]).astype(np.float32) if paths else np.zeros((0, dim), np.float32)
+    summary.seconds = time.monotonic() - started
+    reporter.message(f"indexed: {summary.line()}")
+    result = IndexedFolder([Path(k) for k in paths], matrix, summary, failures, identity, lazy.loaded, db)
+    if strict and failures:
+        raise StrictModeError(
+            f"{len(failures)} file(s) could not be used (listed above); --strict turns skipped files into an error."
+        )
+    return result
+
+
+# -- sources and diff ---------------------------------------------------------------------------------
+
+
+def _split_sources(source: Source) -> tuple[list[Path], list[Path]]:
+    """Folders (scanned and swept) and explicit files (indexed as given). A lone missing path is an error."""
+    items = [source] if isinstance(source, (str, Path)) else list(source)
+    roots: list[Path] = []
+    files: list[Path] = []
+    for item in items:
+        path = Path(item).expanduser()
+        if path.is_dir():
+            roots.append(check_root(path))
+        elif len(items) == 1 and not path.exists():
+            raise InputError(f"{path} does not exist; pass a folder of photos or a list of image files.")
+        else:
+            files.append(Path(os.path.abspath(path)).resolve())
+    return roots, files
+
+
+def _refuse_cache_inside(cache_root: Path, roots: Sequence[Path]) -> None:
+    real = cache_root.resolve()
+    for root in roots:
+        if real == root or root in real.parents:
+            raise UsageError(
+                f"The cache folder {cache_root} is inside the photo folder {root}, and proxysort never writes "
+                "there. Choose another --cache-dir."
+            )
+
+
+def _collect(
+    roots: Sequence[Path], files: Sequence[Path], exclude: Sequence[Path], reporter: Reporter
+) -> tuple[dict[str, ScanEntry], list[Path], list[tuple[Path, str]]]:
+    entries: dict[str, ScanEntry] = {}
+    unreadable: list[Path] = []
+    missing: list[tuple[Path, str]] = []
+    with reporter.progress("scanning") as advance:
+        for root in roots:
+            for entry in scan(root, exclude=exclude, reporter=reporter, unreadable=unreadable):
+                if str(entry.path) not in entries:
+                    entries[str(entry.path)] = entry
+                    advance(1, found=len(entries))
+        for path in files:
+            if str(path) in entries:
+                continue
+            try:
+                st = path.stat()
+            except OSError as exc:
+                missing.append((path, "file not found" if isinstance(exc, FileNotFoundError) else f"cannot be read ({exc.strerror})"))
+                continue
+            if not path.is_file():
+                missing.append((path, "not a regular file"))
+                continue
+            entries[str(path)] = ScanEntry(path, st.st_size, st.st_mtime_ns)
+            advance(1, found=len(entries))
+    return entries, unreadable, missing
+
+
+@dataclass
+class _Plan:
+    jobs: list[_Job]
+    unchanged: int
+    cached_failures: list[FailureRow]
+    missing: set[str]  # rows under a scanned root whose file is gone: swept at the end
+    missing_failures: set[str]
+    missing_hashes: dict[str, list[str]]  # content hash -> vanished paths, for rename detection
+    renamed_from: set[str] = field(default_factory=set)
+
+
+def _diff(
+    store: VectorStore,
+    roots: Sequence[Path],
+    files: Sequence[Path],
+    entries: dict[str, ScanEntry],
+    unreadable: Sequence[Path],
+) -> _Plan:
+    rows: dict[str, FileRow] = {}
+    fails: dict[str, FailureRow] = {}
+    for root in roots:
+        rows.update(store.rows_under(root))
+        fails.update(store.failures_under(root))
+    file_keys = [str(p) for p in files]
+    rows.update(store.rows_for(file_keys))
+    fails.update(store.failures_for(file_keys))
+
+    jobs: list[_Job] = []
+    unchanged = 0
+    cached: list[FailureRow] = []
+    for key, entry in entries.items():
+        row = rows.get(key)
+        if row is not None and row.has_vector and (row.size, row.mtime_ns) == (entry.size, entry.mtime_ns):
+            unchanged += 1
+            continue
+        failure = fails.get(key)
+        if row is None and failure is not None and (failure.size, failure.mtime_ns) == (entry.size, entry.mtime_ns):
+            cached.append(failure)
+            continue
+        jobs.append(_Job(entry, row))
+
+    # Sweep only inside scanned roots, and never below a folder the scan could not read.
+    blind = [str(p) for p in unreadable]
+    explicit = set(file_keys)
+
+    def gone(path: str) -> bool:
+        return path not in entries and path not in explicit and not any(
+            path == b or path.startswith(b.rstrip(os.sep) + os.sep) for b in blind
+        ) and any(path.startswith(str(r).rstrip(os.sep) + os.sep) for r in roots)
+
+    missing = {p for p in rows if gone(p)}
+    missing_hashes: dict[str, list[str]] = {}
+    for p in sorted(missing):
+        missing_hashes.setdefault(rows[p].hash, []).append(p)
+    return _Plan(
+        jobs=jobs,
+        unchanged=unchanged,
+        cached_failures=cached,
+        missing=missing,
+        missing_failures={p for p in fails if gone(p) and p not in rows},
+        missing_hashes=missing_hashes,
+    )
+
+
+# -- the pipeline --------------------------------------------------------------------------------------
+
+
+def _prepare(job: _Job, known: set[str], lazy: _LazyClip) -> _Prepared:
+    """Worker-thread step: hash, and unless the content is already embedded, decode and preprocess."""
+    entry = job.entry
+    try:
+        digest = content_hash(entry.path, entry.size)
+    except OSError as exc:
+        return _Prepared(job, error=f"cannot be read ({(exc.strerror or str(exc)).lower()})", transient=True)
+    # Only a *new* path may borrow a vector by hash: an edited file re-embeds even if the samples match.
+    if job.previous is None and digest in known:
+        return _Prepared(job, hash=digest)
+    clip = lazy.get()
+    try:
+        image = load_image(entry.path, clip.image_size)
+        tensor = clip.preprocess(image)
+    except ImageLoadError as exc:
+        return _Prepared(job, hash=digest, error=str(exc), transient=is_transient(exc))
+    except Exception as exc:  # noqa: BLE001 - one hostile file must not end a run over 50,000 photos
+        return _Prepared(job, hash=digest, error=f"cannot be decoded ({type(exc).__name__}: {exc})"[:200])
+    return _Prepared(job, hash=digest, tensor=tensor)
+
+
+def _bounded_map(pool: ThreadPoolExecutor, fn: Callable[[_Job], _Prepared], jobs: Iterable[_Job], ahead: int) -> Iterator[_Prepared]:
+    """Like ``pool.map`` but with at most ``ahead`` results in flight, so memory stays flat."""
+    pending: deque[Future[_Prepared]] = deque()
+    it = iter(jobs)
+    for job in it:
+        pending.append(pool.submit(fn, job))
+        if len(pending) >= ahead:
+            break
+    while pending:
+        result = pending.popleft().result()
+        for job in it:
+            pending.append(pool.submit(fn, job))
+            break
+        yield result
+
+
+class _Writer:
+    """Accumulates rows and commits them in batches (count or time), always vectors before file rows."""
+
+    def __init__(self, store: VectorStore, every: int) -> None:
+        self.store, self.every = store, max(1, every)
+        self.files: list[tuple[str, int, int, str]] = []
+        self.vectors: dict[str, Any] = {}
+        self.failures: list[FailureRow] = []
+        self.forget: list[str] = []
+        self.drop: list[str] = []
+        self.last = time.monotonic()
+
+    def add_file(self, entry: ScanEntry, digest: str, vector: Any = None) -> None:
+        self.files.append((str(entry.path), entry.size, entry.mtime_ns, digest))
+        self.forget.append(str(entry.path))
+        if vector is not None:
+            self.vectors[digest] = vector
+
+    def add_failure(self, prepared: _Prepared) -> None:
+        entry = prepared.job.entry
+        self.drop.append(str(entry.path))  # an old vector no longer describes this file
+        if not prepared.transient:
+            self.failures.append(FailureRow(str(entry.path), entry.size, entry.mtime_ns, prepared.error or ""))
+
+    def maybe_flush(self) -> None:
+        if len(self.files) + len(self.failures) >= self.every or time.monotonic() - self.last >= COMMIT_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.files or self.failures or self.drop:
+            self.store.write_batch(self.files, self.vectors, self.failures, self.forget, self.drop)
+        self.files, self.vectors, self.failures, self.forget, self.drop = [], {}, [], [], []
+        self.last = time.monotonic()
+
+
+def _default_workers() -> int:
+    return max(2, min(8, os.cpu_count() or 2))
+
+
+def _run_pipeline(
+    store: VectorStore,
+    plan: _Plan,
+    lazy: _LazyClip,
+    summary: IndexSummary,
+    failures: list[tuple[Path, str]],
+    reporter: Reporter,
+    batch_size: int | None,
+    workers: int | None,
+    commit_every: int,
+) -> None:
+    if not plan.jobs:
+        return
+    known = store.known_hashes()
+    writer = _Writer(store, commit_every)
+    workers = workers or _default_workers()
+    batch: list[_Prepared] = []
+    embedded_now: set[str] = set()
+    counts = {"embedded": 0, "skipped": 0}
+
+    def encode(advance: Callable[..., None]) -> None:
+        import torch
+
+        clip = lazy.get()
+        feats = clip.encode_images(torch.stack([p.tensor for p in batch]))  # type: ignore[misc]
+        for prepared, vec in zip(batch, feats):
+            assert prepared.hash is not None
+            writer.add_file(prepared.job.entry, prepared.hash, vec)
+            _count(summary, prepared.job, plan, renamed=False)
+            embedded_now.add(prepared.hash)
+        summary.embedded += len(batch)
+        counts["embedded"] += len(batch)
+        advance(len(batch), **counts)
+        batch.clear()
+        writer.maybe_flush()
+
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="proxysort-decode")
+    try:
+        with reporter.progress("indexing", total=len(plan.jobs)) as advance:
+            bs = batch_size
+            for prepared in _bounded_map(pool, lambda j: _prepare(j, known, lazy), plan.jobs, ahead=max(2 * workers, 2 * (bs or 32))):
+                job = prepared.job
+                if prepared.error is not None:
+                    reporter.skipped(job.entry.path, prepared.error)
+                    failures.append((job.entry.path, prepared.error))
+                    writer.add_failure(prepared)
+                    counts["skipped"] += 1
+                    advance(1, **counts)
+                elif prepared.tensor is None or prepared.hash in embedded_now:
+                    assert prepared.hash is not None
+                    renamed = _claim_rename(plan, prepared.hash)
+                    writer.add_file(job.entry, prepared.hash)
+                    _count(summary, job, plan, renamed=renamed)
+                    summary.reused += 1
+                    advance(1, **counts)
+                else:
+                    batch.append(prepared)
+                    if bs is None:
+                        bs = batch_size or (128 if lazy.get().device.type == "cuda" else 32)
+                    if len(batch) >= bs:
+                        encode(advance)
+                writer.maybe_flush()
+            if batch:
+                encode(advance)
+        writer.flush()
+    except KeyboardInterrupt:
+        writer.flush()  # keep every vector already computed; the next run starts after them
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _claim_rename(plan: _Plan, digest: str) -> bool:
+    """A new path whose content belonged to a vanished path is that file, renamed or moved."""
+    olds = plan.missing_hashes.get(digest)
+    if not olds:
+        return False
+    plan.renamed_from.add(olds.pop())
+    return True
+
+
+def _count(summary: IndexSummary, job: _Job, plan: _Plan, *, renamed: bool) -> None:
+    if job.previous is not None:
+        summary.updated += 1
+    elif renamed:
+        summary.renamed += 1
+    else:
+        summary.new += 1

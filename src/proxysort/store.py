@@ -1,0 +1,365 @@
+"""The vector cache: one SQLite database per model identity, holding file rows and compact vectors.
+
+Why this shape:
+
+- ``files`` maps an absolute path to (size, mtime_ns, partial content hash); a file is unchanged when
+  path + size + mtime match, so a re-run only stats the folder.
+- ``vectors`` is keyed by the content hash, not the path, so a renamed, moved or duplicated photo reuses
+  its vector without being decoded or embedded again. Vectors are float16 (half the space; CLIP
+  similarities move by ~1e-3) and are re-normalised when read.
+- ``failures`` remembers files that could not be decoded (same size + mtime), so a re-run reports them
+  again without paying for the decode.
+- WAL mode lets readers (``status``, ``cluster``) work while an index run writes; every write is one
+  ``BEGIN IMMEDIATE`` transaction, so a ``kill -9`` at any moment leaves either the whole batch or none
+  of it. An advisory lock file serialises index runs so two of them never embed the same photos twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
+
+from proxysort.errors import CacheError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+SCHEMA_VERSION = "1"
+_HASH_CHUNK = 64 * 1024
+_IN_CHUNK = 500  # stays far below SQLite's bound-parameter limit
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS vectors (hash TEXT PRIMARY KEY, vec BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    indexed_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS files_by_hash ON files(hash);
+CREATE TABLE IF NOT EXISTS failures (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    reason TEXT NOT NULL
+);
+"""
+
+
+def content_hash(path: str | Path, size: int | None = None) -> str:
+    """A partial content hash: the size plus 64 KiB from the start, middle and end of the file.
+
+    Reading ~200 KB instead of the whole file keeps rename detection cheap on large libraries; the size
+    and three samples make an accidental match between two different photos vanishingly unlikely.
+    It is only used to find a vector for a *new* path, never to decide that an edited file is unchanged.
+    """
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        if size is None:
+            size = os.fstat(f.fileno()).st_size
+        h.update(str(size).encode())
+        h.update(f.read(_HASH_CHUNK))
+        if size > 3 * _HASH_CHUNK:
+            f.seek(size // 2)
+            h.update(f.read(_HASH_CHUNK))
+            f.seek(size - _HASH_CHUNK)
+            h.update(f.read(_HASH_CHUNK))
+        elif size > _HASH_CHUNK:
+            h.update(f.read())
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class FileRow:
+    path: str
+    size: int
+    mtime_ns: int
+    hash: str
+    has_vector: bool
+
+
+@dataclass(frozen=True)
+class FailureRow:
+    path: str
+    size: int
+    mtime_ns: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    files: int
+    vectors: int
+    failures: int
+    dim: int | None
+    identity: str | None
+    bytes_on_disk: int
+
+
+def store_path(cache_dir: Path, identity: str) -> Path:
+    """Where the store for one model identity lives (a contract other modules rely on)."""
+    return Path(cache_dir) / "stores" / identity / "index.sqlite"
+
+
+def prefix_range(root: str | Path) -> tuple[str, str]:
+    """Bounds such that ``lo <= path < hi`` selects exactly the paths strictly inside ``root``."""
+    prefix = str(root).rstrip(os.sep) + os.sep
+    return prefix, prefix[:-1] + chr(ord(os.sep) + 1)
+
+
+@contextlib.contextmanager
+def _guard(where: Path) -> Iterator[None]:
+    """Turn SQLite/OS failures into one :class:`CacheError` sentence that says what to do."""
+    try:
+        yield
+    except CacheError:
+        raise
+    except sqlite3.Error as exc:
+        raise CacheError(_explain(where, str(exc))) from exc
+    except OSError as exc:
+        raise CacheError(_explain(where, exc.strerror or str(exc), getattr(exc, "errno", None))) from exc
+
+
+def _explain(where: Path, text: str, errno_: int | None = None) -> str:
+    low = text.lower()
+    hint = "Point --cache-dir (or PROXYSORT_CACHE_DIR) at a writable folder."
+    if "readonly" in low or "read-only" in low or errno_ in (1, 13, 30) or "permission" in low:
+        return f"The cache at {where} is not writable ({text}). {hint}"
+    if "full" in low or errno_ == 28:
+        return f"The disk holding the cache {where} is full. Free some space or point --cache-dir elsewhere."
+    if "locked" in low or "busy" in low:
+        return f"The cache at {where} is locked by another proxysort run; wait for it to finish and retry."
+    if "malformed" in low or "not a database" in low:
+        return f"The cache at {where} is damaged ({text}); delete that folder and run again."
+    if "unable to open" in low:
+        return f"The cache at {where} cannot be opened ({text}). {hint}"
+    return f"The cache at {where} failed: {text}."
+
+
+class VectorStore:
+    """One model's cache. Not thread-safe: the indexer's writer owns it; readers open their own."""
+
+    def __init__(self, path: Path, *, identity: str | None = None, busy_timeout_s: float = 60.0) -> None:
+        self.path = Path(path)
+        with _guard(self.path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None)
+            try:
+                self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+                if self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
+                    raise CacheError(f"The cache at {self.path} cannot use SQLite WAL mode; use a local disk for --cache-dir.")
+                # NORMAL is crash-safe in WAL mode (a killed process loses nothing committed).
+                self.conn.execute("PRAGMA synchronous = NORMAL")
+                with self.transaction():
+                    # Not executescript(): it would COMMIT the surrounding transaction first.
+                    for statement in filter(str.strip, _SCHEMA.split(";")):
+                        self.conn.execute(statement)
+                    self._set_default("schema", SCHEMA_VERSION)
+                    if identity is not None:
+                        self._set_default("identity", identity)
+            except BaseException:
+                self.conn.close()
+                raise
+
+    # -- plumbing -----------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "VectorStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE``: take the write lock up front, so two writers queue instead of deadlocking."""
+        with _guard(self.path):
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def run_lock(self, timeout_s: float = 600.0, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+        """Hold the store's advisory lock file (one index run at a time per model)."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: SQLite's own locking still keeps the data safe
+            yield
+            return
+        lock_path = self.path.with_suffix(".lock")
+        with _guard(lock_path):
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + timeout_s
+            warned = False
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if not warned and on_wait is not None:
+                        on_wait()
+                        warned = True
+                    if time.monotonic() > deadline:
+                        raise CacheError(
+                            f"The cache at {self.path.parent} is locked by another proxysort run for over "
+                            f"{timeout_s:.0f} s; wait for it to finish and retry."
+                        ) from None
+                    time.sleep(0.2)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the flock
+
+    def _set_default(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    def meta(self, key: str) -> str | None:
+        with _guard(self.path):
+            row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    # -- reads --------------------------------------------------------------------------------------
+
+    def rows_under(self, root: str | Path) -> dict[str, FileRow]:
+        lo, hi = prefix_range(root)
+        return self._file_rows("f.path >= ? AND f.path < ?", (lo, hi))
+
+    def rows_for(self, paths: Sequence[str]) -> dict[str, FileRow]:
+        out: dict[str, FileRow] = {}
+        for chunk in _chunks(paths):
+            out.update(self._file_rows(f"f.path IN ({','.join('?' * len(chunk))})", chunk))
+        return out
+
+    def _file_rows(self, where: str, params: Sequence[object]) -> dict[str, FileRow]:
+        sql = (
+            "SELECT f.path, f.size, f.mtime_ns, f.hash, EXISTS(SELECT 1 FROM vectors v WHERE v.hash = f.hash) "
+            f"FROM files f WHERE {where}"
+        )
+        with _guard(self.path):
+            return {r[0]: FileRow(r[0], r[1], r[2], r[3], bool(r[4])) for r in self.conn.execute(sql, params)}
+
+    def failures_under(self, root: str | Path) -> dict[str, FailureRow]:
+        lo, hi = prefix_range(root)
+        return self._failure_rows("path >= ? AND path < ?", (lo, hi))
+
+    def failures_for(self, paths: Sequence[str]) -> dict[str, FailureRow]:
+        out: dict[str, FailureRow] = {}
+        for chunk in _chunks(paths):
+            out.update(self._failure_rows(f"path IN ({','.join('?' * len(chunk))})", chunk))
+        return out
+
+    def _failure_rows(self, where: str, params: Sequence[object]) -> dict[str, FailureRow]:
+        sql = f"SELECT path, size, mtime_ns, reason FROM failures WHERE {where}"
+        with _guard(self.path):
+            return {r[0]: FailureRow(*r) for r in self.conn.execute(sql, params)}
+
+    def known_hashes(self) -> set[str]:
+        with _guard(self.path):
+            return {r[0] for r in self.conn.execute("SELECT hash FROM vectors")}
+
+    def vectors_for(self, paths: Sequence[str]) -> dict[str, "np.ndarray"]:
+        """float32 unit vectors for those of ``paths`` that have one."""
+        import numpy as np
+
+        out: dict[str, np.ndarray] = {}
+        with _guard(self.path):
+            for chunk in _chunks(paths):
+                sql = (
+                    "SELECT f.path, v.vec FROM files f JOIN vectors v ON v.hash = f.hash "
+                    f"WHERE f.path IN ({','.join('?' * len(chunk))})"
+                )
+                for path, blob in self.conn.execute(sql, chunk):
+                    vec = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
+                    out[path] = vec / max(float(np.linalg.norm(vec)), 1e-12)
+        return out
+
+    def stats(self, root: str | Path | None = None) -> StoreStats:
+        with _guard(self.path):
+            if root is None:
+                files = self.conn.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+                failures = self.conn.execute("SELECT COUNT(*) FROM failures").fetchone()[0]
+            else:
+                lo, hi = prefix_range(root)
+                files = self.conn.execute("SELECT COUNT(*) FROM files WHERE path >= ? AND path < ?", (lo, hi)).fetchone()[0]
+                failures = self.conn.execute(
+                    "SELECT COUNT(*) FROM failures WHERE path >= ? AND path < ?", (lo, hi)
+                ).fetchone()[0]
+            vectors = self.conn.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
+            dim = self.meta("dim")
+        size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
+        return StoreStats(files, vectors, failures, int(dim) if dim else None, self.meta("identity"), size)
+
+    # -- writes -------------------------------------------------------------------------------------
+
+    def write_batch(
+        self,
+        files: Iterable[tuple[str, int, int, str]] = (),
+        vectors: dict[str, "np.ndarray"] | None = None,
+        failures: Iterable[FailureRow] = (),
+        forget_failures: Iterable[str] = (),
+        drop_files: Iterable[str] = (),
+    ) -> None:
+        """Commit one batch atomically: new vectors, the file rows that point at them, and failures.
+
+        Vectors go in first within the same transaction, so a committed file row always has its vector.
+        """
+        import numpy as np
+
+        now = time.time()
+        vectors = vectors or {}
+        with self.transaction() as conn:
+            if vectors:
+                dim = next(iter(vectors.values())).shape[-1]
+                stored = conn.execute("SELECT value FROM meta WHERE key = 'dim'").fetchone()
+                if stored is None:
+                    conn.execute("INSERT INTO meta(key, value) VALUES ('dim', ?)", (str(dim),))
+                elif int(stored[0]) != dim:
+                    raise CacheError(
+                        f"The cache at {self.path.parent} holds {stored[0]}-d vectors but the model gives {dim}-d; "
+                        "delete that folder and run again."
+                    )
+                conn.executemany(
+                    "INSERT OR REPLACE INTO vectors(hash, vec) VALUES (?, ?)",
+                    ((h, np.asarray(v, dtype=np.float16).tobytes()) for h, v in vectors.items()),
+                )
+            conn.executemany("DELETE FROM files WHERE path = ?", ((p,) for p in drop_files))
+            conn.executemany(
+                "INSERT OR REPLACE INTO files(path, size, mtime_ns, hash, indexed_at) VALUES (?, ?, ?, ?, ?)",
+                ((p, s, m, h, now) for p, s, m, h in files),
+            )
+            conn.executemany("DELETE FROM failures WHERE path = ?", ((p,) for p in forget_failures))
+            conn.executemany(
+                "INSERT OR REPLACE INTO failures(path, size, mtime_ns, reason) VALUES (?, ?, ?, ?)",
+                ((f.path, f.size, f.mtime_ns, f.reason) for f in failures),
+            )
+
+    def sweep(self, paths: Iterable[str]) -> int:
+        """Forget files that are gone and every vector no file points at any more; returns files removed."""
+        paths = list(paths)
+        with self.transaction() as conn:
+            before = conn.total_changes
+            conn.executemany("DELETE FROM files WHERE path = ?", ((p,) for p in paths))
+            removed = conn.total_changes - before
+            conn.executemany("DELETE FROM failures WHERE path = ?", ((p,) for p in paths))
+            conn.execute("DELETE FROM vectors WHERE hash NOT IN (SELECT hash FROM files)")
+        return removed
+
+
+def _chunks(items: Sequence[str]) -> Iterator[list[str]]:
+    items = list(items)
+    for i in range(0, len(items), _IN_CHUNK):
+        yield items[i : i + _IN_CHUNK]

@@ -23,6 +23,9 @@ _LAZY = {
     "Environment": "proxysort.env",
     "ProxysortError": "proxysort.errors",
     "ExitCode": "proxysort.exitcodes",
+    "index": "proxysort.indexer",
+    "status": "proxysort.indexer",
+    "IndexedFolder": "proxysort.indexer",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

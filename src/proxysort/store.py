@@ -147,8 +147,15 @@ def _explain(where: Path, text: str, errno_: int | None = None) -> str:
 class VectorStore:
     """One model's cache. Not thread-safe: the indexer's writer owns it; readers open their own."""
 
-    def __init__(self, path: Path, *, identity: str | None = None, busy_timeout_s: float = 60.0) -> None:
+    def __init__(
+        self, path: Path, *, identity: str | None = None, busy_timeout_s: float = 60.0, readonly: bool = False
+    ) -> None:
         self.path = Path(path)
+        if readonly:  # `status` must work on a read-only cache and must never create one
+            with _guard(self.path):
+                self.conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=busy_timeout_s)
+                self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+            return
         with _guard(self.path):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None)
@@ -286,6 +293,11 @@ class VectorStore:
                     vec = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
                     out[path] = vec / max(float(np.linalg.norm(vec)), 1e-12)
         return out
+
+    def last_indexed(self, root: str | Path) -> float | None:
+        lo, hi = prefix_range(root)
+        with _guard(self.path):
+            return self.conn.execute("SELECT MAX(indexed_at) FROM files WHERE path >= ? AND path < ?", (lo, hi)).fetchone()[0]
 
     def stats(self, root: str | Path | None = None) -> StoreStats:
         with _guard(self.path):

@@ -1,1 +1,128 @@
-"""Placeholder: filled in by its issue."""
+"""``proxysort index`` (build or refresh the vector cache of a folder) and ``proxysort status``."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from proxysort.cli.app import app, get_env, handle_errors
+from proxysort.cli.common import cache_dir_for, model_spec, reporter_for
+from proxysort.cli.options import DEFAULTS, CacheDirOpt, DeviceOpt, ModelOpt, PretrainedOpt, QuietOpt
+from proxysort.exitcodes import ExitCode
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+
+
+@app.command("index")
+@handle_errors
+def index_cmd(
+    sources: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Photo folder(s) to index recursively, image files, or '-' to read one path per line from stdin.",
+            metavar="DIR",
+            show_default=False,
+        ),
+    ],
+    model: ModelOpt = DEFAULTS["model"],
+    pretrained: PretrainedOpt = DEFAULTS["pretrained"],
+    device: DeviceOpt = DEFAULTS["device"],
+    cache_dir: CacheDirOpt = None,
+    exclude: Annotated[
+        Optional[list[Path]], typer.Option("--exclude", help="A folder to leave out (repeatable).", file_okay=False, metavar="DIR")
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Treat any skipped file as an error (message + exit code 3).")
+    ] = False,
+    batch_size: Annotated[
+        Optional[int], typer.Option("--batch-size", min=1, help="Images per model forward pass (default: 32 CPU, 128 GPU).")
+    ] = None,
+    workers: Annotated[
+        Optional[int], typer.Option("--workers", min=1, help="Decoding threads (default: CPU count, 2 to 8).")
+    ] = None,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Embed every photo under DIR once and cache the vectors; re-runs only embed what changed.
+
+    Unchanged files (same path, size and mtime) are skipped, renamed or moved files reuse their vectors,
+    and files that vanished from DIR are forgotten. Nothing under DIR is ever written. Unreadable, corrupt
+    or oversized files are listed on stderr ("skipped: PATH: REASON") and the run goes on.
+
+    Exit codes: 0 every file indexed; 3 some files were skipped (the rest is indexed and usable), or
+    --strict and any file was skipped; 4 model unavailable; 5 cache not writable; 6 DIR missing or unreadable.
+    """
+    from proxysort.indexer import index
+
+    env = get_env()
+    targets: list[Path] = list(sources)
+    if [str(s) for s in targets] == ["-"]:
+        targets = [Path(line.rstrip("\r\n")) for line in env.stdin if line.strip()]
+    result = index(
+        targets if len(targets) != 1 else targets[0],
+        spec=model_spec(model, pretrained, device),
+        cache_dir=cache_dir_for(env, cache_dir),
+        exclude=exclude or (),
+        strict=strict,
+        reporter=reporter_for(env, quiet),
+        batch_size=batch_size,
+        workers=workers,
+        env=env,
+    )
+    if json_out:
+        payload = {
+            "identity": result.identity,
+            "store": str(result.store),
+            "vectors": len(result.paths),
+            "summary": result.summary.as_dict(),
+            "failures": [{"path": str(p), "reason": r} for p, r in result.failures],
+        }
+        env.stdout.write(json.dumps(payload, indent=2) + "\n")
+    if result.failures:
+        raise typer.Exit(int(ExitCode.PARTIAL))
+
+
+@app.command("status")
+@handle_errors
+def status_cmd(
+    folder: Annotated[Path, typer.Argument(help="The photo folder to report on.", metavar="DIR", show_default=False)],
+    cache_dir: CacheDirOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show what the cache holds for DIR: which models indexed it, how many vectors, what changed since,
+    and how much space the cache takes. Reads only; never loads a model."""
+    from proxysort.indexer import status
+
+    env = get_env()
+    report = status(folder, cache_dir=cache_dir_for(env, cache_dir), env=env)
+    if json_out:
+        env.stdout.write(json.dumps(report.as_dict(), indent=2) + "\n")
+        return
+    out = [
+        f"folder: {report.folder}",
+        f"images on disk: {report.on_disk} ({report.not_indexed} not indexed or changed)",
+    ]
+    if not report.stores:
+        out.append(f"not indexed yet: run `proxysort index {report.folder}`")
+    for s in report.stores:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.last_indexed)) if s.last_indexed else "never"
+        out.append(
+            f"model {s.identity}: {s.indexed} indexed ({s.up_to_date} up to date, {s.stale} changed, "
+            f"{s.vanished} vanished), {s.failed} failed; last indexed {when}"
+        )
+        out.append(f"  store {s.store}: {s.vectors_total} vectors x {s.dim or '?'}, {_size(s.bytes_on_disk)}")
+    out.append(f"cache: {report.cache_dir} ({_size(report.cache_bytes)})")
+    env.stdout.write("\n".join(out) + "\n")
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"

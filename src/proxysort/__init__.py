@@ -26,6 +26,10 @@ _LAZY = {
     "index": "proxysort.indexer",
     "status": "proxysort.indexer",
     "IndexedFolder": "proxysort.indexer",
+    "get_words": "proxysort.words",
+    "WordList": "proxysort.words",
+    "sanitize_words": "proxysort.words",
+    "vocab_anchors": "proxysort.lexicon",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

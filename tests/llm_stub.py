@@ -26,6 +26,10 @@ class StubLLM:
     reject: tuple[str, ...] = ()
     #: answer every request with this HTTP status and an error body
     status: int = 200
+    #: answer 400 to any request that sets ``temperature`` (as reasoning models do)
+    reject_temperature: bool = False
+    #: answer 200 with this non-JSON body instead of a chat completion (a misconfigured proxy)
+    html: str | None = None
     #: seconds to wait before answering (to test timeouts)
     delay: float = 0.0
     requests: list[dict[str, Any]] = field(default_factory=list)
@@ -65,6 +69,17 @@ def _handler(stub: StubLLM) -> type[BaseHTTPRequestHandler]:
                 return
             if stub.status != 200:
                 self._send(stub.status, {"error": {"message": f"stub error {stub.status}", "type": "server_error"}})
+                return
+            if stub.html is not None:
+                data = stub.html.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return
+            if stub.reject_temperature and "temperature" in body:
+                self._send(400, {"error": {"message": "Unsupported value: 'temperature' does not support 0", "type": "invalid_request_error"}})
                 return
             kind = (body.get("response_format") or {}).get("type", "none")
             if kind in stub.reject:

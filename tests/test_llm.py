@@ -72,6 +72,21 @@ def test_server_without_any_response_format_gets_plain_text_parsed(tmp_path: Pat
     assert result.words[-4:] == ["crimson", "teal", "olive", "navy"]
 
 
+def test_model_that_rejects_temperature_keeps_structured_output(tmp_path: Path) -> None:
+    with serve(StubLLM(words=["red", "green"], reject_temperature=True)) as stub:
+        result, rec = _ask(stub.base_url, tmp_path)
+    assert result.source == "llm" and rec.warnings == []
+    assert stub.formats() == ["json_schema", "json_schema"]
+    assert "temperature" in stub.requests[0] and "temperature" not in stub.requests[1]
+
+
+def test_non_chat_answer_falls_back(tmp_path: Path) -> None:
+    with serve(StubLLM(html="<html>proxy login</html>")) as stub:
+        result, rec = _ask(stub.base_url, tmp_path)
+    assert result.source == "lexicon"
+    assert len(rec.warnings) == 1 and "not a chat completion" in rec.warnings[0]
+
+
 def test_json_mode_answer_with_another_key_or_fences_is_understood(tmp_path: Path) -> None:
     fenced = '```json\n{"colors": ["amber", "jade"]}\n```'
     with serve(StubLLM(content=fenced)) as stub:
@@ -190,3 +205,10 @@ def test_cache_key_is_stable_and_normalised() -> None:
     assert llm.cache_key("Color ", "Fruit", "m", None) == llm.cache_key("color", "fruit", "m", None)
     assert llm.cache_key("color", "fruit", "m", None) != llm.cache_key("color", "fruit", "m2", None)
     assert llm.cache_key("color", "fruit", "m", 3) != llm.cache_key("color", "fruit", "m", None)
+
+
+def test_prompt_names_concept_noun_and_count() -> None:
+    text = llm.build_messages("color", "fruit", 6)[-1]["content"]
+    assert "Photos of a fruit" in text and "their color" in text and "List 6 " in text and '"words"' in text
+    plain = llm.build_messages("weather", "photo", None)[-1]["content"]
+    assert plain.startswith("Photos will be grouped by their weather") and "8 to 12" in plain

@@ -95,6 +95,7 @@ def _write_cache(path: Path, record: dict[str, Any], reporter: Reporter) -> None
 def build_messages(concept: str, noun: str, k: int | None) -> list[dict[str, str]]:
     """The chat prompt: values of the concept, short and visual, as JSON ``{"words": [...]}``."""
     how_many = f"{k}" if k else "8 to 12"
+    subject = "Photos" if noun.lower() in ("photo", "image", "picture") else f"Photos of a {noun}"
     return [
         {
             "role": "system",
@@ -103,7 +104,7 @@ def build_messages(concept: str, noun: str, k: int | None) -> list[dict[str, str
         {
             "role": "user",
             "content": (
-                f"Photos of a {noun} will be grouped by their {concept}. List {how_many} distinct, common values "
+                f"{subject} will be grouped by their {concept}. List {how_many} distinct, common values "
                 f"of '{concept}' that can be seen in such photos. Each value is one or two lower-case English "
                 'words. Answer as {"words": ["...", "..."]}.'
             ),
@@ -178,26 +179,43 @@ def _describe_error(err: Exception, base_url: str) -> LLMUnavailable:
     return LLMUnavailable(f"the LLM at {where} failed: {type(err).__name__}.", type(err).__name__)
 
 
+def _content(response: Any, model: str) -> str:
+    """The assistant's text; a server that answers 200 with something else is as useless as a 500."""
+    try:
+        message = response.choices[0].message
+        refusal, content = getattr(message, "refusal", None), message.content
+    except (AttributeError, IndexError, KeyError, TypeError):
+        raise LLMUnavailable(f"the LLM ({model}) sent an answer that is not a chat completion.", "bad answer") from None
+    if refusal or not isinstance(content, str) or not content.strip():
+        raise LLMUnavailable(f"the LLM ({model}) gave no word list.", "empty answer")
+    return content
+
+
 def _request(client: Any, model: str, messages: list[dict[str, str]], base_url: str) -> tuple[list[str], str]:
-    """Try each response format until the server accepts one; returns (raw words, format used)."""
+    """Try each response format until the server accepts one; returns (raw words, format used).
+
+    A 400 that blames ``temperature`` (reasoning models accept only the default) retries the same format
+    without it, so those models are not mistaken for servers without schema support.
+    """
     import openai
 
     rejected = (openai.BadRequestError, openai.UnprocessableEntityError)
+    settings: dict[str, Any] = {"temperature": 0}
     last: Exception | None = None
     for name, fmt in _response_formats():
         extra = {"response_format": fmt} if fmt is not None else {}
-        try:
-            response = client.chat.completions.create(model=model, messages=messages, temperature=0, **extra)
-        except rejected as err:  # this server does not support the format: try the next, simpler one
-            last = err
-            continue
-        except openai.OpenAIError as err:
-            raise _describe_error(err, base_url) from None
-        choice = response.choices[0] if response.choices else None
-        message = choice.message if choice is not None else None
-        if message is None or getattr(message, "refusal", None) or not message.content:
-            raise LLMUnavailable(f"the LLM ({model}) gave no word list.", "empty answer")
-        return parse_answer(message.content), name
+        while True:
+            try:
+                response = client.chat.completions.create(model=model, messages=messages, **settings, **extra)
+            except rejected as err:
+                last = err
+                if "temperature" in settings and "temperature" in str(err).lower():
+                    settings.pop("temperature")
+                    continue
+                break  # this server does not support the format: try the next, simpler one
+            except openai.OpenAIError as err:
+                raise _describe_error(err, base_url) from None
+            return parse_answer(_content(response, model)), name
     assert last is not None
     raise _describe_error(last, base_url)
 

@@ -139,8 +139,8 @@ def _explain(where: Path, text: str, errno_: int | None = None) -> str:
         return f"The cache at {where} is locked by another proxysort run; wait for it to finish and retry."
     if "malformed" in low or "not a database" in low:
         return f"The cache at {where} is damaged ({text}); delete that folder and run again."
-    if "unable to open" in low:
-        return f"The cache at {where} cannot be opened ({text}). {hint}"
+    if "unable to open" in low or errno_ is not None:
+        return f"The cache at {where} cannot be opened ({text.lower()}). {hint}"
     return f"The cache at {where} failed: {text}."
 
 

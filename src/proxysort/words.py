@@ -87,8 +87,8 @@ def sanitize_words(raw: Iterable[str], *, max_len: int = 32) -> list[str]:
 
     A word is dropped, not repaired, when it is empty, longer than ``max_len``, contains a path or
     control character, starts or ends with a dot, contains ``..``, has no letter or digit, or is a name
-    Windows reserves (``con``, ``nul``, ...): silently
-    rewriting ``../etc`` into ``etc`` would hide a broken source. Unicode letters are kept.
+    Windows reserves (``con``, ``nul``, ...): silently rewriting ``../etc`` into ``etc`` would hide a
+    broken source. Unicode letters are kept.
     """
     seen: set[str] = set()
     out: list[str] = []
@@ -100,8 +100,9 @@ def sanitize_words(raw: Iterable[str], *, max_len: int = 32) -> list[str]:
     return out
 
 
-def _dropped(raw: Sequence[str], max_len: int = 32) -> list[str]:
-    return [w for w in raw if _clean_one(w, max_len) is None and str(w).strip()]
+def _dropped(raw: Sequence[str]) -> list[str]:
+    """The non-blank words :func:`sanitize_words` rejects, to tell the user what was ignored."""
+    return [w for w in raw if str(w).strip() and _clean_one(w, 32) is None]
 
 
 def default_noun(concept: str) -> str:

@@ -181,8 +181,16 @@ def test_llm_is_used_automatically_when_an_endpoint_is_configured(tmp_path: Path
 
 
 def test_no_endpoint_configured_means_offline(tmp_path: Path) -> None:
-    result = get_words("color", env=_env(), cache_dir=tmp_path)
+    rec = Recorder()
+    result = get_words("color", llm_model="", env=_env(), reporter=rec, cache_dir=tmp_path)
+    assert result.source == "lexicon" and rec.warnings == []
+
+
+def test_model_named_in_the_environment_without_a_key_warns(tmp_path: Path) -> None:
+    rec = Recorder()
+    result = get_words("color", env=_env(PROXYSORT_LLM="gpt-4o"), reporter=rec, cache_dir=tmp_path)
     assert result.source == "lexicon"
+    assert len(rec.warnings) == 1 and "OPENAI_API_KEY" in rec.warnings[0]
 
 
 @pytest.mark.parametrize(

@@ -7,11 +7,11 @@ are not words (identity) or that nothing else knows. Every source goes through :
 because the words later become folder names and prompt text: an LLM answering ``../x`` must not be able
 to escape the output folder.
 
-When is the LLM asked? When ``llm_model`` names a model, or when ``OPENAI_API_KEY`` or
-``OPENAI_BASE_URL`` is set (then ``PROXYSORT_LLM`` or :data:`~proxysort.llm.DEFAULT_LLM_MODEL` is the
-model): someone who configured an endpoint wants it used, and answers are cached on disk so it costs one
-request per concept. ``llm_model="off"`` (or ``PROXYSORT_LLM=off``) keeps everything offline. Identity-like
-concepts skip the LLM unless a model is named explicitly: their values are not words.
+When is the LLM asked? When ``llm_model`` (``--llm``) or ``PROXYSORT_LLM`` names a model, or, with
+:data:`~proxysort.llm.DEFAULT_LLM_MODEL`, when ``OPENAI_API_KEY`` or ``OPENAI_BASE_URL`` is set: someone
+who configured an endpoint wants it used, and answers are cached on disk, so it costs one request per
+concept. ``off`` (as ``llm_model`` or ``PROXYSORT_LLM``) keeps everything offline. Identity-like concepts
+skip the LLM unless ``llm_model`` names one: their values are not words.
 """
 
 from __future__ import annotations
@@ -147,15 +147,15 @@ def _llm_choice(llm_model: str | None, env: "Environment", identity: bool) -> st
     """The model to ask, or None when the LLM should not be used (see the module docstring)."""
     from proxysort.llm import DEFAULT_LLM_MODEL
 
-    if llm_model is not None:
+    if llm_model is not None and llm_model.strip():
         return None if llm_model.strip().lower() in LLM_OFF else llm_model.strip()
-    named = env.get("PROXYSORT_LLM")
-    if named is not None and named.strip().lower() in LLM_OFF:
+    named = (env.get("PROXYSORT_LLM") or "").strip()
+    if named.lower() in LLM_OFF or identity:
         return None
-    if identity:
-        return None
+    if named:
+        return named
     if env.get("OPENAI_API_KEY") or env.get("OPENAI_BASE_URL"):
-        return named.strip() if named else DEFAULT_LLM_MODEL
+        return DEFAULT_LLM_MODEL
     return None
 
 

@@ -34,7 +34,7 @@ LlmOpt = Annotated[
     typer.Option(
         "--llm",
         help="Ask this chat model (openai SDK; OPENAI_API_KEY, OPENAI_BASE_URL for local servers) for words; "
-        "'off' stays offline. Default: $PROXYSORT_LLM or gpt-4o-mini when OPENAI_API_KEY or OPENAI_BASE_URL "
+        "'off' stays offline. Default: $PROXYSORT_LLM, else gpt-4o-mini when OPENAI_API_KEY or OPENAI_BASE_URL "
         "is set, else offline.",
     ),
 ]

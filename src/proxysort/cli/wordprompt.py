@@ -25,7 +25,7 @@ def confirm_words(wordlist: WordList, env: Environment) -> WordList:
     if not env.interactive or wordlist.source in _USER_SOURCES:
         return wordlist
     err = env.stderr
-    print(f"Candidate words for '{wordlist.concept}' ({wordlist.describe()}):", file=err)
+    print(f"Candidate {wordlist.describe()}:", file=err)
     print("  " + ", ".join(wordlist.words), file=err)
     while True:
         print("Press Enter to use them, or type your own comma-separated list: ", end="", file=err, flush=True)

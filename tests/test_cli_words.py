@@ -6,11 +6,19 @@ import io
 import json
 from pathlib import Path
 
-from llm_stub import StubLLM, closed_port_url, serve
+import pytest
+
+from llm_stub import StubLLM, closed_port_url, direct_to_localhost, serve
 from proxysort.cli.wordprompt import confirm_words
 from proxysort.env import Environment
 from proxysort.lexicon import lookup
 from proxysort.words import WordList
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    direct_to_localhost(monkeypatch)
+
 
 OFFLINE = {"OPENAI_API_KEY": "", "OPENAI_BASE_URL": "", "PROXYSORT_LLM": ""}
 

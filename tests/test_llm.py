@@ -9,12 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from llm_stub import StubLLM, closed_port_url, serve
+from llm_stub import StubLLM, closed_port_url, direct_to_localhost, serve
 from proxysort import llm
 from proxysort.env import Environment
 from proxysort.lexicon import lookup
 from proxysort.progress import Reporter
 from proxysort.words import get_words
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    direct_to_localhost(monkeypatch)
 
 
 class Recorder(Reporter):

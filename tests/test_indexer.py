@@ -1,0 +1,278 @@
+"""The incremental index: what each run embeds, reuses, sweeps and reports, and how it survives crashes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from conftest import TINY_CONFIG, make_photo
+from proxysort.errors import InputError, StrictModeError, UsageError
+from proxysort.indexer import index, status
+from proxysort.progress import Reporter
+from proxysort.store import VectorStore
+
+
+class Recorder(Reporter):
+    def __init__(self) -> None:
+        self.skips: list[tuple[Path, str]] = []
+        self.messages: list[str] = []
+
+    def skipped(self, path, reason) -> None:
+        self.skips.append((Path(path), reason))
+
+    def message(self, text: str) -> None:
+        self.messages.append(text)
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(root.rglob("*"))}
+
+
+def counts(result) -> dict[str, int]:
+    s = result.summary
+    return dict(new=s.new, updated=s.updated, unchanged=s.unchanged, renamed=s.renamed, removed=s.removed,
+                failed=s.failed, embedded=s.embedded)
+
+
+def test_first_run_embeds_everything_and_returns_sorted_unit_vectors(photo_folder, tiny_clip, cache_dir) -> None:
+    before = snapshot(photo_folder)
+    result = index(photo_folder, clip=tiny_clip, cache_dir=cache_dir, batch_size=5, workers=2)
+    assert counts(result) == dict(new=12, updated=0, unchanged=0, renamed=0, removed=0, failed=0, embedded=12)
+    assert result.paths == sorted(result.paths, key=str) and len(result.paths) == 12
+    assert all(p.is_absolute() for p in result.paths)
+    assert result.vectors.shape == (12, tiny_clip.embed_dim) and result.vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(result.vectors, axis=1), 1.0, atol=1e-5)
+    assert result.identity == tiny_clip.identity
+    assert result.store == cache_dir / "stores" / tiny_clip.identity / "index.sqlite"
+    assert snapshot(photo_folder) == before  # nothing written under the photo folder
+
+    # Rows follow paths: each row is what the model gives for that one file.
+    from proxysort.imageio import load_image
+
+    one = result.paths[7]
+    direct = tiny_clip.encode_images(tiny_clip.preprocess(load_image(one, tiny_clip.image_size))[None])[0]
+    assert np.allclose(result.vectors[7], direct, atol=2e-3)
+
+
+def test_incremental_runs(photo_folder, tiny_spec, tiny_clip, cache_dir) -> None:
+    first = index(photo_folder, clip=tiny_clip, cache_dir=cache_dir)
+    vec = dict(zip(first.paths, first.vectors))
+
+    again = index(photo_folder, spec=tiny_spec, cache_dir=cache_dir)
+    assert counts(again)["embedded"] == 0 and again.summary.unchanged == 12
+    assert again.clip is None  # nothing to embed: the model was never loaded
+    assert np.array_equal(again.vectors, first.vectors)
+
+    touched = photo_folder / "a" / "img00.jpg"
+    st = touched.stat()
+    os.utime(touched, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    after_touch = index(photo_folder, clip=tiny_clip, cache_dir=cache_dir)
+    assert counts(after_touch) == dict(new=0, updated=1, unchanged=11, renamed=0, removed=0, failed=0, embedded=1)
+
+    (photo_folder / "a" / "img01.png").unlink()
+    after_delete = index(photo_folder, clip=tiny_clip, cache_dir=cache_dir)
+    assert counts(after_delete) == dict(new=0, updated=0, unchanged=11, renamed=0, removed=1, failed=0, embedded=0)
+    assert len(after_delete.paths) == 11
+
+    old = photo_folder / "b" / "c" / "img07.png"
+    new = photo_folder / "moved" / "renamed.png"
+    new.parent.mkdir()
+    old.rename(new)
+    after_rename = index(photo_folder, spec=tiny_spec, cache_dir=cache_dir)
+    assert counts(after_rename) == dict(new=0, updated=0, unchanged=10, renamed=1, removed=0, failed=0, embedded=0)
+    assert after_rename.clip is None
+    assert np.array_equal(dict(zip(after_rename.paths, after_rename.vectors))[new.resolve()], vec[old.resolve()])
+
+    with VectorStore(after_rename.store) as store:
+        assert store.stats().files == 11 and store.stats().vectors == 11  # the stale vector was collected
+
+
+def test_duplicate_reuses_the_vector_and_counts_as_new(photo_folder, tiny_clip, cache_dir) -> None:
+    index(photo_folder, clip=tiny_clip, cache_dir=cache_dir)
+    src = photo_folder / "a" / "img02.webp"
+    (photo_folder / "copy.webp").write_bytes(src.read_bytes())
+    result = index(photo_folder, clip=tiny_clip, cache_dir=cache_dir)
+    assert counts(result) == dict(new=1, updated=0, unchanged=12, renamed=0, removed=0, failed=0, embedded=0)
+    rows = dict(zip(result.paths, result.vectors))
+    assert np.array_equal(rows[(photo_folder / "copy.webp").resolve()], rows[src.resolve()])
+
+
+def _scene(size=(96, 64)) -> Image.Image:
+    img = Image.new("RGB", size, (200, 40, 40))
+    draw = ImageDraw.Draw(img)
+    draw.rectangle([10, 10, 40, 30], fill=(20, 20, 220))
+    draw.ellipse([50, 20, 90, 60], fill=(30, 200, 30))
+    return img
+
+
+def test_rotated_exif_jpeg_gives_the_upright_vector(tmp_path, tiny_clip, cache_dir) -> None:
+    root = tmp_path / "photos"
+    root.mkdir()
+    upright = _scene()
+    # Quality 100 without chroma subsampling so the only difference left is the orientation.
+    upright.save(root / "upright.jpg", quality=100, subsampling=0)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display": store the pixels turned the other way
+    upright.transpose(Image.Transpose.ROTATE_90).save(root / "rotated.jpg", quality=100, subsampling=0, exif=exif)
+    upright.transpose(Image.Transpose.ROTATE_90).save(root / "sideways.jpg", quality=100, subsampling=0)
+    result = index(root, clip=tiny_clip, cache_dir=cache_dir)
+    v = {p.name: row for p, row in zip(result.paths, result.vectors)}
+    gap = np.linalg.norm(v["upright.jpg"] - v["rotated.jpg"])
+    assert gap < 1e-3
+    assert np.linalg.norm(v["upright.jpg"] - v["sideways.jpg"]) > 10 * gap  # the model does see orientation
+
+
+def test_bad_files_are_skipped_with_a_reason_and_remembered(tmp_path, tiny_clip, cache_dir) -> None:
+    root = tmp_path / "photos"
+    make_photo(root / "good.jpg")
+    make_photo(root / "png-named.jpg", format="PNG")  # wrong extension, valid image: indexed
+    (root / "empty.jpg").write_bytes(b"")
+    (root / "text.png").write_text("hello")
+    full = make_photo(tmp_path / "full.jpg", size=(300, 200), quality=95).read_bytes()
+    (root / "truncated.jpg").write_bytes(full[: len(full) // 2])
+    rec = Recorder()
+    result = index(root, clip=tiny_clip, cache_dir=cache_dir, reporter=rec)
+    assert [p.name for p in result.paths] == ["good.jpg", "png-named.jpg"]
+    reasons = {p.name: r for p, r in rec.skips}
+    assert set(reasons) == {"empty.jpg", "text.png", "truncated.jpg"}
+    assert "empty" in reasons["empty.jpg"] and "truncated" in reasons["truncated.jpg"]
+    assert result.summary.failed == 3 and {p.name for p, _ in result.failures} == set(reasons)
+    assert any("3 failed" in m for m in rec.messages)
+
+    rec2 = Recorder()
+    again = index(root, clip=tiny_clip, cache_dir=cache_dir, reporter=rec2)
+    assert again.summary.failed == 3 and again.summary.embedded == 0  # reported again, not re-decoded
+    assert {p.name: r for p, r in rec2.skips} == reasons
+
+    make_photo(root / "empty.jpg")  # fixed: picked up again
+    fixed = index(root, clip=tiny_clip, cache_dir=cache_dir)
+    assert fixed.summary.new == 1 and fixed.summary.failed == 2
+
+
+def test_strict_raises_after_committing_the_good_files(tmp_path, tiny_clip, cache_dir) -> None:
+    root = tmp_path / "photos"
+    make_photo(root / "good.jpg")
+    (root / "bad.jpg").write_bytes(b"nope")
+    with pytest.raises(StrictModeError):
+        index(root, clip=tiny_clip, cache_dir=cache_dir, strict=True)
+    assert index(root, clip=tiny_clip, cache_dir=cache_dir).summary.unchanged == 1
+
+
+def test_interrupted_run_is_completed_by_the_next(photo_folder, tiny_clip, cache_dir, monkeypatch) -> None:
+    real = VectorStore.write_batch
+    calls = []
+
+    def crash_after_first_commit(self, *args, **kwargs):
+        if calls:
+            raise RuntimeError("injected crash")
+        calls.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(VectorStore, "write_batch", crash_after_first_commit)
+    with pytest.raises(RuntimeError, match="injected"):
+        index(photo_folder, clip=tiny_clip, cache_dir=cache_dir, batch_size=4, commit_every=4)
+    monkeypatch.setattr(VectorStore, "write_batch", real)
+    resumed = index(photo_folder, clip=tiny_clip, cache_dir=cache_dir)
+    assert counts(resumed) == dict(new=8, updated=0, unchanged=4, renamed=0, removed=0, failed=0, embedded=8)
+
+
+_KILLER = """
+import os, signal, sys
+from pathlib import Path
+from proxysort.encoders import ModelSpec
+from proxysort.indexer import index
+from proxysort.store import VectorStore
+real, calls = VectorStore.write_batch, []
+def write_then_die(self, *a, **k):
+    real(self, *a, **k)
+    calls.append(1)
+    if len(calls) == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+VectorStore.write_batch = write_then_die
+index(Path(sys.argv[1]), spec=ModelSpec(sys.argv[2], "none", "cpu"), cache_dir=Path(sys.argv[3]),
+      batch_size=3, commit_every=3)
+"""
+
+
+def test_kill_9_keeps_committed_work_and_the_store_stays_sound(photo_folder, tiny_clip, cache_dir) -> None:
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(_KILLER), str(photo_folder), str(TINY_CONFIG), str(cache_dir)],
+        env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    resumed = index(photo_folder, clip=tiny_clip, cache_dir=cache_dir)
+    assert counts(resumed) == dict(new=6, updated=0, unchanged=6, renamed=0, removed=0, failed=0, embedded=6)
+    conn = sqlite3.connect(resumed.store)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert conn.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 12
+    assert conn.execute("SELECT COUNT(*) FROM files f LEFT JOIN vectors v ON v.hash = f.hash WHERE v.hash IS NULL").fetchone()[0] == 0
+
+
+def test_two_concurrent_runs_embed_each_photo_once(photo_folder, tiny_clip, cache_dir) -> None:
+    results, errors = [], []
+
+    def run() -> None:
+        try:
+            results.append(index(photo_folder, clip=tiny_clip, cache_dir=cache_dir, batch_size=2))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sorted(r.summary.embedded for r in results) == [0, 12]
+    assert all(len(r.paths) == 12 for r in results)
+
+
+def test_file_list_is_indexed_without_sweeping(photo_folder, tiny_clip, cache_dir) -> None:
+    index(photo_folder, clip=tiny_clip, cache_dir=cache_dir)
+    picks = [photo_folder / "a" / "img03.jpg", photo_folder / "b" / "c" / "img10.png", photo_folder / "nope.jpg"]
+    rec = Recorder()
+    result = index(picks, clip=tiny_clip, cache_dir=cache_dir, reporter=rec)
+    assert [p.name for p in result.paths] == ["img03.jpg", "img10.png"]
+    assert result.summary.unchanged == 2 and result.summary.removed == 0 and result.summary.failed == 1
+    assert rec.skips == [(picks[2].resolve(), "file not found")]
+    assert index(photo_folder, clip=tiny_clip, cache_dir=cache_dir).summary.unchanged == 12  # nothing was swept
+
+
+def test_missing_root_raises_and_sweeps_nothing(photo_folder, tiny_clip, cache_dir, tmp_path) -> None:
+    index(photo_folder, clip=tiny_clip, cache_dir=cache_dir)
+    moved = tmp_path / "elsewhere"
+    photo_folder.rename(moved)
+    with pytest.raises(InputError):
+        index(photo_folder, clip=tiny_clip, cache_dir=cache_dir)
+    moved.rename(photo_folder)
+    assert index(photo_folder, clip=tiny_clip, cache_dir=cache_dir).summary.unchanged == 12
+
+
+def test_cache_inside_the_photo_folder_is_refused(photo_folder, tiny_clip) -> None:
+    with pytest.raises(UsageError, match="never writes there"):
+        index(photo_folder, clip=tiny_clip, cache_dir=photo_folder / ".cache")
+    assert not (photo_folder / ".cache").exists()
+
+
+def test_status_reports_without_loading_a_model(photo_folder, tiny_clip, cache_dir) -> None:
+    assert status(photo_folder, cache_dir=cache_dir).stores == []
+    index(photo_folder, clip=tiny_clip, cache_dir=cache_dir)
+    (photo_folder / "a" / "img00.jpg").unlink()
+    make_photo(photo_folder / "new.jpg")
+    report = status(photo_folder, cache_dir=cache_dir)
+    assert report.on_disk == 12 and report.not_indexed == 1
+    [s] = report.stores
+    assert (s.identity, s.indexed, s.up_to_date, s.vanished, s.vectors_total, s.dim) == (
+        tiny_clip.identity, 12, 11, 1, 12, tiny_clip.embed_dim)
+    assert s.bytes_on_disk > 0 and report.cache_bytes >= s.bytes_on_disk

@@ -22,8 +22,11 @@ CONCEPT_WORDS = {
     "size": ("size",),
 }
 _NOUNS = ("photo", "object", "shape", "thing", "image", "picture")
-_PATTERN_ADJ = {"stripes": "striped", "dots": "dotted", "grid": "grid", "plain": "plain"}
+_PATTERN_ADJ = {"stripes": "striped", "lines": "lined", "dots": "dotted", "grid": "grid", "plain": "plain", "waves": "wavy"}
 _SUBSET_SIZES = (1, 1, 2, 2, 2, 3)
+#: Synonyms captions use now and then, so that a synonym in a candidate list means something.
+SYNONYMS = {"yellow": "gold", "purple": "violet", "square": "box", "stripes": "lines", "small": "tiny", "large": "big"}
+_SYNONYM_RATE = 0.2
 
 
 def _article(word: str) -> str:
@@ -81,6 +84,7 @@ def caption(sample: Sample, rng: random.Random) -> str:
     attrs = sample.attrs()
     keys = rng.sample(sorted(attrs), rng.choice(_SUBSET_SIZES))
     chosen = {k: attrs[k] for k in keys}
+    chosen = {k: SYNONYMS[v] if v in SYNONYMS and rng.random() < _SYNONYM_RATE else v for k, v in chosen.items()}
     if rng.random() < 0.5:
         return _concept_template(chosen, rng)
     return _phrase(chosen, rng)

@@ -27,9 +27,21 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "pattern": ("stripes", "dots", "grid", "plain"),
     "size": ("small", "medium", "large"),
 }
+#: Values that occur only in the training world. They make the model know plausible words that are
+#: absent from evaluation folders, as an LLM's distractors are for a real photo collection.
+TRAIN_ONLY: dict[str, tuple[str, ...]] = {
+    "color": ("pink", "brown"),
+    "shape": ("diamond",),
+    "pattern": ("waves",),
+    "size": (),
+}
 
 #: Hue centres in degrees; each image jitters its hue by up to ±HUE_JITTER.
-_HUES = {"red": 0.0, "orange": 28.0, "yellow": 55.0, "green": 120.0, "blue": 222.0, "purple": 282.0}
+_HUES = {"red": 0.0, "orange": 28.0, "yellow": 55.0, "green": 120.0, "blue": 222.0, "purple": 282.0,
+         "pink": 330.0, "brown": 25.0}
+#: (saturation, value) ranges; pink is pale and brown is dark, the rest are vivid.
+_SAT_VAL = {"pink": ((0.3, 0.5), (0.9, 1.0)), "brown": ((0.6, 0.85), (0.35, 0.5))}
+_VIVID = ((0.65, 1.0), (0.7, 1.0))
 _HUE_JITTER = 9.0
 #: Circumradius in pixels (of 64) per size, before ±1 px jitter.
 _RADIUS = {"small": 8.0, "medium": 13.0, "large": 19.0}
@@ -50,19 +62,19 @@ class Sample:
         return {"color": self.color, "shape": self.shape, "pattern": self.pattern, "size": self.size}
 
 
-def sample_attributes(n: int, seed: int) -> list[Sample]:
+def values(name: str, training: bool = False) -> tuple[str, ...]:
+    """The values of attribute ``name``; the training world adds :data:`TRAIN_ONLY` values."""
+    return ATTRIBUTES[name] + (TRAIN_ONLY[name] if training else ())
+
+
+def sample_attributes(n: int, seed: int, training: bool = False) -> list[Sample]:
     """Draw ``n`` samples with every attribute uniform and independent of the others."""
     rng = np.random.default_rng(seed)
-    picks = {name: rng.integers(len(values), size=n) for name, values in ATTRIBUTES.items()}
+    table = {name: values(name, training) for name in ATTRIBUTES}
+    picks = {name: rng.integers(len(vals), size=n) for name, vals in table.items()}
     seeds = rng.integers(2**31 - 1, size=n)
     return [
-        Sample(
-            color=ATTRIBUTES["color"][picks["color"][i]],
-            shape=ATTRIBUTES["shape"][picks["shape"][i]],
-            pattern=ATTRIBUTES["pattern"][picks["pattern"][i]],
-            size=ATTRIBUTES["size"][picks["size"][i]],
-            seed=int(seeds[i]),
-        )
+        Sample(**{name: table[name][picks[name][i]] for name in ATTRIBUTES}, seed=int(seeds[i]))
         for i in range(n)
     ]
 
@@ -77,6 +89,8 @@ def _shape_polygon(shape: str, cx: float, cy: float, r: float, angle: float) -> 
         pts = [(r, angle + 2 * math.pi / 3 * i) for i in range(3)]
     elif shape == "star":
         pts = [(r if i % 2 == 0 else r * 0.42, angle + math.pi / 5 * i) for i in range(10)]
+    elif shape == "diamond":
+        pts = [(r if i % 2 == 0 else r * 0.55, angle + math.pi / 2 * i) for i in range(4)]
     elif shape == "cross":
         a, b = r * 0.95, r * 0.32
         corners = [(b, a), (b, b), (a, b), (a, -b), (b, -b), (b, -a),
@@ -97,6 +111,12 @@ def _background(pattern: str, rng: np.random.Generator) -> np.ndarray:
     if pattern == "stripes":
         theta = rng.uniform(0, math.pi)
         u = xx * math.cos(theta) + yy * math.sin(theta) + rng.uniform(0, period)
+        mask = (np.mod(u, period) < period / 2).astype(np.float32)
+    elif pattern == "waves":
+        theta = rng.uniform(0, math.pi)
+        u = xx * math.cos(theta) + yy * math.sin(theta)
+        v = -xx * math.sin(theta) + yy * math.cos(theta)
+        u = u + rng.uniform(1.5, 3.0) * np.sin(v * 2 * math.pi / rng.uniform(10, 16)) + rng.uniform(0, period)
         mask = (np.mod(u, period) < period / 2).astype(np.float32)
     elif pattern == "dots":
         ox, oy = rng.uniform(0, period, size=2)
@@ -132,7 +152,8 @@ def render(sample: Sample) -> np.ndarray:
     alpha = np.asarray(canvas.resize((s, s), Image.BILINEAR), np.float32)[:, :, None] / 255.0
 
     hue = (_HUES[sample.color] + rng.uniform(-_HUE_JITTER, _HUE_JITTER)) % 360.0
-    rgb = colorsys.hsv_to_rgb(hue / 360.0, rng.uniform(0.65, 1.0), rng.uniform(0.7, 1.0))
+    (s_lo, s_hi), (v_lo, v_hi) = _SAT_VAL.get(sample.color, _VIVID)
+    rgb = colorsys.hsv_to_rgb(hue / 360.0, rng.uniform(s_lo, s_hi), rng.uniform(v_lo, v_hi))
     obj = np.asarray(rgb, np.float32) * 255.0
     img = img * (1 - alpha) + obj[None, None, :] * alpha
 

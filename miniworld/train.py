@@ -98,7 +98,7 @@ def train(args: argparse.Namespace) -> dict:
     log = lambda msg: print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)  # noqa: E731
 
     start = time.time()
-    samples = sample_attributes(args.images, args.seed)
+    samples = sample_attributes(args.images, args.seed, training=True)
     pixels = np.stack([render(s) for s in samples])
     val_samples = sample_attributes(args.val_images, args.seed + 10_000)
     val_images = to_tensor(np.stack([render(s) for s in val_samples]))
@@ -163,7 +163,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--val-images", type=int, default=600)
     p.add_argument("--steps", type=int, default=1500)
     p.add_argument("--batch", type=int, default=128)
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--lr", type=float, default=1.5e-3)
     p.add_argument("--weight-decay", type=float, default=0.1)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--log-every", type=int, default=100)

@@ -1,0 +1,101 @@
+"""The synthetic world: reproducible pixels, independent attributes, partial captions, one-token words."""
+
+from __future__ import annotations
+
+import csv
+import random
+from collections import Counter
+
+import numpy as np
+
+from miniworld.captions import CONCEPT_WORDS, SYNONYMS, caption
+from miniworld.generate import ATTRIBUTES, IMAGE_SIZE, TRAIN_ONLY, render, sample_attributes, values, write_folder
+
+
+def test_render_is_deterministic_and_sized():
+    s = sample_attributes(3, seed=5)
+    a, b = render(s[0]), render(s[0])
+    assert a.shape == (IMAGE_SIZE, IMAGE_SIZE, 3) and a.dtype == np.uint8
+    assert np.array_equal(a, b)
+    assert not np.array_equal(render(s[0]), render(s[1]))
+
+
+def test_every_value_renders_in_the_training_world():
+    for name in ATTRIBUTES:
+        for value in values(name, training=True):
+            base = sample_attributes(1, seed=0)[0]
+            attrs = {**base.attrs(), name: value}
+            img = render(type(base)(**attrs, seed=1))
+            assert img.std() > 5  # something is drawn, not a blank frame
+
+
+def test_object_colour_differs_from_the_grey_background():
+    """The background is grey, so colour belongs to the object alone."""
+    s = sample_attributes(1, seed=2)[0]
+    img = render(type(s)(color="red", shape="square", pattern="plain", size="large", seed=3)).astype(int)
+    saturation = img.max(axis=2) - img.min(axis=2)
+    assert (saturation > 60).mean() > 0.1
+    assert np.median(saturation) < 30
+
+
+def test_attributes_are_uniform_and_independent():
+    samples = sample_attributes(6000, seed=0)
+    for name, vals in ATTRIBUTES.items():
+        counts = Counter(s.attrs()[name] for s in samples)
+        assert set(counts) == set(vals)
+        assert min(counts.values()) > 0.7 * len(samples) / len(vals)
+    # Independence: shape is spread evenly inside one colour too.
+    reds = Counter(s.shape for s in samples if s.color == "red")
+    assert min(reds.values()) > 0.6 * sum(reds.values()) / len(ATTRIBUTES["shape"])
+
+
+def test_training_only_values_never_reach_evaluation_folders():
+    evaluation = sample_attributes(2000, seed=1)
+    training = sample_attributes(2000, seed=1, training=True)
+    extra = {v for vals in TRAIN_ONLY.values() for v in vals}
+    assert not extra & {v for s in evaluation for v in s.attrs().values()}
+    assert extra <= {v for s in training for v in s.attrs().values()}
+
+
+def test_captions_mention_some_attributes_but_never_all():
+    rng = random.Random(0)
+    samples = sample_attributes(3000, seed=3, training=True)
+    mentioned_counts = Counter()
+    for s in samples:
+        text = caption(s, rng)
+        words = set(text.replace(",", " ").replace(":", " ").split())
+        named = [k for k, v in s.attrs().items() if v in words or SYNONYMS.get(v) in words
+                 or (k == "pattern" and {"striped", "dotted", "wavy", "lined", "nothing"} & words)]
+        assert 1 <= len(named) <= 3, text
+        mentioned_counts.update(named)
+    assert min(mentioned_counts.values()) > 0.3 * len(samples)
+
+
+def test_concept_templates_appear_in_captions():
+    rng = random.Random(1)
+    texts = [caption(s, rng) for s in sample_attributes(500, seed=4)]
+    assert any(" with a color of " in t for t in texts)
+    assert any(" whose shape is " in t for t in texts)
+
+
+def test_attribute_words_are_single_clip_tokens():
+    from open_clip.tokenizer import SimpleTokenizer
+
+    tok = SimpleTokenizer()
+    words = {v for name in ATTRIBUTES for v in values(name, training=True)}
+    words |= set(SYNONYMS.values()) | {w for ws in CONCEPT_WORDS.values() for w in ws}
+    multi = {w: tok.encode(w) for w in words if len(tok.encode(w)) != 1}
+    assert not multi
+
+
+def test_write_folder_layout_matches_shared_datasets(tmp_path):
+    samples = write_folder(tmp_path / "world", 12, seed=7)
+    with (tmp_path / "world" / "labels.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["path", *ATTRIBUTES]
+    assert len(rows) == len(samples) == 12
+    for row, sample in zip(rows, samples):
+        assert (tmp_path / "world" / row["path"]).is_file()
+        assert {k: row[k] for k in ATTRIBUTES} == sample.attrs()
+        assert not any(v in row["path"] for v in sample.attrs().values())  # names carry no label
+

@@ -102,3 +102,42 @@ def _write_table(rows: Sequence[ResultRow], stream: IO[str], *, is_tty: bool) ->
         table.add_row(*(Text(c) for c in (concept, name, str(len(members)), examples, folder)))
     console = Console(file=stream, force_terminal=is_tty, highlight=False, soft_wrap=False)
     console.print(table)
+
+
+def write_eval(results: Sequence[object], fmt: str, stream: IO[str], *, is_tty: bool = False) -> None:
+    """Write :class:`proxysort.pipeline.EvalResult` scores: mean ± std over the k-means seeds.
+
+    ``tsv`` is long-form (``concept, column, k, n, metric, mean, std``) so one ``grep nmi`` picks a metric;
+    ``json`` is one object per concept; ``table`` is one row per concept with ``mean ± std`` cells.
+    """
+    from proxysort.metrics import METRICS
+
+    if fmt == "json":
+        for r in results:
+            record = {
+                "concept": r.concept, "column": r.column, "k": r.k, "n": r.n, "seeds": len(r.scores.per_seed),
+                "unlabelled": r.unlabelled, "mean": r.scores.mean, "std": r.scores.std,
+            }
+            stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+    elif fmt in ("tsv", "paths"):
+        for r in results:
+            for m in METRICS:
+                fields = (r.concept, r.column, r.k, r.n, m, f"{r.scores.mean[m]:.4f}", f"{r.scores.std[m]:.4f}")
+                stream.write("\t".join(_tsv_field(f) for f in fields) + "\n")
+    else:
+        from rich.console import Console
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(show_edge=False, header_style="bold")
+        for column in ("concept", "labels", "k", "photos", *(m.upper() for m in METRICS)):
+            table.add_column(column, justify="left" if column in ("concept", "labels") else "right")
+        for r in results:
+            cells = [r.concept, r.column, str(r.k), str(r.n)]
+            cells += [f"{r.scores.mean[m]:.3f} ± {r.scores.std[m]:.3f}" for m in METRICS]
+            table.add_row(*(Text(c) for c in cells))
+        console = Console(file=stream, force_terminal=is_tty, highlight=False, soft_wrap=False)
+        console.print(table)
+        seeds = len(results[0].scores.per_seed) if results else 0
+        console.print(Text(f"mean ± std over {seeds} k-means seeds; ACC = Hungarian accuracy"))
+    stream.flush()

@@ -258,6 +258,21 @@ def _write_manifest(out: Path, manifest: Manifest) -> None:
 # ------------------------------------------------------------------------------------------ planning
 
 
+def check_output_folder(out: Path, photo_roots: Sequence[Path] = ()) -> Manifest | None:
+    """Every check that needs no clustering result, so the CLI can refuse a bad ``--out`` before minutes
+    of work. Returns the previous run's manifest (``None`` for a new or empty folder)."""
+    out = Path(os.path.abspath(out))
+    check_location(out, photo_roots)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out} exists and is not a folder; choose another --out.")
+    old = read_manifest(out) if out.is_dir() else None
+    if out.is_dir() and old is None and _listdir(out):
+        raise OutputError(
+            f"{out} already has files that proxysort did not create; choose an empty or new --out folder."
+        )
+    return old
+
+
 @dataclass
 class TreePlan:
     """Everything a run will do to the output folder, computed without touching it."""
@@ -327,14 +342,7 @@ def plan_tree(
     if link not in LINK_MODES:
         raise UsageError(f"--link must be one of {', '.join(LINK_MODES)} (got {link!r}).")
     out = Path(os.path.abspath(out))
-    check_location(out, photo_roots)
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"{out} exists and is not a folder; choose another --out.")
-    old = read_manifest(out) if out.is_dir() else None
-    if out.is_dir() and old is None and _listdir(out):
-        raise OutputError(
-            f"{out} already has files that proxysort did not create; choose an empty or new --out folder."
-        )
+    old = check_output_folder(out, photo_roots)
     old_files = old.files if old else []
     old_dirs = set(old.dirs) if old else set()
     # Listed files that someone replaced or edited: never removed, and their names are never reused.

@@ -150,41 +150,60 @@ def _qkv(block: Any, h: "torch.Tensor") -> tuple["torch.Tensor", "torch.Tensor",
     return q, k, v
 
 
-def _attend(block: Any, q: "torch.Tensor", k: "torch.Tensor", v: "torch.Tensor", mask: "torch.Tensor") -> "torch.Tensor":
-    """Attention output (B, L, C) after the output projection, mirroring the block's own attention."""
-    import torch.nn.functional as F
+def _attend(
+    block: Any,
+    q: "torch.Tensor",
+    k: "torch.Tensor",
+    v: "torch.Tensor",
+    cache: tuple["torch.Tensor", "torch.Tensor"] | None,
+    mask: "torch.Tensor",
+) -> "torch.Tensor":
+    """Attention of rows ``q`` over the cached prefix and the new rows, after the block's output projection.
+
+    The cached keys/values (H, p, hd) are shared by the whole batch, so they are contracted with einsum
+    instead of being copied once per image (that copy cost more than the attention itself).
+    """
+    import torch
 
     attn = block.attn
-    B, H, L, hd = q.shape
-    x = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    B, H, S, hd = q.shape
+    scores = q @ k.transpose(-1, -2)
+    if cache is not None:
+        scores = torch.cat([torch.einsum("bhsd,hpd->bhsp", q, cache[0]), scores], dim=-1)
+    weights = (scores * hd**-0.5 + mask).softmax(dim=-1)
+    p = scores.shape[-1] - k.shape[2]
+    x = weights[..., p:] @ v
+    if cache is not None:
+        x = x + torch.einsum("bhsp,hpd->bhsd", weights[..., :p], cache[1])
     if getattr(attn, "head_scale", None) is not None:
         x = x * attn.head_scale
-    x = x.transpose(1, 2).reshape(B, L, H * hd)
+    x = x.transpose(1, 2).reshape(B, S, H * hd)
     if hasattr(attn, "ln_inner"):
         x = attn.ln_inner(x)
     return attn.out_proj(x)
 
 
-def _block_step(block: Any, x: "torch.Tensor", cache: tuple["torch.Tensor", "torch.Tensor"] | None, mask: "torch.Tensor"):
-    """One residual block on rows ``x`` that follow the cached rows; returns (new x, this call's (k, v))."""
+def _block_step(
+    block: Any,
+    x: "torch.Tensor",
+    cache: tuple["torch.Tensor", "torch.Tensor"] | None,
+    mask: "torch.Tensor",
+    *,
+    last_only: bool = False,
+) -> tuple["torch.Tensor", tuple["torch.Tensor", "torch.Tensor"]]:
+    """One residual block on rows ``x`` that follow the cached rows; returns (new x, this call's (k, v)).
+
+    ``last_only`` computes the output of the last row only: in the final layer nothing else is read.
+    """
     q, k, v = _qkv(block, block.ln_1(x))
-    if cache is not None:
-        kc, vc = cache
-        B = x.shape[0]
-        k = _cat_batch(kc, k, B)
-        v = _cat_batch(vc, v, B)
-    a = _attend(block, q, k, v, mask)
+    if last_only:
+        q, x, mask = q[:, :, -1:], x[:, -1:], mask[-1:]
+    a = _attend(block, q, k, v, cache, mask)
     if hasattr(block, "ln_attn"):
         a = block.ln_attn(a)
     x = x + block.ls_1(a)
     x = x + block.ls_2(block.mlp(block.ln_2(x)))
     return x, (k, v)
-
-
-def _cat_batch(cached: "torch.Tensor", new: "torch.Tensor", batch: int) -> "torch.Tensor":
-    import torch
-
-    return torch.cat([cached.expand(batch, -1, -1, -1), new], dim=2)
 
 
 class PromptEncoder:
@@ -325,8 +344,8 @@ class PromptEncoder:
         mask = tower.attn_mask[:p, :p]
         self._cache = []
         for block in tower.transformer.resblocks:
-            x, kv = _block_step(block, x, None, mask)
-            self._cache.append(kv)
+            x, (k, v) = _block_step(block, x, None, mask)
+            self._cache.append((k[0], v[0]))
         self._suffix_ids = self.ids[:, p : self.eot + 1]
         self._suffix_pos = tower.positional_embedding[p : self.eot + 1].to(self.dtype)
         self._suffix_mask = tower.attn_mask[p : self.eot + 1, : self.eot + 1].to(self.dtype)
@@ -335,8 +354,9 @@ class PromptEncoder:
     def _encode_prefix(self, rows: "torch.Tensor") -> "torch.Tensor":
         """Run only rows placeholder..EOT through each layer, attending to the cached prefix keys/values."""
         x = _inject(self._suffix_tokens.expand(rows.shape[0], -1, -1), rows, 0) + self._suffix_pos
-        for block, kv in zip(self._tower.transformer.resblocks, self._cache):
-            x, _ = _block_step(block, x, kv, self._suffix_mask)
+        blocks = self._tower.transformer.resblocks
+        for i, (block, kv) in enumerate(zip(blocks, self._cache)):
+            x, _ = _block_step(block, x, kv, self._suffix_mask, last_only=i == len(blocks) - 1)
         return self._finish(x[:, -1])
 
 

@@ -1,0 +1,113 @@
+"""Benchmark the proxy engine: one epoch forward+backward on each text path, and the default settings end to end.
+
+Part 1 times one epoch (every image once, forward + backward of the alignment loss) through the
+prefix-cached, truncated and full 77-token paths, in one run, on the same proxies, and reports the largest
+output and gradient difference to the full path. The full path is slow, so it runs on a subset of the
+images and its time is scaled per image (the output says so).
+Part 2 runs ``learn_proxies`` with the default ``ProxyConfig`` on more images and reports the wall time.
+
+    HF_HUB_OFFLINE=1 python benchmarks/proxy_step.py                      # ViT-B-32, CPU, 512 / 3000 images
+    HF_HUB_OFFLINE=1 python benchmarks/proxy_step.py --device cuda --default-images 10000 --epochs 300
+
+Random weights: the cost of the text path does not depend on the weights' values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def _unit_rows(n: int, d: int, seed: int):
+    import numpy as np
+
+    x = np.random.default_rng(seed).standard_normal((n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def _epoch(encoder, proxies, X, batch_size: int, sync) -> tuple[float, "object", "object"]:
+    """Seconds for one forward+backward pass over all rows, plus the outputs and input gradients."""
+    import torch
+
+    outs, grads = [], []
+    sync()
+    start = time.perf_counter()
+    for s in range(0, proxies.shape[0], batch_size):
+        rows = proxies[s : s + batch_size].clone().requires_grad_(True)
+        h = encoder.encode(rows)
+        (1.0 - (h * X[s : s + batch_size]).sum(dim=-1)).sum().backward()
+        outs.append(h.detach())
+        grads.append(rows.grad)
+    sync()
+    return time.perf_counter() - start, torch.cat(outs), torch.cat(grads)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="ViT-B-32")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--images", type=int, default=512, help="images for the per-path epoch")
+    parser.add_argument("--full-subset", type=int, default=32, help="images the full 77-token path runs on")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--default-images", type=int, default=3000, help="images for the default-settings run (0: skip)")
+    parser.add_argument("--epochs", type=int, default=None, help="override the default epoch cap in part 2")
+    args = parser.parse_args()
+
+    import torch
+
+    from proxysort.encoders import ModelSpec, load_clip
+    from proxysort.proxy import Concept, ProxyConfig, learn_proxies
+    from proxysort.textpath import PromptEncoder
+
+    clip = load_clip(ModelSpec(args.model, "none", args.device))
+    device = clip.device
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    print(f"model {args.model} (random weights), device {device}, torch threads {torch.get_num_threads()}")
+
+    concept = Concept("color", ("red", "green", "blue", "yellow", "orange", "purple", "white", "black"), noun="fruit")
+    encoders = {p: PromptEncoder(clip, concept.prompt, path=p) for p in ("prefix", "truncated", "full")}
+    enc = encoders["prefix"]
+    print(f"template {concept.prompt!r}: placeholder at {enc.position}, EOT at {enc.eot}, "
+          f"{enc.eot + 1 - enc.position} rows per step with the prefix cache, {enc.eot + 1} truncated, "
+          f"{enc.ids.shape[1]} full")
+
+    G = torch.stack([enc.word_embedding(w) for w in concept.words])
+    gen = torch.Generator().manual_seed(0)
+    mix = torch.randn(args.images, len(concept.words), generator=gen).softmax(dim=-1).to(device)
+    proxies = mix @ G
+    X = torch.as_tensor(_unit_rows(args.images, clip.embed_dim, 1), device=device)
+
+    results = {}
+    for path in ("prefix", "truncated"):
+        secs, out, grad = _epoch(encoders[path], proxies, X, args.batch_size, sync)
+        results[path] = (secs / args.images, out, grad)
+    k = min(args.full_subset, args.images)
+    secs, out_full, grad_full = _epoch(encoders["full"], proxies[:k], X[:k], args.batch_size, sync)
+    results["full"] = (secs / k, out_full, grad_full)
+
+    full_per = results["full"][0]
+    print(f"\none epoch forward+backward, {args.images} images (full path timed on {k} images, scaled per image):")
+    print(f"{'path':<10} {'ms/image':>9} {'epoch s':>8} {'speed-up':>9} {'max |out-full|':>15} {'max |grad-full|':>16}")
+    for path, (per, out, grad) in results.items():
+        d_out = (out[:k] - out_full).abs().max().item()
+        d_grad = (grad[:k] - grad_full).abs().max().item()
+        print(f"{path:<10} {per * 1e3:9.3f} {per * args.images:8.2f} {full_per / per:8.1f}x {d_out:15.2e} {d_grad:16.2e}")
+
+    if args.default_images:
+        X2 = _unit_rows(args.default_images, clip.embed_dim, 2)
+        config = ProxyConfig(epochs=args.epochs)
+        start = time.perf_counter()
+        (result,) = learn_proxies(X2, [concept], clip, config)
+        sync()
+        wall = time.perf_counter() - start
+        print(f"\nlearn_proxies, default settings (mode {config.mode}, path {config.path}, batch {config.batch_size}, "
+              f"epoch cap {args.epochs or 'default'}), {args.default_images} images, {len(concept.words)} words: "
+              f"{wall:.1f} s wall, {result.epochs_run} epochs run, loss {result.loss_history[0]:.4f} -> "
+              f"{result.loss_history[-1]:.4f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,367 @@
+"""Proxy learning: per image, a token that makes the concept's prompt say what the image shows.
+
+CLIP embeds every photo the same way whatever the user asks for, so clustering image vectors follows
+whatever dominates them. Putting a learnable token into a prompt that names the concept ("a photo of a
+fruit with a color of *") and pulling the prompt's text feature onto the image makes the token carry the
+part of the image the concept is about; clustering those prompts follows the concept. Modes (METHOD §3):
+
+* ``zeroshot`` – no training, each image takes its nearest filled-in prompt (the CLIP baseline);
+* ``subspace`` – the token is a softmax mix of the candidate words' embeddings, so it can never leave their
+  convex hull (the reference-word constraint by construction); initialised from the zero-shot scores;
+* ``free`` – the zero-shot word's embedding plus a free offset, penalised by ``alpha * |offset|^2``;
+* ``linear`` – a softmax mix of the filled-in prompts' text features, no text encoder in the loop.
+
+Several concepts at once add the concept-contrast term: each proxy should be nearer its own concept word
+than the others (``beta``). Every image owns its parameters, so an epoch is one Adam step per image and
+mini-batches only bound memory; training stops on a loss plateau, never on labels.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Sequence
+
+from proxysort.errors import UsageError
+from proxysort.progress import Reporter
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    import torch
+
+    from proxysort.encoders import ClipModel
+    from proxysort.textpath import PromptEncoder
+
+MODES = ("zeroshot", "subspace", "free", "linear")
+FEATURES = ("prompt", "proxy", "weights", "concat", "fused")
+#: The feature k-means uses unless told otherwise. Provisional: chosen as the feature the method is built
+#: around (the concept-aware prompt embedding); a quality measurement on a trained mini-CLIP may change it.
+DEFAULT_FEATURE = "prompt"
+#: Adam step sizes per mode when ``ProxyConfig.lr`` is None: logits move in units of the CLIP logit scale,
+#: free offsets in token-embedding units (per-dimension spread of CLIP's token table ≈ 0.01–0.02).
+DEFAULT_LR = {"subspace": 0.1, "linear": 0.1, "free": 1e-3}
+#: Epoch caps when ``ProxyConfig.epochs`` is None: a CPU budget of minutes, a GPU one of seconds.
+DEFAULT_EPOCHS = {"cpu": 30, "cuda": 300}
+_MAX_LOGIT_SCALE = 100.0
+
+
+@dataclass(frozen=True)
+class Concept:
+    """One aspect to sort by, its candidate words (possibly wrong or incomplete) and its prompt."""
+
+    name: str
+    words: tuple[str, ...]
+    noun: str = "photo"
+    template: str | None = None
+
+    def __post_init__(self) -> None:
+        words = tuple(dict.fromkeys(w.strip() for w in self.words if w and w.strip()))
+        object.__setattr__(self, "words", words)
+        if len(words) < 2:
+            raise UsageError(f"Concept {self.name!r} needs at least two different candidate words, got {len(words)}.")
+
+    @property
+    def prompt(self) -> str:
+        """The template with its single placeholder ``*`` (a word of its own, so it stays one BPE token)."""
+        if self.template:
+            return self.template
+        if self.noun == "photo":
+            return f"a photo with a {self.name} of *"
+        return f"a photo of a {self.noun} with a {self.name} of *"
+
+
+@dataclass
+class ProxyConfig:
+    """How proxies are learned. ``None`` fields take a default that depends on the mode or device."""
+
+    mode: str = "subspace"
+    epochs: int | None = None  # max epochs; None → DEFAULT_EPOCHS for the device
+    batch_size: int = 256
+    lr: float | None = None  # None → DEFAULT_LR[mode]
+    seed: int = 0
+    alpha: float = 0.4  # free mode: weight of the squared offset from the zero-shot word
+    beta: float = 0.3  # several concepts: weight of the concept-contrast cross-entropy
+    device: str = "auto"  # must match the device the CLIP model was loaded on; "auto" takes that one
+    path: str = "prefix"  # text path: "prefix" | "truncated" | "full" (all exact; prefix is fastest)
+    tol: float = 1e-4  # plateau: relative change of the epoch loss below this ...
+    patience: int = 3  # ... for this many epochs in a row stops training
+    min_epochs: int = 5
+    fuse_weight: float = 0.5  # "fused" feature = normalise(fw * prompt + (1 - fw) * image)
+
+    def validate(self) -> None:
+        if self.mode not in MODES:
+            raise UsageError(f"Unknown proxy mode {self.mode!r}: use one of {', '.join(MODES)}.")
+        if self.batch_size < 1 or (self.epochs is not None and self.epochs < 0):
+            raise UsageError("Batch size must be at least 1 and epochs at least 0.")
+        if not 0.0 <= self.fuse_weight <= 1.0:
+            raise UsageError(f"The fuse weight must be between 0 and 1, got {self.fuse_weight}.")
+
+
+@dataclass
+class ProxyResult:
+    """Everything learned for one concept; rows follow the image-feature rows."""
+
+    concept: Concept
+    features: dict[str, "np.ndarray"]
+    word_features: "np.ndarray"
+    zero_shot: "np.ndarray"
+    loss_history: list[float] = field(default_factory=list)
+    epochs_run: int = 0
+
+    def feature(self, name: str | None = None) -> "np.ndarray":
+        """The named feature (``None`` → :data:`DEFAULT_FEATURE`), float32 N×?."""
+        name = name or DEFAULT_FEATURE
+        if name not in self.features:
+            raise UsageError(
+                f"Feature {name!r} is not available for this mode; available: {', '.join(sorted(self.features))}."
+            )
+        return self.features[name]
+
+
+class _OnceReporter(Reporter):
+    """Forwards to ``inner`` but says each warning once (one per concept would repeat the same fallback)."""
+
+    def __init__(self, inner: Reporter) -> None:
+        self.inner = inner
+        self.seen: set[str] = set()
+
+    def message(self, text: str) -> None:
+        self.inner.message(text)
+
+    def warning(self, text: str) -> None:
+        if text not in self.seen:
+            self.seen.add(text)
+            self.inner.warning(text)
+
+    def progress(self, description: str, total: int | None = None):
+        return self.inner.progress(description, total)
+
+
+@dataclass
+class _Problem:
+    """One concept's fixed tensors and its per-image parameters (one leaf per mini-batch)."""
+
+    concept: Concept
+    encoder: "PromptEncoder"
+    G: "torch.Tensor"  # K×d_tok candidate token embeddings
+    T: "torch.Tensor"  # K×D unit text features of the filled prompts
+    Z: "torch.Tensor"  # N×K zero-shot cosines
+    params: list["torch.Tensor"] = field(default_factory=list)
+    base: "torch.Tensor | None" = None  # free mode: N×d_tok zero-shot word embeddings
+
+    def proxy(self, mode: str, b: int, rows: slice) -> "torch.Tensor":
+        """Token rows w_i of batch ``b`` (not for linear mode, which has no token)."""
+        if mode == "subspace":
+            return self.params[b].softmax(dim=-1) @ self.G
+        return self.base[rows] + self.params[b]
+
+    def prompt(self, mode: str, b: int, rows: slice) -> "torch.Tensor":
+        """Unit prompt features h(t_i*) of batch ``b``."""
+        import torch
+
+        if mode == "linear":
+            return torch.nn.functional.normalize(self.params[b].softmax(dim=-1) @ self.T, dim=-1)
+        return self.encoder.encode(self.proxy(mode, b, rows))
+
+
+def _resolve_device(config: ProxyConfig, clip: "ClipModel") -> "torch.device":
+    """Proxies live where the frozen model lives; moving a shared model behind the caller's back is worse."""
+    from proxysort.encoders import resolve_device
+
+    if (config.device or "auto").lower() == "auto":
+        return clip.device
+    wanted = resolve_device(config.device)
+    if wanted.type != clip.device.type:
+        raise UsageError(
+            f"Proxies were asked for on {wanted.type} but the CLIP model is loaded on {clip.device.type}; "
+            "load the model on the same device (ModelSpec(device=...))."
+        )
+    return clip.device
+
+
+def _check_inputs(image_features: "np.ndarray", concepts: Sequence[Concept], clip: "ClipModel") -> None:
+    if not concepts:
+        raise UsageError("Give at least one concept to sort by.")
+    names = [c.name for c in concepts]
+    if len(set(names)) != len(names):
+        raise UsageError(f"Concept names must be different, got {', '.join(names)}.")
+    if image_features.ndim != 2 or image_features.shape[0] == 0:
+        raise UsageError("There are no image features to learn proxies for.")
+    if image_features.shape[1] != clip.embed_dim:
+        raise UsageError(
+            f"The image features have {image_features.shape[1]} dimensions but the model embeds in "
+            f"{clip.embed_dim}: they come from a different model."
+        )
+
+
+def _setup(concept: Concept, clip: "ClipModel", X: "torch.Tensor", config: ProxyConfig, reporter: Reporter) -> _Problem:
+    import torch
+
+    from proxysort.textpath import PromptEncoder
+
+    encoder = PromptEncoder(clip, concept.prompt, path=config.path, reporter=reporter)
+    G = torch.stack([encoder.word_embedding(w) for w in concept.words]).float()
+    T = encoder.encode_words(concept.words)
+    return _Problem(concept=concept, encoder=encoder, G=G, T=T, Z=X @ T.T)
+
+
+def _logit_scale(clip: "ClipModel") -> float:
+    """CLIP's learned temperature (100 for the released weights): the zero-shot softmax it was trained with."""
+    scale = getattr(clip.model, "logit_scale", None)
+    return min(float(scale.exp()), _MAX_LOGIT_SCALE) if scale is not None else _MAX_LOGIT_SCALE
+
+
+def _batches(n: int, size: int) -> list[slice]:
+    return [slice(s, min(s + size, n)) for s in range(0, n, size)]
+
+
+def _init_params(problems: list[_Problem], mode: str, batches: list[slice], scale: float) -> None:
+    """Subspace/linear logits start at the zero-shot softmax; free offsets start at the zero-shot word."""
+    import torch
+
+    for pb in problems:
+        if mode == "free":
+            pb.base = pb.G[pb.Z.argmax(dim=1)]
+            init = torch.zeros_like(pb.base)
+        else:
+            init = scale * pb.Z
+        pb.params = [init[rows].clone().requires_grad_(True) for rows in batches]
+
+
+def _batch_loss(
+    problems: list[_Problem], mode: str, b: int, rows: slice, X: "torch.Tensor", U: "torch.Tensor | None", config: ProxyConfig
+) -> "torch.Tensor":
+    """Sum over the batch's images (so each image's gradient is independent of the batch size) and concepts."""
+    import torch
+
+    total = X.new_zeros(())
+    for c, pb in enumerate(problems):
+        h = pb.prompt(mode, b, rows)
+        total = total + (1.0 - (h * X[rows]).sum(dim=-1)).sum()
+        if mode == "free" and config.alpha:
+            total = total + config.alpha * pb.params[b].pow(2).sum()
+        if U is not None:
+            logits = pb.proxy(mode, b, rows) @ U.T
+            target = torch.full((logits.shape[0],), c, dtype=torch.long, device=logits.device)
+            total = total + config.beta * torch.nn.functional.cross_entropy(logits, target, reduction="sum")
+    return total
+
+
+def _train(
+    problems: list[_Problem], X: "torch.Tensor", config: ProxyConfig, epochs: int, lr: float, reporter: Reporter
+) -> list[float]:
+    """Adam over every image's parameters until ``epochs`` or a loss plateau.
+
+    Returns the epoch losses per image, summed over concepts (the joint objective, shared by all results).
+    """
+    import torch
+
+    mode = config.mode
+    n = X.shape[0]
+    batches = _batches(n, config.batch_size)
+    contrast = len(problems) > 1 and mode != "linear" and config.beta > 0
+    U = torch.stack([pb.encoder.word_embedding(pb.concept.name) for pb in problems]).float() if contrast else None
+    # One optimiser per batch: Adam's moments and step count then belong to the images they were computed for.
+    optims = [torch.optim.Adam([pb.params[b] for pb in problems], lr=lr) for b in range(len(batches))]
+    history: list[float] = []
+    stalled = 0
+    with reporter.progress(f"learning proxies ({mode})", total=epochs) as advance:
+        for _ in range(epochs):
+            total = 0.0
+            for b, rows in enumerate(batches):
+                optims[b].zero_grad(set_to_none=True)
+                loss = _batch_loss(problems, mode, b, rows, X, U, config)
+                loss.backward()
+                optims[b].step()
+                total += float(loss.detach())
+            history.append(total / n)
+            advance(1, loss=f"{history[-1]:.4f}")
+            if len(history) > 1:
+                prev = history[-2]
+                stalled = stalled + 1 if abs(prev - history[-1]) <= config.tol * max(abs(prev), 1e-12) else 0
+            if stalled >= config.patience and len(history) >= config.min_epochs:
+                break
+    return history
+
+
+def _unit(a: "torch.Tensor") -> "torch.Tensor":
+    import torch
+
+    return torch.nn.functional.normalize(a, dim=-1)
+
+
+def _features(pb: _Problem, mode: str, X: "torch.Tensor", batches: list[slice], config: ProxyConfig, scale: float) -> dict[str, "np.ndarray"]:
+    """The k-means candidates of METHOD §4 that make sense for ``mode``, as float32 numpy arrays."""
+    import torch
+
+    out: dict[str, list[torch.Tensor]] = {}
+
+    def add(name: str, value: torch.Tensor) -> None:
+        out.setdefault(name, []).append(value.detach().float().cpu())
+
+    with torch.no_grad():
+        for b, rows in enumerate(batches):
+            x = X[rows]
+            if mode == "zeroshot":
+                h = pb.T[pb.Z[rows].argmax(dim=1)]
+                add("weights", (scale * pb.Z[rows]).softmax(dim=-1))
+            else:
+                h = pb.prompt(mode, b, rows)
+            add("prompt", h)
+            if mode in ("subspace", "linear"):
+                add("weights", pb.params[b].softmax(dim=-1))
+            if mode in ("subspace", "free"):
+                w = pb.proxy(mode, b, rows)
+                add("proxy", w)
+                add("concat", torch.cat([_unit(w), x], dim=1) / math.sqrt(2.0))
+            else:
+                add("concat", torch.cat([h, x], dim=1) / math.sqrt(2.0))
+            add("fused", _unit(config.fuse_weight * h + (1.0 - config.fuse_weight) * x))
+    return {name: torch.cat(parts).numpy() for name, parts in out.items()}
+
+
+def learn_proxies(
+    image_features: "np.ndarray",
+    concepts: Sequence[Concept],
+    clip: "ClipModel",
+    config: ProxyConfig | None = None,
+    reporter: Reporter | None = None,
+) -> list[ProxyResult]:
+    """Learn one proxy per image and concept; one :class:`ProxyResult` per concept, in the given order.
+
+    ``image_features`` are the unit-norm N×d features of ``clip``'s image tower. Deterministic for a given
+    input, config and device: parameters start from the zero-shot scores, batches are fixed slices.
+    """
+    import numpy as np
+    import torch
+
+    config = config or ProxyConfig()
+    config.validate()
+    reporter = _OnceReporter(reporter or Reporter())
+    _check_inputs(image_features, concepts, clip)
+    device = _resolve_device(config, clip)
+    epochs = config.epochs if config.epochs is not None else DEFAULT_EPOCHS.get(device.type, DEFAULT_EPOCHS["cpu"])
+    lr = config.lr if config.lr is not None else DEFAULT_LR.get(config.mode, 0.0)
+
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(config.seed)
+        X = _unit(torch.as_tensor(np.asarray(image_features, dtype=np.float32), device=device))
+        problems = [_setup(c, clip, X, config, reporter) for c in concepts]
+        batches = _batches(X.shape[0], config.batch_size)
+        scale = _logit_scale(clip)
+        history: list[float] = []
+        if config.mode != "zeroshot":
+            _init_params(problems, config.mode, batches, scale)
+            if epochs > 0:
+                history = _train(problems, X, config, epochs, lr, reporter)
+        return [
+            ProxyResult(
+                concept=pb.concept,
+                features=_features(pb, config.mode, X, batches, config, scale),
+                word_features=pb.T.cpu().numpy().astype(np.float32),
+                zero_shot=pb.Z.cpu().numpy().astype(np.float32),
+                loss_history=list(history),
+                epochs_run=len(history),
+            )
+            for pb in problems
+        ]

@@ -76,6 +76,7 @@ class ClusterRun:
     paths: list[Path]
     concepts: list[ConceptResult]
     index: "IndexedFolder" = field(repr=False)
+    roots: list[Path] = field(default_factory=list)  # the photo folders; output must stay out of them
     seed: int = 0
 
     @property
@@ -280,7 +281,7 @@ def cluster(
         sizes = np.bincount(km.labels, minlength=k_c)
         summary = ", ".join(f"{names[i]} ({sizes[i]})" for i in np.argsort(-sizes))
         reporter.message(f"{wl.concept}: {n} photos in {k_c} groups: {summary}")
-    return ClusterRun([Path(p) for p in indexed.paths], out, indexed, seed)
+    return ClusterRun([Path(p) for p in indexed.paths], out, indexed, photo_roots(source), seed)
 
 
 def photo_roots(source: Path | str | Sequence[Path | str]) -> list[Path]:
@@ -308,13 +309,13 @@ def write_folders(
 ) -> tuple["TreePlan", "WriteSummary | None"]:
     """Write (or with ``dry_run`` only plan) ``OUT/<concept>/<cluster>/<photo>`` for ``run``.
 
-    ``roots`` are the photo folders the tree must stay out of (see :func:`photo_roots`); the photos' own
-    parent folders are always included.
+    The tree must stay out of the photo folders: the run's source folders, the photos' own parent
+    folders, and any extra ``roots``.
     """
     from proxysort.output import plan_tree, write_tree
 
     groups = {c.concept: list(zip(map(str, run.paths), c.image_names())) for c in run.concepts}
-    all_roots = {str(r): Path(r) for r in roots}
+    all_roots = {str(r): Path(r) for r in [*run.roots, *roots]}
     for p in run.paths:
         all_roots.setdefault(str(p.parent), p.parent)
     plan = plan_tree(Path(out).expanduser(), groups, link=link, photo_roots=list(all_roots.values()))

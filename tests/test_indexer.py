@@ -276,3 +276,11 @@ def test_status_reports_without_loading_a_model(photo_folder, tiny_clip, cache_d
     assert (s.identity, s.indexed, s.up_to_date, s.vanished, s.vectors_total, s.dim) == (
         tiny_clip.identity, 12, 11, 1, 12, tiny_clip.embed_dim)
     assert s.bytes_on_disk > 0 and report.cache_bytes >= s.bytes_on_disk
+
+
+def test_unknown_model_fails_once_with_a_model_error(photo_folder, cache_dir) -> None:
+    from proxysort.encoders import ModelSpec
+    from proxysort.errors import ModelLoadError
+
+    with pytest.raises(ModelLoadError, match="Unknown model"):
+        index(photo_folder, spec=ModelSpec("no-such-model", "none", "cpu"), cache_dir=cache_dir, workers=4)

@@ -106,7 +106,7 @@ class _LazyClip:
     def __init__(self, spec: ModelSpec, clip: ClipModel | None, env_vars: Any) -> None:
         self.spec, self._clip, self._env_vars = spec, clip, env_vars
         self._lock = threading.Lock()
-        self.loaded_here = False
+        self._failed: BaseException | None = None
 
     @property
     def loaded(self) -> ClipModel | None:
@@ -114,11 +114,16 @@ class _LazyClip:
 
     def get(self) -> ClipModel:
         with self._lock:
+            if self._failed is not None:
+                raise self._failed  # every worker waiting on a failed load fails at once, not one by one
             if self._clip is None:
                 from proxysort.encoders import load_clip
 
-                self._clip = load_clip(self.spec, env=self._env_vars)
-                self.loaded_here = True
+                try:
+                    self._clip = load_clip(self.spec, env=self._env_vars)
+                except BaseException as exc:
+                    self._failed = exc
+                    raise
             return self._clip
 
 
@@ -212,7 +217,9 @@ def _split_sources(source: Source) -> tuple[list[Path], list[Path]]:
         elif len(items) == 1 and not path.exists():
             raise InputError(f"{path} does not exist; pass a folder of photos or a list of image files.")
         else:
-            files.append(Path(os.path.abspath(path)).resolve())
+            # Resolve the folder but keep the file name, exactly as a folder scan would name it.
+            absolute = Path(os.path.abspath(path))
+            files.append(absolute.parent.resolve() / absolute.name)
     return roots, files
 
 

@@ -1,0 +1,143 @@
+"""`proxysort cluster` and `proxysort eval` through the real CLI (in-process): streams, formats, exit codes,
+and the promise that the photo folder is never touched."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from conftest import TINY_CONFIG
+from treesnap import assert_unchanged, snapshot
+
+MODEL = ["--model", str(TINY_CONFIG), "--pretrained", "none", "--device", "cpu", "--epochs", "2"]
+WORDS = ["--by", "color", "--words", "red,green,blue"]
+
+
+def _tsv(stdout: str) -> list[list[str]]:
+    return [line.split("\t") for line in stdout.splitlines()]
+
+
+def test_cluster_default_out_tsv_and_idempotent_rerun(run_cli, photo_folder: Path) -> None:
+    before = snapshot(photo_folder)
+    first = run_cli(["cluster", str(photo_folder), *WORDS, "--k", "3", *MODEL])
+    assert first.exit_code == 0, first.stderr
+    out = photo_folder.parent / "photos-sorted"  # default: beside the photos, never inside
+    rows = _tsv(first.stdout)  # stdout is not a terminal: TSV by default
+    assert len(rows) == 12 and all(len(r) == 6 for r in rows)
+    assert {r[1] for r in rows} == {"color"} and {r[3] for r in rows} == {"red", "green", "blue"}
+    for path, _, _, name, score, dest in rows:
+        assert Path(dest) == out / "color" / name / Path(path).name
+        assert Path(dest).is_symlink() and Path(dest).read_bytes() == Path(path).read_bytes()
+        float(score)
+    assert "3 words for 'color' from your list" in first.stderr
+    tree = snapshot(out)
+
+    second = run_cli(["cluster", str(photo_folder), *WORDS, "--k", "3", *MODEL, "--quiet"])
+    assert second.exit_code == 0 and second.stderr == ""
+    assert second.stdout == first.stdout
+    assert snapshot(out) == tree  # same tree, nothing rewritten
+    assert_unchanged(before, photo_folder)
+
+
+def test_dry_run_json_and_two_concepts(run_cli, photo_folder: Path, tmp_path: Path) -> None:
+    before = snapshot(photo_folder)
+    out = tmp_path / "sorted"
+    args = ["cluster", str(photo_folder), "--by", "color", "--words", "red,green,blue", "--by", "shape",
+            "--words", "round,square", "--k", "2", "--out", str(out), "--dry-run", "--json", *MODEL]
+    result = run_cli(args)
+    assert result.exit_code == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(records) == 24
+    assert {tuple(sorted(r)) for r in records} == {("cluster", "concept", "dest", "name", "path", "score")}
+    assert {r["concept"] for r in records} == {"color", "shape"}
+    assert all(r["dest"].startswith(str(out / r["concept"])) for r in records)
+    assert "dry run: would create 24" in result.stderr
+    assert sorted(os.listdir(tmp_path)) == ["cache", "photos"]  # only the vector cache was written
+    assert_unchanged(before, photo_folder)
+
+
+def test_hardlink_tree_and_labels_scores(run_cli, photo_folder: Path, tmp_path: Path) -> None:
+    before = snapshot(photo_folder)
+    labels = tmp_path / "labels.csv"
+    lines = ["path,color"] + [
+        f"{os.path.relpath(p, tmp_path)},{['red', 'green', 'blue'][int(p.name[3:5]) % 3]}"
+        for p in sorted(photo_folder.rglob("img*"))
+    ]
+    labels.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "sorted"
+    result = run_cli(["cluster", str(photo_folder), *WORDS, "--k", "3", "--out", str(out), "--link", "hardlink",
+                      "--labels", str(labels), "--format", "paths", *MODEL])
+    assert result.exit_code == 0, result.stderr
+    assert sorted(result.stdout.splitlines()) == sorted(str(p) for p in photo_folder.rglob("img*"))
+    scored = [line.split("\t") for line in result.stderr.splitlines() if line.startswith("color\tcolor\t")]
+    assert [r[4] for r in scored] == ["nmi", "ami", "ari", "ri", "acc"]
+    linked = [p for p in out.rglob("img*")]
+    assert len(linked) == 12 and all(p.stat().st_nlink == 2 and not p.is_symlink() for p in linked)
+    assert_unchanged(before, photo_folder)
+
+
+def test_stdin_paths_print0(run_cli, photo_folder: Path, tmp_path: Path) -> None:
+    files = sorted(photo_folder.rglob("img*"))[:6]
+    out = tmp_path / "picked"
+    result = run_cli(["cluster", "-", *WORDS, "--k", "2", "--out", str(out), "--format", "paths", "--print0", *MODEL],
+                     stdin="\0".join(str(f) for f in files) + "\0")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(result.stdout.split("\0")[:-1]) == sorted(map(str, files))
+    assert len(list(out.rglob("img*"))) == 6
+
+
+def test_stdin_without_out_writes_no_tree(run_cli, photo_folder: Path, tmp_path: Path) -> None:
+    files = sorted(photo_folder.rglob("img*"))[:4]
+    result = run_cli(["cluster", "-", *WORDS, "--k", "2", "--dry-run", *MODEL], stdin="\n".join(map(str, files)))
+    assert result.exit_code == 0, result.stderr
+    assert all(r[5] == "" for r in _tsv(result.stdout)) and len(_tsv(result.stdout)) == 4
+    assert "no folder tree" in result.stderr
+
+
+def test_impossible_k_is_exit_2_with_a_clear_message(run_cli, photo_folder: Path) -> None:
+    result = run_cli(["cluster", str(photo_folder), *WORDS, "--k", "13", *MODEL])
+    assert result.exit_code == 2
+    assert "more clusters than there are photos (12)" in result.stderr and "Traceback" not in result.stderr
+    assert not (photo_folder.parent / "photos-sorted").exists()
+    zero = run_cli(["cluster", str(photo_folder), *WORDS, "--k", "0", *MODEL])
+    assert zero.exit_code == 2 and "at least 1" in zero.stderr
+
+
+def test_usage_errors_fail_before_any_work(run_cli, photo_folder: Path, tmp_path: Path) -> None:
+    inside = run_cli(["cluster", str(photo_folder), *WORDS, "--out", str(photo_folder / "sorted"), *MODEL])
+    assert inside.exit_code == 7 and "inside the photo folder" in inside.stderr
+    assert "indexed" not in inside.stderr
+    mismatch = run_cli(["cluster", str(photo_folder), "--by", "color", "--by", "shape", "--words", "red,green", *MODEL])
+    assert mismatch.exit_code == 2 and "once per concept" in mismatch.stderr
+    foreign = tmp_path / "taken"
+    foreign.mkdir()
+    (foreign / "mine.txt").write_text("x")
+    refused = run_cli(["cluster", str(photo_folder), *WORDS, "--out", str(foreign), *MODEL])
+    assert refused.exit_code == 7 and (foreign / "mine.txt").read_text() == "x"
+    tty = run_cli(["cluster", "-", *WORDS, *MODEL], stdin_isatty=True)
+    assert tty.exit_code == 2 and "stdin" in tty.stderr
+
+
+def test_table_on_a_terminal(run_cli, photo_folder: Path, tmp_path: Path) -> None:
+    result = run_cli(["cluster", str(photo_folder), *WORDS, "--k", "3", "--no-folders", "-q", *MODEL], stdout_isatty=True)
+    assert result.exit_code == 0, result.stderr
+    assert "concept" in result.stdout and "photos" in result.stdout and "red" in result.stdout
+    assert not (photo_folder.parent / "photos-sorted").exists()
+
+
+def test_eval_command(run_cli, photo_folder: Path, tmp_path: Path) -> None:
+    labels = tmp_path / "labels.csv"
+    rows = ["path,color,part"] + [
+        f"{os.path.relpath(p, tmp_path)},{['red', 'green', 'blue'][int(p.name[3:5]) % 3]},{p.parent.name}"
+        for p in sorted(photo_folder.rglob("img*"))
+    ]
+    labels.write_text("\n".join(rows) + "\n")
+    result = run_cli(["eval", str(photo_folder), "--by", "color", "--words", "red,green,blue", "--labels", str(labels),
+                      "--seeds", "3", "--json", *MODEL])
+    assert result.exit_code == 0, result.stderr
+    (record,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert (record["concept"], record["k"], record["n"], record["seeds"]) == ("color", 3, 12, 3)
+    assert set(record["mean"]) == {"nmi", "ami", "ari", "ri", "acc"}
+    bad = run_cli(["eval", str(photo_folder), "--by", "color", "--labels", str(labels), "--label-column", "nope", *MODEL])
+    assert bad.exit_code == 2 and "no column 'nope'" in bad.stderr

@@ -30,6 +30,11 @@ _LAZY = {
     "WordList": "proxysort.words",
     "sanitize_words": "proxysort.words",
     "vocab_anchors": "proxysort.lexicon",
+    "Concept": "proxysort.proxy",
+    "ProxyConfig": "proxysort.proxy",
+    "ProxyResult": "proxysort.proxy",
+    "learn_proxies": "proxysort.proxy",
+    "PromptEncoder": "proxysort.textpath",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -8,7 +8,8 @@ For each concept (a labels.csv column) with k = its true number of values, the m
 image embeddings; zero-shot with the candidate words (argmax over the filled-in prompts, and k-means on
 the zero-shot scores); proxysort's default; and each proxy mode x feature choice. Every k-means figure is
 the mean over ``--seeds`` seeds (the papers' protocol). Candidate words are deliberately imperfect, as an
-LLM's answer is: a synonym instead of a true value, one true value missing, distractors.
+LLM's answer is: a synonym instead of a true value, one true value missing, distractors
+(miniworld/candidates.py; for real datasets: the true values minus one, plus lexicon distractors).
 
 Labels are read from labels.csv only, never from folder names. Nothing is written to the photo folder;
 the miniworld folder is generated in a temporary directory.
@@ -34,19 +35,6 @@ sys.path.insert(0, str(ROOT / "src"))
 MINICLIP_CONFIG = ROOT / "tests" / "fixtures" / "miniclip.json"
 MINICLIP_WEIGHTS = ROOT / "tests" / "fixtures" / "miniclip.pt"
 
-#: Imperfect candidate lists for the miniworld, built like an LLM's answer. Each names its flaws.
-#: Synonyms and distractors marked (train) are words the miniclip saw in training (miniworld.TRAIN_ONLY,
-#: miniworld.captions.SYNONYMS); unmarked distractors are words it never saw.
-MINIWORLD_WORDS = {
-    # gold for yellow (synonym); purple missing; pink, brown (train) and white distractors.
-    "color": ["red", "orange", "gold", "green", "blue", "pink", "brown", "white"],
-    # box for square (synonym); cross missing; diamond (train) and heart distractors.
-    "shape": ["circle", "box", "triangle", "star", "diamond", "heart"],
-    # lines for stripes (synonym); plain missing; waves (train) and checks distractors.
-    "pattern": ["lines", "dots", "grid", "waves", "checks"],
-    # tiny and big for small and large (synonyms); huge distractor; none missing (only three values).
-    "size": ["tiny", "medium", "big", "huge"],
-}
 #: Proxy modes x the features k-means runs on; the first row is proxysort's default.
 FEATURES = ("prompt", "proxy", "weights", "concat", "fused")
 MODES = ("subspace", "free", "linear")
@@ -108,7 +96,7 @@ def evaluate_concept(clip, x: np.ndarray, truth: list[str], concept: str, words:
     """Every method's mean NMI/ARI for one concept."""
     from proxysort.cluster import kmeans
     from proxysort.metrics import kmeans_scores, score_all, score_over_seeds
-    from proxysort.proxy import Concept, ProxyConfig, learn_proxies
+    from proxysort.proxy import DEFAULT_FEATURE, Concept, ProxyConfig, learn_proxies
     from proxysort.words import default_noun
 
     k = len(set(truth))
@@ -117,7 +105,7 @@ def evaluate_concept(clip, x: np.ndarray, truth: list[str], concept: str, words:
     results: dict[str, dict] = {}
     results["image k-means"] = _row(kmeans_scores(x, truth, k, seeds=seeds))
 
-    concept_obj = Concept(name=concept, words=words, noun=noun, template=args.template)
+    concept_obj = Concept(name=concept, words=tuple(words), noun=noun, template=args.template)
     t0 = time.time()
     zs = learn_proxies(x, [concept_obj], clip, ProxyConfig(mode="zeroshot", seed=0))[0]
     results["zero-shot argmax"] = _row(score_all(truth, zs.zero_shot.argmax(1)))
@@ -125,13 +113,14 @@ def evaluate_concept(clip, x: np.ndarray, truth: list[str], concept: str, words:
         score_over_seeds(truth, lambda s: kmeans(zs.zero_shot, k, seed=s, spherical=False).labels, seeds)
     )
     if args.true_words:
-        true_concept = Concept(name=concept, words=sorted(set(truth)), noun=noun, template=args.template)
+        true_concept = Concept(name=concept, words=tuple(sorted(set(truth))), noun=noun, template=args.template)
         zt = learn_proxies(x, [true_concept], clip, ProxyConfig(mode="zeroshot", seed=0))[0]
         results["zero-shot argmax, true words (reference)"] = _row(score_all(truth, zt.zero_shot.argmax(1)))
 
-    default = learn_proxies(x, [concept_obj], clip, ProxyConfig(seed=0, **_overrides(args)))[0]
-    results[f"proxysort default ({default.mode}, {default.default_feature})"] = _row(
-        kmeans_scores(default.feature(default.default_feature), truth, k, seeds=seeds)
+    default_config = ProxyConfig(seed=0, **_overrides(args))
+    default = learn_proxies(x, [concept_obj], clip, default_config)[0]
+    results[f"proxysort default ({default_config.mode} / {DEFAULT_FEATURE})"] = _row(
+        kmeans_scores(default.feature(), truth, k, seeds=seeds)
     )
     for mode in args.modes:
         res = learn_proxies(x, [concept_obj], clip, ProxyConfig(mode=mode, seed=0, **_overrides(args)))[0]
@@ -198,11 +187,12 @@ def main(argv: list[str] | None = None) -> dict:
     concepts = args.concepts.split(",") if args.concepts else None
     with tempfile.TemporaryDirectory(prefix="proxysort-quality-") as tmp:
         if args.dataset is None:
+            from miniworld.candidates import CANDIDATES
             from miniworld.generate import write_folder
 
             folder = Path(tmp) / "miniworld"
             write_folder(folder, args.n, args.world_seed)
-            given = {**MINIWORLD_WORDS, **given}
+            given = {**{c: list(w) for c, w in CANDIDATES.items()}, **given}
         else:
             folder = args.dataset
         paths, labels = load_labels(folder, concepts)

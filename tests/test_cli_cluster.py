@@ -141,3 +141,42 @@ def test_eval_command(run_cli, photo_folder: Path, tmp_path: Path) -> None:
     assert set(record["mean"]) == {"nmi", "ami", "ari", "ri", "acc"}
     bad = run_cli(["eval", str(photo_folder), "--by", "color", "--labels", str(labels), "--label-column", "nope", *MODEL])
     assert bad.exit_code == 2 and "no column 'nope'" in bad.stderr
+
+
+def test_words_are_confirmed_at_a_terminal(run_cli, photo_folder: Path, tmp_path: Path) -> None:
+    # No --words: the offline lexicon proposes colours; the person replaces them with their own list.
+    result = run_cli(["cluster", str(photo_folder), "--by", "color", "--k", "2", "--no-folders", "--llm", "off", *MODEL],
+                     stdin="warm, cool\n", stdin_isatty=True, stderr_isatty=True)
+    assert result.exit_code == 0, result.stderr
+    assert "Press Enter to use them" in result.stderr
+    assert {r[3] for r in _tsv(result.stdout)} == {"warm", "cool"}
+
+
+def test_skipped_photos_give_exit_3_but_a_full_result(run_cli, photo_folder: Path, tmp_path: Path) -> None:
+    (photo_folder / "a" / "broken.jpg").write_bytes(b"\xff\xd8\xff not a jpeg")
+    out = tmp_path / "sorted"
+    result = run_cli(["cluster", str(photo_folder), *WORDS, "--k", "3", "--out", str(out), *MODEL])
+    assert result.exit_code == 3
+    assert "broken.jpg" in result.stderr and len(_tsv(result.stdout)) == 12
+    assert len(list(out.rglob("img*"))) == 12
+
+
+def test_formats_escape_and_choose() -> None:
+    import io
+
+    from proxysort.formats import ResultRow, choose_format, write_rows
+
+    assert choose_format(None, json_flag=False, stdout_isatty=True) == "table"
+    assert choose_format(None, json_flag=False, stdout_isatty=False) == "tsv"
+    assert choose_format(None, json_flag=False, stdout_isatty=True, print0=True) == "tsv"
+    assert choose_format("paths", json_flag=True, stdout_isatty=False) == "json"
+    row = ResultRow("/p/a\tb\nc.jpg", "color", 0, "red", 0.5)
+    buf = io.StringIO()
+    write_rows([row], "tsv", buf)
+    assert buf.getvalue() == "/p/a\\tb\\nc.jpg\tcolor\t0\tred\t0.5000\t\n"
+    buf = io.StringIO()
+    write_rows([row], "paths", buf, print0=True)
+    assert buf.getvalue() == "/p/a\tb\nc.jpg\0"
+    buf = io.StringIO()
+    write_rows([row], "json", buf)
+    assert json.loads(buf.getvalue())["path"] == row.path

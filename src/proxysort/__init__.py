@@ -35,6 +35,13 @@ _LAZY = {
     "ProxyResult": "proxysort.proxy",
     "learn_proxies": "proxysort.proxy",
     "PromptEncoder": "proxysort.textpath",
+    "sort": "proxysort.pipeline",
+    "ClusterRun": "proxysort.pipeline",
+    "resolve_words": "proxysort.pipeline",
+    "write_folders": "proxysort.pipeline",
+    "evaluate": "proxysort.pipeline",
+    "kmeans": "proxysort.cluster",
+    "score_all": "proxysort.metrics",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

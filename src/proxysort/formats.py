@@ -37,13 +37,14 @@ class ResultRow:
     dest: str | None = None
 
 
-def choose_format(fmt: str | None, *, json_flag: bool, stdout_isatty: bool) -> str:
-    """``--json`` wins; otherwise the explicit ``--format``; otherwise a table for people, TSV for pipes."""
+def choose_format(fmt: str | None, *, json_flag: bool, stdout_isatty: bool, print0: bool = False) -> str:
+    """``--json`` wins; otherwise the explicit ``--format``; otherwise a table for people, TSV for pipes
+    (and for ``--print0``, which asks for machine-readable records even on a terminal)."""
     if json_flag:
         return "json"
     if fmt:
         return fmt
-    return "table" if stdout_isatty else "tsv"
+    return "table" if stdout_isatty and not print0 else "tsv"
 
 
 def _tsv_field(value: object) -> str:

@@ -1,6 +1,6 @@
 """The library API behind ``proxysort cluster`` and ``proxysort eval``: words → index → proxies → clusters.
 
-    >>> run = proxysort.cluster("~/photos", by="color", k=4, words=["red", "green", "yellow", "brown"])
+    >>> run = proxysort.sort("~/photos", by="color", k=4, words=["red", "green", "yellow", "brown"])
     >>> run.concepts[0].names, run.concepts[0].labels[:5]
     >>> proxysort.write_folders(run, "~/photos-sorted")
 
@@ -282,6 +282,11 @@ def cluster(
         summary = ", ".join(f"{names[i]} ({sizes[i]})" for i in np.argsort(-sizes))
         reporter.message(f"{wl.concept}: {n} photos in {k_c} groups: {summary}")
     return ClusterRun([Path(p) for p in indexed.paths], out, indexed, photo_roots(source), seed)
+
+
+#: The package-level name (``proxysort.sort``): ``proxysort.cluster`` is the k-means submodule, and importing
+#: a submodule rebinds the package attribute of the same name, so the function cannot be exported as that.
+sort = cluster
 
 
 def photo_roots(source: Path | str | Sequence[Path | str]) -> list[Path]:

@@ -218,7 +218,7 @@ def cluster_command(
     reporter = reporter_for(env, quiet)
     if label_column and not labels:
         raise UsageError("--label-column needs --labels FILE.")
-    fmt = choose_format(fmt, json_flag=json_output, stdout_isatty=bool(env.stdout_isatty))
+    fmt = choose_format(fmt, json_flag=json_output, stdout_isatty=bool(env.stdout_isatty), print0=print0)
     src = source_of(source, env)
     roots = photo_roots(src)
     if no_folders:

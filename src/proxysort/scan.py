@@ -112,6 +112,10 @@ def scan(
                 continue
             if not is_image_name(name):
                 continue
+            if not _is_utf8(str(path)):
+                # The store keeps paths as UTF-8 text; such a name would abort the whole run at commit time.
+                reporter.skipped(path, "file or folder name is not valid UTF-8; rename it to index this photo")
+                continue
             try:
                 st = entry.stat(follow_symlinks=True)
             except OSError as exc:
@@ -129,6 +133,15 @@ def _real(path: Path) -> Path:
         return Path(path).expanduser().resolve()
     except (OSError, RuntimeError):
         return Path(os.path.abspath(Path(path).expanduser()))
+
+
+def _is_utf8(text: str) -> bool:
+    """False for names the OS gave us as undecodable bytes (surrogate escapes)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _why(exc: BaseException) -> str:

@@ -57,8 +57,8 @@ def check_k(k: int, features: np.ndarray) -> None:
     distinct = count_distinct(features)
     if k > distinct:
         raise UsageError(
-            f"--k {k} asks for more clusters than there are distinct photos ({distinct} of {n} are different); "
-            f"use --k {distinct} or fewer."
+            f"--k {k} asks for more clusters than there are distinct points to cluster ({distinct} of {n} are "
+            f"different in the chosen feature); use --k {distinct} or fewer, or another --mode or --feature."
         )
 
 

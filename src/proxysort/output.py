@@ -437,7 +437,8 @@ def write_tree(plan: TreePlan, reporter: Reporter | None = None) -> WriteSummary
         raise OutputError(f"Cannot create the output folder {out}: {exc.strerror or exc}.") from exc
     _refuse_linked_dirs(out, plan.dirs)
     old = plan.old or Manifest()
-    old_ok = [e for e in old.files if e.path not in set(plan.foreign)]
+    foreign = set(plan.foreign)
+    old_ok = [e for e in old.files if e.path not in foreign]
     new_dirs = [d for d in plan.dirs if not (out / d).is_dir()]  # pre-existing folders are not ours
     # 1. Announce everything that may exist during the change, so a crash leaves nothing unlisted.
     _write_manifest(out, Manifest(files=_union(old_ok, plan.files), dirs=[*old.dirs, *new_dirs], link=plan.link))

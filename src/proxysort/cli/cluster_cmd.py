@@ -20,7 +20,7 @@ from proxysort.errors import UsageError
 from proxysort.exitcodes import ExitCode
 from proxysort.formats import FORMATS
 from proxysort.output import LINK_MODES
-from proxysort.proxy import FEATURES, MODES
+from proxysort.proxy import DEFAULT_EPOCHS, FEATURES, MODES
 
 if TYPE_CHECKING:  # pragma: no cover
     from proxysort.env import Environment
@@ -70,7 +70,12 @@ FeatureOpt = Annotated[
 ]
 EpochsOpt = Annotated[
     Optional[int],
-    typer.Option("--epochs", min=0, help="Most proxy-learning epochs (default: 30 on CPU, 300 on GPU; stops earlier on a plateau)."),
+    typer.Option(
+        "--epochs",
+        min=0,
+        help=f"Most proxy-learning epochs (default: {DEFAULT_EPOCHS['cpu']} on CPU, {DEFAULT_EPOCHS['cuda']} on GPU; "
+        "stops earlier on a plateau).",
+    ),
 ]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for proxy learning and k-means (same seed, same result).")]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Fail (exit 3) when any photo had to be skipped.")]

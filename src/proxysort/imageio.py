@@ -13,6 +13,8 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from proxysort.safeopen import NotRegularFileError, open_regular
+
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image as PILImage
 
@@ -53,7 +55,7 @@ def load_image(path: str | Path, min_size: int = 224) -> "PILImage.Image":
         raise ImageLoadError("HEIC/HEIF support is not installed (pip install 'proxysort[heic]')")
     _quiet_bomb_warning()
     try:
-        with Image.open(path) as img:
+        with open_regular(path) as fh, Image.open(fh) as img:
             img.draft("RGB", (min_size, min_size))  # JPEG only: DCT-domain downscale, still >= min_size
             try:
                 img.seek(0)  # animated GIF/WebP: the first frame
@@ -67,6 +69,8 @@ def load_image(path: str | Path, min_size: int = 224) -> "PILImage.Image":
     except UnidentifiedImageError as exc:
         size = _size(path)
         raise ImageLoadError("empty file" if size == 0 else "not an image or an unsupported format") from exc
+    except NotRegularFileError as exc:
+        raise ImageLoadError("not a regular file (replaced by a folder, pipe or device?)") from exc
     except PermissionError as exc:
         raise ImageLoadError("permission denied") from exc
     except FileNotFoundError as exc:

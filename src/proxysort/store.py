@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 from proxysort.errors import CacheError
+from proxysort.safeopen import open_regular
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -62,7 +63,7 @@ def content_hash(path: str | Path, size: int | None = None) -> str:
     It is only used to find a vector for a *new* path, never to decide that an edited file is unchanged.
     """
     h = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as f:
+    with open_regular(path) as f:  # a FIFO swapped in after the scan must not hang the run
         if size is None:
             size = os.fstat(f.fileno()).st_size
         h.update(str(size).encode())

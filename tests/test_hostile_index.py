@@ -1,0 +1,186 @@
+"""``index`` on a hostile folder: never crashes or hangs, reports each bad file once, changes nothing.
+
+The corpus comes from :mod:`hostile` (60+ kinds, each with the outcome it must have). The library call is
+used for the detailed per-file checks (one model load for the module); the CLI test checks what users see:
+one stderr line per skipped file and the documented exit code for a partial run (3).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+
+from hostile import ABSENT, OK, SKIPPED, Corpus, is_regular, make_corpus, make_race_targets, spoil, upright_picture
+from storecheck import check_store
+from treesnap import assert_unchanged, snapshot
+
+from proxysort.exitcodes import ExitCode
+from proxysort.progress import Reporter
+
+TINY = str(Path(__file__).parent / "fixtures" / "tiny-clip.json")
+
+
+class Recorder(Reporter):
+    """Keeps every skipped-file report so a test can count them per path."""
+
+    def __init__(self) -> None:
+        self.skips: list[tuple[str, str]] = []
+        self.lock = threading.Lock()
+
+    def skipped(self, path: str | Path, reason: str) -> None:
+        with self.lock:
+            self.skips.append((str(path), reason))
+
+
+def _outcomes(corpus: Corpus, indexed: set[str], skips: list[tuple[str, str]]) -> dict[str, tuple[str, int]]:
+    """kind -> (outcome, times reported)."""
+    out = {}
+    for e in corpus.entries:
+        key = str(e.path)
+        reports = sum(1 for p, _ in skips if p == key)
+        if key in indexed:
+            outcome = OK
+        elif reports:
+            outcome = SKIPPED
+        else:
+            outcome = ABSENT
+        out[e.kind] = (outcome, reports)
+    return out
+
+
+@pytest.fixture(scope="module")
+def module_clip():
+    from proxysort.encoders import ModelSpec, load_clip
+
+    return load_clip(ModelSpec(model=TINY, pretrained="none", device="cpu"))
+
+
+def test_corpus_has_at_least_twenty_kinds_and_pillow_agrees(tmp_path: Path) -> None:
+    """The generator itself: enough kinds, and plain Pillow fails exactly on the files meant to be bad."""
+    from PIL import Image, ImageOps
+
+    corpus = make_corpus(tmp_path / "photos")
+    assert len(corpus.kinds) >= 20
+    assert {e.expect for e in corpus.entries} == {OK, SKIPPED, ABSENT}
+    for e in corpus.entries:
+        if e.allowed != frozenset({e.expect}) or e.expect == ABSENT:
+            continue
+        try:
+            with Image.open(e.path) as img:
+                ImageOps.exif_transpose(img).convert("RGB")
+            decoded = True
+        except Exception:  # noqa: BLE001 - any failure counts as "Pillow refuses it"
+            decoded = False
+        assert decoded == (e.expect == OK), e.kind
+
+
+def test_index_survives_the_hostile_corpus(tmp_path: Path, module_clip) -> None:
+    from proxysort.indexer import index
+
+    corpus = make_corpus(tmp_path / "photos")
+    before = snapshot(corpus.root)
+    rec = Recorder()
+    result = index(corpus.root, clip=module_clip, cache_dir=tmp_path / "cache", reporter=rec)
+    indexed = {str(p) for p in result.paths}
+    outcomes = _outcomes(corpus, indexed, rec.skips)
+
+    wrong = {k: o for k, o in outcomes.items() if o[0] not in next(e.allowed for e in corpus.entries if e.kind == k)}
+    assert not wrong, f"unexpected outcomes (kind: (outcome, reports)): {wrong}"
+    twice = {k: n for k, (_, n) in outcomes.items() if n > 1}
+    assert not twice, f"reported more than once: {twice}"
+    for path, reason in rec.skips:
+        assert reason.strip() and "\n" not in reason, (path, reason)
+    # nothing indexed that is not a photo of the corpus (loops, junk and hidden folders stay out)
+    known = {str(e.path) for e in corpus.entries}
+    assert indexed <= known, sorted(indexed - known)
+    assert result.vectors.shape == (len(result.paths), module_clip.embed_dim)
+    assert result.summary.failed == len(result.failures) >= len(corpus.where(SKIPPED))
+    check = check_store(result.store)
+    assert check.ok, check.problems
+    assert_unchanged(before, corpus.root)
+
+    # a second run: nothing re-embedded, every bad file reported once again (from the failure cache)
+    rec2 = Recorder()
+    again = index(corpus.root, clip=module_clip, cache_dir=tmp_path / "cache", reporter=rec2)
+    assert again.summary.embedded == 0
+    assert {str(p) for p in again.paths} == indexed
+    assert sorted(p for p, _ in rec2.skips) == sorted(p for p, _ in rec.skips)
+    assert_unchanged(before, corpus.root)
+
+
+def test_exif_orientations_decode_upright(tmp_path: Path) -> None:
+    """All eight orientations (and broken EXIF) give the same upright pixels as the untagged picture."""
+    import numpy as np
+
+    from proxysort.imageio import load_image
+
+    corpus = make_corpus(tmp_path / "photos")
+    reference = np.asarray(upright_picture(), dtype=np.float32)
+    for e in corpus.entries:
+        if e.kind.startswith("exif-orientation-") or e.kind in ("corrupt-exif", "exif-truncated-ifd"):
+            got = np.asarray(load_image(e.path), dtype=np.float32)
+            assert got.shape == reference.shape, e.kind
+            assert np.abs(got - reference).mean() < 8, e.kind  # JPEG noise only; a wrong rotation is ~60
+
+
+def test_files_removed_or_replaced_between_scan_and_decode(tmp_path: Path, module_clip, monkeypatch) -> None:
+    """The scan lists a file, then it vanishes, empties, turns into garbage, a folder or a FIFO.
+
+    A FIFO is the dangerous one: opening it for reading blocks until a writer appears, so a decoder that
+    does not re-check the file type hangs the run forever. A watchdog unblocks such a reader (by opening
+    the write end) after a generous delay, so the test fails instead of hanging.
+    """
+    import proxysort.indexer as indexer
+
+    root = tmp_path / "photos"
+    races = make_race_targets(root)
+    before_first = snapshot(root)
+    real_scan = indexer.scan
+
+    def scan_then_spoil(*args, **kwargs):
+        yield from real_scan(*args, **kwargs)
+        spoil(races)
+
+    monkeypatch.setattr(indexer, "scan", scan_then_spoil)
+    hung = threading.Event()
+    done = threading.Event()
+
+    def watchdog() -> None:
+        if done.wait(15):
+            return
+        hung.set()
+        while not done.wait(0.1):  # every open() of the FIFO blocks again: keep releasing them
+            for race in races:
+                try:
+                    if stat.S_ISFIFO(os.lstat(race.path).st_mode):
+                        os.close(os.open(race.path, os.O_WRONLY | os.O_NONBLOCK))
+                except OSError:
+                    pass
+
+    threading.Thread(target=watchdog, daemon=True).start()
+    rec = Recorder()
+    try:
+        result = indexer.index(root, clip=module_clip, cache_dir=tmp_path / "cache", reporter=rec)
+    finally:
+        done.set()
+    assert not hung.is_set(), "index blocked on a FIFO that replaced a photo after the scan"
+    indexed = {str(p) for p in result.paths}
+    reported = [p for p, _ in rec.skips]
+    for race in races:
+        key = str(race.path)
+        if race.expect == OK:
+            assert key in indexed, race.kind
+        else:
+            assert key not in indexed and reported.count(key) == 1, (race.kind, reported)
+    assert len(before_first) > 1
+    # the next run (no more races) sees the folder as it is now, and the store matches it exactly
+    monkeypatch.setattr(indexer, "scan", real_scan)
+    again = indexer.index(root, clip=module_clip, cache_dir=tmp_path / "cache", reporter=Recorder())
+    on_disk = {str(r.path) for r in races if is_regular(r.path) and os.path.getsize(r.path) > 500}
+    assert {str(p) for p in again.paths} == on_disk
+    check = check_store(again.store, root, on_disk)
+    assert check.ok, check.problems

@@ -117,6 +117,8 @@ def test_usage_errors_fail_before_any_work(run_cli, photo_folder: Path, tmp_path
     assert refused.exit_code == 7 and (foreign / "mine.txt").read_text() == "x"
     tty = run_cli(["cluster", "-", *WORDS, *MODEL], stdin_isatty=True)
     assert tty.exit_code == 2 and "stdin" in tty.stderr
+    missing = run_cli(["cluster", str(tmp_path / "nope"), *WORDS, *MODEL])
+    assert missing.exit_code == 6 and "does not exist" in missing.stderr
 
 
 def test_table_on_a_terminal(run_cli, photo_folder: Path, tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from proxysort.cli.app import app, get_env, handle_errors
 from proxysort.cli.common import cache_dir_for, model_spec, reporter_for
 from proxysort.cli.options import DEFAULTS, CacheDirOpt, DeviceOpt, ModelOpt, PretrainedOpt, QuietOpt
 from proxysort.cli.words_cmd import LlmOpt, NounOpt, WordsFileOpt
-from proxysort.errors import UsageError
+from proxysort.errors import InputError, UsageError
 from proxysort.exitcodes import ExitCode
 from proxysort.formats import FORMATS
 from proxysort.output import LINK_MODES
@@ -97,7 +97,11 @@ def source_of(source: str, env: "Environment") -> "Path | list[Path]":
         if env.stdin_isatty:
             raise UsageError("'-' reads image paths from stdin, but stdin is a terminal; pipe a list of paths in.")
         return paths_from_text(env.stdin.read())
-    return Path(source).expanduser()
+    path = Path(source).expanduser()
+    if not path.exists():
+        # Checked here, before the output folder: a missing folder must not be reported as an --out problem.
+        raise InputError(f"{path} does not exist; pass a folder of photos, or '-' and a list of files on stdin.")
+    return path
 
 
 def words_by_concept(by: list[str], values: Optional[list], what: str, split: bool) -> object:

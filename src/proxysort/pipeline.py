@@ -178,7 +178,8 @@ def choose_k(features: "np.ndarray", n_words: int, *, seed: int = 0, spherical: 
     best_k, best = 2, -np.inf
     sample = min(len(features), _SILHOUETTE_SAMPLE)
     for k in range(2, top + 1):
-        labels = kmeans(features, k, seed=seed, spherical=spherical).labels
+        # Two starts per candidate k are enough to rank them; the final clustering uses the full count.
+        labels = kmeans(features, k, seed=seed, n_init=2, spherical=spherical).labels
         if len(set(labels.tolist())) < 2:
             continue
         score = silhouette_score(features, labels, metric="cosine", sample_size=sample, random_state=seed)

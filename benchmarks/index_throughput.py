@@ -7,7 +7,10 @@ Reports, in one run and on the same folder of camera-sized JPEGs (4000×3000) wi
             decode pool, batched encode, SQLite commits), model already loaded;
 - ceiling:  the model's forward pass alone on pre-decoded, pre-resized batches of the same size;
 - naive:    one image at a time: full-resolution PIL decode, preprocess, encode, no overlap;
-- peak RSS of the process after the index phase (model + pipeline), and the ratios.
+- peak RSS of the process after the first index phase (model + pipeline), and the ratios.
+
+The phases are interleaved for ``--rounds`` rounds and the medians reported, so a shared machine's
+changing load does not favour one phase.
 
 Targets: index >= 0.85 x ceiling and index >= 2 x naive.
 
@@ -26,6 +29,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -117,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", type=int, default=None, help="decoding threads for index (default: its own default)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved repetitions; medians are reported (default 3)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
 
@@ -137,11 +142,18 @@ def main(argv: list[str] | None = None) -> int:
 
     clip = load_clip(ModelSpec(args.model, "none", args.device))
     rss_model = peak_rss_mb()
-    index_rate = run_index(folder, clip, args.batch_size, args.workers)
-    rss_index = peak_rss_mb()
-    ceiling = run_ceiling(paths, clip, args.batch_size)
     naive_n = args.naive_images or min(args.images, 50)
-    naive = run_naive(paths[:naive_n], clip)
+    rates: dict[str, list[float]] = {"index": [], "ceiling": [], "naive": []}
+    rss_index = 0.0
+    # Interleaved rounds and medians: on a shared machine the load changes from minute to minute, and
+    # running each phase once, one after the other, would hand one of them the quiet minute.
+    for r in range(args.rounds):
+        rates["index"].append(run_index(folder, clip, args.batch_size, args.workers))
+        rss_index = rss_index or peak_rss_mb()
+        rates["ceiling"].append(run_ceiling(paths, clip, args.batch_size))
+        rates["naive"].append(run_naive(paths[:naive_n], clip))
+        print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f}" for k, v in rates.items()) + " img/s", file=sys.stderr)
+    index_rate, ceiling, naive = (statistics.median(rates[k]) for k in ("index", "ceiling", "naive"))
 
     figures = {
         "images": len(paths),
@@ -155,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         "ceiling_img_s": round(ceiling, 2),
         "naive_img_s": round(naive, 2),
         "naive_images": naive_n,
+        "rounds": args.rounds,
+        "per_round_img_s": {k: [round(x, 2) for x in v] for k, v in rates.items()},
         "index_over_ceiling": round(index_rate / ceiling, 3),
         "index_over_naive": round(index_rate / naive, 2),
         "peak_rss_mb_after_model_load": round(rss_model),
@@ -163,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(f"{len(paths)} JPEGs 4000x3000 (~{mb:.1f} MB each), {args.model} random weights on {args.device}, "
           f"{torch.get_num_threads()} torch threads, batch {args.batch_size}")
+    print(f"medians of {args.rounds} interleaved rounds:")
     print(f"  index    {index_rate:7.2f} img/s")
     print(f"  ceiling  {ceiling:7.2f} img/s   (encoder only, pre-decoded batches)")
     print(f"  naive    {naive:7.2f} img/s   (full decode, one at a time, {naive_n} images)")

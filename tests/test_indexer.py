@@ -284,3 +284,10 @@ def test_unknown_model_fails_once_with_a_model_error(photo_folder, cache_dir) ->
 
     with pytest.raises(ModelLoadError, match="Unknown model"):
         index(photo_folder, spec=ModelSpec("no-such-model", "none", "cpu"), cache_dir=cache_dir, workers=4)
+
+
+def test_excluded_folder_is_left_out_but_not_forgotten(photo_folder, tiny_clip, cache_dir) -> None:
+    index(photo_folder, clip=tiny_clip, cache_dir=cache_dir)
+    part = index(photo_folder, clip=tiny_clip, cache_dir=cache_dir, exclude=[photo_folder / "b"])
+    assert len(part.paths) == 6 and part.summary.removed == 0
+    assert index(photo_folder, clip=tiny_clip, cache_dir=cache_dir).summary.unchanged == 12

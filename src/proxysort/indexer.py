@@ -173,7 +173,7 @@ def index(
             for path, reason in missing_files:
                 reporter.skipped(path, reason)
                 failures.append((path, reason))
-            plan = _diff(store, roots, files, entries, unreadable)
+            plan = _diff(store, roots, files, entries, [*unreadable, *(Path(e).expanduser().resolve() for e in exclude)])
             summary.unchanged = plan.unchanged
             for row in plan.cached_failures:
                 reporter.skipped(row.path, row.reason)
@@ -277,7 +277,7 @@ def _diff(
     roots: Sequence[Path],
     files: Sequence[Path],
     entries: dict[str, ScanEntry],
-    unreadable: Sequence[Path],
+    blind_spots: Sequence[Path],
 ) -> _Plan:
     rows: dict[str, FileRow] = {}
     fails: dict[str, FailureRow] = {}
@@ -302,8 +302,9 @@ def _diff(
             continue
         jobs.append(_Job(entry, row))
 
-    # Sweep only inside scanned roots, and never below a folder the scan could not read.
-    blind = [str(p) for p in unreadable]
+    # Sweep only inside scanned roots, and never below a folder the scan could not read or was told to
+    # leave out: those files may well still exist.
+    blind = [str(p) for p in blind_spots]
     explicit = set(file_keys)
 
     def gone(path: str) -> bool:

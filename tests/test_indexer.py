@@ -291,3 +291,9 @@ def test_excluded_folder_is_left_out_but_not_forgotten(photo_folder, tiny_clip, 
     part = index(photo_folder, clip=tiny_clip, cache_dir=cache_dir, exclude=[photo_folder / "b"])
     assert len(part.paths) == 6 and part.summary.removed == 0
     assert index(photo_folder, clip=tiny_clip, cache_dir=cache_dir).summary.unchanged == 12
+
+
+def test_empty_folder_gives_an_empty_index_without_loading_a_model(tmp_path, tiny_spec, cache_dir) -> None:
+    (tmp_path / "empty").mkdir()
+    result = index(tmp_path / "empty", spec=tiny_spec, cache_dir=cache_dir)
+    assert result.paths == [] and result.vectors.shape[0] == 0 and result.clip is None

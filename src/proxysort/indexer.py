@@ -58,7 +58,7 @@ class IndexSummary:
     def line(self) -> str:
         return (
             f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged, {self.renamed} renamed, "
-            f"{self.removed} removed, {self.failed} failed ({self.embedded} embedded in {self.seconds:.1f} s)"
+            f"{self.removed} removed, {self.failed} failed ({self.embedded} embedded; {self.seconds:.1f} s)"
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -186,11 +186,11 @@ def index(
         failed_keys = {str(p) for p, _ in failures}
         wanted = sorted(k for k in entries if k not in failed_keys)
         vectors_by_path = store.vectors_for(wanted)
+        dim = int(store.meta("dim") or (lazy.loaded.embed_dim if lazy.loaded is not None else 0))
 
     import numpy as np
 
     paths = [k for k in wanted if k in vectors_by_path]
-    dim = lazy.loaded.embed_dim if lazy.loaded is not None else (len(next(iter(vectors_by_path.values()))) if vectors_by_path else 0)
     matrix = np.stack([vectors_by_path[k] for k in paths]).astype(np.float32) if paths else np.zeros((0, dim), np.float32)
     summary.seconds = time.monotonic() - started
     reporter.message(f"indexed: {summary.line()}")

@@ -117,6 +117,11 @@ def test_usage_errors_fail_before_any_work(run_cli, photo_folder: Path, tmp_path
     assert refused.exit_code == 7 and (foreign / "mine.txt").read_text() == "x"
     tty = run_cli(["cluster", "-", *WORDS, *MODEL], stdin_isatty=True)
     assert tty.exit_code == 2 and "stdin" in tty.stderr
+    both = run_cli(["cluster", str(photo_folder), *WORDS, "--no-folders", "--out", str(tmp_path / "o"), *MODEL])
+    assert both.exit_code == 2 and "contradict" in both.stderr
+    (tmp_path / "labels.csv").write_text("path,colour\na/img00.jpg,red\n")
+    wrong = run_cli(["cluster", str(photo_folder), *WORDS, "--labels", str(tmp_path / "labels.csv"), *MODEL])
+    assert wrong.exit_code == 2 and "no column 'color'" in wrong.stderr and "indexed" not in wrong.stderr
     missing = run_cli(["cluster", str(tmp_path / "nope"), *WORDS, *MODEL])
     assert missing.exit_code == 6 and "does not exist" in missing.stderr
 

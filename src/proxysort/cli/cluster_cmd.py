@@ -221,12 +221,17 @@ def cluster_command(
     """
     from proxysort.formats import choose_format, write_eval, write_rows
     from proxysort.output import check_output_folder, default_out
-    from proxysort.pipeline import evaluate, photo_roots, write_folders
+    from proxysort.pipeline import evaluate, photo_roots, read_labels, write_folders
 
     env = get_env()
     reporter = reporter_for(env, quiet)
     if label_column and not labels:
         raise UsageError("--label-column needs --labels FILE.")
+    if no_folders and out is not None:
+        raise UsageError("--no-folders and --out contradict each other; give one of them.")
+    if labels is not None:
+        for column in label_column or by:
+            read_labels(labels, column)  # a wrong file or column fails now, not after learning
     fmt = choose_format(fmt, json_flag=json_output, stdout_isatty=bool(env.stdout_isatty), print0=print0)
     src = source_of(source, env)
     roots = photo_roots(src)

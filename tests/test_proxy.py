@@ -245,6 +245,7 @@ def test_progress_and_fallback_warning_are_reported_once(tmp_path, tiny_clip):
     [
         ({"mode": "magic"}, "proxy mode"),
         ({"batch_size": 0}, "Batch size"),
+        ({"gpu_batch_size": 0}, "Batch size"),
         ({"fuse_weight": 2.0}, "fuse weight"),
     ],
 )

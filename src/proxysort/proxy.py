@@ -76,9 +76,10 @@ class ProxyConfig:
 
     mode: str = "subspace"
     epochs: int | None = None  # max epochs; None → DEFAULT_EPOCHS for the device
-    batch_size: int = 256
+    batch_size: int = 256  # images per step on the CPU
+    gpu_batch_size: int = 4096  # on CUDA: results do not depend on it, bigger batches amortise kernel launches
     lr: float | None = None  # None → DEFAULT_LR[mode]
-    seed: int = 0
+    seed: int = 0  # seeds torch for the run; the engine itself has no random step (zero-shot init, fixed batches)
     alpha: float = 0.4  # free mode: weight of the squared offset from the zero-shot word
     beta: float = 0.3  # several concepts: weight of the concept-contrast cross-entropy
     device: str = "auto"  # must match the device the CLIP model was loaded on; "auto" takes that one
@@ -91,7 +92,7 @@ class ProxyConfig:
     def validate(self) -> None:
         if self.mode not in MODES:
             raise UsageError(f"Unknown proxy mode {self.mode!r}: use one of {', '.join(MODES)}.")
-        if self.batch_size < 1 or (self.epochs is not None and self.epochs < 0):
+        if min(self.batch_size, self.gpu_batch_size) < 1 or (self.epochs is not None and self.epochs < 0):
             raise UsageError("Batch size must be at least 1 and epochs at least 0.")
         if not 0.0 <= self.fuse_weight <= 1.0:
             raise UsageError(f"The fuse weight must be between 0 and 1, got {self.fuse_weight}.")
@@ -248,7 +249,13 @@ def _batch_loss(
 
 
 def _train(
-    problems: list[_Problem], X: "torch.Tensor", config: ProxyConfig, epochs: int, lr: float, reporter: Reporter
+    problems: list[_Problem],
+    X: "torch.Tensor",
+    batches: list[slice],
+    config: ProxyConfig,
+    epochs: int,
+    lr: float,
+    reporter: Reporter,
 ) -> list[float]:
     """Adam over every image's parameters until ``epochs`` or a loss plateau.
 
@@ -258,7 +265,6 @@ def _train(
 
     mode = config.mode
     n = X.shape[0]
-    batches = _batches(n, config.batch_size)
     contrast = len(problems) > 1 and mode != "linear" and config.beta > 0
     U = torch.stack([pb.encoder.word_embedding(pb.concept.name) for pb in problems]).float() if contrast else None
     # One optimiser per batch: Adam's moments and step count then belong to the images they were computed for.
@@ -343,17 +349,19 @@ def learn_proxies(
     epochs = config.epochs if config.epochs is not None else DEFAULT_EPOCHS.get(device.type, DEFAULT_EPOCHS["cpu"])
     lr = config.lr if config.lr is not None else DEFAULT_LR.get(config.mode, 0.0)
 
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+    batch_size = config.gpu_batch_size if device.type == "cuda" else config.batch_size
+    cuda_ids = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda_ids):
         torch.manual_seed(config.seed)
         X = _unit(torch.as_tensor(np.asarray(image_features, dtype=np.float32), device=device))
         problems = [_setup(c, clip, X, config, reporter) for c in concepts]
-        batches = _batches(X.shape[0], config.batch_size)
+        batches = _batches(X.shape[0], batch_size)
         scale = _logit_scale(clip)
         history: list[float] = []
         if config.mode != "zeroshot":
             _init_params(problems, config.mode, batches, scale)
             if epochs > 0:
-                history = _train(problems, X, config, epochs, lr, reporter)
+                history = _train(problems, X, batches, config, epochs, lr, reporter)
         return [
             ProxyResult(
                 concept=pb.concept,

@@ -91,11 +91,11 @@ def _exact_tower(model: Any) -> tuple[_Tower | None, str]:
         tower, pool, eos = model, getattr(model, "text_pool_type", None), getattr(model, "text_eos_id", None)
     else:
         pool, eos = getattr(tower, "pool_type", None), getattr(tower, "eos_id", None)
-        if getattr(tower, "cls_emb", "missing") is not None or getattr(tower, "use_pad_mask", False):
-            return None, "its text tower adds a class token or a padding mask"
     needed = ("token_embedding", "positional_embedding", "transformer", "ln_final", "text_projection", "attn_mask")
     if not all(hasattr(tower, n) for n in needed) or not isinstance(tower.token_embedding, nn.Embedding):
         return None, "its text tower is not an open_clip text transformer"
+    if getattr(tower, "cls_emb", None) is not None or getattr(tower, "use_pad_mask", False):
+        return None, "its text tower adds a class token or a padding mask"
     if not _is_causal(tower.attn_mask):
         return None, "its text tower has no causal attention mask"
     if pool not in ("argmax", "eos"):
@@ -336,8 +336,6 @@ class PromptEncoder:
 
     def _build_prefix_cache(self) -> None:
         """Keys/values of the rows before the placeholder, per layer: identical for every proxy."""
-        import torch
-
         p = self.position
         tower = self._tower
         x = tower.token_embedding(self.ids[:, :p]) + tower.positional_embedding[:p].to(self.dtype)

@@ -67,10 +67,10 @@ def variants(tmp_path_factory, tiny_clip):
     }
 
 
-def _outputs_and_grads(clip, path: str, rows: "torch.Tensor", target: "torch.Tensor"):
+def _outputs_and_grads(clip, template: str, path: str, rows: "torch.Tensor", target: "torch.Tensor"):
     from proxysort.textpath import PromptEncoder
 
-    enc = PromptEncoder(clip, TEMPLATE, path=path)
+    enc = PromptEncoder(clip, template, path=path)
     assert enc.path == path
     r = rows.clone().requires_grad_(True)
     h = enc.encode(r)
@@ -78,22 +78,22 @@ def _outputs_and_grads(clip, path: str, rows: "torch.Tensor", target: "torch.Ten
     return h.detach(), r.grad
 
 
-def _check_exact(clip) -> None:
+def _check_exact(clip, template: str = TEMPLATE) -> None:
     from proxysort.textpath import PromptEncoder
 
-    ref = torch.as_tensor(clip.encode_texts([TEMPLATE.replace("*", "red")]))
+    ref = torch.as_tensor(clip.encode_texts([template.replace("*", "red")]))
     for path in PATHS:
-        enc = PromptEncoder(clip, TEMPLATE, path=path)
+        enc = PromptEncoder(clip, template, path=path)
         assert (enc.encode(enc.word_embedding("red")[None]) - ref).abs().max().item() <= 1e-5, path
 
     gen = torch.Generator().manual_seed(3)
     d_tok = enc.word_embedding("red").shape[0]
     rows = torch.randn(6, d_tok, generator=gen) * 0.02
     target = torch.nn.functional.normalize(torch.randn(6, clip.embed_dim, generator=gen), dim=-1)
-    out_full, grad_full = _outputs_and_grads(clip, "full", rows, target)
+    out_full, grad_full = _outputs_and_grads(clip, template, "full", rows, target)
     assert grad_full.abs().max() > 0
     for path in ("truncated", "prefix"):
-        out, grad = _outputs_and_grads(clip, path, rows, target)
+        out, grad = _outputs_and_grads(clip, template, path, rows, target)
         assert (out - out_full).abs().max().item() <= 1e-5, path
         assert (grad - grad_full).abs().max().item() <= 1e-5, path
     assert all(p.grad is None for p in clip.model.parameters())
@@ -102,6 +102,12 @@ def _check_exact(clip) -> None:
 @pytest.mark.parametrize("name", ["clip", "clip-layerscale", "custom-block", "eos-pool"])
 def test_paths_are_exact_on_tiny_towers(variants, name):
     _check_exact(variants[name])
+
+
+@pytest.mark.parametrize("template", ["* fruit", "a photo of a * fruit on a wooden kitchen table", "*"])
+def test_paths_are_exact_wherever_the_placeholder_is(tiny_clip, template):
+    """Few rows after the placeholder take the elementwise attention, many take the batched one."""
+    _check_exact(tiny_clip, template)
 
 
 def test_paths_are_exact_on_full_size_vit_b_32():

@@ -41,9 +41,15 @@ def _connect(db: Path) -> sqlite3.Connection:
     return conn
 
 
-def check_store(db: Path, root: Path | None = None, files_on_disk: set[str] | None = None) -> StoreCheck:
+def check_store(
+    db: Path, root: Path | None = None, files_on_disk: set[str] | None = None, *, after_crash: bool = False
+) -> StoreCheck:
     """Check one store; with ``files_on_disk`` (absolute paths), also require rows == exactly those files,
-    each with the size and mtime it has now."""
+    each with the size and mtime it has now.
+
+    ``after_crash`` tolerates vectors no row points at: a run killed before its final sweep leaves the old
+    vector of an edited photo behind, harmless until the next complete run removes it.
+    """
     conn = _connect(db)
     try:
         integrity = "; ".join(r[0] for r in conn.execute("PRAGMA integrity_check"))
@@ -65,7 +71,7 @@ def check_store(db: Path, root: Path | None = None, files_on_disk: set[str] | No
     missing_vec = [k for k, (_, _, h) in rows.items() if h not in vector_hashes]
     if missing_vec:
         p.append(f"{len(missing_vec)} file rows without a vector, e.g. {missing_vec[:3]}")
-    if root is None:
+    if root is None and not after_crash:
         orphans = vector_hashes - {h for _, _, h in rows.values()}
         if orphans:
             p.append(f"{len(orphans)} vectors no file row points at")
@@ -111,3 +117,15 @@ def vectors(db: Path, paths: list[str] | None = None) -> dict[str, "np.ndarray"]
         return out
     finally:
         conn.close()
+
+
+def rows_committed_since(cache_dir: Path, wall_time: float) -> int:
+    """File rows written at or after ``wall_time`` (``time.time()``): how far a killed run got."""
+    total = 0
+    for db in store_files(cache_dir):
+        conn = _connect(db)
+        try:
+            total += conn.execute("SELECT COUNT(*) FROM files WHERE indexed_at >= ?", (wall_time,)).fetchone()[0]
+        finally:
+            conn.close()
+    return total

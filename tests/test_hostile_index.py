@@ -184,3 +184,43 @@ def test_files_removed_or_replaced_between_scan_and_decode(tmp_path: Path, modul
     assert {str(p) for p in again.paths} == on_disk
     check = check_store(again.store, root, on_disk)
     assert check.ok, check.problems
+
+
+def _skip_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("skipped: ")]
+
+
+def test_cli_reports_each_bad_file_on_one_line_and_exits_partial(tmp_path: Path, run_cli) -> None:
+    corpus = make_corpus(tmp_path / "photos")
+    before = snapshot(corpus.root)
+    argv = ["index", str(corpus.root), "--model", TINY, "--pretrained", "none", "--device", "cpu"]
+    result = run_cli(argv)
+    assert result.exit_code == ExitCode.PARTIAL == 3, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""  # results only on stdout, and `index` has none without --json
+    lines = _skip_lines(result.stderr)
+    for e in corpus.where(SKIPPED):
+        shown = str(e.path).encode("unicode_escape", "backslashreplace").decode("ascii") if "\n" in str(e.path) else str(e.path)
+        hits = [line for line in lines if line.startswith(f"skipped: {shown}: ")]
+        assert len(hits) == 1, (e.kind, hits)
+    newline_entry = next(e for e in corpus.entries if e.kind == "newline-name")
+    assert not any(line.startswith("lines.jpg") for line in result.stderr.splitlines()), "a name split a line"
+    assert newline_entry.expect == OK
+    assert_unchanged(before, corpus.root)
+
+
+@pytest.mark.parametrize("kind", ["broken-symlink", "non-utf8-name", "good-only"])
+def test_exit_code_is_partial_exactly_when_something_was_skipped(tmp_path: Path, run_cli, kind: str) -> None:
+    """Whatever stage notices a bad file (scan or decode), a skipped line on stderr means exit code 3."""
+    from conftest import make_photo
+
+    root = tmp_path / "photos"
+    make_photo(root / "fine.jpg")
+    if kind == "broken-symlink":
+        (root / "gone.jpg").symlink_to(root / "nowhere.jpg")
+    elif kind == "non-utf8-name":
+        make_photo(Path(os.fsdecode(os.fsencode(root) + b"/caf\xe9.jpg")))
+    result = run_cli(["index", str(root), "--model", TINY, "--pretrained", "none", "--device", "cpu"])
+    skipped = _skip_lines(result.stderr)
+    assert len(skipped) == (0 if kind == "good-only" else 1), result.stderr
+    assert result.exit_code == (ExitCode.OK if kind == "good-only" else ExitCode.PARTIAL), result.stderr

@@ -169,7 +169,8 @@ def index(
     db = store_path(cache_root, identity)
     with VectorStore(db, identity=identity) as store:
         with store.run_lock(lock_timeout_s, on_wait=lambda: reporter.message("waiting for another proxysort run on this cache...")):
-            entries, unreadable, missing_files = _collect(roots, files, exclude, reporter)
+            entries, unreadable, missing_files, scan_skips = _collect(roots, files, exclude, reporter)
+            failures.extend(scan_skips)  # already reported by the scan
             for path, reason in missing_files:
                 reporter.skipped(path, reason)
                 failures.append((path, reason))
@@ -233,15 +234,29 @@ def _refuse_cache_inside(cache_root: Path, roots: Sequence[Path]) -> None:
             )
 
 
+class _NotingReporter(Reporter):
+    """Passes the scan's skipped-file reports on and keeps them, so they count as failures (exit code 3)
+    like decode failures do: a "skipped:" line on stderr must never come with a clean exit."""
+
+    def __init__(self, inner: Reporter, noted: list[tuple[Path, str]]) -> None:
+        self.inner, self.noted = inner, noted
+
+    def skipped(self, path: str | Path, reason: str) -> None:
+        self.inner.skipped(path, reason)
+        self.noted.append((Path(path), reason))
+
+
 def _collect(
     roots: Sequence[Path], files: Sequence[Path], exclude: Sequence[Path], reporter: Reporter
-) -> tuple[dict[str, ScanEntry], list[Path], list[tuple[Path, str]]]:
+) -> tuple[dict[str, ScanEntry], list[Path], list[tuple[Path, str]], list[tuple[Path, str]]]:
     entries: dict[str, ScanEntry] = {}
     unreadable: list[Path] = []
     missing: list[tuple[Path, str]] = []
+    scan_skips: list[tuple[Path, str]] = []
+    noting = _NotingReporter(reporter, scan_skips)
     with reporter.progress("scanning") as advance:
         for root in roots:
-            for entry in scan(root, exclude=exclude, reporter=reporter, unreadable=unreadable):
+            for entry in scan(root, exclude=exclude, reporter=noting, unreadable=unreadable):
                 if str(entry.path) not in entries:
                     entries[str(entry.path)] = entry
                     advance(1, found=len(entries))
@@ -258,7 +273,7 @@ def _collect(
                 continue
             entries[str(path)] = ScanEntry(path, st.st_size, st.st_mtime_ns)
             advance(1, found=len(entries))
-    return entries, unreadable, missing
+    return entries, unreadable, missing, scan_skips
 
 
 @dataclass

@@ -134,15 +134,30 @@ def _explain(where: Path, text: str, errno_: int | None = None) -> str:
     hint = "Point --cache-dir (or PROXYSORT_CACHE_DIR) at a writable folder."
     if "readonly" in low or "read-only" in low or errno_ in (1, 13, 30) or "permission" in low:
         return f"The cache at {where} is not writable ({text}). {hint}"
-    if "full" in low or errno_ == 28:
+    if "full" in low or errno_ == 28 or ("disk i/o error" in low and _nearly_full(where)):
+        # On a full disk SQLite often says only "disk I/O error" (the WAL or its index could not grow).
         return f"The disk holding the cache {where} is full. Free some space or point --cache-dir elsewhere."
     if "locked" in low or "busy" in low:
         return f"The cache at {where} is locked by another proxysort run; wait for it to finish and retry."
     if "malformed" in low or "not a database" in low:
         return f"The cache at {where} is damaged ({text}); delete that folder and run again."
+    if "disk i/o error" in low:
+        return f"The cache at {where} could not be written (disk I/O error). Check that disk, or {hint[0].lower()}{hint[1:]}"
     if "unable to open" in low or errno_ is not None:
         return f"The cache at {where} cannot be opened ({text.lower()}). {hint}"
     return f"The cache at {where} failed: {text}."
+
+
+def _nearly_full(where: Path, margin: int = 1 << 20) -> bool:
+    """Less than ``margin`` bytes free on the file system holding ``where`` (or its nearest existing parent)."""
+    import shutil
+
+    for folder in [Path(where), *Path(where).parents]:
+        try:
+            return shutil.disk_usage(folder).free < margin
+        except OSError:
+            continue
+    return False
 
 
 class VectorStore:
@@ -196,7 +211,10 @@ class VectorStore:
             try:
                 yield self.conn
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                # SQLite has already rolled back after some errors (SQLITE_FULL, SQLITE_IOERR); a second
+                # ROLLBACK would raise "no transaction is active" and hide the real reason from the user.
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
                 raise
             self.conn.execute("COMMIT")
 

@@ -41,7 +41,7 @@ DEFAULT_FEATURE = "prompt"
 #: free offsets in token-embedding units (per-dimension spread of CLIP's token table ≈ 0.01–0.02).
 DEFAULT_LR = {"subspace": 0.1, "linear": 0.1, "free": 1e-3}
 #: Epoch caps when ``ProxyConfig.epochs`` is None: a CPU budget of minutes, a GPU one of seconds.
-DEFAULT_EPOCHS = {"cpu": 30, "cuda": 300}
+DEFAULT_EPOCHS = {"cpu": 20, "cuda": 300}
 _MAX_LOGIT_SCALE = 100.0
 
 

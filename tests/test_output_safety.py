@@ -212,3 +212,44 @@ def test_concept_folder_replaced_by_a_symlink_into_the_photos_is_not_written_thr
     except OutputError:
         pass  # refusing is fine; writing into the photo folder is not
     assert_unchanged(before, tmp_path / "photos")
+
+
+# ------------------------------------------------------------------------------ the real `cluster` CLI
+
+TINY = str(Path(__file__).parent / "fixtures" / "tiny-clip.json")
+
+
+def _cluster(run_cli, photos: Path, out: Path, link: str):
+    return run_cli(["cluster", str(photos), "--by", "color", "--words", "red,green,blue", "--k", "2",
+                    "--mode", "zeroshot", "--link", link, "--out", str(out), "--format", "tsv",
+                    "--model", TINY, "--pretrained", "none", "--device", "cpu"])
+
+
+def test_cli_cluster_on_a_hostile_folder_in_every_link_mode(tmp_path: Path, run_cli) -> None:
+    """The hostile corpus through the real command, three link modes and a re-run: the photo tree stays
+    byte-identical and nothing appears outside the output folder."""
+    from hostile import make_corpus
+
+    corpus = make_corpus(tmp_path / "photos")
+    before = snapshot(corpus.root)
+    out = tmp_path / "sorted"
+    for link in LINK_MODES:  # each run after the first also replaces the previous run's tree
+        result = _cluster(run_cli, corpus.root, out, link)
+        assert result.exit_code == 3, result.stderr[-1500:]  # partial: the corpus has bad files
+        assert "Traceback" not in result.stderr
+        assert_unchanged(before, corpus.root)
+        assert sorted(os.listdir(tmp_path)) == ["cache", "photos", "sorted"]
+        made = _everything_under(out)
+        assert all(_inside(p, out) for p in made)
+        linked = [p for p in made if os.path.islink(p) or os.path.isfile(p)]
+        assert len(linked) > 10
+
+
+def test_cli_cluster_refuses_output_inside_the_photos(tmp_path: Path, run_cli) -> None:
+    photos = tmp_path / "photos"
+    _photos(photos)
+    before = snapshot(photos)
+    result = _cluster(run_cli, photos, photos / "sorted", "symlink")
+    assert result.exit_code == 7, result.stderr[-800:]
+    assert "Traceback" not in result.stderr
+    assert_unchanged(before, photos)

@@ -108,11 +108,12 @@ def main() -> None:
     if args.default_images:
         X2 = _unit_rows(args.default_images, clip.embed_dim, 2)
         config = ProxyConfig(epochs=args.epochs)
+        batch = config.gpu_batch_size if device.type == "cuda" else config.batch_size
         start = time.perf_counter()
         (result,) = learn_proxies(X2, [concept], clip, config)
         sync()
         wall = time.perf_counter() - start
-        print(f"\nlearn_proxies, default settings (mode {config.mode}, path {config.path}, batch {config.batch_size}, "
+        print(f"\nlearn_proxies, default settings (mode {config.mode}, path {config.path}, batch {batch}, "
               f"epoch cap {args.epochs or 'default'}), {args.default_images} images, {len(concept.words)} words: "
               f"{wall:.1f} s wall, {result.epochs_run} epochs run, loss {result.loss_history[0]:.4f} -> "
               f"{result.loss_history[-1]:.4f}")

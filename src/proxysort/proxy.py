@@ -230,7 +230,13 @@ def _init_params(problems: list[_Problem], mode: str, batches: list[slice], scal
 
 
 def _batch_loss(
-    problems: list[_Problem], mode: str, b: int, rows: slice, X: "torch.Tensor", U: "torch.Tensor | None", config: ProxyConfig
+    problems: list[_Problem],
+    mode: str,
+    b: int,
+    rows: slice,
+    X: "torch.Tensor",
+    U: "torch.Tensor | None",
+    config: ProxyConfig,
 ) -> "torch.Tensor":
     """Sum over the batch's images (so each image's gradient is independent of the batch size) and concepts."""
     import torch
@@ -296,7 +302,9 @@ def _unit(a: "torch.Tensor") -> "torch.Tensor":
     return torch.nn.functional.normalize(a, dim=-1)
 
 
-def _features(pb: _Problem, mode: str, X: "torch.Tensor", batches: list[slice], config: ProxyConfig, scale: float) -> dict[str, "np.ndarray"]:
+def _features(
+    pb: _Problem, mode: str, X: "torch.Tensor", batches: list[slice], config: ProxyConfig, scale: float
+) -> dict[str, "np.ndarray"]:
     """The k-means candidates of METHOD §4 that make sense for ``mode``, as float32 numpy arrays."""
     import torch
 
@@ -350,7 +358,9 @@ def learn_proxies(
     lr = config.lr if config.lr is not None else DEFAULT_LR.get(config.mode, 0.0)
 
     batch_size = config.gpu_batch_size if device.type == "cuda" else config.batch_size
-    cuda_ids = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    cuda_ids = []
+    if device.type == "cuda":
+        cuda_ids = [device.index if device.index is not None else torch.cuda.current_device()]
     with torch.random.fork_rng(devices=cuda_ids):
         torch.manual_seed(config.seed)
         X = _unit(torch.as_tensor(np.asarray(image_features, dtype=np.float32), device=device))

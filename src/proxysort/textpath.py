@@ -127,7 +127,9 @@ def _input_embedding(model: Any) -> Any:
     if emb is None and hasattr(getattr(tower, "transformer", None), "get_input_embeddings"):
         emb = tower.transformer.get_input_embeddings()
     if emb is None:
-        raise UsageError("This CLIP model's text tower has no token-embedding layer, so proxy words cannot be injected.")
+        raise UsageError(
+            "This CLIP model's text tower has no token-embedding layer, so proxy words cannot be injected."
+        )
     return emb
 
 
@@ -326,7 +328,10 @@ class PromptEncoder:
     def _encode_full(self, rows: "torch.Tensor") -> "torch.Tensor":
         """The model's own ``encode_text`` on the 77-token prompt, with the embedding output replaced."""
         ids = self.ids.expand(rows.shape[0], -1)
-        handle = self._embedding.register_forward_hook(lambda _m, _i, out: _inject(out, rows.to(out.dtype), self.position))
+        def replace(_module: Any, _inputs: Any, out: "torch.Tensor") -> "torch.Tensor":
+            return _inject(out, rows.to(out.dtype), self.position)
+
+        handle = self._embedding.register_forward_hook(replace)
         try:
             return self.model.encode_text(ids)
         finally:

@@ -168,6 +168,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--modes", default=",".join(MODES))
     p.add_argument("--features", default=",".join(FEATURES))
     p.add_argument("--true-words", action="store_true", help="also report zero-shot with the exact true values")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is fastest on a shared CPU)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a markdown table")
     args = p.parse_args(argv)
     args.modes = [m for m in args.modes.split(",") if m]
@@ -182,7 +183,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     from proxysort.encoders import ModelSpec, load_clip
 
-    torch.set_num_threads(min(2, os.cpu_count() or 1)) if args.device == "cpu" else None
+    torch.set_num_threads(args.threads)
     given = {c: w.split(",") for c, w in (item.split("=", 1) for item in args.words)}
     concepts = args.concepts.split(",") if args.concepts else None
     with tempfile.TemporaryDirectory(prefix="proxysort-quality-") as tmp:

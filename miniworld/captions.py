@@ -81,10 +81,19 @@ def _concept_template(attrs: dict[str, str], rng: random.Random) -> str:
 
 def caption(sample: Sample, rng: random.Random) -> str:
     """One random caption for ``sample`` mentioning one to three of its four attributes."""
+    return caption_with_attributes(sample, rng)[0]
+
+
+def caption_with_attributes(sample: Sample, rng: random.Random) -> tuple[str, dict[str, str]]:
+    """A caption and the true attribute values it mentions (before any synonym was substituted).
+
+    Training needs the second part: a caption that names only "red" describes every red image in a batch,
+    and the contrastive targets should say so.
+    """
     attrs = sample.attrs()
     keys = rng.sample(sorted(attrs), rng.choice(_SUBSET_SIZES))
-    chosen = {k: attrs[k] for k in keys}
-    chosen = {k: SYNONYMS[v] if v in SYNONYMS and rng.random() < _SYNONYM_RATE else v for k, v in chosen.items()}
+    mentioned = {k: attrs[k] for k in keys}
+    chosen = {k: SYNONYMS[v] if v in SYNONYMS and rng.random() < _SYNONYM_RATE else v for k, v in mentioned.items()}
     if rng.random() < 0.5:
-        return _concept_template(chosen, rng)
-    return _phrase(chosen, rng)
+        return _concept_template(chosen, rng), mentioned
+    return _phrase(chosen, rng), mentioned

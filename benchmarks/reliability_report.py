@@ -1,0 +1,187 @@
+"""Reliability figures for the closing note: hostile inputs, kill -9 loop, concurrent runs, files changed.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/reliability_report.py --kills 25 --pairs 5
+
+Everything runs the real CLI with the tiny test model (random weights, offline) in a temporary folder:
+
+1. Hostile corpus: ``proxysort index`` once; the outcome of every kind and whether it matches the manifest.
+2. Kill loop: ``--kills`` times, change the folder, start ``python -m proxysort index`` (a fresh process,
+   or a fork of a preloaded server with ``--fork``), SIGKILL it after a random delay, then run to the end
+   and check the store (integrity, exact rows, no duplicates). At the end, compare all vectors with a
+   clean run's.
+3. Concurrency: ``--pairs`` times, two runs on the same folder and cache at once.
+4. Photo-tree snapshots before/after everything: files lost or changed (must be 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import crashloop as cl  # noqa: E402
+from storecheck import check_store, rows_committed_since, store_files, vectors  # noqa: E402
+from treesnap import diff, snapshot  # noqa: E402
+
+
+def hostile(work: Path) -> tuple[int, int, list[str]]:
+    """(kinds, kinds with the expected outcome, lines describing the rest)."""
+    from hostile import ABSENT, OK, SKIPPED, make_corpus
+
+    from proxysort.encoders import ModelSpec
+    from proxysort.indexer import index
+    from proxysort.progress import Reporter
+
+    class Rec(Reporter):
+        def __init__(self) -> None:
+            self.skips: list[str] = []
+
+        def skipped(self, path, reason) -> None:  # type: ignore[override]
+            self.skips.append(str(path))
+
+    corpus = make_corpus(work / "hostile")
+    before = snapshot(corpus.root)
+    rec = Rec()
+    result = index(corpus.root, spec=ModelSpec(model=cl.TINY, pretrained="none", device="cpu"),
+                   cache_dir=work / "hostile-cache", reporter=rec)
+    indexed = {str(p) for p in result.paths}
+    good, notes = 0, []
+    for e in corpus.entries:
+        n = rec.skips.count(str(e.path))
+        got = OK if str(e.path) in indexed else (SKIPPED if n else ABSENT)
+        if got in e.allowed and n <= 1:
+            good += 1
+        else:
+            notes.append(f"  {e.kind}: got {got} (reported {n}x), allowed {sorted(e.allowed)}")
+    changed = diff(before, snapshot(corpus.root))
+    notes += [f"  photo tree: {c}" for c in changed]
+    print(f"hostile corpus: {len(corpus.kinds)} kinds, {good} with the expected outcome, "
+          f"{len(corpus.where(SKIPPED))} must-skip, {len(rec.skips)} skip lines, {len(changed)} tree changes")
+    if corpus.not_built:
+        print(f"  not built here: {corpus.not_built}")
+    for line in notes:
+        print(line)
+    return len(corpus.kinds), good, notes
+
+
+def kill_loop(work: Path, kills: int, n_photos: int, use_fork: bool, seed: int) -> dict[str, object]:
+    rng = random.Random(seed)
+    folder, cache, log = work / "photos", work / "cache", work / "run.log"
+    cl.make_folder(folder, n_photos, seed=seed)
+    if use_fork:
+        forker = cl.Forker(commit_seconds=0.02, extra_args=("--batch-size", "4", "--workers", "1"))
+        start = forker.start
+    else:
+        start = cl.start_subprocess
+    t = cl.run_to_end(start, folder, work / "calibration", log)
+    assert t.code == 0, log.read_text()
+    cl.mutate(folder, rng, edit_fraction=0.5)
+    t = cl.run_to_end(start, folder, work / "calibration", log)
+    span = max(0.5, 1.1 * t.seconds)
+    print(f"kill loop: {n_photos} photos, {'forked' if use_fork else 'fresh python -m proxysort'} runs, "
+          f"one complete run after an edit takes {t.seconds:.1f} s; kill delays in [0.05, {span:.1f}] s, half of them in the last 40 %")
+
+    stats: collections.Counter[str] = collections.Counter()
+    committed_at_kill: list[int] = []
+    tree_changes = 0
+    while stats["killed"] < kills:
+        cl.mutate(folder, rng, edit_fraction=0.5)
+        before = snapshot(folder)
+        delay = rng.uniform(0.05, span) if rng.random() < 0.5 else rng.uniform(0.6 * span, span)
+        o = cl.run_and_kill(start, folder, cache, log, delay)
+        tree_changes += len(diff(before, snapshot(folder)))
+        if not o.killed:
+            stats["finished before the kill"] += 1
+            stats["bad exit"] += o.code != 0
+            continue
+        stats["killed"] += 1
+        n = rows_committed_since(cache, o.started_wall)
+        committed_at_kill.append(n)
+        for db in store_files(cache):
+            c = check_store(db, after_crash=True)
+            stats["integrity failures after kill"] += not c.ok
+        before = snapshot(folder)
+        done = cl.run_to_end(start, folder, cache, log)
+        tree_changes += len(diff(before, snapshot(folder)))
+        stats["next run completed"] += done.code == 0
+        (db,) = store_files(cache)
+        on_disk = {str(Path(p).resolve()) for p in cl.photos_on_disk(folder)}
+        c = check_store(db, None, on_disk)
+        stats["store exact after next run"] += c.ok
+        if not c.ok:
+            print(f"  kill {stats['killed']}: {c.integrity} {c.problems}")
+    (db,) = store_files(cache)
+    from proxysort.encoders import ModelSpec
+    from proxysort.indexer import index
+
+    ref = index(folder, spec=ModelSpec(model=cl.TINY, pretrained="none", device="cpu"), cache_dir=work / "reference")
+    got, want = vectors(db), vectors(ref.store)
+    worst = max(float(abs(got[p] - want[p]).max()) for p in want) if set(got) == set(want) else float("inf")
+    before_first = sum(1 for n in committed_at_kill if n == 0)
+    print(f"  kills: {stats['killed']} ({before_first} before the run's first commit, "
+          f"{stats['killed'] - before_first} after 1..{max(committed_at_kill)} rows of it were committed); "
+          f"{stats['finished before the kill']} runs finished before their kill time "
+          f"({stats['bad exit']} of them with a non-zero exit)")
+    print(f"  next run completed: {stats['next run completed']}/{stats['killed']}; store exact (integrity ok, rows == "
+          f"files on disk, no duplicates, no stale rows): {stats['store exact after next run']}/{stats['killed']}; "
+          f"integrity failures right after a kill: {stats['integrity failures after kill']}")
+    print(f"  final vectors vs a clean run: {len(got)} paths, same set: {set(got) == set(want)}, max |diff| {worst:.2e}")
+    print(f"  photo tree changes made by proxysort during the loop: {tree_changes}")
+    return dict(stats, worst=worst, tree_changes=tree_changes)
+
+
+def pairs(work: Path, n_pairs: int, seed: int) -> None:
+    forker = cl.Forker(commit_seconds=0.02, extra_args=("--batch-size", "4", "--workers", "1"))
+    rng = random.Random(seed)
+    ok = exact = 0
+    changes = 0
+    for i in range(n_pairs):
+        folder, cache = work / f"pair{i}" / "photos", work / f"pair{i}" / "cache"
+        cl.make_folder(folder, 100, seed=seed + i)
+        before = snapshot(folder)
+        procs = []
+        for j in range(2):
+            procs.append(forker.start(folder, cache, work / f"pair{i}" / f"{j}.log"))
+            time.sleep(rng.uniform(0, 0.5))
+        for p in procs:
+            p.join(300)
+        ok += all(p.exitcode == 0 for p in procs)
+        (db,) = store_files(cache)
+        exact += check_store(db, None, {str(Path(p).resolve()) for p in cl.photos_on_disk(folder)}).ok
+        changes += len(diff(before, snapshot(folder)))
+    print(f"concurrency: {n_pairs} pairs of simultaneous index runs: both exit 0 in {ok}/{n_pairs}, "
+          f"store exact in {exact}/{n_pairs}, photo tree changes {changes}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--kills", type=int, default=25)
+    ap.add_argument("--photos", type=int, default=300)
+    ap.add_argument("--pairs", type=int, default=5)
+    ap.add_argument("--fork", action="store_true", help="fork runs from a preloaded server (fast) instead of fresh processes")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--skip", nargs="*", default=[], choices=["hostile", "kills", "pairs"])
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="proxysort-reliability-") as tmp:
+        work = Path(tmp)
+        t0 = time.monotonic()
+        if "hostile" not in args.skip:
+            hostile(work)
+        if "kills" not in args.skip:
+            kill_loop(work, args.kills, args.photos, args.fork, args.seed)
+        if "pairs" not in args.skip:
+            pairs(work, args.pairs, args.seed)
+        print(f"total {time.monotonic() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -224,3 +224,20 @@ def test_exit_code_is_partial_exactly_when_something_was_skipped(tmp_path: Path,
     skipped = _skip_lines(result.stderr)
     assert len(skipped) == (0 if kind == "good-only" else 1), result.stderr
     assert result.exit_code == (ExitCode.OK if kind == "good-only" else ExitCode.PARTIAL), result.stderr
+
+
+def test_damaged_exif_decodes_without_a_stray_warning_line(tmp_path: Path, monkeypatch) -> None:
+    """Pillow warns about damaged EXIF through ``warnings``: on a real terminal that is a two-line
+    traceback excerpt between the progress lines. The photo itself is fine and must decode silently."""
+    import warnings
+
+    import proxysort.imageio as imageio
+
+    corpus = make_corpus(tmp_path / "photos")
+    monkeypatch.setattr(imageio, "_bomb_filter_set", False)  # install the filters inside this test's context
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for e in corpus.entries:
+            if e.kind in ("corrupt-exif", "exif-truncated-ifd", "exif-orientation-9"):
+                imageio.load_image(e.path)
+    assert not [str(w.message) for w in caught], [str(w.message) for w in caught]

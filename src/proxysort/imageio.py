@@ -93,6 +93,9 @@ def _quiet_bomb_warning() -> None:
         from PIL import Image
 
         warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+        # A damaged EXIF block only costs the orientation (the pixels decode fine); Pillow's warning about
+        # it would be the same kind of stray two-line traceback excerpt on stderr.
+        warnings.filterwarnings("ignore", message="Corrupt EXIF data", category=UserWarning)
         _bomb_filter_set = True
 
 

@@ -290,6 +290,9 @@ def make_corpus(root: Path) -> Corpus:
     c.add("symlink-loop-target", root / "loop" / "inner" / "in-loop.jpg", OK, "indexed once, not once per cycle")
     (root / "loop" / "inner" / "up").symlink_to("..", target_is_directory=True)
     c.add("symlink-loop", root / "loop" / "inner" / "up", ABSENT, "dir symlink to its parent")
+    (root / "fs" / "up-and-out").symlink_to("../..", target_is_directory=True)
+    c.add("symlink-to-ancestor-of-root", root / "fs" / "up-and-out", ABSENT,
+          "points above the photo folder: a loop that would otherwise walk everything beside (or, for /, the disk)")
     dirjpg = root / "fs" / "folder.jpg"
     dirjpg.mkdir()
     c.add("directory-named-jpg", dirjpg, ABSENT, "a folder: walk into it, do not decode it")

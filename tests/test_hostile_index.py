@@ -82,6 +82,9 @@ def test_index_survives_the_hostile_corpus(tmp_path: Path, module_clip) -> None:
     from proxysort.indexer import index
 
     corpus = make_corpus(tmp_path / "photos")
+    from conftest import make_photo
+
+    make_photo(tmp_path / "beside" / "not-in-the-folder.jpg")  # reachable only through the link above the root
     before = snapshot(corpus.root)
     rec = Recorder()
     result = index(corpus.root, clip=module_clip, cache_dir=tmp_path / "cache", reporter=rec)

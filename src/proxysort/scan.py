@@ -107,7 +107,12 @@ def scan(
             except OSError:
                 is_dir = False
             if is_dir:
-                if _real(path) not in excluded:
+                real = _real(path)
+                if entry.is_symlink() and (real == top or real in top.parents):
+                    # A link to the root or above it is a loop; following it would walk the whole disk
+                    # (a link to / indexes every image on the machine) before reaching the root again.
+                    continue
+                if real not in excluded:
                     subdirs.append(path)
                 continue
             if not is_image_name(name):

@@ -1,0 +1,1 @@
+complete --command proxysort --no-files --arguments "(env _PROXYSORT_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) proxysort)" --condition "env _PROXYSORT_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) proxysort"

@@ -71,7 +71,7 @@ def handle_errors(func: F) -> F:
 
 def _register_commands() -> None:
     """Import the command modules for their ``@app.command`` side effect (cheap: no heavy imports)."""
-    from proxysort.cli import cluster_cmd, eval_cmd, index_cmd, words_cmd  # noqa: F401
+    from proxysort.cli import index_cmd, words_cmd, cluster_cmd, eval_cmd  # noqa: F401,I001  (help order)
 
 
 def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> None:

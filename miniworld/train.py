@@ -189,7 +189,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--config", default=str(DEFAULT_CONFIG))
     p.add_argument("--images", type=int, default=20000, help="training images rendered into memory")
     p.add_argument("--val-images", type=int, default=600)
-    p.add_argument("--steps", type=int, default=2500)
+    p.add_argument("--steps", type=int, default=1900)
     p.add_argument("--warmup", type=int, default=100)
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--lr", type=float, default=1.5e-3)

@@ -102,6 +102,7 @@ def kill_loop(work: Path, kills: int, n_photos: int, use_fork: bool, seed: int) 
         if not o.killed:
             stats["finished before the kill"] += 1
             stats["bad exit"] += o.code != 0
+            print(f"  run finished (exit {o.code}) before its kill at {delay:.1f} s", flush=True)
             continue
         stats["killed"] += 1
         n = rows_committed_since(cache, o.started_wall)
@@ -117,8 +118,8 @@ def kill_loop(work: Path, kills: int, n_photos: int, use_fork: bool, seed: int) 
         on_disk = {str(Path(p).resolve()) for p in cl.photos_on_disk(folder)}
         c = check_store(db, None, on_disk)
         stats["store exact after next run"] += c.ok
-        if not c.ok:
-            print(f"  kill {stats['killed']}: {c.integrity} {c.problems}")
+        print(f"  kill {stats['killed']} at {o.seconds:.1f} s ({n} rows of that run committed): next run exit "
+              f"{done.code}, store {'exact' if c.ok else c.integrity + ' ' + str(c.problems)}", flush=True)
     (db,) = store_files(cache)
     from proxysort.encoders import ModelSpec
     from proxysort.indexer import index

@@ -176,7 +176,12 @@ def run_and_kill(start, folder: Path, cache: Path, log: Path, delay: float) -> O
         if code is not None:
             return Outcome(False, code, _last_line(log), time.monotonic() - t0, wall)
         time.sleep(0.02)
-    os.kill(proc.pid, signal.SIGKILL)
+    try:
+        os.kill(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        # It ended (and was reaped by multiprocessing's bookkeeping) between the last poll and the kill.
+        code = proc.wait() if hasattr(proc, "wait") else (proc.join() or proc.exitcode)
+        return Outcome(False, code, _last_line(log), time.monotonic() - t0, wall)
     if hasattr(proc, "wait"):
         proc.wait()
     else:

@@ -85,3 +85,35 @@ def test_cuda_without_gpu_is_a_usage_error(tiny_spec) -> None:
 def test_spec_from_env_respects_overrides() -> None:
     spec = ModelSpec.from_env({"PROXYSORT_MODEL": "ViT-B-16", "PROXYSORT_DEVICE": "cpu"}, pretrained="none")
     assert (spec.model, spec.pretrained, spec.device) == ("ViT-B-16", "none", "cpu")
+
+
+@pytest.mark.parametrize(
+    "model_args",
+    [
+        ["--model", "ViT-B-32", "--pretrained", "openai"],  # hub tag, offline, nothing cached
+        ["--model", "ViT-B-32", "--pretrained", "/nonexistent/weights.pt"],
+        ["--model", "No-Such-Model"],
+    ],
+)
+def test_cli_model_errors_are_one_sentence_and_exit_4(tmp_path: Path, model_args: list[str]) -> None:
+    """The real console script, offline: a clear sentence on stderr, exit code 4, never a traceback."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import make_photo
+
+    photos = tmp_path / "photos"
+    make_photo(photos / "a.jpg")
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PROXYSORT_CACHE_DIR=str(tmp_path / "cache"), HF_HOME=str(tmp_path / "hf"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "proxysort", "index", str(photos), *model_args, "--device", "cpu"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert proc.returncode == int(ExitCode.MODEL), proc.stderr
+    assert "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("proxysort: ")]
+    assert len(errors) == 1 and proc.stderr.rstrip().endswith(errors[0]), proc.stderr  # progress lines may precede
+    assert proc.stdout == ""

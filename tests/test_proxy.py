@@ -14,13 +14,7 @@ COLOR = ("red", "green", "blue", "yellow")
 SPECIES = ("apple", "banana", "cherry")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models gain nothing from threads, and on a busy shared runner thread barriers dominate their time."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _images(clip, n: int = 40, seed: int = 0) -> np.ndarray:

@@ -16,13 +16,7 @@ TEMPLATE = "a photo of a fruit with a color of *"
 PATHS = ("full", "truncated", "prefix")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models gain nothing from threads, and on a busy shared runner thread barriers dominate their time."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class Recorder(Reporter):

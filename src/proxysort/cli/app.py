@@ -43,7 +43,9 @@ def get_env() -> Environment:
 
 def fail(message: str, code: ExitCode) -> "typer.Exit":
     """Print one line to stderr and return the Exit to raise: ``raise fail(...)``."""
-    print(f"proxysort: {message}", file=get_env().stderr, flush=True)
+    stderr = get_env().stderr
+    stderr.write(f"proxysort: {message}\n")
+    stderr.flush()
     return typer.Exit(int(code))
 
 

@@ -25,16 +25,16 @@ def confirm_words(wordlist: WordList, env: Environment) -> WordList:
     if not env.interactive or wordlist.source in _USER_SOURCES:
         return wordlist
     err = env.stderr
-    print(f"Candidate {wordlist.describe()}:", file=err)
-    print("  " + ", ".join(wordlist.words), file=err)
+    err.write(f"Candidate {wordlist.describe()}:\n  {', '.join(wordlist.words)}\n")
     while True:
-        print("Press Enter to use them, or type your own comma-separated list: ", end="", file=err, flush=True)
+        err.write("Press Enter to use them, or type your own comma-separated list: ")
+        err.flush()
         answer = env.stdin.readline()
         if not answer.strip():  # Enter, or end of input
             if not answer:
-                print(file=err)
+                err.write("\n")
             return wordlist
         words = sanitize_words(split_words([answer]))
         if words:
             return dataclasses.replace(wordlist, words=words, source="user", detail=f"edited from {wordlist.source}")
-        print("No usable words in that list (use letters or digits, separated by commas).", file=err)
+        err.write("No usable words in that list (use letters or digits, separated by commas).\n")

@@ -160,6 +160,26 @@ def _nearly_full(where: Path, margin: int = 1 << 20) -> bool:
     return False
 
 
+def _enable_wal(conn: sqlite3.Connection, timeout_s: float) -> str:
+    """Switch to WAL and return the journal mode now in force.
+
+    SQLite answers a journal-mode change with SQLITE_BUSY at once, without calling the busy handler,
+    while another connection is creating or opening the same new database, so two runs started together
+    on a fresh cache would fail with "locked". Retry with a short back-off up to the busy timeout.
+    """
+    deadline = time.monotonic() + timeout_s
+    delay = 0.01
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
+        except sqlite3.OperationalError as exc:
+            low = str(exc).lower()
+            if ("locked" not in low and "busy" not in low) or time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+
+
 class VectorStore:
     """One model's cache. Not thread-safe: the indexer's writer owns it; readers open their own."""
 
@@ -177,7 +197,7 @@ class VectorStore:
             self.conn = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None)
             try:
                 self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
-                if self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
+                if _enable_wal(self.conn, busy_timeout_s) != "wal":
                     raise CacheError(f"The cache at {self.path} cannot use SQLite WAL mode; use a local disk for --cache-dir.")
                 # NORMAL is crash-safe in WAL mode (a killed process loses nothing committed).
                 self.conn.execute("PRAGMA synchronous = NORMAL")

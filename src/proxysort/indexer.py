@@ -76,6 +76,14 @@ class IndexedFolder:
     identity: str
     clip: ClipModel | None = None
     store: Path | None = field(default=None, repr=False)
+    #: photo path -> files that belong with it in any output tree (sidecars .xmp/.aae/Takeout .json, Live
+    #: Photo clips, the RAW twin of a RAW+JPEG pair), linked beside the photo under the same name stem.
+    companions: dict[Path, list[Path]] = field(default_factory=dict)
+    #: files the scan saw but does not sort, by kind ("videos", "sidecars without a photo", ...): none is
+    #: dropped silently; summaries, --json and status report them.
+    ignored: dict[str, list[Path]] = field(default_factory=dict)
+    #: content hash of ``paths[i]`` (same order); byte-identical photos share one, so outputs can dedupe.
+    content_ids: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.paths)

@@ -74,7 +74,7 @@ def run_index(folder: Path, clip, batch_size: int, workers: int | None) -> float
     cache = Path(tempfile.mkdtemp(prefix="proxysort-bench-cache-"))
     try:
         start = time.perf_counter()
-        result = index(folder, clip=clip, cache_dir=cache, batch_size=batch_size, workers=workers)
+        result = index(folder, model=clip, cache_dir=cache, batch_size=batch_size, workers=workers)
         elapsed = time.perf_counter() - start
     finally:
         shutil.rmtree(cache, ignore_errors=True)

@@ -28,9 +28,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import crashloop as cl  # noqa: E402
-from storecheck import check_store, rows_committed_since, store_files, vectors  # noqa: E402
-from treesnap import diff, snapshot  # noqa: E402
+import tests.support.crashloop as cl  # noqa: E402
+from tests.support.storecheck import check_store, rows_committed_since, store_files, vectors  # noqa: E402
+from tests.support.treesnap import diff, snapshot  # noqa: E402
 
 
 def hostile(work: Path) -> tuple[int, int, list[str]]:
@@ -51,7 +51,7 @@ def hostile(work: Path) -> tuple[int, int, list[str]]:
     corpus = make_corpus(work / "hostile")
     before = snapshot(corpus.root)
     rec = Rec()
-    result = index(corpus.root, spec=ModelSpec(model=cl.TINY, pretrained="none", device="cpu"),
+    result = index(corpus.root, model=ModelSpec(model=cl.TINY, pretrained="none", device="cpu"),
                    cache_dir=work / "hostile-cache", reporter=rec)
     indexed = {str(p) for p in result.paths}
     good, notes = 0, []
@@ -125,7 +125,7 @@ def kill_loop(work: Path, kills: int, n_photos: int, use_fork: bool, seed: int) 
     from proxysort.encoders import ModelSpec
     from proxysort.indexer import index
 
-    ref = index(folder, spec=ModelSpec(model=cl.TINY, pretrained="none", device="cpu"), cache_dir=work / "reference")
+    ref = index(folder, model=ModelSpec(model=cl.TINY, pretrained="none", device="cpu"), cache_dir=work / "reference")
     got, want = vectors(db), vectors(ref.store)
     worst = max(float(abs(got[p] - want[p]).max()) for p in want) if set(got) == set(want) else float("inf")
     before_first = sum(1 for n in committed_at_kill if n == 0)

@@ -16,8 +16,7 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
-FIXTURES = Path(__file__).parent / "fixtures"
-TINY_CONFIG = FIXTURES / "tiny-clip.json"
+from tests.support.photos import TINY_CONFIG, make_photo
 
 
 @pytest.fixture(scope="session")
@@ -57,18 +56,6 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-def make_photo(path: Path, color: tuple[int, int, int] = (200, 30, 30), size: tuple[int, int] = (64, 48), **save_kw) -> Path:
-    """Write a small solid-colour image with a little texture so encoders see distinct inputs."""
-    from PIL import Image, ImageDraw
-
-    img = Image.new("RGB", size, color)
-    draw = ImageDraw.Draw(img)
-    draw.rectangle([size[0] // 4, size[1] // 4, size[0] // 2, size[1] // 2], fill=tuple(255 - c for c in color))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    img.save(path, **save_kw)
-    return path
-
-
 @pytest.fixture
 def photo_folder(tmp_path: Path) -> Path:
     """Twelve small photos in three colours, in nested folders, in several formats."""
@@ -79,6 +66,27 @@ def photo_folder(tmp_path: Path) -> Path:
         sub = root / ("a" if i < 6 else "b/c")
         make_photo(sub / f"img{i:02d}.{ext}", colors[i % 3], size=(64 + i, 48))
     return root
+
+
+#: The words of the three colours :func:`photo_folder` and :func:`sorted_colors` are made of.
+COLORS = ["red", "green", "blue"]
+
+
+@pytest.fixture(scope="session")
+def sorted_colors(tmp_path_factory: pytest.TempPathFactory, tiny_clip):
+    """One folder of 12 photos and one sort by colour (k=3), shared by the read-only tests of the sorting
+    facade and of evaluation (each run costs seconds on a busy CPU): ``(folder, result)``."""
+    from proxysort.proxy import ProxyConfig
+    from proxysort.sorting import By, sort
+
+    base = tmp_path_factory.mktemp("shared")
+    folder = base / "photos"
+    for i in range(12):
+        make_photo(folder / ("a" if i < 6 else "b/c") / f"img{i:02d}.{['jpg', 'png', 'webp'][i % 3]}",
+                   [(220, 20, 20), (20, 200, 20), (20, 20, 220)][i % 3], size=(64 + i, 48))
+    result = sort(folder, [By("color", words=COLORS, k=3)], model=tiny_clip, cache_dir=base / "cache",
+                  training=ProxyConfig(epochs=2))
+    return folder, result
 
 
 @dataclass

@@ -18,13 +18,13 @@ from typing import Iterator
 
 import pytest
 
-from crashloop import make_folder, photos_on_disk
-from storecheck import check_store, store_files
-from treesnap import assert_unchanged, snapshot
+from proxysort.errors import ExitCode
+from tests.support.crashloop import make_folder, photos_on_disk
+from tests.support.photos import TINY_CONFIG
+from tests.support.storecheck import check_store, store_files
+from tests.support.treesnap import assert_unchanged, snapshot
 
-from proxysort.exitcodes import ExitCode
-
-TINY = str(Path(__file__).parent / "fixtures" / "tiny-clip.json")
+TINY = str(TINY_CONFIG)
 EXPECTED_FILES = {"index.sqlite", "index.sqlite-wal", "index.sqlite-shm", "index.lock"}
 
 

@@ -7,8 +7,8 @@ import json
 import os
 from pathlib import Path
 
-from conftest import TINY_CONFIG
-from treesnap import assert_unchanged, snapshot
+from tests.support.photos import TINY_CONFIG
+from tests.support.treesnap import assert_unchanged, snapshot
 
 MODEL = ["--model", str(TINY_CONFIG), "--pretrained", "none", "--device", "cpu", "--epochs", "2"]
 WORDS = ["--by", "color", "--words", "red,green,blue"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TINY_CONFIG, make_photo
+from tests.support.photos import TINY_CONFIG, make_photo
 
 MODEL = ["--model", str(TINY_CONFIG), "--pretrained", "none", "--device", "cpu"]
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from llm_stub import StubLLM, closed_port_url, direct_to_localhost, serve
 from proxysort.cli.wordprompt import confirm_words
 from proxysort.env import Environment
 from proxysort.lexicon import lookup
 from proxysort.words import WordList
+from tests.support.llm_stub import StubLLM, closed_port_url, direct_to_localhost, serve
 
 
 @pytest.fixture(autouse=True)

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crashloop import Forker, make_folder, mutate, photos_on_disk
-from storecheck import check_store, store_files, vectors
-from treesnap import assert_unchanged, snapshot
+from tests.support.crashloop import Forker, make_folder, mutate, photos_on_disk
+from tests.support.storecheck import check_store, store_files, vectors
+from tests.support.treesnap import assert_unchanged, snapshot
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from crashloop import Forker, make_folder, mutate, photos_on_disk, run_and_kill, run_to_end
-from storecheck import check_store, rows_committed_since, store_files, vectors
-from treesnap import assert_unchanged, snapshot
+from tests.support.crashloop import Forker, make_folder, mutate, photos_on_disk, run_and_kill, run_to_end
+from tests.support.storecheck import check_store, rows_committed_since, store_files, vectors
+from tests.support.treesnap import assert_unchanged, snapshot
 
 KILLS = 20
 COMPLETE_EVERY = 4  # a run to the end after every 4th kill, then full checks
@@ -24,12 +24,12 @@ COMPLETE_EVERY = 4  # a run to the end after every 4th kill, then full checks
 
 def _clean_reference(folder: Path, cache: Path) -> dict[str, np.ndarray]:
     """Vectors of a clean, uninterrupted run on the folder as it is now."""
+    from crashloop import TINY
+
     from proxysort.encoders import ModelSpec
     from proxysort.indexer import index
 
-    from crashloop import TINY
-
-    result = index(folder, spec=ModelSpec(model=TINY, pretrained="none", device="cpu"), cache_dir=cache)
+    result = index(folder, model=ModelSpec(model=TINY, pretrained="none", device="cpu"), cache_dir=cache)
     return vectors(result.store)
 
 

@@ -12,8 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import TINY_CONFIG
-from treesnap import assert_unchanged, snapshot
+from tests.support.photos import TINY_CONFIG
+from tests.support.treesnap import assert_unchanged, snapshot
 
 SCRIPT = Path(sys.executable).with_name("proxysort")
 

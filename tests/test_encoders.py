@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from proxysort.encoders import ModelSpec, load_clip
-from proxysort.errors import ModelLoadError, UsageError
-from proxysort.exitcodes import ExitCode
+from proxysort.errors import ExitCode, ModelLoadError, UsageError
 
 
 def test_random_weights_are_seeded_and_identity_is_stable(tiny_spec) -> None:

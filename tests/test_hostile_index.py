@@ -14,14 +14,24 @@ from pathlib import Path
 
 import pytest
 
-from hostile import ABSENT, OK, SKIPPED, Corpus, is_regular, make_corpus, make_race_targets, spoil, upright_picture
-from storecheck import check_store
-from treesnap import assert_unchanged, snapshot
-
-from proxysort.exitcodes import ExitCode
+from proxysort.errors import ExitCode
 from proxysort.progress import Reporter
+from tests.support.hostile import (
+    ABSENT,
+    OK,
+    SKIPPED,
+    Corpus,
+    is_regular,
+    make_corpus,
+    make_race_targets,
+    spoil,
+    upright_picture,
+)
+from tests.support.photos import TINY_CONFIG
+from tests.support.storecheck import check_store
+from tests.support.treesnap import assert_unchanged, snapshot
 
-TINY = str(Path(__file__).parent / "fixtures" / "tiny-clip.json")
+TINY = str(TINY_CONFIG)
 
 
 class Recorder(Reporter):
@@ -87,7 +97,7 @@ def test_index_survives_the_hostile_corpus(tmp_path: Path, module_clip) -> None:
     make_photo(tmp_path / "beside" / "not-in-the-folder.jpg")  # reachable only through the link above the root
     before = snapshot(corpus.root)
     rec = Recorder()
-    result = index(corpus.root, clip=module_clip, cache_dir=tmp_path / "cache", reporter=rec)
+    result = index(corpus.root, model=module_clip, cache_dir=tmp_path / "cache", reporter=rec)
     indexed = {str(p) for p in result.paths}
     outcomes = _outcomes(corpus, indexed, rec.skips)
 
@@ -108,7 +118,7 @@ def test_index_survives_the_hostile_corpus(tmp_path: Path, module_clip) -> None:
 
     # a second run: nothing re-embedded, every bad file reported once again (from the failure cache)
     rec2 = Recorder()
-    again = index(corpus.root, clip=module_clip, cache_dir=tmp_path / "cache", reporter=rec2)
+    again = index(corpus.root, model=module_clip, cache_dir=tmp_path / "cache", reporter=rec2)
     assert again.summary.embedded == 0
     assert {str(p) for p in again.paths} == indexed
     assert sorted(p for p, _ in rec2.skips) == sorted(p for p, _ in rec.skips)

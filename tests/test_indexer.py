@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from conftest import TINY_CONFIG, make_photo
 from proxysort.errors import InputError, StrictModeError, UsageError
-from proxysort.indexer import index, status
+from proxysort.indexer import index, sources
 from proxysort.progress import Reporter
 from proxysort.store import VectorStore
+from tests.support.photos import TINY_CONFIG, make_photo
 
 
 class Recorder(Reporter):
@@ -46,7 +46,7 @@ def counts(result) -> dict[str, int]:
 
 def test_first_run_embeds_everything_and_returns_sorted_unit_vectors(photo_folder, tiny_clip, cache_dir) -> None:
     before = snapshot(photo_folder)
-    result = index(photo_folder, clip=tiny_clip, cache_dir=cache_dir, batch_size=5, workers=2)
+    result = index(photo_folder, model=tiny_clip, cache_dir=cache_dir, batch_size=5, workers=2)
     assert counts(result) == dict(new=12, updated=0, unchanged=0, renamed=0, removed=0, failed=0, embedded=12)
     assert result.paths == sorted(result.paths, key=str) and len(result.paths) == 12
     assert all(p.is_absolute() for p in result.paths)
@@ -65,10 +65,10 @@ def test_first_run_embeds_everything_and_returns_sorted_unit_vectors(photo_folde
 
 
 def test_incremental_runs(photo_folder, tiny_spec, tiny_clip, cache_dir) -> None:
-    first = index(photo_folder, clip=tiny_clip, cache_dir=cache_dir)
+    first = index(photo_folder, model=tiny_clip, cache_dir=cache_dir)
     vec = dict(zip(first.paths, first.vectors))
 
-    again = index(photo_folder, spec=tiny_spec, cache_dir=cache_dir)
+    again = index(photo_folder, model=tiny_spec, cache_dir=cache_dir)
     assert counts(again)["embedded"] == 0 and again.summary.unchanged == 12
     assert again.clip is None  # nothing to embed: the model was never loaded
     assert np.array_equal(again.vectors, first.vectors)
@@ -76,11 +76,11 @@ def test_incremental_runs(photo_folder, tiny_spec, tiny_clip, cache_dir) -> None
     touched = photo_folder / "a" / "img00.jpg"
     st = touched.stat()
     os.utime(touched, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
-    after_touch = index(photo_folder, clip=tiny_clip, cache_dir=cache_dir)
+    after_touch = index(photo_folder, model=tiny_clip, cache_dir=cache_dir)
     assert counts(after_touch) == dict(new=0, updated=1, unchanged=11, renamed=0, removed=0, failed=0, embedded=1)
 
     (photo_folder / "a" / "img01.png").unlink()
-    after_delete = index(photo_folder, clip=tiny_clip, cache_dir=cache_dir)
+    after_delete = index(photo_folder, model=tiny_clip, cache_dir=cache_dir)
     assert counts(after_delete) == dict(new=0, updated=0, unchanged=11, renamed=0, removed=1, failed=0, embedded=0)
     assert len(after_delete.paths) == 11
 
@@ -88,7 +88,7 @@ def test_incremental_runs(photo_folder, tiny_spec, tiny_clip, cache_dir) -> None
     new = photo_folder / "moved" / "renamed.png"
     new.parent.mkdir()
     old.rename(new)
-    after_rename = index(photo_folder, spec=tiny_spec, cache_dir=cache_dir)
+    after_rename = index(photo_folder, model=tiny_spec, cache_dir=cache_dir)
     assert counts(after_rename) == dict(new=0, updated=0, unchanged=10, renamed=1, removed=0, failed=0, embedded=0)
     assert after_rename.clip is None
     assert np.array_equal(dict(zip(after_rename.paths, after_rename.vectors))[new.resolve()], vec[old.resolve()])
@@ -98,10 +98,10 @@ def test_incremental_runs(photo_folder, tiny_spec, tiny_clip, cache_dir) -> None
 
 
 def test_duplicate_reuses_the_vector_and_counts_as_new(photo_folder, tiny_clip, cache_dir) -> None:
-    index(photo_folder, clip=tiny_clip, cache_dir=cache_dir)
+    index(photo_folder, model=tiny_clip, cache_dir=cache_dir)
     src = photo_folder / "a" / "img02.webp"
     (photo_folder / "copy.webp").write_bytes(src.read_bytes())
-    result = index(photo_folder, clip=tiny_clip, cache_dir=cache_dir)
+    result = index(photo_folder, model=tiny_clip, cache_dir=cache_dir)
     assert counts(result) == dict(new=1, updated=0, unchanged=12, renamed=0, removed=0, failed=0, embedded=0)
     rows = dict(zip(result.paths, result.vectors))
     assert np.array_equal(rows[(photo_folder / "copy.webp").resolve()], rows[src.resolve()])
@@ -125,7 +125,7 @@ def test_rotated_exif_jpeg_gives_the_upright_vector(tmp_path, tiny_clip, cache_d
     exif[0x0112] = 6  # "rotate 90° clockwise to display": store the pixels turned the other way
     upright.transpose(Image.Transpose.ROTATE_90).save(root / "rotated.jpg", quality=100, subsampling=0, exif=exif)
     upright.transpose(Image.Transpose.ROTATE_90).save(root / "sideways.jpg", quality=100, subsampling=0)
-    result = index(root, clip=tiny_clip, cache_dir=cache_dir)
+    result = index(root, model=tiny_clip, cache_dir=cache_dir)
     v = {p.name: row for p, row in zip(result.paths, result.vectors)}
     gap = np.linalg.norm(v["upright.jpg"] - v["rotated.jpg"])
     assert gap < 1e-3
@@ -141,7 +141,7 @@ def test_bad_files_are_skipped_with_a_reason_and_remembered(tmp_path, tiny_clip,
     full = make_photo(tmp_path / "full.jpg", size=(300, 200), quality=95).read_bytes()
     (root / "truncated.jpg").write_bytes(full[: len(full) // 2])
     rec = Recorder()
-    result = index(root, clip=tiny_clip, cache_dir=cache_dir, reporter=rec)
+    result = index(root, model=tiny_clip, cache_dir=cache_dir, reporter=rec)
     assert [p.name for p in result.paths] == ["good.jpg", "png-named.jpg"]
     reasons = {p.name: r for p, r in rec.skips}
     assert set(reasons) == {"empty.jpg", "text.png", "truncated.jpg"}
@@ -150,12 +150,12 @@ def test_bad_files_are_skipped_with_a_reason_and_remembered(tmp_path, tiny_clip,
     assert any("3 failed" in m for m in rec.messages)
 
     rec2 = Recorder()
-    again = index(root, clip=tiny_clip, cache_dir=cache_dir, reporter=rec2)
+    again = index(root, model=tiny_clip, cache_dir=cache_dir, reporter=rec2)
     assert again.summary.failed == 3 and again.summary.embedded == 0  # reported again, not re-decoded
     assert {p.name: r for p, r in rec2.skips} == reasons
 
     make_photo(root / "empty.jpg")  # fixed: picked up again
-    fixed = index(root, clip=tiny_clip, cache_dir=cache_dir)
+    fixed = index(root, model=tiny_clip, cache_dir=cache_dir)
     assert fixed.summary.new == 1 and fixed.summary.failed == 2
 
 
@@ -164,8 +164,8 @@ def test_strict_raises_after_committing_the_good_files(tmp_path, tiny_clip, cach
     make_photo(root / "good.jpg")
     (root / "bad.jpg").write_bytes(b"nope")
     with pytest.raises(StrictModeError):
-        index(root, clip=tiny_clip, cache_dir=cache_dir, strict=True)
-    assert index(root, clip=tiny_clip, cache_dir=cache_dir).summary.unchanged == 1
+        index(root, model=tiny_clip, cache_dir=cache_dir, strict=True)
+    assert index(root, model=tiny_clip, cache_dir=cache_dir).summary.unchanged == 1
 
 
 def test_interrupted_run_is_completed_by_the_next(photo_folder, tiny_clip, cache_dir, monkeypatch) -> None:
@@ -180,9 +180,9 @@ def test_interrupted_run_is_completed_by_the_next(photo_folder, tiny_clip, cache
 
     monkeypatch.setattr(VectorStore, "write_batch", crash_after_first_commit)
     with pytest.raises(RuntimeError, match="injected"):
-        index(photo_folder, clip=tiny_clip, cache_dir=cache_dir, batch_size=4, commit_every=4)
+        index(photo_folder, model=tiny_clip, cache_dir=cache_dir, batch_size=4, commit_every=4)
     monkeypatch.setattr(VectorStore, "write_batch", real)
-    resumed = index(photo_folder, clip=tiny_clip, cache_dir=cache_dir)
+    resumed = index(photo_folder, model=tiny_clip, cache_dir=cache_dir)
     assert counts(resumed) == dict(new=8, updated=0, unchanged=4, renamed=0, removed=0, failed=0, embedded=8)
 
 
@@ -211,7 +211,7 @@ def test_kill_9_keeps_committed_work_and_the_store_stays_sound(photo_folder, tin
         env=env, capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
-    resumed = index(photo_folder, clip=tiny_clip, cache_dir=cache_dir)
+    resumed = index(photo_folder, model=tiny_clip, cache_dir=cache_dir)
     assert counts(resumed) == dict(new=6, updated=0, unchanged=6, renamed=0, removed=0, failed=0, embedded=6)
     conn = sqlite3.connect(resumed.store)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -224,7 +224,7 @@ def test_two_concurrent_runs_embed_each_photo_once(photo_folder, tiny_clip, cach
 
     def run() -> None:
         try:
-            results.append(index(photo_folder, clip=tiny_clip, cache_dir=cache_dir, batch_size=2))
+            results.append(index(photo_folder, model=tiny_clip, cache_dir=cache_dir, batch_size=2))
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 
@@ -239,43 +239,42 @@ def test_two_concurrent_runs_embed_each_photo_once(photo_folder, tiny_clip, cach
 
 
 def test_file_list_is_indexed_without_sweeping(photo_folder, tiny_clip, cache_dir) -> None:
-    index(photo_folder, clip=tiny_clip, cache_dir=cache_dir)
+    index(photo_folder, model=tiny_clip, cache_dir=cache_dir)
     picks = [photo_folder / "a" / "img03.jpg", photo_folder / "b" / "c" / "img10.png", photo_folder / "nope.jpg"]
     rec = Recorder()
-    result = index(picks, clip=tiny_clip, cache_dir=cache_dir, reporter=rec)
+    result = index(picks, model=tiny_clip, cache_dir=cache_dir, reporter=rec)
     assert [p.name for p in result.paths] == ["img03.jpg", "img10.png"]
     assert result.summary.unchanged == 2 and result.summary.removed == 0 and result.summary.failed == 1
     assert rec.skips == [(picks[2].resolve(), "file not found")]
-    assert index(photo_folder, clip=tiny_clip, cache_dir=cache_dir).summary.unchanged == 12  # nothing was swept
+    assert index(photo_folder, model=tiny_clip, cache_dir=cache_dir).summary.unchanged == 12  # nothing was swept
 
 
 def test_missing_root_raises_and_sweeps_nothing(photo_folder, tiny_clip, cache_dir, tmp_path) -> None:
-    index(photo_folder, clip=tiny_clip, cache_dir=cache_dir)
+    index(photo_folder, model=tiny_clip, cache_dir=cache_dir)
     moved = tmp_path / "elsewhere"
     photo_folder.rename(moved)
     with pytest.raises(InputError):
-        index(photo_folder, clip=tiny_clip, cache_dir=cache_dir)
+        index(photo_folder, model=tiny_clip, cache_dir=cache_dir)
     moved.rename(photo_folder)
-    assert index(photo_folder, clip=tiny_clip, cache_dir=cache_dir).summary.unchanged == 12
+    assert index(photo_folder, model=tiny_clip, cache_dir=cache_dir).summary.unchanged == 12
 
 
 def test_cache_inside_the_photo_folder_is_refused(photo_folder, tiny_clip) -> None:
     with pytest.raises(UsageError, match="never writes there"):
-        index(photo_folder, clip=tiny_clip, cache_dir=photo_folder / ".cache")
+        index(photo_folder, model=tiny_clip, cache_dir=photo_folder / ".cache")
     assert not (photo_folder / ".cache").exists()
 
 
-def test_status_reports_without_loading_a_model(photo_folder, tiny_clip, cache_dir) -> None:
-    assert status(photo_folder, cache_dir=cache_dir).stores == []
-    index(photo_folder, clip=tiny_clip, cache_dir=cache_dir)
-    (photo_folder / "a" / "img00.jpg").unlink()
-    make_photo(photo_folder / "new.jpg")
-    report = status(photo_folder, cache_dir=cache_dir)
-    assert report.on_disk == 12 and report.not_indexed == 1
-    [s] = report.stores
-    assert (s.identity, s.indexed, s.up_to_date, s.vanished, s.vectors_total, s.dim) == (
-        tiny_clip.identity, 12, 11, 1, 12, tiny_clip.embed_dim)
-    assert s.bytes_on_disk > 0 and report.cache_bytes >= s.bytes_on_disk
+def test_sources_split_folders_and_files_and_name_their_roots(photo_folder) -> None:
+    files = [photo_folder / "a" / "img00.jpg", photo_folder / "b" / "c" / "img06.jpg"]
+    assert sources(photo_folder).roots == [photo_folder.resolve()]
+    found = sources(files)
+    assert (found.folders, found.files) == ([], [f.resolve() for f in files])
+    assert found.roots == [photo_folder.resolve() / "a", photo_folder.resolve() / "b" / "c"]
+
+
+def test_index_carries_its_roots(photo_folder, tiny_clip, cache_dir) -> None:
+    assert index(photo_folder, model=tiny_clip, cache_dir=cache_dir).roots == [photo_folder.resolve()]
 
 
 def test_unknown_model_fails_once_with_a_model_error(photo_folder, cache_dir) -> None:
@@ -283,17 +282,17 @@ def test_unknown_model_fails_once_with_a_model_error(photo_folder, cache_dir) ->
     from proxysort.errors import ModelLoadError
 
     with pytest.raises(ModelLoadError, match="Unknown model"):
-        index(photo_folder, spec=ModelSpec("no-such-model", "none", "cpu"), cache_dir=cache_dir, workers=4)
+        index(photo_folder, model=ModelSpec("no-such-model", "none", "cpu"), cache_dir=cache_dir, workers=4)
 
 
 def test_excluded_folder_is_left_out_but_not_forgotten(photo_folder, tiny_clip, cache_dir) -> None:
-    index(photo_folder, clip=tiny_clip, cache_dir=cache_dir)
-    part = index(photo_folder, clip=tiny_clip, cache_dir=cache_dir, exclude=[photo_folder / "b"])
+    index(photo_folder, model=tiny_clip, cache_dir=cache_dir)
+    part = index(photo_folder, model=tiny_clip, cache_dir=cache_dir, exclude=[photo_folder / "b"])
     assert len(part.paths) == 6 and part.summary.removed == 0
-    assert index(photo_folder, clip=tiny_clip, cache_dir=cache_dir).summary.unchanged == 12
+    assert index(photo_folder, model=tiny_clip, cache_dir=cache_dir).summary.unchanged == 12
 
 
 def test_empty_folder_gives_an_empty_index_without_loading_a_model(tmp_path, tiny_spec, cache_dir) -> None:
     (tmp_path / "empty").mkdir()
-    result = index(tmp_path / "empty", spec=tiny_spec, cache_dir=cache_dir)
+    result = index(tmp_path / "empty", model=tiny_spec, cache_dir=cache_dir)
     assert result.paths == [] and result.vectors.shape[0] == 0 and result.clip is None

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from llm_stub import StubLLM, closed_port_url, direct_to_localhost, serve
 from proxysort import llm
 from proxysort.env import Environment
 from proxysort.lexicon import lookup
 from proxysort.progress import Reporter
 from proxysort.words import get_words
+from tests.support.llm_stub import StubLLM, closed_port_url, direct_to_localhost, serve
 
 
 @pytest.fixture(autouse=True)

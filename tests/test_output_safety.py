@@ -16,9 +16,8 @@ from hypothesis import strategies as st
 
 from proxysort.errors import OutputError
 from proxysort.output import LINK_MODES, OUTPUT_MANIFEST, plan_tree, safe_name, unique_names, write_tree
-from treesnap import assert_unchanged, snapshot
-
-from conftest import make_photo
+from tests.support.photos import TINY_CONFIG, make_photo
+from tests.support.treesnap import assert_unchanged, snapshot
 
 # Names an LLM (or a user's words file) could produce: separators, dots, controls, NUL, surrogates,
 # very long runs, case variants of each other.
@@ -216,7 +215,7 @@ def test_concept_folder_replaced_by_a_symlink_into_the_photos_is_not_written_thr
 
 # ------------------------------------------------------------------------------ the real `cluster` CLI
 
-TINY = str(Path(__file__).parent / "fixtures" / "tiny-clip.json")
+TINY = str(TINY_CONFIG)
 
 
 def _cluster(run_cli, photos: Path, out: Path, link: str):

@@ -33,7 +33,7 @@ def test_changelog_follows_keep_a_changelog() -> None:
 
 
 def test_exit_codes_are_documented_in_readme() -> None:
-    from proxysort.exitcodes import ExitCode
+    from proxysort.errors import ExitCode
 
     text = (ROOT / "README.md").read_text()
     for code in ExitCode:

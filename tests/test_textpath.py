@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TINY_CONFIG
 from proxysort.progress import Reporter
+from tests.support.photos import TINY_CONFIG
 
 torch = pytest.importorskip("torch")
 

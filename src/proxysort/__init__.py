@@ -4,7 +4,7 @@ The library API is what the CLI calls. Names are resolved lazily (PEP 562) so th
 and ``proxysort --help`` never import torch, open_clip or faiss.
 
     >>> import proxysort
-    >>> idx = proxysort.index("~/photos", model="ViT-B-32", pretrained="openai")
+    >>> idx = proxysort.index("~/photos", model=proxysort.ModelSpec("ViT-B-32", "openai"))
     >>> idx.paths[:3], idx.vectors.shape
 """
 
@@ -22,25 +22,29 @@ _LAZY = {
     "load_clip": "proxysort.encoders",
     "Environment": "proxysort.env",
     "ProxysortError": "proxysort.errors",
-    "ExitCode": "proxysort.exitcodes",
+    "ExitCode": "proxysort.errors",
     "index": "proxysort.indexer",
-    "status": "proxysort.indexer",
+    "status": "proxysort.folder_status",
     "IndexedFolder": "proxysort.indexer",
     "get_words": "proxysort.words",
     "WordList": "proxysort.words",
-    "sanitize_words": "proxysort.words",
+    "sanitize_words": "proxysort.names",
     "vocab_anchors": "proxysort.lexicon",
     "Concept": "proxysort.proxy",
     "ProxyConfig": "proxysort.proxy",
     "ProxyResult": "proxysort.proxy",
     "learn_proxies": "proxysort.proxy",
     "PromptEncoder": "proxysort.textpath",
-    "sort": "proxysort.pipeline",
-    "ClusterRun": "proxysort.pipeline",
-    "resolve_words": "proxysort.pipeline",
-    "write_folders": "proxysort.pipeline",
-    "evaluate": "proxysort.pipeline",
-    "kmeans": "proxysort.cluster",
+    "By": "proxysort.sorting",
+    "sort": "proxysort.sorting",
+    "SortResult": "proxysort.sorting",
+    "ConceptResult": "proxysort.sorting",
+    "resolve_words": "proxysort.sorting",
+    "write_folders": "proxysort.sorting",
+    "Labels": "proxysort.evaluation",
+    "read_labels": "proxysort.evaluation",
+    "evaluate": "proxysort.evaluation",
+    "kmeans": "proxysort.groups",
     "score_all": "proxysort.metrics",
 }
 

@@ -59,9 +59,9 @@ class ModelSpec:
     device: str = "auto"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "ModelSpec":
-        """Defaults, overridden by ``PROXYSORT_MODEL/PRETRAINED/DEVICE``, overridden by explicit values."""
-        env = os.environ if env is None else env
+    def from_env(cls, env: Mapping[str, str], **overrides: Any) -> "ModelSpec":
+        """Defaults, overridden by ``PROXYSORT_MODEL/PRETRAINED/DEVICE`` in ``env`` (an
+        :attr:`Environment.vars`), overridden by explicit values that are not None."""
         values: dict[str, Any] = {
             "model": env.get("PROXYSORT_MODEL") or DEFAULT_MODEL,
             "pretrained": env.get("PROXYSORT_PRETRAINED") or DEFAULT_PRETRAINED,
@@ -209,8 +209,11 @@ def load_clip(spec: ModelSpec | None = None, *, env: Mapping[str, str] | None = 
     import open_clip
     import torch
 
+    if env is None:
+        from proxysort.env import Environment
+
+        env = Environment().vars
     spec = spec or ModelSpec.from_env(env)
-    env = os.environ if env is None else env
     identity = spec.identity()
     device = resolve_device(spec.device)
 

@@ -1,18 +1,52 @@
-"""Errors that carry a user-facing message and an exit code.
+"""Errors that carry a user-facing message and an exit code, and the exit codes themselves.
 
 The CLI turns any :class:`ProxysortError` into one clear sentence on stderr and its exit code, never a
-traceback; library users can catch the specific subclasses.
+traceback; library users can catch the specific subclasses. Messages name the library's *parameters*
+(``k``, ``cache_dir``); ``params`` lists the ones a message mentions so the CLI can write them as its flags
+(``--k``, ``--cache-dir``) instead.
 """
 
 from __future__ import annotations
 
-from proxysort.exitcodes import ExitCode
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Every way a proxysort command can end.
+
+    The numbers are part of the public interface: shell pipelines test them, so never renumber.
+    """
+
+    OK = 0
+    #: Unexpected internal error (a bug): Python's traceback is shown.
+    ERROR = 1
+    #: Bad command-line usage or impossible arguments (e.g. ``--k`` larger than the photo count).
+    USAGE = 2
+    #: The run finished, but some files were skipped (corrupt, unreadable, ...). Results are usable.
+    PARTIAL = 3
+    #: The CLIP model or its weights could not be loaded (offline with no cached weights, unknown tag, ...).
+    MODEL = 4
+    #: The cache could not be written or read (read-only, disk full, locked by another run too long).
+    CACHE = 5
+    #: The photo folder (or an input list) is missing or unreadable.
+    INPUT = 6
+    #: The output folder cannot be written safely (inside the photo tree, not ours to overwrite, ...).
+    OUTPUT = 7
+    #: Interrupted by the user (Ctrl-C); work finished so far is kept.
+    INTERRUPTED = 130
+
+
 
 
 class ProxysortError(Exception):
     """Base class: ``str(err)`` is a complete sentence a user can act on."""
 
     exit_code: ExitCode = ExitCode.ERROR
+
+    def __init__(self, message: str, *, params: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        #: parameter names that appear in the message as words, for the CLI to rewrite as flags
+        self.params = params
 
 
 class UsageError(ProxysortError):

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
-from proxysort.encoders import DEFAULT_MODEL, DEFAULT_PRETRAINED, ClipModel, ModelSpec
+from proxysort.encoders import ClipModel, ModelSpec
 from proxysort.env import Environment
 from proxysort.errors import InputError, StrictModeError, UsageError
 from proxysort.imageio import ImageLoadError, is_transient, load_image
@@ -74,6 +74,9 @@ class IndexedFolder:
     summary: IndexSummary
     failures: list[tuple[Path, str]]
     identity: str
+    #: the folders the photos live in (scanned folders, and the folders of files given one by one): no
+    #: output may be written inside any of them
+    roots: list[Path] = field(default_factory=list)
     clip: ClipModel | None = None
     store: Path | None = field(default=None, repr=False)
     #: photo path -> files that belong with it in any output tree (sidecars .xmp/.aae/Takeout .json, Live
@@ -138,11 +141,7 @@ class _LazyClip:
 def index(
     source: Source,
     *,
-    model: str = DEFAULT_MODEL,
-    pretrained: str = DEFAULT_PRETRAINED,
-    device: str = "auto",
-    spec: ModelSpec | None = None,
-    clip: ClipModel | None = None,
+    model: ModelSpec | ClipModel | None = None,
     cache_dir: Path | None = None,
     exclude: Sequence[Path] = (),
     strict: bool = False,
@@ -159,15 +158,18 @@ def index(
     given explicitly (e.g. read from stdin) are indexed without any sweep. Files that cannot be decoded are
     reported through ``reporter.skipped`` and listed in ``failures``; with ``strict=True`` they raise
     :class:`StrictModeError` after everything else was indexed and committed.
+
+    ``model`` is what to embed with: a loaded :class:`ClipModel`, or a :class:`ModelSpec` to load only if
+    some photo needs embedding (default: ``ModelSpec.from_env(env.vars)``).
     """
     started = time.monotonic()
     reporter = reporter or Reporter()
     env = env or Environment()
-    if clip is not None:
-        spec = clip.spec
-    spec = spec or ModelSpec(model=model, pretrained=pretrained, device=device)
+    clip = model if isinstance(model, ClipModel) else None
+    spec = clip.spec if clip is not None else (model if isinstance(model, ModelSpec) else ModelSpec.from_env(env.vars))
     identity = clip.identity if clip is not None else spec.identity()
-    roots, files = _split_sources(source)
+    found = sources(source)
+    roots, files = found.folders, found.files
     cache_root = Path(cache_dir).expanduser() if cache_dir is not None else env.cache_dir
     _refuse_cache_inside(cache_root, roots)
 
@@ -187,7 +189,7 @@ def index(
             for row in plan.cached_failures:
                 reporter.skipped(row.path, row.reason)
                 failures.append((Path(row.path), row.reason))
-            _run_pipeline(store, plan, lazy, summary, failures, reporter, batch_size, workers, commit_every)
+            _embed_jobs(store, plan, lazy, summary, failures, reporter, batch_size, workers, commit_every)
             # Last, so a renamed file could still borrow the vector of the path it replaced.
             store.sweep(plan.missing | plan.missing_failures)
             summary.removed = len(plan.missing) - len(plan.renamed_from)
@@ -203,7 +205,7 @@ def index(
     matrix = np.stack([vectors_by_path[k] for k in paths]).astype(np.float32) if paths else np.zeros((0, dim), np.float32)
     summary.seconds = time.monotonic() - started
     reporter.message(f"indexed: {summary.line()}")
-    result = IndexedFolder([Path(k) for k in paths], matrix, summary, failures, identity, lazy.loaded, db)
+    result = IndexedFolder([Path(k) for k in paths], matrix, summary, failures, identity, found.roots, lazy.loaded, db)
     if strict and failures:
         raise StrictModeError(
             f"{len(failures)} file(s) could not be used (listed above); --strict turns skipped files into an error."
@@ -214,8 +216,23 @@ def index(
 # -- sources and diff ---------------------------------------------------------------------------------
 
 
-def _split_sources(source: Source) -> tuple[list[Path], list[Path]]:
-    """Folders (scanned and swept) and explicit files (indexed as given). A lone missing path is an error."""
+@dataclass(frozen=True)
+class Sources:
+    """What a source names: folders (scanned and swept) and explicit files (indexed as given)."""
+
+    folders: list[Path]
+    files: list[Path]
+
+    @property
+    def roots(self) -> list[Path]:
+        """The photo folders: each scanned folder, and the folder of each explicit file, once each."""
+        unique = {str(p): p for p in [*self.folders, *(f.parent for f in self.files)]}
+        return list(unique.values())
+
+
+def sources(source: Source) -> Sources:
+    """Split ``source`` into folders and files, resolved as the scan names them. A lone missing path is an
+    error; so is an unreadable folder."""
     items = [source] if isinstance(source, (str, Path)) else list(source)
     roots: list[Path] = []
     files: list[Path] = []
@@ -229,7 +246,7 @@ def _split_sources(source: Source) -> tuple[list[Path], list[Path]]:
             # Resolve the folder but keep the file name, exactly as a folder scan would name it.
             absolute = Path(os.path.abspath(path))
             files.append(absolute.parent.resolve() / absolute.name)
-    return roots, files
+    return Sources(roots, files)
 
 
 def _refuse_cache_inside(cache_root: Path, roots: Sequence[Path]) -> None:
@@ -349,7 +366,7 @@ def _diff(
     )
 
 
-# -- the pipeline --------------------------------------------------------------------------------------
+# -- reading, embedding, committing --------------------------------------------------------------------------------------
 
 
 def _prepare(job: _Job, known: set[str], lazy: _LazyClip) -> _Prepared:
@@ -428,7 +445,7 @@ def _default_workers() -> int:
     return max(2, min(8, os.cpu_count() or 2))
 
 
-def _run_pipeline(
+def _embed_jobs(
     store: VectorStore,
     plan: _Plan,
     lazy: _LazyClip,
@@ -456,7 +473,7 @@ def _run_pipeline(
         for prepared, vec in zip(batch, feats):
             assert prepared.hash is not None
             writer.add_file(prepared.job.entry, prepared.hash, vec)
-            _count(summary, prepared.job, plan, renamed=False)
+            _count(summary, prepared.job, renamed=False)
             embedded_now.add(prepared.hash)
         summary.embedded += len(batch)
         counts["embedded"] += len(batch)
@@ -480,7 +497,7 @@ def _run_pipeline(
                     assert prepared.hash is not None
                     renamed = _claim_rename(plan, prepared.hash)
                     writer.add_file(job.entry, prepared.hash)
-                    _count(summary, job, plan, renamed=renamed)
+                    _count(summary, job, renamed=renamed)
                     summary.reused += 1
                     advance(1, **counts)
                 else:
@@ -509,86 +526,10 @@ def _claim_rename(plan: _Plan, digest: str) -> bool:
     return True
 
 
-def _count(summary: IndexSummary, job: _Job, plan: _Plan, *, renamed: bool) -> None:
+def _count(summary: IndexSummary, job: _Job, *, renamed: bool) -> None:
     if job.previous is not None:
         summary.updated += 1
     elif renamed:
         summary.renamed += 1
     else:
         summary.new += 1
-
-
-# -- status --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class StoreStatus:
-    """One model's view of a folder: how much of what is on disk it has vectors for."""
-
-    identity: str
-    store: Path
-    indexed: int  # files under the folder with a vector
-    up_to_date: int  # ... whose size and mtime still match the disk
-    stale: int  # changed on disk since they were indexed
-    vanished: int  # indexed but no longer on disk (swept by the next index run)
-    failed: int  # remembered decode failures under the folder
-    vectors_total: int  # in the whole store (all folders)
-    dim: int | None
-    bytes_on_disk: int
-    last_indexed: float | None
-
-
-@dataclass
-class FolderStatus:
-    folder: Path
-    on_disk: int
-    not_indexed: int  # on disk, not up to date in any store (what `index` with the default model would do)
-    stores: list[StoreStatus]
-    cache_dir: Path
-    cache_bytes: int
-
-    def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["folder"], data["cache_dir"] = str(self.folder), str(self.cache_dir)
-        for s in data["stores"]:
-            s["store"] = str(s["store"])
-        return data
-
-
-def status(source: Path | str, *, cache_dir: Path | None = None, env: Environment | None = None) -> FolderStatus:
-    """What the cache knows about ``source``, for every model that indexed it. Read-only: never writes
-    the cache and never loads a model."""
-    env = env or Environment()
-    root = check_root(Path(source))
-    cache_root = Path(cache_dir).expanduser() if cache_dir is not None else env.cache_dir
-    on_disk = {str(e.path): e for e in scan(root)}
-    stores: list[StoreStatus] = []
-    up_to_date_anywhere: set[str] = set()
-    for db in sorted((cache_root / "stores").glob("*/index.sqlite")):
-        with VectorStore(db, readonly=True) as store:
-            rows = store.rows_under(root)
-            if not rows and not store.failures_under(root):
-                continue
-            fresh = {
-                p for p, r in rows.items()
-                if r.has_vector and p in on_disk and (on_disk[p].size, on_disk[p].mtime_ns) == (r.size, r.mtime_ns)
-            }
-            up_to_date_anywhere |= fresh
-            stats = store.stats(root)
-            stores.append(
-                StoreStatus(
-                    identity=stats.identity or db.parent.name,
-                    store=db,
-                    indexed=sum(r.has_vector for r in rows.values()),
-                    up_to_date=len(fresh),
-                    stale=sum(1 for p in rows if p in on_disk and p not in fresh),
-                    vanished=sum(1 for p in rows if p not in on_disk),
-                    failed=stats.failures,
-                    vectors_total=stats.vectors,
-                    dim=stats.dim,
-                    bytes_on_disk=stats.bytes_on_disk,
-                    last_indexed=store.last_indexed(root),
-                )
-            )
-    cache_bytes = sum(p.stat().st_size for p in cache_root.rglob("*") if p.is_file()) if cache_root.is_dir() else 0
-    return FolderStatus(root, len(on_disk), len(set(on_disk) - up_to_date_anywhere), stores, cache_root, cache_bytes)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from proxysort.progress import Reporter
-from proxysort.words import sanitize_words
+from proxysort.names import sanitize_words
 
 if TYPE_CHECKING:  # pragma: no cover
     from proxysort.env import Environment

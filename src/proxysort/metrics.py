@@ -98,7 +98,7 @@ def kmeans_scores(
     spherical: bool = True,
 ) -> SeedScores:
     """The papers' protocol: k-means with the true number of classes (unless ``k``), one run per seed."""
-    from proxysort.cluster import kmeans
+    from proxysort.groups import kmeans
 
     k = k if k is not None else len(set(map(str, true)))
     return score_over_seeds(true, lambda seed: kmeans(features, k, seed=seed, spherical=spherical).labels, seeds)

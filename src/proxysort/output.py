@@ -24,66 +24,24 @@ import json
 import os
 import shutil
 import stat
-import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal, Mapping, Sequence
 
 from proxysort.errors import OutputError, UsageError
+from proxysort.names import unique_names
 from proxysort.progress import Reporter
-
-try:  # the scanner owns the marker name; fall back to the same literal if it is not built yet
-    from proxysort.scan import OUTPUT_MANIFEST
-except ImportError:  # pragma: no cover - only while scan.py does not exist
-    OUTPUT_MANIFEST = ".proxysort.json"
+from proxysort.scan import OUTPUT_MANIFEST  # the scanner owns the marker name
 
 LinkMode = Literal["symlink", "hardlink", "copy"]
 LINK_MODES: tuple[str, ...] = ("symlink", "hardlink", "copy")
 MANIFEST_VERSION = 1
-#: Folder names are capped so that ``concept/cluster/file`` stays well inside PATH_MAX everywhere.
-MAX_NAME_CHARS = 64
-_MAX_NAME_BYTES = 200
 _NAME_MAX_BYTES = 255
 _PARTIAL_PREFIX = ".proxysort-partial-"
 
 
 # --------------------------------------------------------------------------------------------- names
-
-
-def safe_name(text: str, fallback: str = "unnamed") -> str:
-    """A single, harmless path component for a concept or cluster name.
-
-    Words may come from an LLM, so this is defense in depth even though the word sources sanitise too:
-    no separators, NUL or control characters, no leading dot (hidden files, ``..``), at most 64 characters.
-    """
-    text = unicodedata.normalize("NFC", str(text))
-    cleaned = "".join(
-        "-" if ch in "/\\" or unicodedata.category(ch)[0] == "C" else ch for ch in text
-    )
-    cleaned = " ".join(cleaned.split())  # collapse whitespace runs, drop leading/trailing space
-    cleaned = cleaned.lstrip(". -")
-    cleaned = cleaned[:MAX_NAME_CHARS]
-    while len(cleaned.encode("utf-8")) > _MAX_NAME_BYTES:
-        cleaned = cleaned[:-1]
-    cleaned = cleaned.rstrip(" .")
-    return cleaned or fallback
-
-
-def unique_names(names: Sequence[str], taken: set[str] | None = None, fallback: str = "unnamed") -> list[str]:
-    """Sanitise each name and make them distinct, ignoring case (macOS and Windows folders ignore it)."""
-    seen = {t.casefold() for t in (taken or set())}
-    result = []
-    for name in names:
-        base = safe_name(name, fallback)
-        candidate, n = base, 1
-        while candidate.casefold() in seen:
-            n += 1
-            suffix = f"-{n}"
-            candidate = base[: MAX_NAME_CHARS - len(suffix)] + suffix
-        seen.add(candidate.casefold())
-        result.append(candidate)
-    return result
 
 
 def _file_name(basename: str, taken: set[str]) -> str:

@@ -34,8 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 MODES = ("zeroshot", "subspace", "free", "linear")
 FEATURES = ("prompt", "proxy", "weights", "concat", "fused")
-#: The feature k-means uses unless told otherwise. Provisional: chosen as the feature the method is built
-#: around (the concept-aware prompt embedding); a quality measurement on a trained mini-CLIP may change it.
+#: The feature k-means uses unless told otherwise: the concept-aware prompt embedding the method is built around.
 DEFAULT_FEATURE = "prompt"
 #: Adam step sizes per mode when ``ProxyConfig.lr`` is None: logits move in units of the CLIP logit scale,
 #: free offsets in token-embedding units (per-dimension spread of CLIP's token table ≈ 0.01–0.02).

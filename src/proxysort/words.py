@@ -17,22 +17,18 @@ skip the LLM unless ``llm_model`` names one: their values are not words.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 from proxysort import lexicon
 from proxysort.errors import InputError, UsageError
+from proxysort.names import dropped_words, sanitize_words
 from proxysort.progress import Reporter
 
 if TYPE_CHECKING:  # pragma: no cover
     from proxysort.env import Environment
 
-#: Characters that are never allowed in a word: path separators plus what Windows forbids in file names.
-_FORBIDDEN = frozenset('/\\\x00<>:"|?*')
-#: Device names Windows reserves in every folder: a cluster folder called "con" could not be created there.
-_RESERVED = frozenset(["con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))])
 #: ``llm_model`` / ``PROXYSORT_LLM`` values that disable the LLM.
 LLM_OFF = ("off", "none", "no", "false", "0")
 #: How many anchors to use when ``k`` is not given (Multi-MaP used ten random words).
@@ -66,45 +62,6 @@ class WordList:
         return f"{len(self.words)} words for '{self.concept}' from {where}{extra}"
 
 
-def _clean_one(raw: object, max_len: int) -> str | None:
-    """One candidate → a safe lower-case word, or None when it cannot be made safe."""
-    if not isinstance(raw, str):
-        return None
-    # NFC after lower(): lower() can emit combining marks, and NFC makes equal-looking words equal.
-    word = unicodedata.normalize("NFC", raw.strip().lower())
-    if any(ch in _FORBIDDEN or unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") for ch in word):
-        return None
-    word = _WS.sub(" ", word).strip()
-    if not word or len(word) > max_len or word.startswith(".") or ".." in word or word.endswith("."):
-        return None
-    if not any(ch.isalnum() for ch in word) or word.split(".")[0] in _RESERVED:
-        return None
-    return word
-
-
-def sanitize_words(raw: Iterable[str], *, max_len: int = 32) -> list[str]:
-    """Lower-case, stripped, de-duplicated (order kept) words that are safe as folder names.
-
-    A word is dropped, not repaired, when it is empty, longer than ``max_len``, contains a path or
-    control character, starts or ends with a dot, contains ``..``, has no letter or digit, or is a name
-    Windows reserves (``con``, ``nul``, ...): silently rewriting ``../etc`` into ``etc`` would hide a
-    broken source. Unicode letters are kept.
-    """
-    seen: set[str] = set()
-    out: list[str] = []
-    for item in raw:
-        word = _clean_one(item, max_len)
-        if word is not None and word not in seen:
-            seen.add(word)
-            out.append(word)
-    return out
-
-
-def _dropped(raw: Sequence[str]) -> list[str]:
-    """The non-blank words :func:`sanitize_words` rejects, to tell the user what was ignored."""
-    return [w for w in raw if str(w).strip() and _clean_one(w, 32) is None]
-
-
 def default_noun(concept: str) -> str:
     """The noun for the prompt template when the user gives none (``"animal"`` for species, ...)."""
     entry = lexicon.lookup(concept)
@@ -132,7 +89,7 @@ def read_words_file(path: Path) -> list[str]:
 def _checked(raw: Sequence[str], origin: str, reporter: Reporter) -> list[str]:
     """Sanitize words a person wrote, telling them what was dropped and refusing an empty result."""
     words = sanitize_words(raw)
-    dropped = _dropped(raw)
+    dropped = dropped_words(raw)
     if dropped:
         shown = ", ".join(repr(w) for w in dropped[:5]) + (" ..." if len(dropped) > 5 else "")
         reporter.warning(f"ignored {len(dropped)} unusable word(s) {origin}: {shown}")

@@ -1,20 +1,21 @@
-"""The Typer application, the per-invocation :class:`Environment`, and error handling shared by commands.
+"""The Typer application: registers each command module's function and runs one invocation.
 
-Each command lives in its own module (``cli/index_cmd.py``, ...) and registers itself on :data:`app`;
-this module only wires them together, so it never grows into a 4,000-line ``cli.py``.
+Commands live in their own modules (``cli/index_cmd.py``, ...) and import only :mod:`proxysort.cli.options`
+and :mod:`proxysort.cli.common`; this module imports them and registers them, so imports flow one way.
 """
 
 from __future__ import annotations
 
-import functools
-import sys
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Sequence
 
 import typer
 
+from proxysort.cli.cluster_cmd import cluster_command
+from proxysort.cli.eval_cmd import eval_command
+from proxysort.cli.index_cmd import index_command, status_command
+from proxysort.cli.words_cmd import words_command
+from proxysort.cli.common import handle_errors, set_env
 from proxysort.env import Environment
-from proxysort.errors import ProxysortError
-from proxysort.exitcodes import ExitCode
 
 app = typer.Typer(
     name="proxysort",
@@ -28,60 +29,21 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-_current_env: Environment | None = None
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def get_env() -> Environment:
-    """The environment of the running invocation (tests inject one through :func:`main`)."""
-    global _current_env
-    if _current_env is None:
-        _current_env = Environment()
-    return _current_env
-
-
-def fail(message: str, code: ExitCode) -> "typer.Exit":
-    """Print one line to stderr and return the Exit to raise: ``raise fail(...)``."""
-    stderr = get_env().stderr
-    stderr.write(f"proxysort: {message}\n")
-    stderr.flush()
-    return typer.Exit(int(code))
-
-
-def handle_errors(func: F) -> F:
-    """Turn library errors into one sentence on stderr plus a documented exit code; never a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except ProxysortError as err:
-            raise fail(str(err), err.exit_code) from None
-        except KeyboardInterrupt:
-            raise fail("interrupted; work finished so far is kept.", ExitCode.INTERRUPTED) from None
-        except BrokenPipeError:
-            # The reader of our stdout went away (e.g. `| head`): not an error for a pipeline tool.
-            # Point stdout at devnull so the interpreter's final flush does not raise again.
-            import os
-
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            raise typer.Exit(int(ExitCode.OK)) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _register_commands() -> None:
-    """Import the command modules for their ``@app.command`` side effect (cheap: no heavy imports)."""
-    from proxysort.cli import index_cmd, words_cmd, cluster_cmd, eval_cmd  # noqa: F401,I001  (help order)
+# In --help order.
+for _name, _command in (
+    ("index", index_command),
+    ("status", status_command),
+    ("words", words_command),
+    ("cluster", cluster_command),
+    ("eval", eval_command),
+):
+    app.command(_name)(handle_errors(_command))
 
 
 def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> None:
     """Console-script entry point; ``argv``/``env`` let tests run the real CLI in-process."""
-    global _current_env
-    _current_env = env or Environment()
-    _register_commands()
+    set_env(env or Environment())
     try:
         app(args=list(argv) if argv is not None else None, prog_name="proxysort", standalone_mode=True)
     finally:
-        _current_env = None
+        set_env(None)

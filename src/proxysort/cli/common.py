@@ -1,12 +1,102 @@
-"""Small helpers every command uses to turn parsed options into library arguments."""
+"""What every command shares: the invocation's :class:`Environment`, the error boundary (library errors →
+one sentence with flag names + exit code), and turning parsed options into library arguments.
+
+Commands import this module and :mod:`proxysort.cli.options`, never :mod:`proxysort.cli.app`, so the
+import graph has no circle: ``app`` imports the commands and registers them.
+"""
 
 from __future__ import annotations
 
+import functools
+import re
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
+
+import typer
 
 from proxysort.encoders import ModelSpec
 from proxysort.env import Environment
-from proxysort.progress import ConsoleReporter
+from proxysort.errors import ExitCode, ProxysortError, UsageError
+from proxysort.progress import ConsoleReporter, Reporter
+
+if TYPE_CHECKING:  # pragma: no cover
+    from proxysort.sorting import By, SortResult
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Library parameter name → the flag that sets it; library errors name parameters, the CLI shows flags.
+FLAGS = {
+    "by": "--by",
+    "k": "--k",
+    "words": "--words",
+    "words_file": "--words-file",
+    "mode": "--mode",
+    "feature": "--feature",
+    "epochs": "--epochs",
+    "device": "--device",
+    "pretrained": "--pretrained",
+    "strict": "--strict",
+    "cache_dir": "--cache-dir",
+    "llm_model": "--llm",
+    "link": "--link",
+}
+
+_current_env: Environment | None = None
+
+
+def set_env(env: Environment | None) -> None:
+    """Install the environment of the invocation that is starting (None when it ends)."""
+    global _current_env
+    _current_env = env
+
+
+def get_env() -> Environment:
+    """The environment of the running invocation (tests inject one through :func:`proxysort.cli.main`)."""
+    global _current_env
+    if _current_env is None:
+        _current_env = Environment()
+    return _current_env
+
+
+def flag_message(err: ProxysortError) -> str:
+    """``str(err)`` with each parameter it names (``err.params``) written as its flag: ``k`` → ``--k``."""
+    text = str(err)
+    for param in err.params:
+        flag = FLAGS.get(param)
+        if flag is not None:
+            text = re.sub(rf"(?<![\w-]){re.escape(param)}(?![\w-])", flag, text)
+    return text
+
+
+def fail(message: str, code: ExitCode) -> "typer.Exit":
+    """Print one line to stderr and return the Exit to raise: ``raise fail(...)``."""
+    stderr = get_env().stderr
+    stderr.write(f"proxysort: {message}\n")
+    stderr.flush()
+    return typer.Exit(int(code))
+
+
+def handle_errors(func: F) -> F:
+    """Turn library errors into one sentence on stderr plus a documented exit code; never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ProxysortError as err:
+            raise fail(flag_message(err), err.exit_code) from None
+        except KeyboardInterrupt:
+            raise fail("interrupted; work finished so far is kept.", ExitCode.INTERRUPTED) from None
+        except BrokenPipeError:
+            # The reader of our stdout went away (e.g. `| head`): not an error for a pipeline tool.
+            # Point stdout at devnull so the interpreter's final flush does not raise again.
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(int(ExitCode.OK)) from None
+
+    return wrapper  # type: ignore[return-value]
 
 
 def reporter_for(env: Environment, quiet: bool = False) -> ConsoleReporter:
@@ -14,10 +104,80 @@ def reporter_for(env: Environment, quiet: bool = False) -> ConsoleReporter:
     return ConsoleReporter(env.stderr, is_tty=bool(env.stderr_isatty), quiet=quiet)
 
 
-def model_spec(model: str, pretrained: str, device: str) -> ModelSpec:
-    """Typer already applied the PROXYSORT_* variables; this only packs the values."""
-    return ModelSpec(model=model, pretrained=pretrained, device=device)
+def model_spec(env: Environment, model: str | None, pretrained: str | None, device: str | None) -> ModelSpec:
+    """Flags, else ``PROXYSORT_MODEL/PRETRAINED/DEVICE`` from ``env``, else the defaults."""
+    return ModelSpec.from_env(env.vars, model=model, pretrained=pretrained, device=device)
 
 
 def cache_dir_for(env: Environment, cache_dir: Path | None) -> Path:
+    """``--cache-dir``, else ``PROXYSORT_CACHE_DIR`` from ``env``, else the platform's cache folder."""
     return cache_dir.expanduser() if cache_dir is not None else env.cache_dir
+
+
+def by_from_flags(
+    by: list[str],
+    k: "int | list[int | None] | None",
+    words: Optional[list[str]],
+    words_file: Optional[list[Path]],
+    noun: Optional[str],
+) -> "list[By]":
+    """``--by`` with its ``--words``/``--words-file`` (one per ``--by``, in order; one ``--by`` may take
+    several ``--words``), ``--noun`` and ``--k`` (one for all, or one per concept) as the library's list."""
+    from proxysort.sorting import By
+    from proxysort.words import split_words
+
+    n = len(by)
+    if words and n > 1 and len(words) != n:
+        raise UsageError(f"With {n} --by concepts, give --words {n} times (once per concept, in order), or not at all.")
+    if words_file and len(words_file) != n:
+        if n == 1:
+            raise UsageError("Give --words-file once per --by concept.")
+        raise UsageError(f"With {n} --by concepts, give --words-file {n} times (once per concept, in order), or not at all.")
+    per_words = ([split_words(words)] if n == 1 else [split_words([w]) for w in words]) if words else [None] * n
+    per_file: list[Optional[Path]] = list(words_file) if words_file else [None] * n
+    per_k = k if isinstance(k, list) else [k] * n
+    return [By(c, words=w, words_file=f, noun=noun, k=kc) for c, w, f, kc in zip(by, per_words, per_file, per_k)]
+
+
+def sort_with_flags(
+    *,
+    source: "Path | list[Path]",
+    by: "list[By]",
+    llm: Optional[str],
+    mode: str,
+    feature: Optional[str],
+    epochs: Optional[int],
+    model: Optional[str],
+    pretrained: Optional[str],
+    device: Optional[str],
+    cache_dir: Optional[Path],
+    seed: int,
+    strict: bool,
+    env: Environment,
+    reporter: Reporter,
+) -> "SortResult":
+    """Words (confirmed at a terminal) → :func:`proxysort.sorting.sort`; shared by ``cluster`` and ``eval``."""
+    import dataclasses
+
+    from proxysort.cli.wordprompt import confirm_words
+    from proxysort.proxy import ProxyConfig
+    from proxysort.sorting import resolve_words, sort
+    from proxysort.words import WordList
+
+    cache = cache_dir_for(env, cache_dir)
+    resolved = resolve_words(by, llm_model=llm, env=env, reporter=reporter, cache_dir=cache)
+    confirmed = [
+        dataclasses.replace(b, words=confirm_words(b.words, env)) if isinstance(b.words, WordList) else b
+        for b in resolved
+    ]
+    return sort(
+        source,
+        confirmed,
+        model=model_spec(env, model, pretrained, device),
+        training=ProxyConfig(mode=mode, seed=seed, epochs=epochs),
+        feature=feature,
+        cache_dir=cache,
+        strict=strict,
+        env=env,
+        reporter=reporter,
+    )

@@ -1,59 +1,57 @@
 """``proxysort eval``: score the clustering against ground-truth labels, the way the papers report it.
 
-Runs the same pipeline as ``cluster`` (words → index → proxies) but writes no folders; then k-means with ten
+Runs the same steps as ``cluster`` (words → index → proxies) but writes no folders; then k-means with ten
 seeds and the true number of classes, printing NMI, AMI, ARI, Rand index and Hungarian accuracy as
 mean ± std. Labels come only from ``labels.csv``, never from folder names.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Optional
-
-import typer
-
-from proxysort.cli.app import app, get_env, handle_errors
-from proxysort.cli.cluster_cmd import (
+from proxysort.cli.common import by_from_flags, get_env, reporter_for, sort_with_flags
+from proxysort.cli.inputs import source_of
+from proxysort.cli.options import (
     ByOpt,
-    ClusterWordsFileOpt,
-    ClusterWordsOpt,
+    CacheDirOpt,
+    DeviceOpt,
     EpochsOpt,
+    EvalJsonOpt,
+    EvalKOpt,
+    EvalLabelsOpt,
     FeatureOpt,
     LabelColumnOpt,
+    LlmOpt,
+    ModelOpt,
     ModeOpt,
+    NounOpt,
+    PretrainedOpt,
+    QuietOpt,
     SeedOpt,
+    SeedsOpt,
     SourceArg,
-    run_pipeline,
-    source_of,
+    WordsFileOpt,
+    WordsOpt,
 )
-from proxysort.cli.common import reporter_for
-from proxysort.cli.options import DEFAULTS, CacheDirOpt, DeviceOpt, ModelOpt, PretrainedOpt, QuietOpt
-from proxysort.cli.words_cmd import LlmOpt, NounOpt
 from proxysort.errors import UsageError
 
 
-@app.command("eval")
-@handle_errors
 def eval_command(
     source: SourceArg,
     by: ByOpt,
-    labels: Annotated[
-        Path, typer.Option("--labels", help="labels.csv: a 'path' column relative to the file, then one column per labelling.", dir_okay=False)
-    ],
+    labels: EvalLabelsOpt,
     label_column: LabelColumnOpt = None,
-    k: Annotated[Optional[int], typer.Option("--k", help="Clusters for scoring (default: the true number of classes).")] = None,
-    seeds: Annotated[int, typer.Option("--seeds", min=1, help="Number of k-means seeds to average over (the papers use 10).")] = 10,
-    words: ClusterWordsOpt = None,
-    words_file: ClusterWordsFileOpt = None,
+    k: EvalKOpt = None,
+    seeds: SeedsOpt = 10,
+    words: WordsOpt = None,
+    words_file: WordsFileOpt = None,
     llm: LlmOpt = None,
     noun: NounOpt = None,
     mode: ModeOpt = "subspace",
     feature: FeatureOpt = None,
     epochs: EpochsOpt = None,
-    json_output: Annotated[bool, typer.Option("--json", help="One JSON object per concept with mean and std of each score.")] = False,
-    model: ModelOpt = DEFAULTS["model"],
-    pretrained: PretrainedOpt = DEFAULTS["pretrained"],
-    device: DeviceOpt = DEFAULTS["device"],
+    json_output: EvalJsonOpt = False,
+    model: ModelOpt = None,
+    pretrained: PretrainedOpt = None,
+    device: DeviceOpt = None,
     cache_dir: CacheDirOpt = None,
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
@@ -62,26 +60,29 @@ def eval_command(
 
     stdout: a table on a terminal, otherwise TSV rows 'concept, column, k, n, metric, mean, std' (or --json).
     """
-    from proxysort.formats import write_eval
-    from proxysort.pipeline import evaluate, read_labels
+    from proxysort.cli.formats import write_eval
+    from proxysort.evaluation import evaluate, read_labels
+    from proxysort.groups import check_k
+    from proxysort.sorting import as_by
 
     env = get_env()
     reporter = reporter_for(env, quiet)
-    if k is not None and k < 1:
-        raise UsageError(f"--k must be at least 1 (got {k}).")
+    if k is not None:
+        check_k(k)
     columns = label_column or list(by)
     if len(columns) != len(by):
         raise UsageError(f"Give one --label-column per --by concept ({len(by)}), not {len(columns)}.")
-    # Read the labels first: a wrong file or column fails now, not after learning. Clustering uses the true
-    # number of classes (or --k), as the papers do, rather than the automatic choice.
-    truth = {concept: read_labels(labels, column) for concept, column in zip(by, columns)}
-    ks = {concept: k or len(set(values.values())) for concept, values in truth.items()}
-    run = run_pipeline(
-        source=source_of(source, env), by=list(by), k=ks, words=words, words_file=words_file, llm=llm,
-        noun=noun, mode=mode, feature=feature, epochs=epochs, model=model, pretrained=pretrained,
-        device=device, cache_dir=cache_dir, seed=seed, strict=False, env=env, reporter=reporter,
+    # Read the labels once, first: a wrong file or column fails now, not after learning. Clustering uses
+    # the true number of classes (or --k), as the papers do, rather than the automatic choice.
+    truth = [read_labels(labels, column) for column in columns]
+    ks: list[int | None] = [k if k is not None else t.classes for t in truth]
+    concepts = as_by(by_from_flags(list(by), ks, words, words_file, noun))
+    result = sort_with_flags(
+        source=source_of(source, env), by=concepts, llm=llm, mode=mode, feature=feature, epochs=epochs,
+        model=model, pretrained=pretrained, device=device, cache_dir=cache_dir, seed=seed, strict=False,
+        env=env, reporter=reporter,
     )
-    results = evaluate(run, labels, columns, k=k, seeds=list(range(seeds)))
+    results = evaluate(result, truth, k=k, seeds=list(range(seeds)))
     for r in results:
         if r.unlabelled:
             reporter.warning(f"{r.unlabelled} photo(s) are not in {labels} and were left out of the '{r.concept}' scores.")

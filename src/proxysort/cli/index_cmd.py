@@ -5,46 +5,39 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Optional
 
 import typer
 
-from proxysort.cli.app import app, get_env, handle_errors
-from proxysort.cli.common import cache_dir_for, model_spec, reporter_for
-from proxysort.cli.options import DEFAULTS, CacheDirOpt, DeviceOpt, ModelOpt, PretrainedOpt, QuietOpt
-from proxysort.exitcodes import ExitCode
+from proxysort.cli.common import cache_dir_for, get_env, model_spec, reporter_for
+from proxysort.cli.inputs import stdin_paths
+from proxysort.cli.options import (
+    BatchSizeOpt,
+    CacheDirOpt,
+    DeviceOpt,
+    ExcludeOpt,
+    FolderArg,
+    IndexJsonOpt,
+    IndexSourcesArg,
+    IndexStrictOpt,
+    ModelOpt,
+    PretrainedOpt,
+    QuietOpt,
+    WorkersOpt,
+)
+from proxysort.errors import ExitCode
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 
-
-@app.command("index")
-@handle_errors
-def index_cmd(
-    sources: Annotated[
-        list[Path],
-        typer.Argument(
-            help="Photo folder(s) to index recursively, image files, or '-' to read one path per line from stdin.",
-            metavar="DIR",
-            show_default=False,
-        ),
-    ],
-    model: ModelOpt = DEFAULTS["model"],
-    pretrained: PretrainedOpt = DEFAULTS["pretrained"],
-    device: DeviceOpt = DEFAULTS["device"],
+def index_command(
+    sources: IndexSourcesArg,
+    model: ModelOpt = None,
+    pretrained: PretrainedOpt = None,
+    device: DeviceOpt = None,
     cache_dir: CacheDirOpt = None,
-    exclude: Annotated[
-        Optional[list[Path]], typer.Option("--exclude", help="A folder to leave out (repeatable).", file_okay=False, metavar="DIR")
-    ] = None,
-    strict: Annotated[
-        bool, typer.Option("--strict", help="Treat any skipped file as an error (message + exit code 3).")
-    ] = False,
-    batch_size: Annotated[
-        Optional[int], typer.Option("--batch-size", min=1, help="Images per model forward pass (default: 32 CPU, 128 GPU).")
-    ] = None,
-    workers: Annotated[
-        Optional[int], typer.Option("--workers", min=1, help="Decoding threads (default: CPU count, 2 to 8).")
-    ] = None,
-    json_out: JsonOpt = False,
+    exclude: ExcludeOpt = None,
+    strict: IndexStrictOpt = False,
+    batch_size: BatchSizeOpt = None,
+    workers: WorkersOpt = None,
+    json_out: IndexJsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Embed every photo under DIR once and cache the vectors; re-runs only embed what changed.
@@ -61,10 +54,10 @@ def index_cmd(
     env = get_env()
     targets: list[Path] = list(sources)
     if [str(s) for s in targets] == ["-"]:
-        targets = [Path(line.rstrip("\r\n")) for line in env.stdin if line.strip()]
+        targets = stdin_paths(env)
     result = index(
         targets if len(targets) != 1 else targets[0],
-        spec=model_spec(model, pretrained, device),
+        model=model_spec(env, model, pretrained, device),
         cache_dir=cache_dir_for(env, cache_dir),
         exclude=exclude or (),
         strict=strict,
@@ -86,16 +79,14 @@ def index_cmd(
         raise typer.Exit(int(ExitCode.PARTIAL))
 
 
-@app.command("status")
-@handle_errors
-def status_cmd(
-    folder: Annotated[Path, typer.Argument(help="The photo folder to report on.", metavar="DIR", show_default=False)],
+def status_command(
+    folder: FolderArg,
     cache_dir: CacheDirOpt = None,
-    json_out: JsonOpt = False,
+    json_out: IndexJsonOpt = False,
 ) -> None:
     """Show what the cache holds for DIR: which models indexed it, how many vectors, what changed since,
     and how much space the cache takes. Reads only; never loads a model."""
-    from proxysort.indexer import status
+    from proxysort.folder_status import status
 
     env = get_env()
     report = status(folder, cache_dir=cache_dir_for(env, cache_dir), env=env)

@@ -1,44 +1,188 @@
-"""Options shared by several commands, declared once (model selection, cache, output streams)."""
+"""Every command-line option, declared once: commands share these ``Annotated`` types.
+
+Environment defaults (``PROXYSORT_MODEL``, ``PROXYSORT_PRETRAINED``, ``PROXYSORT_DEVICE``,
+``PROXYSORT_CACHE_DIR``) are not read by Typer: the options default to None and :mod:`proxysort.cli.common`
+fills them from the injected :class:`~proxysort.env.Environment`, the only reader of the process
+environment. The help text still names them.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, List, Literal, Optional
 
 import typer
 
+from proxysort.cli.formats import FORMATS
 from proxysort.encoders import DEFAULT_MODEL, DEFAULT_PRETRAINED
+from proxysort.output import LINK_MODES
+from proxysort.proxy import DEFAULT_EPOCHS, FEATURES, MODES
+
+# -- model and cache (every command that embeds or reads the cache) --------------------------------------
 
 ModelOpt = Annotated[
-    str,
+    Optional[str],
     typer.Option(
         "--model",
-        envvar="PROXYSORT_MODEL",
-        help="open_clip model name, or a path to an open_clip model-config JSON.",
-        show_default=True,
+        help="open_clip model name, or a path to an open_clip model-config JSON.  "
+        f"[env var: PROXYSORT_MODEL; default: {DEFAULT_MODEL}]",
+        show_default=False,
     ),
 ]
 PretrainedOpt = Annotated[
-    str,
+    Optional[str],
     typer.Option(
         "--pretrained",
-        envvar="PROXYSORT_PRETRAINED",
-        help="open_clip weights tag (downloaded once), a local weights file, or 'none' for random weights.",
+        help="open_clip weights tag (downloaded once), a local weights file, or 'none' for random weights.  "
+        f"[env var: PROXYSORT_PRETRAINED; default: {DEFAULT_PRETRAINED}]",
+        show_default=False,
     ),
 ]
 DeviceOpt = Annotated[
-    str,
-    typer.Option("--device", envvar="PROXYSORT_DEVICE", help="auto (CUDA when present), cpu or cuda."),
+    Optional[str],
+    typer.Option(
+        "--device", help="auto (CUDA when present), cpu or cuda.  [env var: PROXYSORT_DEVICE; default: auto]",
+        show_default=False,
+    ),
 ]
 CacheDirOpt = Annotated[
     Optional[Path],
     typer.Option(
         "--cache-dir",
-        envvar="PROXYSORT_CACHE_DIR",
-        help="Where vectors are cached (default: the platform's user cache folder).",
+        help="Where vectors are cached (default: the platform's user cache folder).  [env var: PROXYSORT_CACHE_DIR]",
         file_okay=False,
     ),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary on stderr.")]
+StrictOpt = Annotated[bool, typer.Option("--strict", help="Fail (exit 3) when any photo had to be skipped.")]
 
-DEFAULTS = {"model": DEFAULT_MODEL, "pretrained": DEFAULT_PRETRAINED, "device": "auto"}
+# -- sources --------------------------------------------------------------------------------------------
+
+SourceArg = Annotated[
+    str,
+    typer.Argument(help="The photo folder, or '-' to read image paths from stdin (one per line, or NUL-separated)."),
+]
+IndexSourcesArg = Annotated[
+    List[Path],
+    typer.Argument(
+        help="Photo folder(s) to index recursively, image files, or '-' to read one path per line from stdin.",
+        metavar="DIR",
+        show_default=False,
+    ),
+]
+FolderArg = Annotated[Path, typer.Argument(help="The photo folder to report on.", metavar="DIR", show_default=False)]
+ExcludeOpt = Annotated[
+    Optional[List[Path]], typer.Option("--exclude", help="A folder to leave out (repeatable).", file_okay=False, metavar="DIR")
+]
+IndexStrictOpt = Annotated[
+    bool, typer.Option("--strict", help="Treat any skipped file as an error (message + exit code 3).")
+]
+BatchSizeOpt = Annotated[
+    Optional[int], typer.Option("--batch-size", min=1, help="Images per model forward pass (default: 32 CPU, 128 GPU).")
+]
+WorkersOpt = Annotated[Optional[int], typer.Option("--workers", min=1, help="Decoding threads (default: CPU count, 2 to 8).")]
+
+# -- concepts and words -----------------------------------------------------------------------------------
+
+#: ``cluster``/``eval`` sort by one or more concepts; ``words`` shows the words of one.
+ByOpt = Annotated[
+    List[str],
+    typer.Option("--by", help="A concept to sort by (color, species, pose, person, ...). Repeat for several."),
+]
+OneByOpt = Annotated[str, typer.Option("--by", help="The concept to sort by, e.g. color, species, pose, person.")]
+NounOpt = Annotated[
+    Optional[str],
+    typer.Option("--noun", help="What the photos show, used in the prompt ('fruit'); default depends on the concept."),
+]
+WordsOpt = Annotated[
+    Optional[List[str]],
+    typer.Option(
+        "--words",
+        help="Candidate words, comma-separated. With several --by, give one --words per --by, in the same order.",
+    ),
+]
+OneWordsOpt = Annotated[
+    Optional[List[str]],
+    typer.Option("--words", help="Candidate words, comma-separated (repeatable); skips every other source."),
+]
+WordsFileOpt = Annotated[
+    Optional[List[Path]],
+    typer.Option(
+        "--words-file",
+        help="A file of candidate words (one per line or comma-separated); one per --by, in the same order.",
+        dir_okay=False,
+    ),
+]
+OneWordsFileOpt = Annotated[
+    Optional[Path],
+    typer.Option("--words-file", help="A text file of candidate words, one per line or comma-separated.", dir_okay=False),
+]
+LlmOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--llm",
+        help="Ask this chat model (openai SDK; OPENAI_API_KEY, OPENAI_BASE_URL for local servers) for words; "
+        "'off' stays offline. Default: $PROXYSORT_LLM, else gpt-4o-mini when OPENAI_API_KEY or OPENAI_BASE_URL "
+        "is set, else offline.",
+    ),
+]
+#: ``--k`` means a different count in each command, so each has its own help (one option per meaning).
+KOpt = Annotated[
+    Optional[int],
+    typer.Option("--k", help="Number of groups per concept (default: chosen by silhouette, at most 12)."),
+]
+WordsKOpt = Annotated[Optional[int], typer.Option("--k", min=1, help="Number of groups wanted: how many words to ask an LLM for.")]
+EvalKOpt = Annotated[Optional[int], typer.Option("--k", help="Clusters for scoring (default: the true number of classes).")]
+
+# -- learning ---------------------------------------------------------------------------------------------
+
+# Literal[...] built from the library's tuples: --help lists the choices and there is one source of truth.
+ModeChoice = Literal[MODES]  # type: ignore[valid-type]
+FeatureChoice = Literal[FEATURES]  # type: ignore[valid-type]
+LinkChoice = Literal[LINK_MODES]  # type: ignore[valid-type]
+FormatChoice = Literal[FORMATS]  # type: ignore[valid-type]
+
+ModeOpt = Annotated[ModeChoice, typer.Option("--mode", help="How proxies are learned (zeroshot = no training).")]
+FeatureOpt = Annotated[Optional[FeatureChoice], typer.Option("--feature", help="What k-means clusters (default: prompt).")]
+EpochsOpt = Annotated[
+    Optional[int],
+    typer.Option(
+        "--epochs",
+        min=0,
+        help=f"Most proxy-learning epochs (default: {DEFAULT_EPOCHS['cpu']} on CPU, {DEFAULT_EPOCHS['cuda']} on GPU; "
+        "stops earlier on a plateau).",
+    ),
+]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for proxy learning and k-means (same seed, same result).")]
+
+# -- labels -----------------------------------------------------------------------------------------------
+
+LabelsOpt = Annotated[
+    Optional[Path],
+    typer.Option("--labels", help="A labels.csv ('path' relative to it, one column per labelling) to score against.", dir_okay=False),
+]
+EvalLabelsOpt = Annotated[
+    Path, typer.Option("--labels", help="labels.csv: a 'path' column relative to the file, then one column per labelling.", dir_okay=False)
+]
+LabelColumnOpt = Annotated[
+    Optional[List[str]],
+    typer.Option("--label-column", help="The labels.csv column for each --by, in order (default: the concept name)."),
+]
+SeedsOpt = Annotated[int, typer.Option("--seeds", min=1, help="Number of k-means seeds to average over (the papers use 10).")]
+
+# -- output -------------------------------------------------------------------------------------------------
+
+OutOpt = Annotated[
+    Optional[Path],
+    typer.Option("--out", help="Output folder (default: '<photos>-sorted' beside the photo folder; none for '-').", file_okay=False),
+]
+NoFoldersOpt = Annotated[bool, typer.Option("--no-folders", help="Only print the result; write no folder tree.")]
+LinkOpt = Annotated[LinkChoice, typer.Option("--link", help="How photos appear in the tree (relative symlinks by default).")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Write nothing: print the result and the folder plan.")]
+FormatOpt = Annotated[Optional[FormatChoice], typer.Option("--format", help="stdout format (default: table on a terminal, tsv otherwise).")]
+Print0Opt = Annotated[bool, typer.Option("--print0", "-0", help="End stdout records with NUL instead of newline.")]
+#: ``--json`` prints a different record in each command, so each has its own help.
+RowsJsonOpt = Annotated[bool, typer.Option("--json", help="JSON Lines on stdout: path, concept, cluster, name, score, dest.")]
+EvalJsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per concept with mean and std of each score.")]
+WordsJsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object with the words, source and detail.")]
+IndexJsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]

@@ -23,8 +23,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-TINY = str(Path(__file__).parent / "fixtures" / "tiny-clip.json")
-MODEL_ARGS = ["--model", TINY, "--pretrained", "none", "--device", "cpu"]
+from tests.support.photos import TINY_ARGS, TINY_CONFIG
+
+TINY = str(TINY_CONFIG)
+MODEL_ARGS = TINY_ARGS
 
 
 # ------------------------------------------------------------------------------------------- photos
@@ -97,7 +99,7 @@ def start_subprocess(folder: Path, cache: Path, log: Path) -> subprocess.Popen:
     try:
         return subprocess.Popen(
             [sys.executable, "-m", "proxysort", *index_argv(folder)],
-            stdout=subprocess.DEVNULL, stderr=fh, env=child_env(cache), cwd=Path(__file__).parent.parent,
+            stdout=subprocess.DEVNULL, stderr=fh, env=child_env(cache), cwd=Path(__file__).resolve().parents[2],
         )
     finally:
         fh.close()
@@ -138,7 +140,7 @@ class Forker:
         self.extra_args = extra_args
         self.ctx = mp.get_context("forkserver")
         self.ctx.set_forkserver_preload(["torch", "open_clip", "PIL.Image", "numpy", "proxysort.cli",
-                                         "proxysort.indexer", "crashloop"])
+                                         "proxysort.indexer", "tests.support.crashloop"])
 
     def start(self, folder: Path, cache: Path, log: Path) -> "mp.process.BaseProcess":
         proc = self.ctx.Process(

@@ -1,11 +1,11 @@
-"""k-means on separable data, its errors, and cluster names that never collide."""
+"""k-means on separable data, its errors, the automatic k, and group names that never collide."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from proxysort.cluster import centroid_scores, cluster_centres, kmeans, name_clusters
+from proxysort.groups import centroid_scores, choose_k, cluster_centres, kmeans, name_clusters
 from proxysort.errors import UsageError
 from proxysort.metrics import score_all
 
@@ -110,3 +110,20 @@ def test_centroid_scores_are_cosines() -> None:
     x, truth, centres = _blobs(noise=0.0)
     s = centroid_scores(x, truth, centres)
     assert np.allclose(s, 1.0, atol=1e-5)
+
+
+def test_choose_k_finds_separated_groups() -> None:
+    rng = np.random.default_rng(0)
+    x = np.repeat(np.eye(4, 16), 10, axis=0) + 0.02 * rng.normal(size=(40, 16))
+    assert choose_k(x.astype(np.float32), n_words=8) == 4
+
+
+def test_k_errors_name_the_parameter_not_a_flag() -> None:
+    from proxysort.groups import check_k
+
+    with pytest.raises(UsageError, match=r"^k must be at least 1 \(got 0\)\.$") as err:
+        check_k(0)
+    assert err.value.params == ("k",)
+    with pytest.raises(UsageError, match=r"^k 5 asks for more clusters than there are photos \(4\); use k 4 or fewer\.$"):
+        check_k(5, 4)
+    check_k(4, 4, 4)

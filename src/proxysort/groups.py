@@ -1,4 +1,4 @@
-"""Spherical k-means with FAISS, and naming clusters after the candidate words.
+"""Spherical k-means with FAISS, the automatic choice of k, and naming clusters after the candidate words.
 
 FAISS is used (not sklearn) because it runs the same code on a GPU when one is visible and is several times
 faster on the CPU for the N×512 features proxysort clusters. faiss and scipy are imported inside the
@@ -20,6 +20,9 @@ DEFAULT_N_INIT = 5
 DEFAULT_NITER = 50
 #: Below this many multiply-adds per iteration (points × clusters × dims) k-means runs on one thread.
 _PARALLEL_WORK = 100_000_000
+#: Largest k the automatic choice considers: beyond this, folders stop being browsable anyway.
+AUTO_K_MAX = 12
+_SILHOUETTE_SAMPLE = 2000
 
 
 @dataclass(frozen=True)
@@ -47,19 +50,51 @@ def count_distinct(features: np.ndarray, decimals: int = 6) -> int:
     return len(np.unique(np.round(features, decimals), axis=0))
 
 
-def check_k(k: int, features: np.ndarray) -> None:
-    """Raise :class:`UsageError` with a sentence the user can act on when ``k`` clusters are impossible."""
-    n = len(features)
+def check_k(k: int, n: int | None = None, distinct: int | None = None) -> None:
+    """The one check of ``k``: at least 1, at most ``n`` photos and ``distinct`` points, when those are known.
+
+    Callers check as early as they can (before indexing, before learning, before k-means) with what they
+    know by then; the message is one sentence in parameter names (the CLI writes ``k`` as ``--k``).
+    """
     if k < 1:
-        raise UsageError(f"--k must be at least 1 (got {k}).")
-    if k > n:
-        raise UsageError(f"--k {k} asks for more clusters than there are photos ({n}); use --k {n} or fewer.")
-    distinct = count_distinct(features)
-    if k > distinct:
+        raise UsageError(f"k must be at least 1 (got {k}).", params=("k",))
+    if n is not None and k > n:
+        raise UsageError(f"k {k} asks for more clusters than there are photos ({n}); use k {n} or fewer.", params=("k",))
+    if distinct is not None and n is not None and k > distinct:
         raise UsageError(
-            f"--k {k} asks for more clusters than there are distinct points to cluster ({distinct} of {n} are "
-            f"different in the chosen feature); use --k {distinct} or fewer, or another --mode or --feature."
+            f"k {k} asks for more clusters than there are distinct points to cluster ({distinct} of {n} are "
+            f"different in the chosen feature); use k {distinct} or fewer, or another mode or feature.",
+            params=("k",),
         )
+
+
+def spherical_for(feature: str) -> bool:
+    """k-means is spherical (cosine) for every feature except ``weights``, whose rows are probability
+    vectors compared by position."""
+    return feature != "weights"
+
+
+def choose_k(features: np.ndarray, n_words: int, *, seed: int = 0, spherical: bool = True) -> int:
+    """Automatic k: best cosine silhouette for k in 2..min(words, AUTO_K_MAX, distinct rows).
+
+    Silhouette is computed on at most 2,000 sampled rows.
+    """
+    from sklearn.metrics import silhouette_score
+
+    top = min(max(n_words, 2), AUTO_K_MAX, count_distinct(features), len(features) - 1)
+    if top < 2:
+        return 1
+    best_k, best = 2, -np.inf
+    sample = min(len(features), _SILHOUETTE_SAMPLE)
+    for k in range(2, top + 1):
+        # Two starts per candidate k are enough to rank them; the final clustering uses the full count.
+        labels = kmeans(features, k, seed=seed, n_init=2, spherical=spherical).labels
+        if len(set(labels.tolist())) < 2:
+            continue
+        score = silhouette_score(features, labels, metric="cosine", sample_size=sample, random_state=seed)
+        if score > best + 1e-9:
+            best_k, best = k, float(score)
+    return best_k
 
 
 def kmeans(
@@ -82,7 +117,7 @@ def kmeans(
     x = np.ascontiguousarray(features, dtype=np.float32)
     if x.ndim != 2:
         raise ValueError(f"features must be a 2-D array, got shape {x.shape}")
-    check_k(k, x)
+    check_k(k, len(x), count_distinct(x))
     if spherical:
         x = _unit_rows(x)
     n, d = x.shape

@@ -16,7 +16,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import IO, Sequence
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Mapping, Sequence
+
+if TYPE_CHECKING:  # pragma: no cover
+    from proxysort.evaluation import EvalResult
+    from proxysort.sorting import SortResult
 
 FORMATS = ("table", "tsv", "json", "paths")
 
@@ -35,6 +40,19 @@ class ResultRow:
     name: str
     score: float
     dest: str | None = None
+
+
+def result_rows(
+    result: "SortResult", dest: Mapping[tuple[str, str], str] | None = None, out: Path | None = None
+) -> list[ResultRow]:
+    """One :class:`ResultRow` per (image, concept); ``dest``/``out`` come from a :class:`~proxysort.output.TreePlan`."""
+    rows = []
+    for c in result.concepts:
+        for path, label, score in zip(result.paths, c.labels, c.scores):
+            rel = dest.get((c.concept, str(path))) if dest else None
+            where = str(out / rel) if (rel is not None and out is not None) else None
+            rows.append(ResultRow(str(path), c.concept, int(label), c.names[int(label)], float(score), where))
+    return rows
 
 
 def choose_format(fmt: str | None, *, json_flag: bool, stdout_isatty: bool, print0: bool = False) -> str:
@@ -105,8 +123,8 @@ def _write_table(rows: Sequence[ResultRow], stream: IO[str], *, is_tty: bool) ->
     console.print(table)
 
 
-def write_eval(results: Sequence[object], fmt: str, stream: IO[str], *, is_tty: bool = False) -> None:
-    """Write :class:`proxysort.pipeline.EvalResult` scores: mean ± std over the k-means seeds.
+def write_eval(results: Sequence["EvalResult"], fmt: str, stream: IO[str], *, is_tty: bool = False) -> None:
+    """Write :class:`proxysort.evaluation.EvalResult` scores: mean ± std over the k-means seeds.
 
     ``tsv`` is long-form (``concept, column, k, n, metric, mean, std``) so one ``grep nmi`` picks a metric;
     ``json`` is one object per concept; ``table`` is one row per concept with ``mean ± std`` cells.

@@ -1,0 +1,85 @@
+"""``proxysort status``: what the cache knows about a folder, per model. Read-only: never writes the cache
+and never loads a model, so it works on a read-only cache and costs no start-up of torch."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from proxysort.env import Environment
+from proxysort.scan import check_root, scan
+from proxysort.store import VectorStore
+
+
+@dataclass
+class StoreStatus:
+    """One model's view of a folder: how much of what is on disk it has vectors for."""
+
+    identity: str
+    store: Path
+    indexed: int  # files under the folder with a vector
+    up_to_date: int  # ... whose size and mtime still match the disk
+    stale: int  # changed on disk since they were indexed
+    vanished: int  # indexed but no longer on disk (swept by the next index run)
+    failed: int  # remembered decode failures under the folder
+    vectors_total: int  # in the whole store (all folders)
+    dim: int | None
+    bytes_on_disk: int
+    last_indexed: float | None
+
+
+@dataclass
+class FolderStatus:
+    folder: Path
+    on_disk: int
+    not_indexed: int  # on disk, not up to date in any store (what `index` with the default model would do)
+    stores: list[StoreStatus]
+    cache_dir: Path
+    cache_bytes: int
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["folder"], data["cache_dir"] = str(self.folder), str(self.cache_dir)
+        for s in data["stores"]:
+            s["store"] = str(s["store"])
+        return data
+
+
+def status(source: Path | str, *, cache_dir: Path | None = None, env: Environment | None = None) -> FolderStatus:
+    """What the cache knows about ``source``, for every model that indexed it. Read-only: never writes
+    the cache and never loads a model."""
+    env = env or Environment()
+    root = check_root(Path(source))
+    cache_root = Path(cache_dir).expanduser() if cache_dir is not None else env.cache_dir
+    on_disk = {str(e.path): e for e in scan(root)}
+    stores: list[StoreStatus] = []
+    up_to_date_anywhere: set[str] = set()
+    for db in sorted((cache_root / "stores").glob("*/index.sqlite")):
+        with VectorStore(db, readonly=True) as store:
+            rows = store.rows_under(root)
+            if not rows and not store.failures_under(root):
+                continue
+            fresh = {
+                p for p, r in rows.items()
+                if r.has_vector and p in on_disk and (on_disk[p].size, on_disk[p].mtime_ns) == (r.size, r.mtime_ns)
+            }
+            up_to_date_anywhere |= fresh
+            stats = store.stats(root)
+            stores.append(
+                StoreStatus(
+                    identity=stats.identity or db.parent.name,
+                    store=db,
+                    indexed=sum(r.has_vector for r in rows.values()),
+                    up_to_date=len(fresh),
+                    stale=sum(1 for p in rows if p in on_disk and p not in fresh),
+                    vanished=sum(1 for p in rows if p not in on_disk),
+                    failed=stats.failures,
+                    vectors_total=stats.vectors,
+                    dim=stats.dim,
+                    bytes_on_disk=stats.bytes_on_disk,
+                    last_indexed=store.last_indexed(root),
+                )
+            )
+    cache_bytes = sum(p.stat().st_size for p in cache_root.rglob("*") if p.is_file()) if cache_root.is_dir() else 0
+    return FolderStatus(root, len(on_disk), len(set(on_disk) - up_to_date_anywhere), stores, cache_root, cache_bytes)

@@ -1,0 +1,235 @@
+"""The library facade behind ``proxysort cluster`` and ``proxysort eval``: words → index → proxies → groups.
+
+    >>> from proxysort import By, sort, write_folders
+    >>> result = sort("~/photos", [By("color", words=["red", "green", "yellow", "brown"], k=4)])
+    >>> result.concepts[0].names, result.concepts[0].labels[:5]
+    >>> write_folders(result, "~/photos-sorted")
+
+Choices made here, in one place:
+
+* **Features.** k-means runs on ``ProxyResult.feature(feature)`` (default :data:`proxysort.proxy.DEFAULT_FEATURE`),
+  spherically except for the ``weights`` feature (:func:`proxysort.groups.spherical_for`).
+* **Names.** Each group is named in the prompt space: the mean of its images' learned prompt embeddings
+  against the filled-in prompts of the candidate words (``ProxyResult.word_features``), whatever feature
+  was clustered, so that names mean the same thing in every mode.
+* **Automatic k** (``By.k`` is None): :func:`proxysort.groups.choose_k`.
+* **Scores.** Each image's ``score`` is the cosine similarity of its clustered feature to its centroid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+from proxysort.encoders import ClipModel, ModelSpec
+from proxysort.env import Environment
+from proxysort.errors import InputError, UsageError
+from proxysort.groups import check_k
+from proxysort.progress import Reporter
+from proxysort.words import WordList
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+    from proxysort.indexer import IndexedFolder, Source
+    from proxysort.output import TreePlan, WriteSummary
+    from proxysort.proxy import ProxyConfig, ProxyResult
+
+
+@dataclass(frozen=True)
+class By:
+    """One concept to sort by, and where its candidate words come from.
+
+    ``words`` is the list itself, or a :class:`WordList` already resolved (e.g. confirmed at a prompt);
+    without it, ``words_file``, then an LLM, then the offline lexicon are asked (:func:`proxysort.words.get_words`).
+    ``k`` is the number of groups (None: chosen automatically).
+    """
+
+    concept: str
+    words: Sequence[str] | WordList | None = None
+    words_file: Path | str | None = None
+    noun: str | None = None
+    k: int | None = None
+
+
+@dataclass
+class ConceptResult:
+    """The grouping of every image along one concept."""
+
+    concept: str
+    noun: str
+    words: list[str]
+    word_source: str
+    word_detail: str
+    feature: str
+    k: int
+    labels: "np.ndarray"  # N, group index per image
+    names: list[str]  # k, one distinct name per group
+    scores: "np.ndarray"  # N, cosine similarity to the own centroid
+    proxy: "ProxyResult" = field(repr=False)
+
+    def image_names(self) -> list[str]:
+        """The group name of every image, in image order."""
+        return [self.names[int(i)] for i in self.labels]
+
+
+@dataclass
+class SortResult:
+    """Everything one :func:`sort` call produced; ``concepts`` follow the order of ``by``."""
+
+    paths: list[Path]
+    concepts: list[ConceptResult]
+    index: "IndexedFolder" = field(repr=False)
+    seed: int = 0
+
+    @property
+    def failures(self) -> list[tuple[Path, str]]:
+        return self.index.failures
+
+    @property
+    def roots(self) -> list[Path]:
+        """The photo folders (from the index): output must stay out of them."""
+        return self.index.roots
+
+
+def as_by(by: str | By | Sequence[str | By]) -> list[By]:
+    """``by`` as a list of :class:`By`, concepts normalised (whitespace) and checked: at least one, all
+    different, every given ``k`` at least 1."""
+    items = [by] if isinstance(by, (str, By)) else list(by)
+    out = [b if isinstance(b, By) else By(b) for b in items]
+    out = [dataclasses.replace(b, concept=" ".join(b.concept.split())) for b in out]
+    if not out or not all(b.concept for b in out):
+        raise UsageError("Name at least one concept, e.g. by color.", params=("by",))
+    if len({b.concept.casefold() for b in out}) != len(out):
+        raise UsageError(f"Each by concept must be different (got {', '.join(b.concept for b in out)}).", params=("by",))
+    for b in out:
+        if b.k is not None:
+            check_k(b.k)
+    return out
+
+
+def resolve_words(
+    by: str | By | Sequence[str | By],
+    *,
+    llm_model: str | None = None,
+    env: Environment | None = None,
+    reporter: Reporter | None = None,
+    cache_dir: Path | None = None,
+) -> list[By]:
+    """``by`` with every ``words`` resolved to a :class:`WordList` (user, file, LLM, lexicon; see
+    :func:`proxysort.words.get_words`), each announced on the reporter."""
+    from proxysort.words import default_noun, get_words
+
+    env = env or Environment()
+    reporter = reporter or Reporter()
+    out = []
+    for b in as_by(by):
+        if isinstance(b.words, WordList):
+            out.append(b)
+            continue
+        wordlist = get_words(
+            b.concept,
+            noun=b.noun or default_noun(b.concept),
+            words=list(b.words) if b.words is not None else None,
+            words_file=Path(b.words_file) if b.words_file is not None else None,
+            llm_model=llm_model,
+            k=b.k,
+            env=env,
+            reporter=reporter,
+            cache_dir=cache_dir,
+        )
+        reporter.message(f"{wordlist.describe()}: {', '.join(wordlist.words)}")
+        out.append(dataclasses.replace(b, words=wordlist))
+    return out
+
+
+def sort(
+    source: "Source",
+    by: str | By | Sequence[str | By],
+    *,
+    model: ModelSpec | ClipModel | None = None,
+    training: "ProxyConfig | None" = None,
+    feature: str | None = None,
+    llm_model: str | None = None,
+    cache_dir: Path | None = None,
+    exclude: Sequence[Path] = (),
+    strict: bool = False,
+    env: Environment | None = None,
+    reporter: Reporter | None = None,
+) -> SortResult:
+    """Sort the photos of ``source`` (a folder, or a list of files) along each concept in ``by``.
+
+    New or changed photos are indexed first (incrementally, with the same loaded model). Several concepts
+    are learned together, so the concept-contrast term keeps their proxies apart. ``model`` is a loaded
+    :class:`ClipModel` or a :class:`ModelSpec` (default: from ``env``); ``training`` holds every proxy
+    learning setting, its ``seed`` also seeds k-means. Writes nothing but the caches; see
+    :func:`write_folders` for the folder tree.
+    """
+    import numpy as np
+
+    from proxysort.encoders import load_clip
+    from proxysort.indexer import index
+    from proxysort.groups import centroid_scores, choose_k, cluster_centres, kmeans, name_clusters, spherical_for
+    from proxysort.proxy import DEFAULT_FEATURE, Concept, ProxyConfig, learn_proxies
+
+    env = env or Environment()
+    reporter = reporter or Reporter()
+    concepts = resolve_words(by, llm_model=llm_model, env=env, reporter=reporter, cache_dir=cache_dir)
+    config = dataclasses.replace(training) if training is not None else ProxyConfig()
+    config.validate()
+    seed = config.seed
+    feature = feature or DEFAULT_FEATURE
+
+    clip = model if isinstance(model, ClipModel) else load_clip(model or ModelSpec.from_env(env.vars), env=env.vars)
+    indexed = index(source, model=clip, cache_dir=cache_dir, exclude=exclude, strict=strict, reporter=reporter, env=env)
+    n = len(indexed.paths)
+    if n == 0:
+        raise InputError("No usable photos were found, so there is nothing to sort.")
+    for b in concepts:
+        if b.k is not None:
+            check_k(b.k, n)
+
+    wordlists = [b.words for b in concepts if isinstance(b.words, WordList)]
+    proxy_concepts = [Concept(w.concept, tuple(w.words), noun=w.noun) for w in wordlists]
+    results = learn_proxies(indexed.vectors, proxy_concepts, clip, config, reporter)
+
+    out: list[ConceptResult] = []
+    for b, wl, res in zip(concepts, wordlists, results):
+        x = res.feature(feature)
+        spherical = spherical_for(feature)
+        k = b.k if b.k is not None else choose_k(x, len(wl.words), seed=seed, spherical=spherical)
+        km = kmeans(x, k, seed=seed, spherical=spherical)
+        naming = res.features.get("prompt", indexed.vectors)
+        names = name_clusters(cluster_centres(naming, km.labels, k), res.word_features, list(res.concept.words))
+        scores = centroid_scores(x, km.labels, km.centroids)
+        out.append(
+            ConceptResult(wl.concept, wl.noun, list(res.concept.words), wl.source, wl.detail, feature, k,
+                          km.labels, names, scores, res)
+        )
+        sizes = np.bincount(km.labels, minlength=k)
+        summary = ", ".join(f"{names[i]} ({sizes[i]})" for i in np.argsort(-sizes))
+        reporter.message(f"{wl.concept}: {n} photos in {k} groups: {summary}")
+    return SortResult([Path(p) for p in indexed.paths], out, indexed, seed)
+
+
+def write_folders(
+    result: SortResult,
+    out: Path | str,
+    *,
+    link: str = "symlink",
+    dry_run: bool = False,
+    reporter: Reporter | None = None,
+) -> tuple["TreePlan", "WriteSummary | None"]:
+    """Write (or with ``dry_run`` only plan) ``OUT/<concept>/<group>/<photo>`` for ``result``.
+
+    The tree must stay out of the photo folders (``result.roots``).
+    """
+    from proxysort.output import plan_tree, write_tree
+
+    groups = {c.concept: list(zip(map(str, result.paths), c.image_names())) for c in result.concepts}
+    plan = plan_tree(Path(out).expanduser(), groups, link=link, photo_roots=result.roots)
+    if dry_run:
+        return plan, None
+    return plan, write_tree(plan, reporter)

@@ -1,0 +1,1 @@
+"""Helpers shared by tests and benchmarks, imported as ``tests.support.<module>`` (no sys.path edits)."""

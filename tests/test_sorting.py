@@ -1,0 +1,138 @@
+"""The library facade: sort() end to end on a tiny model, concepts as one typed list, group names, and
+folder trees in every link mode."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from proxysort.cli.formats import result_rows
+from proxysort.errors import UsageError
+from proxysort.output import OUTPUT_MANIFEST
+from proxysort.proxy import ProxyConfig
+from proxysort.sorting import By, as_by, sort, write_folders
+from proxysort.words import WordList
+from tests.conftest import COLORS
+from tests.support.treesnap import assert_unchanged, snapshot
+
+ZERO = ProxyConfig(epochs=0)
+
+
+@pytest.fixture
+def run(sorted_colors):
+    return sorted_colors[1]
+
+
+@pytest.fixture
+def shared_photos(sorted_colors) -> Path:
+    return sorted_colors[0]
+
+
+def test_sort_returns_labels_names_and_scores(run) -> None:
+    assert len(run.paths) == 12 and all(p.is_absolute() for p in run.paths)
+    c = run.concepts[0]
+    assert (c.concept, c.k, c.word_source, c.words) == ("color", 3, "user", COLORS)
+    assert c.labels.shape == (12,) and set(c.labels.tolist()) == {0, 1, 2}
+    assert sorted(c.names) == sorted(COLORS)  # three groups, three words: each word names one group
+    assert np.all(c.scores <= 1.0001) and np.all(c.scores > -1.0001)
+    rows = result_rows(run)
+    assert len(rows) == 12 and {r.name for r in rows} == set(COLORS) and all(r.dest is None for r in rows)
+
+
+def test_roots_travel_with_the_index(run, shared_photos: Path) -> None:
+    assert run.roots == run.index.roots == [shared_photos.resolve()]
+
+
+def test_several_concepts_are_learned_together(photo_folder: Path, tiny_clip, cache_dir: Path) -> None:
+    run = sort(
+        photo_folder, [By("color", words=COLORS, k=3), By("shape", words=["round", "square"], k=2)],
+        model=tiny_clip, cache_dir=cache_dir, training=ProxyConfig(epochs=2),
+    )
+    assert [c.concept for c in run.concepts] == ["color", "shape"]
+    assert [c.k for c in run.concepts] == [3, 2]
+    assert set(run.concepts[1].names) == {"round", "square"}
+    assert len(result_rows(run)) == 24
+
+
+def test_automatic_k_stays_in_range(photo_folder: Path, tiny_clip, cache_dir: Path) -> None:
+    run = sort(photo_folder, [By("color", words=COLORS)], model=tiny_clip, cache_dir=cache_dir, training=ZERO)
+    assert 2 <= run.concepts[0].k <= 3
+
+
+@pytest.mark.parametrize("k", [0, 13])
+def test_impossible_k_names_the_parameter(photo_folder: Path, tiny_clip, cache_dir: Path, k: int) -> None:
+    with pytest.raises(UsageError, match=r"^k ") as err:
+        sort(photo_folder, [By("color", words=COLORS, k=k)], model=tiny_clip, cache_dir=cache_dir, training=ZERO)
+    assert "--" not in str(err.value) and err.value.params == ("k",)
+
+
+def test_concepts_must_be_named_and_different() -> None:
+    assert as_by(" pose  ") == [By("pose")]
+    assert as_by(["color", By("shape", k=2)]) == [By("color"), By("shape", k=2)]
+    with pytest.raises(UsageError, match="different"):
+        as_by(["color", "Color"])
+    with pytest.raises(UsageError, match="at least one concept"):
+        as_by([])
+    with pytest.raises(UsageError, match="at least 1"):
+        as_by([By("color", k=0)])
+
+
+def test_hostile_words_become_safe_distinct_folders(photo_folder: Path, tiny_clip, cache_dir: Path, tmp_path: Path) -> None:
+    # Bypass the word sanitizer on purpose: the output layer must still be safe on its own.
+    hostile = ["../x", "/", "é" * 200, "..", "Red", "red", "a\x00b"]
+    wl = WordList("../concept", "photo", hostile, "llm")
+    run = sort(photo_folder, [By("../concept", words=wl, k=6)], model=tiny_clip, cache_dir=cache_dir, training=ZERO)
+    out = tmp_path / "sorted"
+    write_folders(run, out, link="symlink")
+    assert sorted(os.listdir(tmp_path)) == ["cache", "photos", "sorted"]  # nothing escaped
+    (concept_dir,) = [d for d in os.listdir(out) if d != OUTPUT_MANIFEST]
+    assert concept_dir == "concept"
+    folders = os.listdir(out / concept_dir)
+    assert len(folders) == 6 and len({f.casefold() for f in folders}) == 6
+    for f in folders:
+        assert f and not f.startswith(".") and "/" not in f and "\x00" not in f and len(f) <= 64
+
+
+@pytest.mark.parametrize("link", ["symlink", "hardlink", "copy"])
+def test_write_folders_leaves_photos_byte_identical(run, shared_photos: Path, tmp_path: Path, link: str) -> None:
+    before = snapshot(shared_photos)
+    out = tmp_path / "sorted"
+    plan, summary = write_folders(run, out, link=link)
+    assert summary is not None and summary.created == 12
+    for name in COLORS:
+        assert len(os.listdir(out / "color" / name)) == 4
+    rows = result_rows(run, plan.dest, out=plan.out)
+    for r in rows:
+        assert Path(r.dest).read_bytes() == Path(r.path).read_bytes()
+        assert f"/color/{r.name}/" in r.dest
+    tree = snapshot(out)
+    _, again = write_folders(run, out, link=link)
+    assert (again.created, again.removed) == (0, 0)
+    assert snapshot(out) == tree
+    assert_unchanged(before, shared_photos)
+
+
+def test_dry_run_writes_nothing(run, tmp_path: Path) -> None:
+    out = tmp_path / "sorted"
+    plan, summary = write_folders(run, out, dry_run=True)
+    assert summary is None and not out.exists() and len(plan.dest) == 12
+
+
+def test_output_inside_photos_is_refused(run, shared_photos: Path) -> None:
+    from proxysort.errors import OutputError
+
+    with pytest.raises(OutputError, match="inside the photo folder"):
+        write_folders(run, shared_photos / "sorted")
+    assert not (shared_photos / "sorted").exists()
+
+
+def test_manifest_lists_every_created_file(run, tmp_path: Path) -> None:
+    out = tmp_path / "sorted"
+    write_folders(run, out, link="copy")
+    listed = {f["path"] for f in json.loads((out / OUTPUT_MANIFEST).read_text())["files"]}
+    on_disk = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()} - {OUTPUT_MANIFEST}
+    assert listed == on_disk

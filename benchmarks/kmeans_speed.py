@@ -46,7 +46,7 @@ def main() -> None:
 
     from sklearn.cluster import KMeans
 
-    from proxysort.cluster import DEFAULT_NITER, kmeans
+    from proxysort.groups import DEFAULT_NITER, kmeans
     from proxysort.metrics import score_all
 
     x, truth = _data(args.n, args.d, args.k, args.noise, seed=0)
@@ -58,7 +58,7 @@ def main() -> None:
     print(f"N={args.n} d={args.d} k={args.k} starts={args.starts} iterations<={DEFAULT_NITER} (best of {args.repeats})")
     print("| implementation | seconds | NMI vs planted |")
     print("|---|---|---|")
-    print(f"| proxysort.cluster.kmeans (FAISS) | {faiss_s:.3f} | {score_all(truth, ours)['nmi']:.3f} |")
+    print(f"| proxysort.groups.kmeans (FAISS) | {faiss_s:.3f} | {score_all(truth, ours)['nmi']:.3f} |")
     print(f"| sklearn KMeans (lloyd) | {sk_s:.3f} | {score_all(truth, theirs)['nmi']:.3f} |")
     print(f"speed-up: {sk_s / faiss_s:.1f}x")
 

@@ -94,7 +94,7 @@ def _row(scores) -> dict[str, float]:
 
 def evaluate_concept(clip, x: np.ndarray, truth: list[str], concept: str, words: list[str], args) -> dict[str, dict]:
     """Every method's mean NMI/ARI for one concept."""
-    from proxysort.cluster import kmeans
+    from proxysort.groups import kmeans
     from proxysort.metrics import kmeans_scores, score_all, score_over_seeds
     from proxysort.proxy import DEFAULT_FEATURE, Concept, ProxyConfig, learn_proxies
     from proxysort.words import default_noun

@@ -171,7 +171,7 @@ def test_skipped_photos_give_exit_3_but_a_full_result(run_cli, photo_folder: Pat
 def test_formats_escape_and_choose() -> None:
     import io
 
-    from proxysort.formats import ResultRow, choose_format, write_rows
+    from proxysort.cli.formats import ResultRow, choose_format, write_rows
 
     assert choose_format(None, json_flag=False, stdout_isatty=True) == "table"
     assert choose_format(None, json_flag=False, stdout_isatty=False) == "tsv"

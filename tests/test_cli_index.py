@@ -73,3 +73,23 @@ def test_help_documents_the_exit_codes(run_cli, capsys) -> None:
     assert result.exit_code == 0
     text = " ".join(capsys.readouterr().out.split())
     assert "3 some files were skipped" in text and "--strict" in text
+
+
+def test_a_cache_from_a_newer_proxysort_exits_5_naming_the_flag(run_cli, photo_folder: Path, cache_dir: Path) -> None:
+    import sqlite3
+
+    assert run_cli(["index", str(photo_folder), *MODEL]).exit_code == 0
+    (db,) = cache_dir.rglob("index.sqlite")
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema'")
+    for argv in (["index", str(photo_folder), *MODEL], ["status", str(photo_folder)]):
+        result = run_cli(argv)
+        assert result.exit_code == 5, result.stderr
+        assert result.stderr.count("\n") == 1 and "schema version 2" in result.stderr and "--cache-dir" in result.stderr
+
+
+def test_index_dash_reads_the_same_path_list_as_cluster(run_cli, photo_folder: Path) -> None:
+    files = sorted(str(p) for p in photo_folder.rglob("*.jpg"))
+    result = run_cli(["index", "-", *MODEL, "--json", "--quiet"], stdin="\0".join(files))
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["vectors"] == len(files)

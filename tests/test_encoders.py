@@ -45,7 +45,7 @@ def test_offline_hub_tag_gives_one_actionable_sentence() -> None:
     with pytest.raises(ModelLoadError) as err:
         load_clip(ModelSpec("ViT-B-32", "openai", "cpu"), env={"HF_HUB_OFFLINE": "1"})
     message = str(err.value)
-    assert "offline" in message and "--pretrained" in message and "\n" not in message
+    assert "offline" in message and "`pretrained`" in message and "\n" not in message
     assert err.value.exit_code == ExitCode.MODEL
 
 
@@ -100,7 +100,7 @@ def test_cli_model_errors_are_one_sentence_and_exit_4(tmp_path: Path, model_args
     import subprocess
     import sys
 
-    from conftest import make_photo
+    from tests.support.photos import make_photo
 
     photos = tmp_path / "photos"
     make_photo(photos / "a.jpg")

@@ -121,9 +121,8 @@ def test_choose_k_finds_separated_groups() -> None:
 def test_k_errors_name_the_parameter_not_a_flag() -> None:
     from proxysort.groups import check_k
 
-    with pytest.raises(UsageError, match=r"^k must be at least 1 \(got 0\)\.$") as err:
+    with pytest.raises(UsageError, match=r"^`k` must be at least 1 \(got 0\)\.$"):
         check_k(0)
-    assert err.value.params == ("k",)
-    with pytest.raises(UsageError, match=r"^k 5 asks for more clusters than there are photos \(4\); use k 4 or fewer\.$"):
+    with pytest.raises(UsageError, match=r"^`k` 5 asks for more clusters than there are photos \(4\); use `k` 4 or fewer\.$"):
         check_k(5, 4)
     check_k(4, 4, 4)

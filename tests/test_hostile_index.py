@@ -92,7 +92,7 @@ def test_index_survives_the_hostile_corpus(tmp_path: Path, module_clip) -> None:
     from proxysort.indexer import index
 
     corpus = make_corpus(tmp_path / "photos")
-    from conftest import make_photo
+    from tests.support.photos import make_photo
 
     make_photo(tmp_path / "beside" / "not-in-the-folder.jpg")  # reachable only through the link above the root
     before = snapshot(corpus.root)
@@ -225,7 +225,7 @@ def test_cli_reports_each_bad_file_on_one_line_and_exits_partial(tmp_path: Path,
 @pytest.mark.parametrize("kind", ["broken-symlink", "non-utf8-name", "good-only"])
 def test_exit_code_is_partial_exactly_when_something_was_skipped(tmp_path: Path, run_cli, kind: str) -> None:
     """Whatever stage notices a bad file (scan or decode), a skipped line on stderr means exit code 3."""
-    from conftest import make_photo
+    from tests.support.photos import make_photo
 
     root = tmp_path / "photos"
     make_photo(root / "fine.jpg")

@@ -204,7 +204,7 @@ def test_progress_and_fallback_warning_are_reported_once(tmp_path, tiny_clip):
     import contextlib
     import json
 
-    from conftest import TINY_CONFIG
+    from tests.support.photos import TINY_CONFIG
     from proxysort.encoders import ModelSpec, load_clip
 
     cfg = json.loads(TINY_CONFIG.read_text())

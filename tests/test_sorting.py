@@ -65,9 +65,9 @@ def test_automatic_k_stays_in_range(photo_folder: Path, tiny_clip, cache_dir: Pa
 
 @pytest.mark.parametrize("k", [0, 13])
 def test_impossible_k_names_the_parameter(photo_folder: Path, tiny_clip, cache_dir: Path, k: int) -> None:
-    with pytest.raises(UsageError, match=r"^k ") as err:
+    with pytest.raises(UsageError, match=r"^`k` ") as err:
         sort(photo_folder, [By("color", words=COLORS, k=k)], model=tiny_clip, cache_dir=cache_dir, training=ZERO)
-    assert "--" not in str(err.value) and err.value.params == ("k",)
+    assert "--" not in str(err.value)
 
 
 def test_concepts_must_be_named_and_different() -> None:

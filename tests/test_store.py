@@ -91,7 +91,7 @@ def test_run_lock_excludes_a_second_run_then_times_out(store: VectorStore) -> No
 def test_cache_that_cannot_be_created_is_a_cache_error(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
-    with pytest.raises(CacheError, match="--cache-dir"):
+    with pytest.raises(CacheError, match="`cache_dir`"):
         VectorStore(store_path(blocker, "m@w"))
 
 
@@ -142,3 +142,15 @@ def test_cache_failures_read_as_one_actionable_sentence(text: str, errno_: int |
 
     message = _explain(Path("/c"), text, errno_)
     assert expected in message and message.endswith(".")
+
+
+def test_a_store_from_a_newer_proxysort_is_refused_in_one_sentence(tmp_path: Path) -> None:
+    path = store_path(tmp_path / "cache", "m@w")
+    with VectorStore(path, identity="m@w") as s:
+        s.conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema'")
+    for readonly in (False, True):
+        with pytest.raises(CacheError, match=r"schema version 99, which this proxysort \(schema 1\) cannot read") as err:
+            VectorStore(path, readonly=readonly)
+        assert "`cache_dir`" in str(err.value) and "--" not in str(err.value)
+    with sqlite3.connect(path) as conn:  # nothing was changed in the refused store
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("99",)

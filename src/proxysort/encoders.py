@@ -106,7 +106,7 @@ class ModelSpec:
             path = Path(self.pretrained or "").expanduser()
             if not path.is_file():
                 raise ModelLoadError(
-                    f"Weights file {path} does not exist. Pass an existing file or an open_clip tag to --pretrained."
+                    f"Weights file {path} does not exist. Pass an existing file or an open_clip tag to `pretrained`."
                 )
             weights = f"file-{_partial_file_hash(path)}"
         else:
@@ -157,7 +157,7 @@ def resolve_device(device: str = "auto") -> "torch.device":
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UsageError("--device cuda was asked for, but torch sees no CUDA GPU on this machine. Use --device cpu.")
+        raise UsageError("`device` cuda was asked for, but torch sees no CUDA GPU on this machine. Use `device` cpu.")
     try:
         return torch.device(device)
     except RuntimeError as exc:
@@ -253,7 +253,7 @@ def load_clip(spec: ModelSpec | None = None, *, env: Mapping[str, str] | None = 
             where = "the machine is offline (HF_HUB_OFFLINE is set)" if _offline(env) else "the download failed"
             raise ModelLoadError(
                 f"Weights {spec.model}/{pretrained} are not in the local cache and {where}. Connect once to "
-                "download them, or pass a local weights file with --pretrained PATH."
+                "download them, or pass a local weights file with `pretrained` PATH."
             ) from exc
         if spec.is_weights_file:
             raise ModelLoadError(

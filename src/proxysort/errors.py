@@ -1,9 +1,8 @@
 """Errors that carry a user-facing message and an exit code, and the exit codes themselves.
 
 The CLI turns any :class:`ProxysortError` into one clear sentence on stderr and its exit code, never a
-traceback; library users can catch the specific subclasses. Messages name the library's *parameters*
-(``k``, ``cache_dir``); ``params`` lists the ones a message mentions so the CLI can write them as its flags
-(``--k``, ``--cache-dir``) instead.
+traceback; library users can catch the specific subclasses. Messages name the library's *parameters* in
+backticks (```k` must be at least 1``); the CLI writes each as its flag (``--k must be at least 1``).
 """
 
 from __future__ import annotations
@@ -42,11 +41,6 @@ class ProxysortError(Exception):
     """Base class: ``str(err)`` is a complete sentence a user can act on."""
 
     exit_code: ExitCode = ExitCode.ERROR
-
-    def __init__(self, message: str, *, params: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
-        #: parameter names that appear in the message as words, for the CLI to rewrite as flags
-        self.params = params
 
 
 class UsageError(ProxysortError):

@@ -84,9 +84,7 @@ def evaluate(
     from proxysort.metrics import DEFAULT_SEEDS, kmeans_scores
 
     if len(labels) != len(result.concepts):
-        raise UsageError(
-            f"Give one label column per by concept ({len(result.concepts)}), not {len(labels)}.", params=("by",)
-        )
+        raise UsageError(f"Give one label column per `by` concept ({len(result.concepts)}), not {len(labels)}.")
     keys = [str(p.resolve()) for p in result.paths]
     out = []
     for concept, truth in zip(result.concepts, labels):

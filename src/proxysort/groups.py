@@ -57,14 +57,13 @@ def check_k(k: int, n: int | None = None, distinct: int | None = None) -> None:
     know by then; the message is one sentence in parameter names (the CLI writes ``k`` as ``--k``).
     """
     if k < 1:
-        raise UsageError(f"k must be at least 1 (got {k}).", params=("k",))
+        raise UsageError(f"`k` must be at least 1 (got {k}).")
     if n is not None and k > n:
-        raise UsageError(f"k {k} asks for more clusters than there are photos ({n}); use k {n} or fewer.", params=("k",))
+        raise UsageError(f"`k` {k} asks for more clusters than there are photos ({n}); use `k` {n} or fewer.")
     if distinct is not None and n is not None and k > distinct:
         raise UsageError(
-            f"k {k} asks for more clusters than there are distinct points to cluster ({distinct} of {n} are "
-            f"different in the chosen feature); use k {distinct} or fewer, or another mode or feature.",
-            params=("k",),
+            f"`k` {k} asks for more clusters than there are distinct points to cluster ({distinct} of {n} are "
+            f"different in the chosen feature); use `k` {distinct} or fewer, or another `mode` or `feature`."
         )
 
 

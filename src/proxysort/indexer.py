@@ -208,7 +208,7 @@ def index(
     result = IndexedFolder([Path(k) for k in paths], matrix, summary, failures, identity, found.roots, lazy.loaded, db)
     if strict and failures:
         raise StrictModeError(
-            f"{len(failures)} file(s) could not be used (listed above); --strict turns skipped files into an error."
+            f"{len(failures)} file(s) could not be used (listed above); `strict` turns skipped files into an error."
         )
     return result
 
@@ -255,7 +255,7 @@ def _refuse_cache_inside(cache_root: Path, roots: Sequence[Path]) -> None:
         if real == root or root in real.parents:
             raise UsageError(
                 f"The cache folder {cache_root} is inside the photo folder {root}, and proxysort never writes "
-                "there. Choose another --cache-dir."
+                "there. Choose another `cache_dir`."
             )
 
 

@@ -101,9 +101,9 @@ def as_by(by: str | By | Sequence[str | By]) -> list[By]:
     out = [b if isinstance(b, By) else By(b) for b in items]
     out = [dataclasses.replace(b, concept=" ".join(b.concept.split())) for b in out]
     if not out or not all(b.concept for b in out):
-        raise UsageError("Name at least one concept, e.g. by color.", params=("by",))
+        raise UsageError("Name at least one concept to sort by, e.g. `by` color.")
     if len({b.concept.casefold() for b in out}) != len(out):
-        raise UsageError(f"Each by concept must be different (got {', '.join(b.concept for b in out)}).", params=("by",))
+        raise UsageError(f"Each `by` concept must be different (got {', '.join(b.concept for b in out)}).")
     for b in out:
         if b.k is not None:
             check_k(b.k)

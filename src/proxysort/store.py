@@ -131,12 +131,12 @@ def _guard(where: Path) -> Iterator[None]:
 
 def _explain(where: Path, text: str, errno_: int | None = None) -> str:
     low = text.lower()
-    hint = "Point --cache-dir (or PROXYSORT_CACHE_DIR) at a writable folder."
+    hint = "Point `cache_dir` (or PROXYSORT_CACHE_DIR) at a writable folder."
     if "readonly" in low or "read-only" in low or errno_ in (1, 13, 30) or "permission" in low:
         return f"The cache at {where} is not writable ({text}). {hint}"
     if "full" in low or errno_ == 28 or ("disk i/o error" in low and _nearly_full(where)):
         # On a full disk SQLite often says only "disk I/O error" (the WAL or its index could not grow).
-        return f"The disk holding the cache {where} is full. Free some space or point --cache-dir elsewhere."
+        return f"The disk holding the cache {where} is full. Free some space or point `cache_dir` elsewhere."
     if "locked" in low or "busy" in low:
         return f"The cache at {where} is locked by another proxysort run; wait for it to finish and retry."
     if "malformed" in low or "not a database" in low:
@@ -191,6 +191,11 @@ class VectorStore:
             with _guard(self.path):
                 self.conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=busy_timeout_s)
                 self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+                try:
+                    self._check_schema()
+                except BaseException:
+                    self.conn.close()
+                    raise
             return
         with _guard(self.path):
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -198,10 +203,11 @@ class VectorStore:
             try:
                 self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
                 if _enable_wal(self.conn, busy_timeout_s) != "wal":
-                    raise CacheError(f"The cache at {self.path} cannot use SQLite WAL mode; use a local disk for --cache-dir.")
+                    raise CacheError(f"The cache at {self.path} cannot use SQLite WAL mode; use a local disk for `cache_dir`.")
                 # NORMAL is crash-safe in WAL mode (a killed process loses nothing committed).
                 self.conn.execute("PRAGMA synchronous = NORMAL")
                 with self.transaction():
+                    self._check_schema()
                     # Not executescript(): it would COMMIT the surrounding transaction first.
                     for statement in filter(str.strip, _SCHEMA.split(";")):
                         self.conn.execute(statement)
@@ -269,6 +275,21 @@ class VectorStore:
             yield
         finally:
             os.close(fd)  # closing the descriptor releases the flock
+
+    def _check_schema(self) -> None:
+        """Refuse a store another (newer) proxysort wrote: its tables may mean what this one cannot read.
+
+        A new store has no ``meta`` table yet and passes. (Only schema 1 exists, so nothing migrates yet;
+        a schema 2 would upgrade 1 → 2 here, one step at a time.)
+        """
+        if not self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone():
+            return
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        if row is not None and row[0] != SCHEMA_VERSION:
+            raise CacheError(
+                f"The cache at {self.path} has schema version {row[0]}, which this proxysort (schema "
+                f"{SCHEMA_VERSION}) cannot read; upgrade proxysort or choose another `cache_dir`."
+            )
 
     def _set_default(self, key: str, value: str) -> None:
         self.conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)", (key, value))

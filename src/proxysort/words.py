@@ -155,7 +155,7 @@ def get_words(
     concept = _WS.sub(" ", concept).strip()
     noun = _WS.sub(" ", noun).strip() or "photo"
     if not concept:
-        raise UsageError("the concept is empty; name what to sort by, e.g. --by color.")
+        raise UsageError("the concept is empty; name what to sort by, e.g. `by` color.")
     if k is not None and k < 1:
         raise UsageError(f"k must be at least 1, not {k}.")
     if words is not None:

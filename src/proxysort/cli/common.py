@@ -59,14 +59,12 @@ def get_env() -> Environment:
     return _current_env
 
 
+_PARAM = re.compile(r"`([a-z_]+)`")
+
+
 def flag_message(err: ProxysortError) -> str:
-    """``str(err)`` with each parameter it names (``err.params``) written as its flag: ``k`` → ``--k``."""
-    text = str(err)
-    for param in err.params:
-        flag = FLAGS.get(param)
-        if flag is not None:
-            text = re.sub(rf"(?<![\w-]){re.escape(param)}(?![\w-])", flag, text)
-    return text
+    """``str(err)`` with each parameter it names in backticks written as its flag: ```k``` → ``--k``."""
+    return _PARAM.sub(lambda m: FLAGS.get(m.group(1), m.group(0)), str(err))
 
 
 def fail(message: str, code: ExitCode) -> "typer.Exit":

@@ -35,7 +35,7 @@ from tests.support.treesnap import diff, snapshot  # noqa: E402
 
 def hostile(work: Path) -> tuple[int, int, list[str]]:
     """(kinds, kinds with the expected outcome, lines describing the rest)."""
-    from hostile import ABSENT, OK, SKIPPED, make_corpus
+    from tests.support.hostile import ABSENT, OK, SKIPPED, make_corpus
 
     from proxysort.encoders import ModelSpec
     from proxysort.indexer import index

@@ -98,10 +98,11 @@ def test_stdin_without_out_writes_no_tree(run_cli, photo_folder: Path, tmp_path:
 def test_impossible_k_is_exit_2_with_a_clear_message(run_cli, photo_folder: Path) -> None:
     result = run_cli(["cluster", str(photo_folder), *WORDS, "--k", "13", *MODEL])
     assert result.exit_code == 2
-    assert "more clusters than there are photos (12)" in result.stderr and "Traceback" not in result.stderr
+    assert "--k 13 asks for more clusters than there are photos (12); use --k 12 or fewer." in result.stderr
+    assert "Traceback" not in result.stderr and "`" not in result.stderr  # library parameter names become flags
     assert not (photo_folder.parent / "photos-sorted").exists()
     zero = run_cli(["cluster", str(photo_folder), *WORDS, "--k", "0", *MODEL])
-    assert zero.exit_code == 2 and "at least 1" in zero.stderr
+    assert zero.exit_code == 2 and zero.stderr == "proxysort: --k must be at least 1 (got 0).\n"
 
 
 def test_usage_errors_fail_before_any_work(run_cli, photo_folder: Path, tmp_path: Path) -> None:

@@ -15,17 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from proxysort.errors import OutputError
-from proxysort.output import LINK_MODES, OUTPUT_MANIFEST, plan_tree, safe_name, unique_names, write_tree
+from proxysort.output import LINK_MODES, OUTPUT_MANIFEST, plan_tree, write_tree
+from tests.support.hostile import assert_harmless_name, hostile_text
 from tests.support.photos import TINY_CONFIG, make_photo
 from tests.support.treesnap import assert_unchanged, snapshot
-
-# Names an LLM (or a user's words file) could produce: separators, dots, controls, NUL, surrogates,
-# very long runs, case variants of each other.
-hostile_text = st.one_of(
-    st.sampled_from(["..", ".", "/", "../x", "../../etc/passwd", "", " ", "\x00", "a/b", "\\..\\x", "~", "-rf",
-                     ".hidden", "CON", "red\n", "RED", "Red", "x" * 300, "é" * 200, "\ud800", "📷" * 80]),
-    st.text(min_size=0, max_size=120),
-)
 
 
 def _photos(root: Path, n: int = 6) -> list[str]:
@@ -40,32 +33,6 @@ def _inside(path: str, folder: Path) -> bool:
 
 def _everything_under(folder: Path) -> list[str]:
     return [os.path.join(d, n) for d, dirs, files in os.walk(folder) for n in dirs + files]
-
-
-# ------------------------------------------------------------------------------------------ names
-
-
-def _assert_harmless(name: str) -> None:
-    """One visible path component that every file system accepts and no shell glob or dotfile rule hits."""
-    assert name and name not in (".", "..")
-    assert "/" not in name and "\\" not in name and "\x00" not in name
-    assert not name.startswith(".")
-    assert all(ord(ch) >= 32 for ch in name)
-    assert len(name.encode("utf-8")) <= 255  # also proves it is encodable (no lone surrogates)
-
-
-@given(hostile_text)
-def test_safe_name_is_one_harmless_component(text: str) -> None:
-    _assert_harmless(safe_name(text))
-
-
-@given(st.lists(hostile_text, min_size=1, max_size=12))
-def test_unique_names_are_distinct_ignoring_case(texts: list[str]) -> None:
-    names = unique_names(texts)
-    assert len(names) == len(texts)
-    assert len({n.casefold() for n in names}) == len(names)
-    for name in names:
-        _assert_harmless(name)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -83,6 +50,22 @@ def test_hostile_names_cannot_escape_the_output_folder(tmp_path_factory, concept
     assert all(_inside(p, out) for p in made), [p for p in made if not _inside(p, out)]
     assert sorted(os.listdir(base)) == ["out", "photos"]  # nothing written beside the output folder
     assert_unchanged(before, base / "photos")
+
+
+def test_hostile_names_become_safe_distinct_folders(tmp_path: Path) -> None:
+    """The property above, on the names that matter most, with what each must become."""
+    photos = _photos(tmp_path / "photos")
+    out = tmp_path / "out"
+    hostile = ["../x", "/", "", "é" * 200, "..", "red", "RED"]
+    groups = {"../color": [(photos[i % len(photos)], hostile[i]) for i in range(len(hostile))]}
+    write_tree(plan_tree(out, groups, link="copy", photo_roots=[tmp_path / "photos"]))
+    assert not (tmp_path / "x").exists() and not (tmp_path / "color").exists()
+    assert [d for d in os.listdir(out) if d != OUTPUT_MANIFEST] == ["color"]
+    clusters = os.listdir(out / "color")
+    assert len(clusters) == len({c.casefold() for c in clusters}) == len(set(hostile))
+    for c in clusters:
+        assert_harmless_name(c)
+        assert len(c) <= 64
 
 
 # ----------------------------------------------------------------------------- the photo tree itself
@@ -138,9 +121,12 @@ def test_folder_with_foreign_files_and_no_manifest_is_refused(tmp_path: Path) ->
     (out / "color").mkdir(parents=True)
     (out / "color" / "mine.txt").write_text("mine")
     before = snapshot(out)
-    with pytest.raises(OutputError):
+    with pytest.raises(OutputError, match="did not create"):
         write_tree(plan_tree(out, {"color": [(p, "red") for p in photos]}))
     assert_unchanged(before, out)
+    (out / OUTPUT_MANIFEST).write_text('{"tool": "other"}')  # a manifest another tool wrote is not ours either
+    with pytest.raises(OutputError, match="not written by proxysort"):
+        write_tree(plan_tree(out, {"color": [(p, "red") for p in photos]}))
 
 
 @pytest.mark.parametrize("link", LINK_MODES)
@@ -227,7 +213,7 @@ def _cluster(run_cli, photos: Path, out: Path, link: str):
 def test_cli_cluster_on_a_hostile_folder_in_every_link_mode(tmp_path: Path, run_cli) -> None:
     """The hostile corpus through the real command, three link modes and a re-run: the photo tree stays
     byte-identical and nothing appears outside the output folder."""
-    from hostile import make_corpus
+    from tests.support.hostile import make_corpus
 
     corpus = make_corpus(tmp_path / "photos")
     before = snapshot(corpus.root)

@@ -1,27 +1,17 @@
-"""Word sanitizing (property-based: words become folder names) and the source priority of get_words."""
+"""The source priority of get_words (user, file, LLM, lexicon, anchors) and what it tells the user."""
 
 from __future__ import annotations
 
 import io
-import unicodedata
 from pathlib import Path
 
 import pytest
-from hypothesis import example, given, settings
-from hypothesis import strategies as st
 
 from proxysort.env import Environment
 from proxysort.errors import InputError, UsageError
 from proxysort.lexicon import lookup, vocab_anchors
 from proxysort.progress import Reporter
-from proxysort.words import WordList, default_noun, get_words, sanitize_words
-
-# Text biased toward the characters that break paths: separators, dots, NUL, newlines, mixed case.
-_hostile_chars = st.sampled_from(list("/\\.\x00\n\r\t :*?\"<>| aAzZ09éÉßİ\u0130\u200b\u2028\ufeff-_"))
-_words = st.lists(
-    st.one_of(st.text(max_size=40), st.text(alphabet=_hostile_chars, max_size=40)),
-    max_size=30,
-)
+from proxysort.words import WordList, default_noun, get_words
 
 
 class Recorder(Reporter):
@@ -34,36 +24,6 @@ class Recorder(Reporter):
 
 def _env(**variables: str) -> Environment:
     return Environment(stdin=io.StringIO(), stdout=io.StringIO(), stderr=io.StringIO(), vars=variables)
-
-
-@settings(max_examples=300, deadline=None)
-@given(_words, st.integers(min_value=1, max_value=40))
-@example(["../x", "/", "", "a" * 200, "ünï", "Red", "red", "a\x00b", "new\nline", "..", ".", "\\", "con"], 32)
-def test_sanitized_words_are_always_safe_folder_names(raw: list[str], max_len: int) -> None:
-    words = sanitize_words(raw, max_len=max_len)
-    assert len(words) == len(set(words))
-    for word in words:
-        assert word and word.strip() == word
-        assert len(word) <= max_len
-        assert word not in (".", "..") and not word.startswith(".") and ".." not in word
-        assert not set(word) & set("/\\\x00")
-        assert not any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in word)
-        assert word == word.lower()
-        assert any(ch.isalnum() for ch in word)
-    assert sanitize_words(words, max_len=max_len) == words  # idempotent: the cache re-sanitizes
-
-
-@given(_words)
-def test_sanitize_keeps_first_occurrence_order(raw: list[str]) -> None:
-    words = sanitize_words(raw)
-    positions = [next(i for i, r in enumerate(raw) if sanitize_words([r]) == [w]) for w in words]
-    assert positions == sorted(positions)
-
-
-def test_sanitize_examples() -> None:
-    raw = ["../x", "/", "", "a" * 200, "Grün", "GRÜN", "  light   Blue ", "a\x00b", "new\nline", "red\n", "Ünïcödé", "e.g.", "nul", "?"]
-    assert sanitize_words(raw) == ["grün", "light blue", "red", "ünïcödé"]
-    assert sanitize_words(["abcdef"], max_len=5) == []
 
 
 def test_explicit_words_win_over_everything(tmp_path: Path) -> None:

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from hypothesis import strategies as st
+
 OK = "ok"
 SKIPPED = "skipped"
 ABSENT = "absent"
@@ -425,3 +427,23 @@ def is_regular(path: Path) -> bool:
         return stat.S_ISREG(os.lstat(path).st_mode)
     except OSError:
         return False
+
+
+# -- hostile names (what an LLM or a words file could produce) -------------------------------------------
+
+# Names an LLM (or a user's words file) could produce: separators, dots, controls, NUL, surrogates,
+# very long runs, case variants of each other.
+hostile_text = st.one_of(
+    st.sampled_from(["..", ".", "/", "../x", "../../etc/passwd", "", " ", "\x00", "a/b", "\\..\\x", "~", "-rf",
+                     ".hidden", "CON", "red\n", "RED", "Red", "x" * 300, "é" * 200, "\ud800", "📷" * 80]),
+    st.text(min_size=0, max_size=120),
+)
+
+
+def assert_harmless_name(name: str) -> None:
+    """One visible path component that every file system accepts and no shell glob or dotfile rule hits."""
+    assert name and name not in (".", "..")
+    assert "/" not in name and "\\" not in name and "\x00" not in name
+    assert not name.startswith(".")
+    assert all(ord(ch) >= 32 for ch in name)
+    assert len(name.encode("utf-8")) <= 255  # also proves it is encodable (no lone surrogates)

@@ -1,13 +1,15 @@
 """Benchmark the proxy engine: one epoch forward+backward on each text path, and the default settings end to end.
 
 Part 1 times one epoch (every image once, forward + backward of the alignment loss) through the
-prefix-cached, truncated and full 77-token paths, in one run, on the same proxies, and reports the largest
-output and gradient difference to the full path. The full path is slow, so it runs on a subset of the
-images and its time is scaled per image (the output says so).
+prefix-cached, truncated and full 77-token paths, in one run, on the same proxies and in the same batch
+size (``--batch-size``, every path), and reports the largest output and gradient difference to the full
+path. The full path is slow, so it runs on a subset of the images (a whole number of batches) and its time
+is compared per image (the output says so). Threads are the same for every path (one process; set
+``OMP_NUM_THREADS`` and ``--threads``).
 Part 2 runs ``learn_proxies`` with the default ``ProxyConfig`` on more images and reports the wall time.
 
-    HF_HUB_OFFLINE=1 python benchmarks/proxy_step.py                      # ViT-B-32, CPU, 512 / 3000 images
-    HF_HUB_OFFLINE=1 python benchmarks/proxy_step.py --device cuda --default-images 10000 --epochs 300
+    OMP_NUM_THREADS=1 python -m benchmarks.proxy_step --threads 1          # ViT-B-32, CPU, 512 / 3000 images
+    python -m benchmarks.proxy_step --device cuda --batch-size 256 --full-subset 256 --default-images 10000
 
 Random weights: the cost of the text path does not depend on the weights' values.
 """
@@ -50,8 +52,8 @@ def main() -> None:
     parser.add_argument("--model", default="ViT-B-32")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--images", type=int, default=512, help="images for the per-path epoch")
-    parser.add_argument("--full-subset", type=int, default=32, help="images the full 77-token path runs on")
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--full-subset", type=int, default=64, help="images the full 77-token path runs on")
+    parser.add_argument("--batch-size", type=int, default=32, help="rows per forward+backward, on every path")
     parser.add_argument("--default-images", type=int, default=3000, help="images for the default-settings run (0: skip)")
     parser.add_argument("--epochs", type=int, default=None, help="override the default epoch cap in part 2")
     parser.add_argument("--repeats", type=int, default=3, help="part 1: rounds over the paths, best time kept")
@@ -85,25 +87,30 @@ def main() -> None:
     proxies = mix @ G
     X = torch.as_tensor(_unit_rows(args.images, clip.embed_dim, 1), device=device)
 
-    # Rounds interleave the paths so that a busy machine slows them alike; the best round is kept.
-    k = min(args.full_subset, args.images)
+    # Rounds interleave the paths so that a busy machine slows them alike; the best round is kept. Every
+    # path runs in batches of the same size; the full path on fewer images, a whole number of batches.
+    batch = min(args.batch_size, args.images)
+    k = max(batch, min(args.full_subset, args.images) // batch * batch)
     results: dict[str, tuple] = {}
     for _ in range(max(args.repeats, 1)):
         for path in ("prefix", "truncated", "full"):
             n = k if path == "full" else args.images
-            secs, out, grad = _epoch(encoders[path], proxies[:n], X[:n], args.batch_size, sync)
+            secs, out, grad = _epoch(encoders[path], proxies[:n], X[:n], batch, sync)
             if path not in results or secs / n < results[path][0]:
                 results[path] = (secs / n, out, grad)
     out_full, grad_full = results["full"][1:]
 
     full_per = results["full"][0]
-    print(f"\none epoch forward+backward, {args.images} images (full path timed on {k} images, scaled per image; "
-          f"best of {max(args.repeats, 1)} interleaved rounds):")
-    print(f"{'path':<10} {'ms/image':>9} {'epoch s':>8} {'speed-up':>9} {'max |out-full|':>15} {'max |grad-full|':>16}")
+    print(f"\none epoch forward+backward, {args.images} images in batches of {batch} on every path (full path "
+          f"timed on {k} images, scaled per image; best of {max(args.repeats, 1)} interleaved rounds; "
+          f"{torch.get_num_threads()} torch threads, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}):")
+    print(f"{'path':<10} {'ms/image':>9} {'epoch s':>8} {'speed-up':>9} {'cost/full':>10} {'max |out-full|':>15} "
+          f"{'max |grad-full|':>16}")
     for path, (per, out, grad) in results.items():
         d_out = (out[:k] - out_full).abs().max().item()
         d_grad = (grad[:k] - grad_full).abs().max().item()
-        print(f"{path:<10} {per * 1e3:9.3f} {per * args.images:8.2f} {full_per / per:8.1f}x {d_out:15.2e} {d_grad:16.2e}")
+        print(f"{path:<10} {per * 1e3:9.3f} {per * args.images:8.2f} {full_per / per:8.1f}x {'1/%.0f' % (full_per / per):>10} "
+              f"{d_out:15.2e} {d_grad:16.2e}")
 
     if args.default_images:
         X2 = _unit_rows(args.default_images, clip.embed_dim, 2)

@@ -26,6 +26,7 @@ def test_kmeans_recovers_separable_blobs() -> None:
     assert result.centroids.shape == (4, 32)
     assert np.allclose(np.linalg.norm(result.centroids, axis=1), 1, atol=1e-4)
     assert score_all(truth, result.labels)["nmi"] == pytest.approx(1.0)
+    assert 1 <= result.iterations <= 50 * 5  # iterations FAISS really ran, over the five starts
 
 
 def test_kmeans_is_deterministic_per_seed() -> None:

@@ -27,15 +27,18 @@ _SILHOUETTE_SAMPLE = 2000
 
 @dataclass(frozen=True)
 class KMeansResult:
-    """``labels`` (N, int64, 0..k-1), ``centroids`` (k×d float32) and ``objective``.
+    """``labels`` (N, int64, 0..k-1), ``centroids`` (k×d float32), ``objective`` and ``iterations``.
 
     ``objective`` is the sum of squared distances of each row to its centroid (lower is better); for
-    spherical k-means the rows are unit-normalised first, so it equals ``2·Σ(1 − cos)``.
+    spherical k-means the rows are unit-normalised first, so it equals ``2·Σ(1 − cos)``. ``iterations``
+    counts the Lloyd iterations FAISS ran over all starts (at most ``niter`` × starts; it stops a start
+    early once the objective stops improving).
     """
 
     labels: np.ndarray
     centroids: np.ndarray
     objective: float
+    iterations: int = 0
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:
@@ -156,7 +159,8 @@ def kmeans(
     centroids = np.asarray(km.centroids, dtype=np.float32).reshape(k, d)
     labels = _assign(x, centroids)
     objective = float(((x - centroids[labels]) ** 2).sum())
-    return KMeansResult(labels, centroids, objective)
+    iterations = len(km.iteration_stats)
+    return KMeansResult(labels, centroids, objective, iterations)
 
 
 def _assign(x: np.ndarray, centroids: np.ndarray) -> np.ndarray:

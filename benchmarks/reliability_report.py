@@ -1,6 +1,6 @@
 """Reliability figures for the closing note: hostile inputs, kill -9 loop, concurrent runs, files changed.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/reliability_report.py --kills 25 --pairs 5
+    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.reliability_report --kills 25 --pairs 5   # from the repository root
 
 Everything runs the real CLI with the tiny test model (random weights, offline) in a temporary folder:
 
@@ -19,18 +19,15 @@ import argparse
 import collections
 import os
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import tests.support.crashloop as cl  # noqa: E402
-from tests.support.storecheck import check_store, rows_committed_since, store_files, vectors  # noqa: E402
-from tests.support.treesnap import diff, snapshot  # noqa: E402
+import tests.support.crashloop as cl
+from tests.support.storecheck import check_store, rows_committed_since, store_files, vectors
+from tests.support.treesnap import diff, snapshot
 
 
 def hostile(work: Path) -> tuple[int, int, list[str]]:

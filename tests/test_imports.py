@@ -121,3 +121,14 @@ def test_imports_flow_one_way_library_to_cli() -> None:
             assert not {e for e in edges if e.startswith("proxysort.cli")}, module
         if module.endswith("_cmd"):
             assert "proxysort.cli.app" not in edges and not {e for e in edges if e.endswith("_cmd")}, module
+
+
+def test_every_public_name_resolves_to_what_it_names() -> None:
+    import proxysort
+
+    for name in proxysort.__all__:
+        assert getattr(proxysort, name) is not None, name
+    import proxysort.groups  # a submodule import must not shadow the public function of the same name
+
+    assert callable(proxysort.kmeans) and proxysort.kmeans is proxysort.groups.kmeans
+    assert proxysort.sort.__module__ == "proxysort.sorting" and proxysort.ExitCode.CACHE == 5

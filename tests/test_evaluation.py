@@ -31,7 +31,7 @@ def test_evaluate_scores_against_labels(sorted_colors, tmp_path: Path) -> None:
     assert all(0.0 <= res.scores.mean[m] <= 1.0 for m in ("nmi", "ri", "acc"))
     (other,) = evaluate(run, [read_labels(labels, "size")], seeds=[0])
     assert other.k == 2
-    with pytest.raises(UsageError, match="one label column per by concept"):
+    with pytest.raises(UsageError, match="one label column per `by` concept"):
         evaluate(run, [])
 
 

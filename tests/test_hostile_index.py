@@ -177,7 +177,7 @@ def test_files_removed_or_replaced_between_scan_and_decode(tmp_path: Path, modul
     threading.Thread(target=watchdog, daemon=True).start()
     rec = Recorder()
     try:
-        result = indexer.index(root, clip=module_clip, cache_dir=tmp_path / "cache", reporter=rec)
+        result = indexer.index(root, model=module_clip, cache_dir=tmp_path / "cache", reporter=rec)
     finally:
         done.set()
     assert not hung.is_set(), "index blocked on a FIFO that replaced a photo after the scan"
@@ -192,7 +192,7 @@ def test_files_removed_or_replaced_between_scan_and_decode(tmp_path: Path, modul
     assert len(before_first) > 1
     # the next run (no more races) sees the folder as it is now, and the store matches it exactly
     monkeypatch.setattr(indexer, "scan", real_scan)
-    again = indexer.index(root, clip=module_clip, cache_dir=tmp_path / "cache", reporter=Recorder())
+    again = indexer.index(root, model=module_clip, cache_dir=tmp_path / "cache", reporter=Recorder())
     on_disk = {str(r.path) for r in races if is_regular(r.path) and os.path.getsize(r.path) > 500}
     assert {str(p) for p in again.paths} == on_disk
     check = check_store(again.store, root, on_disk)

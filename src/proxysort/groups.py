@@ -159,7 +159,7 @@ def kmeans(
     centroids = np.asarray(km.centroids, dtype=np.float32).reshape(k, d)
     labels = _assign(x, centroids)
     objective = float(((x - centroids[labels]) ** 2).sum())
-    iterations = len(km.iteration_stats)
+    iterations = len(km.iteration_stats or [])
     return KMeansResult(labels, centroids, objective, iterations)
 
 

@@ -199,7 +199,7 @@ def write_then_die(self, *a, **k):
     if len(calls) == 2:
         os.kill(os.getpid(), signal.SIGKILL)
 VectorStore.write_batch = write_then_die
-index(Path(sys.argv[1]), spec=ModelSpec(sys.argv[2], "none", "cpu"), cache_dir=Path(sys.argv[3]),
+index(Path(sys.argv[1]), model=ModelSpec(sys.argv[2], "none", "cpu"), cache_dir=Path(sys.argv[3]),
       batch_size=3, commit_every=3)
 """
 

@@ -152,13 +152,14 @@ def test_files_removed_or_replaced_between_scan_and_decode(tmp_path: Path, modul
     root = tmp_path / "photos"
     races = make_race_targets(root)
     before_first = snapshot(root)
-    real_scan = indexer.scan
+    real_gather = indexer.gather
 
     def scan_then_spoil(*args, **kwargs):
-        yield from real_scan(*args, **kwargs)
+        found = real_gather(*args, **kwargs)
         spoil(races)
+        return found
 
-    monkeypatch.setattr(indexer, "scan", scan_then_spoil)
+    monkeypatch.setattr(indexer, "gather", scan_then_spoil)
     hung = threading.Event()
     done = threading.Event()
 
@@ -191,7 +192,7 @@ def test_files_removed_or_replaced_between_scan_and_decode(tmp_path: Path, modul
             assert key not in indexed and reported.count(key) == 1, (race.kind, reported)
     assert len(before_first) > 1
     # the next run (no more races) sees the folder as it is now, and the store matches it exactly
-    monkeypatch.setattr(indexer, "scan", real_scan)
+    monkeypatch.setattr(indexer, "gather", real_gather)
     again = indexer.index(root, model=module_clip, cache_dir=tmp_path / "cache", reporter=Recorder())
     on_disk = {str(r.path) for r in races if is_regular(r.path) and os.path.getsize(r.path) > 500}
     assert {str(p) for p in again.paths} == on_disk

@@ -120,11 +120,11 @@ def test_decompression_bomb_is_refused(tmp_path: Path, monkeypatch: pytest.Monke
         load_image(path, min_size=16)
 
 
-def test_heic_without_the_extra_says_how_to_get_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_heic_without_pillow_heif_says_how_to_get_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import proxysort.imageio as imageio
 
     monkeypatch.setattr(imageio, "heif_available", lambda: False)
     path = tmp_path / "a.heic"
     path.write_bytes(b"....")
-    with pytest.raises(ImageLoadError, match=r"proxysort\[heic\]"):
+    with pytest.raises(ImageLoadError, match=r"pip install pillow-heif"):
         load_image(path)

@@ -32,16 +32,16 @@ def names(root: Path, **kw) -> list[str]:
 
 def test_finds_images_recursively_in_order_and_skips_junk(tmp_path: Path) -> None:
     root = tmp_path / "lib"
-    for rel in ["b.JPG", "a.png", "sub/c.webp", "sub/deeper/d.heic", "z.gif", "e.avif", "f.tiff"]:
+    for rel in ["b.JPG", "a.png", "sub/c.webp", "sub/deeper/d.heic", "z.gif", "e.avif", "f.tiff", "raw.CR2"]:
         touch(root / rel)
     for rel in [
         ".hidden.jpg", ".thumbs/x.jpg", "@eaDir/y.jpg", ".git/z.png", "node_modules/n.png",
-        "__pycache__/p.png", "notes.txt", "raw.cr2", "sub/movie.mp4",
+        "__pycache__/p.png", "notes.txt", "sub/movie.mp4",
     ]:
         touch(root / rel)
     touch(root / "sorted-out" / OUTPUT_MANIFEST, b"{}")
     touch(root / "sorted-out" / "red" / "link.jpg")
-    assert names(root) == ["a.png", "b.JPG", "e.avif", "f.tiff", "z.gif", "sub/c.webp", "sub/deeper/d.heic"]
+    assert names(root) == ["a.png", "b.JPG", "e.avif", "f.tiff", "raw.CR2", "z.gif", "sub/c.webp", "sub/deeper/d.heic"]
 
 
 def test_entries_carry_absolute_path_size_and_mtime(tmp_path: Path) -> None:

@@ -3,12 +3,13 @@ and never loads a model, so it works on a read-only cache and costs no start-up 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from proxysort.env import Environment
-from proxysort.scan import check_root, scan
+from proxysort.library import Selection, companion_counts, gather, ordered
+from proxysort.scan import check_root
 from proxysort.store import VectorStore
 
 
@@ -32,11 +33,13 @@ class StoreStatus:
 @dataclass
 class FolderStatus:
     folder: Path
-    on_disk: int
+    on_disk: int  # photos, as `index` selects them (a RAW+JPEG pair is one photo)
     not_indexed: int  # on disk, not up to date in any store (what `index` with the default model would do)
     stores: list[StoreStatus]
     cache_dir: Path
     cache_bytes: int
+    companions: dict[str, int] = field(default_factory=dict)  # files that follow their photos, by kind
+    ignored: dict[str, int] = field(default_factory=dict)  # files not sorted, by kind
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -46,13 +49,21 @@ class FolderStatus:
         return data
 
 
-def status(source: Path | str, *, cache_dir: Path | None = None, env: Environment | None = None) -> FolderStatus:
-    """What the cache knows about ``source``, for every model that indexed it. Read-only: never writes
-    the cache and never loads a model."""
+def status(
+    source: Path | str,
+    *,
+    cache_dir: Path | None = None,
+    env: Environment | None = None,
+    selection: Selection | None = None,
+) -> FolderStatus:
+    """What the cache knows about ``source``, for every model that indexed it, with the photos selected
+    as ``index`` selects them under ``selection``. Read-only: never writes the cache and never loads a
+    model."""
     env = env or Environment()
     root = check_root(Path(source))
     cache_root = Path(cache_dir).expanduser() if cache_dir is not None else env.cache_dir
-    on_disk = {str(e.path): e for e in scan(root)}
+    lib = gather([root], [], selection or Selection())
+    on_disk = lib.photos
     stores: list[StoreStatus] = []
     up_to_date_anywhere: set[str] = set()
     for db in sorted((cache_root / "stores").glob("*/index.sqlite")):
@@ -82,4 +93,8 @@ def status(source: Path | str, *, cache_dir: Path | None = None, env: Environmen
                 )
             )
     cache_bytes = sum(p.stat().st_size for p in cache_root.rglob("*") if p.is_file()) if cache_root.is_dir() else 0
-    return FolderStatus(root, len(on_disk), len(set(on_disk) - up_to_date_anywhere), stores, cache_root, cache_bytes)
+    return FolderStatus(
+        root, len(on_disk), len(set(on_disk) - up_to_date_anywhere), stores, cache_root, cache_bytes,
+        companions=companion_counts({Path(k): v for k, v in lib.companions.items()}),
+        ignored={kind: len(paths) for kind, paths in ordered(lib.ignored).items()},
+    )

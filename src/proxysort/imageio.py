@@ -2,8 +2,9 @@
 
 Camera JPEGs are 12+ megapixels but CLIP looks at 224×224, so JPEGs are decoded with libjpeg's DCT
 scaling (``draft``), which is several times faster and lighter than a full decode followed by a resize.
-Every way a file can be bad (empty, truncated, not an image, a decompression bomb, an unsupported format)
-becomes one :class:`ImageLoadError` with a short reason, so the indexer can skip it and go on.
+Camera RAW files go to :mod:`proxysort.raw` (LibRaw). Every way a file can be bad (empty, truncated, not
+an image, a decompression bomb, an unsupported format) becomes one :class:`ImageLoadError` with a short
+reason, so the indexer can skip it and go on.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from proxysort.raw import RawLoadError, is_raw_name, load_raw
 from proxysort.safeopen import NotRegularFileError, open_regular
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -28,7 +30,7 @@ class ImageLoadError(Exception):
 
 
 def heif_available() -> bool:
-    """Register pillow-heif's opener once, if the ``[heic]`` extra is installed."""
+    """Register pillow-heif's opener once (a dependency; False only in an install that lacks it)."""
     global _heif_state
     with _heif_lock:
         if _heif_state is None:
@@ -51,9 +53,14 @@ def load_image(path: str | Path, min_size: int = 224) -> "PILImage.Image":
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = Path(path)
+    quiet_pillow_warnings()
+    if is_raw_name(path.name):
+        try:
+            return load_raw(path, min_size)
+        except RawLoadError as exc:
+            raise ImageLoadError(str(exc)) from (exc.__cause__ or exc)
     if path.suffix.lower() in (".heic", ".heif") and not heif_available():
-        raise ImageLoadError("HEIC/HEIF support is not installed (pip install 'proxysort[heic]')")
-    _quiet_bomb_warning()
+        raise ImageLoadError("HEIC/HEIF support is missing: pillow-heif is not installed (pip install pillow-heif)")
     try:
         with open_regular(path) as fh, Image.open(fh) as img:
             img.draft("RGB", (min_size, min_size))  # JPEG only: DCT-domain downscale, still >= min_size
@@ -81,7 +88,7 @@ def load_image(path: str | Path, min_size: int = 224) -> "PILImage.Image":
         raise ImageLoadError(f"corrupt or truncated image ({_short(exc)})") from exc
 
 
-def _quiet_bomb_warning() -> None:
+def quiet_pillow_warnings() -> None:
     """Between MAX_IMAGE_PIXELS and twice that, Pillow only warns (and we decode at reduced size); above
     it raises, which we report per file. The warning would be a stray unformatted line on stderr.
 

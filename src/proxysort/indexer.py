@@ -25,8 +25,9 @@ from proxysort.encoders import ClipModel, ModelSpec
 from proxysort.env import Environment
 from proxysort.errors import InputError, StrictModeError, UsageError
 from proxysort.imageio import ImageLoadError, is_transient, load_image
+from proxysort.library import SKIPPED_COMPANIONS, Library, Selection, companion_counts, content_ids, gather, ordered
 from proxysort.progress import Reporter
-from proxysort.scan import ScanEntry, check_root, scan
+from proxysort.scan import ScanEntry, check_root
 from proxysort.store import FailureRow, FileRow, VectorStore, content_hash, store_path
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -54,12 +55,31 @@ class IndexSummary:
     embedded: int = 0
     reused: int = 0
     seconds: float = 0.0
+    #: companion files that follow their photos, by kind ("RAW twins", "Live Photo clips", "sidecars")
+    companions: dict[str, int] = field(default_factory=dict)
+    #: files not sorted, by kind ("videos", "sidecars without a photo", "hidden files", ...)
+    ignored: dict[str, int] = field(default_factory=dict)
+    #: indexed photos that are byte-identical copies of another indexed photo
+    duplicates: int = 0
 
     def line(self) -> str:
         return (
             f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged, {self.renamed} renamed, "
             f"{self.removed} removed, {self.failed} failed ({self.embedded} embedded; {self.seconds:.1f} s)"
         )
+
+    def library_lines(self) -> list[str]:
+        """What else the photo folder held: companions kept with photos, duplicates, ignored files."""
+        from proxysort.library import describe
+
+        lines = []
+        if any(self.companions.values()):
+            lines.append(f"with their photos: {describe(self.companions)}")
+        if self.duplicates:
+            lines.append(f"duplicates: {self.duplicates} photo(s) are byte-identical copies of others")
+        if any(self.ignored.values()):
+            lines.append(f"ignored: {describe(self.ignored)}")
+        return lines
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -144,6 +164,8 @@ def index(
     model: ModelSpec | ClipModel | None = None,
     cache_dir: Path | None = None,
     exclude: Sequence[Path] = (),
+    include_hidden: bool = False,
+    selection: Selection | None = None,
     strict: bool = False,
     reporter: Reporter | None = None,
     batch_size: int | None = None,
@@ -155,9 +177,11 @@ def index(
     """Index ``source`` (a folder, a file, or a list of either) and return its paths and vectors.
 
     Folders are scanned recursively and *swept*: rows for files that vanished from them are removed. Files
-    given explicitly (e.g. read from stdin) are indexed without any sweep. Files that cannot be decoded are
-    reported through ``reporter.skipped`` and listed in ``failures``; with ``strict=True`` they raise
-    :class:`StrictModeError` after everything else was indexed and committed.
+    given explicitly (e.g. read from stdin) are indexed without any sweep. Which files are photos, which
+    are companions of a photo and which are ignored is decided by :mod:`proxysort.library` under
+    ``selection`` (built from ``exclude`` and ``include_hidden`` when not given). Files that cannot be
+    decoded are reported through ``reporter.skipped`` and listed in ``failures``; with ``strict=True``
+    they raise :class:`StrictModeError` after everything else was indexed and committed.
 
     ``model`` is what to embed with: a loaded :class:`ClipModel`, or a :class:`ModelSpec` to load only if
     some photo needs embedding (default: ``ModelSpec.from_env(env.vars)``).
@@ -165,6 +189,7 @@ def index(
     started = time.monotonic()
     reporter = reporter or Reporter()
     env = env or Environment()
+    selection = selection or Selection.of(exclude, include_hidden)
     clip = model if isinstance(model, ClipModel) else None
     spec = clip.spec if clip is not None else (model if isinstance(model, ModelSpec) else ModelSpec.from_env(env.vars))
     identity = clip.identity if clip is not None else spec.identity()
@@ -179,12 +204,13 @@ def index(
     db = store_path(cache_root, identity)
     with VectorStore(db, identity=identity) as store:
         with store.run_lock(lock_timeout_s, on_wait=lambda: reporter.message("waiting for another proxysort run on this cache...")):
-            entries, unreadable, missing_files, scan_skips = _collect(roots, files, exclude, reporter)
+            lib, scan_skips = _collect(roots, files, selection, reporter)
+            entries = lib.photos
             failures.extend(scan_skips)  # already reported by the scan
-            for path, reason in missing_files:
+            for path, reason in lib.missing:
                 reporter.skipped(path, reason)
                 failures.append((path, reason))
-            plan = _diff(store, roots, files, entries, [*unreadable, *(Path(e).expanduser().resolve() for e in exclude)])
+            plan = _diff(store, roots, files, entries, lib.blind_spots)
             summary.unchanged = plan.unchanged
             for row in plan.cached_failures:
                 reporter.skipped(row.path, row.reason)
@@ -197,15 +223,20 @@ def index(
         failed_keys = {str(p) for p, _ in failures}
         wanted = sorted(k for k in entries if k not in failed_keys)
         vectors_by_path = store.vectors_for(wanted)
+        hashes = {k: row.hash for k, row in store.rows_for([k for k in wanted if k in vectors_by_path]).items()}
         dim = int(store.meta("dim") or (lazy.loaded.embed_dim if lazy.loaded is not None else 0))
 
     import numpy as np
 
     paths = [k for k in wanted if k in vectors_by_path]
     matrix = np.stack([vectors_by_path[k] for k in paths]).astype(np.float32) if paths else np.zeros((0, dim), np.float32)
-    summary.seconds = time.monotonic() - started
-    reporter.message(f"indexed: {summary.line()}")
     result = IndexedFolder([Path(k) for k in paths], matrix, summary, failures, identity, found.roots, lazy.loaded, db)
+    _account(result, lib, hashes)
+    summary.seconds = time.monotonic() - started
+    reporter.flush()
+    reporter.message(f"indexed: {summary.line()}")
+    for line in summary.library_lines():
+        reporter.message(line)
     if strict and failures:
         raise StrictModeError(
             f"{len(failures)} file(s) could not be used (listed above); `strict` turns skipped files into an error."
@@ -270,35 +301,39 @@ class _NotingReporter(Reporter):
         self.inner.skipped(path, reason)
         self.noted.append((Path(path), reason))
 
+    def flush(self) -> None:
+        self.inner.flush()
+
 
 def _collect(
-    roots: Sequence[Path], files: Sequence[Path], exclude: Sequence[Path], reporter: Reporter
-) -> tuple[dict[str, ScanEntry], list[Path], list[tuple[Path, str]], list[tuple[Path, str]]]:
-    entries: dict[str, ScanEntry] = {}
-    unreadable: list[Path] = []
-    missing: list[tuple[Path, str]] = []
+    roots: Sequence[Path], files: Sequence[Path], selection: Selection, reporter: Reporter
+) -> tuple[Library, list[tuple[Path, str]]]:
+    """The library under the sources, and the problems its walk reported (already shown to the user)."""
     scan_skips: list[tuple[Path, str]] = []
     noting = _NotingReporter(reporter, scan_skips)
     with reporter.progress("scanning") as advance:
-        for root in roots:
-            for entry in scan(root, exclude=exclude, reporter=noting, unreadable=unreadable):
-                if str(entry.path) not in entries:
-                    entries[str(entry.path)] = entry
-                    advance(1, found=len(entries))
-        for path in files:
-            if str(path) in entries:
-                continue
-            try:
-                st = path.stat()
-            except OSError as exc:
-                missing.append((path, "file not found" if isinstance(exc, FileNotFoundError) else f"cannot be read ({exc.strerror})"))
-                continue
-            if not path.is_file():
-                missing.append((path, "not a regular file"))
-                continue
-            entries[str(path)] = ScanEntry(path, st.st_size, st.st_mtime_ns)
-            advance(1, found=len(entries))
-    return entries, unreadable, missing, scan_skips
+        lib = gather(roots, files, selection, reporter=noting, advance=advance)
+    return lib, scan_skips
+
+
+def _account(result: IndexedFolder, lib: Library, hashes: dict[str, str]) -> None:
+    """Fill the result's companions, ignored files and content ids, and count them in its summary.
+
+    Companions of a photo that could not be indexed are ignored with it, so that every file is either
+    sorted with a photo or counted."""
+    indexed = {str(p) for p in result.paths}
+    result.ignored = {kind: list(paths) for kind, paths in lib.ignored.items()}
+    for key, companions in lib.companions.items():
+        if key in indexed:
+            result.companions[Path(key)] = list(companions)
+        else:
+            result.ignored.setdefault(SKIPPED_COMPANIONS, []).extend(companions)
+    result.ignored = ordered({kind: sorted(paths, key=str) for kind, paths in result.ignored.items()})
+    result.content_ids = content_ids(result.paths, hashes)
+    summary = result.summary
+    summary.companions = companion_counts(result.companions)
+    summary.ignored = {kind: len(paths) for kind, paths in result.ignored.items()}
+    summary.duplicates = len(result.content_ids) - len(set(result.content_ids))
 
 
 @dataclass
@@ -515,6 +550,7 @@ def _embed_jobs(
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        reporter.flush()  # counts of repeated skip reasons, also when the run stops early
 
 
 def _claim_rename(plan: _Plan, digest: str) -> bool:

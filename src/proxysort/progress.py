@@ -27,6 +27,9 @@ class Reporter:
     def skipped(self, path: str | Path, reason: str) -> None:
         """One file could not be used; called once per file with a short reason."""
 
+    def flush(self) -> None:
+        """Say what was held back (e.g. counts of repeated skip reasons); called at the end of a step."""
+
     @contextlib.contextmanager
     def progress(self, description: str, total: int | None = None) -> Iterator[Advance]:
         """Yield ``advance(n=1, **fields)``; fields (e.g. ``found=...``) are shown next to the bar."""
@@ -36,12 +39,14 @@ class Reporter:
 class ConsoleReporter(Reporter):
     """Writes to a stream (stderr). Uses rich live bars only when ``is_tty``; never touches stdout."""
 
-    def __init__(self, stream: IO[str], *, is_tty: bool, quiet: bool = False) -> None:
+    def __init__(self, stream: IO[str], *, is_tty: bool, quiet: bool = False, verbose: bool = False) -> None:
         from rich.console import Console
 
         self.stream = stream
         self.is_tty = is_tty
         self.quiet = quiet
+        self.verbose = verbose
+        self._repeats: dict[str, int] = {}  # reason -> skips not shown since its first line
         self.console = Console(file=stream, force_terminal=is_tty, highlight=False, soft_wrap=True)
 
     def _line(self, text: str) -> None:
@@ -56,9 +61,20 @@ class ConsoleReporter(Reporter):
         self._line(f"warning: {text}")
 
     def skipped(self, path: str | Path, reason: str) -> None:
-        # One line per file, path first, so `2> skipped.log` is greppable. Newlines in names are escaped.
+        # Path first, so `2> skipped.log` is greppable. Newlines in names are escaped. A reason already
+        # shown is only counted (500 HEICs without a decoder are one problem), unless verbose.
+        if not self.verbose and reason in self._repeats:
+            self._repeats[reason] += 1
+            return
+        self._repeats[reason] = 0
         shown = str(path).encode("unicode_escape", "backslashreplace").decode("ascii") if "\n" in str(path) else str(path)
         self._line(f"skipped: {shown}: {reason}")
+
+    def flush(self) -> None:
+        for reason, count in self._repeats.items():
+            if count:
+                self._line(f"skipped: {count} more file(s): {reason} (--verbose lists each)")
+        self._repeats = {reason: 0 for reason in self._repeats}
 
     @contextlib.contextmanager
     def progress(self, description: str, total: int | None = None) -> Iterator[Advance]:

@@ -155,6 +155,7 @@ def sort(
     llm_model: str | None = None,
     cache_dir: Path | None = None,
     exclude: Sequence[Path] = (),
+    include_hidden: bool = False,
     strict: bool = False,
     env: Environment | None = None,
     reporter: Reporter | None = None,
@@ -183,7 +184,8 @@ def sort(
     feature = feature or DEFAULT_FEATURE
 
     clip = model if isinstance(model, ClipModel) else load_clip(model or ModelSpec.from_env(env.vars), env=env.vars)
-    indexed = index(source, model=clip, cache_dir=cache_dir, exclude=exclude, strict=strict, reporter=reporter, env=env)
+    indexed = index(source, model=clip, cache_dir=cache_dir, exclude=exclude, include_hidden=include_hidden,
+                    strict=strict, reporter=reporter, env=env)
     n = len(indexed.paths)
     if n == 0:
         raise InputError("No usable photos were found, so there is nothing to sort.")

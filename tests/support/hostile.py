@@ -256,6 +256,16 @@ def make_corpus(root: Path) -> Corpus:
     c.add("exif-orientation-9", _write(root / "orient" / "o9.jpg", _jpeg_bytes(upright_picture(), exif=exif.tobytes())), OK,
           "out-of-range orientation: ignore it")
 
+    # ---- camera RAW and what surrounds photos (decoded through LibRaw; never decoded at all)
+    from tests.support.dngwriter import dng_bytes
+
+    c.add("dng-with-preview", _write(root / "raw" / "IMG_0001.DNG", dng_bytes(64, 48, preview=(320, 240))), OK)
+    c.add("dng-mosaic-only", _write(root / "raw" / "IMG_0002.dng", dng_bytes(64, 48)), OK, "half-size demosaic")
+    c.add("text-named-cr2", _write(root / "raw" / "notes.CR2", b"not a raw file\n" * 50), SKIPPED)
+    c.add("truncated-dng", _write(root / "raw" / "half.NEF", dng_bytes(64, 48)[:2000]), SKIPPED)
+    c.add("video-mov", _write(root / "raw" / "clip.MOV", b"\x00\x00\x00\x14ftypqt  " + bytes(64)), ABSENT,
+          "a video: counted as ignored, never opened")
+
     # ---- the file system itself
     locked = _write(root / "perm" / "locked.jpg", good)
     locked.chmod(0)

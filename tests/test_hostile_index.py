@@ -8,6 +8,7 @@ one stderr line per skipped file and the documented exit code for a partial run 
 from __future__ import annotations
 
 import os
+import re
 import stat
 import threading
 from pathlib import Path
@@ -208,7 +209,7 @@ def test_cli_reports_each_bad_file_on_one_line_and_exits_partial(tmp_path: Path,
     corpus = make_corpus(tmp_path / "photos")
     before = snapshot(corpus.root)
     argv = ["index", str(corpus.root), "--model", TINY, "--pretrained", "none", "--device", "cpu"]
-    result = run_cli(argv)
+    result = run_cli([*argv, "--verbose"])
     assert result.exit_code == ExitCode.PARTIAL == 3, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     assert result.stdout == ""  # results only on stdout, and `index` has none without --json
@@ -220,6 +221,19 @@ def test_cli_reports_each_bad_file_on_one_line_and_exits_partial(tmp_path: Path,
     newline_entry = next(e for e in corpus.entries if e.kind == "newline-name")
     assert not any(line.startswith("lines.jpg") for line in result.stderr.splitlines()), "a name split a line"
     assert newline_entry.expect == OK
+
+    # Without --verbose, a reason already shown is counted instead: every skip is still accounted for.
+    again = run_cli(argv)
+    assert again.exit_code == ExitCode.PARTIAL
+    shown, counted = [], 0
+    for line in _skip_lines(again.stderr):
+        more = re.match(r"skipped: (\d+) more file\(s\): (.*) \(--verbose lists each\)$", line)
+        if more:
+            counted += int(more.group(1))
+            assert any(s.endswith(": " + more.group(2)) for s in shown), line  # its first file was shown
+        else:
+            shown.append(line)
+    assert counted > 0 and len(shown) + counted == len(lines)
     assert_unchanged(before, corpus.root)
 
 

@@ -11,7 +11,8 @@ import pytest
 from tests.support.photolibrary import HIDDEN, PHOTO, make_library
 from tests.support.treesnap import assert_unchanged, snapshot
 
-from proxysort.indexer import index, status
+from proxysort.folder_status import status
+from proxysort.indexer import index
 from proxysort.library import Selection, gather
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

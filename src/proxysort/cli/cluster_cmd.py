@@ -19,8 +19,10 @@ from proxysort.cli.options import (
     DeviceOpt,
     DryRunOpt,
     EpochsOpt,
+    ExcludeOpt,
     FeatureOpt,
     FormatOpt,
+    IncludeHiddenOpt,
     KOpt,
     LabelColumnOpt,
     LabelsOpt,
@@ -38,6 +40,7 @@ from proxysort.cli.options import (
     SeedOpt,
     SourceArg,
     StrictOpt,
+    VerboseOpt,
     WordsFileOpt,
     WordsOpt,
 )
@@ -67,14 +70,19 @@ def cluster_command(
     pretrained: PretrainedOpt = None,
     device: DeviceOpt = None,
     cache_dir: CacheDirOpt = None,
+    exclude: ExcludeOpt = None,
+    include_hidden: IncludeHiddenOpt = False,
     seed: SeedOpt = 0,
     strict: StrictOpt = False,
     quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Sort photos by the concepts you name (--by color) into OUT/<concept>/<group>/ folders of links.
 
     Results go to stdout (a table on a terminal, TSV in a pipe); progress and the plan go to stderr.
-    Exit 3 when some photos had to be skipped (the rest is sorted).
+    The photos are selected exactly as `index` selects them (same --exclude and --include-hidden);
+    sidecars, Live Photo clips and RAW twins follow their photo. Exit 3 when some photos had to be
+    skipped (the rest is sorted).
     """
     from proxysort.cli.formats import choose_format, result_rows, write_eval, write_rows
     from proxysort.evaluation import evaluate, read_labels
@@ -83,7 +91,7 @@ def cluster_command(
     from proxysort.sorting import as_by, write_folders
 
     env = get_env()
-    reporter = reporter_for(env, quiet)
+    reporter = reporter_for(env, quiet, verbose)
     if label_column and not labels:
         raise UsageError("--label-column needs --labels FILE.")
     if no_folders and out is not None:
@@ -103,6 +111,7 @@ def cluster_command(
     result = sort_with_flags(
         source=src, by=concepts, llm=llm, mode=mode, feature=feature, epochs=epochs, model=model,
         pretrained=pretrained, device=device, cache_dir=cache_dir, seed=seed, strict=strict, env=env, reporter=reporter,
+        exclude=exclude or (), include_hidden=include_hidden,
     )
     dest, out_abs = None, None
     if out is not None:

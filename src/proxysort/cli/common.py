@@ -11,7 +11,7 @@ import functools
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, TypeVar
 
 import typer
 
@@ -97,9 +97,9 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def reporter_for(env: Environment, quiet: bool = False) -> ConsoleReporter:
+def reporter_for(env: Environment, quiet: bool = False, verbose: bool = False) -> ConsoleReporter:
     """Progress on stderr: live bars on a terminal, sparse plain lines otherwise."""
-    return ConsoleReporter(env.stderr, is_tty=bool(env.stderr_isatty), quiet=quiet)
+    return ConsoleReporter(env.stderr, is_tty=bool(env.stderr_isatty), quiet=quiet, verbose=verbose)
 
 
 def model_spec(env: Environment, model: str | None, pretrained: str | None, device: str | None) -> ModelSpec:
@@ -153,6 +153,8 @@ def sort_with_flags(
     strict: bool,
     env: Environment,
     reporter: Reporter,
+    exclude: Sequence[Path] = (),
+    include_hidden: bool = False,
 ) -> "SortResult":
     """Words (confirmed at a terminal) → :func:`proxysort.sorting.sort`; shared by ``cluster`` and ``eval``."""
     import dataclasses
@@ -175,6 +177,8 @@ def sort_with_flags(
         training=ProxyConfig(mode=mode, seed=seed, epochs=epochs),
         feature=feature,
         cache_dir=cache,
+        exclude=exclude,
+        include_hidden=include_hidden,
         strict=strict,
         env=env,
         reporter=reporter,

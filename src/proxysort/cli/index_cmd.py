@@ -16,12 +16,14 @@ from proxysort.cli.options import (
     DeviceOpt,
     ExcludeOpt,
     FolderArg,
+    IncludeHiddenOpt,
     IndexJsonOpt,
     IndexSourcesArg,
     IndexStrictOpt,
     ModelOpt,
     PretrainedOpt,
     QuietOpt,
+    VerboseOpt,
     WorkersOpt,
 )
 from proxysort.errors import ExitCode
@@ -34,17 +36,21 @@ def index_command(
     device: DeviceOpt = None,
     cache_dir: CacheDirOpt = None,
     exclude: ExcludeOpt = None,
+    include_hidden: IncludeHiddenOpt = False,
     strict: IndexStrictOpt = False,
     batch_size: BatchSizeOpt = None,
     workers: WorkersOpt = None,
     json_out: IndexJsonOpt = False,
     quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Embed every photo under DIR once and cache the vectors; re-runs only embed what changed.
 
     Unchanged files (same path, size and mtime) are skipped, renamed or moved files reuse their vectors,
     and files that vanished from DIR are forgotten. Nothing under DIR is ever written. Unreadable, corrupt
-    or oversized files are listed on stderr ("skipped: PATH: REASON") and the run goes on.
+    or oversized files are listed on stderr ("skipped: PATH: REASON") and the run goes on. Camera RAW and
+    HEIC are photos; sidecars, Live Photo clips and the RAW of a RAW+JPEG pair follow their photo; videos
+    and other files are counted as ignored, by kind (all of them listed with --json).
 
     Exit codes: 0 every file indexed; 3 some files were skipped (the rest is indexed and usable), or
     --strict and any file was skipped; 4 model unavailable; 5 cache not writable; 6 DIR missing or unreadable.
@@ -60,8 +66,9 @@ def index_command(
         model=model_spec(env, model, pretrained, device),
         cache_dir=cache_dir_for(env, cache_dir),
         exclude=exclude or (),
+        include_hidden=include_hidden,
         strict=strict,
-        reporter=reporter_for(env, quiet),
+        reporter=reporter_for(env, quiet, verbose),
         batch_size=batch_size,
         workers=workers,
         env=env,
@@ -73,6 +80,9 @@ def index_command(
             "vectors": len(result.paths),
             "summary": result.summary.as_dict(),
             "failures": [{"path": str(p), "reason": r} for p, r in result.failures],
+            "ignored": {kind: [str(p) for p in paths] for kind, paths in result.ignored.items()},
+            "companions": {str(p): [str(c) for c in cs] for p, cs in result.companions.items()},
+            "duplicates": _duplicates(result.paths, result.content_ids),
         }
         env.stdout.write(json.dumps(payload, indent=2) + "\n")
     if result.failures:
@@ -82,14 +92,18 @@ def index_command(
 def status_command(
     folder: FolderArg,
     cache_dir: CacheDirOpt = None,
+    exclude: ExcludeOpt = None,
+    include_hidden: IncludeHiddenOpt = False,
     json_out: IndexJsonOpt = False,
 ) -> None:
     """Show what the cache holds for DIR: which models indexed it, how many vectors, what changed since,
     and how much space the cache takes. Reads only; never loads a model."""
     from proxysort.folder_status import status
+    from proxysort.library import Selection, describe
 
     env = get_env()
-    report = status(folder, cache_dir=cache_dir_for(env, cache_dir), env=env)
+    selection = Selection.of(exclude or (), include_hidden)
+    report = status(folder, cache_dir=cache_dir_for(env, cache_dir), env=env, selection=selection)
     if json_out:
         env.stdout.write(json.dumps(report.as_dict(), indent=2) + "\n")
         return
@@ -106,8 +120,20 @@ def status_command(
             f"{s.vanished} vanished), {s.failed} failed; last indexed {when}"
         )
         out.append(f"  store {s.store}: {s.vectors_total} vectors x {s.dim or '?'}, {_size(s.bytes_on_disk)}")
+    if any(report.companions.values()):
+        out.append(f"with their photos: {describe(report.companions)}")
+    if any(report.ignored.values()):
+        out.append(f"ignored: {describe(report.ignored)}")
     out.append(f"cache: {report.cache_dir} ({_size(report.cache_bytes)})")
     env.stdout.write("\n".join(out) + "\n")
+
+
+def _duplicates(paths: list[Path], content_ids: list[str]) -> list[list[str]]:
+    """Groups of byte-identical photos (same content id), each in path order."""
+    groups: dict[str, list[str]] = {}
+    for path, cid in zip(paths, content_ids):
+        groups.setdefault(cid, []).append(str(path))
+    return [g for g in groups.values() if len(g) > 1]
 
 
 def _size(n: int) -> str:

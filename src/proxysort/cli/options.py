@@ -74,6 +74,16 @@ FolderArg = Annotated[Path, typer.Argument(help="The photo folder to report on."
 ExcludeOpt = Annotated[
     Optional[List[Path]], typer.Option("--exclude", help="A folder to leave out (repeatable).", file_okay=False, metavar="DIR")
 ]
+IncludeHiddenOpt = Annotated[
+    bool,
+    typer.Option("--include-hidden", help="Also index hidden folders and files (names starting with '.'), e.g. a hidden album."),
+]
+VerboseOpt = Annotated[
+    bool,
+    typer.Option(
+        "--verbose", "-v", help="List every skipped file on its own line (else a reason shared by many is one line with a count)."
+    ),
+]
 IndexStrictOpt = Annotated[
     bool, typer.Option("--strict", help="Treat any skipped file as an error (message + exit code 3).")
 ]

@@ -19,7 +19,7 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 from proxysort.encoders import ClipModel, ModelSpec
 from proxysort.env import Environment
@@ -173,6 +173,7 @@ def index(
     env: Environment | None = None,
     commit_every: int = COMMIT_EVERY,
     lock_timeout_s: float = 600.0,
+    runner: "PipelineRunner | None" = None,
 ) -> IndexedFolder:
     """Index ``source`` (a folder, a file, or a list of either) and return its paths and vectors.
 
@@ -185,6 +186,9 @@ def index(
 
     ``model`` is what to embed with: a loaded :class:`ClipModel`, or a :class:`ModelSpec` to load only if
     some photo needs embedding (default: ``ModelSpec.from_env(env.vars)``).
+
+    ``runner`` replaces the decode → embed → commit stage (default: this machine's thread pool); the
+    scan, diff, sweep and summary stay the same, which is how :mod:`proxysort.distributed` runs on Ray.
     """
     started = time.monotonic()
     reporter = reporter or Reporter()
@@ -215,7 +219,7 @@ def index(
             for row in plan.cached_failures:
                 reporter.skipped(row.path, row.reason)
                 failures.append((Path(row.path), row.reason))
-            _embed_jobs(store, plan, lazy, summary, failures, reporter, batch_size, workers, commit_every)
+            (runner or _embed_jobs)(store, plan, lazy, summary, failures, reporter, batch_size, workers, commit_every)
             # Last, so a renamed file could still borrow the vector of the path it replaced.
             store.sweep(plan.missing | plan.missing_failures)
             summary.removed = len(plan.missing) - len(plan.renamed_from)
@@ -399,6 +403,25 @@ def _diff(
         missing_failures={p for p in fails if gone(p) and p not in rows},
         missing_hashes=missing_hashes,
     )
+
+
+class PipelineRunner(Protocol):
+    """The decode → embed → commit stage: embeds ``plan.jobs``, commits them batch by batch through a
+    :class:`_Writer`, and fills ``summary`` and ``failures`` (reporting each skip) exactly as
+    :func:`_embed_jobs` does."""
+
+    def __call__(
+        self,
+        store: VectorStore,
+        plan: "_Plan",
+        lazy: "_LazyClip",
+        summary: IndexSummary,
+        failures: list[tuple[Path, str]],
+        reporter: Reporter,
+        batch_size: int | None,
+        workers: int | None,
+        commit_every: int,
+    ) -> None: ...
 
 
 # -- reading, embedding, committing --------------------------------------------------------------------------------------

@@ -1,0 +1,302 @@
+"""``index --ray``: the local index with its decode → embed stage run as a Ray Data pipeline.
+
+The driver does what it does locally — scan, diff against the store, sweep, summary — and only the
+expensive middle moves out: the files to embed become a dataset; CPU tasks hash, decode and preprocess them
+with the very function the local thread pool uses (:func:`proxysort.indexer._prepare`: EXIF-upright,
+reduced-size decode, one reason per bad file); an actor pool (one model per GPU, or per CPU slot) embeds
+them; the driver commits the vectors to its SQLite store every few hundred photos. So:
+
+* a killed driver keeps every committed batch, and a re-run skips those photos exactly like a local
+  incremental run (same path, size and mtime);
+* a lost worker costs only its in-flight batches: Ray Data retries tasks and restarts actors;
+* skip lines, exit codes and the store are the same as a local run's, in the same order.
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, Sequence
+
+from proxysort.distributed.session import (
+    AUTO,
+    RaySession,
+    check_shared,
+    connect,
+    import_ray,
+    not_shared,
+    probe_paths,
+    reraise_cause,
+)
+from proxysort.encoders import ModelSpec
+from proxysort.errors import CacheError, ModelLoadError, UsageError
+from proxysort.indexer import (
+    IndexedFolder,
+    IndexSummary,
+    Source,
+    _claim_rename,
+    _count,
+    _Job,
+    _LazyClip,
+    _Plan,
+    _prepare,
+    _Prepared,
+    _Writer,
+    index as local_index,
+)
+from proxysort.progress import Reporter
+from proxysort.scan import ScanEntry
+from proxysort.store import FileRow, VectorStore
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+#: Files per decode task: big enough to amortise a task, small enough to spread a folder over the CPUs.
+DECODE_BLOCK = 32
+DECODE_RETRIES = 3
+#: Stands in for "the store had a row for this path" on workers (only its presence matters to _prepare).
+_UPDATED = FileRow("", 0, 0, "", False)
+
+
+def index(source: Source, *, ray: str | None = AUTO, **kwargs: Any) -> IndexedFolder:
+    """:func:`proxysort.indexer.index` with decoding and embedding on the Ray cluster at ``ray`` (an
+    address, ``auto`` or ``local``); the same keyword arguments, the same result and store."""
+    session = connect(ray)
+    roots = _photo_roots(source)
+    return local_index(source, runner=RayRunner(session, roots), **kwargs)
+
+
+def _photo_roots(source: Source) -> list[Path]:
+    """The folders every node must see: each source folder, or the folder of each listed file."""
+    items = [source] if isinstance(source, (str, Path)) else list(source)
+    roots: dict[str, Path] = {}
+    for item in items:
+        path = Path(item).expanduser()
+        folder = path if path.is_dir() else path.parent
+        resolved = folder.resolve()
+        roots.setdefault(str(resolved), resolved)
+    return list(roots.values())
+
+
+@dataclass
+class RayRunner:
+    """A :class:`proxysort.indexer.PipelineRunner` that decodes and embeds on a Ray cluster."""
+
+    session: RaySession
+    roots: Sequence[Path]
+
+    def __call__(
+        self,
+        store: VectorStore,
+        plan: _Plan,
+        lazy: _LazyClip,
+        summary: IndexSummary,
+        failures: list[tuple[Path, str]],
+        reporter: Reporter,
+        batch_size: int | None,
+        workers: int | None,
+        commit_every: int,
+    ) -> None:
+        if not plan.jobs:
+            return
+        ray = import_ray()
+        check_shared(self.session, self.roots, [(str(j.entry.path), j.entry.size) for j in plan.jobs])
+        clip = lazy.get()  # the driver's model: its identity and preprocessing are the reference
+        gpu = _use_gpus(self.session, lazy.spec)
+        batch_size = batch_size or (128 if gpu else 32)
+        dataset = _dataset(ray, self.session, plan, clip, lazy.spec, store.known_hashes(), self.roots, gpu, batch_size)
+        writer = _Writer(store, commit_every)
+        jobs = {j.key: j for j in plan.jobs}
+        try:
+            with reporter.progress("indexing", total=len(plan.jobs)) as advance:
+                _consume(dataset, jobs, plan, writer, summary, failures, reporter, advance)
+            writer.flush()
+        except CacheError:
+            raise
+        except BaseException as exc:
+            writer.flush()  # every vector that reached the driver is kept; a re-run starts after them
+            if not type(exc).__module__.startswith("ray"):
+                raise
+            raise reraise_cause(exc) from exc
+
+
+def _use_gpus(session: RaySession, spec: ModelSpec) -> bool:
+    device = (spec.device or "auto").lower()
+    if device.startswith("cuda") and not session.has_gpus:
+        raise UsageError("--device cuda was asked for, but the Ray cluster has no GPUs. Use --device cpu or auto.")
+    return session.has_gpus and device != "cpu"
+
+
+def _dataset(
+    ray: Any,
+    session: RaySession,
+    plan: _Plan,
+    clip: Any,
+    spec: ModelSpec,
+    known: set[str],
+    roots: Sequence[Path],
+    gpu: bool,
+    batch_size: int,
+) -> Any:
+    """files → decode (CPU tasks) → embed (actor pool): rows of path, hash, error, transient, vector."""
+    from ray.data import DataContext
+
+    items = [
+        {"path": j.key, "size": j.entry.size, "mtime_ns": j.entry.mtime_ns, "fresh": j.previous is None}
+        for j in plan.jobs
+    ]
+    # The same order as the local run: skip lines come out in scan order, and batches compose the same.
+    ctx = DataContext.get_current()
+    ctx.execution_options.preserve_order = True
+    shipped = {
+        "known": [ray.put(known)],  # in a list: Ray Data passes it through, the task fetches it once
+        "preprocess": [ray.put(clip.preprocess)],
+        "image_size": clip.image_size,
+        "roots": [str(r) for r in roots],
+    }
+    ds = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / DECODE_BLOCK)))
+    # A file that crashes the decoding process is retried a few times, not forever (Ray Data's default);
+    # the retry setting also keeps Ray from fusing decoding into the embedding actors, so decoding
+    # spreads over every CPU of the cluster while the models stay on their GPUs.
+    ds = ds.map_batches(
+        _decode_batch, batch_size=None, num_cpus=1, max_retries=DECODE_RETRIES, fn_kwargs=shipped, batch_format="numpy"
+    )
+    embed_spec = ModelSpec(model=spec.model, pretrained=spec.pretrained, device="cuda" if gpu else "cpu")
+    slots = int(session.gpus) if gpu else max(1, int(session.cpus) // 2)
+    return ds.map_batches(
+        Embedder,
+        batch_size=batch_size,
+        compute=ray.data.ActorPoolStrategy(min_size=1, max_size=max(1, slots)),
+        fn_constructor_kwargs={"spec": embed_spec, "identity": clip.identity},
+        batch_format="numpy",
+        **({"num_gpus": 1} if gpu else {"num_cpus": 1}),
+    )
+
+
+def _consume(
+    dataset: Any,
+    jobs: dict[str, _Job],
+    plan: _Plan,
+    writer: _Writer,
+    summary: IndexSummary,
+    failures: list[tuple[Path, str]],
+    reporter: Reporter,
+    advance: Any,
+) -> None:
+    """The driver's half of the local loop: report skips, reuse vectors by hash, commit batch by batch."""
+    import numpy as np
+
+    counts = {"embedded": 0, "skipped": 0}
+    embedded_now: set[str] = set()
+    for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+        for path, digest, error, transient, vector in zip(
+            batch["path"], batch["hash"], batch["error"], batch["transient"], batch["vector"]
+        ):
+            job = jobs[str(path)]
+            if error:
+                prepared = _Prepared(job, hash=digest or None, error=str(error), transient=bool(transient))
+                reporter.skipped(job.entry.path, prepared.error)
+                failures.append((job.entry.path, str(error)))
+                writer.add_failure(prepared)
+                counts["skipped"] += 1
+            elif not len(vector) or digest in embedded_now:
+                renamed = _claim_rename(plan, str(digest))
+                writer.add_file(job.entry, str(digest))
+                _count(summary, job, plan, renamed=renamed)
+                summary.reused += 1
+            else:
+                writer.add_file(job.entry, str(digest), np.frombuffer(vector, dtype=np.float32).copy())
+                _count(summary, job, plan, renamed=False)
+                embedded_now.add(str(digest))
+                summary.embedded += 1
+                counts["embedded"] += 1
+            advance(1, **counts)
+        writer.maybe_flush()
+
+
+# -- worker side ---------------------------------------------------------------------------------------
+
+_fetched: dict[str, Any] = {}  # per worker process: object-store values already fetched
+_roots_seen: set[str] = set()  # per worker process: photo folders already found on this node
+
+
+def _fetch(ref: Any) -> Any:
+    key = ref.hex()
+    if key not in _fetched:
+        import ray
+
+        _fetched[key] = ray.get(ref)
+    return _fetched[key]
+
+
+def _decode_batch(
+    batch: dict[str, "np.ndarray"], *, known: list[Any], preprocess: list[Any], image_size: int, roots: list[str]
+) -> dict[str, Any]:
+    """CPU task: hash, decode and preprocess each file exactly as the local thread pool does."""
+    import numpy as np
+
+    missing = [r for r in roots if r not in _roots_seen]
+    problem = probe_paths(missing, []) if missing else None
+    if problem is not None:
+        raise not_shared(socket.gethostname(), problem)  # a node that joined without the shared mount
+    _roots_seen.update(missing)
+    source = _Shipped(SimpleNamespace(image_size=image_size, preprocess=_fetch(preprocess[0])))
+    known_hashes = _fetch(known[0])
+    out: dict[str, list[Any]] = {"path": [], "hash": [], "error": [], "transient": [], "tensor": []}
+    for path, size, mtime_ns, fresh in zip(batch["path"], batch["size"], batch["mtime_ns"], batch["fresh"]):
+        job = _Job(ScanEntry(Path(str(path)), int(size), int(mtime_ns)), None if fresh else _UPDATED)
+        prepared = _prepare(job, known_hashes, source)  # type: ignore[arg-type]
+        out["path"].append(str(path))
+        out["hash"].append(prepared.hash or "")
+        out["error"].append(prepared.error or "")
+        out["transient"].append(prepared.transient)
+        out["tensor"].append(b"" if prepared.tensor is None else prepared.tensor.numpy().astype(np.float32).tobytes())
+    return {k: np.array(v, dtype=object if k != "transient" else bool) for k, v in out.items()}
+
+
+class _Shipped:
+    """What ``_prepare`` needs of the model (``.get().image_size`` and ``.preprocess``), without a model."""
+
+    def __init__(self, clip: Any) -> None:
+        self._clip = clip
+
+    def get(self) -> Any:
+        return self._clip
+
+
+class Embedder:
+    """Actor: loads the model once (the same spec as the driver's) and embeds decoded batches."""
+
+    def __init__(self, spec: ModelSpec, identity: str) -> None:
+        from proxysort.encoders import load_clip
+
+        self.clip = load_clip(spec)
+        if self.clip.identity != identity:
+            raise ModelLoadError(
+                f"The model on Ray node {socket.gethostname()} is {self.clip.identity}, not the driver's {identity}; "
+                "install the same model files at the same paths on every node."
+            )
+
+    def __call__(self, batch: dict[str, "np.ndarray"]) -> dict[str, "np.ndarray"]:
+        import numpy as np
+        import torch
+
+        tensors = batch["tensor"]
+        rows = [i for i, t in enumerate(tensors) if len(t)]
+        vectors = [b""] * len(tensors)
+        if rows:
+            size = self.clip.image_size
+            stack = np.stack([np.frombuffer(tensors[i], dtype=np.float32) for i in rows]).reshape(len(rows), 3, size, size)
+            feats = self.clip.encode_images(torch.from_numpy(stack))
+            for i, f in zip(rows, feats):
+                vectors[i] = np.asarray(f, dtype=np.float32).tobytes()
+        return {
+            "path": batch["path"],
+            "hash": batch["hash"],
+            "error": batch["error"],
+            "transient": batch["transient"],
+            "vector": np.array(vectors, dtype=object),
+        }

@@ -1,0 +1,135 @@
+"""Proxy learning spread over a Ray cluster: each worker learns the proxies of one slice of the photos.
+
+Every photo owns its proxy parameters, so the photos can be split between workers, each running the
+public :func:`proxysort.proxy.learn_proxies` with the same model, concepts and config on its slice; the
+driver joins the slices in order. Slices are cut at multiples of the learner's own batch size, so every
+worker sees exactly the batches a local run would: the joined result equals the local one whenever
+``learn_proxies`` gives each photo a result that does not depend on the other photos of the run (its
+contract for batching; see ``tests/test_ray.py``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import TYPE_CHECKING, Any, Sequence
+
+from proxysort.distributed.session import AUTO, connect, import_ray, reraise_cause
+from proxysort.encoders import ModelSpec
+from proxysort.errors import ModelLoadError
+from proxysort.progress import Reporter
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+    from proxysort.encoders import ClipModel
+    from proxysort.proxy import Concept, ProxyConfig, ProxyResult
+
+
+def learn_proxies(
+    image_features: "np.ndarray",
+    concepts: Sequence["Concept"],
+    clip: "ClipModel",
+    config: "ProxyConfig | None" = None,
+    reporter: Reporter | None = None,
+    *,
+    ray: str | None = AUTO,
+    shards: int | None = None,
+) -> list["ProxyResult"]:
+    """:func:`proxysort.proxy.learn_proxies` on the Ray cluster at ``ray``: same arguments, same result.
+
+    ``clip`` is the driver's model; workers load the same spec (on a GPU each when the cluster has them)
+    and must find the same model identity. ``shards`` defaults to one per GPU, or one per two CPUs.
+    """
+    import numpy as np
+
+    from proxysort.proxy import ProxyConfig, learn_proxies as local_learn
+
+    config = dataclasses.replace(config) if config is not None else ProxyConfig()
+    config.validate()
+    reporter = reporter or Reporter()
+    session = connect(ray)
+    ray_mod = import_ray()
+    gpu = session.has_gpus and (config.device or "auto").lower() != "cpu" and clip.spec.device.lower() != "cpu"
+    if gpu and clip.device.type != "cuda":
+        gpu = False  # the reference run is the driver's device: a CPU driver's results are CPU results
+    step = config.gpu_batch_size if gpu else config.batch_size
+    features = np.ascontiguousarray(image_features, dtype=np.float32)
+    n = len(features)
+    wanted = shards or (int(session.gpus) if gpu else max(1, int(session.cpus) // 2))
+    cuts = _cuts(n, step, wanted)
+    if len(cuts) <= 2:  # one slice: nothing to spread, and no model to load on a worker
+        return local_learn(features, concepts, clip, config, reporter)
+
+    spec = ModelSpec(model=clip.spec.model, pretrained=clip.spec.pretrained, device="cuda" if gpu else "cpu")
+    task = ray_mod.remote(_learn_slice).options(num_gpus=1 if gpu else 0, num_cpus=1)
+    shard_config = dataclasses.replace(config, device="auto")
+    refs = [
+        task.remote(spec, clip.identity, features[a:b], list(concepts), shard_config)
+        for a, b in zip(cuts[:-1], cuts[1:])
+    ]
+    parts: list[list[ProxyResult]] = []
+    try:
+        with reporter.progress(f"learning proxies ({config.mode}, {len(refs)} workers)", total=len(refs)) as advance:
+            for ref in refs:  # in order: results are joined in photo order
+                parts.append(ray_mod.get(ref))
+                advance(1)
+    except Exception as exc:  # noqa: BLE001 - one sentence, never a Ray traceback
+        raise reraise_cause(exc) from exc
+    return [_join([p[c] for p in parts], [b - a for a, b in zip(cuts[:-1], cuts[1:])]) for c in range(len(concepts))]
+
+
+def _cuts(n: int, step: int, wanted: int) -> list[int]:
+    """Slice boundaries: at most ``wanted`` slices of whole batches of ``step`` photos (the last may be short)."""
+    batches = math.ceil(n / step)
+    if batches <= 1:
+        return [0, n]
+    per = math.ceil(batches / max(1, min(wanted, batches)))
+    return [min(i * per * step, n) for i in range(math.ceil(batches / per))] + [n]
+
+
+def _join(parts: Sequence["ProxyResult"], sizes: Sequence[int]) -> "ProxyResult":
+    """One concept's result from its slices: rows concatenated; the loss curve is the photo-weighted mean
+    (a slice that stopped early keeps its last loss)."""
+    import numpy as np
+
+    from proxysort.proxy import ProxyResult
+
+    first = parts[0]
+    epochs = max(p.epochs_run for p in parts)
+    history = []
+    for e in range(max(len(p.loss_history) for p in parts)):
+        total = sum(size * p.loss_history[min(e, len(p.loss_history) - 1)] for p, size in zip(parts, sizes) if p.loss_history)
+        history.append(total / sum(sizes))
+    return ProxyResult(
+        concept=first.concept,
+        features={name: np.concatenate([p.features[name] for p in parts]) for name in first.features},
+        word_features=first.word_features,
+        zero_shot=np.concatenate([p.zero_shot for p in parts]),
+        loss_history=history,
+        epochs_run=epochs,
+    )
+
+
+_models: dict[tuple[str, str], "ClipModel"] = {}  # per worker process: a model loaded once serves every slice
+
+
+def _learn_slice(
+    spec: ModelSpec, identity: str, features: "np.ndarray", concepts: list["Concept"], config: "ProxyConfig"
+) -> list["ProxyResult"]:
+    """Worker task: the public learner on one slice, with the driver's model."""
+    import socket
+
+    from proxysort.encoders import load_clip
+    from proxysort.proxy import learn_proxies as local_learn
+
+    key = (identity, spec.device)
+    if key not in _models:
+        clip = load_clip(spec)
+        if clip.identity != identity:
+            raise ModelLoadError(
+                f"The model on Ray node {socket.gethostname()} is {clip.identity}, not the driver's {identity}; "
+                "install the same model files at the same paths on every node."
+            )
+        _models[key] = clip
+    return local_learn(features, concepts, _models[key], config)

@@ -159,6 +159,7 @@ def sort(
     strict: bool = False,
     env: Environment | None = None,
     reporter: Reporter | None = None,
+    ray: str | None = None,
 ) -> SortResult:
     """Sort the photos of ``source`` (a folder, or a list of files) along each concept in ``by``.
 
@@ -166,8 +167,12 @@ def sort(
     are learned together, so the concept-contrast term keeps their proxies apart. ``model`` is a loaded
     :class:`ClipModel` or a :class:`ModelSpec` (default: from ``env``); ``training`` holds every proxy
     learning setting, its ``seed`` also seeds k-means. Writes nothing but the caches; see
-    :func:`write_folders` for the folder tree.
+    :func:`write_folders` for the folder tree. ``ray`` (a Ray address, ``auto`` or ``local``) indexes and
+    learns the proxies on that cluster (:mod:`proxysort.distributed`); k-means and naming stay here, so the
+    result is the local one.
     """
+    import functools
+
     import numpy as np
 
     from proxysort.encoders import load_clip
@@ -184,6 +189,11 @@ def sort(
     feature = feature or DEFAULT_FEATURE
 
     clip = model if isinstance(model, ClipModel) else load_clip(model or ModelSpec.from_env(env.vars), env=env.vars)
+    if ray is not None:
+        from proxysort import distributed
+
+        index = functools.partial(distributed.index, ray=ray)  # type: ignore[assignment]
+        learn_proxies = functools.partial(distributed.learn_proxies, ray=ray)  # type: ignore[assignment]
     indexed = index(source, model=clip, cache_dir=cache_dir, exclude=exclude, include_hidden=include_hidden,
                     strict=strict, reporter=reporter, env=env)
     n = len(indexed.paths)

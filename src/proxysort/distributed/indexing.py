@@ -56,7 +56,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: Files per decode task: big enough to amortise a task, small enough to spread a folder over the CPUs.
 DECODE_BLOCK = 32
-DECODE_RETRIES = 3
+DECODE_MEMORY = 256 * 1024 * 1024
 #: Stands in for "the store had a row for this path" on workers (only its presence matters to _prepare).
 _UPDATED = FileRow("", 0, 0, "", False)
 
@@ -158,11 +158,11 @@ def _dataset(
         "roots": [str(r) for r in roots],
     }
     ds = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / DECODE_BLOCK)))
-    # A file that crashes the decoding process is retried a few times, not forever (Ray Data's default);
-    # the retry setting also keeps Ray from fusing decoding into the embedding actors, so decoding
-    # spreads over every CPU of the cluster while the models stay on their GPUs.
+    # The memory hint (a decoded camera photo plus Pillow's working copies) also keeps Ray from fusing
+    # decoding into the embedding actors, so decoding spreads over every CPU of the cluster while the
+    # models stay on their GPUs (or their CPU slots).
     ds = ds.map_batches(
-        _decode_batch, batch_size=None, num_cpus=1, max_retries=DECODE_RETRIES, fn_kwargs=shipped, batch_format="numpy"
+        _decode_batch, batch_size=None, num_cpus=1, memory=DECODE_MEMORY, fn_kwargs=shipped, batch_format="numpy"
     )
     embed_spec = ModelSpec(model=spec.model, pretrained=spec.pretrained, device="cuda" if gpu else "cpu")
     slots = int(session.gpus) if gpu else max(1, int(session.cpus) // 2)

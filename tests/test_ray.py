@@ -1,0 +1,226 @@
+"""``index`` and ``cluster`` on Ray give what the local path gives (issue 16).
+
+One local Ray cluster for the whole module, on loopback only (2 CPUs, no dashboard); never any other
+address. Select these tests with ``-m ray``, leave them out with ``-m 'not ray'``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+from pathlib import Path
+
+import pytest
+
+from conftest import make_photo
+
+# Before Ray is imported: every Ray service of the test cluster binds to 127.0.0.1, not the machine's IP.
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+
+import ray  # noqa: E402
+
+from proxysort import distributed  # noqa: E402
+from proxysort.indexer import index as local_index  # noqa: E402
+from proxysort.progress import Reporter  # noqa: E402
+
+pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("one_torch_thread")]
+
+COLORS = [(220, 20, 20), (20, 200, 20), (20, 20, 220), (230, 230, 30)]
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    assert ray.get_runtime_context().gcs_address.startswith("127.0.0.1:")
+    yield distributed.connect("auto")  # joins the running test cluster, never another one
+    ray.shutdown()
+
+
+class Recorder(Reporter):
+    """Keeps every skip report, in order; ``on_row`` runs after each photo the driver receives."""
+
+    def __init__(self, on_row=None) -> None:
+        self.skips: list[tuple[str, str]] = []
+        self.rows = 0
+        self.on_row = on_row
+
+    def skipped(self, path, reason) -> None:
+        self.skips.append((str(path), reason))
+
+    def progress(self, description, total=None):
+        import contextlib
+
+        @contextlib.contextmanager
+        def bar():
+            def advance(n=1, **fields):
+                if description == "indexing":
+                    self.rows += n
+                    if self.on_row is not None:
+                        self.on_row(self)
+
+            yield advance
+
+        return bar()
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> Path:
+    """24 photos in four colours over two folders, plus the bad files the local index skips."""
+    root = tmp_path_factory.mktemp("ray") / "photos"
+    for i in range(24):
+        make_photo(root / f"d{i % 2}" / f"img{i:02d}.{['jpg', 'png', 'webp'][i % 3]}", COLORS[i % 4], size=(60 + i, 44 + i % 5))
+    (root / "bad").mkdir()
+    (root / "bad" / "empty.jpg").write_bytes(b"")
+    (root / "bad" / "notes.png").write_text("not a picture")
+    whole = (root / "d0" / "img00.jpg").read_bytes()
+    (root / "bad" / "truncated.jpg").write_bytes(whole[: len(whole) // 2])
+    return root
+
+
+@pytest.fixture(scope="module")
+def reference(photos, tmp_path_factory, tiny_spec):
+    """The local index of ``photos``: what every Ray run must reproduce."""
+    rec = Recorder()
+    result = local_index(photos, spec=tiny_spec, cache_dir=tmp_path_factory.mktemp("local-cache"), reporter=rec)
+    return result, rec.skips
+
+
+def _same_index(got, want) -> None:
+    import numpy as np
+
+    assert [str(p) for p in got.paths] == [str(p) for p in want.paths]
+    assert float(np.abs(got.vectors - want.vectors).max()) <= 1e-6
+    assert sorted(map(str, got.failures)) == sorted(map(str, want.failures))
+
+
+def test_index_on_ray_equals_local_and_skips_the_same_files(ray_cluster, photos, reference, tiny_spec, tmp_path):
+    want, want_skips = reference
+    rec = Recorder()
+    got = distributed.index(photos, ray="auto", spec=tiny_spec, cache_dir=tmp_path / "cache", reporter=rec, batch_size=4)
+    _same_index(got, want)
+    assert rec.skips == want_skips and len(want_skips) == 3  # same lines, same reasons, same order
+    assert (got.summary.new, got.summary.failed, got.summary.embedded) == (24, 3, 24)
+    again = distributed.index(photos, ray="auto", spec=tiny_spec, cache_dir=tmp_path / "cache", reporter=Recorder())
+    assert (again.summary.unchanged, again.summary.embedded, again.summary.failed) == (24, 0, 3)
+
+
+def test_killed_driver_resumes_without_re_embedding(ray_cluster, photos, reference, tiny_spec, tmp_path):
+    class DriverKilled(Exception):
+        pass
+
+    def die(rec: Recorder) -> None:
+        if rec.rows == 10:
+            raise DriverKilled
+
+    with pytest.raises(DriverKilled):
+        distributed.index(
+            photos, ray="auto", spec=tiny_spec, cache_dir=tmp_path / "cache", reporter=Recorder(die),
+            batch_size=4, commit_every=4,
+        )
+    resumed = distributed.index(photos, ray="auto", spec=tiny_spec, cache_dir=tmp_path / "cache", reporter=Recorder())
+    _same_index(resumed, reference[0])
+    done = resumed.summary.unchanged
+    assert done >= 4  # at least one committed batch survived the dead driver ...
+    assert resumed.summary.embedded == 24 - done  # ... and none of it was embedded again
+
+
+def _embedder_pids() -> set[int]:
+    """Processes of the embedding actors (Ray names a process after its actor)."""
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if cmd.startswith(b"ray::") and b"Embedder" in cmd:
+                pids.add(int(entry.name))
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="finds Ray's actor processes through /proc")
+def test_a_worker_killed_mid_run_is_replaced_and_the_index_completes(ray_cluster, photos, reference, tiny_spec, tmp_path):
+    """kill -9 the embedding actor as soon as it exists: every embedding is still pending then (the driver
+    has received nothing), so the run can only complete through a replacement actor."""
+    import threading
+    import time
+
+    killed: list[tuple[int, int]] = []  # (pid, photos the driver had received by then)
+    replacements: set[int] = set()
+    stop = threading.Event()
+    rec = Recorder()
+
+    def assassin() -> None:
+        while not stop.is_set():
+            pids = _embedder_pids()
+            if not killed and pids:
+                pid = min(pids)
+                os.kill(pid, signal.SIGKILL)
+                killed.append((pid, rec.rows))
+            elif killed:
+                replacements.update(pids - {killed[0][0]})
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=assassin, daemon=True)
+    thread.start()
+    try:
+        got = distributed.index(photos, ray="auto", spec=tiny_spec, cache_dir=tmp_path / "cache", reporter=rec, batch_size=4)
+    finally:
+        stop.set()
+        thread.join()
+    assert killed and killed[0][1] == 0, "the embedding actor was not killed before it delivered anything"
+    assert replacements, "no replacement embedding actor was seen"
+    _same_index(got, reference[0])
+    assert got.summary.embedded == 24
+
+
+def test_photos_missing_on_a_node_give_one_clear_error(ray_cluster, tmp_path):
+    from proxysort.distributed.session import NotShared, check_shared
+
+    there = make_photo(tmp_path / "p" / "a.jpg")
+    check_shared(ray_cluster, [there.parent], [(str(there), there.stat().st_size)])
+    with pytest.raises(NotShared, match="not visible on Ray node .* same path, through a shared mount"):
+        check_shared(ray_cluster, [tmp_path / "not-mounted"], [])
+    with pytest.raises(NotShared, match="bytes there but 1 on the driver"):
+        check_shared(ray_cluster, [there.parent], [(str(there), 1)])
+
+
+def test_cluster_on_ray_gives_the_local_tree(ray_cluster, photos, tiny_clip, tmp_path):
+    from proxysort.pipeline import cluster, write_folders
+    from proxysort.proxy import ProxyConfig
+
+    # Batches of 8 photos, so the 24 photos are learned in slices on two workers.
+    config = ProxyConfig(mode="subspace", batch_size=8, epochs=4)
+    kwargs = dict(by="color", k=3, words=["red", "green", "blue", "yellow"], proxy_config=config, clip=tiny_clip, seed=3)
+    local = cluster(photos, cache_dir=tmp_path / "c-local", **kwargs)
+    remote = cluster(photos, cache_dir=tmp_path / "c-ray", ray="auto", **kwargs)
+    assert remote.paths == local.paths
+    (lc,), (rc,) = local.concepts, remote.concepts
+    assert rc.labels.tolist() == lc.labels.tolist() and rc.names == lc.names
+    write_folders(local, tmp_path / "out-local")
+    write_folders(remote, tmp_path / "out-ray")
+    assert _tree(tmp_path / "out-ray") == _tree(tmp_path / "out-local")
+
+
+def _tree(out: Path) -> list[tuple[str, str]]:
+    return sorted(
+        (str(p.relative_to(out)), os.readlink(p) if p.is_symlink() else "")
+        for p in out.rglob("*") if p.name != ".proxysort.json"
+    )
+
+
+def test_proxies_learned_in_slices_equal_one_run(ray_cluster, reference, tiny_clip):
+    """The property sliced learning relies on: each photo's proxy does not depend on the other photos."""
+    import numpy as np
+
+    from proxysort.proxy import Concept, ProxyConfig, learn_proxies
+
+    vectors = reference[0].vectors
+    concepts = [Concept("color", ("red", "green", "blue", "yellow"))]
+    config = ProxyConfig(batch_size=8, epochs=4)
+    whole = learn_proxies(vectors, concepts, tiny_clip, config)[0]
+    sliced = distributed.learn_proxies(vectors, concepts, tiny_clip, config, ray="auto", shards=3)[0]
+    for name, value in whole.features.items():
+        assert np.abs(sliced.features[name] - value).max() <= 1e-6, name
+    assert np.abs(sliced.zero_shot - whole.zero_shot).max() <= 1e-6

@@ -58,6 +58,9 @@ def connect(address: str | None = AUTO) -> RaySession:
     _quiet(ray)
     if not ray.is_initialized():
         where = None if address in (None, "", LOCAL) else address
+        # Ray's C++ core logs recoverable conditions (actor restarts, object spilling) straight to stderr;
+        # whatever stops the run reaches the caller as an exception. An explicit setting wins.
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
         try:
             ray.init(address=where, logging_level=logging.WARNING, log_to_driver=False, include_dashboard=False)
         except ConnectionError as exc:
@@ -87,9 +90,9 @@ def _quiet(ray: "ModuleType") -> None:
     ctx = DataContext.get_current()
     ctx.enable_progress_bars = False
     ctx.print_on_execution_start = False
-    # Errors reach the caller as exceptions; Ray's own warnings (e.g. that progress bars are off) are noise.
-    logging.getLogger("ray").setLevel(logging.WARNING)
-    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    # Errors reach the caller as exceptions; Ray's warnings (progress bars off, token auth on) are noise here.
+    for name in ("ray", "ray.data"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 # -- shared photo folders ------------------------------------------------------------------------------

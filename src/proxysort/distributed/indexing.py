@@ -126,7 +126,7 @@ class RayRunner:
 def _use_gpus(session: RaySession, spec: ModelSpec) -> bool:
     device = (spec.device or "auto").lower()
     if device.startswith("cuda") and not session.has_gpus:
-        raise UsageError("--device cuda was asked for, but the Ray cluster has no GPUs. Use --device cpu or auto.")
+        raise UsageError("`device` cuda was asked for, but the Ray cluster has no GPUs; use `device` cpu or auto.")
     return session.has_gpus and device != "cpu"
 
 

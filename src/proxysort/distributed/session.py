@@ -65,8 +65,8 @@ def connect(address: str | None = AUTO) -> RaySession:
             ray.init(address=where, logging_level=logging.WARNING, log_to_driver=False, include_dashboard=False)
         except ConnectionError as exc:
             raise UsageError(
-                f"No Ray cluster answers at {address}; start one with `ray start --head` (README: Large archives) "
-                "or pass its address to --ray."
+                f"No Ray cluster answers at {address}; start one with the command ray start --head (README: Large "
+                "archives) or pass the address of a running one as `ray`."
             ) from exc
         except (ValueError, RuntimeError) as exc:
             raise UsageError(f"Could not join the Ray cluster at {address}: {str(exc).splitlines()[0][:200]}") from exc

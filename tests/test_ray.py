@@ -7,7 +7,6 @@ address. Select these tests with ``-m ray``, leave them out with ``-m 'not ray'`
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 from pathlib import Path
 

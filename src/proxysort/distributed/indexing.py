@@ -63,10 +63,9 @@ _UPDATED = FileRow("", 0, 0, "", False)
 
 def index(source: Source, *, ray: str | None = AUTO, **kwargs: Any) -> IndexedFolder:
     """:func:`proxysort.indexer.index` with decoding and embedding on the Ray cluster at ``ray`` (an
-    address, ``auto`` or ``local``); the same keyword arguments, the same result and store."""
-    session = connect(ray)
-    roots = _photo_roots(source)
-    return local_index(source, runner=RayRunner(session, roots), **kwargs)
+    address, ``auto`` or ``local``); the same keyword arguments, the same result and store. The cluster is
+    joined only when some photo needs embedding: an up-to-date folder never waits for Ray."""
+    return local_index(source, runner=RayRunner(ray, _photo_roots(source)), **kwargs)
 
 
 def _photo_roots(source: Source) -> list[Path]:
@@ -85,7 +84,7 @@ def _photo_roots(source: Source) -> list[Path]:
 class RayRunner:
     """A :class:`proxysort.indexer.PipelineRunner` that decodes and embeds on a Ray cluster."""
 
-    session: RaySession
+    address: str | None
     roots: Sequence[Path]
 
     def __call__(
@@ -102,12 +101,13 @@ class RayRunner:
     ) -> None:
         if not plan.jobs:
             return
+        session = connect(self.address)
         ray = import_ray()
-        check_shared(self.session, self.roots, [(str(j.entry.path), j.entry.size) for j in plan.jobs])
+        check_shared(session, self.roots, [(str(j.entry.path), j.entry.size) for j in plan.jobs])
         clip = lazy.get()  # the driver's model: its identity and preprocessing are the reference
-        gpu = _use_gpus(self.session, lazy.spec)
+        gpu = _use_gpus(session, lazy.spec)
         batch_size = batch_size or (128 if gpu else 32)
-        dataset = _dataset(ray, self.session, plan, clip, lazy.spec, store.known_hashes(), self.roots, gpu, batch_size)
+        dataset = _dataset(ray, session, plan, clip, lazy.spec, store.known_hashes(), self.roots, gpu, batch_size)
         writer = _Writer(store, commit_every)
         jobs = {j.key: j for j in plan.jobs}
         try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from proxysort.distributed.session import AUTO, connect, import_ray, reraise_cause
 from proxysort.encoders import ModelSpec

@@ -12,7 +12,7 @@ compute, no download), each index into an empty cache:
 Local and Ray rounds are interleaved ``--rounds`` times and medians reported, so a shared machine's load
 drifts over both. Then the per-stage costs the estimate is built from, each measured alone on one core:
 hash + decode + preprocess per photo, embedding per photo at batch 32 (on this CPU), and the driver's
-SQLite commit per photo. The 10-million estimate combines them with two stated assumptions (GPU images/s
+SQLite commit per photo, as CPU time (on a shared machine wall time also counts other processes' turns). The 10-million estimate combines them with two stated assumptions (GPU images/s
 per node and the shared file system's read bandwidth), which you can replace with your own figures.
 
 Usage:
@@ -54,7 +54,8 @@ def timed_index(fn, folder: Path | list[Path], **kwargs) -> tuple[float, int]:
 
 
 def stage_costs(paths: list[Path], clip, samples: int = 16) -> dict[str, float]:
-    """Seconds per photo of each stage, alone on this core (torch set to one thread)."""
+    """CPU seconds per photo of each stage, on one core (torch set to one thread). CPU time, not wall time:
+    on a shared machine the wall clock also counts the other processes' turns on the core."""
     import numpy as np
     import torch
 
@@ -65,25 +66,25 @@ def stage_costs(paths: list[Path], clip, samples: int = 16) -> dict[str, float]:
     torch.set_num_threads(1)
     lazy = _LazyClip(clip.spec, clip, {})
     jobs = [_Job(ScanEntry(p, p.stat().st_size, p.stat().st_mtime_ns), None) for p in paths[:samples]]
-    start = time.perf_counter()
+    start = time.process_time()
     tensors = [_prepare(j, set(), lazy).tensor for j in jobs]
-    decode = (time.perf_counter() - start) / len(jobs)
+    decode = (time.process_time() - start) / len(jobs)
     batch = torch.stack([tensors[i % len(tensors)] for i in range(32)])
     clip.encode_images(batch[:2])  # warm-up
-    start = time.perf_counter()
+    start = time.process_time()
     clip.encode_images(batch)
-    embed = (time.perf_counter() - start) / 32
+    embed = (time.process_time() - start) / 32
     with tempfile.TemporaryDirectory() as tmp:
         with VectorStore(Path(tmp) / "s.sqlite", identity="bench") as store:
             rows = 2048
             vecs = np.random.default_rng(0).normal(size=(rows, clip.embed_dim)).astype(np.float32)
-            start = time.perf_counter()
+            start = time.process_time()
             for b in range(0, rows, 256):
                 store.write_batch(
                     [(f"/photos/{i:08d}.jpg", 1, 1, f"{i:032x}") for i in range(b, b + 256)],
                     {f"{i:032x}": vecs[i] for i in range(b, b + 256)},
                 )
-            commit = (time.perf_counter() - start) / rows
+            commit = (time.process_time() - start) / rows
     return {"decode_s": decode, "embed_cpu_s": embed, "commit_s": commit}
 
 
@@ -179,7 +180,7 @@ def main() -> None:
     after = f"{steady:.2f} images/s" if steady is not None else "too few photos to tell"
     print(f"  fixed cost per run {fixed:.1f} s (1 photo); after it {after}; cluster start {ray_start:.1f} s")
     print(
-        "per photo, one core: decode {decode_s:.4f} s, embed on CPU {embed_cpu_s:.4f} s, driver commit {commit_s:.6f} s".format(**costs)
+        "CPU time per photo: decode {decode_s:.4f} s, embed on CPU {embed_cpu_s:.4f} s, driver commit {commit_s:.6f} s".format(**costs)
     )
     print(f"\n10 million photos, {args.cores} cores + 1 GPU per node, ASSUMED {args.gpu_rate:.0f} GPU images/s per node, "
           f"{args.fs_gbps:.0f} GB/s shared file system:")

@@ -50,9 +50,9 @@ def learn_proxies(
     reporter = reporter or Reporter()
     session = connect(ray)
     ray_mod = import_ray()
-    gpu = session.has_gpus and (config.device or "auto").lower() != "cpu" and clip.spec.device.lower() != "cpu"
-    if gpu and clip.device.type != "cuda":
-        gpu = False  # the reference run is the driver's device: a CPU driver's results are CPU results
+    # GPUs when the cluster has them, even under a CPU-only driver: the result then equals a local run on
+    # a GPU (the learner's batch size and float rounding follow the device), as a CPU slice equals a CPU run.
+    gpu = session.has_gpus and "cpu" not in ((config.device or "auto").lower(), clip.spec.device.lower())
     step = config.gpu_batch_size if gpu else config.batch_size
     features = np.ascontiguousarray(image_features, dtype=np.float32)
     n = len(features)

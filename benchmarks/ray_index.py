@@ -132,7 +132,7 @@ def main() -> None:
     clip = load_clip(spec)
 
     start = time.perf_counter()
-    ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(address="local", num_cpus=args.cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
     ray_start = time.perf_counter() - start
     distributed.connect("auto")
     fixed, _ = timed_index(distributed.index, [paths[0]], clip=clip, ray="auto")  # also spawns the worker processes

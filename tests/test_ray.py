@@ -30,7 +30,8 @@ COLORS = [(220, 20, 20), (20, 200, 20), (20, 20, 220), (230, 230, 30)]
 
 @pytest.fixture(scope="module")
 def ray_cluster():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    # address="local": always a new cluster of this process, whatever RAY_ADDRESS says.
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     assert ray.get_runtime_context().gcs_address.startswith("127.0.0.1:")
     yield distributed.connect("auto")  # joins the running test cluster, never another one
     ray.shutdown()
@@ -223,3 +224,24 @@ def test_proxies_learned_in_slices_equal_one_run(ray_cluster, reference, tiny_cl
     for name, value in whole.features.items():
         assert np.abs(sliced.features[name] - value).max() <= 1e-6, name
     assert np.abs(sliced.zero_shot - whole.zero_shot).max() <= 1e-6
+
+
+def test_cli_index_and_cluster_with_ray_print_what_local_runs_print(ray_cluster, photos, run_cli, tmp_path):
+    from conftest import TINY_CONFIG
+
+    model = ["--model", str(TINY_CONFIG), "--pretrained", "none", "--device", "cpu"]
+    runs = {}
+    for name, extra in (("local", []), ("ray", ["--ray", "auto"])):
+        cache = ["--cache-dir", str(tmp_path / f"cache-{name}")]
+        index = run_cli(["index", str(photos), *model, *cache, *extra])
+        out = tmp_path / f"out-{name}"
+        sort = run_cli(["cluster", str(photos), "--by", "color", "--words", "red,green,blue,yellow", "--k", "3",
+                        "--epochs", "2", "--out", str(out), *model, *cache, *extra])
+        runs[name] = (index, sort, out)
+    (li, ls, lout), (ri, rs, rout) = runs["local"], runs["ray"]
+    assert ri.exit_code == li.exit_code == 3  # three photos skipped, the rest indexed
+    skips = [line for line in li.stderr.splitlines() if line.startswith("skipped: ")]
+    assert len(skips) == 3 and [line for line in ri.stderr.splitlines() if line.startswith("skipped: ")] == skips
+    assert rs.exit_code == ls.exit_code == 3
+    assert rs.stdout.replace(str(rout), "OUT") == ls.stdout.replace(str(lout), "OUT")
+    assert _tree(rout) == _tree(lout)

@@ -57,7 +57,7 @@ def connect(address: str | None = AUTO) -> RaySession:
     ray = import_ray()
     _quiet(ray)
     if not ray.is_initialized():
-        where = None if address in (None, "", LOCAL) else address
+        where = address or AUTO  # "local" is Ray's own word for a new single-machine cluster
         # Ray's C++ core logs recoverable conditions (actor restarts, object spilling) straight to stderr;
         # whatever stops the run reaches the caller as an exception. An explicit setting wins.
         os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")

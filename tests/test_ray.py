@@ -7,6 +7,7 @@ address. Select these tests with ``-m ray``, leave them out with ``-m 'not ray'`
 from __future__ import annotations
 
 import os
+import re
 import signal
 from pathlib import Path
 
@@ -180,9 +181,11 @@ def test_photos_missing_on_a_node_give_one_clear_error(ray_cluster, tmp_path):
 
     there = make_photo(tmp_path / "p" / "a.jpg")
     check_shared(ray_cluster, [there.parent], [(str(there), there.stat().st_size)])
-    with pytest.raises(NotShared, match="not visible on Ray node .* same path, through a shared mount"):
+    with pytest.raises(NotShared) as missing:
         check_shared(ray_cluster, [tmp_path / "not-mounted"], [])
-    with pytest.raises(NotShared, match="bytes there but 1 on the driver"):
+    assert re.fullmatch(r"The photos are not visible on Ray node \S+ \(\S+ is missing\); every node must see "
+                        r"them at the same path, through a shared mount such as NFS\.", str(missing.value))
+    with pytest.raises(NotShared, match=r"\(\S+ has \d+ bytes there but 1 on the driver\)"):
         check_shared(ray_cluster, [there.parent], [(str(there), 1)])
 
 

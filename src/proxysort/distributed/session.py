@@ -179,7 +179,9 @@ def reraise_cause(exc: BaseException) -> BaseException:
     """The :class:`ProxysortError` a worker raised, unwrapped from Ray's task/user-code wrappers, so the
     CLI shows its one sentence and exit code; anything else becomes one sentence about the cluster."""
     for e in _causes(exc):
-        if isinstance(e, ProxysortError):
-            return type(e)(str(e))
+        # Ray re-raises a worker's exception as a class deriving from both its own error and the original;
+        # only the original (whose .cause it is) has the bare sentence.
+        if isinstance(e, ProxysortError) and type(e).__module__.startswith("proxysort"):
+            return type(e)(*e.args)
     first = str(exc).strip().splitlines()
     return ProxysortError(f"The Ray cluster failed: {(first[-1] if first else type(exc).__name__)[:300]}")

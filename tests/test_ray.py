@@ -248,3 +248,13 @@ def test_cli_index_and_cluster_with_ray_print_what_local_runs_print(ray_cluster,
     assert rs.exit_code == ls.exit_code == 3
     assert rs.stdout.replace(str(rout), "OUT") == ls.stdout.replace(str(lout), "OUT")
     assert _tree(rout) == _tree(lout)
+
+
+def test_an_unreachable_head_is_one_sentence_in_seconds():
+    from proxysort.distributed.session import _reachable
+    from proxysort.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"^No Ray cluster answers at 127\.0\.0\.1:1 \(connection refused\); start one"):
+        _reachable("127.0.0.1:1")
+    with pytest.raises(UsageError, match="`ray` must be auto, local or HOST:PORT"):
+        _reachable("nonsense")

@@ -44,6 +44,9 @@ class RaySession:
 
 def import_ray() -> "ModuleType":
     """The ``ray`` module, or one sentence saying how to install it."""
+    # Ray's C++ core logs recoverable conditions (reconnects, actor restarts) straight to stderr, reading
+    # this when it loads; whatever stops the run reaches the caller as an exception. An explicit setting wins.
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     try:
         import ray
     except ImportError as exc:
@@ -58,9 +61,8 @@ def connect(address: str | None = AUTO) -> RaySession:
     _quiet(ray)
     if not ray.is_initialized():
         where = address or AUTO  # "local" is Ray's own word for a new single-machine cluster
-        # Ray's C++ core logs recoverable conditions (actor restarts, object spilling) straight to stderr;
-        # whatever stops the run reaches the caller as an exception. An explicit setting wins.
-        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
+        if where not in (AUTO, LOCAL):
+            _reachable(where)
         try:
             ray.init(address=where, logging_level=logging.WARNING, log_to_driver=False, include_dashboard=False)
         except ConnectionError as exc:
@@ -81,6 +83,21 @@ def connect(address: str | None = AUTO) -> RaySession:
         gpus=float(resources.get("GPU", 0.0)),
         nodes=nodes,
     )
+
+
+def _reachable(address: str, timeout_s: float = 10.0) -> None:
+    """Fail in seconds, with one sentence, where Ray would retry an unreachable head for minutes."""
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            pass
+    except ValueError as exc:
+        raise UsageError(f"`ray` must be auto, local or HOST:PORT of a Ray head node, not {address!r}.") from exc
+    except OSError as exc:
+        raise UsageError(
+            f"No Ray cluster answers at {address} ({(exc.strerror or str(exc)).lower()}); start one with the "
+            "command ray start --head (README: Large archives) or pass the address of a running one as `ray`."
+        ) from exc
 
 
 def _quiet(ray: "ModuleType") -> None:

@@ -153,7 +153,7 @@ def _dataset(
     ctx.execution_options.preserve_order = True
     shipped = {
         "known": [ray.put(known)],  # in a list: Ray Data passes it through, the task fetches it once
-        "preprocess": [ray.put(clip.preprocess)],
+        "preprocess": [ray.put(split_preprocess(clip.preprocess)[0])],
         "image_size": clip.image_size,
         "roots": [str(r) for r in roots],
     }
@@ -235,7 +235,8 @@ def _fetch(ref: Any) -> Any:
 def _decode_batch(
     batch: dict[str, "np.ndarray"], *, known: list[Any], preprocess: list[Any], image_size: int, roots: list[str]
 ) -> dict[str, Any]:
-    """CPU task: hash, decode and preprocess each file exactly as the local thread pool does."""
+    """CPU task: hash, decode and preprocess each file exactly as the local thread pool does, up to the
+    pixels (see :func:`split_preprocess`)."""
     import numpy as np
 
     missing = [r for r in roots if r not in _roots_seen]
@@ -245,7 +246,7 @@ def _decode_batch(
     _roots_seen.update(missing)
     source = _Shipped(SimpleNamespace(image_size=image_size, preprocess=_fetch(preprocess[0])))
     known_hashes = _fetch(known[0])
-    out: dict[str, list[Any]] = {"path": [], "hash": [], "error": [], "transient": [], "tensor": []}
+    out: dict[str, list[Any]] = {"path": [], "hash": [], "error": [], "transient": [], "pixels": [], "shape": []}
     for path, size, mtime_ns, fresh in zip(batch["path"], batch["size"], batch["mtime_ns"], batch["fresh"]):
         job = _Job(ScanEntry(Path(str(path)), int(size), int(mtime_ns)), None if fresh else _UPDATED)
         prepared = _prepare(job, known_hashes, source)  # type: ignore[arg-type]
@@ -253,8 +254,35 @@ def _decode_batch(
         out["hash"].append(prepared.hash or "")
         out["error"].append(prepared.error or "")
         out["transient"].append(prepared.transient)
-        out["tensor"].append(b"" if prepared.tensor is None else prepared.tensor.numpy().astype(np.float32).tobytes())
+        pixels = None if prepared.tensor is None else np.asarray(prepared.tensor)  # uint8 H×W×3 (or the tensor)
+        out["pixels"].append(b"" if pixels is None else pixels.tobytes())
+        out["shape"].append("" if pixels is None else f"{pixels.dtype.str}:{','.join(map(str, pixels.shape))}")
     return {k: np.array(v, dtype=object if k != "transient" else bool) for k, v in out.items()}
+
+
+def split_preprocess(preprocess: Any) -> tuple[Any, Any]:
+    """The model's preprocessing cut before its tensor conversion: (PIL → PIL, PIL → normalised tensor).
+
+    Decode tasks run the first part and ship uint8 pixels, a quarter of the float tensor's bytes (150 KB
+    instead of 600 KB a photo at 224 px) through the object store; the embedding actor runs the rest. Both
+    halves are the model's own transforms, so the tensor is the one the local path builds, bit for bit. A
+    preprocessing that is not a torchvision ``Compose`` with a ``ToTensor`` step is not cut (the tensor is
+    shipped whole).
+    """
+    steps = list(getattr(preprocess, "transforms", None) or [])
+    for i, step in enumerate(steps):
+        if "ToTensor" in type(step).__name__:
+            from torchvision.transforms import Compose
+
+            return Compose(steps[:i]), Compose(steps[i:])
+    return preprocess, None
+
+
+def _unpack(data: bytes, shape: str) -> "np.ndarray":
+    import numpy as np
+
+    dtype, _, dims = shape.partition(":")
+    return np.frombuffer(data, dtype=np.dtype(dtype)).reshape(tuple(int(d) for d in dims.split(",")))
 
 
 class _Shipped:
@@ -274,6 +302,7 @@ class Embedder:
         from proxysort.encoders import load_clip
 
         self.clip = load_clip(spec)
+        self.finish = split_preprocess(self.clip.preprocess)[1]
         if self.clip.identity != identity:
             raise ModelLoadError(
                 f"The model on Ray node {socket.gethostname()} is {self.clip.identity}, not the driver's {identity}; "
@@ -284,13 +313,18 @@ class Embedder:
         import numpy as np
         import torch
 
-        tensors = batch["tensor"]
-        rows = [i for i, t in enumerate(tensors) if len(t)]
-        vectors = [b""] * len(tensors)
+        from PIL import Image
+
+        pixels, shapes = batch["pixels"], batch["shape"]
+        rows = [i for i, t in enumerate(pixels) if len(t)]
+        vectors = [b""] * len(pixels)
         if rows:
-            size = self.clip.image_size
-            stack = np.stack([np.frombuffer(tensors[i], dtype=np.float32) for i in rows]).reshape(len(rows), 3, size, size)
-            feats = self.clip.encode_images(torch.from_numpy(stack))
+            arrays = [_unpack(pixels[i], str(shapes[i])) for i in rows]
+            if self.finish is not None:
+                tensors = [self.finish(Image.fromarray(a)) for a in arrays]
+            else:
+                tensors = [torch.from_numpy(a.copy()) for a in arrays]
+            feats = self.clip.encode_images(torch.stack(tensors))
             for i, f in zip(rows, feats):
                 vectors[i] = np.asarray(f, dtype=np.float32).tobytes()
         return {

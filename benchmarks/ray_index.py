@@ -135,15 +135,15 @@ def main() -> None:
     ray.init(address="local", num_cpus=args.cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
     ray_start = time.perf_counter() - start
     distributed.connect("auto")
-    fixed, _ = timed_index(distributed.index, [paths[0]], clip=clip, ray="auto")  # also spawns the worker processes
-    fixed, _ = timed_index(distributed.index, [paths[0]], clip=clip, ray="auto")
+    fixed, _ = timed_index(distributed.index, [paths[0]], model=clip, ray="auto")  # also spawns the worker processes
+    fixed, _ = timed_index(distributed.index, [paths[0]], model=clip, ray="auto")
 
     local_t, ray_t = [], []
     for _ in range(args.rounds):
-        t, n = timed_index(index, folder, clip=clip, batch_size=args.batch_size)
+        t, n = timed_index(index, folder, model=clip, batch_size=args.batch_size)
         assert n == len(paths)
         local_t.append(t)
-        t, n = timed_index(distributed.index, folder, clip=clip, batch_size=args.batch_size, ray="auto")
+        t, n = timed_index(distributed.index, folder, model=clip, batch_size=args.batch_size, ray="auto")
         assert n == len(paths)
         ray_t.append(t)
     ray.shutdown()

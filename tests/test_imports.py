@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-HEAVY = ("torch", "open_clip", "faiss", "sklearn", "openai")
+HEAVY = ("torch", "open_clip", "faiss", "sklearn", "openai", "ray")
 
 
 def _imported_modules(args: list[str], extra_env: dict[str, str] | None = None) -> set[str]:

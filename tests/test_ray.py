@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_photo
+from tests.support.photos import TINY_CONFIG, make_photo
 
 # Before Ray is imported: every Ray service of the test cluster binds to 127.0.0.1, not the machine's IP.
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
@@ -83,7 +83,7 @@ def photos(tmp_path_factory) -> Path:
 def reference(photos, tmp_path_factory, tiny_spec):
     """The local index of ``photos``: what every Ray run must reproduce."""
     rec = Recorder()
-    result = local_index(photos, spec=tiny_spec, cache_dir=tmp_path_factory.mktemp("local-cache"), reporter=rec)
+    result = local_index(photos, model=tiny_spec, cache_dir=tmp_path_factory.mktemp("local-cache"), reporter=rec)
     return result, rec.skips
 
 
@@ -98,11 +98,11 @@ def _same_index(got, want) -> None:
 def test_index_on_ray_equals_local_and_skips_the_same_files(ray_cluster, photos, reference, tiny_spec, tmp_path):
     want, want_skips = reference
     rec = Recorder()
-    got = distributed.index(photos, ray="auto", spec=tiny_spec, cache_dir=tmp_path / "cache", reporter=rec, batch_size=4)
+    got = distributed.index(photos, ray="auto", model=tiny_spec, cache_dir=tmp_path / "cache", reporter=rec, batch_size=4)
     _same_index(got, want)
     assert rec.skips == want_skips and len(want_skips) == 3  # same lines, same reasons, same order
     assert (got.summary.new, got.summary.failed, got.summary.embedded) == (24, 3, 24)
-    again = distributed.index(photos, ray="auto", spec=tiny_spec, cache_dir=tmp_path / "cache", reporter=Recorder())
+    again = distributed.index(photos, ray="auto", model=tiny_spec, cache_dir=tmp_path / "cache", reporter=Recorder())
     assert (again.summary.unchanged, again.summary.embedded, again.summary.failed) == (24, 0, 3)
 
 
@@ -116,10 +116,10 @@ def test_killed_driver_resumes_without_re_embedding(ray_cluster, photos, referen
 
     with pytest.raises(DriverKilled):
         distributed.index(
-            photos, ray="auto", spec=tiny_spec, cache_dir=tmp_path / "cache", reporter=Recorder(die),
+            photos, ray="auto", model=tiny_spec, cache_dir=tmp_path / "cache", reporter=Recorder(die),
             batch_size=4, commit_every=4,
         )
-    resumed = distributed.index(photos, ray="auto", spec=tiny_spec, cache_dir=tmp_path / "cache", reporter=Recorder())
+    resumed = distributed.index(photos, ray="auto", model=tiny_spec, cache_dir=tmp_path / "cache", reporter=Recorder())
     _same_index(resumed, reference[0])
     done = resumed.summary.unchanged
     assert done >= 4  # at least one committed batch survived the dead driver ...
@@ -166,7 +166,7 @@ def test_a_worker_killed_mid_run_is_replaced_and_the_index_completes(ray_cluster
     thread = threading.Thread(target=assassin, daemon=True)
     thread.start()
     try:
-        got = distributed.index(photos, ray="auto", spec=tiny_spec, cache_dir=tmp_path / "cache", reporter=rec, batch_size=4)
+        got = distributed.index(photos, ray="auto", model=tiny_spec, cache_dir=tmp_path / "cache", reporter=rec, batch_size=4)
     finally:
         stop.set()
         thread.join()
@@ -190,14 +190,14 @@ def test_photos_missing_on_a_node_give_one_clear_error(ray_cluster, tmp_path):
 
 
 def test_cluster_on_ray_gives_the_local_tree(ray_cluster, photos, tiny_clip, tmp_path):
-    from proxysort.pipeline import cluster, write_folders
     from proxysort.proxy import ProxyConfig
+    from proxysort.sorting import By, sort, write_folders
 
     # Batches of 8 photos, so the 24 photos are learned in slices on two workers.
-    config = ProxyConfig(mode="subspace", batch_size=8, epochs=4)
-    kwargs = dict(by="color", k=3, words=["red", "green", "blue", "yellow"], proxy_config=config, clip=tiny_clip, seed=3)
-    local = cluster(photos, cache_dir=tmp_path / "c-local", **kwargs)
-    remote = cluster(photos, cache_dir=tmp_path / "c-ray", ray="auto", **kwargs)
+    by = By("color", words=["red", "green", "blue", "yellow"], k=3)
+    training = ProxyConfig(mode="subspace", batch_size=8, epochs=4, seed=3)
+    local = sort(photos, by, model=tiny_clip, training=training, cache_dir=tmp_path / "c-local")
+    remote = sort(photos, by, model=tiny_clip, training=training, cache_dir=tmp_path / "c-ray", ray="auto")
     assert remote.paths == local.paths
     (lc,), (rc,) = local.concepts, remote.concepts
     assert rc.labels.tolist() == lc.labels.tolist() and rc.names == lc.names
@@ -230,8 +230,6 @@ def test_proxies_learned_in_slices_equal_one_run(ray_cluster, reference, tiny_cl
 
 
 def test_cli_index_and_cluster_with_ray_print_what_local_runs_print(ray_cluster, photos, run_cli, tmp_path):
-    from conftest import TINY_CONFIG
-
     model = ["--model", str(TINY_CONFIG), "--pretrained", "none", "--device", "cpu"]
     runs = {}
     for name, extra in (("local", []), ("ray", ["--ray", "auto"])):

@@ -36,6 +36,7 @@ from proxysort.cli.options import (
     PretrainedOpt,
     Print0Opt,
     QuietOpt,
+    RayOpt,
     RowsJsonOpt,
     SeedOpt,
     SourceArg,
@@ -74,6 +75,7 @@ def cluster_command(
     include_hidden: IncludeHiddenOpt = False,
     seed: SeedOpt = 0,
     strict: StrictOpt = False,
+    ray: RayOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -112,6 +114,7 @@ def cluster_command(
         source=src, by=concepts, llm=llm, mode=mode, feature=feature, epochs=epochs, model=model,
         pretrained=pretrained, device=device, cache_dir=cache_dir, seed=seed, strict=strict, env=env, reporter=reporter,
         exclude=exclude or (), include_hidden=include_hidden,
+        ray=ray,
     )
     dest, out_abs = None, None
     if out is not None:

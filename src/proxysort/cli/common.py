@@ -40,6 +40,7 @@ FLAGS = {
     "cache_dir": "--cache-dir",
     "llm_model": "--llm",
     "link": "--link",
+    "ray": "--ray",
 }
 
 _current_env: Environment | None = None
@@ -155,6 +156,7 @@ def sort_with_flags(
     reporter: Reporter,
     exclude: Sequence[Path] = (),
     include_hidden: bool = False,
+    ray: Optional[str] = None,
 ) -> "SortResult":
     """Words (confirmed at a terminal) → :func:`proxysort.sorting.sort`; shared by ``cluster`` and ``eval``."""
     import dataclasses
@@ -182,4 +184,5 @@ def sort_with_flags(
         strict=strict,
         env=env,
         reporter=reporter,
+        ray=ray,
     )

@@ -23,6 +23,7 @@ from proxysort.cli.options import (
     ModelOpt,
     PretrainedOpt,
     QuietOpt,
+    RayOpt,
     VerboseOpt,
     WorkersOpt,
 )
@@ -40,6 +41,7 @@ def index_command(
     strict: IndexStrictOpt = False,
     batch_size: BatchSizeOpt = None,
     workers: WorkersOpt = None,
+    ray: RayOpt = None,
     json_out: IndexJsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -55,9 +57,15 @@ def index_command(
     Exit codes: 0 every file indexed; 3 some files were skipped (the rest is indexed and usable), or
     --strict and any file was skipped; 4 model unavailable; 5 cache not writable; 6 DIR missing or unreadable.
     """
+    import functools
+
     from proxysort.indexer import index
 
     env = get_env()
+    if ray is not None:
+        from proxysort import distributed
+
+        index = functools.partial(distributed.index, ray=ray)  # type: ignore[assignment]
     targets: list[Path] = list(sources)
     if [str(s) for s in targets] == ["-"]:
         targets = stdin_paths(env)

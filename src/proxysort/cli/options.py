@@ -91,6 +91,16 @@ BatchSizeOpt = Annotated[
     Optional[int], typer.Option("--batch-size", min=1, help="Images per model forward pass (default: 32 CPU, 128 GPU).")
 ]
 WorkersOpt = Annotated[Optional[int], typer.Option("--workers", min=1, help="Decoding threads (default: CPU count, 2 to 8).")]
+RayOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--ray",
+        metavar="ADDRESS",
+        help="Run the heavy stages (decoding, embedding, proxy learning) on a Ray cluster: auto (the one this "
+        "machine belongs to), local (a new one for this run) or HOST:PORT of its head. Needs proxysort[ray] on every node and the "
+        "photos at the same path everywhere (README: Large archives).",
+    ),
+]
 
 # -- concepts and words -----------------------------------------------------------------------------------
 

@@ -46,6 +46,7 @@ from proxysort.indexer import (
     _Prepared,
     _Writer,
     index as local_index,
+    sources,
 )
 from proxysort.progress import Reporter
 from proxysort.scan import ScanEntry
@@ -65,19 +66,7 @@ def index(source: Source, *, ray: str | None = AUTO, **kwargs: Any) -> IndexedFo
     """:func:`proxysort.indexer.index` with decoding and embedding on the Ray cluster at ``ray`` (an
     address, ``auto`` or ``local``); the same keyword arguments, the same result and store. The cluster is
     joined only when some photo needs embedding: an up-to-date folder never waits for Ray."""
-    return local_index(source, runner=RayRunner(ray, _photo_roots(source)), **kwargs)
-
-
-def _photo_roots(source: Source) -> list[Path]:
-    """The folders every node must see: each source folder, or the folder of each listed file."""
-    items = [source] if isinstance(source, (str, Path)) else list(source)
-    roots: dict[str, Path] = {}
-    for item in items:
-        path = Path(item).expanduser()
-        folder = path if path.is_dir() else path.parent
-        resolved = folder.resolve()
-        roots.setdefault(str(resolved), resolved)
-    return list(roots.values())
+    return local_index(source, runner=RayRunner(ray, sources(source).roots), **kwargs)
 
 
 @dataclass
@@ -205,11 +194,11 @@ def _consume(
             elif not len(vector) or digest in embedded_now:
                 renamed = _claim_rename(plan, str(digest))
                 writer.add_file(job.entry, str(digest))
-                _count(summary, job, plan, renamed=renamed)
+                _count(summary, job, renamed=renamed)
                 summary.reused += 1
             else:
                 writer.add_file(job.entry, str(digest), np.frombuffer(vector, dtype=np.float32).copy())
-                _count(summary, job, plan, renamed=False)
+                _count(summary, job, renamed=False)
                 embedded_now.add(str(digest))
                 summary.embedded += 1
                 counts["embedded"] += 1

@@ -151,9 +151,10 @@ def main() -> None:
     costs = stage_costs(paths, clip)
     local_ips = len(paths) / statistics.median(local_t)
     ray_ips = len(paths) / statistics.median(ray_t)
-    # Photos after the first, over the time after the fixed cost; None when the run was too short to tell.
+    # Photos after the first, over the time after the fixed cost; None when that time is within the noise
+    # of the fixed cost itself (under a quarter of the run), where the rate would be meaningless.
     extra = statistics.median(ray_t) - fixed
-    steady = (len(paths) - 1) / extra if extra > 0 and len(paths) > 1 else None
+    steady = (len(paths) - 1) / extra if extra > 0.25 * statistics.median(ray_t) and len(paths) > 1 else None
     report = {
         "images": len(paths),
         "mean_file_bytes": mean_bytes,
@@ -177,7 +178,7 @@ def main() -> None:
     print(f"{len(paths)} photos of {mean_bytes / 1e6:.1f} MB, {args.model}, CPU; load average {report['load_average']:.1f}")
     print(f"local index:        {local_ips:7.2f} images/s  (median of {args.rounds})")
     print(f"ray index ({args.cpus} CPUs): {ray_ips:7.2f} images/s  = {ray_ips / local_ips:.2f} x local")
-    after = f"{steady:.2f} images/s" if steady is not None else "too few photos to tell"
+    after = f"{steady:.2f} images/s" if steady is not None else "too few photos to tell (use --images)"
     print(f"  fixed cost per run {fixed:.1f} s (1 photo); after it {after}; cluster start {ray_start:.1f} s")
     print(
         "CPU time per photo: decode {decode_s:.4f} s, embed on CPU {embed_cpu_s:.4f} s, driver commit {commit_s:.6f} s".format(**costs)

@@ -169,7 +169,7 @@ def test_several_concepts_and_the_contrast_term(tiny_clip):
 def test_stops_on_a_loss_plateau_before_the_epoch_cap(tiny_clip):
     X = _images(tiny_clip)
     color, _ = _concepts()
-    (r,) = _learn(tiny_clip, X, [color], mode="subspace", epochs=200, tol=0.5, patience=2, min_epochs=4)
+    (r,) = _learn(tiny_clip, X, [color], mode="subspace", engine="adam", epochs=200, tol=0.5, patience=2, min_epochs=4)
     assert r.epochs_run == 4
 
 
@@ -231,7 +231,10 @@ def test_progress_and_fallback_warning_are_reported_once(tmp_path, tiny_clip):
     rec = Recorder()
     _learn(clip, _images(clip, n=6), _concepts(), reporter=rec, mode="subspace", epochs=2, tol=0.0)
     assert len(rec.warnings) == 1 and "full text path" in rec.warnings[0]
-    assert rec.advances == 2
+    assert rec.advances == 6 * 2  # the refine engine counts (photo, concept) pairs done
+    rec = Recorder()
+    _learn(clip, _images(clip, n=6), _concepts(), reporter=rec, mode="subspace", engine="adam", epochs=2, tol=0.0)
+    assert rec.advances == 2  # the Adam engine counts epochs
 
 
 @pytest.mark.parametrize(
@@ -269,3 +272,32 @@ def test_concept_prompt_keeps_one_placeholder():
     assert Concept("color", COLOR).prompt == "a photo with a color of *"
     assert Concept("pose", ("left", "right"), template="a face looking *").prompt == "a face looking *"
     assert Concept("color", ["red", "red", "blue"]).words == ("red", "blue")
+
+
+@pytest.mark.parametrize("engine", ["refine", "adam"])
+def test_a_photo_learns_the_same_alone_or_among_others(tiny_clip, engine):
+    """Each photo's parameters are its own: the proxy cache relies on it (new photos learn only their own)."""
+    X = _images(tiny_clip, n=30)
+    color, _ = _concepts()
+    (together,) = _learn(tiny_clip, X, [color], mode="subspace", engine=engine, epochs=3, tol=0.0, batch_size=16)
+    (alone,) = _learn(tiny_clip, X[7:8], [color], mode="subspace", engine=engine, epochs=3, tol=0.0, batch_size=16)
+    (others,) = _learn(tiny_clip, X[::-1].copy(), [color], mode="subspace", engine=engine, epochs=3, tol=0.0, batch_size=5)
+    for name in ("prompt", "weights"):
+        np.testing.assert_allclose(alone.features[name][0], together.features[name][7], atol=1e-5)
+        np.testing.assert_allclose(others.features[name][::-1], together.features[name], atol=1e-5)
+
+
+def test_refine_never_ends_worse_than_its_start(tiny_clip):
+    """The refine engine keeps each photo's best exactly-scored point, so no photo fits worse than zero-shot."""
+    X = _images(tiny_clip, n=60, seed=3)
+    color, _ = _concepts()
+    (start,) = _learn(tiny_clip, X, [color], mode="subspace", epochs=0)
+    (r,) = _learn(tiny_clip, X, [color], mode="subspace", engine="refine", epochs=2)
+    before = (start.feature("prompt") * X).sum(axis=1)
+    after = (r.feature("prompt") * X).sum(axis=1)
+    assert (after >= before - 1e-6).all()
+    assert after.mean() > before.mean() + 1e-3
+    assert r.epochs_run == 2 == len(r.loss_history) and r.loss_history[1] <= r.loss_history[0]
+    enc, G = _candidate_rows(tiny_clip, color)
+    np.testing.assert_allclose(r.feature("proxy"), r.feature("weights") @ G, atol=1e-6)
+    np.testing.assert_allclose(r.feature("prompt"), enc.encode(torch.as_tensor(r.feature("proxy"))).detach().numpy(), atol=1e-5)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
 
 from proxysort.errors import UsageError
 from proxysort.progress import Reporter
@@ -33,6 +33,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from proxysort.textpath import PromptEncoder
 
 MODES = ("zeroshot", "subspace", "free", "linear")
+#: How subspace proxies are optimised: "refine" (surrogate steps checked and corrected by a few exact passes
+#: through the text encoder, see refine.py) or "adam" (Adam through the encoder every epoch, the reference).
+ENGINES = ("refine", "adam")
 FEATURES = ("prompt", "proxy", "weights", "concat", "fused")
 #: The feature k-means uses unless told otherwise: the concept-aware prompt embedding the method is built around.
 DEFAULT_FEATURE = "prompt"
@@ -41,6 +44,8 @@ DEFAULT_FEATURE = "prompt"
 DEFAULT_LR = {"subspace": 0.1, "linear": 0.1, "free": 1e-3}
 #: Epoch caps when ``ProxyConfig.epochs`` is None: a CPU budget of minutes, a GPU one of seconds.
 DEFAULT_EPOCHS = {"cpu": 20, "cuda": 300}
+#: The refine engine's exact passes per photo (each one forward+backward through the text encoder).
+DEFAULT_ROUNDS = {"cpu": 1, "cuda": 1}
 _MAX_LOGIT_SCALE = 100.0
 
 
@@ -74,7 +79,9 @@ class ProxyConfig:
     """How proxies are learned. ``None`` fields take a default that depends on the mode or device."""
 
     mode: str = "subspace"
-    epochs: int | None = None  # max epochs; None → DEFAULT_EPOCHS for the device
+    engine: str = "refine"  # subspace mode only: "refine" (fast) or "adam" (the reference); see ENGINES
+    epochs: int | None = None  # exact passes through the text encoder per photo; None → the engine's default
+    surrogate_steps: int = 20  # refine engine: Adam steps on the corrected cheap model after each exact pass
     batch_size: int = 256  # images per step on the CPU
     gpu_batch_size: int = 4096  # on CUDA: results do not depend on it, bigger batches amortise kernel launches
     lr: float | None = None  # None → DEFAULT_LR[mode]
@@ -89,6 +96,8 @@ class ProxyConfig:
     fuse_weight: float = 0.5  # "fused" feature = normalise(fw * prompt + (1 - fw) * image)
 
     def validate(self) -> None:
+        if self.engine not in ENGINES:
+            raise UsageError(f"Unknown proxy engine {self.engine!r}: use one of {', '.join(ENGINES)}.")
         if self.mode not in MODES:
             raise UsageError(f"Unknown proxy mode {self.mode!r}: use one of {', '.join(MODES)}.")
         if min(self.batch_size, self.gpu_batch_size) < 1 or (self.epochs is not None and self.epochs < 0):
@@ -102,7 +111,7 @@ class ProxyResult:
     """Everything learned for one concept; rows follow the image-feature rows."""
 
     concept: Concept
-    features: dict[str, "np.ndarray"]
+    features: Mapping[str, "np.ndarray"]
     word_features: "np.ndarray"
     zero_shot: "np.ndarray"
     loss_history: list[float] = field(default_factory=list)
@@ -148,6 +157,7 @@ class _Problem:
     Z: "torch.Tensor"  # N×K zero-shot cosines
     params: list["torch.Tensor"] = field(default_factory=list)
     base: "torch.Tensor | None" = None  # free mode: N×d_tok zero-shot word embeddings
+    prompts: list["torch.Tensor"] | None = None  # per batch, when the engine already computed them
 
     def proxy(self, mode: str, b: int, rows: slice) -> "torch.Tensor":
         """Token rows w_i of batch ``b`` (not for linear mode, which has no token)."""
@@ -295,42 +305,137 @@ def _train(
     return history
 
 
+def _refine_all(
+    problems: list[_Problem],
+    X: "torch.Tensor",
+    batches: list[slice],
+    config: ProxyConfig,
+    rounds: int,
+    lr: float,
+    scale: float,
+    reporter: Reporter,
+) -> list[float]:
+    """The refine engine (refine.py) batch by batch; returns the mean exact loss per image after each round.
+
+    Concepts only meet through the contrast term, which involves each concept's own proxy alone, so every
+    (concept, photo) pair is optimised on its own.
+    """
+    import torch
+
+    from proxysort.refine import Fixed, refine
+
+    n = X.shape[0]
+    contrast = len(problems) > 1 and config.beta > 0
+    U = torch.stack([pb.encoder.word_embedding(pb.concept.name) for pb in problems]).float() if contrast else None
+    totals = [0.0] * (rounds + 1)
+    with reporter.progress("learning proxies (subspace)", total=n * len(problems)) as advance:
+        for c, pb in enumerate(problems):
+            fixed = Fixed(pb.encoder, pb.G, pb.T, U, c, config.beta if contrast else 0.0)
+            pb.params, pb.prompts = [], []
+            for rows in batches:
+                out = refine(fixed, scale * pb.Z[rows], X[rows], rounds=rounds,
+                             surrogate_steps=config.surrogate_steps, lr=lr)
+                pb.params.append(out.logits)
+                pb.prompts.append(out.prompt)
+                for r, loss in enumerate(out.losses):
+                    totals[r] += float(loss.sum())
+                advance(rows.stop - rows.start)
+    return [t / n for t in totals[1:]]  # totals[0] is the zero-shot start
+
+
 def _unit(a: "torch.Tensor") -> "torch.Tensor":
     import torch
 
     return torch.nn.functional.normalize(a, dim=-1)
 
 
+class FeatureSet(Mapping):
+    """The k-means candidates of METHOD §4 for one concept, as float32 N×? numpy arrays (a read-only mapping).
+
+    Only what was learned is held: the unit prompt features, and the logits (subspace, linear, zeroshot) or
+    the proxy rows (free). ``proxy``, ``weights``, ``concat`` and ``fused`` are derived on access from those
+    and the image features (shared with the caller, not copied), so a run holds ~2 KB per photo and concept
+    instead of ~10 KB, and a cached run can rebuild every feature from the cache's rows.
+    """
+
+    def __init__(
+        self,
+        mode: str,
+        images: "np.ndarray",
+        prompt: "np.ndarray",
+        *,
+        logits: "np.ndarray | None" = None,
+        proxy: "np.ndarray | None" = None,
+        candidates: "np.ndarray | None" = None,
+        fuse_weight: float = 0.5,
+    ) -> None:
+        self.mode, self.images, self.prompt = mode, images, prompt
+        self.logits, self.proxy_rows, self.candidates, self.fuse_weight = logits, proxy, candidates, fuse_weight
+        names = ["prompt"]
+        if logits is not None:
+            names.append("weights")
+        if mode in ("subspace", "free"):
+            names.append("proxy")
+        self._names = (*names, "concat", "fused")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __getitem__(self, name: str) -> "np.ndarray":
+        import numpy as np
+
+        if name not in self._names:
+            raise KeyError(name)
+        if name == "prompt":
+            return self.prompt
+        if name == "weights":
+            z = self.logits - self.logits.max(axis=1, keepdims=True)
+            e = np.exp(z)
+            return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+        if name == "proxy":
+            return self.proxy_rows if self.proxy_rows is not None else self["weights"] @ self.candidates
+        if name == "concat":
+            first = _unit_np(self["proxy"]) if self.mode in ("subspace", "free") else self.prompt
+            return (np.concatenate([first, self.images], axis=1) / np.float32(math.sqrt(2.0))).astype(np.float32)
+        fw = np.float32(self.fuse_weight)
+        return _unit_np(fw * self.prompt + (np.float32(1.0) - fw) * self.images)
+
+
+def _unit_np(a: "np.ndarray") -> "np.ndarray":
+    import numpy as np
+
+    return (a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
 def _features(
     pb: _Problem, mode: str, X: "torch.Tensor", batches: list[slice], config: ProxyConfig, scale: float
-) -> dict[str, "np.ndarray"]:
-    """The k-means candidates of METHOD §4 that make sense for ``mode``, as float32 numpy arrays."""
+) -> FeatureSet:
+    """The learned rows of every batch gathered into one :class:`FeatureSet`."""
     import torch
 
-    out: dict[str, list[torch.Tensor]] = {}
-
-    def add(name: str, value: torch.Tensor) -> None:
-        out.setdefault(name, []).append(value.detach().float().cpu())
-
+    prompts, logits, proxies = [], [], []
     with torch.no_grad():
         for b, rows in enumerate(batches):
-            x = X[rows]
             if mode == "zeroshot":
-                h = pb.T[pb.Z[rows].argmax(dim=1)]
-                add("weights", (scale * pb.Z[rows]).softmax(dim=-1))
+                prompts.append(pb.T[pb.Z[rows].argmax(dim=1)])
+                logits.append(scale * pb.Z[rows])
             else:
-                h = pb.prompt(mode, b, rows)
-            add("prompt", h)
-            if mode in ("subspace", "linear"):
-                add("weights", pb.params[b].softmax(dim=-1))
-            if mode in ("subspace", "free"):
-                w = pb.proxy(mode, b, rows)
-                add("proxy", w)
-                add("concat", torch.cat([_unit(w), x], dim=1) / math.sqrt(2.0))
-            else:
-                add("concat", torch.cat([h, x], dim=1) / math.sqrt(2.0))
-            add("fused", _unit(config.fuse_weight * h + (1.0 - config.fuse_weight) * x))
-    return {name: torch.cat(parts).numpy() for name, parts in out.items()}
+                prompts.append(pb.prompts[b] if pb.prompts is not None else pb.prompt(mode, b, rows))
+                if mode == "free":
+                    proxies.append(pb.proxy(mode, b, rows))
+                else:
+                    logits.append(pb.params[b])
+
+    def cat(parts: list["torch.Tensor"]) -> "np.ndarray | None":
+        return torch.cat(parts).detach().float().cpu().numpy() if parts else None
+
+    return FeatureSet(
+        mode, X.detach().cpu().numpy(), cat(prompts), logits=cat(logits), proxy=cat(proxies),
+        candidates=pb.G.detach().float().cpu().numpy(), fuse_weight=config.fuse_weight,
+    )
 
 
 def learn_proxies(
@@ -367,7 +472,10 @@ def learn_proxies(
         batches = _batches(X.shape[0], batch_size)
         scale = _logit_scale(clip)
         history: list[float] = []
-        if config.mode != "zeroshot":
+        if config.mode == "subspace" and config.engine == "refine":
+            rounds = config.epochs if config.epochs is not None else DEFAULT_ROUNDS.get(device.type, 1)
+            history = _refine_all(problems, X, batches, config, rounds, lr, scale, reporter)
+        elif config.mode != "zeroshot":
             _init_params(problems, config.mode, batches, scale)
             if epochs > 0:
                 history = _train(problems, X, batches, config, epochs, lr, reporter)

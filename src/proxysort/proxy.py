@@ -378,6 +378,13 @@ class FeatureSet(Mapping):
             names.append("proxy")
         self._names = (*names, "concat", "fused")
 
+    @property
+    def learned(self) -> "np.ndarray | None":
+        """The learned parameters per photo: logits (subspace, linear), proxy rows (free), None (zeroshot)."""
+        if self.mode == "zeroshot":
+            return None
+        return self.proxy_rows if self.mode == "free" else self.logits
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._names)
 
@@ -436,6 +443,68 @@ def _features(
         mode, X.detach().cpu().numpy(), cat(prompts), logits=cat(logits), proxy=cat(proxies),
         candidates=pb.G.detach().float().cpu().numpy(), fuse_weight=config.fuse_weight,
     )
+
+
+def independent_per_photo(config: ProxyConfig) -> bool:
+    """True when a photo's result depends on nothing but its own vector (not on the other photos of the run).
+
+    The refine engine and zero-shot qualify; the Adam engine stops every photo at the same epoch, chosen
+    from the loss of the whole set, so its results are a property of the set. The proxy cache keys the
+    latter by the whole set of photos.
+    """
+    return config.mode == "zeroshot" or (config.mode == "subspace" and config.engine == "refine")
+
+
+def resolve_config(config: ProxyConfig, clip: "ClipModel") -> ProxyConfig:
+    """``config`` with the device-dependent defaults filled in (epochs or rounds, step size): what a run uses."""
+    import dataclasses
+
+    device = _resolve_device(config, clip)
+    if config.mode == "subspace" and config.engine == "refine":
+        epochs = config.epochs if config.epochs is not None else DEFAULT_ROUNDS.get(device.type, 1)
+    else:
+        epochs = config.epochs if config.epochs is not None else DEFAULT_EPOCHS.get(device.type, DEFAULT_EPOCHS["cpu"])
+    lr = config.lr if config.lr is not None else DEFAULT_LR.get(config.mode, 0.0)
+    return dataclasses.replace(config, epochs=epochs, lr=lr)
+
+
+def result_from_rows(
+    concept: Concept,
+    clip: "ClipModel",
+    image_features: "np.ndarray",
+    prompt: "np.ndarray",
+    learned: "np.ndarray | None",
+    config: ProxyConfig,
+    *,
+    loss_history: Sequence[float] = (),
+    epochs_run: int = 0,
+) -> ProxyResult:
+    """A :class:`ProxyResult` rebuilt from stored rows (the proxy cache): unit prompt features and the learned
+    parameters (logits for subspace/linear, proxy rows for free, nothing for zeroshot)."""
+    import numpy as np
+    import torch
+
+    from proxysort.textpath import PromptEncoder
+
+    encoder = PromptEncoder(clip, concept.prompt, path=config.path)
+    with torch.no_grad():
+        T = encoder.encode_words(concept.words)
+        G = torch.stack([encoder.word_embedding(w) for w in concept.words]).float()
+        X = _unit(torch.as_tensor(np.asarray(image_features, dtype=np.float32), device=T.device))
+        Z = X @ T.T
+    logits = proxy_rows = None
+    if config.mode == "zeroshot":
+        logits = (_logit_scale(clip) * Z).cpu().numpy()
+    elif config.mode == "free":
+        proxy_rows = learned
+    else:
+        logits = learned
+    features = FeatureSet(
+        config.mode, X.cpu().numpy(), prompt, logits=logits, proxy=proxy_rows,
+        candidates=G.cpu().numpy(), fuse_weight=config.fuse_weight,
+    )
+    return ProxyResult(concept, features, T.cpu().numpy().astype(np.float32), Z.cpu().numpy().astype(np.float32),
+                       list(loss_history), epochs_run)
 
 
 def learn_proxies(

@@ -160,13 +160,15 @@ def sort(
     env: Environment | None = None,
     reporter: Reporter | None = None,
     ray: str | None = None,
+    proxy_cache: bool = True,
 ) -> SortResult:
     """Sort the photos of ``source`` (a folder, or a list of files) along each concept in ``by``.
 
     New or changed photos are indexed first (incrementally, with the same loaded model). Several concepts
     are learned together, so the concept-contrast term keeps their proxies apart. ``model`` is a loaded
     :class:`ClipModel` or a :class:`ModelSpec` (default: from ``env``); ``training`` holds every proxy
-    learning setting, its ``seed`` also seeds k-means. Writes nothing but the caches; see
+    learning setting, its ``seed`` also seeds k-means. Writes nothing but the caches (learned proxies are
+    kept in the model's store and reused; ``proxy_cache=False`` learns afresh and keeps nothing); see
     :func:`write_folders` for the folder tree. ``ray`` (a Ray address, ``auto`` or ``local``) indexes and
     learns the proxies on that cluster (:mod:`proxysort.distributed`); k-means and naming stay here, so the
     result is the local one.
@@ -178,7 +180,8 @@ def sort(
     from proxysort.encoders import load_clip
     from proxysort.indexer import index
     from proxysort.groups import centroid_scores, choose_k, cluster_centres, kmeans, name_clusters, spherical_for
-    from proxysort.proxy import DEFAULT_FEATURE, Concept, ProxyConfig, learn_proxies
+    from proxysort.proxy import DEFAULT_FEATURE, Concept, ProxyConfig
+    from proxysort.proxycache import learn_cached
 
     env = env or Environment()
     reporter = reporter or Reporter()
@@ -189,11 +192,12 @@ def sort(
     feature = feature or DEFAULT_FEATURE
 
     clip = model if isinstance(model, ClipModel) else load_clip(model or ModelSpec.from_env(env.vars), env=env.vars)
+    learner = None
     if ray is not None:
         from proxysort import distributed
 
         index = functools.partial(distributed.index, ray=ray)  # type: ignore[assignment]
-        learn_proxies = functools.partial(distributed.learn_proxies, ray=ray)  # type: ignore[assignment]
+        learner = functools.partial(distributed.learn_proxies, ray=ray)
     indexed = index(source, model=clip, cache_dir=cache_dir, exclude=exclude, include_hidden=include_hidden,
                     strict=strict, reporter=reporter, env=env)
     n = len(indexed.paths)
@@ -205,7 +209,8 @@ def sort(
 
     wordlists = [b.words for b in concepts if isinstance(b.words, WordList)]
     proxy_concepts = [Concept(w.concept, tuple(w.words), noun=w.noun) for w in wordlists]
-    results = learn_proxies(indexed.vectors, proxy_concepts, clip, config, reporter)
+    store = indexed.store if proxy_cache else None
+    results = learn_cached(indexed.vectors, proxy_concepts, clip, config, reporter, store, learner=learner)
 
     out: list[ConceptResult] = []
     for b, wl, res in zip(concepts, wordlists, results):

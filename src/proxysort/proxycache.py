@@ -1,0 +1,247 @@
+"""Learned proxies kept between runs, so another --k, --format, --dry-run or output mode re-clusters in seconds.
+
+Where: two tables in the model's own SQLite store (``stores/<identity>/index.sqlite``), next to the vectors
+they were learned from, not a sibling file. The store is already keyed by model identity, already in WAL
+mode with one ``BEGIN IMMEDIATE`` transaction per write (a ``kill -9`` leaves whole batches or nothing, and
+readers never see half a batch), and deleting the cache folder clears both. The tables are added by a
+migration step (``proxy_schema`` in ``meta``) that leaves the vector tables alone, so a store written by an
+older proxysort is upgraded in place and older versions keep reading it.
+
+Keys:
+
+* a **setup**: the model identity, the device type, the concept (name, noun, prompt, words), the other
+  concepts learned with it when the contrast term couples them, and every proxy setting that changes a
+  result (mode, engine, resolved epochs and step size, ...). For learners whose photos do not depend on each
+  other (:func:`proxysort.proxy.independent_per_photo`) that is all; for the others the setup also holds a
+  digest of the whole ordered set of photo vectors, so their cache only serves an identical re-run;
+* a **photo**: a digest of its float32 vector, i.e. of exactly what the learner sees.
+
+A row holds the photo's unit prompt feature and its learned parameters (float32), ~2 KB per photo and
+setup for ViT-B-32. New photos learn only their own proxies, in chunks that are committed one by one, so
+an interrupted run keeps every finished chunk. The least recently used setups beyond :data:`KEEP_SETUPS`
+are dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+
+from proxysort.progress import Reporter
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+    from proxysort.encoders import ClipModel
+    from proxysort.proxy import Concept, ProxyConfig, ProxyResult
+    from proxysort.store import VectorStore
+
+PROXY_SCHEMA = "1"
+#: Setups (concept × words × settings) kept; older ones are dropped when a new one is written.
+KEEP_SETUPS = 16
+#: Photos learned and committed together: what an interrupted run can lose at most, per concept set.
+CHUNK = 2048
+_IN_CHUNK = 500
+#: ProxyConfig fields that never change a result (memory and speed only; ``fuse_weight`` is applied on read).
+_NEUTRAL = ("batch_size", "gpu_batch_size", "fuse_weight", "device")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS proxy_setups (setup TEXT PRIMARY KEY, description TEXT NOT NULL, used_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS proxies (
+    setup TEXT NOT NULL,
+    photo TEXT NOT NULL,
+    prompt BLOB NOT NULL,
+    learned BLOB NOT NULL,
+    PRIMARY KEY (setup, photo)
+) WITHOUT ROWID
+"""
+
+
+def migrate(store: "VectorStore") -> None:
+    """Add the proxy tables to a store that lacks them (idempotent; safe with concurrent runs)."""
+    if store.meta("proxy_schema") == PROXY_SCHEMA:
+        return
+    with store.transaction() as conn:
+        for statement in filter(str.strip, _SCHEMA.split(";")):
+            conn.execute(statement)
+        conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('proxy_schema', ?)", (PROXY_SCHEMA,))
+
+
+def photo_keys(vectors: "np.ndarray") -> list[str]:
+    """One digest per row of the float32 vectors: the identity of what the learner sees."""
+    import numpy as np
+
+    rows = np.ascontiguousarray(vectors, dtype=np.float32)
+    return [hashlib.blake2b(row.tobytes(), digest_size=16).hexdigest() for row in rows]
+
+
+def setup_key(
+    concept: "Concept", others: Sequence["Concept"], config: "ProxyConfig", clip: "ClipModel", set_digest: str | None
+) -> tuple[str, str]:
+    """(key, description) of one concept's learning setup; ``config`` must be resolved (no ``None`` defaults)."""
+    settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in _NEUTRAL}
+    description = {
+        "model": clip.identity,
+        "device": clip.device.type,
+        "concept": [concept.name, concept.noun, concept.prompt, list(concept.words)],
+        "with": [c.name for c in others],
+        "settings": settings,
+        "set": set_digest,
+    }
+    text = json.dumps(description, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32], text
+
+
+class ProxyCache:
+    """Read and write learned rows in one store (opened by the caller, who closes it)."""
+
+    def __init__(self, store: "VectorStore") -> None:
+        self.store = store
+        migrate(store)
+
+    def lookup(self, setup: str, keys: Sequence[str]) -> Iterator[tuple[str, bytes, bytes]]:
+        """(photo, prompt, learned) of those ``keys`` the setup has, streamed (a million rows never sit in a dict)."""
+        from proxysort.store import _guard
+
+        unique = list(dict.fromkeys(keys))
+        with _guard(self.store.path):
+            for i in range(0, len(unique), _IN_CHUNK):
+                chunk = unique[i : i + _IN_CHUNK]
+                sql = f"SELECT photo, prompt, learned FROM proxies WHERE setup = ? AND photo IN ({','.join('?' * len(chunk))})"
+                yield from self.store.conn.execute(sql, (setup, *chunk))
+
+    def write(self, rows: Sequence[tuple[str, str, str, bytes, bytes]]) -> None:
+        """Commit (setup, description, photo, prompt, learned) rows in one transaction; prune old setups."""
+        now = time.time()
+        with self.store.transaction() as conn:
+            for setup, description in {(r[0], r[1]) for r in rows}:
+                conn.execute(
+                    "INSERT INTO proxy_setups(setup, description, used_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT(setup) DO UPDATE SET used_at = excluded.used_at",
+                    (setup, description, now),
+                )
+            conn.executemany(
+                "INSERT OR REPLACE INTO proxies(setup, photo, prompt, learned) VALUES (?, ?, ?, ?)",
+                ((s, p, a, b) for s, _, p, a, b in rows),
+            )
+            stale = [r[0] for r in conn.execute("SELECT setup FROM proxy_setups ORDER BY used_at DESC LIMIT -1 OFFSET ?", (KEEP_SETUPS,))]
+            conn.executemany("DELETE FROM proxies WHERE setup = ?", ((s,) for s in stale))
+            conn.executemany("DELETE FROM proxy_setups WHERE setup = ?", ((s,) for s in stale))
+
+    def touch(self, setups: Sequence[str]) -> None:
+        """Mark setups as used now (a run served entirely from the cache), so pruning keeps them."""
+        with self.store.transaction() as conn:
+            conn.executemany("UPDATE proxy_setups SET used_at = ? WHERE setup = ?", ((time.time(), s) for s in setups))
+
+
+class _OneBar(Reporter):
+    """Forwards to ``inner``, but every chunk's progress bar advances one bar for the whole run."""
+
+    def __init__(self, inner: Reporter, advance: Callable[..., None]) -> None:
+        self.inner, self._advance = inner, advance
+
+    def message(self, text: str) -> None:
+        self.inner.message(text)
+
+    def warning(self, text: str) -> None:
+        self.inner.warning(text)
+
+    @contextlib.contextmanager
+    def progress(self, description: str, total: int | None = None) -> Iterator[Callable[..., Any]]:
+        yield self._advance
+
+
+def learn_cached(
+    image_features: "np.ndarray",
+    concepts: Sequence["Concept"],
+    clip: "ClipModel",
+    config: "ProxyConfig | None",
+    reporter: Reporter | None,
+    store_file: Path | None,
+    learner: "Callable[..., list[ProxyResult]] | None" = None,
+) -> list["ProxyResult"]:
+    """:func:`proxysort.proxy.learn_proxies` through the cache in the store at ``store_file`` (None: no cache).
+
+    ``learner`` replaces ``learn_proxies`` (same signature), e.g. the Ray version that learns slices on a cluster.
+
+    Photos the cache has for every concept are not learned again; the others are learned in committed chunks.
+    The result equals an uncached run up to float rounding (the learners are row-wise; see refine.py).
+    """
+    import numpy as np
+
+    from proxysort.proxy import ProxyConfig, independent_per_photo, learn_proxies, resolve_config, result_from_rows
+
+    learn = learner or learn_proxies
+    from proxysort.store import VectorStore
+
+    config = config or ProxyConfig()
+    config.validate()
+    if store_file is None or config.mode == "zeroshot":
+        return learn(image_features, concepts, clip, config, reporter)
+    reporter = reporter or Reporter()
+    resolved = resolve_config(config, clip)
+    X = np.ascontiguousarray(image_features, dtype=np.float32)
+    keys = photo_keys(X)
+    per_photo = independent_per_photo(resolved)
+    set_digest = None if per_photo else hashlib.sha256("".join(keys).encode()).hexdigest()[:32]
+    coupled = len(concepts) > 1 and resolved.beta > 0
+    setups = [
+        setup_key(c, [o for o in concepts if o is not c] if coupled else [], resolved, clip, set_digest) for c in concepts
+    ]
+    n, dim = X.shape
+    prompts = [np.empty((n, dim), np.float32) for _ in concepts]
+    learned: list[np.ndarray | None] = [None] * len(concepts)
+    with VectorStore(Path(store_file)) as store:
+        cache = ProxyCache(store)
+        where: dict[str, list[int]] = {}
+        for i, k in enumerate(keys):
+            where.setdefault(k, []).append(i)
+        have = np.zeros((len(concepts), n), dtype=bool)
+        for c, (setup, _) in enumerate(setups):
+            for photo, prompt, row in cache.lookup(setup, keys):
+                rows_of = where[photo]
+                prompts[c][rows_of] = np.frombuffer(prompt, dtype=np.float32)
+                if learned[c] is None:
+                    learned[c] = np.empty((n, len(row) // 4), np.float32)
+                learned[c][rows_of] = np.frombuffer(row, dtype=np.float32)
+                have[c, rows_of] = True
+        del where
+        missing = np.flatnonzero(~have.all(axis=0)).tolist()
+        if len(missing) < n:
+            reporter.message(f"proxies: {n - len(missing)} of {n} photos from the cache, {len(missing)} to learn")
+        history: list[float] = []
+        epochs_run = 0
+        chunk = CHUNK if per_photo else max(len(missing), 1)
+        bar = reporter.progress(f"learning proxies ({config.mode})", total=len(missing) * len(concepts)) \
+            if per_photo and missing else contextlib.nullcontext(None)
+        with bar as advance:
+            inner = _OneBar(reporter, advance) if advance is not None else reporter
+            for start in range(0, len(missing), chunk):
+                rows = np.asarray(missing[start : start + chunk])
+                results = learn(X[rows], concepts, clip, config, inner)
+                out = []
+                for c, res in enumerate(results):
+                    fs = res.features
+                    part = fs.learned
+                    prompts[c][rows] = fs.prompt
+                    if part is not None:
+                        if learned[c] is None:
+                            learned[c] = np.empty((n, part.shape[1]), np.float32)
+                        learned[c][rows] = part
+                    empty = np.zeros(0, np.float32)
+                    for j, i in enumerate(rows):
+                        blob = (part[j] if part is not None else empty).tobytes()
+                        out.append((setups[c][0], setups[c][1], keys[i], fs.prompt[j].tobytes(), blob))
+                cache.write(out)
+                history, epochs_run = results[0].loss_history, results[0].epochs_run
+        if not missing:
+            cache.touch([s for s, _ in setups])
+    return [
+        result_from_rows(c, clip, X, prompts[i], learned[i], resolved, loss_history=history, epochs_run=epochs_run)
+        for i, c in enumerate(concepts)
+    ]

@@ -1,0 +1,141 @@
+"""The proxy cache: a re-run learns nothing, new photos learn only their own proxies, interrupted runs keep chunks."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pytest
+
+from proxysort.progress import Reporter
+
+torch = pytest.importorskip("torch")
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+COLOR = ("red", "green", "blue", "yellow")
+
+
+class Recorder(Reporter):
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def message(self, text: str) -> None:
+        self.messages.append(text)
+
+
+def _images(clip, n: int, seed: int = 0) -> np.ndarray:
+    x = np.random.default_rng(seed).standard_normal((n, clip.embed_dim)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def _run(clip, X, store, words=COLOR, reporter=None, **config):
+    from proxysort.proxy import Concept, ProxyConfig
+    from proxysort.proxycache import learn_cached
+
+    config.setdefault("batch_size", 16)
+    (res,) = learn_cached(X, [Concept("color", words, noun="fruit")], clip, ProxyConfig(**config), reporter, store)
+    return res
+
+
+def _learned(store) -> int:
+    with sqlite3.connect(store) as conn:
+        return conn.execute("SELECT COUNT(*) FROM proxies").fetchone()[0]
+
+
+def test_a_rerun_comes_from_the_cache_and_equals_the_first(tiny_clip, tmp_path):
+    store = tmp_path / "index.sqlite"
+    X = _images(tiny_clip, 40)
+    first = _run(tiny_clip, X, store)
+    assert _learned(store) == 40
+    rec = Recorder()
+    second = _run(tiny_clip, X, store, reporter=rec)
+    assert any("40 of 40 photos from the cache, 0 to learn" in m for m in rec.messages)
+    for name in first.features:
+        np.testing.assert_array_equal(first.features[name], second.features[name])
+    np.testing.assert_array_equal(first.zero_shot, second.zero_shot)
+
+
+def test_new_photos_learn_only_their_own_and_match_a_fresh_run(tiny_clip, tmp_path):
+    from proxysort.proxy import Concept, ProxyConfig, learn_proxies
+
+    store = tmp_path / "index.sqlite"
+    X = _images(tiny_clip, 50)
+    _run(tiny_clip, X[:30], store)
+    rec = Recorder()
+    grown = _run(tiny_clip, X, store, reporter=rec)
+    assert any("30 of 50 photos from the cache, 20 to learn" in m for m in rec.messages)
+    (fresh,) = learn_proxies(X, [Concept("color", COLOR, noun="fruit")], tiny_clip, ProxyConfig(batch_size=16))
+    for name in ("prompt", "weights", "proxy"):
+        np.testing.assert_allclose(grown.features[name], fresh.features[name], atol=1e-5)
+
+
+def test_other_words_or_settings_are_another_setup(tiny_clip, tmp_path):
+    store = tmp_path / "index.sqlite"
+    X = _images(tiny_clip, 20)
+    _run(tiny_clip, X, store)
+    rec = Recorder()
+    _run(tiny_clip, X, store, words=("red", "green", "purple"), reporter=rec)
+    _run(tiny_clip, X, store, epochs=2, reporter=rec)
+    assert not any("from the cache" in m for m in rec.messages)
+    assert _learned(store) == 60
+    # the batch size changes nothing in a result, so it is not part of the key
+    _run(tiny_clip, X, store, batch_size=3, reporter=rec)
+    assert any("20 of 20 photos from the cache" in m for m in rec.messages)
+
+
+def test_set_dependent_learners_only_reuse_an_identical_set(tiny_clip, tmp_path):
+    """The Adam engine stops all photos at one epoch chosen from the whole set: no mixing of sets."""
+    store = tmp_path / "index.sqlite"
+    X = _images(tiny_clip, 24)
+    _run(tiny_clip, X, store, engine="adam", epochs=3)
+    rec = Recorder()
+    _run(tiny_clip, X[:20], store, engine="adam", epochs=3, reporter=rec)
+    assert not any("from the cache" in m for m in rec.messages)
+    _run(tiny_clip, X, store, engine="adam", epochs=3, reporter=rec)
+    assert any("24 of 24 photos from the cache" in m for m in rec.messages)
+
+
+def test_an_interrupted_run_keeps_its_finished_chunks(tiny_clip, tmp_path, monkeypatch):
+    from proxysort import proxycache
+
+    monkeypatch.setattr(proxycache, "CHUNK", 10)
+    store = tmp_path / "index.sqlite"
+    X = _images(tiny_clip, 35)
+
+    class StopInSecondChunk(Recorder):
+        def progress(self, description, total=None):
+            import contextlib
+
+            done = [0]
+
+            def advance(n=1, **_):
+                done[0] += n
+                if done[0] > 15:
+                    raise KeyboardInterrupt
+
+            return contextlib.nullcontext(advance)
+
+    with pytest.raises(KeyboardInterrupt):
+        _run(tiny_clip, X, store, reporter=StopInSecondChunk())
+    assert _learned(store) == 10
+    rec = Recorder()
+    _run(tiny_clip, X, store, reporter=rec)
+    assert any("10 of 35 photos from the cache, 25 to learn" in m for m in rec.messages)
+    assert _learned(store) == 35
+
+
+def test_migration_adds_the_tables_to_an_existing_store(tiny_clip, tmp_path):
+    from proxysort.proxycache import PROXY_SCHEMA, migrate
+    from proxysort.store import VectorStore
+
+    store = tmp_path / "index.sqlite"
+    VectorStore(store, identity="x").close()  # a store as an older proxysort left it
+    with sqlite3.connect(store) as conn:
+        assert not conn.execute("SELECT name FROM sqlite_master WHERE name = 'proxies'").fetchall()
+    with VectorStore(store) as s:
+        migrate(s)
+        migrate(s)  # idempotent
+        assert s.meta("proxy_schema") == PROXY_SCHEMA
+    _run(tiny_clip, _images(tiny_clip, 5), store)
+    assert _learned(store) == 5

@@ -1,0 +1,233 @@
+"""How the sorting stage grows with the library: seconds and peak memory per stage, old engine vs new, per N.
+
+    HF_HUB_OFFLINE=1 python benchmarks/scale.py                                   # N = 1k, 10k, 100k new; old at 1k
+    HF_HUB_OFFLINE=1 python benchmarks/scale.py --sizes 1000,10000 --old-sizes 1000,2000 --threads 2
+
+Every (engine, N) runs in a fresh process, so each peak RSS is its own. The photos are N synthetic unit
+vectors in a real vector store (float16 rows, as ``index`` leaves them) and N empty files; the text tower is
+the real ViT-B-32 architecture with random weights (``pretrained=None``): the cost of the text path does
+not depend on the weights' values. Stages, as ``proxysort cluster`` runs them after ``index``:
+
+* ``read``   – the vectors of N paths out of the SQLite store (what ``index`` does for an indexed folder);
+* ``learn``  – proxies for one concept (8 candidate words), default ``subspace`` mode: ``old`` is the Adam
+  engine (20 epochs through the text encoder, today's default), ``new`` the refine engine;
+* ``kmeans`` – k = 8 on the prompt feature (FAISS, 5 starts); ``names`` – centres and candidate names;
+* ``plan``   – the output tree planned (``--dry-run``); ``write`` – the symlink tree written.
+
+Reported per stage: wall seconds, CPU seconds of the process (on a shared machine CPU time is the stable
+figure: wall time there mostly measures the other tenants), and the process's peak RSS during the stage.
+The growth exponent is the least-squares slope of log(seconds) against log(N). Model loading is not a stage
+(random weights load differently from real ones) and is reported apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STAGES = ("read", "learn", "kmeans", "names", "plan", "write")
+WORDS = ("red", "green", "blue", "yellow", "orange", "purple", "white", "black")
+
+
+class _PeakRSS:
+    """Samples the resident set every few ms; ``peak()`` is the largest value since ``reset()``."""
+
+    def __init__(self) -> None:
+        self._page = os.sysconf("SC_PAGE_SIZE")
+        self._peak = 0
+        self._stop = False
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _now(self) -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * self._page
+
+    def _run(self) -> None:
+        while not self._stop:
+            self._peak = max(self._peak, self._now())
+            time.sleep(0.005)
+
+    def reset(self) -> int:
+        self._peak = now = self._now()
+        return now
+
+    def peak(self) -> int:
+        self._peak = max(self._peak, self._now())
+        return self._peak
+
+
+def _child(engine: str, n: int, threads: int, batch: int | None) -> dict:
+    """One (engine, N) measurement in this process; returns {stage: {...}} as a dict."""
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(threads)
+    from proxysort.cluster import centroid_scores, cluster_centres, kmeans, name_clusters
+    from proxysort.encoders import ModelSpec, load_clip
+    from proxysort.output import plan_tree, write_tree
+    from proxysort.proxy import Concept, ProxyConfig, learn_proxies
+    from proxysort.store import VectorStore
+
+    import faiss  # noqa: F401  (imports are start-up cost, not a stage's)
+    import scipy.optimize  # noqa: F401
+
+    rss = _PeakRSS()
+    out: dict = {"engine": engine, "n": n, "threads": threads}
+    with tempfile.TemporaryDirectory(prefix="proxysort-scale-") as tmp:
+        tmp_path = Path(tmp)
+        photos = tmp_path / "photos"
+        paths = []
+        rng = np.random.default_rng(0)
+        store_file = tmp_path / "index.sqlite"
+        with VectorStore(store_file, identity="scale") as store:
+            for s in range(0, n, 5000):
+                m = min(5000, n - s)
+                folder = photos / f"d{s // 5000:04d}"
+                folder.mkdir(parents=True)
+                vec = rng.standard_normal((m, 512)).astype(np.float32)
+                vec /= np.linalg.norm(vec, axis=1, keepdims=True)
+                files, vectors = [], {}
+                for j in range(m):
+                    p = folder / f"img_{s + j:07d}.jpg"
+                    p.touch()
+                    paths.append(str(p))
+                    files.append((str(p), 0, 0, f"h{s + j}"))
+                    vectors[f"h{s + j}"] = vec[j]
+                store.write_batch(files, vectors)
+        t0 = time.perf_counter()
+        clip = load_clip(ModelSpec("ViT-B-32", "none", "cpu"))
+        out["model_load_s"] = time.perf_counter() - t0
+        concept = Concept("color", WORDS, noun="fruit")
+        config = ProxyConfig(engine="adam" if engine == "old" else "refine")
+        if batch:
+            config.batch_size = batch
+        base = rss.reset()
+        out["rss_before_mb"] = base / 2**20
+
+        def stage(name: str, fn):
+            rss.reset()
+            w, c = time.perf_counter(), time.process_time()
+            value = fn()
+            out[name] = {"wall_s": time.perf_counter() - w, "cpu_s": time.process_time() - c,
+                         "peak_rss_mb": rss.peak() / 2**20}
+            print(f"  {engine} n={n} {name}: {out[name]['wall_s']:.2f} s wall, {out[name]['cpu_s']:.2f} s cpu, "
+                  f"peak {out[name]['peak_rss_mb']:.0f} MB", file=sys.stderr, flush=True)
+            return value
+
+        def read():
+            with VectorStore(store_file) as store:
+                by_path = store.vectors_for(paths)
+            return np.stack([by_path[p] for p in paths]).astype(np.float32, copy=False)
+
+        X = stage("read", read)
+        (res,) = stage("learn", lambda: learn_proxies(X, [concept], clip, config))
+        out["epochs_run"] = res.epochs_run
+        feat = res.feature()
+        km = stage("kmeans", lambda: kmeans(feat, 8, seed=0))
+
+        def names():
+            centres = cluster_centres(res.features["prompt"], km.labels, 8)
+            centroid_scores(feat, km.labels, km.centroids)
+            return name_clusters(centres, res.word_features, list(res.concept.words))
+
+        label_names = stage("names", names)
+        groups = {"color": [(p, label_names[int(l)]) for p, l in zip(paths, km.labels)]}
+        plan = stage("plan", lambda: plan_tree(tmp_path / "out", groups, link="symlink", photo_roots=[photos]))
+        stage("write", lambda: write_tree(plan))
+        out["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def _slope(ns: list[int], values: list[float]) -> float | None:
+    pts = [(math.log(n), math.log(v)) for n, v in zip(ns, values) if v > 0]
+    if len(pts) < 2:
+        return None
+    mx = sum(p[0] for p in pts) / len(pts)
+    my = sum(p[1] for p in pts) / len(pts)
+    den = sum((x - mx) ** 2 for x, _ in pts)
+    return sum((x - mx) * (y - my) for x, y in pts) / den if den else None
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", default="1000,10000,100000", help="N for the new engine")
+    p.add_argument("--old-sizes", default="1000", help="N for the old engine (it costs ~15x more per photo)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--batch", type=int, default=None, help="proxy batch size (default: ProxyConfig's)")
+    p.add_argument("--json", type=Path, help="also write the raw measurements here")
+    p.add_argument("--child", nargs=2, metavar=("ENGINE", "N"), help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        print(json.dumps(_child(args.child[0], int(args.child[1]), args.threads, args.batch)))
+        return
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": str(args.threads),
+           "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    runs = [("old", int(n)) for n in args.old_sizes.split(",") if n] + [("new", int(n)) for n in args.sizes.split(",") if n]
+    results = []
+    for engine, n in runs:
+        cmd = [sys.executable, __file__, "--child", engine, str(n), "--threads", str(args.threads)]
+        if args.batch:
+            cmd += ["--batch", str(args.batch)]
+        proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True, check=True)
+        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+    print(f"threads {args.threads}, OMP_WAIT_POLICY={env['OMP_WAIT_POLICY']}, ViT-B-32 text tower (random weights), "
+          f"one concept with {len(WORDS)} words, k = 8\n")
+    print("| engine | N | " + " | ".join(f"{s} s (cpu s)" for s in STAGES) + " | total s (cpu s) | peak RSS MB | RSS per photo KB |")
+    print("|---|---:|" + "---:|" * (len(STAGES) + 3))
+    for r in results:
+        cells = [f"{r[s]['wall_s']:.2f} ({r[s]['cpu_s']:.2f})" for s in STAGES]
+        wall = sum(r[s]["wall_s"] for s in STAGES)
+        cpu = sum(r[s]["cpu_s"] for s in STAGES)
+        peak = max(r[s]["peak_rss_mb"] for s in STAGES)
+        per_photo = (peak - r["rss_before_mb"]) * 1024 / r["n"]
+        print(f"| {r['engine']} | {r['n']} | " + " | ".join(cells) + f" | {wall:.1f} ({cpu:.1f}) | {peak:.0f} | {per_photo:.1f} |")
+    print()
+    for engine in ("old", "new"):
+        rs = [r for r in results if r["engine"] == engine]
+        if len(rs) < 2:
+            continue
+        ns = [r["n"] for r in rs]
+        for what in ("learn", "total"):
+            for clock in ("wall_s", "cpu_s"):
+                vals = [sum(r[s][clock] for s in STAGES) if what == "total" else r[what][clock] for r in rs]
+                e = _slope(ns, vals)
+                print(f"growth exponent, {engine} {what} ({clock[:-2]}): {e:.2f}" if e is not None else "")
+        peaks = [max(r[s]["peak_rss_mb"] for s in STAGES) for r in rs]
+        e = _slope(ns, [p - r["rss_before_mb"] for p, r in zip(peaks, rs)])
+        if e is not None:
+            print(f"growth exponent, {engine} peak RSS above the loaded model: {e:.2f}")
+        marginal = (peaks[-1] - peaks[-2]) * 1024 / (ns[-1] - ns[-2])
+        print(f"{engine}: peak RSS grows {marginal:.1f} KB per photo between N={ns[-2]} and N={ns[-1]}; at that rate "
+              f"1,000,000 photos peak at {(peaks[-1] + marginal * (1_000_000 - ns[-1]) / 1024) / 1024:.1f} GB")
+    old = {r["n"]: r for r in results if r["engine"] == "old"}
+    new = {r["n"]: r for r in results if r["engine"] == "new"}
+    for n in sorted(set(old) & set(new)):
+        for clock in ("wall_s", "cpu_s"):
+            ratio = old[n]["learn"][clock] / max(new[n]["learn"][clock], 1e-9)
+            print(f"learn stage, old / new at N={n} ({clock[:-2]}): {ratio:.1f}x")
+    if old and new:
+        n0 = max(old)
+        per_photo = old[n0]["learn"]["cpu_s"] / n0
+        for n in sorted(new):
+            if n not in old:
+                print(f"old learn at N={n}, extrapolated linearly from N={n0} (the Adam engine is row-wise): "
+                      f"{per_photo * n:.0f} cpu s vs new {new[n]['learn']['cpu_s']:.0f} cpu s")
+
+
+if __name__ == "__main__":
+    main()

@@ -115,7 +115,7 @@ def main() -> None:
     if args.default_images:
         X2 = _unit_rows(args.default_images, clip.embed_dim, 2)
         config = ProxyConfig(epochs=args.epochs)
-        batch = config.gpu_batch_size if device.type == "cuda" else config.batch_size
+        batch = (config.gpu_batch_size or "auto") if device.type == "cuda" else config.batch_size
         start = time.perf_counter()
         (result,) = learn_proxies(X2, [concept], clip, config)
         sync()

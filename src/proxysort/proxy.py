@@ -83,7 +83,7 @@ class ProxyConfig:
     epochs: int | None = None  # exact passes through the text encoder per photo; None → the engine's default
     surrogate_steps: int = 20  # refine engine: Adam steps on the corrected cheap model after each exact pass
     batch_size: int = 256  # images per step on the CPU
-    gpu_batch_size: int = 4096  # on CUDA: results do not depend on it, bigger batches amortise kernel launches
+    gpu_batch_size: int | None = None  # on CUDA; None → sized from free device memory (results never depend on it)
     lr: float | None = None  # None → DEFAULT_LR[mode]
     seed: int = 0  # seeds torch for the run; the engine itself has no random step (zero-shot init, fixed batches)
     alpha: float = 0.4  # free mode: weight of the squared offset from the zero-shot word
@@ -100,7 +100,7 @@ class ProxyConfig:
             raise UsageError(f"Unknown proxy engine {self.engine!r}: use one of {', '.join(ENGINES)}.")
         if self.mode not in MODES:
             raise UsageError(f"Unknown proxy mode {self.mode!r}: use one of {', '.join(MODES)}.")
-        if min(self.batch_size, self.gpu_batch_size) < 1 or (self.epochs is not None and self.epochs < 0):
+        if min(self.batch_size, self.gpu_batch_size or 1) < 1 or (self.epochs is not None and self.epochs < 0):
             raise UsageError("Batch size must be at least 1 and epochs at least 0.")
         if not 0.0 <= self.fuse_weight <= 1.0:
             raise UsageError(f"The fuse weight must be between 0 and 1, got {self.fuse_weight}.")
@@ -219,6 +219,28 @@ def _logit_scale(clip: "ClipModel") -> float:
     """CLIP's learned temperature (100 for the released weights): the zero-shot softmax it was trained with."""
     scale = getattr(clip.model, "logit_scale", None)
     return min(float(scale.exp()), _MAX_LOGIT_SCALE) if scale is not None else _MAX_LOGIT_SCALE
+
+
+#: Bytes of activations one photo keeps for the backward pass, per unit of text width and per layer: an
+#: estimate (two rows per block, ~40 saved floats per width unit and row), not a GPU measurement.
+_ACTIVATION_BYTES = 320
+_GPU_BATCH = (1024, 65536)
+
+
+def _batch_size(config: ProxyConfig, device: "torch.device", clip: "ClipModel") -> int:
+    """CPU: ``batch_size``. CUDA: ``gpu_batch_size``, or as many photos as a quarter of the free memory holds."""
+    import torch
+
+    if device.type != "cuda":
+        return config.batch_size
+    if config.gpu_batch_size:
+        return config.gpu_batch_size
+    free, _total = torch.cuda.mem_get_info(device)
+    tower = getattr(clip.model, "text", clip.model)
+    width = int(getattr(getattr(tower, "transformer", None), "width", 512))
+    layers = len(getattr(getattr(tower, "transformer", None), "resblocks", [])) or 12
+    fits = free // 4 // (_ACTIVATION_BYTES * width * layers)
+    return int(min(max(fits, _GPU_BATCH[0]), _GPU_BATCH[1]))
 
 
 def _batches(n: int, size: int) -> list[slice]:
@@ -530,7 +552,7 @@ def learn_proxies(
     epochs = config.epochs if config.epochs is not None else DEFAULT_EPOCHS.get(device.type, DEFAULT_EPOCHS["cpu"])
     lr = config.lr if config.lr is not None else DEFAULT_LR.get(config.mode, 0.0)
 
-    batch_size = config.gpu_batch_size if device.type == "cuda" else config.batch_size
+    batch_size = _batch_size(config, device, clip)
     cuda_ids = []
     if device.type == "cuda":
         cuda_ids = [device.index if device.index is not None else torch.cuda.current_device()]

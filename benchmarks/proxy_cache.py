@@ -1,0 +1,82 @@
+"""Re-running ``cluster`` with another --k: the sorting stage with an empty proxy cache, then from the cache.
+
+    HF_HUB_OFFLINE=1 python benchmarks/proxy_cache.py                 # 3,000 photos, ViT-B-32 text tower, CPU
+
+One process, one store: run 1 learns every proxy (default engine) and clusters with k = 8; run 2 is the same
+photos and words with k = 5 (what ``--k``, ``--format``, ``--dry-run`` or another output mode re-run); run 3
+adds 100 new photos, which alone are learned. Each run builds its prompt encoder afresh, as a new process
+would. Timed per run: proxies (cache read or learning), k-means, names. The photos are synthetic unit vectors
+(the cost of the text path does not depend on the weights' values, so the tower has random weights).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+WORDS = ("red", "green", "blue", "yellow", "orange", "purple", "white", "black")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="ViT-B-32")
+    p.add_argument("--photos", type=int, default=3000)
+    p.add_argument("--new", type=int, default=100)
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args()
+
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from proxysort.cluster import cluster_centres, kmeans, name_clusters
+    from proxysort.encoders import ModelSpec, load_clip
+    from proxysort.proxy import Concept, ProxyConfig
+    from proxysort.proxycache import learn_cached
+    from proxysort.progress import Reporter
+
+    class Quiet(Reporter):
+        def __init__(self) -> None:
+            self.messages: list[str] = []
+
+        def message(self, text: str) -> None:
+            self.messages.append(text)
+
+    clip = load_clip(ModelSpec(args.model, "none", "cpu"))
+    x = np.random.default_rng(0).standard_normal((args.photos + args.new, clip.embed_dim)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    concept = Concept("color", WORDS, noun="fruit")
+
+    def run(X, k: int, store: Path) -> tuple[float, float, str]:
+        rep = Quiet()
+        t0 = time.perf_counter()
+        (res,) = learn_cached(X, [concept], clip, ProxyConfig(), rep, store)
+        t1 = time.perf_counter()
+        km = kmeans(res.feature(), k, seed=0)
+        name_clusters(cluster_centres(res.features["prompt"], km.labels, k), res.word_features, list(concept.words))
+        t2 = time.perf_counter()
+        return t1 - t0, t2 - t1, "; ".join(rep.messages) or "nothing from the cache"
+
+    with tempfile.TemporaryDirectory(prefix="proxysort-cache-bench-") as tmp:
+        store = Path(tmp) / "index.sqlite"
+        rows = [("1: empty cache, k=8", x[: args.photos], 8), ("2: same photos, k=5", x[: args.photos], 5),
+                (f"3: +{args.new} new photos, k=5", x, 5)]
+        times = []
+        print(f"{args.model} text tower (random weights), {args.photos} photos, one concept, {len(WORDS)} words, "
+              f"torch threads {args.threads}\n")
+        print("| run | proxies s | k-means + names s | total s | cache |")
+        print("|---|---:|---:|---:|---|")
+        for label, X, k in rows:
+            learn, rest, note = run(X, k, store)
+            times.append(learn + rest)
+            print(f"| {label} | {learn:.2f} | {rest:.2f} | {learn + rest:.2f} | {note} |", flush=True)
+        size = sum(f.stat().st_size for f in Path(tmp).iterdir())
+    print(f"\nsecond run / first run: {times[0] / times[1]:.0f}x faster; store on disk {size / 2**20:.1f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -100,7 +100,7 @@ class ProxyConfig:
             raise UsageError(f"Unknown proxy engine {self.engine!r}: use one of {', '.join(ENGINES)}.")
         if self.mode not in MODES:
             raise UsageError(f"Unknown proxy mode {self.mode!r}: use one of {', '.join(MODES)}.")
-        if min(self.batch_size, self.gpu_batch_size or 1) < 1 or (self.epochs is not None and self.epochs < 0):
+        if min(self.batch_size, 1 if self.gpu_batch_size is None else self.gpu_batch_size) < 1 or (self.epochs is not None and self.epochs < 0):
             raise UsageError("Batch size must be at least 1 and epochs at least 0.")
         if not 0.0 <= self.fuse_weight <= 1.0:
             raise UsageError(f"The fuse weight must be between 0 and 1, got {self.fuse_weight}.")
@@ -204,14 +204,36 @@ def _check_inputs(image_features: "np.ndarray", concepts: Sequence[Concept], cli
         )
 
 
-def _setup(concept: Concept, clip: "ClipModel", X: "torch.Tensor", config: ProxyConfig, reporter: Reporter) -> _Problem:
+#: Prompt encoders with their candidate rows G and filled-prompt features T, per (template, path, words):
+#: what a caller that learns in chunks (the proxy cache) keeps so that no chunk builds them again.
+Prepared = dict
+
+
+def prepared_concept(
+    concept: Concept, clip: "ClipModel", config: ProxyConfig, reporter: Reporter | None = None,
+    prepared: Prepared | None = None,
+) -> tuple["PromptEncoder", "torch.Tensor", "torch.Tensor"]:
+    """(encoder, G, T) for ``concept``, from ``prepared`` when it has them (and stored there when it does not)."""
     import torch
 
     from proxysort.textpath import PromptEncoder
 
+    key = (concept.prompt, config.path, concept.words)
+    if prepared is not None and key in prepared:
+        return prepared[key]
     encoder = PromptEncoder(clip, concept.prompt, path=config.path, reporter=reporter)
     G = torch.stack([encoder.word_embedding(w) for w in concept.words]).float()
     T = encoder.encode_words(concept.words)
+    if prepared is not None:
+        prepared[key] = (encoder, G, T)
+    return encoder, G, T
+
+
+def _setup(
+    concept: Concept, clip: "ClipModel", X: "torch.Tensor", config: ProxyConfig, reporter: Reporter,
+    prepared: Prepared | None,
+) -> _Problem:
+    encoder, G, T = prepared_concept(concept, clip, config, reporter, prepared)
     return _Problem(concept=concept, encoder=encoder, G=G, T=T, Z=X @ T.T)
 
 
@@ -365,6 +387,14 @@ def _refine_all(
     return [t / n for t in totals[1:]]  # totals[0] is the zero-shot start
 
 
+def unit_rows(image_features: "np.ndarray") -> "np.ndarray":
+    """float32 unit rows exactly as :func:`learn_proxies` normalises its input (same operation, same bits)."""
+    import numpy as np
+    import torch
+
+    return _unit(torch.as_tensor(np.asarray(image_features, dtype=np.float32))).numpy()
+
+
 def _unit(a: "torch.Tensor") -> "torch.Tensor":
     import torch
 
@@ -500,19 +530,20 @@ def result_from_rows(
     *,
     loss_history: Sequence[float] = (),
     epochs_run: int = 0,
+    prepared: Prepared | None = None,
 ) -> ProxyResult:
     """A :class:`ProxyResult` rebuilt from stored rows (the proxy cache): unit prompt features and the learned
-    parameters (logits for subspace/linear, proxy rows for free, nothing for zeroshot)."""
+    parameters (logits for subspace/linear, proxy rows for free, nothing for zeroshot).
+
+    ``image_features`` must already be unit rows (:func:`unit_rows`); they are shared, not copied, so several
+    concepts hold one matrix between them.
+    """
     import numpy as np
     import torch
 
-    from proxysort.textpath import PromptEncoder
-
-    encoder = PromptEncoder(clip, concept.prompt, path=config.path)
+    _encoder, G, T = prepared_concept(concept, clip, config, prepared=prepared)
     with torch.no_grad():
-        T = encoder.encode_words(concept.words)
-        G = torch.stack([encoder.word_embedding(w) for w in concept.words]).float()
-        X = _unit(torch.as_tensor(np.asarray(image_features, dtype=np.float32), device=T.device))
+        X = torch.as_tensor(image_features, device=T.device)
         Z = X @ T.T
     logits = proxy_rows = None
     if config.mode == "zeroshot":
@@ -522,7 +553,7 @@ def result_from_rows(
     else:
         logits = learned
     features = FeatureSet(
-        config.mode, X.cpu().numpy(), prompt, logits=logits, proxy=proxy_rows,
+        config.mode, image_features, prompt, logits=logits, proxy=proxy_rows,
         candidates=G.cpu().numpy(), fuse_weight=config.fuse_weight,
     )
     return ProxyResult(concept, features, T.cpu().numpy().astype(np.float32), Z.cpu().numpy().astype(np.float32),
@@ -535,8 +566,12 @@ def learn_proxies(
     clip: "ClipModel",
     config: ProxyConfig | None = None,
     reporter: Reporter | None = None,
+    *,
+    prepared: Prepared | None = None,
 ) -> list[ProxyResult]:
     """Learn one proxy per image and concept; one :class:`ProxyResult` per concept, in the given order.
+
+    ``prepared`` (a dict the caller keeps) lets calls on several chunks of photos share their prompt encoders.
 
     ``image_features`` are the unit-norm N×d features of ``clip``'s image tower. Deterministic for a given
     input, config and device: parameters start from the zero-shot scores, batches are fixed slices.
@@ -559,7 +594,7 @@ def learn_proxies(
     with torch.random.fork_rng(devices=cuda_ids):
         torch.manual_seed(config.seed)
         X = _unit(torch.as_tensor(np.asarray(image_features, dtype=np.float32), device=device))
-        problems = [_setup(c, clip, X, config, reporter) for c in concepts]
+        problems = [_setup(c, clip, X, config, reporter, prepared) for c in concepts]
         batches = _batches(X.shape[0], batch_size)
         scale = _logit_scale(clip)
         history: list[float] = []

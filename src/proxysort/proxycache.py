@@ -174,15 +174,20 @@ def learn_cached(
     """
     import numpy as np
 
-    from proxysort.proxy import ProxyConfig, independent_per_photo, learn_proxies, resolve_config, result_from_rows
-
-    learn = learner or learn_proxies
+    from proxysort.proxy import (
+        ProxyConfig,
+        independent_per_photo,
+        learn_proxies,
+        resolve_config,
+        result_from_rows,
+        unit_rows,
+    )
     from proxysort.store import VectorStore
 
     config = config or ProxyConfig()
     config.validate()
     if store_file is None or config.mode == "zeroshot":
-        return learn(image_features, concepts, clip, config, reporter)
+        return (learner or learn_proxies)(image_features, concepts, clip, config, reporter)
     reporter = reporter or Reporter()
     resolved = resolve_config(config, clip)
     X = np.ascontiguousarray(image_features, dtype=np.float32)
@@ -194,6 +199,7 @@ def learn_cached(
         setup_key(c, [o for o in concepts if o is not c] if coupled else [], resolved, clip, set_digest) for c in concepts
     ]
     n, dim = X.shape
+    prepared: dict = {}
     prompts = [np.empty((n, dim), np.float32) for _ in concepts]
     learned: list[np.ndarray | None] = [None] * len(concepts)
     with VectorStore(Path(store_file)) as store:
@@ -223,7 +229,10 @@ def learn_cached(
             inner = _OneBar(reporter, advance) if advance is not None else reporter
             for start in range(0, len(missing), chunk):
                 rows = np.asarray(missing[start : start + chunk])
-                results = learn(X[rows], concepts, clip, config, inner)
+                if learner is not None:
+                    results = learner(X[rows], concepts, clip, config, inner)
+                else:
+                    results = learn_proxies(X[rows], concepts, clip, config, inner, prepared=prepared)
                 out = []
                 for c, res in enumerate(results):
                     fs = res.features
@@ -241,7 +250,9 @@ def learn_cached(
                 history, epochs_run = results[0].loss_history, results[0].epochs_run
         if not missing:
             cache.touch([s for s, _ in setups])
+    images = unit_rows(X)
     return [
-        result_from_rows(c, clip, X, prompts[i], learned[i], resolved, loss_history=history, epochs_run=epochs_run)
+        result_from_rows(c, clip, images, prompts[i], learned[i], resolved, loss_history=history, epochs_run=epochs_run,
+                         prepared=prepared)
         for i, c in enumerate(concepts)
     ]

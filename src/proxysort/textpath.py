@@ -293,13 +293,42 @@ class PromptEncoder:
         return rows.mean(dim=0)
 
     def encode_words(self, words: Sequence[str]) -> "torch.Tensor":
-        """Unit text features of the template filled with each word, through the tokenizer and ``encode_text``."""
+        """Unit text features of the template filled with each word: the model's ``encode_text`` of the filled
+        prompts, computed on the exact short path when there is one (the same cut at end-of-text and, when
+        the word leaves the prefix's tokens alone, the same prefix cache as the proxies use)."""
         import torch
 
         texts = [self.template.replace(PLACEHOLDER, w, 1) for w in words]
+        ids = self.clip.tokenizer(texts).to(self.clip.device)
         with torch.no_grad():
-            feats = self.model.encode_text(self.clip.tokenizer(texts).to(self.clip.device))
+            if self.path == "full" or self._tower is None:
+                feats = self.model.encode_text(ids)
+            else:
+                feats = torch.cat([self._encode_filled(row) for row in ids])
         return torch.nn.functional.normalize(feats.float(), dim=-1)
+
+    def _encode_filled(self, ids: "torch.Tensor") -> "torch.Tensor":
+        """One filled prompt's (1, embed_dim) feature, cut after its end-of-text token."""
+        tower = self._tower
+        eot = self._eot_of(ids)
+        p = self.position
+        if self.path == "prefix" and eot >= p and bool((ids[:p] == self.ids[0, :p]).all()):
+            x = tower.token_embedding(ids[None, p : eot + 1]) + tower.positional_embedding[p : eot + 1].to(self.dtype)
+            mask = tower.attn_mask[p : eot + 1, : eot + 1].to(self.dtype)
+            blocks = tower.transformer.resblocks
+            for i, (block, kv) in enumerate(zip(blocks, self._cache)):
+                x, _ = _block_step(block, x, kv, mask, last_only=i == len(blocks) - 1)
+            return self._finish(x[:, -1])
+        x = tower.token_embedding(ids[None, : eot + 1]) + tower.positional_embedding[: eot + 1].to(self.dtype)
+        x = tower.transformer(x, attn_mask=tower.attn_mask[: eot + 1, : eot + 1])
+        return self._finish(x[:, eot])
+
+    def _eot_of(self, ids: "torch.Tensor") -> int:
+        """Where the model pools in one token row: exactly the rule its ``encode_text`` uses."""
+        if self._tower.pool_type == "argmax":
+            return int(ids.argmax())
+        hits = (ids == self._tower.eos_id).nonzero().flatten()
+        return int(hits[0]) if len(hits) else 0
 
     # -- the three paths ------------------------------------------------------------------------------
     def encode(self, token_embeddings: "torch.Tensor") -> "torch.Tensor":

@@ -33,7 +33,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from proxysort.cluster import cluster_centres, kmeans, name_clusters
+    from proxysort.groups import cluster_centres, kmeans, name_clusters
     from proxysort.encoders import ModelSpec, load_clip
     from proxysort.proxy import Concept, ProxyConfig
     from proxysort.proxycache import learn_cached

@@ -72,7 +72,7 @@ def _child(engine: str, n: int, threads: int, batch: int | None) -> dict:
     import torch
 
     torch.set_num_threads(threads)
-    from proxysort.cluster import centroid_scores, cluster_centres, kmeans, name_clusters
+    from proxysort.groups import centroid_scores, cluster_centres, kmeans, name_clusters
     from proxysort.encoders import ModelSpec, load_clip
     from proxysort.output import plan_tree, write_tree
     from proxysort.proxy import Concept, ProxyConfig, learn_proxies

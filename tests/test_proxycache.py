@@ -125,17 +125,22 @@ def test_an_interrupted_run_keeps_its_finished_chunks(tiny_clip, tmp_path, monke
     assert _learned(store) == 35
 
 
-def test_migration_adds_the_tables_to_an_existing_store(tiny_clip, tmp_path):
-    from proxysort.proxycache import PROXY_SCHEMA, migrate
-    from proxysort.store import VectorStore
+def test_a_schema_1_store_is_migrated_in_place(tiny_clip, tmp_path):
+    from proxysort.store import SCHEMA_VERSION, VectorStore
 
     store = tmp_path / "index.sqlite"
-    VectorStore(store, identity="x").close()  # a store as an older proxysort left it
-    with sqlite3.connect(store) as conn:
-        assert not conn.execute("SELECT name FROM sqlite_master WHERE name = 'proxies'").fetchall()
+    with sqlite3.connect(store) as conn:  # a store as proxysort 0.x (schema 1) left it, with one vector
+        conn.executescript(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+            "CREATE TABLE vectors (hash TEXT PRIMARY KEY, vec BLOB NOT NULL) WITHOUT ROWID;"
+            "INSERT INTO meta VALUES ('schema', '1');"
+            "INSERT INTO vectors VALUES ('h', x'0000');"
+        )
+    with VectorStore(store, readonly=True) as s:  # read-only: read as it is, never written
+        assert s.meta("schema") == "1"
     with VectorStore(store) as s:
-        migrate(s)
-        migrate(s)  # idempotent
-        assert s.meta("proxy_schema") == PROXY_SCHEMA
+        assert s.meta("schema") == SCHEMA_VERSION == "2"
     _run(tiny_clip, _images(tiny_clip, 5), store)
     assert _learned(store) == 5
+    with sqlite3.connect(store) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM vectors").fetchone()[0] == 1

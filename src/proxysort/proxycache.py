@@ -3,9 +3,8 @@
 Where: two tables in the model's own SQLite store (``stores/<identity>/index.sqlite``), next to the vectors
 they were learned from, not a sibling file. The store is already keyed by model identity, already in WAL
 mode with one ``BEGIN IMMEDIATE`` transaction per write (a ``kill -9`` leaves whole batches or nothing, and
-readers never see half a batch), and deleting the cache folder clears both. The tables are added by a
-migration step (``proxy_schema`` in ``meta``) that leaves the vector tables alone, so a store written by an
-older proxysort is upgraded in place and older versions keep reading it.
+readers never see half a batch), and deleting the cache folder clears both. The tables came with store
+schema 2; ``store.py`` upgrades a schema-1 store in place (one migration step that only adds them).
 
 Keys:
 
@@ -41,7 +40,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from proxysort.proxy import Concept, ProxyConfig, ProxyResult
     from proxysort.store import VectorStore
 
-PROXY_SCHEMA = "1"
 #: Setups (concept × words × settings) kept; older ones are dropped when a new one is written.
 KEEP_SETUPS = 16
 #: Photos learned and committed together: what an interrupted run can lose at most, per concept set.
@@ -49,28 +47,6 @@ CHUNK = 2048
 _IN_CHUNK = 500
 #: ProxyConfig fields that never change a result (memory and speed only; ``fuse_weight`` is applied on read).
 _NEUTRAL = ("batch_size", "gpu_batch_size", "fuse_weight", "device")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS proxy_setups (setup TEXT PRIMARY KEY, description TEXT NOT NULL, used_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS proxies (
-    setup TEXT NOT NULL,
-    photo TEXT NOT NULL,
-    prompt BLOB NOT NULL,
-    learned BLOB NOT NULL,
-    PRIMARY KEY (setup, photo)
-) WITHOUT ROWID
-"""
-
-
-def migrate(store: "VectorStore") -> None:
-    """Add the proxy tables to a store that lacks them (idempotent; safe with concurrent runs)."""
-    if store.meta("proxy_schema") == PROXY_SCHEMA:
-        return
-    with store.transaction() as conn:
-        for statement in filter(str.strip, _SCHEMA.split(";")):
-            conn.execute(statement)
-        conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('proxy_schema', ?)", (PROXY_SCHEMA,))
-
 
 def photo_keys(vectors: "np.ndarray") -> list[str]:
     """One digest per row of the float32 vectors: the identity of what the learner sees."""
@@ -102,7 +78,6 @@ class ProxyCache:
 
     def __init__(self, store: "VectorStore") -> None:
         self.store = store
-        migrate(store)
 
     def lookup(self, setup: str, keys: Sequence[str]) -> Iterator[tuple[str, bytes, bytes]]:
         """(photo, prompt, learned) of those ``keys`` the setup has, streamed (a million rows never sit in a dict)."""

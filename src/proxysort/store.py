@@ -31,9 +31,21 @@ from proxysort.safeopen import open_regular
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 _HASH_CHUNK = 64 * 1024
 _IN_CHUNK = 500  # stays far below SQLite's bound-parameter limit
+
+#: Learned proxies (``proxycache.py``): added by schema 2.
+_PROXY_TABLES = """
+CREATE TABLE IF NOT EXISTS proxy_setups (setup TEXT PRIMARY KEY, description TEXT NOT NULL, used_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS proxies (
+    setup TEXT NOT NULL,
+    photo TEXT NOT NULL,
+    prompt BLOB NOT NULL,
+    learned BLOB NOT NULL,
+    PRIMARY KEY (setup, photo)
+) WITHOUT ROWID;
+"""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -52,7 +64,13 @@ CREATE TABLE IF NOT EXISTS failures (
     mtime_ns INTEGER NOT NULL,
     reason TEXT NOT NULL
 );
-"""
+""" + _PROXY_TABLES
+
+
+#: version → (next version, statements that upgrade a store to it).
+_MIGRATIONS = {
+    "1": ("2", _PROXY_TABLES),
+}
 
 
 def content_hash(path: str | Path, size: int | None = None) -> str:
@@ -192,7 +210,7 @@ class VectorStore:
                 self.conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=busy_timeout_s)
                 self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
                 try:
-                    self._check_schema()
+                    self._check_schema(migrate=False)
                 except BaseException:
                     self.conn.close()
                     raise
@@ -276,20 +294,29 @@ class VectorStore:
         finally:
             os.close(fd)  # closing the descriptor releases the flock
 
-    def _check_schema(self) -> None:
+    def _check_schema(self, *, migrate: bool = True) -> None:
         """Refuse a store another (newer) proxysort wrote: its tables may mean what this one cannot read.
 
-        A new store has no ``meta`` table yet and passes. (Only schema 1 exists, so nothing migrates yet;
-        a schema 2 would upgrade 1 → 2 here, one step at a time.)
+        An older store is upgraded one step at a time (``migrate``, inside the caller's transaction), or,
+        read-only, read as it is: every step so far only adds tables. A new store has no ``meta`` table
+        yet and passes. Steps: 1 → 2 adds the proxy cache's tables (``proxycache.py``).
         """
         if not self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone():
             return
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-        if row is not None and row[0] != SCHEMA_VERSION:
+        if row is None or row[0] == SCHEMA_VERSION:
+            return
+        if row[0] not in _MIGRATIONS:
             raise CacheError(
                 f"The cache at {self.path} has schema version {row[0]}, which this proxysort (schema "
                 f"{SCHEMA_VERSION}) cannot read; upgrade proxysort or choose another `cache_dir`."
             )
+        version = row[0]
+        while migrate and version != SCHEMA_VERSION:
+            version, statements = _MIGRATIONS[version]
+            for statement in filter(str.strip, statements.split(";")):
+                self.conn.execute(statement)
+            self.conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (version,))
 
     def _set_default(self, key: str, value: str) -> None:
         self.conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)", (key, value))

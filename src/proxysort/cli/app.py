@@ -16,6 +16,7 @@ from proxysort.cli.index_cmd import index_command, status_command
 from proxysort.cli.words_cmd import words_command
 from proxysort.cli.common import handle_errors, set_env
 from proxysort.env import Environment
+from proxysort.threads import prepare_environment
 
 app = typer.Typer(
     name="proxysort",
@@ -42,6 +43,7 @@ for _name, _command in (
 
 def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> None:
     """Console-script entry point; ``argv``/``env`` let tests run the real CLI in-process."""
+    prepare_environment()  # before torch or faiss start OpenMP (a no-op for the runtime once they have)
     set_env(env or Environment())
     try:
         app(args=list(argv) if argv is not None else None, prog_name="proxysort", standalone_mode=True)

@@ -20,6 +20,7 @@ from proxysort.cli.options import (
     DryRunOpt,
     EpochsOpt,
     ExcludeOpt,
+    ThreadsOpt,
     FeatureOpt,
     FormatOpt,
     IncludeHiddenOpt,
@@ -58,6 +59,7 @@ def cluster_command(
     mode: ModeOpt = "subspace",
     feature: FeatureOpt = None,
     epochs: EpochsOpt = None,
+    threads: ThreadsOpt = None,
     out: OutOpt = None,
     no_folders: NoFoldersOpt = False,
     link: LinkOpt = "symlink",
@@ -115,6 +117,7 @@ def cluster_command(
         pretrained=pretrained, device=device, cache_dir=cache_dir, seed=seed, strict=strict, env=env, reporter=reporter,
         exclude=exclude or (), include_hidden=include_hidden,
         ray=ray,
+        threads=threads,
     )
     dest, out_abs = None, None
     if out is not None:

@@ -157,6 +157,7 @@ def sort_with_flags(
     exclude: Sequence[Path] = (),
     include_hidden: bool = False,
     ray: Optional[str] = None,
+    threads: Optional[int] = None,
 ) -> "SortResult":
     """Words (confirmed at a terminal) → :func:`proxysort.sorting.sort`; shared by ``cluster`` and ``eval``."""
     import dataclasses
@@ -164,8 +165,10 @@ def sort_with_flags(
     from proxysort.cli.wordprompt import confirm_words
     from proxysort.proxy import ProxyConfig
     from proxysort.sorting import resolve_words, sort
+    from proxysort.threads import set_threads
     from proxysort.words import WordList
 
+    set_threads(threads)
     cache = cache_dir_for(env, cache_dir)
     resolved = resolve_words(by, llm_model=llm, env=env, reporter=reporter, cache_dir=cache)
     confirmed = [

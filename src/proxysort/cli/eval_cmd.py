@@ -14,6 +14,7 @@ from proxysort.cli.options import (
     CacheDirOpt,
     DeviceOpt,
     EpochsOpt,
+    ThreadsOpt,
     EvalJsonOpt,
     EvalKOpt,
     EvalLabelsOpt,
@@ -48,6 +49,7 @@ def eval_command(
     mode: ModeOpt = "subspace",
     feature: FeatureOpt = None,
     epochs: EpochsOpt = None,
+    threads: ThreadsOpt = None,
     json_output: EvalJsonOpt = False,
     model: ModelOpt = None,
     pretrained: PretrainedOpt = None,
@@ -80,7 +82,7 @@ def eval_command(
     result = sort_with_flags(
         source=source_of(source, env), by=concepts, llm=llm, mode=mode, feature=feature, epochs=epochs,
         model=model, pretrained=pretrained, device=device, cache_dir=cache_dir, seed=seed, strict=False,
-        env=env, reporter=reporter,
+        env=env, reporter=reporter, threads=threads,
     )
     results = evaluate(result, truth, k=k, seeds=list(range(seeds)))
     for r in results:

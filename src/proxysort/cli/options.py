@@ -16,7 +16,7 @@ import typer
 from proxysort.cli.formats import FORMATS
 from proxysort.encoders import DEFAULT_MODEL, DEFAULT_PRETRAINED
 from proxysort.output import LINK_MODES
-from proxysort.proxy import DEFAULT_EPOCHS, FEATURES, MODES
+from proxysort.proxy import DEFAULT_EPOCHS, DEFAULT_ROUNDS, FEATURES, MODES
 
 # -- model and cache (every command that embeds or reads the cache) --------------------------------------
 
@@ -169,8 +169,18 @@ EpochsOpt = Annotated[
     typer.Option(
         "--epochs",
         min=0,
-        help=f"Most proxy-learning epochs (default: {DEFAULT_EPOCHS['cpu']} on CPU, {DEFAULT_EPOCHS['cuda']} on GPU; "
-        "stops earlier on a plateau).",
+        help=f"Exact passes through the text encoder per photo (default: {DEFAULT_ROUNDS['cpu']} for subspace; "
+        f"free and linear: at most {DEFAULT_EPOCHS['cpu']} epochs on CPU, {DEFAULT_EPOCHS['cuda']} on GPU, "
+        "stopping earlier on a plateau).",
+    ),
+]
+ThreadsOpt = Annotated[
+    Optional[int],
+    typer.Option(
+        "--threads",
+        min=1,
+        help="CPU threads for learning and k-means (default: torch's choice, the physical cores; idle threads "
+        "wait passively, so a busy machine loses little).",
     ),
 ]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for proxy learning and k-means (same seed, same result).")]

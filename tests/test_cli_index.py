@@ -81,11 +81,11 @@ def test_a_cache_from_a_newer_proxysort_exits_5_naming_the_flag(run_cli, photo_f
     assert run_cli(["index", str(photo_folder), *MODEL]).exit_code == 0
     (db,) = cache_dir.rglob("index.sqlite")
     with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema'")
+        conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema'")
     for argv in (["index", str(photo_folder), *MODEL], ["status", str(photo_folder)]):
         result = run_cli(argv)
         assert result.exit_code == 5, result.stderr
-        assert result.stderr.count("\n") == 1 and "schema version 2" in result.stderr and "--cache-dir" in result.stderr
+        assert result.stderr.count("\n") == 1 and "schema version 99" in result.stderr and "--cache-dir" in result.stderr
 
 
 def test_index_dash_reads_the_same_path_list_as_cluster(run_cli, photo_folder: Path) -> None:

@@ -11,6 +11,12 @@ Everything runs the real CLI with the tiny test model (random weights, offline) 
    clean run's.
 3. Concurrency: ``--pairs`` times, two runs on the same folder and cache at once.
 4. Photo-tree snapshots before/after everything: files lost or changed (must be 0).
+5. Output tree (issue 14's output half, issue 11's trees): every output-tree test case (tests/test_output_*.py)
+   grouped by scenario family, plus stress rounds: ``--race-rounds`` symlink-swap races per link mode,
+   ``--writer-trials`` sets of 2-3 writers into one OUT at once, and the property test with
+   ``--property-examples`` random interleavings. Prints a table: family, cases tried, passed.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.reliability_report --skip hostile kills pairs   # output tree only
 """
 
 from __future__ import annotations
@@ -161,6 +167,80 @@ def pairs(work: Path, n_pairs: int, seed: int) -> None:
           f"store exact in {exact}/{n_pairs}, photo tree changes {changes}")
 
 
+#: Output-tree scenario families: (name, regex over the test ids that belong to it).
+OUTPUT_FAMILIES = [
+    ("last copy never removed (hardlink/copy re-run, clean)", r"last_copy|moved_inside|rerun_after_deleting|symlinks_to_deleted"),
+    ("folder swapped for a symlink while writing/removing", r"swapped_for_symlinks|replaced_by_a_symlink"),
+    ("concurrent runs into one OUT (same/different --by)", r"at_once"),
+    ("photo deleted while cluster learns (exit 3)", r"deleted_after_indexing|deleted_while_learning"),
+    ("cache folder inside the new OUT (refused first)", r"cache_inside"),
+    ("manifest hardening (types, NUL, nesting, forged paths)", r"malformed_manifest|deeply_nested|forged_manifest|tampered_manifest"),
+    ("--out longer than PATH_MAX / on a read-only mount", r"path_max|read_only"),
+    ("trees of several concepts coexist", r"second_concept|two_concepts|rerunning_two|previous_version"),
+    ("companions beside their photo, duplicates once", r"companion"),
+    ("clean removes only proxysort's files", r"clean"),
+    ("property: random runs/kills/edits/deletions", r"random_interleavings"),
+    ("other output safety (names, foreign files, crash)", r"."),
+]
+
+
+def output_tree(work: Path, race_rounds: int, writer_trials: int, property_examples: int, seed: int) -> list[tuple[str, int, int]]:
+    """Run every output-tree test case and the stress rounds; return (family, cases, passed) rows."""
+    import re
+    import subprocess
+    import xml.etree.ElementTree as ET
+
+    from tests.support.outrace import concurrent_writers, swap_race
+
+    from proxysort.output import LINK_MODES
+
+    rows: dict[str, list[int]] = {name: [0, 0] for name, _ in OUTPUT_FAMILIES}
+    junit = work / "output-tree.xml"
+    env = dict(os.environ, PROXYSORT_PROPERTY_EXAMPLES=str(property_examples), OMP_NUM_THREADS="1")
+    tests = sorted(str(p) for p in (HERE.parent / "tests").glob("test_output*.py"))
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
+                    f"--junitxml={junit}", *tests], cwd=HERE.parent, env=env, stdout=subprocess.DEVNULL)
+    failed_ids = []
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        name = case.get("name", "")
+        if case.find("skipped") is not None:
+            continue
+        ok = case.find("failure") is None and case.find("error") is None
+        family = next(f for f, pattern in OUTPUT_FAMILIES if re.search(pattern, name))
+        rows[family][0] += 1
+        rows[family][1] += ok
+        if not ok:
+            failed_ids.append(name)
+    rng = random.Random(seed)
+    race = "folder swapped for a symlink while writing/removing"
+    for i in range(race_rounds):
+        for link in LINK_MODES:
+            r = swap_race(work / f"race-{i}-{link}", link, iterations=40, n_photos=30, seed=seed + i)
+            rows[race][0] += 1
+            rows[race][1] += r.ok and r.swaps > 0
+            if not r.ok:
+                failed_ids.append(f"swap race {link} round {i}: {r.photo_changes[:3]} {r.outside}")
+    conc = "concurrent runs into one OUT (same/different --by)"
+    for i in range(writer_trials):
+        concepts = [rng.choice(["color", "species", "mood"]) for _ in range(rng.choice([2, 3]))]
+        r = concurrent_writers(work / f"writers-{i}", concepts, link=rng.choice(LINK_MODES), n_photos=150, seed=seed + i)
+        ok = r.ok and r.trees == sorted(set(concepts))
+        rows[conc][0] += 1
+        rows[conc][1] += ok
+        if not ok:
+            failed_ids.append(f"writers {concepts}: codes {r.codes}, {r.problems[:3]}, trees {r.trees}")
+    print(f"output tree: tests/test_output*.py with {property_examples} property examples, {race_rounds} swap-race "
+          f"round(s) of 40 runs per link mode, {writer_trials} concurrent-writer trial(s)")
+    print(f"  {'scenario family':<58} {'cases':>5} {'passed':>6}")
+    table = [(name, c, p) for name, (c, p) in rows.items() if c]
+    for name, cases, passed in table:
+        print(f"  {name:<58} {cases:>5} {passed:>6}")
+    print(f"  {'total':<58} {sum(c for _, c, _ in table):>5} {sum(p for _, _, p in table):>6}")
+    for line in failed_ids:
+        print(f"  FAILED: {line}")
+    return table
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kills", type=int, default=25)
@@ -168,7 +248,10 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=5)
     ap.add_argument("--fork", action="store_true", help="fork runs from a preloaded server (fast) instead of fresh processes")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--skip", nargs="*", default=[], choices=["hostile", "kills", "pairs"])
+    ap.add_argument("--race-rounds", type=int, default=3, help="symlink-swap race rounds per link mode")
+    ap.add_argument("--writer-trials", type=int, default=8, help="trials of 2-3 writers into one OUT at once")
+    ap.add_argument("--property-examples", type=int, default=100, help="examples of the output-tree property test")
+    ap.add_argument("--skip", nargs="*", default=[], choices=["hostile", "kills", "pairs", "output"])
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="proxysort-reliability-") as tmp:
         work = Path(tmp)
@@ -179,6 +262,8 @@ def main() -> None:
             kill_loop(work, args.kills, args.photos, args.fork, args.seed)
         if "pairs" not in args.skip:
             pairs(work, args.pairs, args.seed)
+        if "output" not in args.skip:
+            output_tree(work, args.race_rounds, args.writer_trials, args.property_examples, args.seed)
         print(f"total {time.monotonic() - t0:.0f} s")
 
 

@@ -3,14 +3,19 @@
 Safety rules, in order of importance:
 
 1. Nothing is ever written inside a photo folder: the output folder may not overlap any folder the photos
-   come from (neither inside it nor containing it in a way that a concept folder would land in it).
-2. proxysort only deletes or replaces what it created. Every created file and folder is listed in a
-   manifest (``OUT/.proxysort.json``) with a fingerprint (symlink target, hard-link inode, or copy
-   size+mtime); an entry is removed only if the file on disk still matches it. Anything else in the
-   output folder is left alone and its name is never reused.
-3. A crash never leaves unlisted files: the manifest is written first with the union of old and planned
+   come from, and every create and remove goes through directory descriptors opened without following
+   links (:mod:`proxysort.outdir`), so a folder swapped for a symlink mid-run is never written through.
+2. No last copy of a photo is ever removed: a hard link or copy whose photo left the library (deleted, or
+   moved where no other link or planned photo has its bytes) is kept, said once on stderr, and marked
+   ``orphan`` in the manifest.
+3. proxysort only deletes or replaces what it created. Every created file and folder is listed in the
+   manifest (:mod:`proxysort.manifest`) with a fingerprint; an entry is removed only if the file on disk
+   still matches it. Anything else in the output folder is left alone and its name is never reused.
+4. A crash never leaves unlisted files: the manifest is written first with the union of old and planned
    entries, then the tree is changed, then the manifest is rewritten with exactly what now exists.
-4. An existing, non-empty folder without a manifest is refused: it is not ours.
+5. Runs into one folder take turns (``flock`` on the folder) and each concept has its own tree:
+   sorting by another concept keeps the earlier trees; re-running a concept replaces only its tree.
+6. An existing, non-empty folder without a manifest is refused: it is not ours.
 
 The same manifest file marks the folder as proxysort output, so the scanner skips it if a user ever
 points proxysort at a folder that contains it.
@@ -18,48 +23,95 @@ points proxysort at a folder that contains it.
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import json
 import os
-import shutil
 import stat
-import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Literal, Mapping, Sequence
 
 from proxysort.errors import OutputError, UsageError
+from proxysort.manifest import (
+    LINK_MODES,
+    OUTPUT_MANIFEST,
+    ConceptTree,
+    Duplicate,
+    Entry,
+    Manifest,
+    read_manifest,
+    read_manifest_at,
+)
 from proxysort.names import unique_names
+from proxysort.outdir import DEFAULT_LOCK_TIMEOUT, PARTIAL_PREFIX, OutDir, check_path_length
 from proxysort.progress import Reporter
-from proxysort.scan import OUTPUT_MANIFEST  # the scanner owns the marker name
+
+__all__ = [
+    "LINK_MODES", "OUTPUT_MANIFEST", "Entry", "Manifest", "TreePlan", "WriteSummary",
+    "CleanSummary", "check_location", "check_output_folder", "clean_tree", "default_out", "plan_tree",
+    "read_manifest", "write_tree",
+]
 
 LinkMode = Literal["symlink", "hardlink", "copy"]
-LINK_MODES: tuple[str, ...] = ("symlink", "hardlink", "copy")
-MANIFEST_VERSION = 1
 _NAME_MAX_BYTES = 255
-_PARTIAL_PREFIX = ".proxysort-partial-"
+#: Names in OUT that belong to proxysort's bookkeeping, not to any tree.
+_BOOKKEEPING = {OUTPUT_MANIFEST}
 
 
 # --------------------------------------------------------------------------------------------- names
 
 
-def _file_name(basename: str, taken: set[str]) -> str:
-    """The photo's own file name, or ``stem-2.ext`` when two photos in one cluster share it."""
+def _split_ext(basename: str) -> tuple[str, str]:
+    """(stem, ".ext"); a name without extension or a dotfile has no extension."""
     stem, dot, ext = basename.rpartition(".")
-    if not stem:  # no extension, or a name like ".hidden"
-        stem, dot, ext = basename, "", ""
-    candidate, n = basename, 1
-    while candidate.casefold() in taken:
+    return (stem, dot + ext) if stem else (basename, "")
+
+
+def _companion_tail(photo: str, companion: str) -> str:
+    """What follows the photo's name in its companion's name, so the pair stays together after renaming.
+
+    ``IMG_1.jpg.json`` (Google Takeout) -> ``.json`` after the whole name; ``IMG_1.xmp``/``IMG_1.MOV`` -> the
+    part after the stem; anything else (``IMG_O1.AAE``) keeps only its extension.
+    """
+    if companion.casefold().startswith(photo.casefold()) and len(companion) > len(photo):
+        return "\0" + companion[len(photo):]  # "\0": after the full name
+    stem, _ = _split_ext(photo)
+    if companion.casefold().startswith(stem.casefold() + ".") or companion.casefold().startswith(stem.casefold() + "_"):
+        return companion[len(stem):]
+    return _split_ext(companion)[1] or ".companion"
+
+
+def _fit(stem: str, tail: str) -> str:
+    room = _NAME_MAX_BYTES - len(tail.encode("utf-8"))
+    while len(stem.encode("utf-8")) > room:
+        stem = stem[:-1]
+    return stem + tail
+
+
+def _file_names(basename: str, companions: Sequence[str], taken: set[str]) -> tuple[str, list[str | None]]:
+    """The photo's own file name (or ``stem-2.ext`` when taken) and its companions' names beside it.
+
+    Every name of the set must be free, so a photo and its sidecars move to ``-2`` together. A companion
+    whose name would repeat another of the same photo gets ``None`` (not linked twice).
+    """
+    stem, ext = _split_ext(basename)
+    tails = [_companion_tail(basename, c) for c in companions]
+    n = 1
+    while True:
+        s = stem if n == 1 else f"{stem}-{n}"
+        name = _fit(s, ext) if n > 1 else basename
+        names: list[str | None] = []
+        seen = {name.casefold()}
+        for tail in tails:
+            cand = _fit(name, tail[1:]) if tail.startswith("\0") else _fit(s, tail)
+            if cand.casefold() in seen:
+                names.append(None)
+                continue
+            seen.add(cand.casefold())
+            names.append(cand)
+        if not (seen & taken):
+            taken |= seen
+            return name, names
         n += 1
-        tail = f"-{n}{dot}{ext}"
-        room = _NAME_MAX_BYTES - len(tail.encode("utf-8"))
-        short = stem
-        while len(short.encode("utf-8")) > room:
-            short = short[:-1]
-        candidate = short + tail
-    taken.add(candidate.casefold())
-    return candidate
 
 
 # ------------------------------------------------------------------------------------------ location
@@ -101,134 +153,64 @@ def check_location(out: Path, photo_roots: Sequence[Path], concept_dirs: Sequenc
                 )
 
 
-# ------------------------------------------------------------------------------------------ manifest
+# ------------------------------------------------------------------------------------------ checks
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One file proxysort created, with what it must still look like for proxysort to remove it."""
-
-    path: str  # relative to the output folder, POSIX separators
-    source: str
-    kind: str
-    target: str | None = None  # symlink text
-    dev: int | None = None  # hard link: the source's device and inode
-    ino: int | None = None
-    size: int | None = None  # copy: the source's size and mtime (copy2 keeps the mtime)
-    mtime_ns: int | None = None
-
-    def to_json(self) -> dict[str, object]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, object]) -> "Entry":
-        fields = {k: data.get(k) for k in cls.__dataclass_fields__}
-        if not isinstance(fields["path"], str) or fields["kind"] not in LINK_MODES:
-            raise ValueError("bad entry")
-        return cls(**fields)  # type: ignore[arg-type]
-
-    def matches_disk(self, out: Path) -> bool:
-        """True when the file at ``path`` is still exactly what proxysort made."""
-        try:
-            st = os.lstat(out / self.path)
-        except OSError:
-            return False
-        if self.kind == "symlink":
-            return stat.S_ISLNK(st.st_mode) and os.readlink(out / self.path) == self.target
-        if not stat.S_ISREG(st.st_mode):
-            return False
-        if self.kind == "hardlink":
-            return (st.st_dev, st.st_ino) == (self.dev, self.ino)
-        return (st.st_size, st.st_mtime_ns) == (self.size, self.mtime_ns)
-
-
-@dataclass
-class Manifest:
-    files: list[Entry] = field(default_factory=list)
-    dirs: list[str] = field(default_factory=list)
-    link: str | None = None
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "tool": "proxysort",
-                "version": MANIFEST_VERSION,
-                "link": self.link,
-                "dirs": sorted(set(self.dirs)),
-                "files": [e.to_json() for e in sorted(self.files, key=lambda e: e.path)],
-            },
-            indent=1,
-            ensure_ascii=False,
+def check_output_folder(out: Path, photo_roots: Sequence[Path] = (), *, cache_dir: Path | None = None) -> Manifest | None:
+    """Every check that needs no clustering result, so the CLI can refuse a bad ``--out`` before minutes
+    of work. Returns the previous run's manifest (``None`` for a new or empty folder)."""
+    out = Path(os.path.abspath(out))
+    check_path_length(out)
+    check_location(out, photo_roots)
+    if cache_dir is not None and _inside(_real(cache_dir), _real(out)):
+        raise OutputError(
+            f"The cache folder {cache_dir} is inside the output folder {out}; choose a --cache-dir outside it."
         )
+    _check_writable(out)
+    with OutDir.open(out) as od:
+        if not od.exists:
+            return None
+        old = read_manifest_at(od)
+        if old is None and _foreign_names(od):
+            raise OutputError(
+                f"{out} already has files that proxysort did not create; choose an empty or new --out folder."
+            )
+        return old
 
 
-def _safe_relative(rel: str, out: Path) -> bool:
-    """A manifest path may only name something strictly inside the output folder (it could be edited)."""
-    p = PurePosixPath(rel)
-    if p.is_absolute() or not p.parts or any(part in ("", ".", "..") for part in p.parts):
-        return False
-    if p.parts == (OUTPUT_MANIFEST,):
-        return False
-    real_out = _real(out)
-    parent = _real(out / Path(*p.parts[:-1])) if len(p.parts) > 1 else real_out
-    return _inside(parent, real_out)
-
-
-def read_manifest(out: Path) -> Manifest | None:
-    """The previous run's manifest, ``None`` if there is none; OutputError if the file is not ours."""
-    path = out / OUTPUT_MANIFEST
+def _check_writable(out: Path) -> None:
+    """A read-only file system or folder is one sentence now, not an error after all the work."""
+    probe = out
+    while not os.path.lexists(probe) and probe.parent != probe:
+        probe = probe.parent
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        raise OutputError(f"{path} is not a readable proxysort manifest ({exc}); move it away or choose another --out.") from exc
-    if not isinstance(data, dict) or data.get("tool") != "proxysort":
-        raise OutputError(f"{path} was not written by proxysort; move it away or choose another --out.")
-    files = []
-    for item in data.get("files", []):
-        try:
-            entry = Entry.from_json(item)
-        except (ValueError, TypeError, AttributeError):
-            continue
-        if _safe_relative(entry.path, out):
-            files.append(entry)
-    dirs = [d for d in data.get("dirs", []) if isinstance(d, str) and _safe_relative(d, out)]
-    return Manifest(files=files, dirs=dirs, link=data.get("link"))
+        readonly = bool(os.statvfs(probe).f_flag & os.ST_RDONLY)
+    except OSError:
+        return  # the real operation will say what is wrong
+    if readonly:
+        raise OutputError(f"{out} is on a read-only file system; choose an --out where files can be written.")
+    if os.path.isdir(probe) and not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputError(f"{probe} cannot be written (permission denied); choose another --out.")
 
 
-def _write_manifest(out: Path, manifest: Manifest) -> None:
-    """Atomic replace: a reader (or a crash) sees the old or the new manifest, never half of one."""
-    text = manifest.to_json()
-    path = out / OUTPUT_MANIFEST
-    with contextlib.suppress(OSError):
-        if path.read_text(encoding="utf-8") == text:
-            return  # unchanged: a repeated run leaves the folder exactly as it was
-    tmp = out / f"{_PARTIAL_PREFIX}{uuid.uuid4().hex}.json"
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"Cannot write the manifest in {out}: {exc.strerror or exc}.") from exc
+def _foreign_names(od: OutDir) -> list[str]:
+    """Top-level names that are not proxysort's bookkeeping (a crash may leave the lock or a partial file)."""
+    return [n for n in od.listdir("") if n not in _BOOKKEEPING and not n.startswith(PARTIAL_PREFIX)]
 
 
 # ------------------------------------------------------------------------------------------ planning
 
 
-def check_output_folder(out: Path, photo_roots: Sequence[Path] = ()) -> Manifest | None:
-    """Every check that needs no clustering result, so the CLI can refuse a bad ``--out`` before minutes
-    of work. Returns the previous run's manifest (``None`` for a new or empty folder)."""
-    out = Path(os.path.abspath(out))
-    check_location(out, photo_roots)
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"{out} exists and is not a folder; choose another --out.")
-    old = read_manifest(out) if out.is_dir() else None
-    if out.is_dir() and old is None and _listdir(out):
-        raise OutputError(
-            f"{out} already has files that proxysort did not create; choose an empty or new --out folder."
-        )
-    return old
+@dataclass(frozen=True)
+class TreeInputs:
+    """What a run asks for; planning it again under the lock gives the plan that is carried out."""
+
+    groups: Mapping[str, Sequence[tuple[str, str]]]  # concept -> [(source path, cluster name)]
+    link: str
+    photo_roots: tuple[Path, ...] = ()
+    companions: Mapping[str, Sequence[str]] = field(default_factory=dict)  # photo -> sidecars, clips, RAW twin
+    content_ids: Mapping[str, str] = field(default_factory=dict)  # photo -> content hash
+    keep_duplicates: bool = False
 
 
 @dataclass
@@ -237,7 +219,7 @@ class TreePlan:
 
     out: Path
     link: str
-    files: list[Entry]
+    files: list[Entry]  # what the re-run concepts' trees will hold (orphans kept included)
     dirs: list[str]
     keep: set[str]  # planned paths already on disk, exactly as planned
     remove: list[Entry]  # old entries no longer planned (or planned differently), verified ours
@@ -245,45 +227,107 @@ class TreePlan:
     old: Manifest | None
     dest: dict[tuple[str, str], str]  # (concept, source path) -> path under out
     concept_dirs: dict[str, str]  # concept -> its folder name
+    inputs: TreeInputs | None = None
+    carried: list[Entry] = field(default_factory=list)  # other concepts' files: untouched
+    carried_dirs: list[str] = field(default_factory=list)
+    concepts: list[ConceptTree] = field(default_factory=list)  # every tree the folder will hold
+    orphans: list[Entry] = field(default_factory=list)  # last copies of photos that left the library: kept
+    vanished: list[str] = field(default_factory=list)  # photos (or companions) gone since they were indexed
+    duplicates: list[Duplicate] = field(default_factory=list)
 
     @property
     def to_create(self) -> list[Entry]:
-        return [e for e in self.files if e.path not in self.keep]
+        return [e for e in self.files if e.path not in self.keep and not e.orphan]
 
     def describe(self) -> list[str]:
         """Human-readable lines for ``--dry-run`` (stderr)."""
         lines = [f"output folder: {self.out}"]
         by_dir: dict[str, int] = {}
         for e in self.files:
-            by_dir[str(PurePosixPath(e.path).parent)] = by_dir.get(str(PurePosixPath(e.path).parent), 0) + 1
+            if not e.orphan and e.companion_of is None:
+                parent = str(PurePosixPath(e.path).parent)
+                by_dir[parent] = by_dir.get(parent, 0) + 1
         for d in sorted(by_dir):
             lines.append(f"  {d}/  {by_dir[d]} {self.link}{'s' if by_dir[d] != 1 else ''}")
+        kept_trees = sorted({c.dir for c in self.concepts} - set(self.concept_dirs.values()))
+        if kept_trees:
+            lines.append(f"  kept from earlier runs: {', '.join(t + '/' for t in kept_trees)}")
         lines.append(
             f"would create {len(self.to_create)}, keep {len(self.keep)}, remove {len(self.remove)} "
             f"(files listed in {OUTPUT_MANIFEST})"
         )
+        lines += _notes(self.orphans, self.duplicates, self.vanished, self.out)
         return lines
 
 
-def _fingerprint(rel: str, source: str, link: str, out_real: Path) -> Entry:
-    src_real = os.path.realpath(source)
+def _notes(orphans: Sequence[Entry], duplicates: Sequence[Duplicate], vanished: Sequence[str], out: Path) -> list[str]:
+    lines = []
+    if orphans:
+        lines.append(
+            f"kept {len(orphans)} file(s) that are the last copy of a photo no longer in the photo folder "
+            f"(e.g. {out / orphans[0].path}); marked 'orphan' in {OUTPUT_MANIFEST}"
+        )
+    if duplicates:
+        lines.append(f"{len(duplicates)} byte-identical duplicate photo(s) linked once (listed in {OUTPUT_MANIFEST})")
+    if vanished:
+        lines.append(f"{len(vanished)} photo(s) disappeared before they could be linked (e.g. {vanished[0]})")
+    return lines
+
+
+def _source_stat(source: str) -> os.stat_result | None:
+    """The photo as it is now (following its own links); ``None`` when it is gone or not a file."""
+    try:
+        st = os.stat(source)
+    except (OSError, ValueError):
+        return None
+    return st if stat.S_ISREG(st.st_mode) else None
+
+
+def _fingerprint(rel: str, source: str, link: str, out_real: Path, st: os.stat_result, companion_of: str | None) -> Entry:
     if link == "symlink":
         dest_dir = out_real / Path(*PurePosixPath(rel).parts[:-1])
-        return Entry(rel, source, link, target=os.path.relpath(src_real, dest_dir))
-    try:
-        st = os.stat(src_real)
-    except OSError as exc:
-        raise OutputError(f"Cannot read {source}: {exc.strerror or exc}.") from exc
+        return Entry(rel, source, link, target=os.path.relpath(os.path.realpath(source), dest_dir), companion_of=companion_of)
     if link == "hardlink":
-        return Entry(rel, source, link, dev=st.st_dev, ino=st.st_ino)
-    return Entry(rel, source, link, size=st.st_size, mtime_ns=st.st_mtime_ns)
+        return Entry(rel, source, link, dev=st.st_dev, ino=st.st_ino, companion_of=companion_of)
+    return Entry(rel, source, link, size=st.st_size, mtime_ns=st.st_mtime_ns, companion_of=companion_of)
 
 
-def _listdir(path: Path) -> list[str]:
+def _same_bytes(od: OutDir, rel: str, source: str) -> bool:
+    """Whether our file ``rel`` and the photo ``source`` hold identical bytes (chunked, never follows ``rel``)."""
+    from proxysort.safeopen import open_regular
+
+    parent, name = od.split(rel)
+    if parent is None:
+        return False
     try:
-        return os.listdir(path)
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=parent)
     except OSError:
-        return []
+        return False
+    try:
+        with os.fdopen(fd, "rb") as ours, open_regular(source) as theirs:
+            while True:
+                a, b = ours.read(1 << 20), theirs.read(1 << 20)
+                if a != b:
+                    return False
+                if not a:
+                    return True
+    except OSError:
+        return False
+
+
+def _is_last_copy(od: OutDir, entry: Entry, planned: Mapping[str, os.stat_result]) -> bool:
+    """True when removing ``entry`` could lose a photo: it is a hard link or copy, the photo's own path no
+    longer holds a file, no other hard link to it exists, and no photo planned in this run has its bytes."""
+    if entry.kind == "symlink":
+        return False
+    if _source_stat(entry.source) is not None:
+        return False
+    st = od.lstat(entry.path)
+    if st is None:
+        return False
+    if entry.kind == "hardlink" and st.st_nlink > 1:
+        return False
+    return not any(s.st_size == st.st_size and _same_bytes(od, entry.path, src) for src, s in planned.items())
 
 
 def plan_tree(
@@ -292,46 +336,102 @@ def plan_tree(
     *,
     link: str = "symlink",
     photo_roots: Sequence[Path] = (),
+    companions: Mapping[str, Sequence[str]] | None = None,
+    content_ids: Mapping[str, str] | None = None,
+    keep_duplicates: bool = False,
 ) -> TreePlan:
     """Plan ``OUT/<concept>/<cluster>/<file>`` for ``groups``: concept -> [(source path, cluster name)].
 
-    Reads the output folder (and its manifest) but writes nothing, so ``--dry-run`` is this alone.
+    ``companions`` (photo -> its sidecars, Live Photo clip, RAW twin) are linked beside their photo under
+    its name stem; photos with the same ``content_ids`` value appear once per group unless
+    ``keep_duplicates``. Reads the output folder (and its manifest) but writes nothing, so ``--dry-run`` is
+    this alone; :func:`write_tree` plans again under the folder's lock before it changes anything.
     """
     if link not in LINK_MODES:
         raise UsageError(f"--link must be one of {', '.join(LINK_MODES)} (got {link!r}).")
+    inputs = TreeInputs(
+        groups={c: [(str(s), str(n)) for s, n in m] for c, m in groups.items()},
+        link=link,
+        photo_roots=tuple(Path(r) for r in photo_roots),
+        companions={str(k): [str(c) for c in v] for k, v in (companions or {}).items()},
+        content_ids={str(k): v for k, v in (content_ids or {}).items()},
+        keep_duplicates=keep_duplicates,
+    )
     out = Path(os.path.abspath(out))
-    old = check_output_folder(out, photo_roots)
-    old_files = old.files if old else []
-    old_dirs = set(old.dirs) if old else set()
-    # Listed files that someone replaced or edited: never removed, and their names are never reused.
-    ours_on_disk = {e.path for e in old_files if e.matches_disk(out)}
-    foreign = sorted({e.path for e in old_files if e.path not in ours_on_disk and os.path.lexists(out / e.path)})
-    replaceable = ({e.path for e in old_files} | old_dirs) - set(foreign)
+    check_path_length(out)
+    check_location(out, inputs.photo_roots)
+    if os.path.lexists(out) and not os.path.isdir(out):
+        raise OutputError(f"{out} exists and is not a folder; choose another --out.")
+    with OutDir.open(out) as od:
+        return _plan(od, inputs)
 
-    def occupied(rel_dir: str) -> set[str]:
-        """Names in a folder of the output that are not ours to replace."""
-        names = _listdir(out / rel_dir) if rel_dir else _listdir(out)
-        return {n for n in names if (f"{rel_dir}/{n}" if rel_dir else n) not in replaceable} | {OUTPUT_MANIFEST}
+
+def _plan(od: OutDir, inputs: TreeInputs) -> TreePlan:
+    out = od.path
+    old = read_manifest_at(od) if od.exists else None
+    if od.exists and old is None and _foreign_names(od):
+        raise OutputError(f"{out} already has files that proxysort did not create; choose an empty or new --out folder.")
+    old = old or Manifest()
+    rerun = {c.casefold() for c in inputs.groups}
+    previous = {t.name.casefold(): t for t in old.concepts if t.name.casefold() in rerun}
+    others = [t for t in old.concepts if t.name.casefold() not in rerun]
+    other_dirs = {t.dir for t in others}
+    mine_dirs = {t.dir for t in previous.values()}
 
     def blocked(rel: str) -> bool:
         """A name that exists but cannot be our folder (a foreign file or symlink); real folders are shared."""
-        p = out / rel
-        return p.is_symlink() or (p.exists() and not p.is_dir())
+        st = od.lstat(rel)
+        return st is not None and not stat.S_ISDIR(st.st_mode)
 
-    concepts = list(groups)
-    top_taken = {n for n in occupied("") if blocked(n)} | {OUTPUT_MANIFEST}
-    concept_names = unique_names(concepts, taken=top_taken, fallback="concept")
-    check_location(out, photo_roots, concept_names)
+    # Each concept keeps its folder from earlier runs; a new one gets a name no other tree or file has.
+    chosen = {n.casefold() for n in od.listdir("") if blocked(n)} | {n.casefold() for n in _BOOKKEEPING}
+    chosen |= {d.casefold() for d in other_dirs}
+    concept_dirs: dict[str, str] = {}
+    for concept in inputs.groups:
+        prev = previous.get(concept.casefold())
+        if prev is not None and prev.dir.casefold() not in chosen and not blocked(prev.dir):
+            name = prev.dir
+        else:
+            name = unique_names([concept], taken=chosen, fallback="concept")[0]
+        chosen.add(name.casefold())
+        concept_dirs[concept] = name
+    check_location(od.real_path(), inputs.photo_roots, list(concept_dirs.values()))
 
-    out_real = _real(out)
-    files: list[Entry] = []
+    def top(rel: str) -> str:
+        return PurePosixPath(rel).parts[0]
+
+    carried = [e for e in old.files if top(e.path) in other_dirs and e.matches_disk(od)]
+    carried_dirs = [d for d in old.dirs if top(d) in other_dirs and od.is_dir(d)]
+    mine = [e for e in old.files if top(e.path) in mine_dirs]
+    old_mine_dirs = [d for d in old.dirs if top(d) in mine_dirs]
+    ours_on_disk = [e for e in mine if e.matches_disk(od)]
+    foreign = sorted({e.path for e in mine if e not in ours_on_disk and od.lstat(e.path) is not None})
+
+    # The photos as they are now: a photo deleted since it was indexed is reported, not linked.
+    wanted = {s for members in inputs.groups.values() for s, _ in members}
+    stats = {s: _source_stat(s) for s in sorted(wanted)}
+    vanished = sorted(s for s, st in stats.items() if st is None)
+    present = {s: st for s, st in stats.items() if st is not None}
+    orphans = [replace(e, orphan=True) for e in ours_on_disk if _is_last_copy(od, e, present)]
+    orphan_paths = {e.path for e in orphans}
+    replaceable = ({e.path for e in ours_on_disk} - orphan_paths) | {d for d in old_mine_dirs if od.is_dir(d)}
+
+    def occupied(rel_dir: str) -> set[str]:
+        """Names in a folder of the output that are not ours to replace."""
+        names = od.listdir(rel_dir)
+        return {n for n in names if (f"{rel_dir}/{n}" if rel_dir else n) not in replaceable}
+
+    out_real = od.real_path() if od.exists else Path(os.path.realpath(out))
+    files: list[Entry] = list(orphans)
     dirs: list[str] = []
     dest: dict[tuple[str, str], str] = {}
-    for concept, cdir in zip(concepts, concept_names):
+    duplicates: list[Duplicate] = []
+    companion_stats: dict[str, os.stat_result | None] = {}
+    for concept, cdir in concept_dirs.items():
         dirs.append(cdir)
-        members = groups[concept]
+        members = [(s, n) for s, n in inputs.groups[concept] if s in present]
         cluster_names = sorted({name for _, name in members})
-        taken = {n for n in occupied(cdir) if blocked(f"{cdir}/{n}")}
+        taken = {n for n in od.listdir(cdir) if blocked(f"{cdir}/{n}")}  # a file or link is never our folder
         safe = dict(zip(cluster_names, unique_names(cluster_names, taken=taken, fallback="cluster")))
         by_cluster: dict[str, list[str]] = {}
         for source, name in members:
@@ -340,107 +440,194 @@ def plan_tree(
             rel_dir = f"{cdir}/{folder}"
             dirs.append(rel_dir)
             names_taken = {n.casefold() for n in occupied(rel_dir)}
+            first_of: dict[str, str] = {}  # content id -> path in OUT of the copy linked
             for source in sorted(set(sources)):
-                rel = f"{rel_dir}/{_file_name(os.path.basename(source) or 'photo', names_taken)}"
-                files.append(_fingerprint(rel, source, link, out_real))
+                cid = inputs.content_ids.get(source)
+                if cid and not inputs.keep_duplicates and cid in first_of:
+                    duplicates.append(Duplicate(concept, source, first_of[cid]))
+                    dest[(concept, source)] = first_of[cid]
+                    continue
+                comps = []
+                for c in inputs.companions.get(source, []):
+                    if c not in companion_stats:
+                        companion_stats[c] = _source_stat(c)
+                    if companion_stats[c] is None:
+                        if c not in vanished:
+                            vanished.append(c)
+                    else:
+                        comps.append(c)
+                name, comp_names = _file_names(os.path.basename(source) or "photo", [os.path.basename(c) for c in comps], names_taken)
+                rel = f"{rel_dir}/{name}"
+                files.append(_fingerprint(rel, source, inputs.link, out_real, present[source], None))
                 dest[(concept, source)] = rel
+                if cid:
+                    first_of[cid] = rel
+                for comp, comp_name in zip(comps, comp_names):
+                    if comp_name is not None:
+                        files.append(_fingerprint(f"{rel_dir}/{comp_name}", comp, inputs.link, out_real,
+                                                  companion_stats[comp], rel))  # type: ignore[arg-type]
 
     planned = {e.path: e for e in files}
-    keep = {e.path for e in old_files if planned.get(e.path) == e and e.matches_disk(out)}
-    remove = [e for e in old_files if e.path not in keep and e.matches_disk(out)]
-    return TreePlan(out, link, files, dirs, keep, remove, foreign, old, dest, dict(zip(concepts, concept_names)))
+    keep = {e.path for e in ours_on_disk if planned.get(e.path) == e and e.path not in orphan_paths}
+    remove = [e for e in ours_on_disk if e.path not in keep and e.path not in orphan_paths]
+    concepts = [*others, *(ConceptTree(c, d, inputs.link) for c, d in concept_dirs.items())]
+    return TreePlan(
+        out, inputs.link, files, dirs, keep, remove, foreign, old if old.concepts or old.files else None, dest,
+        concept_dirs, inputs=inputs, carried=carried, carried_dirs=carried_dirs, concepts=concepts,
+        orphans=orphans, vanished=vanished, duplicates=duplicates,
+    )
 
 
 # ------------------------------------------------------------------------------------------- writing
 
 
-@dataclass(frozen=True)
+@dataclass
 class WriteSummary:
     created: int
     kept: int
     removed: int
     left_alone: int
+    orphans: list[str] = field(default_factory=list)  # paths in OUT kept as the last copy of a photo
+    vanished: list[str] = field(default_factory=list)  # photos gone before they could be linked
+    duplicates: int = 0
+    plan: TreePlan | None = field(default=None, repr=False)  # the plan carried out (made under the lock)
 
 
-def _create(entry: Entry, out: Path) -> None:
-    path = out / entry.path
-    if entry.kind == "symlink":
-        os.symlink(entry.target or "", path)
-    elif entry.kind == "hardlink":
-        os.link(os.path.realpath(entry.source), path)
-    else:
-        tmp = path.with_name(f"{_PARTIAL_PREFIX}{uuid.uuid4().hex}")
-        try:
-            shutil.copy2(entry.source, tmp)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-
-
-def _clean_partials(out: Path, dirs: Sequence[str]) -> None:
-    """Remove temporary files a crashed copy left behind (only ever in folders proxysort made)."""
-    for rel in ["", *dirs]:
-        for name in _listdir(out / rel if rel else out):
-            if name.startswith(_PARTIAL_PREFIX):
-                (out / rel / name if rel else out / name).unlink(missing_ok=True)
-
-
-def write_tree(plan: TreePlan, reporter: Reporter | None = None) -> WriteSummary:
-    """Carry out ``plan``: remove our stale entries, create the new ones, keep identical ones."""
-    reporter = reporter or Reporter()
-    out = plan.out
+def _open_for_writing(out: Path, roots: Sequence[Path], concept_dirs: Sequence[str]) -> OutDir:
+    check_location(out, roots)
+    od = OutDir.open(out, create=True)
     try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"Cannot create the output folder {out}: {exc.strerror or exc}.") from exc
-    _refuse_linked_dirs(out, plan.dirs)
+        # The name may have been swapped between the check and the open: check where the folder really is.
+        check_location(od.real_path(), roots, concept_dirs)
+    except BaseException:
+        od.close()
+        raise
+    return od
+
+
+def write_tree(
+    plan: TreePlan,
+    reporter: Reporter | None = None,
+    *,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+) -> WriteSummary:
+    """Carry out ``plan``: remove our stale entries, create the new ones, keep identical ones.
+
+    Takes the output folder's lock and plans again under it (another run may have changed the folder
+    since ``plan`` was made), so the returned summary's ``plan`` is the one actually carried out.
+    """
+    reporter = reporter or Reporter()
+    inputs = plan.inputs or TreeInputs(groups={}, link=plan.link)
+    with _open_for_writing(plan.out, inputs.photo_roots, list(plan.concept_dirs.values())) as od:
+        with od.lock(lock_timeout, reporter.warning):
+            fresh = _plan(od, inputs) if plan.inputs is not None else plan
+            return _execute(od, fresh, reporter)
+
+
+def _create(od: OutDir, entry: Entry) -> Entry:
+    """Make one planned file; returns its entry with the fingerprint of what was actually made."""
+    if entry.kind == "symlink":
+        od.symlink(entry.target or "", entry.path)
+        return entry
+    source = os.path.realpath(entry.source)
+    if entry.kind == "hardlink":
+        st = od.hardlink(source, entry.path)
+        return replace(entry, dev=st.st_dev, ino=st.st_ino)
+    st = od.copy(source, entry.path)
+    return replace(entry, size=st.st_size, mtime_ns=st.st_mtime_ns)
+
+
+def _execute(od: OutDir, plan: TreePlan, reporter: Reporter) -> WriteSummary:
+    out = od.path
     old = plan.old or Manifest()
     foreign = set(plan.foreign)
-    old_ok = [e for e in old.files if e.path not in foreign]
-    new_dirs = [d for d in plan.dirs if not (out / d).is_dir()]  # pre-existing folders are not ours
+    mine_old = [e for e in old.files if e.path not in foreign and old.concept_of(e.path) is not None]
+    new_dirs = [d for d in plan.dirs if not od.is_dir(d)]  # pre-existing folders are not ours
+    announced_dirs = [*old.dirs, *new_dirs]
     # 1. Announce everything that may exist during the change, so a crash leaves nothing unlisted.
-    _write_manifest(out, Manifest(files=_union(old_ok, plan.files), dirs=[*old.dirs, *new_dirs], link=plan.link))
-    _clean_partials(out, old.dirs)
+    concepts = _merge_concepts(old.concepts, plan.concepts)
+    _save(od, Manifest(files=_union(mine_old, plan.files), dirs=announced_dirs, link=plan.link, concepts=concepts,
+                       duplicates=old.duplicates))
+    od.clean_partials(sorted(set(old.dirs)))
     for path in plan.foreign:
         reporter.warning(f"{out / path} was changed by someone else; proxysort leaves it alone.")
-    # 2. Remove our stale files, then make folders and new files.
+    for line in _notes(plan.orphans, [], [], out):
+        reporter.warning(line)
+    # 2. Remove our stale files (each checked again just before), then make folders and new files.
+    removed = 0
+    planned: dict[str, os.stat_result] | None = None
     for entry in plan.remove:
-        (out / entry.path).unlink(missing_ok=True)
-    created = 0
+        if not entry.matches_disk(od):
+            continue
+        if entry.kind != "symlink" and _source_stat(entry.source) is None:  # deleted since planning?
+            if planned is None:
+                planned = {e.source: st for e in plan.files if not e.orphan and (st := _source_stat(e.source))}
+            if _is_last_copy(od, entry, planned):
+                continue
+        removed += od.unlink(entry.path)
+    created: list[Entry] = []
+    vanished = list(plan.vanished)
+    skipped: set[str] = set()
     try:
-        for rel in new_dirs:
-            (out / rel).mkdir(exist_ok=True)
+        for rel in plan.dirs:
+            od.mkdir(rel)
         with reporter.progress(f"writing {plan.link}s", total=len(plan.to_create)) as advance:
             for entry in plan.to_create:
-                _create(entry, out)
-                created += 1
+                try:
+                    created.append(_create(od, entry))
+                except FileNotFoundError:
+                    if _source_stat(entry.source) is not None:
+                        raise
+                    vanished.append(entry.source)  # deleted while we were learning: skipped and reported
+                    skipped.add(entry.path)
+                except FileExistsError:
+                    skipped.add(entry.path)  # someone put a file there meanwhile: theirs, left alone
                 advance()
     except OSError as exc:
         hint = " Hard links cannot cross filesystems: use --link symlink or copy." if exc.errno == errno.EXDEV else ""
         raise OutputError(f"Cannot write {exc.filename or out}: {exc.strerror or exc}.{hint}") from exc
-    # 3. Drop our folders that are no longer planned, deepest first, only when empty.
-    for rel in sorted(set(old.dirs) - set(plan.dirs), key=lambda d: -d.count("/")):
-        try:
-            (out / rel).rmdir()
-        except OSError:
-            pass
-    made = set(old.dirs) | set(new_dirs)
-    dirs = [d for d in made if (out / d).is_dir() and not (out / d).is_symlink()]
-    _write_manifest(out, Manifest(files=plan.files, dirs=dirs, link=plan.link))
-    return WriteSummary(created=created, kept=len(plan.keep), removed=len(plan.remove), left_alone=len(plan.foreign))
+    # 3. Drop the re-run concepts' folders that are no longer planned, deepest first, only when empty.
+    mine_dirs = {t.dir for t in plan.concepts if t.dir in plan.concept_dirs.values()}
+    stale = {d for d in old.dirs if PurePosixPath(d).parts[0] in set(mine_dirs) | _renamed(old, plan)} - set(plan.dirs)
+    for rel in sorted(stale, key=lambda d: -d.count("/")):
+        od.rmdir(rel)
+    made = [d for d in dict.fromkeys([*old.dirs, *new_dirs]) if od.is_dir(d)]
+    by_path = {e.path: e for e in created}
+    final = [by_path.get(e.path, e) for e in plan.files if e.path not in skipped]
+    dups = [d for d in old.duplicates if d.concept.casefold() not in {c.casefold() for c in plan.concept_dirs}]
+    _save(od, Manifest(files=[*plan.carried, *final], dirs=made, link=plan.link, concepts=plan.concepts,
+                       duplicates=[*dups, *plan.duplicates]))
+    return WriteSummary(
+        created=len(created), kept=len(plan.keep), removed=removed, left_alone=len(plan.foreign),
+        orphans=[e.path for e in plan.orphans], vanished=sorted(set(vanished)), duplicates=len(plan.duplicates),
+        plan=replace(plan, vanished=sorted(set(vanished))),
+    )
 
 
-def _refuse_linked_dirs(out: Path, dirs: Sequence[str]) -> None:
-    """Refuse when a planned folder is a symlink (or otherwise resolves outside ``out``).
+def _renamed(old: Manifest, plan: TreePlan) -> set[str]:
+    """Old folders of re-run concepts that got a new folder name this time (theirs was replaced)."""
+    rerun = {c.casefold() for c in plan.concept_dirs}
+    return {t.dir for t in old.concepts if t.name.casefold() in rerun}
 
-    ``check_location`` compares the output folder itself; a concept or cluster folder from an earlier run
-    that someone replaced by a link (e.g. into the photo library) would let links be written through it.
-    """
-    real_out = _real(out)
-    for rel in dirs:
-        path = out / rel
-        if os.path.islink(path) or not _inside(_real(path), real_out):
-            raise OutputError(f"{path} is a link to another folder, not a folder proxysort made; move it away or choose another --out.")
+
+def _merge_concepts(old: Sequence[ConceptTree], new: Sequence[ConceptTree]) -> list[ConceptTree]:
+    by_dir = {t.dir: t for t in old}
+    by_dir.update({t.dir: t for t in new})
+    return list(by_dir.values())
+
+
+def _save(od: OutDir, manifest: Manifest) -> None:
+    """Atomic replace: a reader (or a crash) sees the old or the new manifest, never half of one."""
+    text = manifest.to_json()
+    try:
+        if od.read_bytes(OUTPUT_MANIFEST, len(text.encode()) + 1) == text.encode("utf-8"):
+            return  # unchanged: a repeated run leaves the folder exactly as it was
+    except OSError:
+        pass
+    try:
+        od.write_atomic(OUTPUT_MANIFEST, text)
+    except OSError as exc:
+        raise OutputError(f"Cannot write the manifest in {od.path}: {exc.strerror or exc}.") from exc
 
 
 def _union(old: Sequence[Entry], new: Sequence[Entry]) -> list[Entry]:
@@ -449,3 +636,90 @@ def _union(old: Sequence[Entry], new: Sequence[Entry]) -> list[Entry]:
     by_path.update({e.path: e for e in old})
     extra = [e for e in new if by_path[e.path] != e]
     return list(by_path.values()) + extra
+
+
+# ------------------------------------------------------------------------------------------- cleaning
+
+
+@dataclass
+class CleanSummary:
+    removed: int
+    folders_removed: int
+    orphans: list[str]  # last copies of photos: kept
+    left_alone: list[str]  # listed files someone changed: theirs now
+
+
+def clean_tree(
+    out: Path,
+    reporter: Reporter | None = None,
+    *,
+    concepts: Sequence[str] = (),
+    dry_run: bool = False,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+) -> CleanSummary:
+    """Remove what proxysort created in ``out`` (only ``concepts``' trees when given), nothing else.
+
+    Files someone changed are left alone; hard links and copies that are the last copy of a photo are
+    kept and stay listed (``orphan``). Folders go only when empty; the manifest and lock file go when
+    nothing of proxysort's is left, and ``out`` itself when it is then empty.
+    """
+    reporter = reporter or Reporter()
+    out = Path(os.path.abspath(out))
+    check_path_length(out)
+    with OutDir.open(out) as od:
+        if not od.exists:
+            raise OutputError(f"{out} does not exist; nothing to clean.")
+        old = read_manifest_at(od)
+        if old is None:
+            raise OutputError(f"{out} has no {OUTPUT_MANIFEST}, so proxysort created nothing there to clean.")
+        wanted = {c.casefold() for c in concepts}
+        trees = [t for t in old.concepts if not wanted or t.name.casefold() in wanted or t.dir.casefold() in wanted]
+        if wanted and not trees:
+            names = ", ".join(t.name for t in old.concepts) or "none"
+            raise OutputError(f"{out} has no tree for {', '.join(concepts)}; its concepts are: {names}.")
+        if dry_run:
+            return _clean(od, old, trees, reporter, dry_run=True)
+        with od.lock(lock_timeout, reporter.warning):
+            old = read_manifest_at(od) or Manifest()
+            summary = _clean(od, old, trees, reporter, dry_run=False)
+            remaining = _foreign_names(od)
+            if not remaining and not summary.orphans:
+                od.unlink(OUTPUT_MANIFEST)
+        if not remaining and not summary.orphans:
+            # Nothing of anyone's is left: remove the folder itself (only if empty).
+            try:
+                os.rmdir(out)
+            except OSError:
+                pass
+    return summary
+
+
+def _clean(od: OutDir, old: Manifest, trees: Sequence[ConceptTree], reporter: Reporter, *, dry_run: bool) -> CleanSummary:
+    dirs = {t.dir for t in trees}
+    target = [e for e in old.files if PurePosixPath(e.path).parts[0] in dirs]
+    removed, orphans, left = 0, [], []
+    for e in target:
+        if not e.matches_disk(od):
+            if od.lstat(e.path) is not None:
+                left.append(e.path)
+            continue
+        if _is_last_copy(od, e, {}):
+            orphans.append(replace(e, orphan=True))
+            continue
+        removed += 1 if dry_run else od.unlink(e.path)
+    folders = 0
+    for rel in sorted({d for d in old.dirs if PurePosixPath(d).parts[0] in dirs}, key=lambda d: -d.count("/")):
+        if not dry_run and od.rmdir(rel):
+            folders += 1
+    for line in _notes(orphans, [], [], od.path):
+        reporter.warning(line)
+    for path in left:
+        reporter.warning(f"{od.path / path} was changed by someone else; proxysort leaves it alone.")
+    if not dry_run:
+        keep_files = [e for e in old.files if PurePosixPath(e.path).parts[0] not in dirs]
+        kept_dirs = [d for d in old.dirs if od.is_dir(d)]
+        tops = {PurePosixPath(e.path).parts[0] for e in orphans}
+        concepts = [t for t in old.concepts if t.dir not in dirs or t.dir in tops]
+        dups = [d for d in old.duplicates if d.concept.casefold() not in {t.name.casefold() for t in trees}]
+        _save(od, Manifest(files=[*keep_files, *orphans], dirs=kept_dirs, link=old.link, concepts=concepts, duplicates=dups))
+    return CleanSummary(removed, folders, [e.path for e in orphans], left)

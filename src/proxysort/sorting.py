@@ -237,16 +237,26 @@ def write_folders(
     *,
     link: str = "symlink",
     dry_run: bool = False,
+    keep_duplicates: bool = False,
     reporter: Reporter | None = None,
 ) -> tuple["TreePlan", "WriteSummary | None"]:
     """Write (or with ``dry_run`` only plan) ``OUT/<concept>/<group>/<photo>`` for ``result``.
 
-    The tree must stay out of the photo folders (``result.roots``).
+    The tree must stay out of the photo folders (``result.roots``). Companions the index found (sidecars,
+    Live Photo clips, RAW twins) are linked beside their photo; byte-identical photos appear once per group
+    unless ``keep_duplicates``. Other concepts' trees from earlier runs in ``out`` are kept. The returned
+    plan is the one carried out (planned again under the output folder's lock).
     """
     from proxysort.output import plan_tree, write_tree
 
     groups = {c.concept: list(zip(map(str, result.paths), c.image_names())) for c in result.concepts}
-    plan = plan_tree(Path(out).expanduser(), groups, link=link, photo_roots=result.roots)
+    index = result.index
+    companions = {str(k): [str(c) for c in v] for k, v in index.companions.items()}
+    ids = list(index.content_ids)
+    content_ids = dict(zip(map(str, result.paths), ids)) if len(ids) == len(result.paths) else {}
+    plan = plan_tree(Path(out).expanduser(), groups, link=link, photo_roots=result.roots, companions=companions,
+                     content_ids=content_ids, keep_duplicates=keep_duplicates)
     if dry_run:
         return plan, None
-    return plan, write_tree(plan, reporter)
+    summary = write_tree(plan, reporter)
+    return summary.plan or plan, summary

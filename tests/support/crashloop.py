@@ -142,6 +142,12 @@ class Forker:
         self.ctx.set_forkserver_preload(["torch", "open_clip", "PIL.Image", "numpy", "proxysort.cli",
                                          "proxysort.indexer", "tests.support.crashloop"])
 
+    def start_argv(self, argv: list[str], cache: Path, log: Path) -> "mp.process.BaseProcess":
+        """Any proxysort command line (e.g. ``cluster``), forked the same way."""
+        proc = self.ctx.Process(target=_run_cli_in_child, args=(argv, str(cache), str(log), self.commit_seconds))
+        proc.start()
+        return proc
+
     def start(self, folder: Path, cache: Path, log: Path) -> "mp.process.BaseProcess":
         proc = self.ctx.Process(
             target=_run_cli_in_child,

@@ -10,6 +10,7 @@ from typing import Sequence
 
 import typer
 
+from proxysort.cli.clean_cmd import clean_command
 from proxysort.cli.cluster_cmd import cluster_command
 from proxysort.cli.eval_cmd import eval_command
 from proxysort.cli.index_cmd import index_command, status_command
@@ -37,6 +38,7 @@ for _name, _command in (
     ("words", words_command),
     ("cluster", cluster_command),
     ("eval", eval_command),
+    ("clean", clean_command),
 ):
     app.command(_name)(handle_errors(_command))
 

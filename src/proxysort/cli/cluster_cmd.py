@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from proxysort.cli.common import by_from_flags, get_env, reporter_for, sort_with_flags
+from proxysort.cli.common import by_from_flags, cache_dir_for, get_env, reporter_for, sort_with_flags
 from proxysort.cli.inputs import source_of
 from proxysort.cli.options import (
     ByOpt,
@@ -24,6 +24,7 @@ from proxysort.cli.options import (
     FeatureOpt,
     FormatOpt,
     IncludeHiddenOpt,
+    KeepDuplicatesOpt,
     KOpt,
     LabelColumnOpt,
     LabelsOpt,
@@ -64,6 +65,7 @@ def cluster_command(
     no_folders: NoFoldersOpt = False,
     link: LinkOpt = "symlink",
     dry_run: DryRunOpt = False,
+    keep_duplicates: KeepDuplicatesOpt = False,
     json_output: RowsJsonOpt = False,
     fmt: FormatOpt = None,
     print0: Print0Opt = False,
@@ -110,7 +112,7 @@ def cluster_command(
     elif out is None:
         out = default_out(src) if isinstance(src, Path) else None
     if out is not None:
-        check_output_folder(out, sources(src).roots)  # fail before minutes of work, not after
+        check_output_folder(out, sources(src).roots, cache_dir=cache_dir_for(env, cache_dir))  # fail before work
 
     result = sort_with_flags(
         source=src, by=concepts, llm=llm, mode=mode, feature=feature, epochs=epochs, model=model,
@@ -119,9 +121,11 @@ def cluster_command(
         ray=ray,
         threads=threads,
     )
-    dest, out_abs = None, None
+    dest, out_abs, vanished = None, None, 0
     if out is not None:
-        plan, summary = write_folders(result, out, link=link, dry_run=dry_run, reporter=reporter)
+        plan, summary = write_folders(
+            result, out, link=link, dry_run=dry_run, keep_duplicates=keep_duplicates, reporter=reporter
+        )
         dest, out_abs = plan.dest, plan.out
         if dry_run:
             for line in plan.describe():
@@ -129,13 +133,17 @@ def cluster_command(
         elif summary is not None:
             reporter.message(
                 f"wrote {plan.out}: {summary.created} created, {summary.kept} unchanged, {summary.removed} removed"
+                + (f", {summary.duplicates} duplicate(s) linked once" if summary.duplicates else "")
             )
+            for path in summary.vanished:
+                reporter.skipped(path, "it disappeared before it could be linked into the output folder")
+            vanished = len(summary.vanished)
     elif dry_run:
         env.stderr.write("dry run: no folder tree (no --out), nothing would be written\n")
     write_rows(result_rows(result, dest, out=out_abs), fmt, env.stdout, print0=print0, is_tty=bool(env.stdout_isatty))
     if truth is not None:
         results = evaluate(result, truth)
         write_eval(results, "table" if env.stderr_isatty else "tsv", env.stderr, is_tty=bool(env.stderr_isatty))
-    if result.failures:
-        reporter.warning(f"{len(result.failures)} photo(s) were skipped (listed above); the rest is sorted.")
+    if result.failures or vanished:
+        reporter.warning(f"{len(result.failures) + vanished} photo(s) were skipped (listed above); the rest is sorted.")
         raise typer.Exit(int(ExitCode.PARTIAL))

@@ -209,6 +209,19 @@ OutOpt = Annotated[
 NoFoldersOpt = Annotated[bool, typer.Option("--no-folders", help="Only print the result; write no folder tree.")]
 LinkOpt = Annotated[LinkChoice, typer.Option("--link", help="How photos appear in the tree (relative symlinks by default).")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Write nothing: print the result and the folder plan.")]
+KeepDuplicatesOpt = Annotated[
+    bool, typer.Option("--keep-duplicates", help="Link every byte-identical copy of a photo (default: once per group).")
+]
+
+# -- clean ----------------------------------------------------------------------------------------------
+
+CleanOutArg = Annotated[
+    Path, typer.Argument(help="An output folder proxysort wrote (it holds .proxysort.json).", file_okay=False, metavar="OUT")
+]
+CleanByOpt = Annotated[
+    Optional[List[str]], typer.Option("--by", help="Only this concept's tree (repeatable; default: every tree).")
+]
+CleanDryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Remove nothing: say what would be removed.")]
 FormatOpt = Annotated[Optional[FormatChoice], typer.Option("--format", help="stdout format (default: table on a terminal, tsv otherwise).")]
 Print0Opt = Annotated[bool, typer.Option("--print0", "-0", help="End stdout records with NUL instead of newline.")]
 #: ``--json`` prints a different record in each command, so each has its own help.

@@ -1,0 +1,27 @@
+"""``proxysort clean OUT``: remove what proxysort created in an output folder, and nothing else.
+
+Only files the manifest lists and that are still exactly as proxysort made them are removed; a file that
+is the last copy of a photo (a hard link or copy whose original was deleted) is kept and stays listed.
+Folders go when they are empty; the manifest goes when nothing of proxysort's is left.
+"""
+
+from __future__ import annotations
+
+from proxysort.cli.common import get_env, reporter_for
+from proxysort.cli.options import CleanByOpt, CleanDryRunOpt, CleanOutArg, QuietOpt
+
+
+def clean_command(out: CleanOutArg, by: CleanByOpt = None, dry_run: CleanDryRunOpt = False, quiet: QuietOpt = False) -> None:
+    """Remove the trees proxysort created in OUT (never your files, never the last copy of a photo)."""
+    from proxysort.output import clean_tree
+
+    env = get_env()
+    reporter = reporter_for(env, quiet)
+    summary = clean_tree(out.expanduser(), reporter, concepts=by or (), dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    reporter.message(
+        f"{'dry run: ' if dry_run else ''}{out}: {verb} {summary.removed} file(s)"
+        + ("" if dry_run else f" and {summary.folders_removed} folder(s)")
+        + (f"; kept {len(summary.orphans)} last cop{'y' if len(summary.orphans) == 1 else 'ies'} of photos" if summary.orphans else "")
+        + (f"; left {len(summary.left_alone)} changed file(s) alone" if summary.left_alone else "")
+    )

@@ -1,0 +1,242 @@
+"""``OUT/.proxysort.json``: what proxysort created in an output folder, so re-runs and ``clean`` touch only that.
+
+Version 2 tracks each concept's tree separately (``concepts``), so sorting by a second concept keeps the
+first one's tree; marks files kept because they are the last copy of a photo (``orphan``); ties companion
+files (sidecars, Live Photo clips, RAW twins) to their photo (``companion_of``); and lists byte-identical
+photos that were linked once (``duplicates``). Version 1 manifests (one tree, no concept names) are read
+as one concept per top-level folder.
+
+The file may have been edited or forged, so reading is strict: anything of the wrong shape or type, a NUL
+in any string, or JSON nested past reason makes the whole folder "not proxysort's" (an
+:class:`~proxysort.errors.OutputError`, exit 7) rather than a traceback or a guess. Paths that would leave
+the folder (absolute, ``..``) are dropped, never followed.
+"""
+
+from __future__ import annotations
+
+import json
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Mapping
+
+from proxysort.errors import OutputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from proxysort.outdir import OutDir
+
+from proxysort.scan import OUTPUT_MANIFEST  # the scanner owns the marker name
+
+LINK_MODES: tuple[str, ...] = ("symlink", "hardlink", "copy")
+MANIFEST_VERSION = 2
+_MAX_BYTES = 256 << 20
+_STR_FIELDS = ("path", "source", "kind", "target", "companion_of")
+_INT_FIELDS = ("dev", "ino", "size", "mtime_ns")
+
+
+class ManifestError(ValueError):
+    """The manifest's content is not what proxysort writes (the message says what)."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One file proxysort created, with what it must still look like for proxysort to remove it."""
+
+    path: str  # relative to the output folder, POSIX separators
+    source: str
+    kind: str
+    target: str | None = None  # symlink text
+    dev: int | None = None  # hard link: the source's device and inode
+    ino: int | None = None
+    size: int | None = None  # copy: size and mtime (the copy keeps the source's mtime)
+    mtime_ns: int | None = None
+    companion_of: str | None = None  # the photo's path in OUT, for a sidecar/clip/RAW twin linked beside it
+    orphan: bool = False  # kept although no longer planned: the last copy of a photo that left the library
+
+    def to_json(self) -> dict[str, object]:
+        return {k: v for k, v in self.__dict__.items() if v is not None and v is not False}
+
+    @classmethod
+    def from_json(cls, data: object) -> "Entry":
+        if not isinstance(data, dict):
+            raise ManifestError("a 'files' entry is not an object")
+        values: dict[str, object] = {}
+        for key in _STR_FIELDS:
+            value = data.get(key)
+            if value is None and key not in ("path", "source", "kind"):
+                continue
+            values[key] = _string(value, f"files[].{key}")
+        for key in _INT_FIELDS:
+            value = data.get(key)
+            if value is None:
+                continue
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ManifestError(f"files[].{key} is not a whole number")
+            values[key] = value
+        orphan = data.get("orphan", False)
+        if not isinstance(orphan, bool):
+            raise ManifestError("files[].orphan is not true or false")
+        if values["kind"] not in LINK_MODES:
+            raise ManifestError(f"files[].kind {values['kind']!r} is not one of {', '.join(LINK_MODES)}")
+        return cls(orphan=orphan, **values)  # type: ignore[arg-type]
+
+    def matches_disk(self, out: "OutDir") -> bool:
+        """True when the file at ``path`` is still exactly what proxysort made (looked up without links)."""
+        st = out.lstat(self.path)
+        if st is None:
+            return False
+        if self.kind == "symlink":
+            return stat.S_ISLNK(st.st_mode) and out.readlink(self.path) == self.target
+        if not stat.S_ISREG(st.st_mode):
+            return False
+        if self.kind == "hardlink":
+            return (st.st_dev, st.st_ino) == (self.dev, self.ino)
+        return (st.st_size, st.st_mtime_ns) == (self.size, self.mtime_ns)
+
+
+@dataclass(frozen=True)
+class ConceptTree:
+    """One concept's tree in OUT: the concept as the user named it, its folder, and how photos appear."""
+
+    name: str
+    dir: str
+    link: str
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """A photo not linked because a byte-identical one is already in the same group."""
+
+    concept: str
+    source: str
+    same_as: str  # path in OUT of the copy that was linked
+
+
+@dataclass
+class Manifest:
+    files: list[Entry] = field(default_factory=list)
+    dirs: list[str] = field(default_factory=list)
+    link: str | None = None
+    concepts: list[ConceptTree] = field(default_factory=list)
+    duplicates: list[Duplicate] = field(default_factory=list)
+
+    def concept_of(self, rel: str) -> ConceptTree | None:
+        """The concept whose folder holds ``rel``."""
+        top = PurePosixPath(rel).parts[0]
+        return next((c for c in self.concepts if c.dir == top), None)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "tool": "proxysort",
+                "version": MANIFEST_VERSION,
+                "link": self.link,
+                "concepts": [c.__dict__ for c in sorted(self.concepts, key=lambda c: c.dir)],
+                "dirs": sorted(set(self.dirs)),
+                "files": [e.to_json() for e in sorted(self.files, key=lambda e: e.path)],
+                "duplicates": [d.__dict__ for d in sorted(self.duplicates, key=lambda d: (d.concept, d.source))],
+            },
+            indent=1,
+            ensure_ascii=False,
+        )
+
+
+def _string(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise ManifestError(f"{what} is not text")
+    if "\x00" in value:
+        raise ManifestError(f"{what} contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ManifestError(f"{what} is not valid text") from None
+    return value
+
+
+def _list(data: Mapping[str, object], key: str) -> list[object]:
+    value = data.get(key, [])
+    if not isinstance(value, list):
+        raise ManifestError(f"'{key}' is not a list")
+    return value
+
+
+def safe_relative(rel: str) -> bool:
+    """A manifest path may only name something strictly inside the output folder (it could be edited)."""
+    p = PurePosixPath(rel)
+    if p.is_absolute() or not p.parts or any(part in ("", ".", "..") for part in p.parts):
+        return False
+    return rel == str(p) and p.parts != (OUTPUT_MANIFEST,)
+
+
+def parse_manifest(text: str) -> Manifest:
+    """Validate and load a manifest's text; :class:`ManifestError` says what is wrong."""
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise ManifestError("it is nested too deeply to be proxysort's") from None
+    except ValueError as exc:
+        raise ManifestError(f"it is not JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("tool") != "proxysort":
+        raise ManifestError("it was not written by proxysort")
+    version = data.get("version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ManifestError("its version is not a positive whole number")
+    if version > MANIFEST_VERSION:
+        raise ManifestError(f"it was written by a newer proxysort (manifest version {version})")
+    link = data.get("link")
+    if link is not None and link not in LINK_MODES:
+        raise ManifestError("its 'link' is not a link mode")
+    files = [Entry.from_json(item) for item in _list(data, "files")]
+    dirs = [_string(d, "dirs[]") for d in _list(data, "dirs")]
+    concepts = []
+    for item in _list(data, "concepts"):
+        if not isinstance(item, dict):
+            raise ManifestError("a 'concepts' entry is not an object")
+        tree = ConceptTree(_string(item.get("name"), "concepts[].name"), _string(item.get("dir"), "concepts[].dir"),
+                           _string(item.get("link", link or "symlink"), "concepts[].link"))
+        if tree.link not in LINK_MODES:
+            raise ManifestError("a concept's 'link' is not a link mode")
+        if safe_relative(tree.dir) and "/" not in tree.dir:
+            concepts.append(tree)
+    duplicates = []
+    for item in _list(data, "duplicates"):
+        if not isinstance(item, dict):
+            raise ManifestError("a 'duplicates' entry is not an object")
+        duplicates.append(Duplicate(*(_string(item.get(k), f"duplicates[].{k}") for k in ("concept", "source", "same_as"))))
+    files = [e for e in files if safe_relative(e.path) and "/" in e.path]
+    dirs = [d for d in dirs if safe_relative(d)]
+    if version == 1:  # one unnamed tree per top-level folder, all in the run's link mode
+        tops = sorted({PurePosixPath(p).parts[0] for p in [*dirs, *(e.path for e in files)]})
+        concepts = [ConceptTree(top, top, link or "symlink") for top in tops]
+    known = {c.dir for c in concepts}
+    # Anything outside every concept folder cannot be attributed to a tree: it is left alone.
+    files = [e for e in files if PurePosixPath(e.path).parts[0] in known]
+    dirs = [d for d in dirs if PurePosixPath(d).parts[0] in known]
+    return Manifest(files=files, dirs=dirs, link=link, concepts=concepts, duplicates=duplicates)
+
+
+def read_manifest_at(out: "OutDir") -> Manifest | None:
+    """The manifest of an open output folder, ``None`` if it has none; OutputError if it is not ours."""
+    path = out.path / OUTPUT_MANIFEST
+    try:
+        raw = out.read_bytes(OUTPUT_MANIFEST, _MAX_BYTES)
+    except OSError as exc:
+        raise OutputError(f"{path} is not a readable proxysort manifest ({exc.strerror or exc}); move it away or choose another --out.") from exc
+    if raw is None:
+        return None
+    if len(raw) > _MAX_BYTES:
+        raise OutputError(f"{path} is too large to be a proxysort manifest; move it away or choose another --out.")
+    try:
+        return parse_manifest(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise OutputError(f"{path} is not proxysort's: it is not UTF-8 text; move it away or choose another --out.") from None
+    except ManifestError as exc:
+        raise OutputError(f"{path} is not proxysort's: {exc}; move it away or choose another --out.") from None
+
+
+def read_manifest(out: Path) -> Manifest | None:
+    """The manifest in output folder ``out`` (a path), ``None`` if there is none."""
+    from proxysort.outdir import OutDir
+
+    with OutDir.open(Path(out)) as od:
+        return read_manifest_at(od) if od.exists else None

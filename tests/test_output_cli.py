@@ -138,7 +138,7 @@ def test_write_folders_links_companions_and_dedupes_from_the_index(tmp_path: Pat
     import numpy as np
 
     from proxysort.indexer import IndexedFolder, IndexSummary
-    from proxysort.pipeline import ClusterRun, ConceptResult, write_folders
+    from proxysort.sorting import ConceptResult, SortResult, write_folders
 
     root = tmp_path / "photos"
     root.mkdir()
@@ -147,11 +147,11 @@ def test_write_folders_links_companions_and_dedupes_from_the_index(tmp_path: Pat
         (root / name).write_bytes(data)
     paths = [root / "IMG_1.jpg", root / "copy" / "IMG_1.jpg", root / "IMG_2.jpg"]
     summary = IndexSummary()
-    index = IndexedFolder(paths, np.zeros((3, 4), np.float32), summary, [], "test",
+    index = IndexedFolder(paths, np.zeros((3, 4), np.float32), summary, [], "test", roots=[root],
                           companions={paths[0]: [root / "IMG_1.xmp"]}, content_ids=["a", "a", "b"])
     concept = ConceptResult("color", "photo", ["red"], "user", "", "prompt", 1, np.zeros(3, np.int64), ["red"],
                             np.ones(3), proxy=None)  # type: ignore[arg-type]
-    run = ClusterRun(paths, [concept], index, [root])
+    run = SortResult(paths, [concept], index)
     out = tmp_path / "sorted"
     plan, written = write_folders(run, out, link="copy")
     assert sorted(os.listdir(out / "color" / "red")) == ["IMG_1.jpg", "IMG_1.xmp", "IMG_2.jpg"]

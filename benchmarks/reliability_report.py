@@ -197,9 +197,10 @@ def output_tree(work: Path, race_rounds: int, writer_trials: int, property_examp
     rows: dict[str, list[int]] = {name: [0, 0] for name, _ in OUTPUT_FAMILIES}
     junit = work / "output-tree.xml"
     env = dict(os.environ, PROXYSORT_PROPERTY_EXAMPLES=str(property_examples), OMP_NUM_THREADS="1")
-    tests = sorted(str(p) for p in (HERE.parent / "tests").glob("test_output*.py"))
+    root = Path(__file__).resolve().parent.parent
+    tests = sorted(str(p) for p in (root / "tests").glob("test_output*.py"))
     subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
-                    f"--junitxml={junit}", *tests], cwd=HERE.parent, env=env, stdout=subprocess.DEVNULL)
+                    f"--junitxml={junit}", *tests], cwd=root, env=env, stdout=subprocess.DEVNULL)
     failed_ids = []
     for case in ET.parse(junit).getroot().iter("testcase"):
         name = case.get("name", "")

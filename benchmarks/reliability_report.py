@@ -187,6 +187,7 @@ OUTPUT_FAMILIES = [
 def output_tree(work: Path, race_rounds: int, writer_trials: int, property_examples: int, seed: int) -> list[tuple[str, int, int]]:
     """Run every output-tree test case and the stress rounds; return (family, cases, passed) rows."""
     import re
+    import sys
     import subprocess
     import xml.etree.ElementTree as ET
 

@@ -353,3 +353,12 @@ def test_an_output_folder_from_the_previous_version_is_taken_over(tmp_path: Path
     _write(out, {"Color": [(f, "blue") for f in files]}, "symlink", root)  # same concept: replaced
     assert os.listdir(out / "color") == ["blue"] and os.listdir(out / "species") == ["cat"]
     assert problems(out) == []
+
+
+def test_photos_that_only_share_a_sampled_content_id_are_both_linked(tmp_path: Path) -> None:
+    """Content ids sample the bytes; two photos that differ outside the samples are not duplicates."""
+    root, files = _library(tmp_path, n=2)
+    Path(files[1]).write_bytes(Path(files[0]).read_bytes()[:-1] + b"!")  # same size, last byte differs
+    out = tmp_path / "out"
+    summary = _write(out, {"c": [(f, "a") for f in files]}, "symlink", root, content_ids={f: "same" for f in files})
+    assert summary.duplicates == 0 and len(os.listdir(out / "c" / "a")) == 2

@@ -315,6 +315,21 @@ def _same_bytes(od: OutDir, rel: str, source: str) -> bool:
         return False
 
 
+def _files_equal(a: str, b: str) -> bool:
+    from proxysort.safeopen import open_regular
+
+    try:
+        with open_regular(a) as fa, open_regular(b) as fb:
+            while True:
+                x, y = fa.read(1 << 20), fb.read(1 << 20)
+                if x != y:
+                    return False
+                if not x:
+                    return True
+    except OSError:
+        return False
+
+
 def _is_last_copy(od: OutDir, entry: Entry, planned: Mapping[str, os.stat_result]) -> bool:
     """True when removing ``entry`` could lose a photo: it is a hard link or copy, the photo's own path no
     longer holds a file, no other hard link to it exists, and no photo planned in this run has its bytes."""
@@ -427,6 +442,14 @@ def _plan(od: OutDir, inputs: TreeInputs) -> TreePlan:
     dest: dict[tuple[str, str], str] = {}
     duplicates: list[Duplicate] = []
     companion_stats: dict[str, os.stat_result | None] = {}
+    checked: dict[tuple[str, str], bool] = {}
+
+    def identical(a: str, b: str) -> bool:
+        """Content ids are sampled hashes: two photos count as one only when all their bytes agree."""
+        if (a, b) not in checked:
+            checked[(a, b)] = present[a].st_size == present[b].st_size and _files_equal(a, b)
+        return checked[(a, b)]
+
     for concept, cdir in concept_dirs.items():
         dirs.append(cdir)
         members = [(s, n) for s, n in inputs.groups[concept] if s in present]
@@ -441,9 +464,10 @@ def _plan(od: OutDir, inputs: TreeInputs) -> TreePlan:
             dirs.append(rel_dir)
             names_taken = {n.casefold() for n in occupied(rel_dir)}
             first_of: dict[str, str] = {}  # content id -> path in OUT of the copy linked
+            first_source: dict[str, str] = {}  # content id -> that copy's photo
             for source in sorted(set(sources)):
                 cid = inputs.content_ids.get(source)
-                if cid and not inputs.keep_duplicates and cid in first_of:
+                if cid and not inputs.keep_duplicates and cid in first_of and identical(first_source[cid], source):
                     duplicates.append(Duplicate(concept, source, first_of[cid]))
                     dest[(concept, source)] = first_of[cid]
                     continue
@@ -460,8 +484,8 @@ def _plan(od: OutDir, inputs: TreeInputs) -> TreePlan:
                 rel = f"{rel_dir}/{name}"
                 files.append(_fingerprint(rel, source, inputs.link, out_real, present[source], None))
                 dest[(concept, source)] = rel
-                if cid:
-                    first_of[cid] = rel
+                if cid and cid not in first_of:
+                    first_of[cid], first_source[cid] = rel, source
                 for comp, comp_name in zip(comps, comp_names):
                     if comp_name is not None:
                         files.append(_fingerprint(f"{rel_dir}/{comp_name}", comp, inputs.link, out_real,

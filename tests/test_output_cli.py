@@ -159,3 +159,41 @@ def test_write_folders_links_companions_and_dedupes_from_the_index(tmp_path: Pat
     _, again = write_folders(run, out, link="copy", keep_duplicates=True)
     assert sorted(os.listdir(out / "color" / "red")) == ["IMG_1-2.jpg", "IMG_1.jpg", "IMG_1.xmp", "IMG_2.jpg"]
     assert problems(out) == []
+
+
+@pytest.mark.parametrize("link", ["symlink", "copy"])
+def test_the_realistic_library_tree_keeps_companions_together_and_duplicates_once(run_cli, tmp_path: Path, link: str) -> None:
+    """The generated library (RAW+JPEG pairs, Live Photos, sidecars, a Takeout tree with duplicates) through
+    `cluster`: every companion lies beside its photo under the photo's name stem, every byte-identical copy
+    is linked once per group, the photo folder stays byte-identical and OUT equals its manifest."""
+    from tests.support.photolibrary import make_library
+
+    library = make_library(tmp_path / "library")
+    before = snapshot(library.root)
+    out = tmp_path / "sorted"
+    result = run_cli(["cluster", str(library.root), "--by", "color", "--words", "red,green,blue", "--k", "2",
+                      "--epochs", "1", "--out", str(out), "--link", link, "--format", "tsv",
+                      "--model", str(TINY_CONFIG), "--pretrained", "none", "--device", "cpu"])
+    assert result.exit_code in (0, 3), result.stderr[-1500:]
+    data = json.loads((out / ".proxysort.json").read_text())
+    by_path = {e["path"]: e for e in data["files"]}
+    root = library.root.resolve()
+    dup_sources = {str(Path(d["source"]).resolve().relative_to(root)) for d in data["duplicates"]}
+    groups: dict[str, set[str]] = {}
+    for i in library.items:
+        if i.duplicate_of:
+            groups.setdefault(i.duplicate_of, {i.duplicate_of}).add(i.rel)
+    assert dup_sources == {r for g in groups.values() for r in g} - {min(g) for g in groups.values()}  # one each
+    # a duplicate's own companions (e.g. its Takeout .json) are not linked: its photo is not
+    expected_companions = {(p, c) for p, cs in library.companions().items() for c in cs if p not in dup_sources}
+    linked = set()
+    for e in by_path.values():
+        if e.get("companion_of"):
+            photo = by_path[e["companion_of"]]
+            linked.add((str(Path(photo["source"]).resolve().relative_to(root)), str(Path(e["source"]).resolve().relative_to(root))))
+            assert Path(e["path"]).parent == Path(e["companion_of"]).parent  # beside the photo
+            stem = Path(e["companion_of"]).name.split(".")[0]
+            assert Path(e["path"]).name.startswith(stem), (e["path"], e["companion_of"])
+    assert linked == expected_companions
+    assert problems(out) == []
+    assert_unchanged(before, library.root)

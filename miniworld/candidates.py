@@ -18,3 +18,14 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
     # tiny and big for small and large (synonyms); huge distractor; nothing missing (only three values).
     "size": ("tiny", "medium", "big", "huge"),
 }
+
+#: The second world (miniworld/glyphs.py). Its symbol concept has no meaningful words at all, so its
+#: "candidates" are random anchors drawn at run time (``None`` here); the list below is never used for it.
+GLYPH_CANDIDATES: dict[str, tuple[str, ...]] = {
+    # gold for yellow (synonym); purple missing; orange, pink (train) and white distractors.
+    "color": ("red", "gold", "blue", "black", "orange", "pink", "white"),
+    # sea for water (synonym); snow missing; stone (train) and mud distractors.
+    "background": ("sand", "grass", "sea", "stone", "mud"),
+    # center for middle (synonym); top and bottom distractors (never seen in training).
+    "position": ("left", "center", "right", "top", "bottom"),
+}

@@ -1,6 +1,7 @@
 """Train the miniature CLIP on the synthetic world with the standard CLIP contrastive loss, on CPU.
 
     python -m miniworld.train --seed 0 --out tests/fixtures/miniclip.pt
+    python -m miniworld.train --world glyphs --seed 0 --out tests/fixtures/miniclip2.pt
 
 The model is built from ``tests/fixtures/miniclip.json`` through open_clip exactly as proxysort builds
 it, so the saved state dict loads through ``proxysort.encoders.load_clip``. Images are rendered once into
@@ -26,8 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from miniworld.captions import caption_with_attributes
-from miniworld.generate import ATTRIBUTES, render, sample_attributes
+from miniworld.worlds import World, get_world
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "miniclip.json"
 #: Longest caption the generator makes is 20 BPE tokens; +2 for start/end, rounded up.
@@ -84,15 +84,15 @@ def matches(batch, mentioned):
     )
 
 
-def zero_shot_accuracy(model, tokenizer, images, samples) -> dict[str, float]:
-    """Per attribute, how often "an object with a <concept> of <value>" picks the true value."""
+def zero_shot_accuracy(model, tokenizer, images, samples, world: World) -> dict[str, float]:
+    """Per attribute, how often the world's zero-shot prompt ("... with a <concept> of <value>") is right."""
     import torch
 
     out = {}
     with torch.no_grad():
         feats = torch.nn.functional.normalize(model.encode_image(images), dim=-1)
-        for name, values in ATTRIBUTES.items():
-            prompts = [f"a photo of an object with a {name} of {v}" for v in values]
+        for name, values in world.attributes.items():
+            prompts = [world.prompt.format(concept=name, value=v) for v in values]
             t = torch.nn.functional.normalize(model.encode_text(tokenizer(prompts)), dim=-1)
             pred = (feats @ t.T).argmax(1).numpy()
             truth = np.array([values.index(s.attrs()[name]) for s in samples])
@@ -117,13 +117,14 @@ def train(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
+    world = get_world(args.world)
     log = lambda msg: print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)  # noqa: E731
 
     start = time.time()
-    samples = sample_attributes(args.images, args.seed, training=True)
-    pixels = np.stack([render(s) for s in samples])
-    val_samples = sample_attributes(args.val_images, args.seed + 10_000)
-    val_images = to_tensor(np.stack([render(s) for s in val_samples]))
+    samples = world.sample_attributes(args.images, args.seed, training=True)
+    pixels = np.stack([world.render(s) for s in samples])
+    val_samples = world.sample_attributes(args.val_images, args.seed + 10_000)
+    val_images = to_tensor(np.stack([world.render(s) for s in val_samples]))
     log(f"rendered {len(samples)} training + {len(val_samples)} validation images in {time.time() - start:.0f}s")
 
     model, tokenizer = build_model(Path(args.config))
@@ -138,7 +139,7 @@ def train(args: argparse.Namespace) -> dict:
         idx = torch.randint(len(samples), (args.batch,), generator=gen)
         images = to_tensor(pixels[idx.numpy()])
         batch = [samples[i] for i in idx.tolist()]
-        texts, mentioned = zip(*(caption_with_attributes(b, rng) for b in batch))
+        texts, mentioned = zip(*(world.caption_with_attributes(b, rng) for b in batch))
         tokens = tokenizer(list(texts))[:, :TEXT_LEN]
         img = torch.nn.functional.normalize(model.encode_image(images), dim=-1)
         txt = torch.nn.functional.normalize(encode_text_truncated(model, tokens), dim=-1)
@@ -157,14 +158,14 @@ def train(args: argparse.Namespace) -> dict:
         history.append(loss.item())
         if (step + 1) % args.log_every == 0 or step + 1 == args.steps:
             model.eval()
-            acc = zero_shot_accuracy(model, tokenizer, val_images, val_samples)
+            acc = zero_shot_accuracy(model, tokenizer, val_images, val_samples, world)
             model.train()
             mean_loss = float(np.mean(history[-args.log_every:]))
             log(f"step {step + 1}/{args.steps} loss {mean_loss:.3f} scale {model.logit_scale.exp():.1f} "
                 f"zero-shot acc " + " ".join(f"{k}={v:.2f}" for k, v in acc.items())
                 + f" ({time.time() - start:.0f}s)")
             summary = {
-                "seed": args.seed, "steps": step + 1, "batch": args.batch, "images": args.images, "lr": args.lr,
+                "world": args.world, "seed": args.seed, "steps": step + 1, "batch": args.batch, "images": args.images, "lr": args.lr,
                 "threads": args.threads, "seconds": round(time.time() - start), "loss": mean_loss,
                 "zero_shot_accuracy": acc,
             }
@@ -185,6 +186,8 @@ def save(model, out: Path, summary: dict) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--world", default="shapes", choices=("shapes", "glyphs"),
+                   help="shapes: the first world (miniclip.pt); glyphs: the second, plain captions (miniclip2.pt)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="tests/fixtures/miniclip.pt")
     p.add_argument("--config", default=str(DEFAULT_CONFIG))

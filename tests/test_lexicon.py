@@ -104,3 +104,30 @@ def test_anchors_do_not_import_torch() -> None:
     code = "import sys; from proxysort.lexicon import vocab_anchors; vocab_anchors(); print('torch' in sys.modules, 'open_clip' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]
+
+
+@pytest.mark.parametrize("word, expected", [
+    ("object", "an"), ("animal", "an"), ("age", "an"), ("emotion", "an"), ("hour", "an"),
+    ("fruit", "a"), ("photo", "a"), ("unicorn", "a"), ("user", "a"), ("one", "a"), ("hair color", "a"),
+])
+def test_article(word: str, expected: str) -> None:
+    assert lexicon.article(word) == expected
+
+
+def test_every_lexicon_prompt_reads_as_english() -> None:
+    """Each entry's default noun and name, as the prompt template writes them: "a photo of an object ..."."""
+    from proxysort.proxy import Concept
+
+    nouns = {entry.noun for entry in lexicon.ENTRIES} | {"person", "photo"}
+    expected_an = {"object", "animal"}
+    for noun in nouns:
+        prompt = Concept("color", ("red", "blue"), noun=noun).prompt
+        if noun == "photo":
+            assert prompt == "a photo with a color of *"
+        else:
+            art = "an" if noun in expected_an else "a"
+            assert prompt == f"a photo of {art} {noun} with a color of *", noun
+    for entry in lexicon.ENTRIES:
+        prompt = Concept(entry.name, ("x", "y"), noun=entry.noun).prompt
+        assert " a a" not in prompt and " a e" not in prompt and " a o" not in prompt and " a i" not in prompt, prompt
+    assert Concept("age", ("young", "old")).prompt == "a photo with an age of *"

@@ -99,3 +99,65 @@ def test_write_folder_layout_matches_shared_datasets(tmp_path):
         assert {k: row[k] for k in ATTRIBUTES} == sample.attrs()
         assert not any(v in row["path"] for v in sample.attrs().values())  # names carry no label
 
+
+
+# ----------------------------------------------------------------------------- the second world (glyphs)
+
+
+def test_glyph_world_renders_deterministically_with_independent_attributes():
+    from miniworld import glyphs
+
+    s = glyphs.sample_attributes(3, seed=5)
+    assert np.array_equal(glyphs.render(s[0]), glyphs.render(s[0]))
+    assert glyphs.render(s[0]).shape == (glyphs.IMAGE_SIZE, glyphs.IMAGE_SIZE, 3)
+    samples = glyphs.sample_attributes(6000, seed=0)
+    for name, vals in glyphs.ATTRIBUTES.items():
+        counts = Counter(s.attrs()[name] for s in samples)
+        assert set(counts) == set(vals) and min(counts.values()) > 0.7 * len(samples) / len(vals)
+    training = {v for s in glyphs.sample_attributes(2000, seed=1, training=True) for v in s.attrs().values()}
+    evaluation = {v for s in glyphs.sample_attributes(2000, seed=1) for v in s.attrs().values()}
+    extra = {v for vals in glyphs.TRAIN_ONLY.values() for v in vals}
+    assert extra <= training and not extra & evaluation
+
+
+def test_glyphs_differ_and_position_moves_the_glyph():
+    from miniworld.glyphs import ATTRIBUTES, GlyphSample, render
+
+    def ink(img):  # pixels far from the plain snow ground
+        return (np.abs(img.astype(int) - np.median(img.reshape(-1, 3), axis=0)).sum(-1) > 150)
+
+    base = dict(color="black", background="snow", position="middle", seed=3)
+    masks = [ink(render(GlyphSample(symbol=s, **base))) for s in ATTRIBUTES["symbol"]]
+    for i in range(len(masks)):
+        for j in range(i + 1, len(masks)):
+            assert (masks[i] ^ masks[j]).sum() > 40  # distinct silhouettes
+    cols = {p: ink(render(GlyphSample(**{**base, "position": p}, symbol="alpha"))).nonzero()[1].mean()
+            for p in ("left", "middle", "right")}
+    assert cols["left"] < cols["middle"] < cols["right"]
+
+
+def test_glyph_captions_are_plain_and_never_name_the_symbol():
+    """No home advantage: never the proxy prompt's phrasing; identity never named."""
+    from miniworld.glyph_captions import FORBIDDEN, SYNONYMS, caption_with_attributes
+    from miniworld.glyphs import ATTRIBUTES, CAPTIONED, sample_attributes
+
+    rng = random.Random(0)
+    mentioned = Counter()
+    for s in sample_attributes(3000, seed=3, training=True):
+        text, named = caption_with_attributes(s, rng)
+        assert not any(f in text for f in FORBIDDEN), text
+        assert not set(text.replace(",", " ").split()) & set(ATTRIBUTES["symbol"]), text
+        assert set(named) <= set(CAPTIONED) and named
+        for k, v in named.items():
+            assert v in text or SYNONYMS.get(v, "\0") in text, (text, named)
+        mentioned.update(named.keys())
+    assert min(mentioned.values()) > 0.3 * 3000
+
+
+def test_glyph_world_layout_matches_shared_datasets(tmp_path):
+    from miniworld.glyphs import ATTRIBUTES, write_folder
+
+    samples = write_folder(tmp_path / "world", 6, seed=7)
+    with (tmp_path / "world" / "labels.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["path", *ATTRIBUTES] and len(rows) == len(samples)

@@ -178,11 +178,12 @@ def test_features_and_default(tiny_clip):
 
     X = _images(tiny_clip)
     color, _ = _concepts()
+    score_features = {"scores", "probs", "scoremix"}  # the zero-shot score vector, in every mode
     expected = {
-        "zeroshot": {"prompt", "weights", "concat", "fused"},
+        "zeroshot": {"prompt", "weights", "concat", "fused"} | score_features,
         "subspace": set(FEATURES),
-        "free": {"prompt", "proxy", "concat", "fused"},
-        "linear": {"prompt", "weights", "concat", "fused"},
+        "free": {"prompt", "proxy", "concat", "fused"} | score_features,
+        "linear": {"prompt", "weights", "concat", "fused"} | score_features,
     }
     for mode, names in expected.items():
         (r,) = _learn(tiny_clip, X, [color], mode=mode, epochs=2)

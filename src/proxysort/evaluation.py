@@ -97,3 +97,27 @@ def evaluate(
         scores = kmeans_scores(x, true, k_eval, seeds=seeds or DEFAULT_SEEDS, spherical=spherical_for(concept.feature))
         out.append(EvalResult(concept.concept, truth.column, k_eval, len(rows), scores, len(keys) - len(rows)))
     return out
+
+
+def score_written(result: "SortResult", labels: Sequence[Labels]) -> list[EvalResult]:
+    """Score the grouping ``result`` actually produced (the folders written) against its :class:`Labels`.
+
+    Unlike :func:`evaluate`, nothing is re-clustered: ``cluster --labels`` must report the folders the user
+    got, not the mean of ten other k-means runs (the papers' protocol, which ``proxysort eval`` keeps).
+    """
+    import numpy as np
+
+    from proxysort.metrics import SeedScores, score_all
+
+    if len(labels) != len(result.concepts):
+        raise UsageError(f"Give one label column per `by` concept ({len(result.concepts)}), not {len(labels)}.")
+    keys = [str(p.resolve()) for p in result.paths]
+    out = []
+    for concept, truth in zip(result.concepts, labels):
+        rows = np.array([i for i, key in enumerate(keys) if key in truth.by_path], dtype=np.int64)
+        if len(rows) == 0:
+            raise InputError(f"None of the clustered photos appear in {truth.file}; check its 'path' column.")
+        true = [truth.by_path[keys[i]] for i in rows]
+        scores = SeedScores((score_all(true, concept.labels[rows]),))
+        out.append(EvalResult(concept.concept, truth.column, concept.k, len(rows), scores, len(keys) - len(rows)))
+    return out

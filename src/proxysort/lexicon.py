@@ -21,6 +21,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+#: Words whose first letter misleads the a/an rule: a vowel letter with a consonant sound, or a silent h.
+_A_BEFORE = ("uni", "use", "usu", "uti", "eu", "one", "once", "ewe", "ufo", "uro")
+_AN_BEFORE = ("hour", "honest", "honou", "heir")
+
+
+def article(word: str) -> str:
+    """The indefinite article for ``word`` ("an object", "an age", "a unicorn", "an hour"): prompts read as English."""
+    w = word.strip().lower()
+    if w.startswith(_AN_BEFORE):
+        return "an"
+    if w.startswith(_A_BEFORE):
+        return "a"
+    return "an" if w[:1] in tuple("aeiou") else "a"
+
+
 @dataclass(frozen=True)
 class Entry:
     """One lexicon concept: its canonical name, the names users type for it, its values, a template noun."""

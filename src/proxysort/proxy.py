@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
 
 from proxysort.errors import UsageError
+from proxysort.methods import METHODS
 from proxysort.progress import Reporter
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -32,13 +33,17 @@ if TYPE_CHECKING:  # pragma: no cover
     from proxysort.encoders import ClipModel
     from proxysort.textpath import PromptEncoder
 
-MODES = ("zeroshot", "subspace", "free", "linear")
+MODES = ("zeroshot", "subspace", "free", "linear", *METHODS)
 #: How subspace proxies are optimised: "refine" (surrogate steps checked and corrected by a few exact passes
 #: through the text encoder, see refine.py) or "adam" (Adam through the encoder every epoch, the reference).
 ENGINES = ("refine", "adam")
-FEATURES = ("prompt", "proxy", "weights", "concat", "fused")
-#: The feature k-means uses unless told otherwise: the concept-aware prompt embedding the method is built around.
-DEFAULT_FEATURE = "prompt"
+FEATURES = ("prompt", "proxy", "weights", "concat", "fused", "scores", "probs", "scoremix")
+#: Features whose length means something (probabilities, raw cosines): k-means on them is not spherical.
+EUCLIDEAN_FEATURES = ("weights", "scores", "probs", "scoremix")
+#: The method and feature used unless told otherwise, chosen by measurement on both miniworlds with exact
+#: and imperfect words (benchmarks/results/quality.md; docs/METHOD.md says which figures chose them).
+DEFAULT_MODE = "dproxy"
+DEFAULT_FEATURE = "scoremix"
 #: Adam step sizes per mode when ``ProxyConfig.lr`` is None: logits move in units of the CLIP logit scale,
 #: free offsets in token-embedding units (per-dimension spread of CLIP's token table ≈ 0.01–0.02).
 DEFAULT_LR = {"subspace": 0.1, "linear": 0.1, "free": 1e-3}
@@ -69,18 +74,20 @@ class Concept:
         """The template with its single placeholder ``*`` (a word of its own, so it stays one BPE token)."""
         if self.template:
             return self.template
+        from proxysort.lexicon import article
+
         if self.noun == "photo":
-            return f"a photo with a {self.name} of *"
-        return f"a photo of a {self.noun} with a {self.name} of *"
+            return f"a photo with {article(self.name)} {self.name} of *"
+        return f"a photo of {article(self.noun)} {self.noun} with {article(self.name)} {self.name} of *"
 
 
 @dataclass
 class ProxyConfig:
     """How proxies are learned. ``None`` fields take a default that depends on the mode or device."""
 
-    mode: str = "subspace"
+    mode: str = DEFAULT_MODE
     engine: str = "refine"  # subspace mode only: "refine" (fast) or "adam" (the reference); see ENGINES
-    epochs: int | None = None  # exact passes through the text encoder per photo; None → the engine's default
+    epochs: int | None = None  # exact passes through the text encoder per photo (subspace/refine) or max epochs
     surrogate_steps: int = 20  # refine engine: Adam steps on the corrected cheap model after each exact pass
     batch_size: int = 256  # images per step on the CPU
     gpu_batch_size: int | None = None  # on CUDA; None → sized from free device memory (results never depend on it)
@@ -94,6 +101,7 @@ class ProxyConfig:
     patience: int = 3  # ... for this many epochs in a row stops training
     min_epochs: int = 5
     fuse_weight: float = 0.5  # "fused" feature = normalise(fw * prompt + (1 - fw) * image)
+    options: dict[str, float] = field(default_factory=dict)  # a seed method's own knobs (proxysort.methods)
 
     def validate(self) -> None:
         if self.engine not in ENGINES:
@@ -420,15 +428,18 @@ class FeatureSet(Mapping):
         proxy: "np.ndarray | None" = None,
         candidates: "np.ndarray | None" = None,
         fuse_weight: float = 0.5,
+        zero_shot: "Mapping[str, np.ndarray] | None" = None,
     ) -> None:
         self.mode, self.images, self.prompt = mode, images, prompt
         self.logits, self.proxy_rows, self.candidates, self.fuse_weight = logits, proxy, candidates, fuse_weight
+        #: ``scores``, ``probs``, ``scoremix`` (N×K, small): the zero-shot view over the candidate prompts.
+        self.zero_shot = dict(zero_shot or {})
         names = ["prompt"]
         if logits is not None:
             names.append("weights")
         if mode in ("subspace", "free"):
             names.append("proxy")
-        self._names = (*names, "concat", "fused")
+        self._names = (*names, "concat", "fused", *self.zero_shot)
 
     @property
     def learned(self) -> "np.ndarray | None":
@@ -450,6 +461,8 @@ class FeatureSet(Mapping):
             raise KeyError(name)
         if name == "prompt":
             return self.prompt
+        if name in self.zero_shot:
+            return self.zero_shot[name]
         if name == "weights":
             z = self.logits - self.logits.max(axis=1, keepdims=True)
             e = np.exp(z)
@@ -470,9 +483,10 @@ def _unit_np(a: "np.ndarray") -> "np.ndarray":
 
 
 def _features(
-    pb: _Problem, mode: str, X: "torch.Tensor", batches: list[slice], config: ProxyConfig, scale: float
+    pb: _Problem, mode: str, X: "torch.Tensor", batches: list[slice], config: ProxyConfig, scale: float,
+    zero_shot: "Mapping[str, np.ndarray]",
 ) -> FeatureSet:
-    """The learned rows of every batch gathered into one :class:`FeatureSet`."""
+    """The learned rows of every batch gathered into one :class:`FeatureSet` (plus the ``zero_shot`` features)."""
     import torch
 
     prompts, logits, proxies = [], [], []
@@ -493,7 +507,7 @@ def _features(
 
     return FeatureSet(
         mode, X.detach().cpu().numpy(), cat(prompts), logits=cat(logits), proxy=cat(proxies),
-        candidates=pb.G.detach().float().cpu().numpy(), fuse_weight=config.fuse_weight,
+        candidates=pb.G.detach().float().cpu().numpy(), fuse_weight=config.fuse_weight, zero_shot=zero_shot,
     )
 
 
@@ -541,6 +555,8 @@ def result_from_rows(
     import numpy as np
     import torch
 
+    from proxysort.methods.common import zero_shot_features
+
     _encoder, G, T = prepared_concept(concept, clip, config, prepared=prepared)
     with torch.no_grad():
         X = torch.as_tensor(image_features, device=T.device)
@@ -555,6 +571,7 @@ def result_from_rows(
     features = FeatureSet(
         config.mode, image_features, prompt, logits=logits, proxy=proxy_rows,
         candidates=G.cpu().numpy(), fuse_weight=config.fuse_weight,
+        zero_shot=zero_shot_features(Z, _logit_scale(clip)),
     )
     return ProxyResult(concept, features, T.cpu().numpy().astype(np.float32), Z.cpu().numpy().astype(np.float32),
                        list(loss_history), epochs_run)
@@ -579,10 +596,16 @@ def learn_proxies(
     import numpy as np
     import torch
 
+    from proxysort.methods.common import zero_shot_features
+
     config = config or ProxyConfig()
     config.validate()
     reporter = _OnceReporter(reporter or Reporter())
     _check_inputs(image_features, concepts, clip)
+    if config.mode in METHODS:
+        from proxysort.methods import run_method
+
+        return run_method(image_features, concepts, clip, config, reporter)
     device = _resolve_device(config, clip)
     epochs = config.epochs if config.epochs is not None else DEFAULT_EPOCHS.get(device.type, DEFAULT_EPOCHS["cpu"])
     lr = config.lr if config.lr is not None else DEFAULT_LR.get(config.mode, 0.0)
@@ -608,7 +631,7 @@ def learn_proxies(
         return [
             ProxyResult(
                 concept=pb.concept,
-                features=_features(pb, config.mode, X, batches, config, scale),
+                features=_features(pb, config.mode, X, batches, config, scale, zero_shot_features(pb.Z, scale)),
                 word_features=pb.T.cpu().numpy().astype(np.float32),
                 zero_shot=pb.Z.cpu().numpy().astype(np.float32),
                 loss_history=list(history),

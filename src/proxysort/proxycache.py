@@ -149,6 +149,7 @@ def learn_cached(
     """
     import numpy as np
 
+    from proxysort.methods import METHODS
     from proxysort.proxy import (
         ProxyConfig,
         independent_per_photo,
@@ -161,7 +162,9 @@ def learn_cached(
 
     config = config or ProxyConfig()
     config.validate()
-    if store_file is None or config.mode == "zeroshot":
+    if store_file is None or config.mode == "zeroshot" or config.mode in METHODS:
+        # The seed methods (proxysort.methods) couple photos (pruning by k-means usage, pseudo-labels) and may
+        # drop candidate words, so their results are a property of the whole run: they are learned every time.
         return (learner or learn_proxies)(image_features, concepts, clip, config, reporter)
     reporter = reporter or Reporter()
     resolved = resolve_config(config, clip)

@@ -179,7 +179,9 @@ def sort(
 
     from proxysort.encoders import load_clip
     from proxysort.indexer import index
-    from proxysort.groups import centroid_scores, choose_k, cluster_centres, kmeans, name_clusters, spherical_for
+    from proxysort.groups import (
+        centroid_scores, choose_k, cluster_centres, kmeans, mark_weak, name_clusters, spherical_for, weak_names,
+    )
     from proxysort.proxy import DEFAULT_FEATURE, Concept, ProxyConfig
     from proxysort.proxycache import learn_cached
 
@@ -209,6 +211,9 @@ def sort(
 
     wordlists = [b.words for b in concepts if isinstance(b.words, WordList)]
     proxy_concepts = [Concept(w.concept, tuple(w.words), noun=w.noun) for w in wordlists]
+    ks = {b.k for b in concepts}
+    if len(ks) == 1 and None not in ks and "k" not in config.options:
+        config.options = {**config.options, "k": ks.pop()}  # methods that prune candidates stop at k words
     store = indexed.store if proxy_cache else None
     results = learn_cached(indexed.vectors, proxy_concepts, clip, config, reporter, store, learner=learner)
 
@@ -216,10 +221,19 @@ def sort(
     for b, wl, res in zip(concepts, wordlists, results):
         x = res.feature(feature)
         spherical = spherical_for(feature)
-        k = b.k if b.k is not None else choose_k(x, len(wl.words), seed=seed, spherical=spherical)
+        # Automatic k looks at the words that survived (methods may prune unused candidates).
+        k = b.k if b.k is not None else choose_k(x, len(res.concept.words), seed=seed, spherical=spherical)
         km = kmeans(x, k, seed=seed, spherical=spherical)
         naming = res.features.get("prompt", indexed.vectors)
         names = name_clusters(cluster_centres(naming, km.labels, k), res.word_features, list(res.concept.words))
+        weak = weak_names(indexed.vectors, km.labels, names, res.word_features, list(res.concept.words))
+        if weak:
+            names = mark_weak(names, weak)
+            listed = ", ".join(names[w.cluster] for w in weak)
+            reporter.warning(
+                f"{wl.concept}: the photos in {listed} match their word clearly worse than the other groups match "
+                "theirs; a value may be missing from the word list."
+            )
         scores = centroid_scores(x, km.labels, km.centroids)
         out.append(
             ConceptResult(wl.concept, wl.noun, list(res.concept.words), wl.source, wl.detail, feature, k,

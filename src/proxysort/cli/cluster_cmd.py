@@ -48,6 +48,7 @@ from proxysort.cli.options import (
     WordsOpt,
 )
 from proxysort.errors import ExitCode, UsageError
+from proxysort.proxy import DEFAULT_MODE
 
 def cluster_command(
     source: SourceArg,
@@ -57,7 +58,7 @@ def cluster_command(
     words_file: WordsFileOpt = None,
     llm: LlmOpt = None,
     noun: NounOpt = None,
-    mode: ModeOpt = "subspace",
+    mode: ModeOpt = DEFAULT_MODE,
     feature: FeatureOpt = None,
     epochs: EpochsOpt = None,
     threads: ThreadsOpt = None,
@@ -91,7 +92,7 @@ def cluster_command(
     skipped (the rest is sorted).
     """
     from proxysort.cli.formats import choose_format, result_rows, write_eval, write_rows
-    from proxysort.evaluation import evaluate, read_labels
+    from proxysort.evaluation import read_labels, score_written
     from proxysort.indexer import sources
     from proxysort.output import check_output_folder, default_out
     from proxysort.sorting import as_by, write_folders
@@ -142,7 +143,7 @@ def cluster_command(
         env.stderr.write("dry run: no folder tree (no --out), nothing would be written\n")
     write_rows(result_rows(result, dest, out=out_abs), fmt, env.stdout, print0=print0, is_tty=bool(env.stdout_isatty))
     if truth is not None:
-        results = evaluate(result, truth)
+        results = score_written(result, truth)
         write_eval(results, "table" if env.stderr_isatty else "tsv", env.stderr, is_tty=bool(env.stderr_isatty))
     if result.failures or vanished:
         reporter.warning(f"{len(result.failures) + vanished} photo(s) were skipped (listed above); the rest is sorted.")

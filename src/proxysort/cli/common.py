@@ -31,7 +31,7 @@ FLAGS = {
     "k": "--k",
     "words": "--words",
     "words_file": "--words-file",
-    "mode": "--mode",
+    "mode": "--method",
     "feature": "--feature",
     "epochs": "--epochs",
     "device": "--device",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from proxysort.cli.common import by_from_flags, get_env, reporter_for, sort_with_flags
 from proxysort.cli.inputs import source_of
+from proxysort.proxy import DEFAULT_MODE
 from proxysort.cli.options import (
     ByOpt,
     CacheDirOpt,
@@ -46,7 +47,7 @@ def eval_command(
     words_file: WordsFileOpt = None,
     llm: LlmOpt = None,
     noun: NounOpt = None,
-    mode: ModeOpt = "subspace",
+    mode: ModeOpt = DEFAULT_MODE,
     feature: FeatureOpt = None,
     epochs: EpochsOpt = None,
     threads: ThreadsOpt = None,

@@ -158,5 +158,9 @@ def write_eval(results: Sequence["EvalResult"], fmt: str, stream: IO[str], *, is
         console = Console(file=stream, force_terminal=is_tty, highlight=False, soft_wrap=False)
         console.print(table)
         seeds = len(results[0].scores.per_seed) if results else 0
-        console.print(Text(f"mean ± std over {seeds} k-means seeds; ACC = Hungarian accuracy"))
+        if seeds == 1:
+            console.print(Text("scores of the clustering written (proxysort eval re-runs k-means with 10 seeds, "
+                               "the papers' protocol); ACC = Hungarian accuracy"))
+        else:
+            console.print(Text(f"mean ± std over {seeds} k-means seeds (the papers' protocol); ACC = Hungarian accuracy"))
     stream.flush()

@@ -16,7 +16,7 @@ import typer
 from proxysort.cli.formats import FORMATS
 from proxysort.encoders import DEFAULT_MODEL, DEFAULT_PRETRAINED
 from proxysort.output import LINK_MODES
-from proxysort.proxy import DEFAULT_EPOCHS, DEFAULT_ROUNDS, FEATURES, MODES
+from proxysort.proxy import DEFAULT_EPOCHS, DEFAULT_FEATURE, DEFAULT_MODE, DEFAULT_ROUNDS, FEATURES, MODES
 
 # -- model and cache (every command that embeds or reads the cache) --------------------------------------
 
@@ -162,8 +162,13 @@ FeatureChoice = Literal[FEATURES]  # type: ignore[valid-type]
 LinkChoice = Literal[LINK_MODES]  # type: ignore[valid-type]
 FormatChoice = Literal[FORMATS]  # type: ignore[valid-type]
 
-ModeOpt = Annotated[ModeChoice, typer.Option("--mode", help="How proxies are learned (zeroshot = no training).")]
-FeatureOpt = Annotated[Optional[FeatureChoice], typer.Option("--feature", help="What k-means clusters (default: prompt).")]
+ModeOpt = Annotated[ModeChoice, typer.Option(
+    "--method", "--mode",
+    help=f"How proxies are learned (default {DEFAULT_MODE}: Multi-DProxy; multimap, multisub: the other seed papers; "
+    "zeroshot = no training).",
+)]
+FeatureOpt = Annotated[Optional[FeatureChoice], typer.Option(
+    "--feature", help=f"What k-means clusters (default: {DEFAULT_FEATURE}).")]
 EpochsOpt = Annotated[
     Optional[int],
     typer.Option(

@@ -1,0 +1,148 @@
+"""Multi-Sub (NeurIPS 2024): subspace proxies with a learnable image side, in two alternating phases.
+
+Per image i the proxy is w_i = softmax(λ_i)·G (inside the candidates' convex hull), λ_i initialised from
+the zero-shot scores at CLIP's logit scale. The image side is x'_i = normalise(P x_i) with one shared
+D×D matrix P initialised at the identity.
+
+* **Phase I** (alignment): λ and P minimise Σ_i 1 − ⟨x'_i, h(w_i)⟩ + ρ N ‖P − I‖²_F. The penalty keeps P
+  near the identity: without it P can map every photo onto one prompt and the loss reaches zero with
+  nothing learned.
+* **Phase II** (clustering): pseudo-labels y_i = argmax softmax(λ_i) (the dominant candidate of each
+  proxy); with f_i = [normalise(w_i), x'_i]/√2 and c_k the mean f of pseudo-class k, P minimises
+  Σ_i ‖f_i − c_{y_i}‖² (intra) + N · mean_{k≠l} max(0, m − ‖c_k − c_l‖)² (inter, margin m) + the same ρ
+  penalty; λ is frozen.
+  Phase II is what lets the image side separate photos the candidate words lump together.
+
+The two phases alternate for ``ROUNDS`` rounds; each round spends two thirds of its epochs in phase I.
+
+**Why a linear map on cached vectors.** The paper fine-tunes the image encoder's last projection. proxysort
+caches only the projected, normalised image vectors (the index is shared by every command and model
+forward passes are the expensive part), so the projection's input is not available. A D×D map applied
+after the projection, started at the identity, has the same effect on where the photos land (the
+composition P·W_proj is a learnable projection of the same features, up to the normalisation), costs
+nothing to run and needs no change to the cache. Storing the pre-projection features would double the
+index and tie it to one model's internals for one method.
+
+Features: ``prompt``, ``proxy``, ``weights``, ``concat`` ([proxy, mapped image], what phase II shapes),
+``fused``, ``scores`` (the mapped image against the candidate prompts).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Sequence
+
+from proxysort.methods import common
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    import torch
+
+    from proxysort.encoders import ClipModel
+    from proxysort.progress import Reporter
+    from proxysort.proxy import Concept, ProxyConfig, ProxyResult
+
+ROUNDS = 3
+DEFAULT_LR = 0.1  # logits, in units of CLIP's logit scale (as the subspace mode)
+MAP_LR = 1e-3
+DEFAULT_RHO = 1.0
+DEFAULT_MARGIN = 0.5
+
+
+def _phase_two_loss(f: "torch.Tensor", labels: "torch.Tensor", k: int, margin: float) -> "torch.Tensor":
+    """Intra-class spread plus a hinge on centre distances below ``margin`` (pseudo-classes present only)."""
+    import torch
+
+    onehot = torch.nn.functional.one_hot(labels, k).float()
+    counts = onehot.sum(0)
+    all_centres = (onehot.T @ f) / counts.clamp(min=1.0)[:, None]
+    intra = (f - onehot @ all_centres).pow(2).sum()
+    centres = all_centres[counts > 0]
+    m = centres.shape[0]
+    if m < 2:
+        return intra
+    d = torch.cdist(centres, centres)
+    off = ~torch.eye(m, dtype=torch.bool, device=f.device)
+    inter = torch.clamp(margin - d[off], min=0).pow(2).mean()
+    return intra + f.shape[0] * inter
+
+
+def learn(
+    image_features: "np.ndarray",
+    concepts: Sequence["Concept"],
+    clip: "ClipModel",
+    config: "ProxyConfig",
+    reporter: "Reporter",
+) -> list["ProxyResult"]:
+    import numpy as np
+    import torch
+
+    from proxysort.proxy import ProxyResult
+
+    cuda = [clip.device.index or 0] if clip.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(config.seed)
+        device, X, epochs, slices = common.prepare(image_features, concepts, clip, config)
+        n, d = X.shape
+        problems = [common.setup(c, clip, X, config, reporter) for c in concepts]
+        scale = common.logit_scale(clip)
+        rho = common.option(config, "rho", DEFAULT_RHO)
+        margin = common.option(config, "margin", DEFAULT_MARGIN)
+        map_lr = common.option(config, "map_lr", MAP_LR)
+        lr = config.lr if config.lr is not None else DEFAULT_LR
+        # One image map per concept: each concept wants a different view of the same photos.
+        maps = [torch.eye(d, device=device).requires_grad_(True) for _ in problems]
+        eye = torch.eye(d, device=device)
+        logits = [[(scale * pb.Z[rows]).clone().requires_grad_(True) for pb in problems] for rows in slices]
+
+        def mapped(c: int, rows: slice) -> "torch.Tensor":
+            return common.unit(X[rows] @ maps[c].T)
+
+        def penalty(c: int, rows: slice) -> "torch.Tensor":
+            share = (rows.stop - rows.start) / n  # the whole penalty once per epoch, spread over batches
+            return rho * n * share * (maps[c] - eye).pow(2).sum()
+
+        def phase_one(b: int, rows: slice, _e: int) -> "torch.Tensor":
+            total = X.new_zeros(())
+            for c, pb in enumerate(problems):
+                h = pb.encoder.encode(logits[b][c].softmax(-1) @ pb.G)
+                total = total + (1.0 - (h * mapped(c, rows)).sum(-1)).sum() + penalty(c, rows)
+            return total
+
+        def phase_two(b: int, rows: slice, _e: int) -> "torch.Tensor":
+            total = X.new_zeros(())
+            for c, pb in enumerate(problems):
+                with torch.no_grad():
+                    lam = logits[b][c].softmax(-1)
+                    w = common.unit(lam @ pb.G)
+                    y = lam.argmax(-1)
+                f = torch.cat([w, mapped(c, rows)], dim=1) / math.sqrt(2.0)
+                total = total + _phase_two_loss(f, y, len(pb.words), margin) + penalty(c, rows)
+            return total
+
+        history: list[float] = []
+        per_round = max(1, epochs // ROUNDS) if epochs else 0
+        one = max(1, round(per_round * 2 / 3)) if per_round else 0
+        two = per_round - one
+        epoch = 0
+        for r in range(ROUNDS if epochs else 0):
+            history += common.loop(logits, maps, slices, phase_one, one, lr, map_lr, reporter,
+                                   f"learning proxies (multisub, round {r + 1}, phase I)", first_epoch=epoch)
+            epoch += one
+            if two:
+                # Phase II shapes the image map only; per-image logits stay frozen (no optimiser for them).
+                history += common.loop([[]], maps, slices, phase_two, two, lr, map_lr, reporter,
+                                       f"learning proxies (multisub, round {r + 1}, phase II)", first_epoch=epoch)
+                epoch += two
+
+        results = []
+        with torch.no_grad():
+            for c, pb in enumerate(problems):
+                lam = torch.cat([logits[b][c] for b in range(len(slices))]).softmax(-1)
+                w = lam @ pb.G
+                h = torch.cat([pb.encoder.encode(w[rows]) for rows in slices])
+                xm = common.unit(X @ maps[c].T)
+                feats = common.features(h, xm, pb.T, config.fuse_weight, w=w, weights=lam, scale=scale)
+                results.append(ProxyResult(pb.concept, feats, pb.T.cpu().numpy().astype(np.float32),
+                                           pb.Z.cpu().numpy().astype(np.float32), list(history), len(history)))
+        return results

@@ -1,0 +1,165 @@
+"""The seed methods (proxysort.methods): each one's defining property, on the tiny random CLIP.
+
+Quality (do they sort by the concept?) is measured on the trained miniclips in test_quality.py and
+benchmarks/quality.py; here each method must keep the structure that makes it that method.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+COLOR = ("red", "green", "blue", "yellow", "purple", "orange")
+
+
+def _images(clip, n: int = 48, seed: int = 0) -> np.ndarray:
+    x = np.random.default_rng(seed).standard_normal((n, clip.embed_dim)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def _learn(clip, X, concepts, **config):
+    from proxysort.proxy import ProxyConfig, learn_proxies
+
+    config.setdefault("epochs", 6)
+    config.setdefault("batch_size", 16)
+    return learn_proxies(X, list(concepts), clip, ProxyConfig(**config))
+
+
+def _color():
+    from proxysort.proxy import Concept
+
+    return Concept("color", COLOR, noun="fruit")
+
+
+@pytest.mark.parametrize("mode", ["multimap", "multisub", "dproxy"])
+def test_every_method_is_selectable_and_deterministic(tiny_clip, mode):
+    from proxysort.proxy import FEATURES, MODES
+
+    assert mode in MODES
+    X = _images(tiny_clip)
+    (a,) = _learn(tiny_clip, X, [_color()], mode=mode)
+    (b,) = _learn(tiny_clip, X, [_color()], mode=mode)
+    for name in ("prompt", "fused", "scores", "concat"):
+        assert name in a.features and name in FEATURES
+        assert a.features[name].shape[0] == len(X)
+        np.testing.assert_array_equal(a.features[name], b.features[name])
+    np.testing.assert_allclose(np.linalg.norm(a.feature("prompt"), axis=1), 1.0, atol=1e-5)
+    assert a.epochs_run > 0 and np.isfinite(a.loss_history).all()
+
+
+def test_multimap_pull_toward_the_concept_word_moves_proxies(tiny_clip):
+    """γ > 0 makes proxies more similar to φ(color) than γ = 0 does; everything else equal."""
+    from proxysort.textpath import PromptEncoder
+
+    X = _images(tiny_clip)
+    color = _color()
+    u = PromptEncoder(tiny_clip, color.prompt).word_embedding("color").numpy()
+
+    def mean_cos(gamma: float) -> float:
+        (r,) = _learn(tiny_clip, X, [color], mode="multimap", lr=0.01, beta=0.0, options={"gamma": gamma})
+        w = r.feature("proxy")
+        return float((w @ u / np.linalg.norm(w, axis=1) / np.linalg.norm(u)).mean())
+
+    assert mean_cos(5.0) > mean_cos(0.0) + 0.01
+
+
+def test_multimap_reference_term_keeps_proxies_near_their_zero_shot_word(tiny_clip):
+    from proxysort.textpath import PromptEncoder
+
+    X = _images(tiny_clip)
+    color = _color()
+    enc = PromptEncoder(tiny_clip, color.prompt)
+    G = torch.stack([enc.word_embedding(w) for w in COLOR]).numpy()
+
+    def offset(alpha: float) -> float:
+        (r,) = _learn(tiny_clip, X, [color], mode="multimap", lr=0.01, alpha=alpha, options={"gamma": 0.0})
+        base = G[r.zero_shot.argmax(1)]
+        return float(np.linalg.norm(r.feature("proxy") - base, axis=1).mean())
+
+    assert offset(50.0) < 0.5 * offset(0.0)
+
+
+def test_multisub_proxies_stay_in_the_hull_and_its_image_map_starts_at_identity(tiny_clip):
+    from proxysort.textpath import PromptEncoder
+
+    X = _images(tiny_clip)
+    color = _color()
+    (r0,) = _learn(tiny_clip, X, [color], mode="multisub", epochs=0)
+    # Untrained: the image side is the input itself, so scores are the zero-shot cosines.
+    np.testing.assert_allclose(r0.feature("scores"), r0.zero_shot, atol=1e-5)
+    (r,) = _learn(tiny_clip, X, [color], mode="multisub", epochs=6)
+    weights = r.feature("weights")
+    np.testing.assert_allclose(weights.sum(1), 1.0, atol=1e-5)
+    enc = PromptEncoder(tiny_clip, color.prompt)
+    G = torch.stack([enc.word_embedding(w) for w in COLOR]).numpy()
+    np.testing.assert_allclose(r.feature("proxy"), weights @ G, atol=1e-5)
+    # Trained: the map moved the images (scores differ from zero-shot) but not far (rho keeps it near I).
+    diff = np.abs(r.feature("scores") - r.zero_shot).max()
+    assert 1e-6 < diff < 0.5
+
+
+def test_multisub_phase_two_separates_pseudo_classes():
+    from proxysort.methods.multisub import _phase_two_loss
+
+    labels = torch.tensor([0, 0, 1, 1])
+    tight = torch.tensor([[0.0, 0.0], [0.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
+    spread = torch.tensor([[0.0, 0.3], [0.0, -0.3], [1.0, 0.3], [1.0, -0.3]])
+    close = torch.tensor([[0.0, 0.0], [0.0, 0.0], [0.1, 0.0], [0.1, 0.0]])
+    assert _phase_two_loss(tight, labels, 2, 0.5) < _phase_two_loss(spread, labels, 2, 0.5)
+    assert _phase_two_loss(tight, labels, 2, 0.5) < _phase_two_loss(close, labels, 2, 0.5)
+    assert float(_phase_two_loss(tight, labels, 2, 0.5)) == pytest.approx(0.0)
+
+
+def test_dproxy_prunes_an_over_complete_list_to_k_words(tiny_clip):
+    X = _images(tiny_clip)
+    (r,) = _learn(tiny_clip, X, [_color()], mode="dproxy", epochs=8, options={"k": 3})
+    assert len(r.concept.words) == 3 and set(r.concept.words) <= set(COLOR)
+    assert r.word_features.shape[0] == 3 and r.zero_shot.shape == (len(X), 3)
+    assert r.feature("weights").shape == (len(X), 3)
+
+
+def test_dproxy_pruning_keeps_the_used_words():
+    from proxysort.methods.dproxy import prune, usage
+
+    rng = np.random.default_rng(0)
+    mix = np.zeros((60, 6))
+    mix[:20, 0] = mix[20:40, 3] = mix[40:, 5] = 1.0  # three groups, each using one word
+    prompts = mix + 0.01 * rng.standard_normal(mix.shape)
+    use = usage(prompts.astype(np.float32), mix, 3, seed=0)
+    assert set(np.argsort(-use)[:3].tolist()) == {0, 3, 5}
+    assert prune(list(range(6)), use, 3) == [0, 3, 5]
+    # Without k: halve, but never drop a word the clusters use.
+    assert {0, 3, 5} <= set(prune(list(range(6)), use, None))
+
+
+def test_dproxy_gate_is_per_image(tiny_clip):
+    X = _images(tiny_clip)
+    (r,) = _learn(tiny_clip, X, [_color()], mode="dproxy", epochs=4, fuse_weight=0.5)
+    h, fused = r.feature("prompt"), r.feature("fused")
+    # fused = normalise(g h + (1 - g) x): recover g per image from its position between h and x.
+    gates = []
+    for hi, xi, fi in zip(h, X, fused):
+        a = np.stack([hi, xi], 1)
+        coef, *_ = np.linalg.lstsq(a, fi, rcond=None)
+        gates.append(coef[0] / coef.sum())
+    assert np.std(gates) > 0.01 and all(0 < g < 1 for g in gates)
+
+
+def test_scores_feature_is_the_zero_shot_score_vector_for_basic_modes(tiny_clip):
+    X = _images(tiny_clip)
+    for mode in ("zeroshot", "subspace"):
+        (r,) = _learn(tiny_clip, X, [_color()], mode=mode, epochs=2)
+        np.testing.assert_allclose(r.feature("scores"), r.zero_shot, atol=1e-6)
+
+
+def test_several_concepts_contrast_in_multimap(tiny_clip):
+    from proxysort.proxy import Concept
+
+    X = _images(tiny_clip)
+    results = _learn(tiny_clip, X, [_color(), Concept("species", ("apple", "banana", "cherry"), noun="fruit")],
+                     mode="multimap")
+    assert [r.concept.name for r in results] == ["color", "species"]

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
 
 from proxysort.errors import UsageError
-from proxysort.methods import METHODS
 from proxysort.progress import Reporter
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -33,6 +32,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from proxysort.encoders import ClipModel
     from proxysort.textpath import PromptEncoder
 
+#: The seed papers' complete methods, each a module of proxysort.methods with ``learn(...)`` (imported by name
+#: so that the methods package depends on this module and not the reverse).
+METHODS = ("multimap", "multisub", "dproxy")
 MODES = ("zeroshot", "subspace", "free", "linear", *METHODS)
 #: How subspace proxies are optimised: "refine" (surrogate steps checked and corrected by a few exact passes
 #: through the text encoder, see refine.py) or "adam" (Adam through the encoder every epoch, the reference).
@@ -596,16 +598,15 @@ def learn_proxies(
     import numpy as np
     import torch
 
-    from proxysort.methods.common import zero_shot_features
-
     config = config or ProxyConfig()
     config.validate()
     reporter = _OnceReporter(reporter or Reporter())
     _check_inputs(image_features, concepts, clip)
     if config.mode in METHODS:
-        from proxysort.methods import run_method
+        import importlib
 
-        return run_method(image_features, concepts, clip, config, reporter)
+        return importlib.import_module(f"proxysort.methods.{config.mode}").learn(
+            image_features, concepts, clip, config, reporter)
     device = _resolve_device(config, clip)
     epochs = config.epochs if config.epochs is not None else DEFAULT_EPOCHS.get(device.type, DEFAULT_EPOCHS["cpu"])
     lr = config.lr if config.lr is not None else DEFAULT_LR.get(config.mode, 0.0)
@@ -639,3 +640,29 @@ def learn_proxies(
             )
             for pb in problems
         ]
+
+
+def scoremix(scores: "torch.Tensor", probs: "torch.Tensor") -> "torch.Tensor":
+    """[probs, centred scores], each scaled to unit total variance over the photos (Euclidean k-means on it).
+
+    Measured on both miniworlds (benchmarks/results/quality.md): k-means on the probabilities partitions
+    like CLIP's argmax, which is right when the words cover the values, but cannot keep apart photos whose
+    value is missing (they pile onto one word); k-means on the raw cosines keeps them apart (their whole
+    score profile is low) but splits ordinal values such as sizes along the wrong axis. Side by side, each
+    corrects the other's failure; neither half dominates because each is scaled to the same total variance.
+    """
+    import torch
+
+    centred = scores - scores.mean(0, keepdim=True)
+    p = probs - probs.mean(0, keepdim=True)
+    return torch.cat([p / p.var(0).sum().clamp_min(1e-12).sqrt(), centred / centred.var(0).sum().clamp_min(1e-12).sqrt()], 1)
+
+
+def zero_shot_features(Z: "torch.Tensor", scale: float) -> dict[str, "np.ndarray"]:
+    """``scores`` (cosines with the candidate prompts), ``probs`` (CLIP's softmax of them) and ``scoremix``."""
+    import torch
+
+    with torch.no_grad():
+        probs = (scale * Z).softmax(-1)
+        out = {"scores": Z, "probs": probs, "scoremix": scoremix(Z, probs)}
+        return {k: v.detach().float().cpu().numpy() for k, v in out.items()}

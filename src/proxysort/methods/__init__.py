@@ -9,35 +9,13 @@
   discriminability terms on schedules, pruning of an over-complete word list, and a per-image gate that
   fuses text-side and image features (:mod:`proxysort.methods.dproxy`).
 
-This module only names them (importing it costs nothing); :func:`run_method` imports the one asked for.
-Every method returns the same :class:`proxysort.proxy.ProxyResult` as the basic modes, so k-means,
+This package only names them (importing it costs nothing). Every method module has
+``learn(image_features, concepts, clip, config, reporter) -> list[ProxyResult]`` and returns the same :class:`proxysort.proxy.ProxyResult` as the basic modes, so k-means,
 naming and evaluation do not care which one ran.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
-
-if TYPE_CHECKING:  # pragma: no cover
-    import numpy as np
-
-    from proxysort.encoders import ClipModel
-    from proxysort.progress import Reporter
-    from proxysort.proxy import Concept, ProxyConfig, ProxyResult
-
-#: Method name → module under proxysort.methods.
+#: Method name → module under proxysort.methods. proxy.py dispatches to them by name (importlib), so this
+#: package depends on proxy.py and never the other way round.
 METHODS = {"multimap": "multimap", "multisub": "multisub", "dproxy": "dproxy"}
-
-
-def run_method(
-    image_features: "np.ndarray",
-    concepts: Sequence["Concept"],
-    clip: "ClipModel",
-    config: "ProxyConfig",
-    reporter: "Reporter",
-) -> list["ProxyResult"]:
-    """Learn proxies with the method ``config.mode`` (one of :data:`METHODS`)."""
-    import importlib
-
-    module = importlib.import_module(f"proxysort.methods.{METHODS[config.mode]}")
-    return module.learn(image_features, concepts, clip, config, reporter)

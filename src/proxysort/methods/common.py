@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from proxysort.errors import UsageError
+from proxysort.proxy import scoremix
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -161,32 +162,6 @@ def loop(
                 if stalled >= patience and len(history) >= min_epochs:
                     break
     return history
-
-
-def scoremix(scores: "torch.Tensor", probs: "torch.Tensor") -> "torch.Tensor":
-    """[probs, centred scores], each scaled to unit total variance over the photos (Euclidean k-means on it).
-
-    Measured on both miniworlds (benchmarks/results/quality.md): k-means on the probabilities partitions
-    like CLIP's argmax, which is right when the words cover the values, but cannot keep apart photos whose
-    value is missing (they pile onto one word); k-means on the raw cosines keeps them apart (their whole
-    score profile is low) but splits ordinal values such as sizes along the wrong axis. Side by side, each
-    corrects the other's failure; neither half dominates because each is scaled to the same total variance.
-    """
-    import torch
-
-    centred = scores - scores.mean(0, keepdim=True)
-    p = probs - probs.mean(0, keepdim=True)
-    return torch.cat([p / p.var(0).sum().clamp_min(1e-12).sqrt(), centred / centred.var(0).sum().clamp_min(1e-12).sqrt()], 1)
-
-
-def zero_shot_features(Z: "torch.Tensor", scale: float) -> dict[str, "np.ndarray"]:
-    """``scores`` (cosines with the candidate prompts), ``probs`` (CLIP's softmax of them) and ``scoremix``."""
-    import torch
-
-    with torch.no_grad():
-        probs = (scale * Z).softmax(-1)
-        out = {"scores": Z, "probs": probs, "scoremix": scoremix(Z, probs)}
-        return {k: v.detach().float().cpu().numpy() for k, v in out.items()}
 
 
 def features(

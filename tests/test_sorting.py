@@ -36,10 +36,11 @@ def test_sort_returns_labels_names_and_scores(run) -> None:
     c = run.concepts[0]
     assert (c.concept, c.k, c.word_source, c.words) == ("color", 3, "user", COLORS)
     assert c.labels.shape == (12,) and set(c.labels.tolist()) == {0, 1, 2}
-    assert sorted(c.names) == sorted(COLORS)  # three groups, three words: each word names one group
+    # three groups, three words: each word names one group (a random model may fit one clearly worse: "-unsure")
+    assert sorted(n.removesuffix("-unsure") for n in c.names) == sorted(COLORS)
     assert np.all(c.scores <= 1.0001) and np.all(c.scores > -1.0001)
     rows = result_rows(run)
-    assert len(rows) == 12 and {r.name for r in rows} == set(COLORS) and all(r.dest is None for r in rows)
+    assert len(rows) == 12 and {r.name for r in rows} == set(c.names) and all(r.dest is None for r in rows)
 
 
 def test_roots_travel_with_the_index(run, shared_photos: Path) -> None:
@@ -53,7 +54,7 @@ def test_several_concepts_are_learned_together(photo_folder: Path, tiny_clip, ca
     )
     assert [c.concept for c in run.concepts] == ["color", "shape"]
     assert [c.k for c in run.concepts] == [3, 2]
-    assert set(run.concepts[1].names) == {"round", "square"}
+    assert {n.removesuffix("-unsure") for n in run.concepts[1].names} == {"round", "square"}
     assert len(result_rows(run)) == 24
 
 

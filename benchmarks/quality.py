@@ -369,7 +369,7 @@ def auto_k(world_name: str, n: int, world_seeds: list[int]) -> str:
                 found = []
                 for mode, feature in ((DEFAULT_MODE, DEFAULT_FEATURE), ("subspace", "prompt")):
                     res = learn_proxies(x, [con], clip, ProxyConfig(mode=mode))[0]
-                    found.append(choose_k(res.feature(feature), len(res.concept.words), spherical=_spherical(feature)))
+                    found.append(choose_k(res.feature(feature), len(words), spherical=_spherical(feature)))
                 rows.append(f"| {kind} | {concept} | {len(set(truth))} | {found[0]} | {found[1]} |")
                 print(rows[-1], file=sys.stderr, flush=True)
     return "\n".join(rows) + "\n"

@@ -54,7 +54,7 @@ def main() -> None:
     def run(X, k: int, store: Path) -> tuple[float, float, str]:
         rep = Quiet()
         t0 = time.perf_counter()
-        (res,) = learn_cached(X, [concept], clip, ProxyConfig(), rep, store)
+        (res,) = learn_cached(X, [concept], clip, ProxyConfig(mode="subspace"), rep, store)
         t1 = time.perf_counter()
         km = kmeans(res.feature(), k, seed=0)
         name_clusters(cluster_centres(res.features["prompt"], km.labels, k), res.word_features, list(concept.words))

@@ -34,6 +34,7 @@ def _run(clip, X, store, words=COLOR, reporter=None, **config):
     from proxysort.proxycache import learn_cached
 
     config.setdefault("batch_size", 16)
+    config.setdefault("mode", "subspace")  # the cache serves the per-photo modes; seed methods learn every run
     (res,) = learn_cached(X, [Concept("color", words, noun="fruit")], clip, ProxyConfig(**config), reporter, store)
     return res
 
@@ -65,7 +66,7 @@ def test_new_photos_learn_only_their_own_and_match_a_fresh_run(tiny_clip, tmp_pa
     rec = Recorder()
     grown = _run(tiny_clip, X, store, reporter=rec)
     assert any("30 of 50 photos from the cache, 20 to learn" in m for m in rec.messages)
-    (fresh,) = learn_proxies(X, [Concept("color", COLOR, noun="fruit")], tiny_clip, ProxyConfig(batch_size=16))
+    (fresh,) = learn_proxies(X, [Concept("color", COLOR, noun="fruit")], tiny_clip, ProxyConfig(batch_size=16, mode="subspace"))
     for name in ("prompt", "weights", "proxy"):
         np.testing.assert_allclose(grown.features[name], fresh.features[name], atol=1e-5)
 

@@ -557,8 +557,6 @@ def result_from_rows(
     import numpy as np
     import torch
 
-    from proxysort.methods.common import zero_shot_features
-
     _encoder, G, T = prepared_concept(concept, clip, config, prepared=prepared)
     with torch.no_grad():
         X = torch.as_tensor(image_features, device=T.device)

@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
     from proxysort.pipeline import ClusterRun
-    from proxysort.thumbs import Thumb
+    from proxysort.thumbs import Thumb, ThumbStats
 
 PAGE_NAME = "index.html"
 PAGE_DATA_NAME = ".proxysort-page.json"
@@ -53,6 +53,15 @@ PALETTE = (
     "#4e9bd6", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#edc948",
     "#76b7b2", "#ff9da7", "#9c755f", "#a0cbe8", "#8cd17d", "#bab0ac",
 )
+#: A group named after a colour is drawn in that colour (a "yellow" group in blue would mislead); the
+#: values are tuned to stay visible on the dark page.
+NAMED_COLOURS = {
+    "red": "#e5484d", "orange": "#f5862b", "yellow": "#f2cf3a", "green": "#46a758", "blue": "#3e83e8",
+    "purple": "#9a5bd6", "violet": "#a877e8", "pink": "#ee7fb8", "brown": "#9a6a44", "black": "#5b6068",
+    "white": "#f2f2f2", "gray": "#9aa3ad", "grey": "#9aa3ad", "cyan": "#3ccfd8", "teal": "#2a9d8f",
+    "magenta": "#d63dc9", "gold": "#d8b13a", "silver": "#c4c9cf", "beige": "#ddcfa8", "navy": "#4456b8",
+    "maroon": "#a5364a", "olive": "#9a9a3a", "turquoise": "#40d0c0", "lime": "#9bdc3c", "tan": "#cfae83",
+}
 
 
 # -------------------------------------------------------------------------------------------- data
@@ -184,12 +193,13 @@ def build_page_data(
         wf = np.asarray(c.proxy.word_features, dtype=np.float64)
         wf = wf / np.maximum(np.linalg.norm(wf, axis=1, keepdims=True), 1e-12)
         sims = centres @ wf.T if len(wf) else np.zeros((c.k, 0))
+        # Largest group first; map points carry the index of their group in ``groups``.
+        order = sorted(by_cluster, key=lambda g: (-len(by_cluster[g]), folders[g]))
         groups = [
-            PageGroup(folders[g], sorted(photos, key=lambda p: -p.score), [round(float(s), 4) for s in sims[g]])
-            for g, photos in sorted(by_cluster.items())
+            PageGroup(folders[g], sorted(by_cluster[g], key=lambda p: -p.score), [round(float(s), 4) for s in sims[g]])
+            for g in order
         ]
-        # Map points carry the index of their group in ``groups`` (clusters without photos have none).
-        position = {g: j for j, g in enumerate(sorted(by_cluster))}
+        position = {g: j for j, g in enumerate(order)}
         keep = np.array([position.get(int(label), -1) for label in c.labels])
         shown = keep >= 0
         points, share = _pca_map(np.asarray(c.proxy.feature(c.feature))[shown], keep[shown], seed=run.seed)
@@ -288,10 +298,10 @@ section.concept{padding:18px 28px 40px}
 .sw{display:inline-block;width:10px;height:10px;border-radius:3px;background:var(--c);margin-right:7px;vertical-align:0}
 svg.map{width:100%;height:auto;background:#15181c;border:1px solid var(--line);border-radius:8px}
 svg.map circle{fill:var(--c);fill-opacity:.78}
-svg.map text{fill:var(--dim);font-size:9px}
+svg.map text{fill:var(--c);font-size:11px;font-weight:600;paint-order:stroke;stroke:#15181c;stroke-width:3px}
 .caption{color:var(--dim);font-size:12px;margin:4px 0 0}
 .toolbar{display:flex;gap:10px;align-items:center;margin:0 0 14px;color:var(--dim)}
-button{background:#242a31;color:var(--text);border:1px solid var(--line);border-radius:7px;padding:5px 11px;font:inherit;cursor:pointer}
+button{white-space:nowrap;background:#242a31;color:var(--text);border:1px solid var(--line);border-radius:7px;padding:5px 11px;font:inherit;cursor:pointer}
 button[aria-pressed=true]{border-color:var(--doubt);color:var(--doubt)}
 .group{margin:0 0 28px;content-visibility:auto;contain-intrinsic-size:auto 600px}
 .ghead{display:flex;flex-wrap:wrap;align-items:center;gap:8px 18px;margin:0 0 10px;padding-bottom:8px;border-bottom:1px solid var(--line)}
@@ -378,9 +388,19 @@ CSP = (
 )
 
 
-def _colour_classes(n: int) -> str:
-    """``.c0{--c:#...}`` per group colour: colours live in the stylesheet, never in attributes."""
-    return "".join(f".c{i}{{--c:{PALETTE[i]}}}" for i in range(min(n, len(PALETTE))))
+def _colour_of(name: str, index: int) -> str:
+    """A group's colour: the colour it is named after, else the palette's by position."""
+    word = name.rsplit("-", 1)[0] if name.rsplit("-", 1)[-1].isdigit() else name
+    return NAMED_COLOURS.get(word.strip().casefold(), PALETTE[index % len(PALETTE)])
+
+
+def _colour_classes(data: PageData) -> str:
+    """``.k0 .c3{--c:#...}`` per concept and group: colours live in the stylesheet, never in attributes."""
+    return "".join(
+        f"#c{ci} .c{gi}{{--c:{_colour_of(g.name, gi)}}}"
+        for ci, c in enumerate(data.concepts)
+        for gi, g in enumerate(c.groups)
+    )
 
 
 def _doubtful(n: int) -> int:
@@ -394,7 +414,19 @@ def _map_svg(c: PageConcept) -> str:
     for x, y, g in c.map_points:
         cx = pad + x * (size - 2 * pad)
         cy = pad + (1 - y) * (size - 2 * pad)
-        dots.append(f'<circle class="c{int(g) % len(PALETTE)}" cx="{cx:.1f}" cy="{cy:.1f}" r="2.6"/>')
+        dots.append(f'<circle class="c{int(g)}" cx="{cx:.1f}" cy="{cy:.1f}" r="2.6"/>')
+    # Each group's name at the mean position of its dots, so the map reads without the legend.
+    sums: dict[int, list[float]] = {}
+    for x, y, g in c.map_points:
+        acc = sums.setdefault(int(g), [0.0, 0.0, 0.0])
+        acc[0] += x
+        acc[1] += y
+        acc[2] += 1
+    for g, (sx, sy, n) in sums.items():
+        if g < len(c.groups):
+            lx = min(max(pad + sx / n * (size - 2 * pad), 30), size - 30)
+            ly = min(max(pad + (1 - sy / n) * (size - 2 * pad) - 7, 12), size - 4)
+            dots.append(f'<text class="c{g}" x="{lx:.1f}" y="{ly:.1f}" text-anchor="middle">{_text(c.groups[g].name)}</text>')
     share = " · ".join(f"PC{i + 1} {v:.0%}" for i, v in enumerate(c.map_variance))
     return (
         f'<svg class="map" viewBox="0 0 {size} {size}" role="img" aria-label="map of the groups">'
@@ -426,7 +458,7 @@ def _bars_svg(words: Sequence[str], scores: Sequence[float], colour: int, top: i
         )
     height = row * len(order) + 2
     return (
-        f'<svg class="bars c{colour % len(PALETTE)}" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'<svg class="bars c{colour }" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
         f'role="img" aria-label="nearest candidate words"><title>cosine of the group to each candidate word '
         f"(bars scaled between the lowest and highest word)</title>{''.join(parts)}</svg>"
     )
@@ -442,7 +474,7 @@ def _thumb(p: PagePhoto, doubt: bool, anchor: str | None) -> str:
         if p.thumb
         else f'<span class="ph">{name}</span>'
     )
-    return f'<a class="{cls}"{ident} href="{_text(file_url(p.src))}" title="{title}">{inner}<span class="s">{p.score:.2f}</span></a>'
+    return f'<a class="{cls}"{ident} href="{_text(file_url(p.src))}" title="{title}">{inner}<span class="s">{p.score:.3f}</span></a>'
 
 
 def _group(c_index: int, g_index: int, g: PageGroup, words: Sequence[str]) -> str:
@@ -450,7 +482,7 @@ def _group(c_index: int, g_index: int, g: PageGroup, words: Sequence[str]) -> st
     doubt = _doubtful(n)
     gid = f"c{c_index}g{g_index}"
     mean = sum(p.score for p in g.photos) / n if n else 0.0
-    colour = g_index % len(PALETTE)
+    colour = g_index
     jump = (
         f'<a class="jump" href="#{gid}-doubt" title="jump to the least typical photos of this group">'
         f"&#9873; {doubt} least typical</a>"
@@ -482,7 +514,7 @@ def _concept(c_index: int, c: PageConcept, hidden: bool) -> str:
     extra_note = f" Also named: {_text(', '.join(extra))} (more groups than words)." if extra else ""
     total = sum(len(g.photos) for g in c.groups)
     legend = "".join(
-        f'<li class="c{i % len(PALETTE)}"><a href="#c{c_index}g{i}"><span class="sw"></span>{_text(g.name)}</a>'
+        f'<li class="c{i}"><a href="#c{c_index}g{i}"><span class="sw"></span>{_text(g.name)}</a>'
         f'<span class="n">{len(g.photos)}</span></li>'
         for i, g in enumerate(c.groups)
     )
@@ -505,9 +537,8 @@ def _concept(c_index: int, c: PageConcept, hidden: bool) -> str:
 def render(data: PageData) -> str:
     """The complete HTML page for ``data``."""
     many = len(data.concepts) > 1
-    ncolours = max((len(c.groups) for c in data.concepts), default=0)
     css = _CSS  # group colours are a second stylesheet with its own hash, so this one's hash is fixed
-    colours = _colour_classes(ncolours)
+    colours = _colour_classes(data)
     csp = CSP.replace("style-src ", f"style-src 'sha256-{_sha256(colours)}' ")
     tabs = ""
     if many:
@@ -586,3 +617,26 @@ def write_page(out: Path, data: PageData) -> Path:
     _atomic_write(out, PAGE_DATA_NAME, data.to_json())
     _atomic_write(out, PAGE_NAME, render(data))
     return out / PAGE_NAME
+
+
+def make_page(
+    run: "ClusterRun",
+    dest: Mapping[tuple[str, str], str],
+    out: Path,
+    *,
+    cache_root: Path,
+    mode: str,
+    model: str,
+    workers: int | None = None,
+) -> tuple[Path, "ThumbStats"]:
+    """Thumbnails (made once, cached) and ``OUT/index.html`` for a run whose tree was written to ``out``.
+
+    ``dest`` is the written tree's ``TreePlan.dest``; ``cache_root`` the cache folder (thumbnails go under
+    its ``thumbs/``). Returns the page's path and what the thumbnail step did.
+    """
+    from proxysort.thumbs import make_thumbnails
+
+    ids = run.index.content_ids if len(run.index.content_ids) == len(run.paths) else None
+    thumbs, stats = make_thumbnails(run.paths, cache_root, digests=ids, workers=workers)
+    data = build_page_data(run, dest, thumbs, mode=mode, model=model)
+    return write_page(out, data), stats

@@ -247,8 +247,10 @@ def _text(value: object) -> str:
     try:
         s.encode("utf-8")
     except UnicodeEncodeError:
-        s = s.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        s = s.encode("utf-8", "replace").decode("utf-8")  # lone surrogates that were not escapes
+        try:
+            s = s.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        except UnicodeEncodeError:  # a lone surrogate that is not a byte escape: not from a file name
+            s = s.encode("utf-8", "replace").decode("utf-8")
     s = "".join(chr(0x2400 + ord(ch)) if ord(ch) < 0x20 else ("\u2421" if ord(ch) == 0x7F else ch) for ch in s)
     return html.escape(s, quote=True)
 

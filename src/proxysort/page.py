@@ -642,3 +642,32 @@ def make_page(
     thumbs, stats = make_thumbnails(run.paths, cache_root, digests=ids, workers=workers)
     data = build_page_data(run, dest, thumbs, mode=mode, model=model)
     return write_page(out, data), stats
+
+
+def rebuild_page(out: Path, cache_root: Path, *, workers: int | None = None) -> tuple[Path, "ThumbStats"]:
+    """``proxysort show``: the page of ``out`` made again from its data, without sorting again.
+
+    Only photos whose entry the manifest still lists are shown (someone may have removed some, or a later
+    run changed the tree); thumbnails that are gone from the cache are made again from the originals.
+    """
+    from proxysort.output import read_manifest
+    from proxysort.thumbs import make_thumbnails
+
+    out = Path(os.path.abspath(Path(out).expanduser()))
+    data = read_page_data(out)
+    manifest = read_manifest(out) if out.is_dir() else None
+    if data is None or manifest is None:
+        raise OutputError(
+            f"{out} holds no sorted photos with a review page; run proxysort cluster PHOTOS --out {out} first."
+        )
+    data = keep_listed(data, (e.path for e in manifest.files))
+    missing = sorted({p.src for c in data.concepts for g in c.groups for p in g.photos
+                      if p.thumb is None or not os.path.isfile(p.thumb)})
+    thumbs, stats = make_thumbnails(missing, cache_root, workers=workers)
+    made = {src: (str(t.path) if t.path else None) for src, t in zip(missing, thumbs)}
+    for c in data.concepts:
+        for g in c.groups:
+            for p in g.photos:
+                if p.src in made:
+                    p.thumb = made[p.src]
+    return write_page(out, data), stats

@@ -177,3 +177,31 @@ def test_keep_listed_drops_photos_the_manifest_no_longer_lists(photo_folder: Pat
     assert sum(len(g.photos) for g in kept.concepts[0].groups) == 12 - len(gone)
     assert first.name not in {g.name for g in kept.concepts[0].groups}
     assert {int(g) for *_, g in kept.concepts[0].map_points} == set(range(len(kept.concepts[0].groups)))
+
+
+def test_rebuild_remakes_missing_thumbnails_and_follows_the_manifest(photo_folder: Path, tmp_path: Path, tiny_clip) -> None:
+    import json
+
+    from proxysort.errors import OutputError
+    from proxysort.page import make_page, read_page_data, rebuild_page
+
+    out, cache = tmp_path / "sorted", tmp_path / "cache"
+    run, plan = sorted_run(photo_folder, tiny_clip, cache, out)
+    make_page(run, plan.dest, out, cache_root=cache, mode="subspace", model="tiny")
+    data = read_page_data(out)
+    victim = data.concepts[0].groups[0].photos[0]
+    Path(victim.thumb).unlink()
+    manifest_path = out / ".proxysort.json"
+    manifest = json.loads(manifest_path.read_text())
+    dropped = manifest["files"].pop()
+    manifest_path.write_text(json.dumps(manifest))
+
+    page, stats = rebuild_page(out, cache)
+    assert (stats.made, stats.failed) == (1, 0) and Path(victim.thumb).is_file()
+    again = read_page_data(out)
+    assert sum(len(g.photos) for c in again.concepts for g in c.groups) == 11
+    assert dropped["path"] not in {p.dest for c in again.concepts for g in c.groups for p in g.photos}
+    assert Counter({(c.folder, g.name): len(g.photos) for c in again.concepts for g in c.groups}) == manifest_groups(out)
+
+    with pytest.raises(OutputError, match="proxysort cluster"):
+        rebuild_page(tmp_path / "nothing-here", cache)

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 from proxysort.errors import OutputError
+from proxysort.progress import Reporter
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -630,6 +631,7 @@ def make_page(
     mode: str,
     model: str,
     workers: int | None = None,
+    reporter: "Reporter | None" = None,
 ) -> tuple[Path, "ThumbStats"]:
     """Thumbnails (made once, cached) and ``OUT/index.html`` for a run whose tree was written to ``out``.
 
@@ -638,13 +640,17 @@ def make_page(
     """
     from proxysort.thumbs import make_thumbnails
 
+    reporter = reporter or Reporter()
     ids = run.index.content_ids if len(run.index.content_ids) == len(run.paths) else None
-    thumbs, stats = make_thumbnails(run.paths, cache_root, digests=ids, workers=workers)
+    with reporter.progress("thumbnails", total=len(run.paths)) as advance:
+        thumbs, stats = make_thumbnails(run.paths, cache_root, digests=ids, workers=workers, advance=advance)
     data = build_page_data(run, dest, thumbs, mode=mode, model=model)
     return write_page(out, data), stats
 
 
-def rebuild_page(out: Path, cache_root: Path, *, workers: int | None = None) -> tuple[Path, "ThumbStats"]:
+def rebuild_page(
+    out: Path, cache_root: Path, *, workers: int | None = None, reporter: "Reporter | None" = None
+) -> tuple[Path, "ThumbStats"]:
     """``proxysort show``: the page of ``out`` made again from its data, without sorting again.
 
     Only photos whose entry the manifest still lists are shown (someone may have removed some, or a later
@@ -663,7 +669,9 @@ def rebuild_page(out: Path, cache_root: Path, *, workers: int | None = None) -> 
     data = keep_listed(data, (e.path for e in manifest.files))
     missing = sorted({p.src for c in data.concepts for g in c.groups for p in g.photos
                       if p.thumb is None or not os.path.isfile(p.thumb)})
-    thumbs, stats = make_thumbnails(missing, cache_root, workers=workers)
+    reporter = reporter or Reporter()
+    with reporter.progress("thumbnails", total=len(missing)) as advance:
+        thumbs, stats = make_thumbnails(missing, cache_root, workers=workers, advance=advance)
     made = {src: (str(t.path) if t.path else None) for src, t in zip(missing, thumbs)}
     for c in data.concepts:
         for g in c.groups:

@@ -63,7 +63,9 @@ def _photos(folder: Path, n: int, width: int, height: int) -> list[Path]:
             size = int(rng.integers(80, 400))
             colour = tuple(int(c) for c in rng.integers(0, 255, 3))
             (draw.ellipse if rng.random() < 0.5 else draw.rectangle)([x0, y0, x0 + size, y0 + size], fill=colour)
-        im.save(path, "JPEG", quality=90)
+        tmp = path.with_suffix(".tmp")
+        im.save(tmp, "JPEG", quality=90)
+        tmp.rename(path)  # an interrupted run never leaves a truncated photo that a re-run would reuse
     return paths
 
 
@@ -119,7 +121,7 @@ def run_size(n: int, work: Path, width: int, height: int, model: str) -> dict[st
     _, stats2 = make_page(run, plan.dest, plan.out, cache_root=cache, mode="subspace", model="tiny")
     warm = time.perf_counter() - t
     assert stats.made == n and stats2.reused == n, (stats, stats2)
-    thumb_bytes = sum(f.stat().st_size for f in thumbs_dir(cache).rglob("*.webp"))
+    thumb_bytes = sum(f.stat().st_size for f in thumbs_dir(cache).rglob("*.jpg"))
     opened = _browser_open(page)
 
     print(f"\nN = {n} photos ({width}x{height} JPEG, {originals / n / 1e3:.0f} KB each; generated in {made:.0f} s)")

@@ -34,7 +34,7 @@ COLLECT = """
   const sections = [...document.querySelectorAll("section.concept")];
   return {
     pwned: window.pwned === undefined ? null : String(window.pwned),
-    scripts: document.scripts.length,
+    scripts: [...document.scripts].filter(s => !s.type || /javascript/.test(s.type)).length,
     loaded: loaded,
     groups: sections.map(s => [...s.querySelectorAll(".group")].map(g => ({
       concept: s.getAttribute("aria-label"),
@@ -129,11 +129,46 @@ def test_missing_thumbnail_shows_a_placeholder_and_tabs_switch(browser, hostile_
           const b = document.querySelector("section.concept:not([hidden]) button.doubt-only");
           b.click();
           const onlyDoubt = [...document.querySelectorAll("section.concept:not([hidden]) a.t")]
-            .filter(a => getComputedStyle(a).display !== "none").every(a => a.classList.contains("doubt"));
-          return {before, after, broken: document.querySelectorAll(".t.broken").length, onlyDoubt, hash: location.hash};
+            .filter(a => a.getClientRects().length > 0);
+          const onlyDoubtOk = onlyDoubt.length > 0 && onlyDoubt.every(a => a.classList.contains("doubt"));
+          return {before, after, broken: document.querySelectorAll(".t.broken").length, onlyDoubt: onlyDoubtOk, hash: location.hash};
         })()"""
     )
     uses = sum(p.thumb == first.thumb for c in data.concepts for g in c.groups for p in g.photos)
     assert uses == 2 and state["broken"] == uses  # the same photo in each concept's tab
     assert state["before"] == [False, True] and state["after"] == [True, False] and state["hash"] == "#c1"
     assert state["onlyDoubt"] is True
+
+
+def test_large_groups_open_small_and_expand_to_every_photo_safely(browser, tmp_path) -> None:
+    """Past the first thumbnails a grid is data turned into elements by the page's script: the page opens
+    with a few hundred elements, and expanding shows every photo, hostile names still as plain text."""
+    from proxysort.page import INITIAL_THUMBS, PageConcept, PageData, PageGroup, PagePhoto, write_page
+
+    thumb = make_photo(tmp_path / "cache" / "t.jpg", (10, 200, 90), size=(320, 240))
+    names = [f"{i:03d}-{HOSTILE[i % len(HOSTILE)]}" if i % 7 == 0 else f"{i:03d}.jpg" for i in range(150)]
+    # In the JSON block (the end of the typical grid): "<!--<script" would change how the HTML parser reads
+    # the rest of a script block if "<" were not escaped there.
+    names[100] = '<!--<script><img src=x onerror="window.pwned=3">.png'
+
+    photos = [PagePhoto(f"/photos/{n}", f"color/red/{n}", round(1 - i / 300, 4), str(thumb)) for i, n in enumerate(names)]
+    group = PageGroup("red", photos, [0.3, 0.1])
+    concept = PageConcept("color", "color", ["red", "blue"], "user", ["red"], "subspace", "prompt", 1, [group], [[0.5, 0.5, 0]], [0.5, 0.2])
+    out = tmp_path / "sorted"
+    out.mkdir()
+    page = write_page(out, PageData("2026-01-01 00:00 UTC", "tiny", ["/photos"], 150, [], [concept]))
+
+    browser.open(page.as_uri())
+    before = browser.evaluate("document.querySelectorAll('a.t').length")
+    doubt = 15
+    assert before == INITIAL_THUMBS + doubt  # the typical grid is cut, the 15 least typical are all there
+    seen = browser.evaluate(
+        COLLECT.replace("const imgs", "document.querySelectorAll('button.more').forEach(b => b.click());\n  const imgs")
+    )
+    assert seen["pwned"] is None and seen["scripts"] == 1
+    assert seen["groups"] == [{"concept": "color", "name": "red", "count": 150, "thumbs": 150, "doubt": doubt, "jump": "#c0g0-doubt"}]
+    assert len(seen["loaded"]) == 150 and all(seen["loaded"])
+    shown = [name.replace("\n", "\u240a") for name in names]
+    order = shown[: 150 - doubt] + shown[150 - doubt :][::-1]  # typical best first, then least typical first
+    assert seen["alts"] == order
+    assert [unquote_to_bytes(urlparse(u).path).decode() for u in seen["links"]] == [f"/photos/{n}" for n in names[: 150 - doubt] + names[150 - doubt :][::-1]]

@@ -47,6 +47,8 @@ PAGE_DATA_NAME = ".proxysort-page.json"
 PAGE_DATA_VERSION = 1
 #: The least typical share of each group is marked as "doubtful": the photos most likely misplaced.
 DOUBT_SHARE = 0.10
+#: Thumbnails per grid written as HTML; the rest are added by the page's script on demand.
+INITIAL_THUMBS = 60
 #: The map draws at most this many points (a stable sample); more only hides the groups' shapes.
 MAP_POINTS = 3000
 #: Groups get colours by index; the palette repeats beyond 12 groups (the automatic k never goes past 12).
@@ -239,11 +241,13 @@ def keep_listed(data: PageData, listed: Iterable[str]) -> PageData:
 
 
 def _text(value: object) -> str:
-    """Any string as harmless HTML text or attribute value.
+    """Any string as harmless HTML text or attribute value: :func:`_display`, then ``& < > " '`` escaped."""
+    return html.escape(_display(value), quote=True)
 
-    Undecodable bytes (surrogate escapes from the file system) become U+FFFD, control characters such as a
-    newline in a file name become their visible symbol (U+2400 block), and ``& < > " '`` are escaped.
-    """
+
+def _display(value: object) -> str:
+    """Any string as text a page can show: undecodable bytes (surrogate escapes from the file system) become
+    U+FFFD and control characters such as a newline in a file name their visible symbol (U+2400 block)."""
     s = str(value)
     try:
         s.encode("utf-8")
@@ -252,8 +256,7 @@ def _text(value: object) -> str:
             s = s.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         except UnicodeEncodeError:  # a lone surrogate that is not a byte escape: not from a file name
             s = s.encode("utf-8", "replace").decode("utf-8")
-    s = "".join(chr(0x2400 + ord(ch)) if ord(ch) < 0x20 else ("\u2421" if ord(ch) == 0x7F else ch) for ch in s)
-    return html.escape(s, quote=True)
+    return "".join(chr(0x2400 + ord(ch)) if ord(ch) < 0x20 else ("\u2421" if ord(ch) == 0x7F else ch) for ch in s)
 
 
 def file_url(path: str | os.PathLike[str]) -> str:
@@ -328,8 +331,10 @@ svg.bars text.name{fill:var(--text)}
 .t .ph{display:flex;height:100%;align-items:center;justify-content:center;padding:8px;text-align:center;color:var(--dim);font-size:11px;word-break:break-all}
 .t.broken img{display:none}
 .t.broken::before{content:"thumbnail missing: run proxysort show OUT";position:absolute;inset:0;display:flex;align-items:center;justify-content:center;padding:8px;text-align:center;color:var(--dim);font-size:11px}
-.only-doubt .t:not(.doubt){display:none}
-.only-doubt .group:not(:has(.t.doubt)){display:none}
+.doubt-head{font-size:13px;font-weight:500;color:var(--doubt);margin:14px 0 8px}
+button.more{display:block;margin:10px auto 0}
+.only-doubt .typical{display:none}
+.only-doubt .group:not(:has(.doubtful)){display:none}
 .dq{display:inline-block;width:16px;height:16px;border-radius:50%;background:var(--doubt);color:#000;font:700 11px/16px system-ui;text-align:center}
 footer{color:var(--dim);padding:0 28px 30px;font-size:12px}
 """
@@ -365,6 +370,55 @@ _JS = """
     b.setAttribute("aria-pressed", on ? "true" : "false");
     b.closest("section.concept").classList.toggle("only-doubt", on);
   });
+  // Grids beyond their first thumbnails: data (never HTML) turned into elements when asked for.
+  function thumb(item, doubt) {
+    var a = document.createElement("a");
+    a.className = doubt ? "t doubt" : "t";
+    a.href = item[0];
+    a.title = item[2] + "\\nscore " + item[3].toFixed(3) + (doubt ? "\\namong the least typical of this group" : "");
+    if (item[1]) {
+      var img = document.createElement("img");
+      img.src = item[1];
+      img.alt = item[2];
+      img.loading = "lazy";
+      img.decoding = "async";
+      img.width = 160;
+      img.height = 160;
+      a.appendChild(img);
+    } else {
+      var ph = document.createElement("span");
+      ph.className = "ph";
+      ph.textContent = item[2];
+      a.appendChild(ph);
+    }
+    var s = document.createElement("span");
+    s.className = "s";
+    s.textContent = item[3].toFixed(3);
+    a.appendChild(s);
+    return a;
+  }
+  function expand(button) {
+    var id = button.getAttribute("data-grid");
+    var grid = document.getElementById(id);
+    var data = document.getElementById(id + "-more");
+    if (grid === null || data === null) { return; }
+    var doubt = grid.classList.contains("doubtful");
+    var frag = document.createDocumentFragment();
+    JSON.parse(data.textContent).forEach(function (item) { frag.appendChild(thumb(item, doubt)); });
+    grid.appendChild(frag);
+    data.remove();
+    button.remove();
+  }
+  var buttons = Array.prototype.slice.call(document.querySelectorAll("button.more"));
+  buttons.forEach(function (b) { b.addEventListener("click", function () { expand(b); }); });
+  if ("IntersectionObserver" in window) {
+    var seen = new IntersectionObserver(function (entries) {
+      entries.forEach(function (e) {
+        if (e.isIntersecting) { seen.unobserve(e.target); expand(e.target); }
+      });
+    }, {rootMargin: "600px"});
+    buttons.forEach(function (b) { seen.observe(b); });
+  }
   function broken(img) { img.closest(".t").classList.add("broken"); }
   document.addEventListener("error", function (e) {
     if (e.target.tagName === "IMG") { broken(e.target); }
@@ -467,17 +521,42 @@ def _bars_svg(words: Sequence[str], scores: Sequence[float], colour: int, top: i
     )
 
 
-def _thumb(p: PagePhoto, doubt: bool, anchor: str | None) -> str:
+def _thumb(p: PagePhoto, doubt: bool) -> str:
     name = _text(_basename(p.src))
     cls = "t doubt" if doubt else "t"
-    ident = f' id="{anchor}"' if anchor else ""
     title = f"{name}&#10;score {p.score:.3f}" + ("&#10;among the least typical of this group" if doubt else "")
     inner = (
         f'<img src="{_text(file_url(p.thumb))}" alt="{name}" loading="lazy" decoding="async" width="160" height="160">'
         if p.thumb
         else f'<span class="ph">{name}</span>'
     )
-    return f'<a class="{cls}"{ident} href="{_text(file_url(p.src))}" title="{title}">{inner}<span class="s">{p.score:.3f}</span></a>'
+    return f'<a class="{cls}" href="{_text(file_url(p.src))}" title="{title}">{inner}<span class="s">{p.score:.3f}</span></a>'
+
+
+def _json_block(value: object) -> str:
+    """JSON safe inside ``<script type="application/json">``: no ``<``, ``>`` or ``&`` can end the block."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _grid(grid_id: str, photos: Sequence[PagePhoto], doubt: bool) -> str:
+    """The first INITIAL_THUMBS thumbnails as HTML; the rest as data that the page's script turns into
+    thumbnails (with DOM calls, never HTML) when the grid's end scrolls into view or its button is pressed.
+    10,000 photos then open as a few hundred elements instead of 30,000."""
+    shown, rest = photos[:INITIAL_THUMBS], photos[INITIAL_THUMBS:]
+    html_part = "".join(_thumb(p, doubt) for p in shown)
+    kind = "doubtful" if doubt else "typical"
+    out = f'<div class="grid {kind}" id="{grid_id}">{html_part}</div>'
+    if rest:
+        items = [
+            [file_url(p.src), file_url(p.thumb) if p.thumb else "", _display(_basename(p.src)), p.score]
+            for p in rest
+        ]
+        out += (
+            f'<button type="button" class="more {kind}" data-grid="{grid_id}">Show {len(rest)} more</button>'
+            f'<script type="application/json" id="{grid_id}-more">{_json_block(items)}</script>'
+        )
+    return out
 
 
 def _group(c_index: int, g_index: int, g: PageGroup, words: Sequence[str]) -> str:
@@ -492,17 +571,20 @@ def _group(c_index: int, g_index: int, g: PageGroup, words: Sequence[str]) -> st
         if doubt
         else ""
     )
-    first_doubt = n - doubt
-    thumbs = "".join(
-        _thumb(p, i >= first_doubt and doubt > 0, f"{gid}-doubt" if i == first_doubt and doubt else None)
-        for i, p in enumerate(g.photos)
-    )
+    typical, doubtful = g.photos[: n - doubt], list(reversed(g.photos[n - doubt :]))
+    body = _grid(f"{gid}-typical", typical, False)
+    if doubtful:
+        body += (
+            f'<h4 class="doubt-head" id="{gid}-doubt"><span class="dq">?</span> Least typical '
+            f"({doubt}): the most likely misplaced, least typical first</h4>"
+            + _grid(f"{gid}-doubtful", doubtful, True)
+        )
     return (
         f'<div class="group c{colour}" id="{gid}" data-group="{_text(g.name)}" data-count="{n}">'
         f'<div class="ghead"><h3><span class="sw"></span><span class="gname">{_text(g.name)}</span>'
         f'<span class="count">{n} photo{"s" if n != 1 else ""}</span></h3>'
         f'<span class="stat">mean score {mean:.3f}</span>{jump}{_bars_svg(words, g.word_scores, colour)}</div>'
-        f'<div class="grid">{thumbs}</div></div>'
+        f"{body}</div>"
     )
 
 
@@ -532,7 +614,8 @@ def _concept(c_index: int, c: PageConcept, hidden: bool) -> str:
         f'<ul class="chips">{chips}</ul><ul class="legend">{legend}</ul></div></div>'
         f'<div class="toolbar"><button type="button" class="doubt-only" aria-pressed="false">Show only the least typical</button>'
         f"<span>Marked <span class=\"dq\">?</span>: the {DOUBT_SHARE:.0%} least typical photos of each group "
-        "(lowest score: cosine to the group centre), the ones most likely misplaced. Click a photo to open the original.</span></div>"
+        "(lowest score: cosine to the group centre), the ones most likely misplaced, shown after each group. "
+        "Click a photo to open the original.</span></div>"
         f"{groups}</section>"
     )
 

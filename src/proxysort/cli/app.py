@@ -14,6 +14,7 @@ from proxysort.cli.clean_cmd import clean_command
 from proxysort.cli.cluster_cmd import cluster_command
 from proxysort.cli.eval_cmd import eval_command
 from proxysort.cli.index_cmd import index_command, status_command
+from proxysort.cli.show_cmd import show_command
 from proxysort.cli.words_cmd import words_command
 from proxysort.cli.common import handle_errors, set_env
 from proxysort.env import Environment
@@ -37,6 +38,7 @@ for _name, _command in (
     ("status", status_command),
     ("words", words_command),
     ("cluster", cluster_command),
+    ("show", show_command),
     ("eval", eval_command),
     ("clean", clean_command),
 ):

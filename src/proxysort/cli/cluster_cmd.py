@@ -8,10 +8,12 @@ and writes the folder tree. The output folder is checked *before* indexing and l
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from proxysort.cli.common import by_from_flags, cache_dir_for, get_env, reporter_for, sort_with_flags
+from proxysort.cli.common import by_from_flags, cache_dir_for, get_env, model_spec, reporter_for, sort_with_flags
+from proxysort.cli.openpage import open_in_browser
 from proxysort.cli.inputs import source_of
 from proxysort.cli.options import (
     ByOpt,
@@ -34,6 +36,7 @@ from proxysort.cli.options import (
     ModeOpt,
     NoFoldersOpt,
     NounOpt,
+    OpenOpt,
     OutOpt,
     PretrainedOpt,
     Print0Opt,
@@ -49,6 +52,26 @@ from proxysort.cli.options import (
 )
 from proxysort.errors import ExitCode, UsageError
 from proxysort.proxy import DEFAULT_MODE
+
+if TYPE_CHECKING:  # pragma: no cover
+    from proxysort.output import TreePlan
+    from proxysort.progress import Reporter
+    from proxysort.sorting import SortResult
+
+
+def write_review_page(
+    result: "SortResult", plan: "TreePlan", *, mode: str, model: str, pretrained: str, cache: Path, reporter: "Reporter"
+) -> Path:
+    """``OUT/index.html`` for a written tree; the model is named as the user gave it (a file by its name)."""
+    from proxysort.page import make_page
+
+    label = " · ".join(Path(v).name if ("/" in v or v.endswith((".json", ".pt", ".bin", ".safetensors"))) else v
+                       for v in (model, pretrained))
+    page, stats = make_page(result, plan.dest, plan.out, cache_root=cache, mode=mode, model=label, reporter=reporter)
+    made = f"{stats.made} thumbnails made, {stats.reused} reused" + (f", {stats.failed} failed" if stats.failed else "")
+    reporter.message(f"review page: {page} ({made})")
+    return page
+
 
 def cluster_command(
     source: SourceArg,
@@ -70,6 +93,7 @@ def cluster_command(
     json_output: RowsJsonOpt = False,
     fmt: FormatOpt = None,
     print0: Print0Opt = False,
+    open_page: OpenOpt = False,
     labels: LabelsOpt = None,
     label_column: LabelColumnOpt = None,
     model: ModelOpt = None,
@@ -103,6 +127,8 @@ def cluster_command(
         raise UsageError("--label-column needs --labels FILE.")
     if no_folders and out is not None:
         raise UsageError("--no-folders and --out contradict each other; give one of them.")
+    if open_page and (no_folders or dry_run or (out is None and source == "-")):
+        raise UsageError("--open shows the review page of a written folder tree; it needs --out (and no --dry-run or --no-folders).")
     concepts = as_by(by_from_flags(by, k, words, words_file, noun))
     # Read once, now: a wrong file or column fails before learning, not after.
     truth = [read_labels(labels, column) for column in (label_column or by)] if labels is not None else None
@@ -139,6 +165,11 @@ def cluster_command(
             for path in summary.vanished:
                 reporter.skipped(path, "it disappeared before it could be linked into the output folder")
             vanished = len(summary.vanished)
+            spec = model_spec(env, model, pretrained, device)
+            page = write_review_page(result, plan, mode=mode, model=spec.model, pretrained=spec.pretrained,
+                                     cache=cache_dir_for(env, cache_dir), reporter=reporter)
+            if open_page:
+                open_in_browser(page, env, reporter)
     elif dry_run:
         env.stderr.write("dry run: no folder tree (no --out), nothing would be written\n")
     write_rows(result_rows(result, dest, out=out_abs), fmt, env.stdout, print0=print0, is_tty=bool(env.stdout_isatty))

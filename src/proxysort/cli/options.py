@@ -227,6 +227,12 @@ CleanByOpt = Annotated[
     Optional[List[str]], typer.Option("--by", help="Only this concept's tree (repeatable; default: every tree).")
 ]
 CleanDryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Remove nothing: say what would be removed.")]
+OpenOpt = Annotated[bool, typer.Option("--open", help="Open the review page (OUT/index.html) in the browser when done.")]
+ShowOutArg = Annotated[Path, typer.Argument(help="A folder proxysort cluster wrote (the --out folder).", file_okay=False)]
+ShowOpenOpt = Annotated[
+    Optional[bool],
+    typer.Option("--open/--no-open", help="Open the page in the browser (default: when run at a terminal)."),
+]
 FormatOpt = Annotated[Optional[FormatChoice], typer.Option("--format", help="stdout format (default: table on a terminal, tsv otherwise).")]
 Print0Opt = Annotated[bool, typer.Option("--print0", "-0", help="End stdout records with NUL instead of newline.")]
 #: ``--json`` prints a different record in each command, so each has its own help.

@@ -296,8 +296,8 @@ section.concept{padding:18px 28px 40px}
 .chips{display:flex;flex-wrap:wrap;gap:6px;margin:6px 0 12px;padding:0;list-style:none}
 .chips li{padding:2px 9px;border-radius:999px;border:1px solid var(--line);color:var(--dim);font-size:12.5px}
 .chips li.used{background:#2a3440;color:var(--text);border-color:#3d4a58}
-.legend{list-style:none;margin:0;padding:0;columns:2 200px}
-.legend li{break-inside:avoid;padding:2px 0}
+.legend{list-style:none;margin:0;padding:0;display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:2px 16px}
+.legend li{padding:2px 0}
 .legend a{color:var(--text);text-decoration:none}
 .legend a:hover{text-decoration:underline}
 .legend .n{color:var(--dim);margin-left:4px}

@@ -205,3 +205,19 @@ def test_rebuild_remakes_missing_thumbnails_and_follows_the_manifest(photo_folde
 
     with pytest.raises(OutputError, match="proxysort cluster"):
         rebuild_page(tmp_path / "nothing-here", cache)
+
+
+def test_a_later_run_keeps_other_concepts_only_while_the_manifest_lists_them(photo_folder: Path, tmp_path: Path, tiny_clip) -> None:
+    from proxysort.page import make_page, read_page_data
+
+    out, cache = tmp_path / "sorted", tmp_path / "cache"
+    run, plan = sorted_run(photo_folder, tiny_clip, cache, out, by=("shape",), k=2)
+    make_page(run, plan.dest, out, cache_root=cache, mode="subspace", model="tiny")
+    run, plan = sorted_run(photo_folder, tiny_clip, cache, out, by=("color",))
+    make_page(run, plan.dest, out, cache_root=cache, mode="subspace", model="tiny")
+    data = read_page_data(out)
+    # The page shows exactly the concept trees the manifest lists: both if the tree writer keeps the
+    # earlier concept's folder beside the new one, else only the new one.
+    listed = {folder for folder, _ in manifest_groups(out)}
+    assert {c.folder for c in data.concepts} == listed and "color" in listed
+    assert Counter({(c.folder, g.name): len(g.photos) for c in data.concepts for g in c.groups}) == manifest_groups(out)

@@ -728,7 +728,24 @@ def make_page(
     with reporter.progress("thumbnails", total=len(run.paths)) as advance:
         thumbs, stats = make_thumbnails(run.paths, cache_root, digests=ids, workers=workers, advance=advance)
     data = build_page_data(run, dest, thumbs, mode=mode, model=model)
+    data.concepts += _carried_concepts(out, data)
     return write_page(out, data), stats
+
+
+def _carried_concepts(out: Path, data: PageData) -> list[PageConcept]:
+    """Concepts an earlier run sorted into the same ``out`` whose photos the manifest still lists, so one
+    page shows every concept tree in the folder (``--by color`` today, ``--by species`` tomorrow)."""
+    from proxysort.output import read_manifest
+
+    with contextlib.suppress(OutputError):
+        old = read_page_data(out)
+        manifest = read_manifest(out)
+        if old is None or manifest is None:
+            return []
+        names = {c.concept.casefold() for c in data.concepts}
+        old.concepts = [c for c in old.concepts if c.concept.casefold() not in names]
+        return [c for c in keep_listed(old, (e.path for e in manifest.files)).concepts if c.groups]
+    return []
 
 
 def rebuild_page(

@@ -107,7 +107,7 @@ class PageConcept:
 class PageData:
     """Everything the page shows; the JSON beside the page is this, so ``show`` can rebuild it."""
 
-    created: str  # ISO date of the run, UTC
+    created: str  # when the run wrote this data: "YYYY-MM-DD HH:MM UTC"
     model: str
     sources: list[str]
     photos: int  # photos sorted

@@ -73,8 +73,8 @@ def _photos(folder: Path, n: int, width: int, height: int) -> list[Path]:
 def _browser_open(page: Path) -> tuple[float, int, int] | None:
     """Seconds from navigation to ``load`` in headless Chromium, and the page's own ms when its script ran
     (the whole DOM parsed) and at ``load``."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    from browser import Browser, find_chromium
+    sys.path.insert(0, str(ROOT))
+    from tests.support.browser import Browser, find_chromium
 
     exe = find_chromium()
     if exe is None:
@@ -93,7 +93,8 @@ def run_size(n: int, work: Path, width: int, height: int, model: str) -> dict[st
 
     from proxysort.encoders import ModelSpec, load_clip
     from proxysort.page import make_page
-    from proxysort.pipeline import cluster, write_folders
+    from proxysort.proxy import ProxyConfig
+    from proxysort.sorting import By, sort, write_folders
     from proxysort.thumbs import thumbs_dir
 
     torch.set_num_threads(1)
@@ -108,7 +109,8 @@ def run_size(n: int, work: Path, width: int, height: int, model: str) -> dict[st
     clip = load_clip(ModelSpec(str(TINY) if model == "tiny" else model, "none", "cpu"))
 
     t = time.perf_counter()
-    run = cluster(photos_dir, "color", k=6, words=WORDS, clip=clip, cache_dir=cache, mode="subspace", epochs=2)
+    run = sort(photos_dir, [By("color", words=WORDS, k=6)], model=clip, cache_dir=cache,
+               training=ProxyConfig(mode="subspace", epochs=2))
     learn = time.perf_counter() - t
     t = time.perf_counter()
     plan, _ = write_folders(run, out)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TINY_CONFIG
-from test_page import manifest_groups
-from treesnap import assert_unchanged, snapshot
+from tests.support.photos import TINY_CONFIG
+from tests.support.treesnap import assert_unchanged, snapshot
+from tests.test_page import manifest_groups
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

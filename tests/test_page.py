@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_photo
-from treesnap import assert_unchanged, snapshot
+from tests.support.photos import make_photo
+from tests.support.treesnap import assert_unchanged, snapshot
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -25,12 +25,13 @@ HOSTILE = [
 
 
 def sorted_run(folder: Path, tiny_clip, cache: Path, out: Path, by=("color",), k=3):
-    """A real (zero-shot) run of ``folder`` written to ``out``; returns (run, plan)."""
-    from proxysort.pipeline import cluster, write_folders
+    """A real (one-epoch) sort of ``folder`` written to ``out``; returns (result, plan)."""
+    from proxysort.proxy import ProxyConfig
+    from proxysort.sorting import By, sort, write_folders
 
     words = {"color": ["red", "green", "blue"], "shape": ["round", "square"]}
-    run = cluster(folder, list(by), k={b: min(k, len(words[b])) for b in by}, words={b: words[b] for b in by},
-                  clip=tiny_clip, cache_dir=cache, mode="subspace", epochs=1)
+    concepts = [By(b, words=words[b], k=min(k, len(words[b]))) for b in by]
+    run = sort(folder, concepts, model=tiny_clip, cache_dir=cache, training=ProxyConfig(epochs=1))
     plan, _ = write_folders(run, out)
     return run, plan
 

@@ -15,9 +15,9 @@ from urllib.parse import unquote_to_bytes, urlparse
 
 import pytest
 
-from browser import Browser, find_chromium
-from conftest import make_photo
-from test_page import HOSTILE, manifest_groups, sorted_run
+from tests.support.browser import Browser, find_chromium
+from tests.support.photos import make_photo
+from tests.test_page import HOSTILE, manifest_groups, sorted_run
 
 CHROMIUM = find_chromium()
 pytestmark = [

@@ -6,7 +6,7 @@ inline and pinned by hash in a strict Content-Security-Policy, so nothing else c
 
 What it shows comes from what was written, never from a second computation: the photos, groups and
 counts are the folder tree's (``TreePlan.dest``, the same paths the manifest lists), and each photo's
-score, the words and the run settings are the :class:`~proxysort.pipeline.ClusterRun`'s. That data is
+score, the words and the run settings are the :class:`~proxysort.sorting.SortResult`'s. That data is
 kept beside the page in ``OUT/.proxysort-page.json`` so ``proxysort show OUT`` can rebuild the page
 (after a thumbnail cache was cleared, or with a newer proxysort) without the photos being sorted again;
 a rebuild keeps only photos whose entry the manifest still lists.
@@ -39,7 +39,7 @@ from proxysort.progress import Reporter
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-    from proxysort.pipeline import ClusterRun
+    from proxysort.sorting import SortResult
     from proxysort.thumbs import Thumb, ThumbStats
 
 PAGE_NAME = "index.html"
@@ -162,7 +162,7 @@ def _pca_map(x: "np.ndarray", groups: "np.ndarray", seed: int = 0) -> tuple[list
 
 
 def build_page_data(
-    run: "ClusterRun",
+    run: "SortResult",
     dest: Mapping[tuple[str, str], str],
     thumbs: Sequence["Thumb"],
     *,
@@ -177,7 +177,7 @@ def build_page_data(
     """
     import numpy as np
 
-    from proxysort.cluster import cluster_centres
+    from proxysort.groups import cluster_centres
 
     created = created or datetime.now(timezone.utc)
     concepts = []
@@ -706,7 +706,7 @@ def write_page(out: Path, data: PageData) -> Path:
 
 
 def make_page(
-    run: "ClusterRun",
+    run: "SortResult",
     dest: Mapping[tuple[str, str], str],
     out: Path,
     *,

@@ -12,8 +12,15 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from proxysort.cli.common import by_from_flags, cache_dir_for, get_env, model_spec, reporter_for, sort_with_flags
-from proxysort.cli.openpage import open_in_browser
+from proxysort.cli.common import (
+    by_from_flags,
+    cache_dir_for,
+    get_env,
+    model_spec,
+    open_in_browser,
+    reporter_for,
+    sort_with_flags,
+)
 from proxysort.cli.inputs import source_of
 from proxysort.cli.options import (
     ByOpt,

@@ -189,3 +189,24 @@ def sort_with_flags(
         reporter=reporter,
         ray=ray,
     )
+
+
+def open_in_browser(page: Path, env: Environment, reporter: Reporter) -> bool:
+    """Open ``page`` in the user's browser (``cluster --open``, ``show``); warn if none can.
+
+    Python's ``webbrowser``, honouring ``$BROWSER`` from the invocation's :class:`Environment` (not the
+    process's), so tests choose a command that records the URL instead of starting a real browser.
+    """
+    import os
+    import webbrowser
+
+    url = page.as_uri()
+    choice = env.get("BROWSER")
+    try:
+        opener = webbrowser.get(choice.split(os.pathsep)[0]) if choice else webbrowser.get()
+        opened = bool(opener.open(url))
+    except webbrowser.Error:
+        opened = False
+    if not opened:
+        reporter.warning(f"no browser could be started; open {url} yourself")
+    return opened

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from proxysort.cli.common import cache_dir_for, get_env, reporter_for
-from proxysort.cli.openpage import open_in_browser
+from proxysort.cli.common import cache_dir_for, get_env, open_in_browser, reporter_for
 from proxysort.cli.options import CacheDirOpt, QuietOpt, ShowOpenOpt, ShowOutArg
+
 
 def show_command(
     out: ShowOutArg,

@@ -27,6 +27,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 from proxysort.scan import OUTPUT_MANIFEST  # the scanner owns the marker name
 
+#: The review page (page.py) and the data it is rebuilt from, at the top of OUT: proxysort's files, not
+#: entries of any concept's tree; `clean` removes them with the last tree.
+PAGE_FILES = ("index.html", ".proxysort-page.json")
+
 LINK_MODES: tuple[str, ...] = ("symlink", "hardlink", "copy")
 MANIFEST_VERSION = 2
 _MAX_BYTES = 256 << 20

@@ -34,6 +34,7 @@ from proxysort.errors import OutputError, UsageError
 from proxysort.manifest import (
     LINK_MODES,
     OUTPUT_MANIFEST,
+    PAGE_FILES,
     ConceptTree,
     Duplicate,
     Entry,
@@ -54,7 +55,7 @@ __all__ = [
 LinkMode = Literal["symlink", "hardlink", "copy"]
 _NAME_MAX_BYTES = 255
 #: Names in OUT that belong to proxysort's bookkeeping, not to any tree.
-_BOOKKEEPING = {OUTPUT_MANIFEST}
+_BOOKKEEPING = {OUTPUT_MANIFEST, *PAGE_FILES}
 
 
 # --------------------------------------------------------------------------------------------- names
@@ -706,6 +707,9 @@ def clean_tree(
         with od.lock(lock_timeout, reporter.warning):
             old = read_manifest_at(od) or Manifest()
             summary = _clean(od, old, trees, reporter, dry_run=False)
+            if len(trees) == len(old.concepts):
+                for name in PAGE_FILES:  # the page shows the trees just removed
+                    od.unlink(name)
             remaining = _foreign_names(od)
             if not remaining and not summary.orphans:
                 od.unlink(OUTPUT_MANIFEST)

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 from proxysort.errors import OutputError
+from proxysort.manifest import PAGE_FILES
 from proxysort.progress import Reporter
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,8 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from proxysort.sorting import SortResult
     from proxysort.thumbs import Thumb, ThumbStats
 
-PAGE_NAME = "index.html"
-PAGE_DATA_NAME = ".proxysort-page.json"
+PAGE_NAME, PAGE_DATA_NAME = PAGE_FILES
 PAGE_DATA_VERSION = 1
 #: The least typical share of each group is marked as "doubtful": the photos most likely misplaced.
 DOUBT_SHARE = 0.10

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterable
 
 MANIFEST = ".proxysort.json"
+PAGE_FILES = {"index.html", ".proxysort-page.json"}  # the review page at OUT's top: proxysort's, not a tree entry
 
 
 def walk(out: Path) -> tuple[set[str], set[str]]:
@@ -27,7 +28,7 @@ def walk(out: Path) -> tuple[set[str], set[str]]:
             (files if os.path.islink(os.path.join(dirpath, name)) else dirs).add(p)
         for name in filenames:
             files.add(os.path.normpath(os.path.join(rel, name)))
-    return files - {MANIFEST}, dirs
+    return files - {MANIFEST, *PAGE_FILES}, dirs
 
 
 def _matches(out: Path, entry: dict) -> bool:
@@ -86,7 +87,7 @@ def contents_under(folder: Path) -> dict[str, int]:
     for dirpath, _, filenames in os.walk(folder):
         for name in filenames:
             p = Path(dirpath) / name
-            if name == MANIFEST or name.startswith(".proxysort-partial-"):
+            if name == MANIFEST or name in PAGE_FILES or name.startswith(".proxysort-partial-"):
                 continue  # bookkeeping, not a photo
             if p.is_file() and not p.is_symlink():
                 counts[digest(p)] = counts.get(digest(p), 0) + 1

@@ -25,6 +25,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import torch
 
+    from proxysort.progress import Reporter
+
 DEFAULT_MODEL = "ViT-B-32"
 DEFAULT_PRETRAINED = "openai"
 #: ``--pretrained`` values that ask for seeded random weights (tests, benchmarks, smoke runs).
@@ -196,8 +198,16 @@ def _register_config(path: Path) -> tuple[str, dict[str, Any]]:
     return name, cfg
 
 
-def _offline(env: Mapping[str, str]) -> bool:
-    return any(env.get(k, "").lower() in ("1", "true", "yes") for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+def check_weights(spec: ModelSpec, env: Mapping[str, str], reporter: "Reporter | None" = None) -> None:
+    """Before any scan: fail at once when ``spec``'s weights cannot be had (a missing local file, no
+    network and nothing cached), and download hub weights now, announced, when they are missing.
+    Cheap (no torch import); see :mod:`proxysort.weights`."""
+    spec.identity()  # a missing config or weights file raises here
+    if spec.is_config_file or spec.random_weights or spec.is_weights_file:
+        return
+    from proxysort.weights import ensure_weights
+
+    ensure_weights(spec.model, spec.pretrained or "", env, reporter)
 
 
 def load_clip(spec: ModelSpec | None = None, *, env: Mapping[str, str] | None = None) -> ClipModel:
@@ -250,11 +260,9 @@ def load_clip(spec: ModelSpec | None = None, *, env: Mapping[str, str] | None = 
         raise
     except Exception as exc:  # open_clip raises bare RuntimeErrors for every kind of load failure
         if pretrained is not None and not spec.is_weights_file:
-            where = "the machine is offline (HF_HUB_OFFLINE is set)" if _offline(env) else "the download failed"
-            raise ModelLoadError(
-                f"Weights {spec.model}/{pretrained} are not in the local cache and {where}. Connect once to "
-                "download them, or pass a local weights file with `pretrained` PATH."
-            ) from exc
+            from proxysort.weights import unavailable_message
+
+            raise ModelLoadError(unavailable_message(spec.model, pretrained, env)) from exc
         if spec.is_weights_file:
             raise ModelLoadError(
                 f"Weights file {pretrained} does not fit model {spec.model!r} or is not a checkpoint: "

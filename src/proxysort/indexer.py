@@ -197,6 +197,10 @@ def index(
     clip = model if isinstance(model, ClipModel) else None
     spec = clip.spec if clip is not None else (model if isinstance(model, ModelSpec) else ModelSpec.from_env(env.vars))
     identity = clip.identity if clip is not None else spec.identity()
+    if clip is None:
+        from proxysort.encoders import check_weights
+
+        check_weights(spec, env.vars, reporter)  # model first: no scan before we know it can be loaded
     found = sources(source)
     roots, files = found.folders, found.files
     cache_root = Path(cache_dir).expanduser() if cache_dir is not None else env.cache_dir

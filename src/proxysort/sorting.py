@@ -177,7 +177,7 @@ def sort(
 
     import numpy as np
 
-    from proxysort.encoders import load_clip
+    from proxysort.encoders import check_weights, load_clip
     from proxysort.indexer import index
     from proxysort.groups import (
         centroid_scores, choose_k, cluster_centres, kmeans, mark_weak, name_clusters, spherical_for, weak_names,
@@ -187,13 +187,16 @@ def sort(
 
     env = env or Environment()
     reporter = reporter or Reporter()
+    spec = None if isinstance(model, ClipModel) else (model or ModelSpec.from_env(env.vars))
+    if spec is not None:
+        check_weights(spec, env.vars, reporter)  # before words, scan and learning: fail or download first
     concepts = resolve_words(by, llm_model=llm_model, env=env, reporter=reporter, cache_dir=cache_dir)
     config = dataclasses.replace(training) if training is not None else ProxyConfig()
     config.validate()
     seed = config.seed
     feature = feature or DEFAULT_FEATURE
 
-    clip = model if isinstance(model, ClipModel) else load_clip(model or ModelSpec.from_env(env.vars), env=env.vars)
+    clip = model if isinstance(model, ClipModel) else load_clip(spec, env=env.vars)
     learner = None
     if ray is not None:
         from proxysort import distributed

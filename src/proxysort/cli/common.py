@@ -169,6 +169,10 @@ def sort_with_flags(
     from proxysort.words import WordList
 
     set_threads(threads)
+    from proxysort.encoders import check_weights
+
+    spec = model_spec(env, model, pretrained, device)
+    check_weights(spec, env.vars, reporter)  # before the words prompt: no questions for a run that cannot load
     cache = cache_dir_for(env, cache_dir)
     resolved = resolve_words(by, llm_model=llm, env=env, reporter=reporter, cache_dir=cache)
     confirmed = [
@@ -178,7 +182,7 @@ def sort_with_flags(
     return sort(
         source,
         confirmed,
-        model=model_spec(env, model, pretrained, device),
+        model=spec,
         training=ProxyConfig(mode=mode, seed=seed, epochs=epochs),
         feature=feature,
         cache_dir=cache,

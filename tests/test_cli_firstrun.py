@@ -1,0 +1,72 @@
+"""First run: the model is checked before any scan, and the weights cache is found without torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.photos import make_photo
+
+
+@pytest.fixture
+def no_weights(tmp_path: Path) -> dict[str, str]:
+    """An empty Hugging Face cache, offline: the default model's weights cannot be had."""
+    return {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "HF_HUB_CACHE": "", "PROXYSORT_MODEL": "",
+            "PROXYSORT_PRETRAINED": ""}
+
+
+@pytest.mark.parametrize("command", [["index"], ["cluster", "--by", "color", "--words", "red,green"]])
+def test_missing_weights_fail_before_any_scan(run_cli, tmp_path: Path, no_weights, command) -> None:
+    root = tmp_path / "photos"
+    for i in range(3):
+        make_photo(root / f"p{i}.jpg")
+    (root / "broken.jpg").write_bytes(b"not a photo")  # a scan would report it as skipped
+    result = run_cli([command[0], str(root), *command[1:]], extra_env=no_weights)
+    assert result.exit_code == 4, result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "proxysort: Weights ViT-B-32/openai are not in the local cache and the machine is offline "
+        "(HF_HUB_OFFLINE is set). Connect once to download them, or pass a local weights file with --pretrained PATH."
+    )
+    assert "scanning" not in result.stderr and "skipped:" not in result.stderr and "indexed" not in result.stderr
+
+
+def test_missing_local_weights_file_fails_before_any_scan(run_cli, tmp_path: Path) -> None:
+    root = tmp_path / "photos"
+    make_photo(root / "p.jpg")
+    (root / "broken.jpg").write_bytes(b"not a photo")
+    result = run_cli(["index", str(root), "--pretrained", str(tmp_path / "nope.pt")])
+    assert result.exit_code == 4 and "nope.pt does not exist" in result.stderr
+    assert "skipped:" not in result.stderr and "scanning" not in result.stderr
+
+
+def test_weights_are_found_in_the_hub_cache_layout(tmp_path: Path) -> None:
+    from proxysort.weights import cached_file, hub_weights
+
+    weights = hub_weights("ViT-B-32", "openai")  # read from open_clip's own table, unexecuted
+    assert weights is not None and weights.repo == "timm/vit_base_patch32_clip_224.openai"
+    env = {"HF_HUB_CACHE": str(tmp_path)}
+    assert cached_file(weights, env) is None
+    repo = tmp_path / "models--timm--vit_base_patch32_clip_224.openai"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("abc123")
+    snapshot = repo / "snapshots" / "abc123" / weights.filenames[-1]
+    snapshot.parent.mkdir(parents=True)
+    snapshot.write_bytes(b"weights")
+    assert cached_file(weights, env) == snapshot
+    assert hub_weights("ViT-B-32-quickgelu", "openai") is not None  # open_clip's derived names too
+    assert hub_weights("no-such-model", "openai") is None  # left to load_clip
+
+
+def test_check_does_not_import_torch() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from proxysort.encoders import ModelSpec, check_weights\n"
+        "try:\n    check_weights(ModelSpec(), {'HF_HUB_OFFLINE': '1', 'HF_HUB_CACHE': '/nonexistent'})\n"
+        "except Exception as e:\n    print(type(e).__name__)\n"
+        "print('torch' in sys.modules, 'open_clip' in sys.modules, 'huggingface_hub' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split("\n")[:2] == ["ModelLoadError", "False False False"]

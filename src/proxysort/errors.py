@@ -31,7 +31,7 @@ class ExitCode(IntEnum):
     INPUT = 6
     #: The output folder cannot be written safely (inside the photo tree, not ours to overwrite, ...).
     OUTPUT = 7
-    #: Interrupted by the user (Ctrl-C); work finished so far is kept.
+    #: Interrupted by the user (Ctrl-C); committed index batches are kept, nothing else.
     INTERRUPTED = 130
 
 

@@ -117,9 +117,11 @@ def resolve_words(
     env: Environment | None = None,
     reporter: Reporter | None = None,
     cache_dir: Path | None = None,
+    announce: bool = True,
 ) -> list[By]:
     """``by`` with every ``words`` resolved to a :class:`WordList` (user, file, LLM, lexicon; see
-    :func:`proxysort.words.get_words`), each announced on the reporter."""
+    :func:`proxysort.words.get_words`), each announced on the reporter unless ``announce`` is False (the
+    CLI shows them itself, once, when it asks a person to confirm them)."""
     from proxysort.words import default_noun, get_words
 
     env = env or Environment()
@@ -140,7 +142,8 @@ def resolve_words(
             reporter=reporter,
             cache_dir=cache_dir,
         )
-        reporter.message(f"{wordlist.describe()}: {', '.join(wordlist.words)}")
+        if announce:
+            reporter.message(f"{wordlist.describe()}: {', '.join(wordlist.words)}")
         out.append(dataclasses.replace(b, words=wordlist))
     return out
 

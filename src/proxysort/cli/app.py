@@ -6,7 +6,7 @@ and :mod:`proxysort.cli.common`; this module imports them and registers them, so
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Annotated, Sequence
 
 import typer
 
@@ -16,7 +16,7 @@ from proxysort.cli.eval_cmd import eval_command
 from proxysort.cli.index_cmd import index_command, status_command
 from proxysort.cli.show_cmd import show_command
 from proxysort.cli.words_cmd import words_command
-from proxysort.cli.common import handle_errors, set_env
+from proxysort.cli.common import get_env, handle_errors, set_env
 from proxysort.env import Environment
 from proxysort.threads import prepare_environment
 
@@ -31,6 +31,24 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+
+def _version(value: bool) -> None:
+    if value:
+        from proxysort import __version__
+
+        get_env().stdout.write(f"proxysort {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version and exit.", callback=_version, is_eager=True),
+    ] = False,
+) -> None:
+    """Sort a folder of photos by the aspect you care about (color, species, pose, ...)."""
+
 
 # In --help order.
 for _name, _command in (

@@ -15,6 +15,7 @@ import typer
 from proxysort.cli.common import (
     by_from_flags,
     cache_dir_for,
+    fail,
     get_env,
     model_spec,
     open_in_browser,
@@ -32,6 +33,7 @@ from proxysort.cli.options import (
     ThreadsOpt,
     FeatureOpt,
     FormatOpt,
+    GroupOpt,
     IncludeHiddenOpt,
     KeepDuplicatesOpt,
     KOpt,
@@ -99,6 +101,7 @@ def cluster_command(
     keep_duplicates: KeepDuplicatesOpt = False,
     json_output: RowsJsonOpt = False,
     fmt: FormatOpt = None,
+    group: GroupOpt = None,
     print0: Print0Opt = False,
     open_page: OpenOpt = False,
     labels: LabelsOpt = None,
@@ -122,7 +125,7 @@ def cluster_command(
     sidecars, Live Photo clips and RAW twins follow their photo. Exit 3 when some photos had to be
     skipped (the rest is sorted).
     """
-    from proxysort.cli.formats import choose_format, result_rows, write_eval, write_rows
+    from proxysort.cli.formats import choose_format, only_group, result_rows, write_eval, write_rows
     from proxysort.evaluation import read_labels, score_written
     from proxysort.indexer import sources
     from proxysort.output import check_output_folder, default_out
@@ -145,6 +148,8 @@ def cluster_command(
         out = None
     elif out is None:
         out = default_out(src) if isinstance(src, Path) else None
+        if out is None and not dry_run:
+            reporter.warning("paths from stdin ('-') and no --out: no folder tree will be written, only the result on stdout.")
     if out is not None:
         check_output_folder(out, sources(src).roots, cache_dir=cache_dir_for(env, cache_dir))  # fail before work
 
@@ -157,9 +162,15 @@ def cluster_command(
     )
     dest, out_abs, vanished = None, None, 0
     if out is not None:
-        plan, summary = write_folders(
-            result, out, link=link, dry_run=dry_run, keep_duplicates=keep_duplicates, reporter=reporter
-        )
+        try:
+            plan, summary = write_folders(
+                result, out, link=link, dry_run=dry_run, keep_duplicates=keep_duplicates, reporter=reporter
+            )
+        except KeyboardInterrupt:
+            raise fail(
+                f"interrupted while writing {out}; the tree may be incomplete: run the same command again to finish it.",
+                ExitCode.INTERRUPTED,
+            ) from None
         dest, out_abs = plan.dest, plan.out
         if dry_run:
             for line in plan.describe():
@@ -179,7 +190,8 @@ def cluster_command(
                 open_in_browser(page, env, reporter)
     elif dry_run:
         env.stderr.write("dry run: no folder tree (no --out), nothing would be written\n")
-    write_rows(result_rows(result, dest, out=out_abs), fmt, env.stdout, print0=print0, is_tty=bool(env.stdout_isatty))
+    rows = result_rows(result, dest, out=out_abs)
+    write_rows(rows if group is None else only_group(rows, group), fmt, env.stdout, print0=print0, is_tty=bool(env.stdout_isatty))
     if truth is not None:
         results = score_written(result, truth)
         write_eval(results, "table" if env.stderr_isatty else "tsv", env.stderr, is_tty=bool(env.stderr_isatty))

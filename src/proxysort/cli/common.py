@@ -86,7 +86,7 @@ def handle_errors(func: F) -> F:
         except ProxysortError as err:
             raise fail(flag_message(err), err.exit_code) from None
         except KeyboardInterrupt:
-            raise fail("interrupted; work finished so far is kept.", ExitCode.INTERRUPTED) from None
+            raise fail(_interrupted_message(func.__name__), ExitCode.INTERRUPTED) from None
         except BrokenPipeError:
             # The reader of our stdout went away (e.g. `| head`): not an error for a pipeline tool.
             # Point stdout at devnull so the interpreter's final flush does not raise again.
@@ -96,6 +96,18 @@ def handle_errors(func: F) -> F:
             raise typer.Exit(int(ExitCode.OK)) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _interrupted_message(command: str) -> str:
+    """What Ctrl-C leaves behind, truthfully: only the vector index commits as it goes."""
+    if command == "index_command":
+        return "interrupted; the photos indexed so far are kept, and the next run resumes after them."
+    if command in ("cluster_command", "eval_command"):
+        return (
+            "interrupted; photos indexed so far are kept in the cache, but proxies learned in this run are "
+            "not, and no folder tree was written."
+        )
+    return "interrupted."
 
 
 def reporter_for(env: Environment, quiet: bool = False, verbose: bool = False) -> ConsoleReporter:
@@ -162,23 +174,28 @@ def sort_with_flags(
     """Words (confirmed at a terminal) → :func:`proxysort.sorting.sort`; shared by ``cluster`` and ``eval``."""
     import dataclasses
 
-    from proxysort.cli.wordprompt import confirm_words
+    from proxysort.cli.wordprompt import confirm_words, will_ask
+    from proxysort.encoders import check_weights
     from proxysort.proxy import ProxyConfig
     from proxysort.sorting import resolve_words, sort
     from proxysort.threads import set_threads
     from proxysort.words import WordList
 
     set_threads(threads)
-    from proxysort.encoders import check_weights
-
-    spec = model_spec(env, model, pretrained, device)
-    check_weights(spec, env.vars, reporter)  # before the words prompt: no questions for a run that cannot load
     cache = cache_dir_for(env, cache_dir)
-    resolved = resolve_words(by, llm_model=llm, env=env, reporter=reporter, cache_dir=cache)
-    confirmed = [
-        dataclasses.replace(b, words=confirm_words(b.words, env)) if isinstance(b.words, WordList) else b
-        for b in resolved
-    ]
+    # Order: words first (a bad --words fails in a second), then the model (fail or download before any
+    # scan), then the one question, then the long work.
+    resolved = resolve_words(by, llm_model=llm, env=env, reporter=reporter, cache_dir=cache, announce=False)
+    spec = model_spec(env, model, pretrained, device)
+    check_weights(spec, env.vars, reporter)
+    confirmed = []
+    for b in resolved:
+        assert isinstance(b.words, WordList)
+        if will_ask(b.words, env):  # the prompt shows the words: print them once, there
+            b = dataclasses.replace(b, words=confirm_words(b.words, env))
+        else:
+            reporter.message(f"{b.words.describe()}: {', '.join(b.words.words)}")
+        confirmed.append(b)
     return sort(
         source,
         confirmed,

@@ -55,6 +55,22 @@ def result_rows(
     return rows
 
 
+def only_group(rows: Sequence[ResultRow], group: str) -> list[ResultRow]:
+    """The rows of one group, named as its folder: ``red``, or ``color/red`` to pick the concept too.
+
+    Raises :class:`~proxysort.errors.UsageError` naming the groups there are when none matches.
+    """
+    from proxysort.errors import UsageError
+
+    concept, _, name = group.rpartition("/")
+    picked = [r for r in rows if r.name == name and (not concept or r.concept == concept)]
+    if not picked:
+        several = len({r.concept for r in rows}) > 1
+        names = sorted({f"{r.concept}/{r.name}" if several else r.name for r in rows})
+        raise UsageError(f"No group is named {group!r}; the groups are: {', '.join(names)}.")
+    return picked
+
+
 def choose_format(fmt: str | None, *, json_flag: bool, stdout_isatty: bool, print0: bool = False) -> str:
     """``--json`` wins; otherwise the explicit ``--format``; otherwise a table for people, TSV for pipes
     (and for ``--print0``, which asks for machine-readable records even on a terminal)."""

@@ -234,6 +234,15 @@ ShowOpenOpt = Annotated[
     typer.Option("--open/--no-open", help="Open the page in the browser (default: when run at a terminal)."),
 ]
 FormatOpt = Annotated[Optional[FormatChoice], typer.Option("--format", help="stdout format (default: table on a terminal, tsv otherwise).")]
+GroupOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--group",
+        metavar="NAME",
+        help="Print only the photos of this group (a folder name such as 'red', or 'color/red' with several "
+        "--by); with --format paths or -0, for pipelines.",
+    ),
+]
 Print0Opt = Annotated[bool, typer.Option("--print0", "-0", help="End stdout records with NUL instead of newline.")]
 #: ``--json`` prints a different record in each command, so each has its own help.
 RowsJsonOpt = Annotated[bool, typer.Option("--json", help="JSON Lines on stdout: path, concept, cluster, name, score, dest.")]

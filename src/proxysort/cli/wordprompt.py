@@ -16,13 +16,18 @@ from proxysort.words import WordList, sanitize_words, split_words
 _USER_SOURCES = ("user", "file")
 
 
+def will_ask(wordlist: WordList, env: Environment) -> bool:
+    """True when :func:`confirm_words` will show these words and wait for an answer."""
+    return bool(env.interactive) and wordlist.source not in _USER_SOURCES
+
+
 def confirm_words(wordlist: WordList, env: Environment) -> WordList:
     """Show the proposed words on stderr; Enter accepts, a comma-separated list replaces them.
 
     Returns ``wordlist`` unchanged when nobody can answer (not interactive), when the words came from
     the user, on an empty answer, or at end of input. An answer with no usable word asks again.
     """
-    if not env.interactive or wordlist.source in _USER_SOURCES:
+    if not will_ask(wordlist, env):
         return wordlist
     err = env.stderr
     err.write(f"Candidate {wordlist.describe()}:\n  {', '.join(wordlist.words)}\n")

@@ -20,7 +20,7 @@ from proxysort.words import sanitize_words
         ("fruit color", "color"),
         ("hair_colour", "hair color"),
         ("species", "species"),
-        ("animals", "species"),
+        ("animals", "animal"),
         ("time of day", "time of day"),
         ("time-of-day", "time of day"),
         ("facial expression", "emotion"),
@@ -51,7 +51,9 @@ def test_kind_concepts_defer_to_the_noun() -> None:
     assert lexicon.lookup("species", "fruit").name == "fruit"
     assert lexicon.lookup("type", "dog").name == "dog breed"
     assert lexicon.lookup("kind", "flowers").name == "flower"
-    assert lexicon.lookup("species", "animal").name == "species"
+    assert lexicon.lookup("species", "animal").name == "animal"
+    assert lexicon.lookup("species").noun == "photo" and "banana" not in lexicon.lookup("species").words
+    assert lexicon.lookup("animals").name == "animal"
     assert lexicon.lookup("kind", "photo").name == "kind"
     assert lexicon.lookup("color", "fruit").name == "color"  # not a kind concept: the noun does not matter
 

@@ -94,7 +94,8 @@ def test_bad_arguments() -> None:
 
 
 def test_default_noun() -> None:
-    assert default_noun("species") == "animal"
+    assert default_noun("species") == "photo"  # no subject assumed: a folder of fruit is not animals
+    assert default_noun("animal") == "animal"
     assert default_noun("colour") == "object"
     assert default_noun("identity") == "person"
     assert default_noun("weather") == "photo"

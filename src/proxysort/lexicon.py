@@ -57,7 +57,9 @@ KIND_WORDS = frozenset(["kind", "type", "species", "category", "variety", "sort"
 ENTRIES: tuple[Entry, ...] = (
     _e("color", "colour, colors, colours, hue, tint", "red, orange, yellow, green, blue, purple, pink, brown, black, white, gray", "object"),
     _e("hair color", "hair colour, hair", "blonde, brown, black, red, gray, white", "person"),
-    _e("species", "animal, animals, creature", "dog, cat, bird, horse, cow, sheep, fish, rabbit, deer, bear, elephant, lion, monkey, insect", "animal"),
+    # "species" assumes no subject: with --noun (fruit, dog, animal, ...) it defers to that entry instead.
+    _e("species", "organism, living thing", "dog, cat, bird, fish, insect, horse, tree, flower, mushroom, fruit, vegetable, human"),
+    _e("animal", "animals, creature, animal species", "dog, cat, bird, horse, cow, sheep, fish, rabbit, deer, bear, elephant, lion, monkey, insect", "animal"),
     _e("kind", "type, category, class, object, thing, content, subject", "person, animal, plant, food, vehicle, building, landscape, furniture, toy, tool, clothing, document"),
     _e("fruit", "fruits", "apple, banana, orange, lemon, grape, strawberry, cherry, pear, peach, watermelon, pineapple, mango, kiwi, plum", "fruit"),
     _e("vegetable", "vegetables, veggie", "carrot, tomato, potato, onion, broccoli, cucumber, pepper, lettuce, cabbage, corn, eggplant, pumpkin", "vegetable"),

@@ -92,3 +92,17 @@ def unique_names(names: Sequence[str], taken: set[str] | None = None, fallback: 
         seen.add(candidate.casefold())
         result.append(candidate)
     return result
+
+
+def numbered_names(concept: str, sizes: Sequence[int]) -> list[str]:
+    """``person-1 … person-k`` for groups whose candidate words were random anchors, not values.
+
+    An anchor ("lantern") says nothing about a group of faces; a folder named after it would claim a
+    meaning that is not there. Numbers follow group size (``-1`` is the largest), ties by group order.
+    """
+    stem = "-".join(concept.split()) or "group"
+    order = sorted(range(len(sizes)), key=lambda i: (-int(sizes[i]), i))
+    names = [""] * len(sizes)
+    for rank, i in enumerate(order, start=1):
+        names[i] = f"{stem}-{rank}"
+    return names

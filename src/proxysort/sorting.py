@@ -11,7 +11,9 @@ Choices made here, in one place:
   spherically except for the ``weights`` feature (:func:`proxysort.groups.spherical_for`).
 * **Names.** Each group is named in the prompt space: the mean of its images' learned prompt embeddings
   against the filled-in prompts of the candidate words (``ProxyResult.word_features``), whatever feature
-  was clustered, so that names mean the same thing in every mode.
+  was clustered, so that names mean the same thing in every mode. When the words are random anchors
+  (identity-like or unknown concepts) they are not values, so groups are numbered ``person-1 … person-k``
+  by size instead and no anchor reaches a folder name.
 * **Automatic k** (``By.k`` is None): :func:`proxysort.groups.choose_k`.
 * **Scores.** Each image's ``score`` is the cosine similarity of its clustered feature to its centroid.
 """
@@ -185,6 +187,7 @@ def sort(
     from proxysort.groups import (
         centroid_scores, choose_k, cluster_centres, kmeans, mark_weak, name_clusters, spherical_for, weak_names,
     )
+    from proxysort.names import numbered_names
     from proxysort.proxy import DEFAULT_FEATURE, Concept, ProxyConfig
     from proxysort.proxycache import learn_cached
 
@@ -233,15 +236,18 @@ def sort(
         k = b.k if b.k is not None else choose_k(x, len(wl.words), seed=seed, spherical=spherical)
         km = kmeans(x, k, seed=seed, spherical=spherical)
         naming = res.features.get("prompt", indexed.vectors)
-        names = name_clusters(cluster_centres(naming, km.labels, k), res.word_features, list(res.concept.words))
-        weak = weak_names(indexed.vectors, km.labels, names, res.word_features, list(res.concept.words))
-        if weak:
-            names = mark_weak(names, weak)
-            listed = ", ".join(names[w.cluster] for w in weak)
-            reporter.warning(
-                f"{wl.concept}: the photos in {listed} match their word clearly worse than the other groups match "
-                "theirs; a value may be missing from the word list."
-            )
+        if wl.source == "anchors":  # random words, not values: never a folder name (person-1 … person-k)
+            names = numbered_names(wl.concept, np.bincount(km.labels, minlength=k).tolist())
+        else:
+            names = name_clusters(cluster_centres(naming, km.labels, k), res.word_features, list(res.concept.words))
+            weak = weak_names(indexed.vectors, km.labels, names, res.word_features, list(res.concept.words))
+            if weak:
+                names = mark_weak(names, weak)
+                listed = ", ".join(names[w.cluster] for w in weak)
+                reporter.warning(
+                    f"{wl.concept}: the photos in {listed} match their word clearly worse than the other groups "
+                    "match theirs; a value may be missing from the word list."
+                )
         scores = centroid_scores(x, km.labels, km.centroids)
         out.append(
             ConceptResult(wl.concept, wl.noun, list(res.concept.words), wl.source, wl.detail, feature, k,

@@ -88,3 +88,64 @@ def test_ctrl_c_while_learning_says_what_is_kept(photo_folder: Path, tmp_path: P
         "are not, and no folder tree was written."
     )
     assert not (photo_folder.parent / "photos-sorted").exists()
+
+
+def test_anchor_words_never_name_a_group(run_cli, photo_folder: Path, tmp_path: Path) -> None:
+    from proxysort.lexicon import vocab_anchors
+
+    out = tmp_path / "sorted"
+    result = run_cli(["cluster", str(photo_folder), "--by", "person", "--k", "3", "--llm", "off", "--out", str(out), *MODEL])
+    assert result.exit_code == 0, result.stderr
+    assert "random CLIP-vocabulary anchors" in result.stderr
+    assert sorted(os.listdir(out / "person")) == ["person-1", "person-2", "person-3"]
+    names = [line.split("\t")[3] for line in result.stdout.splitlines()]
+    sizes = {n: names.count(n) for n in set(names)}
+    assert sizes["person-1"] >= sizes["person-2"] >= sizes["person-3"]  # numbered by size
+    anchors = set(vocab_anchors(50))
+    assert not any(part in anchors for path in out.rglob("*") for part in path.relative_to(out).parts)
+
+
+def test_numbered_names() -> None:
+    from proxysort.names import numbered_names
+
+    assert numbered_names("which face", [2, 5, 2]) == ["which-face-2", "which-face-1", "which-face-3"]
+
+
+def test_species_assumes_no_subject(run_cli) -> None:
+    import json
+
+    offline = {"OPENAI_API_KEY": "", "OPENAI_BASE_URL": "", "PROXYSORT_LLM": ""}
+    plain = json.loads(run_cli(["words", "--by", "species", "--json"], extra_env=offline).stdout)
+    assert plain["noun"] == "photo" and "lion" not in plain["words"]
+    fruit = json.loads(run_cli(["words", "--by", "species", "--noun", "fruit", "--json"], extra_env=offline).stdout)
+    assert fruit["noun"] == "fruit" and "banana" in fruit["words"]
+    animals = json.loads(run_cli(["words", "--by", "species", "--noun", "animal", "--json"], extra_env=offline).stdout)
+    assert "lion" in animals["words"]
+
+
+def _help(command: str) -> str:
+    """``--help`` goes through Click to the process's stdout, so it is read from a real process."""
+    env = dict(os.environ, COLUMNS="200")
+    proc = subprocess.run([sys.executable, "-m", "proxysort", command, "--help"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_help_reads_like_a_man_page_with_examples() -> None:
+    import re
+
+    for command in ("index", "status", "words", "cluster", "eval"):
+        text = _help(command)
+        # Typer's own placeholders: <list[str]>, <int range>, <Path>, <dir>, {DIR} ...
+        assert not re.search(r"<(list\[|int|str|float|bool|path|dir|file)", text, re.I), (command, text)
+        assert "{" not in text, (command, text)
+        assert "Examples:" in text and f"proxysort {command} " in text.split("Examples:")[1]
+        if command == "cluster":
+            assert "Usage: proxysort cluster [OPTIONS] DIR|-" in text and "--k N " in text and "--by CONCEPT" in text
+
+
+def test_by_completion_offers_the_lexicon_concepts() -> None:
+    env = dict(os.environ, _PROXYSORT_COMPLETE="complete_bash", COMP_WORDS="proxysort cluster photos --by co",
+               COMP_CWORD="4")
+    out = subprocess.run([sys.executable, "-m", "proxysort"], capture_output=True, text=True, env=env).stdout
+    assert out.split() == ["color", "count"]

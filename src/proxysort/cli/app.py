@@ -6,9 +6,11 @@ and :mod:`proxysort.cli.common`; this module imports them and registers them, so
 
 from __future__ import annotations
 
-from typing import Annotated, Sequence
+from typing import Annotated, Any, Sequence
 
+import click
 import typer
+from typer.core import TyperArgument, TyperCommand
 
 from proxysort.cli.clean_cmd import clean_command
 from proxysort.cli.cluster_cmd import cluster_command
@@ -50,6 +52,51 @@ def _root(
     """Sort a folder of photos by the aspect you care about (color, species, pose, ...)."""
 
 
+class _PlainArgument(TyperArgument):
+    """An argument shown as its metavar alone (``DIR...``), not Typer's ``{DIR}`` plus ``<list[Path]>``."""
+
+    def _usage_display_name(self) -> str:
+        name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+        return name + ("..." if self.nargs != 1 else "")
+
+    def display_type_rich(self, ctx: click.Context) -> str | None:
+        return None
+
+
+class _Command(TyperCommand):
+    """Typer's command with :class:`_PlainArgument` arguments, so ``--help`` reads like a man page."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if type(param) is TyperArgument:
+                param.__class__ = _PlainArgument
+
+
+#: An example or two per command, shown at the end of its --help (``\b`` keeps Click from rewrapping).
+EXAMPLES = {
+    "index": [
+        "proxysort index ~/Pictures                 # embed every photo once; re-runs are incremental",
+        "find ~/Pictures -name '*.jpg' | proxysort index -",
+    ],
+    "status": ["proxysort status ~/Pictures --json"],
+    "words": [
+        "proxysort words --by color",
+        "proxysort words --by species --noun fruit --json",
+    ],
+    "cluster": [
+        "proxysort cluster ~/photos --by color --k 6           # tree in ~/photos-sorted/color/",
+        "proxysort cluster ~/photos --by color --words red,green,yellow --dry-run",
+        "proxysort cluster ~/photos --by color --group red --format paths -0 | xargs -0 ls -l",
+    ],
+    "eval": ["proxysort eval ~/photos --by color --labels labels.csv --seeds 10"],
+}
+
+
+def _epilog(name: str) -> str:
+    return "Examples:\n\n\b\n" + "\n".join(f"  {line}" for line in EXAMPLES[name])
+
+
 # In --help order.
 for _name, _command in (
     ("index", index_command),
@@ -60,7 +107,7 @@ for _name, _command in (
     ("eval", eval_command),
     ("clean", clean_command),
 ):
-    app.command(_name)(handle_errors(_command))
+    app.command(_name, cls=_Command, epilog=_epilog(_name))(handle_errors(_command))
 
 
 def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> None:

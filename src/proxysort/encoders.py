@@ -260,8 +260,16 @@ def load_clip(spec: ModelSpec | None = None, *, env: Mapping[str, str] | None = 
         raise
     except Exception as exc:  # open_clip raises bare RuntimeErrors for every kind of load failure
         if pretrained is not None and not spec.is_weights_file:
-            from proxysort.weights import unavailable_message
+            from proxysort.weights import cached_file, hub_weights, unavailable_message
 
+            where = hub_weights(model_name, pretrained)
+            found = cached_file(where, env) if where is not None else None
+            if found is not None:  # there, but not loadable: a truncated or corrupted download
+                raise ModelLoadError(
+                    f"Weights {spec.model}/{pretrained} are in the cache but could not be loaded "
+                    f"({str(exc).splitlines()[0][:160]}). Delete {found.parents[2] if 'snapshots' in found.parts else found} "
+                    "to download them again."
+                ) from exc
             raise ModelLoadError(unavailable_message(spec.model, pretrained, env)) from exc
         if spec.is_weights_file:
             raise ModelLoadError(

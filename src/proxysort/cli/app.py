@@ -89,7 +89,12 @@ EXAMPLES = {
         "proxysort cluster ~/photos --by color --words red,green,yellow --dry-run",
         "proxysort cluster ~/photos --by color --group red --format paths -0 | xargs -0 ls -l",
     ],
+    "show": ["proxysort show ~/photos-sorted            # rebuild the review page and open it"],
     "eval": ["proxysort eval ~/photos --by color --labels labels.csv --seeds 10"],
+    "clean": [
+        "proxysort clean ~/photos-sorted --dry-run  # what proxysort would remove (never your files)",
+        "proxysort clean ~/photos-sorted --by color",
+    ],
 }
 
 

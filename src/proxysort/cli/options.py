@@ -194,6 +194,7 @@ ThreadsOpt = Annotated[
     Optional[int],
     typer.Option(
         "--threads",
+        metavar="N",
         min=1,
         help="CPU threads for learning and k-means (default: torch's choice, the physical cores; idle threads "
         "wait passively, so a busy machine loses little).",

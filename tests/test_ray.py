@@ -221,12 +221,29 @@ def test_proxies_learned_in_slices_equal_one_run(ray_cluster, reference, tiny_cl
 
     vectors = reference[0].vectors
     concepts = [Concept("color", ("red", "green", "blue", "yellow"))]
-    config = ProxyConfig(batch_size=8, epochs=4)
+    config = ProxyConfig(mode="subspace", batch_size=8, epochs=4)
     whole = learn_proxies(vectors, concepts, tiny_clip, config)[0]
     sliced = distributed.learn_proxies(vectors, concepts, tiny_clip, config, ray="auto", shards=3)[0]
     for name, value in whole.features.items():
         assert np.abs(sliced.features[name] - value).max() <= 1e-6, name
     assert np.abs(sliced.zero_shot - whole.zero_shot).max() <= 1e-6
+
+
+def test_methods_that_couple_photos_are_not_sliced(ray_cluster, reference, tiny_clip):
+    """DProxy prunes words by k-means usage over all photos: slices would change it, so it runs in one piece."""
+    import numpy as np
+
+    from proxysort.proxy import Concept, ProxyConfig, independent_per_photo, learn_proxies
+
+    vectors = reference[0].vectors
+    concepts = [Concept("color", ("red", "green", "blue", "yellow", "pink", "brown"))]
+    config = ProxyConfig(mode="dproxy", batch_size=8, epochs=4, options={"k": 3})
+    assert not independent_per_photo(config)
+    whole = learn_proxies(vectors, concepts, tiny_clip, config)[0]
+    remote = distributed.learn_proxies(vectors, concepts, tiny_clip, config, ray="auto", shards=3)[0]
+    assert remote.concept.words == whole.concept.words
+    for name, value in whole.features.items():
+        assert np.abs(remote.features[name] - value).max() <= 1e-6, name
 
 
 def test_cli_index_and_cluster_with_ray_print_what_local_runs_print(ray_cluster, photos, run_cli, tmp_path):

@@ -161,7 +161,7 @@ def concurrent_writers(work: Path, concepts: list[str], link: str = "symlink", n
         codes.append(p.returncode)
         if p.returncode:
             errors.append(err[-500:])
-    trees = sorted(n for n in os.listdir(out) if not n.startswith(".")) if out.exists() else []
+    trees = sorted(n for n in os.listdir(out) if (out / n).is_dir() and not n.startswith(".")) if out.exists() else []
     return ConcurrentResult(codes, problems(out), trees, errors)
 
 
@@ -185,6 +185,6 @@ def concurrent_cluster_runs(work: Path, bys: list[str], forker, n_photos: int = 
         codes.append(p.exitcode)
         if p.exitcode:
             errors.append((work / f"run{i}.log").read_text()[-600:])
-    trees = sorted(n for n in os.listdir(out) if not n.startswith(".")) if out.exists() else []
+    trees = sorted(n for n in os.listdir(out) if (out / n).is_dir() and not n.startswith(".")) if out.exists() else []
     return ConcurrentResult(codes, problems(out), trees, errors)
 

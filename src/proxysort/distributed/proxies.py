@@ -43,7 +43,7 @@ def learn_proxies(
     """
     import numpy as np
 
-    from proxysort.proxy import ProxyConfig, learn_proxies as local_learn
+    from proxysort.proxy import ProxyConfig, independent_per_photo, learn_proxies as local_learn, resolve_config
 
     config = dataclasses.replace(config) if config is not None else ProxyConfig()
     config.validate()
@@ -57,7 +57,12 @@ def learn_proxies(
     features = np.ascontiguousarray(image_features, dtype=np.float32)
     n = len(features)
     wanted = shards or (int(session.gpus) if gpu else max(1, int(session.cpus) // 2))
-    cuts = _cuts(n, step, wanted)
+    if step is None or not independent_per_photo(resolve_config(config, clip)):
+        # The seed methods and the Adam engine couple the photos of a run (pruning by k-means usage, one
+        # stopping epoch for all), and a GPU batch sized from a worker's memory is unknown here: slicing
+        # would change the result, so it is learned in one piece, exactly as locally.
+        wanted = 1
+    cuts = [0, n] if wanted == 1 else _cuts(n, step, wanted)
     if len(cuts) <= 2:  # one slice: nothing to spread, and no model to load on a worker
         return local_learn(features, concepts, clip, config, reporter)
 

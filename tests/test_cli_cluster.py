@@ -188,3 +188,51 @@ def test_formats_escape_and_choose() -> None:
     buf = io.StringIO()
     write_rows([row], "json", buf)
     assert json.loads(buf.getvalue())["path"] == row.path
+
+
+#: Every character ``str.splitlines`` breaks at (universal newlines), in a file name.
+LINE_BREAKERS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+def _unescape(text: str) -> str:
+    """The inverse of the line formats' escaping (``\\\\``, ``\\n``, ``\\r``, ``\\t``, ``\\xNN``, ``\\uNNNN``)."""
+    import re
+
+    simple = {"\\": "\\", "n": "\n", "r": "\r", "t": "\t"}
+    return re.sub(r"\\(x[0-9a-f]{2}|u[0-9a-f]{4}|.)",
+                  lambda m: simple.get(m.group(1)) or chr(int(m.group(1)[1:], 16)), text)
+
+
+def test_line_formats_keep_every_record_on_one_line_for_universal_newline_readers() -> None:
+    import io
+
+    from proxysort.cli.formats import ResultRow, write_rows
+
+    rows = [ResultRow(f"/p/x{ch}y.jpg", "color", 0, "red", 0.5) for ch in LINE_BREAKERS + "\\\t"]
+    for fmt in ("paths", "tsv", "json"):
+        buf = io.StringIO()
+        write_rows(rows, fmt, buf)
+        lines = buf.getvalue().splitlines()
+        assert len(lines) == len(rows), (fmt, lines)
+        if fmt == "json":
+            got = [json.loads(line)["path"] for line in lines]
+        else:
+            got = [_unescape(line.split("\t")[0] if fmt == "tsv" else line) for line in lines]
+        assert sorted(got) == sorted(r.path for r in rows), fmt
+    buf = io.StringIO()
+    write_rows(rows, "paths", buf, print0=True)  # NUL records stay exact, never escaped
+    assert sorted(buf.getvalue().split("\0")[:-1]) == sorted(r.path for r in rows)
+
+
+def test_cli_paths_format_escapes_a_carriage_return_in_a_name(run_cli, tmp_path: Path) -> None:
+    from tests.support.photos import make_photo
+
+    folder = tmp_path / "photos"
+    names = ["cr\rname.jpg", "ls\u2028name.png", "plain.jpg", "vt\x0bname.png"]
+    for i, name in enumerate(names):
+        make_photo(folder / name, [(220, 20, 20), (20, 200, 20)][i % 2], size=(60 + i, 48))
+    result = run_cli(["cluster", str(folder), *WORDS, "--k", "2", "--dry-run", "--format", "paths", *MODEL])
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 4, lines
+    assert sorted(_unescape(line) for line in lines) == sorted(str(folder / n) for n in names)

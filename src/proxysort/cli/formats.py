@@ -8,6 +8,11 @@
 - ``json``: JSON Lines, one object per record with the same keys.
 - ``paths``: only the image paths, grouped by concept then cluster.
 
+A record of a line format must stay one line for *every* reader, including those that split on universal
+newlines (Python's ``str.splitlines``, which also breaks at ``\\v \\f \\x1c-\\x1e \\x85 \\u2028 \\u2029``):
+in ``tsv`` and ``paths`` those characters are written as ``\\xNN``/``\\uNNNN`` escapes, and ``json`` writes them
+as JSON ``\\u`` escapes.
+
 ``--print0`` ends every record with NUL instead of a newline (for ``xargs -0``); then ``paths`` records are
 written raw, with no escaping at all.
 """
@@ -81,9 +86,28 @@ def choose_format(fmt: str | None, *, json_flag: bool, stdout_isatty: bool, prin
     return "table" if stdout_isatty and not print0 else "tsv"
 
 
+#: Every character ``str.splitlines`` breaks a line at, and how a line format writes it (with ``\\`` itself).
+_LINE_ESCAPES = {
+    ord("\\"): "\\\\", ord("\n"): "\\n", ord("\r"): "\\r",
+    **{c: f"\\x{c:02x}" for c in (0x0B, 0x0C, 0x1C, 0x1D, 0x1E, 0x85)},
+    0x2028: "\\u2028", 0x2029: "\\u2029",
+}
+_TSV_ESCAPES = {**_LINE_ESCAPES, ord("\t"): "\\t"}
+
+
+def _line_field(value: object, table: Mapping[int, str] = _LINE_ESCAPES) -> str:
+    """``value`` as text that no line-splitting reader can break in two (see the module docstring)."""
+    return ("" if value is None else str(value)).translate(table)
+
+
 def _tsv_field(value: object) -> str:
-    text = "" if value is None else str(value)
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return _line_field(value, _TSV_ESCAPES)
+
+
+def _json_line(record: object) -> str:
+    """One JSON Lines record; JSON leaves U+0085/U+2028/U+2029 raw, which line readers would split at."""
+    text = json.dumps(record, ensure_ascii=False)
+    return text.replace("\x85", "\\u0085").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 def _sorted(rows: Sequence[ResultRow]) -> list[ResultRow]:
@@ -104,14 +128,14 @@ def write_rows(
         _write_table(rows, stream, is_tty=is_tty)
     elif fmt == "json":
         for r in _sorted(rows):
-            stream.write(json.dumps(asdict(r) | {"score": round(r.score, 6)}, ensure_ascii=False) + end)
+            stream.write(_json_line(asdict(r) | {"score": round(r.score, 6)}) + end)
     elif fmt == "tsv":
         for r in _sorted(rows):
             fields = (r.path, r.concept, r.cluster, r.name, f"{r.score:.4f}", r.dest or "")
             stream.write("\t".join(_tsv_field(f) for f in fields) + end)
     elif fmt == "paths":
         for r in _sorted(rows):
-            stream.write((r.path if print0 else r.path.replace("\\", "\\\\").replace("\n", "\\n")) + end)
+            stream.write((r.path if print0 else _line_field(r.path)) + end)
     else:
         raise ValueError(f"unknown format {fmt!r}")
     stream.flush()
@@ -153,7 +177,7 @@ def write_eval(results: Sequence["EvalResult"], fmt: str, stream: IO[str], *, is
                 "concept": r.concept, "column": r.column, "k": r.k, "n": r.n, "seeds": len(r.scores.per_seed),
                 "unlabelled": r.unlabelled, "mean": r.scores.mean, "std": r.scores.std,
             }
-            stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+            stream.write(_json_line(record) + "\n")
     elif fmt in ("tsv", "paths"):
         for r in results:
             for m in METRICS:

@@ -100,7 +100,8 @@ class CliResult:
 def run_cli(cache_dir: Path) -> Callable[..., CliResult]:
     """Run the real CLI in-process with captured streams and chosen TTY flags.
 
-    ``run_cli(["index", str(folder)], stdin="...", stdout_isatty=False)``.
+    ``run_cli(["index", str(folder)], stdin="...", stdout_isatty=False)``; ``stdin=b"..."`` gives the command a
+    stdin with a byte buffer under it, as a real process has.
     """
     from proxysort.cli import main
     from proxysort.env import Environment
@@ -108,7 +109,7 @@ def run_cli(cache_dir: Path) -> Callable[..., CliResult]:
     def run(
         argv: Sequence[str],
         *,
-        stdin: str = "",
+        stdin: str | bytes = "",
         stdin_isatty: bool = False,
         stdout_isatty: bool = False,
         stderr_isatty: bool = False,
@@ -118,7 +119,8 @@ def run_cli(cache_dir: Path) -> Callable[..., CliResult]:
         variables = dict(os.environ)
         variables.update(extra_env or {})
         env = Environment(
-            stdin=io.StringIO(stdin),
+            # bytes: a real process's stdin (text over a byte buffer), for lists that are not UTF-8
+            stdin=io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8") if isinstance(stdin, bytes) else io.StringIO(stdin),
             stdout=out,
             stderr=err,
             stdin_isatty=stdin_isatty,

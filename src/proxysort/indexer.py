@@ -27,7 +27,7 @@ from proxysort.errors import InputError, StrictModeError, UsageError
 from proxysort.imageio import ImageLoadError, is_transient, load_image
 from proxysort.library import SKIPPED_COMPANIONS, Library, Selection, companion_counts, content_ids, gather, ordered
 from proxysort.progress import Reporter
-from proxysort.scan import ScanEntry, check_root
+from proxysort.scan import NOT_UTF8, ScanEntry, check_root, is_utf8
 from proxysort.store import FailureRow, FileRow, VectorStore, content_hash, store_path
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -202,12 +202,20 @@ def index(
 
         check_weights(spec, env.vars, reporter)  # model first: no scan before we know it can be loaded
     found = sources(source)
+    # The store keeps paths as UTF-8 text: a name that is not (bytes from another locale) is skipped, as
+    # the folder scan skips it, instead of aborting the run at its first query.
+    unnamed = [(f, NOT_UTF8 if os.path.lexists(f) else "file not found") for f in found.files if not is_utf8(str(f))]
+    if unnamed:
+        found = Sources(found.folders, [f for f in found.files if is_utf8(str(f))])
     roots, files = found.folders, found.files
     cache_root = Path(cache_dir).expanduser() if cache_dir is not None else env.cache_dir
     _refuse_cache_inside(cache_root, roots)
 
     summary = IndexSummary()
     failures: list[tuple[Path, str]] = []
+    for path, reason in unnamed:
+        reporter.skipped(path, reason)
+        failures.append((path, reason))
     lazy = _LazyClip(spec, clip, env.vars)
     db = store_path(cache_root, identity)
     with VectorStore(db, identity=identity) as store:
@@ -277,15 +285,26 @@ def sources(source: Source) -> Sources:
     files: list[Path] = []
     for item in items:
         path = Path(item).expanduser()
-        if path.is_dir():
+        if _is_dir(path):
+            if not is_utf8(str(path)):
+                raise InputError(f"the folder name {ascii(str(path))} is not valid UTF-8; rename it to index its photos.")
             roots.append(check_root(path))
-        elif len(items) == 1 and not path.exists():
+        elif len(items) == 1 and not os.path.lexists(path):
             raise InputError(f"{path} does not exist; pass a folder of photos or a list of image files.")
         else:
             # Resolve the folder but keep the file name, exactly as a folder scan would name it.
             absolute = Path(os.path.abspath(path))
             files.append(absolute.parent.resolve() / absolute.name)
     return Sources(roots, files)
+
+
+def _is_dir(path: Path) -> bool:
+    """``path.is_dir()``, False for names the OS refuses to look up (too long, ...) instead of raising:
+    such an entry is then reported as an unreadable file."""
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 def _refuse_cache_inside(cache_root: Path, roots: Sequence[Path]) -> None:

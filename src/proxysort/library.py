@@ -322,6 +322,9 @@ def _gather_files(lib: Library, files: Sequence[Path], advance: Callable[..., No
             continue
         try:
             st = path.stat()
+        except ValueError:  # a NUL in the name (a library caller's list): no file can have it
+            lib.missing.append((path, "file not found"))
+            continue
         except OSError as exc:
             lib.missing.append((path, "file not found" if isinstance(exc, FileNotFoundError) else f"cannot be read ({exc.strerror})"))
             continue

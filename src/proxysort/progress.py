@@ -61,13 +61,16 @@ class ConsoleReporter(Reporter):
         self._line(f"warning: {text}")
 
     def skipped(self, path: str | Path, reason: str) -> None:
-        # Path first, so `2> skipped.log` is greppable. Newlines in names are escaped. A reason already
+        # Path first, so `2> skipped.log` is greppable. Line breaks (any that
+        # str.splitlines knows) and undecodable bytes in names are escaped. A reason already
         # shown is only counted (500 HEICs without a decoder are one problem), unless verbose.
         if not self.verbose and reason in self._repeats:
             self._repeats[reason] += 1
             return
         self._repeats[reason] = 0
-        shown = str(path).encode("unicode_escape", "backslashreplace").decode("ascii") if "\n" in str(path) else str(path)
+        text = str(path)
+        plain = text.splitlines() == [text] and not any("\udc80" <= ch <= "\udcff" for ch in text)
+        shown = text if plain else text.encode("unicode_escape", "backslashreplace").decode("ascii")
         self._line(f"skipped: {shown}: {reason}")
 
     def flush(self) -> None:

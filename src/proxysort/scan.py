@@ -162,9 +162,9 @@ def walk(
             if not is_image_name(name):
                 _note_other(listing, entry, name)
                 continue
-            if not _is_utf8(str(path)):
+            if not is_utf8(str(path)):
                 # The store keeps paths as UTF-8 text; such a name would abort the whole run at commit time.
-                reporter.skipped(path, "file or folder name is not valid UTF-8; rename it to index this photo")
+                reporter.skipped(path, NOT_UTF8)
                 continue
             try:
                 st = entry.stat(follow_symlinks=True)
@@ -219,7 +219,11 @@ def _real(path: Path) -> Path:
         return Path(os.path.abspath(Path(path).expanduser()))
 
 
-def _is_utf8(text: str) -> bool:
+#: Why a file whose name is not UTF-8 is skipped.
+NOT_UTF8 = "file or folder name is not valid UTF-8; rename it to index this photo"
+
+
+def is_utf8(text: str) -> bool:
     """False for names the OS gave us as undecodable bytes (surrogate escapes)."""
     try:
         text.encode("utf-8")

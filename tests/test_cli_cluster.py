@@ -236,3 +236,44 @@ def test_cli_paths_format_escapes_a_carriage_return_in_a_name(run_cli, tmp_path:
     lines = result.stdout.splitlines()
     assert len(lines) == 4, lines
     assert sorted(_unescape(line) for line in lines) == sorted(str(folder / n) for n in names)
+
+
+# -- hostile arguments (issue 14): one sentence naming the flag, exit 2, no hang
+
+
+def test_seed_out_of_range_is_refused_with_the_flag_name(run_cli, photo_folder: Path) -> None:
+    for seed in (str(2**31), str(10**40), "-1"):
+        result = run_cli(["cluster", str(photo_folder), *WORDS, "--k", "3", "--seed", seed, "--dry-run", *MODEL])
+        assert result.exit_code == 2, result.stderr
+        assert result.stderr.startswith("proxysort: --seed must be") and len(result.stderr.splitlines()) == 1, result.stderr
+    from proxysort.errors import UsageError
+    from proxysort.proxy import MAX_SEED, ProxyConfig
+
+    ProxyConfig(seed=MAX_SEED).validate()
+    import pytest
+
+    with pytest.raises(UsageError, match="`seed`"):
+        ProxyConfig(seed=MAX_SEED + 1).validate()
+
+
+def test_unknown_concept_without_words_and_a_huge_k(run_cli, photo_folder: Path) -> None:
+    result = run_cli(["cluster", str(photo_folder), "--by", "zorblaxity", "--k", str(10**18), "--dry-run", *MODEL])
+    assert result.exit_code == 2, result.stderr
+    assert "proxysort: --k" in result.stderr and "Traceback" not in result.stderr
+    words = run_cli(["words", "--by", "zorblaxity", "--k", str(10**18), "--llm", "off"])
+    assert words.exit_code == 0, words.stderr
+
+
+def test_a_words_file_of_200000_words_is_refused_at_once(run_cli, photo_folder: Path, tmp_path: Path) -> None:
+    import random
+    import string
+    import time
+
+    rng = random.Random(14)
+    words_file = tmp_path / "many.txt"
+    words_file.write_text("\n".join("".join(rng.choices(string.ascii_lowercase, k=9)) for _ in range(200_000)))
+    started = time.monotonic()
+    result = run_cli(["cluster", str(photo_folder), "--by", "color", "--words-file", str(words_file), "--dry-run", *MODEL])
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith("proxysort: --words-file gives 200000 different candidate words"), result.stderr
+    assert time.monotonic() - started < 60  # not a timing bar: the old code ran for many minutes

@@ -17,6 +17,10 @@ _RESERVED = frozenset(["con", "prn", "aux", "nul", *(f"com{i}" for i in range(1,
 _WS = re.compile(r"\s+")
 #: Folder names are capped so that ``concept/cluster/file`` stays well inside PATH_MAX everywhere.
 MAX_NAME_CHARS = 64
+#: The most candidate words one concept may have. Words are a concept's *values* (a lexicon entry has a
+#: dozen); every word is encoded by CLIP and scored against every photo in each learning step, so a list
+#: of 200,000 words would run for hours without naming groups any better. Refused, not silently cut.
+MAX_WORDS = 1000
 _MAX_NAME_BYTES = 200
 
 
@@ -52,6 +56,12 @@ def sanitize_words(raw: Iterable[str], *, max_len: int = 32) -> list[str]:
             seen.add(word)
             out.append(word)
     return out
+
+
+def distinct_count(raw: Iterable[str]) -> int:
+    """How many different non-blank words ``raw`` holds (case-insensitive), cheaply: :func:`sanitize_words`
+    costs ~60 µs a word, so a huge list is measured with this before it is sanitized."""
+    return len({str(w).strip().lower() for w in raw} - {""})
 
 
 def dropped_words(raw: Sequence[str]) -> list[str]:

@@ -83,6 +83,11 @@ class Concept:
         return f"a photo of {article(self.noun)} {self.noun} with {article(self.name)} {self.name} of *"
 
 
+#: The largest seed: k-means (FAISS) and NumPy take seeds as 32-bit integers, so larger ones cannot be
+#: honoured exactly; one range for every step keeps "same seed, same result" true.
+MAX_SEED = 2**31 - 1
+
+
 @dataclass
 class ProxyConfig:
     """How proxies are learned. ``None`` fields take a default that depends on the mode or device."""
@@ -106,6 +111,10 @@ class ProxyConfig:
     options: dict[str, float] = field(default_factory=dict)  # a seed method's own knobs (proxysort.methods)
 
     def validate(self) -> None:
+        """Refuse settings that cannot work, before any photo is indexed (messages name the parameters)."""
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            shown = str(self.seed) if len(str(self.seed)) <= 24 else f"a {len(str(self.seed))}-digit number"
+            raise UsageError(f"`seed` must be a whole number from 0 to {MAX_SEED}, not {shown}.")
         if self.engine not in ENGINES:
             raise UsageError(f"Unknown proxy engine {self.engine!r}: use one of {', '.join(ENGINES)}.")
         if self.mode not in MODES:

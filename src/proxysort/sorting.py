@@ -196,9 +196,9 @@ def sort(
     spec = None if isinstance(model, ClipModel) else (model or ModelSpec.from_env(env.vars))
     if spec is not None:
         check_weights(spec, env.vars, reporter)  # before words, scan and learning: fail or download first
-    concepts = resolve_words(by, llm_model=llm_model, env=env, reporter=reporter, cache_dir=cache_dir)
     config = dataclasses.replace(training) if training is not None else ProxyConfig()
-    config.validate()
+    config.validate()  # before asking an LLM for words or indexing anything
+    concepts = resolve_words(by, llm_model=llm_model, env=env, reporter=reporter, cache_dir=cache_dir)
     seed = config.seed
     feature = feature or DEFAULT_FEATURE
 

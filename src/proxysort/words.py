@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 from proxysort import lexicon
 from proxysort.errors import InputError, UsageError
-from proxysort.names import dropped_words, sanitize_words
+from proxysort.names import MAX_WORDS, distinct_count, dropped_words, sanitize_words
 from proxysort.progress import Reporter
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -86,8 +86,15 @@ def read_words_file(path: Path) -> list[str]:
     return split_words(lines)
 
 
-def _checked(raw: Sequence[str], origin: str, reporter: Reporter) -> list[str]:
-    """Sanitize words a person wrote, telling them what was dropped and refusing an empty result."""
+def _checked(raw: Sequence[str], origin: str, reporter: Reporter, param: str = "words") -> list[str]:
+    """Sanitize words a person wrote, telling them what was dropped and refusing an empty result or more
+    than :data:`~proxysort.names.MAX_WORDS` words (``param`` names where they came from)."""
+    n = distinct_count(raw)
+    if n > MAX_WORDS:
+        raise UsageError(
+            f"`{param}` gives {n} different candidate words, more than the {MAX_WORDS} proxysort can use for one "
+            "concept (each is scored against every photo); keep the likely values of the concept."
+        )
     words = sanitize_words(raw)
     dropped = dropped_words(raw)
     if dropped:
@@ -122,7 +129,9 @@ def _offline(concept: str, noun: str, k: int | None, reporter: Reporter, why: st
     prefix = f"{why}; " if why else ""
     if entry is not None:
         return WordList(concept, noun, list(entry.words), "lexicon", f"{prefix}entry '{entry.name}'")
-    n = max(k or 0, DEFAULT_ANCHORS)
+    # k beyond the vocabulary (or beyond any photo count) is refused once the photos are counted; the
+    # anchors only need to be enough words, and never more than there are.
+    n = min(max(k or 0, DEFAULT_ANCHORS), MAX_WORDS)
     anchors = lexicon.vocab_anchors(n)
     if lexicon.is_identity_like(concept):
         return WordList(concept, noun, anchors, "anchors", f"{prefix}'{concept}' has no word values")
@@ -163,7 +172,7 @@ def get_words(
         return WordList(concept, noun, _checked(raw, "in --words", reporter), "user")
     if words_file is not None:
         raw = read_words_file(words_file)
-        return WordList(concept, noun, _checked(raw, f"in {words_file}", reporter), "file", str(words_file))
+        return WordList(concept, noun, _checked(raw, f"in {words_file}", reporter, "words_file"), "file", str(words_file))
 
     if env is None:
         from proxysort.env import Environment

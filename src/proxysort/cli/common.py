@@ -41,6 +41,7 @@ FLAGS = {
     "llm_model": "--llm",
     "link": "--link",
     "ray": "--ray",
+    "seed": "--seed",
 }
 
 _current_env: Environment | None = None
@@ -183,6 +184,8 @@ def sort_with_flags(
     from proxysort.words import WordList
 
     set_threads(threads)
+    training = ProxyConfig(mode=mode, seed=seed, epochs=epochs)
+    training.validate()  # a bad --seed is refused before any word source is asked
     cache = cache_dir_for(env, cache_dir)
     # Order: words first (a bad --words fails in a second), then the model (fail or download before any
     # scan), then the one question, then the long work.
@@ -201,7 +204,7 @@ def sort_with_flags(
         source,
         confirmed,
         model=spec,
-        training=ProxyConfig(mode=mode, seed=seed, epochs=epochs),
+        training=training,
         feature=feature,
         cache_dir=cache,
         exclude=exclude,

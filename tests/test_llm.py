@@ -225,3 +225,45 @@ def test_prompt_names_concept_noun_and_count() -> None:
     assert "Photos of a fruit" in text and "their color" in text and "List 6 " in text and '"words"' in text
     plain = llm.build_messages("weather", "photo", None)[-1]["content"]
     assert plain.startswith("Photos will be grouped by their weather") and "8 to 12" in plain
+
+
+# -- hostile answers (issue 14): each falls back to the offline words with one warning, in bounded time
+
+
+def _nested(depth: int) -> str:
+    return '{"words": ' * depth + '["red", "blue"]' + "}" * depth
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["garbage-bytes-as-json", "deeply-nested-body", "deeply-nested-content", "100000-words", "trickle"],
+)
+def test_hostile_answers_fall_back_with_one_warning_in_bounded_time(tmp_path: Path, kind: str) -> None:
+    import random
+    import time
+
+    rng = random.Random(14)
+    stub = {
+        "garbage-bytes-as-json": StubLLM(raw=bytes(rng.randrange(256) for _ in range(5000))),
+        "deeply-nested-body": StubLLM(raw=b'{"choices": ' * 100_000 + b"[]" + b"}" * 100_000),
+        "deeply-nested-content": StubLLM(content=_nested(100_000)),
+        "100000-words": StubLLM(words=[f"w{i}" for i in range(100_000)]),
+        # one byte every 0.5 s: each read arrives long before a per-read timeout, the whole never does
+        "trickle": StubLLM(trickle=0.5),
+    }[kind]
+    with serve(stub) as stub:
+        started = time.monotonic()
+        result, rec = _ask(stub.base_url, tmp_path, PROXYSORT_LLM_TIMEOUT="3")
+        took = time.monotonic() - started
+    assert result.source == "lexicon" and result.words == list(lookup("color").words), kind
+    assert len(rec.warnings) == 1 and "offline" in rec.warnings[0], rec.warnings
+    assert took < 30, took  # a bound, not a speed bar: the old code never returned for "trickle"
+    assert not (tmp_path / "llm").exists()
+
+
+
+def test_llm_timeout_setting() -> None:
+    assert llm.timeout_for(_env(PROXYSORT_LLM_TIMEOUT="2.5")) == 2.5
+    assert llm.timeout_for(_env(PROXYSORT_LLM_TIMEOUT="nonsense")) == llm.TIMEOUT_S
+    assert llm.timeout_for(_env(PROXYSORT_LLM_TIMEOUT="-1")) == llm.TIMEOUT_S
+    assert llm.timeout_for(_env()) == llm.TIMEOUT_S

@@ -15,21 +15,26 @@ import json
 import os
 import re
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from proxysort.progress import Reporter
-from proxysort.names import sanitize_words
+from proxysort.names import MAX_WORDS, sanitize_words
 
 if TYPE_CHECKING:  # pragma: no cover
     from proxysort.env import Environment
 
 #: A GPT-4-class model that is cheap and fast; any chat model name the server knows works.
 DEFAULT_LLM_MODEL = "gpt-4o-mini"
-#: Seconds per request: a word list is short, and a hung server must not stall a sort for minutes.
+#: Seconds for the whole exchange (every format tried, retries, reading the answer): the SDK's timeout is
+#: per read, so a server trickling one byte every few seconds would never trip it. A word list is short,
+#: and a hung server must not stall a sort for minutes. ``PROXYSORT_LLM_TIMEOUT`` overrides it.
 TIMEOUT_S = 20.0
 MAX_RETRIES = 1
+#: An answer longer than this (characters) is not a word list; parsing a huge one would only waste time.
+MAX_ANSWER_CHARS = 100_000
 #: Fewer usable words than this means the answer is useless (one word cannot separate photos).
 MIN_WORDS = 2
 _OPENAI_URL = "https://api.openai.com/v1"
@@ -152,7 +157,7 @@ def parse_answer(content: str) -> list[str]:
     for candidate in candidates:
         try:
             found = _strings_in(json.loads(candidate))
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python's stack
             continue
         if found is not None:
             return found
@@ -165,7 +170,7 @@ def _describe_error(err: Exception, base_url: str) -> LLMUnavailable:
 
     where = base_url.rstrip("/")
     if isinstance(err, openai.APITimeoutError):
-        return LLMUnavailable(f"the LLM at {where} did not answer within {TIMEOUT_S:.0f} s.", "timeout")
+        return LLMUnavailable(f"the LLM at {where} did not answer in time.", "timeout")
     if isinstance(err, openai.APIConnectionError):
         return LLMUnavailable(f"cannot reach the LLM at {where} (check OPENAI_BASE_URL and the network).", "no connection")
     if isinstance(err, openai.AuthenticationError):
@@ -188,6 +193,8 @@ def _content(response: Any, model: str) -> str:
         raise LLMUnavailable(f"the LLM ({model}) sent an answer that is not a chat completion.", "bad answer") from None
     if refusal or not isinstance(content, str) or not content.strip():
         raise LLMUnavailable(f"the LLM ({model}) gave no word list.", "empty answer")
+    if len(content) > MAX_ANSWER_CHARS:
+        raise LLMUnavailable(f"the LLM ({model}) sent {len(content)} characters, far too long for a word list.", "answer too long")
     return content
 
 
@@ -220,6 +227,48 @@ def _request(client: Any, model: str, messages: list[dict[str, str]], base_url: 
     raise _describe_error(last, base_url)
 
 
+def timeout_for(env: "Environment") -> float:
+    """The total deadline in seconds: ``PROXYSORT_LLM_TIMEOUT`` when it is a positive number, else :data:`TIMEOUT_S`."""
+    try:
+        value = float(env.get("PROXYSORT_LLM_TIMEOUT") or TIMEOUT_S)
+    except ValueError:
+        return TIMEOUT_S
+    return value if 0 < value < float("inf") else TIMEOUT_S
+
+
+def _within(deadline_s: float, work: Callable[[], Any], on_late: Callable[[], None], where: str) -> Any:
+    """``work()`` in a daemon thread, waited for at most ``deadline_s`` seconds in all.
+
+    The SDK cannot enforce a total deadline (its timeout restarts with every byte read), so the request
+    runs beside us; when time is up, ``on_late`` closes its connections and the thread is abandoned (a
+    daemon, it never keeps the process alive). Any exception it raised is re-raised here, and anything
+    that is not an :class:`LLMUnavailable` (an answer that crashes the SDK's parser, a recursion error on
+    deeply nested JSON) becomes one, so the caller always gets the offline words with one warning.
+    """
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = work()
+        except BaseException as err:  # noqa: BLE001 - carried to the caller's thread, converted below
+            box["error"] = err
+
+    thread = threading.Thread(target=run, name="proxysort-llm", daemon=True)
+    thread.start()
+    thread.join(deadline_s)
+    if thread.is_alive():
+        on_late()
+        raise LLMUnavailable(f"the LLM at {where} did not answer within {deadline_s:g} s.", "timeout")
+    err = box.get("error")
+    if err is None:
+        return box["value"]
+    if isinstance(err, LLMUnavailable):
+        raise err
+    if isinstance(err, (KeyboardInterrupt, SystemExit)):
+        raise err
+    raise LLMUnavailable(f"the LLM at {where} sent an answer that could not be read ({type(err).__name__}).", "bad answer")
+
+
 def ask_words(
     concept: str,
     noun: str,
@@ -229,10 +278,12 @@ def ask_words(
     env: "Environment",
     cache_dir: Path,
     reporter: Reporter | None = None,
+    timeout_s: float | None = None,
 ) -> LLMAnswer:
     """Sanitized candidate words for ``concept`` from ``model``, from the disk cache when asked before.
 
-    Raises :class:`LLMUnavailable` (never an SDK exception) when no usable words can be had.
+    ``timeout_s`` bounds the whole exchange (default: :func:`timeout_for` ``env``). Raises
+    :class:`LLMUnavailable` (never an SDK exception) when no usable words can be had in that time.
     """
     reporter = reporter or Reporter()
     path = _cache_file(cache_dir, cache_key(concept, noun, model, k))
@@ -251,12 +302,16 @@ def ask_words(
     except ImportError:
         raise LLMUnavailable("the openai package is not installed.", "no openai package") from None
 
-    client = openai.OpenAI(api_key=api_key, base_url=base_url, timeout=TIMEOUT_S, max_retries=MAX_RETRIES)
+    deadline = timeout_s if timeout_s is not None else timeout_for(env)
+    client = openai.OpenAI(api_key=api_key, base_url=base_url, timeout=deadline, max_retries=MAX_RETRIES)
     reporter.message(f"asking {model} for '{concept}' words ...")
+    messages = build_messages(concept, noun, k)
     try:
-        raw, fmt = _request(client, model, build_messages(concept, noun, k), base_url)
+        raw, fmt = _within(deadline, lambda: _request(client, model, messages, base_url), client.close, base_url.rstrip("/"))
     finally:
         client.close()
+    if len(raw) > MAX_WORDS:
+        raise LLMUnavailable(f"the LLM ({model}) answered with {len(raw)} words, more than the {MAX_WORDS} proxysort can use.", "too many words")
     words = sanitize_words(raw)
     if len(words) < MIN_WORDS:
         raise LLMUnavailable(f"the LLM ({model}) answered without usable words.", "no usable words")

@@ -32,6 +32,10 @@ class StubLLM:
     html: str | None = None
     #: seconds to wait before answering (to test timeouts)
     delay: float = 0.0
+    #: answer 200 ``application/json`` with exactly these bytes (garbage, deeply nested JSON, ...)
+    raw: bytes | None = None
+    #: send the answer one byte every this many seconds (a per-read timeout never fires)
+    trickle: float = 0.0
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
     base_url: str = ""
@@ -46,15 +50,21 @@ def _handler(stub: StubLLM) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args: Any) -> None:  # keep pytest output clean
             pass
 
-        def _send(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
+        def _send(self, status: int, body: dict[str, Any] | bytes) -> None:
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             try:
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test): expected
+                if stub.trickle:
+                    for i in range(len(data)):
+                        self.wfile.write(data[i : i + 1])
+                        self.wfile.flush()
+                        time.sleep(stub.trickle)
+                else:
+                    self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError, OSError):  # the client gave up (timeout test): expected
                 pass
 
         def do_POST(self) -> None:  # noqa: N802 (http.server naming)
@@ -66,6 +76,9 @@ def _handler(stub: StubLLM) -> type[BaseHTTPRequestHandler]:
                 time.sleep(stub.delay)
             if self.path.rstrip("/") != "/v1/chat/completions":
                 self._send(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
+                return
+            if stub.raw is not None:
+                self._send(200, stub.raw)
                 return
             if stub.status != 200:
                 self._send(stub.status, {"error": {"message": f"stub error {stub.status}", "type": "server_error"}})

@@ -216,3 +216,102 @@ def test_write_failure_mid_run_keeps_no_partial_batch(tmp_path: Path, run_cli, m
     assert done.exit_code == 0
     check = check_store(db, None, {str(Path(p).resolve()) for p in photos_on_disk(folder)})
     assert check.ok, check.problems
+
+
+# -- damaged or foreign stores, and cache paths that are not folders (issue 14) ---------------------------
+
+
+def _damage(db: Path, kind: str) -> None:
+    import numpy as np
+
+    conn = sqlite3.connect(db)
+    with conn:
+        if kind == "blob-of-wrong-length":
+            (h,) = conn.execute("SELECT hash FROM vectors LIMIT 1").fetchone()
+            conn.execute("UPDATE vectors SET vec = ? WHERE hash = ?", (b"\x00" * 7, h))
+        elif kind == "dim-not-a-number":
+            conn.execute("UPDATE meta SET value = 'thirty-two' WHERE key = 'dim'")
+        elif kind == "float32-vectors":  # as another version could have stored them
+            for h, blob in conn.execute("SELECT hash, vec FROM vectors").fetchall():
+                vec = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
+                conn.execute("UPDATE vectors SET vec = ? WHERE hash = ?", (vec.tobytes(), h))
+        else:  # pragma: no cover
+            raise ValueError(kind)
+    conn.close()
+
+
+@pytest.mark.parametrize("kind", ["blob-of-wrong-length", "dim-not-a-number"])
+def test_damaged_store_is_one_sentence_exit_5(tmp_path: Path, run_cli, kind: str) -> None:
+    folder, cache = tmp_path / "photos", tmp_path / "cache"
+    make_folder(folder, 4)
+    assert _index(run_cli, folder, cache).exit_code == 0
+    (db,) = store_files(cache)
+    _damage(db, kind)
+    for command in (["index", str(folder)], ["cluster", str(folder), "--by", "color", "--words", "red,blue", "--k", "2", "--dry-run"]):
+        result = run_cli([*command, "--model", TINY, "--pretrained", "none", "--device", "cpu", "--cache-dir", str(cache)])
+        assert result.exit_code == ExitCode.CACHE, (command[0], result.stderr[-1500:])
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith("proxysort: ") and "damaged" in last and "--cache-dir" in last, last
+        assert "Traceback" not in result.stderr
+    status = run_cli(["status", str(folder), "--cache-dir", str(cache)])
+    assert status.exit_code in (0, ExitCode.CACHE) and "Traceback" not in status.stderr
+
+
+def test_float32_vectors_from_another_version_are_read_exactly(tmp_path: Path, run_cli) -> None:
+    from proxysort.store import VectorStore
+
+    folder, cache = tmp_path / "photos", tmp_path / "cache"
+    make_folder(folder, 4)
+    assert _index(run_cli, folder, cache).exit_code == 0
+    (db,) = store_files(cache)
+    with VectorStore(db) as store:
+        want = store.vectors_for(list(store.rows_under(folder.resolve())))
+    _damage(db, "float32-vectors")
+    with VectorStore(db) as store:
+        got = store.vectors_for(list(want))
+    assert set(got) == set(want) and all((got[p] == want[p]).all() for p in want)
+    result = run_cli(["cluster", str(folder), "--by", "color", "--words", "red,blue", "--k", "2", "--dry-run",
+                      "--model", TINY, "--pretrained", "none", "--device", "cpu", "--cache-dir", str(cache)])
+    assert result.exit_code == 0, result.stderr[-1500:]
+    assert "different model" not in result.stderr
+
+
+def test_words_needs_no_cache_and_a_file_as_cache_is_exit_5(tmp_path: Path, run_cli) -> None:
+    blocker = tmp_path / "cache-file"
+    blocker.write_text("not a folder")
+    words = run_cli(["words", "--by", "color", "--llm", "off", "--cache-dir", str(blocker)])
+    assert words.exit_code == 0, words.stderr
+    folder = tmp_path / "photos"
+    make_folder(folder, 2)
+    result = _index(run_cli, folder, blocker)  # the file itself, not a path below it
+    assert result.exit_code == ExitCode.CACHE, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("proxysort: "), result.stderr
+    assert blocker.read_text() == "not a folder"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores permission bits")
+def test_cache_folder_mode_000(tmp_path: Path, run_cli) -> None:  # pragma: no cover - non-root only
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0)
+    try:
+        assert run_cli(["words", "--by", "color", "--llm", "off", "--cache-dir", str(cache)]).exit_code == 0
+        folder = tmp_path / "photos"
+        make_folder(folder, 2)
+        _assert_clean_failure(_index(run_cli, folder, cache), "writable")
+    finally:
+        cache.chmod(0o755)
+
+
+def test_status_on_a_read_only_cache_just_reads(tmp_path: Path, run_cli, tmpfs: Path) -> None:
+    folder = tmp_path / "photos"
+    make_folder(folder, 3)
+    assert _index(run_cli, folder, tmpfs).exit_code == 0
+    subprocess.run(["mount", "-o", "remount,ro", str(tmpfs)], check=True)
+    before = snapshot(tmpfs)
+    result = run_cli(["status", str(folder), "--cache-dir", str(tmpfs), "--json"])
+    assert result.exit_code == 0, result.stderr
+    import json
+
+    (store,) = json.loads(result.stdout)["stores"]
+    assert store["indexed"] == 3 and store["up_to_date"] == 3
+    assert_unchanged(before, tmpfs)

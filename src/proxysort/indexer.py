@@ -240,7 +240,7 @@ def index(
         wanted = sorted(k for k in entries if k not in failed_keys)
         vectors_by_path = store.vectors_for(wanted)
         hashes = {k: row.hash for k, row in store.rows_for([k for k in wanted if k in vectors_by_path]).items()}
-        dim = int(store.meta("dim") or (lazy.loaded.embed_dim if lazy.loaded is not None else 0))
+        dim = store.dim() or (lazy.loaded.embed_dim if lazy.loaded is not None else 0)
 
     import numpy as np
 

@@ -207,13 +207,13 @@ class VectorStore:
         self.path = Path(path)
         if readonly:  # `status` must work on a read-only cache and must never create one
             with _guard(self.path):
-                self.conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=busy_timeout_s)
-                self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
                 try:
-                    self._check_schema(migrate=False)
-                except BaseException:
-                    self.conn.close()
-                    raise
+                    self._open_readonly(busy_timeout_s, "mode=ro")
+                except sqlite3.OperationalError:
+                    # A WAL database on a read-only folder or mount cannot be opened plainly: SQLite would
+                    # have to create its -shm file. Nothing can write there either, so reading the file
+                    # as immutable (no locks, no WAL index) sees exactly what is on disk.
+                    self._open_readonly(busy_timeout_s, "mode=ro&immutable=1")
             return
         with _guard(self.path):
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -235,6 +235,15 @@ class VectorStore:
             except BaseException:
                 self.conn.close()
                 raise
+
+    def _open_readonly(self, busy_timeout_s: float, query: str) -> None:
+        self.conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?{query}", uri=True, timeout=busy_timeout_s)
+        try:
+            self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+            self._check_schema(migrate=False)
+        except BaseException:
+            self.conn.close()
+            raise
 
     # -- plumbing -----------------------------------------------------------------------------------
 
@@ -326,6 +335,40 @@ class VectorStore:
             row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
+    def dim(self) -> int | None:
+        """The vector length every row has (None before the first vector); a value that is not a positive
+        whole number means the store was damaged or written by something else."""
+        return self._checked_dim(self.meta("dim"))
+
+    def _checked_dim(self, value: object) -> int | None:
+        if value is None:
+            return None
+        text = str(value).strip()
+        if not text.isdigit() or int(text) < 1:
+            raise self._damaged(f"its vector size {str(value)[:40]!r} is not a number")
+        return int(text)
+
+    def _damaged(self, what: str) -> CacheError:
+        return CacheError(
+            f"The cache at {self.path.parent} is damaged ({what}); delete that folder, or point `cache_dir` "
+            "elsewhere, and run again."
+        )
+
+    def _vector(self, blob: bytes, dim: int | None) -> "np.ndarray":
+        """A stored vector as float32: float16 as this version writes them, or float32 as another version
+        may have (read exactly, not mistaken for a vector of twice the length); any other length is damage."""
+        import numpy as np
+
+        if not isinstance(blob, (bytes, bytearray, memoryview)):
+            raise self._damaged(f"a vector is stored as {type(blob).__name__}, not bytes")
+        if dim is None or len(blob) == 2 * dim:
+            if len(blob) == 0 or len(blob) % 2:
+                raise self._damaged(f"a vector has {len(blob)} bytes")
+            return np.frombuffer(blob, dtype=np.float16).astype(np.float32)
+        if len(blob) == 4 * dim:
+            return np.frombuffer(blob, dtype=np.float32).copy()
+        raise self._damaged(f"a vector has {len(blob)} bytes, not the {2 * dim} of {dim} float16 numbers")
+
     # -- reads --------------------------------------------------------------------------------------
 
     def rows_under(self, root: str | Path) -> dict[str, FileRow]:
@@ -370,6 +413,7 @@ class VectorStore:
         import numpy as np
 
         out: dict[str, np.ndarray] = {}
+        dim = self.dim()
         with _guard(self.path):
             for chunk in _chunks(paths):
                 sql = (
@@ -377,7 +421,11 @@ class VectorStore:
                     f"WHERE f.path IN ({','.join('?' * len(chunk))})"
                 )
                 for path, blob in self.conn.execute(sql, chunk):
-                    vec = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
+                    vec = self._vector(blob, dim)
+                    if dim is None:  # no recorded size: every vector must at least agree with the first
+                        dim = len(vec)
+                    if not np.isfinite(vec).all():
+                        raise self._damaged("a vector holds numbers that are not finite")
                     out[path] = vec / max(float(np.linalg.norm(vec)), 1e-12)
         return out
 
@@ -398,9 +446,9 @@ class VectorStore:
                     "SELECT COUNT(*) FROM failures WHERE path >= ? AND path < ?", (lo, hi)
                 ).fetchone()[0]
             vectors = self.conn.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
-            dim = self.meta("dim")
+            dim = self.dim()
         size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
-        return StoreStats(files, vectors, failures, int(dim) if dim else None, self.meta("identity"), size)
+        return StoreStats(files, vectors, failures, dim, self.meta("identity"), size)
 
     # -- writes -------------------------------------------------------------------------------------
 
@@ -426,7 +474,7 @@ class VectorStore:
                 stored = conn.execute("SELECT value FROM meta WHERE key = 'dim'").fetchone()
                 if stored is None:
                     conn.execute("INSERT INTO meta(key, value) VALUES ('dim', ?)", (str(dim),))
-                elif int(stored[0]) != dim:
+                elif self._checked_dim(stored[0]) != dim:
                     raise CacheError(
                         f"The cache at {self.path.parent} holds {stored[0]}-d vectors but the model gives {dim}-d; "
                         "delete that folder and run again."

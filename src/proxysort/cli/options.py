@@ -50,7 +50,9 @@ CacheDirOpt = Annotated[
     typer.Option(
         "--cache-dir", metavar="DIR",
         help="Where vectors are cached (default: the platform's user cache folder).  [env var: PROXYSORT_CACHE_DIR]",
-        file_okay=False,
+        # Not checked here: a cache path that is a file or unreadable is the library's CacheError (exit 5,
+        # one sentence), and `words` without an LLM never touches the cache at all.
+        readable=False,
     ),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary on stderr.")]

@@ -269,3 +269,24 @@ def test_damaged_exif_decodes_without_a_stray_warning_line(tmp_path: Path, monke
             if e.kind in ("corrupt-exif", "exif-truncated-ifd", "exif-orientation-9"):
                 imageio.load_image(e.path)
     assert not [str(w.message) for w in caught], [str(w.message) for w in caught]
+
+
+def test_hostile_path_lists_and_explicit_names(tmp_path: Path, run_cli) -> None:
+    """Every hostile list or name: the allowed exit code, one sentence or skip lines, no traceback (issue 14)."""
+    import json
+
+    from tests.support.hostile import make_list_cases
+
+    failures = []
+    for case in make_list_cases(tmp_path / "photos"):
+        result = run_cli(["index", *case.args, "--model", str(TINY_CONFIG), "--pretrained", "none", "--device", "cpu",
+                          "--json", "-q"], stdin=case.stdin)
+        lines = result.stderr.splitlines()
+        ok = result.exit_code in case.exits and "Traceback" not in result.stderr
+        if result.exit_code in (2, 6):
+            ok = ok and len(lines) == 1 and lines[0].startswith("proxysort: ")
+        if ok and case.vectors is not None:
+            ok = json.loads(result.stdout)["vectors"] == case.vectors
+        if not ok:
+            failures.append((case.kind, result.exit_code, result.stderr[-300:]))
+    assert not failures, failures

@@ -457,3 +457,46 @@ def assert_harmless_name(name: str) -> None:
     assert not name.startswith(".")
     assert all(ord(ch) >= 32 for ch in name)
     assert len(name.encode("utf-8")) <= 255  # also proves it is encodable (no lone surrogates)
+
+
+# -- hostile path lists on stdin and hostile explicit file names (issue 14) -------------------------------
+
+
+@dataclass(frozen=True)
+class ListCase:
+    """One ``index`` invocation with a hostile path list: ``args`` after ``index``, the raw ``stdin`` bytes,
+    and the exit codes the README allows for it (6: nothing usable was named; 3: some entries skipped)."""
+
+    kind: str
+    args: tuple[str, ...]
+    stdin: bytes
+    exits: frozenset[int]
+    #: how many photos end up indexed, when the case has a definite answer
+    vectors: int | None = None
+
+
+def make_list_cases(root: Path) -> list[ListCase]:
+    """Write two good photos (one with CR and newline in its name) and one with a Latin-1 name under
+    ``root``, and return the cases. Every case must end in one ``proxysort:`` sentence or ``skipped:``
+    lines, never a traceback, a hang, or a name cut at the wrong place."""
+    import random
+
+    rng = random.Random(14)
+    good = _write(root / "good.jpg", _jpeg_bytes())
+    odd = _write(root / "two\nlines\rcr.jpg", _jpeg_bytes())
+    latin = os.fsencode(root) + b"/latin1-\xe9t\xe9.jpg"
+    with open(latin, "wb") as fh:
+        fh.write(_jpeg_bytes())
+    g, o = os.fsencode(good), os.fsencode(odd)
+    return [
+        ListCase("binary-garbage", ("-",), bytes(rng.randrange(256) for _ in range(4096)), frozenset({6})),
+        ListCase("garbage-without-nul", ("-",), bytes(rng.randrange(1, 256) for _ in range(4096)), frozenset({6})),
+        ListCase("non-utf8-line-beside-a-good-one", ("-",), g + b"\n" + latin + b"\n", frozenset({3}), 1),
+        ListCase("nul-inside-a-newline-line", ("-",), g + b"\nx\0y.jpg\n" + g + b"\n", frozenset({6})),
+        ListCase("nul-list-with-newline-and-cr-in-a-name", ("-",), g + b"\0" + o + b"\0", frozenset({0}), 2),
+        ListCase("nul-list-then-echo-newline", ("-",), g + b"\0" + o + b"\0\n", frozenset({0}), 2),
+        ListCase("crlf-line-list", ("-",), g + b"\r\n", frozenset({0}), 1),
+        ListCase("name-longer-than-NAME_MAX", ("-",), g + b"\n" + b"x" * 5000 + b".jpg\n", frozenset({3}), 1),
+        ListCase("explicit-non-utf8-file-alone", (os.fsdecode(latin),), b"", frozenset({3}), 0),
+        ListCase("explicit-non-utf8-file-with-others", (os.fsdecode(latin), str(good)), b"", frozenset({3}), 1),
+    ]

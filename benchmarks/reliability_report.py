@@ -17,6 +17,10 @@ Everything runs the real CLI with the tiny test model (random weights, offline) 
    ``--property-examples`` random interleavings. Prints a table: family, cases tried, passed.
 
     HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.reliability_report --skip hostile kills pairs   # output tree only
+6. Issue 14's input families (``benchmarks/reliability_inputs.py``): hostile stdin lists and names, arguments,
+   LLM answers, damaged caches, line-breaking names; a table of family, cases tried, passed.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.reliability_report --skip hostile kills pairs output   # inputs only
 """
 
 from __future__ import annotations
@@ -253,7 +257,7 @@ def main() -> None:
     ap.add_argument("--race-rounds", type=int, default=3, help="symlink-swap race rounds per link mode")
     ap.add_argument("--writer-trials", type=int, default=8, help="trials of 2-3 writers into one OUT at once")
     ap.add_argument("--property-examples", type=int, default=100, help="examples of the output-tree property test")
-    ap.add_argument("--skip", nargs="*", default=[], choices=["hostile", "kills", "pairs", "output"])
+    ap.add_argument("--skip", nargs="*", default=[], choices=["hostile", "kills", "pairs", "output", "inputs"])
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="proxysort-reliability-") as tmp:
         work = Path(tmp)
@@ -266,6 +270,11 @@ def main() -> None:
             pairs(work, args.pairs, args.seed)
         if "output" not in args.skip:
             output_tree(work, args.race_rounds, args.writer_trials, args.property_examples, args.seed)
+        if "inputs" not in args.skip:  # issue 14, input side: its own module, its own table
+            from benchmarks.reliability_inputs import print_table, run_families
+
+            print("input families (issue 14):")
+            print_table(run_families(work))
         print(f"total {time.monotonic() - t0:.0f} s")
 
 

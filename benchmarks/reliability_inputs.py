@@ -3,7 +3,7 @@ caches and line-breaking names in the line formats. Each case runs the real CLI 
 and exit codes; the LLM through the openai SDK against the local stub server) and passes when it ends with
 the documented exit code, one ``proxysort:`` sentence where it fails, no traceback and no hang.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.reliability_report --skip kills pairs   # all families
+    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.reliability_report --skip hostile kills pairs output   # these five, from the report
     HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.reliability_inputs                      # these five only
 """
 

@@ -16,7 +16,7 @@ Everything runs the real CLI with the tiny test model (random weights, offline) 
    ``--writer-trials`` sets of 2-3 writers into one OUT at once, and the property test with
    ``--property-examples`` random interleavings. Prints a table: family, cases tried, passed.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.reliability_report --skip hostile kills pairs   # output tree only
+    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.reliability_report --skip hostile kills pairs inputs   # output tree only
 6. Issue 14's input families (``benchmarks/reliability_inputs.py``): hostile stdin lists and names, arguments,
    LLM answers, damaged caches, line-breaking names; a table of family, cases tried, passed.
 

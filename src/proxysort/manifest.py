@@ -141,7 +141,7 @@ class Manifest:
                 "duplicates": [d.__dict__ for d in sorted(self.duplicates, key=lambda d: (d.concept, d.source))],
             },
             indent=1,
-            ensure_ascii=False,
+            ensure_ascii=True,  # names may hold lone surrogates (undecodable bytes): escaped, read back exactly
         )
 
 

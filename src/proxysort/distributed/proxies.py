@@ -98,7 +98,9 @@ def _join(parts: Sequence["ProxyResult"], sizes: Sequence[int]) -> "ProxyResult"
     (a slice that stopped early keeps its last loss)."""
     import numpy as np
 
-    from proxysort.proxy import ProxyResult
+    import torch
+
+    from proxysort.proxy import ProxyResult, scoremix
 
     first = parts[0]
     epochs = max(p.epochs_run for p in parts)
@@ -106,9 +108,13 @@ def _join(parts: Sequence["ProxyResult"], sizes: Sequence[int]) -> "ProxyResult"
     for e in range(max(len(p.loss_history) for p in parts)):
         total = sum(size * p.loss_history[min(e, len(p.loss_history) - 1)] for p, size in zip(parts, sizes) if p.loss_history)
         history.append(total / sum(sizes))
+    features = {name: np.concatenate([p.features[name] for p in parts]) for name in first.features}
+    if "scoremix" in features:  # centred and scaled over all photos: a property of the set, made again here
+        mixed = scoremix(torch.from_numpy(features["scores"]), torch.from_numpy(features["probs"]))
+        features["scoremix"] = mixed.numpy().astype(np.float32)
     return ProxyResult(
         concept=first.concept,
-        features={name: np.concatenate([p.features[name] for p in parts]) for name in first.features},
+        features=features,
         word_features=first.word_features,
         zero_shot=np.concatenate([p.zero_shot for p in parts]),
         loss_history=history,

@@ -6,13 +6,15 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 from proxysort.errors import InputError, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
     from proxysort.metrics import SeedScores
-    from proxysort.sorting import SortResult
+    from proxysort.sorting import ConceptResult, SortResult
 
 
 @dataclass(frozen=True)
@@ -78,24 +80,15 @@ def evaluate(
     k-means is re-run on the same features with ten seeds (0..9) and ``k`` = the true number of classes
     (unless ``k`` is given): :func:`proxysort.metrics.kmeans_scores`. Only labelled images are scored.
     """
-    import numpy as np
-
     from proxysort.groups import spherical_for
     from proxysort.metrics import DEFAULT_SEEDS, kmeans_scores
 
-    if len(labels) != len(result.concepts):
-        raise UsageError(f"Give one label column per `by` concept ({len(result.concepts)}), not {len(labels)}.")
-    keys = [str(p.resolve()) for p in result.paths]
     out = []
-    for concept, truth in zip(result.concepts, labels):
-        rows = np.array([i for i, key in enumerate(keys) if key in truth.by_path], dtype=np.int64)
-        if len(rows) == 0:
-            raise InputError(f"None of the clustered photos appear in {truth.file}; check its 'path' column.")
-        true = [truth.by_path[keys[i]] for i in rows]
+    for concept, truth, rows, true, unlabelled in _labelled(result, labels):
         k_eval = k if k is not None else len(set(true))
         x = concept.proxy.feature(concept.feature)[rows]
         scores = kmeans_scores(x, true, k_eval, seeds=seeds or DEFAULT_SEEDS, spherical=spherical_for(concept.feature))
-        out.append(EvalResult(concept.concept, truth.column, k_eval, len(rows), scores, len(keys) - len(rows)))
+        out.append(EvalResult(concept.concept, truth.column, k_eval, len(rows), scores, unlabelled))
     return out
 
 
@@ -105,19 +98,26 @@ def score_written(result: "SortResult", labels: Sequence[Labels]) -> list[EvalRe
     Unlike :func:`evaluate`, nothing is re-clustered: ``cluster --labels`` must report the folders the user
     got, not the mean of ten other k-means runs (the papers' protocol, which ``proxysort eval`` keeps).
     """
-    import numpy as np
-
     from proxysort.metrics import SeedScores, score_all
+
+    out = []
+    for concept, truth, rows, true, unlabelled in _labelled(result, labels):
+        scores = SeedScores((score_all(true, concept.labels[rows]),))
+        out.append(EvalResult(concept.concept, truth.column, concept.k, len(rows), scores, unlabelled))
+    return out
+
+
+def _labelled(
+    result: "SortResult", labels: Sequence[Labels]
+) -> "Iterator[tuple[ConceptResult, Labels, np.ndarray, list[str], int]]":
+    """Per concept and its labels: the rows of the labelled photos, their true labels, how many are unlabelled."""
+    import numpy as np
 
     if len(labels) != len(result.concepts):
         raise UsageError(f"Give one label column per `by` concept ({len(result.concepts)}), not {len(labels)}.")
     keys = [str(p.resolve()) for p in result.paths]
-    out = []
     for concept, truth in zip(result.concepts, labels):
         rows = np.array([i for i, key in enumerate(keys) if key in truth.by_path], dtype=np.int64)
         if len(rows) == 0:
             raise InputError(f"None of the clustered photos appear in {truth.file}; check its 'path' column.")
-        true = [truth.by_path[keys[i]] for i in rows]
-        scores = SeedScores((score_all(true, concept.labels[rows]),))
-        out.append(EvalResult(concept.concept, truth.column, concept.k, len(rows), scores, len(keys) - len(rows)))
-    return out
+        yield concept, truth, rows, [truth.by_path[keys[i]] for i in rows], len(keys) - len(rows)

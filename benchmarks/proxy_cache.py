@@ -57,7 +57,7 @@ def main() -> None:
         (res,) = learn_cached(X, [concept], clip, ProxyConfig(mode="subspace"), rep, store)
         t1 = time.perf_counter()
         km = kmeans(res.feature(), k, seed=0)
-        name_clusters(cluster_centres(res.features["prompt"], km.labels, k), res.word_features, list(concept.words))
+        name_clusters(cluster_centres(res.prompts(), km.labels, k), res.word_features, list(concept.words))
         t2 = time.perf_counter()
         return t1 - t0, t2 - t1, "; ".join(rep.messages) or "nothing from the cache"
 

@@ -167,7 +167,7 @@ def evaluate_list(clip, x, truth, concept, words, noun, args, timings) -> tuple[
         flagged = []
         for s in seeds:
             labels = kmeans(feat, k, seed=s, spherical=spherical).labels
-            names = name_clusters(cluster_centres(res.features["prompt"], labels, k), res.word_features,
+            names = name_clusters(cluster_centres(res.prompts(), labels, k), res.word_features,
                                   list(res.concept.words))
             for w in weak_names(x, labels, names, res.word_features, list(res.concept.words)):
                 members = [t for t, l in zip(truth, labels) if l == w.cluster]

@@ -136,7 +136,7 @@ def _child(engine: str, n: int, threads: int, batch: int | None) -> dict:
         km = stage("kmeans", lambda: kmeans(feat, 8, seed=0))
 
         def names():
-            centres = cluster_centres(res.features["prompt"], km.labels, 8)
+            centres = cluster_centres(res.prompts(), km.labels, 8)
             centroid_scores(feat, km.labels, km.centroids)
             return name_clusters(centres, res.word_features, list(res.concept.words))
 

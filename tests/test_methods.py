@@ -41,8 +41,9 @@ def test_every_method_is_selectable_and_deterministic(tiny_clip, mode):
 
     assert mode in MODES
     X = _images(tiny_clip)
-    (a,) = _learn(tiny_clip, X, [_color()], mode=mode)
-    (b,) = _learn(tiny_clip, X, [_color()], mode=mode)
+    options = {"sample": 0} if mode == "dproxy" else {}  # every photo learned: every feature
+    (a,) = _learn(tiny_clip, X, [_color()], mode=mode, options=options)
+    (b,) = _learn(tiny_clip, X, [_color()], mode=mode, options=options)
     for name in ("prompt", "fused", "scores", "concat"):
         assert name in a.features and name in FEATURES
         assert a.features[name].shape[0] == len(X)
@@ -116,10 +117,78 @@ def test_multisub_phase_two_separates_pseudo_classes():
 
 def test_dproxy_prunes_an_over_complete_list_to_k_words(tiny_clip):
     X = _images(tiny_clip)
-    (r,) = _learn(tiny_clip, X, [_color()], mode="dproxy", epochs=8, options={"k": 3})
+    (r,) = _learn(tiny_clip, X, [_color()], mode="dproxy", epochs=8, options={"k": 3, "sample": 0})
     assert len(r.concept.words) == 3 and set(r.concept.words) <= set(COLOR)
     assert r.word_features.shape[0] == 3 and r.zero_shot.shape == (len(X), 3)
     assert r.feature("weights").shape == (len(X), 3)
+
+
+def test_dproxy_with_a_sample_gives_every_photo_the_zero_shot_view_over_the_kept_words(tiny_clip):
+    from proxysort.methods.dproxy import CHOICE_FEATURES
+    from proxysort.proxy import zero_shot_features
+
+    X = _images(tiny_clip, n=40)
+    (r,) = _learn(tiny_clip, X, [_color()], mode="dproxy", epochs=8, options={"k": 3, "sample": 16})
+    assert len(r.concept.words) == 3 and set(r.concept.words) <= set(COLOR)
+    assert set(r.features) == set(CHOICE_FEATURES)
+    np.testing.assert_allclose(r.zero_shot, X @ r.word_features.T, atol=1e-5)
+    scale = tiny_clip.model.logit_scale.exp().item()
+    expected = zero_shot_features(torch.as_tensor(r.zero_shot), min(scale, 100.0))
+    for name in CHOICE_FEATURES:
+        assert r.features[name].shape[0] == len(X)
+        np.testing.assert_allclose(r.features[name], expected[name], atol=1e-5)
+    # Groups are named from each photo's zero-shot word among the kept ones.
+    np.testing.assert_array_equal(r.prompts(), r.word_features[r.zero_shot.argmax(1)])
+    with pytest.raises(Exception, match="not available"):
+        r.feature("prompt")
+
+
+def test_dproxy_word_choice_is_learned_on_the_sample_alone_whatever_the_order(tiny_clip):
+    """The sample is the photos with the smallest vector digests: the other photos and the order do not matter."""
+    from proxysort.methods.dproxy import choose_words, sample_rows
+    from proxysort.proxy import ProxyConfig, photo_keys
+
+    X = _images(tiny_clip, n=40)
+    config = ProxyConfig(mode="dproxy", epochs=8, batch_size=16, options={"k": 3, "sample": 16})
+    (r,) = _learn(tiny_clip, X, [_color()], mode="dproxy", epochs=8, options={"k": 3, "sample": 16})
+    keys = photo_keys(X)
+    rows = sample_rows(keys, 16)
+    assert sorted(keys[i] for i in rows) == sorted(keys)[:16] == [keys[i] for i in rows]
+    from proxysort.progress import Reporter
+
+    (choice,) = choose_words(X[rows], [_color()], tiny_clip, config, Reporter())
+    assert r.concept.words == tuple(COLOR[j] for j in choice.kept) and choice.photos == 16
+    shuffled = np.random.default_rng(1).permutation(len(X))
+    (s,) = _learn(tiny_clip, X[shuffled], [_color()], mode="dproxy", epochs=8, options={"k": 3, "sample": 16})
+    assert s.concept.words == r.concept.words
+    np.testing.assert_allclose(s.features["scoremix"], r.features["scoremix"][shuffled], atol=1e-5)
+    # Photos whose digests sort after the sample's leave the sample, hence the choice, unchanged.
+    extra = _images(tiny_clip, n=200, seed=5)
+    later = extra[[k > max(keys[i] for i in rows) for k in photo_keys(extra)]][:20]
+    assert len(later) == 20
+    (t,) = _learn(tiny_clip, np.concatenate([X, later]), [_color()], mode="dproxy", epochs=8,
+                  options={"k": 3, "sample": 16})
+    assert t.concept.words == r.concept.words
+
+
+def test_dproxy_concepts_choose_their_words_independently(tiny_clip):
+    from proxysort.methods.dproxy import choose_words
+    from proxysort.progress import Reporter
+    from proxysort.proxy import Concept, ProxyConfig
+
+    X = _images(tiny_clip, n=24)
+    shape = Concept("shape", ("round", "square", "long", "flat", "tall"), noun="fruit")
+    config = ProxyConfig(mode="dproxy", epochs=8, batch_size=16, options={"k": 2})
+    both = choose_words(X, [_color(), shape], tiny_clip, config, Reporter())
+    alone = [choose_words(X, [c], tiny_clip, config, Reporter())[0] for c in (_color(), shape)]
+    assert [c.kept for c in both] == [c.kept for c in alone]
+
+
+def test_dproxy_sample_must_be_a_whole_number(tiny_clip):
+    from proxysort.errors import UsageError
+
+    with pytest.raises(UsageError, match="`sample` must be a whole number"):
+        _learn(tiny_clip, _images(tiny_clip), [_color()], mode="dproxy", options={"sample": -1})
 
 
 def test_dproxy_pruning_keeps_the_used_words():
@@ -138,7 +207,7 @@ def test_dproxy_pruning_keeps_the_used_words():
 
 def test_dproxy_gate_is_per_image(tiny_clip):
     X = _images(tiny_clip)
-    (r,) = _learn(tiny_clip, X, [_color()], mode="dproxy", epochs=4, fuse_weight=0.5)
+    (r,) = _learn(tiny_clip, X, [_color()], mode="dproxy", epochs=4, fuse_weight=0.5, options={"sample": 0})
     h, fused = r.feature("prompt"), r.feature("fused")
     # fused = normalise(g h + (1 - g) x): recover g per image from its position between h and x.
     gates = []

@@ -44,6 +44,63 @@ def _learned(store) -> int:
         return conn.execute("SELECT COUNT(*) FROM proxies").fetchone()[0]
 
 
+def _choices(store) -> int:
+    with sqlite3.connect(store) as conn:
+        return conn.execute("SELECT COUNT(*) FROM word_choices").fetchone()[0]
+
+
+def test_a_schema_2_store_gains_the_word_choice_table(tiny_clip, tmp_path):
+    from proxysort.store import VectorStore
+
+    store = tmp_path / "index.sqlite"
+    with VectorStore(store):
+        pass
+    with sqlite3.connect(store) as conn:  # as proxysort with schema 2 left it
+        conn.execute("DROP TABLE word_choices")
+        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema'")
+    with VectorStore(store) as s:
+        assert s.meta("schema") == "3"
+    _run(tiny_clip, _images(tiny_clip, 5), store, mode="dproxy", epochs=2)
+    assert _choices(store) == 1
+
+
+def test_dproxy_reruns_take_the_word_choice_from_the_cache(tiny_clip, tmp_path, monkeypatch):
+    """The default method learns only a word choice on its sample; a re-run learns nothing and equals the first."""
+    from proxysort.methods import dproxy
+
+    store = tmp_path / "index.sqlite"
+    X = _images(tiny_clip, 40)
+    settings = dict(mode="dproxy", epochs=8, options={"k": 3, "sample": 16})
+    first = _run(tiny_clip, X, store, words=COLOR + ("purple", "orange"), **settings)
+    assert _choices(store) == 1 and _learned(store) == 0
+    uncached = _run(tiny_clip, X, None, words=COLOR + ("purple", "orange"), **settings)
+    assert first.concept.words == uncached.concept.words and len(first.concept.words) == 3
+
+    def no_learning(*args, **kwargs):
+        raise AssertionError("a cached word choice was learned again")
+
+    monkeypatch.setattr(dproxy, "choose_words", no_learning)
+    rec = Recorder()
+    second = _run(tiny_clip, X, store, words=COLOR + ("purple", "orange"), reporter=rec, **settings)
+    assert any("1 of 1 concepts from the cache" in m for m in rec.messages)
+    assert second.concept.words == first.concept.words and set(second.features) == set(first.features)
+    for name in first.features:
+        np.testing.assert_array_equal(first.features[name], second.features[name])
+    # New photos that stay out of the sample (their digests sort later) keep the cached choice.
+    from proxysort.proxy import photo_keys
+
+    cut = sorted(photo_keys(X))[15]
+    extra = _images(tiny_clip, 200, seed=7)
+    later = extra[[k > cut for k in photo_keys(extra)]][:10]
+    grown = _run(tiny_clip, np.concatenate([X, later]), store, words=COLOR + ("purple", "orange"), **settings)
+    assert grown.concept.words == first.concept.words and grown.features["scoremix"].shape[0] == 50
+    # Another k, other words or another sample size is another choice: learned again.
+    monkeypatch.undo()
+    _run(tiny_clip, X, store, words=COLOR + ("purple", "orange"), mode="dproxy", epochs=8, options={"k": 2, "sample": 16})
+    _run(tiny_clip, X, store, words=COLOR + ("purple", "orange"), mode="dproxy", epochs=8, options={"k": 3, "sample": 20})
+    assert _choices(store) == 3
+
+
 def test_a_rerun_comes_from_the_cache_and_equals_the_first(tiny_clip, tmp_path):
     store = tmp_path / "index.sqlite"
     X = _images(tiny_clip, 40)
@@ -140,8 +197,10 @@ def test_a_schema_1_store_is_migrated_in_place(tiny_clip, tmp_path):
     with VectorStore(store, readonly=True) as s:  # read-only: read as it is, never written
         assert s.meta("schema") == "1"
     with VectorStore(store) as s:
-        assert s.meta("schema") == SCHEMA_VERSION == "2"
+        assert s.meta("schema") == SCHEMA_VERSION == "3"
     _run(tiny_clip, _images(tiny_clip, 5), store)
     assert _learned(store) == 5
+    _run(tiny_clip, _images(tiny_clip, 5), store, mode="dproxy", epochs=2)
+    assert _choices(store) == 1
     with sqlite3.connect(store) as conn:
         assert conn.execute("SELECT COUNT(*) FROM vectors").fetchone()[0] == 1

@@ -191,7 +191,7 @@ def build_page_data(
             thumb = thumbs[i].path if i < len(thumbs) else None
             by_cluster.setdefault(int(label), []).append(PagePhoto(str(path), rel, round(float(score), 4), str(thumb) if thumb else None))
             folders.setdefault(int(label), rel.split("/")[1])
-        naming = c.proxy.features.get("prompt", run.index.vectors)
+        naming = c.proxy.prompts()
         centres = cluster_centres(np.asarray(naming), np.asarray(c.labels), c.k)
         wf = np.asarray(c.proxy.word_features, dtype=np.float64)
         wf = wf / np.maximum(np.linalg.norm(wf, axis=1, keepdims=True), 1e-12)

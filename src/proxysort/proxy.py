@@ -136,6 +136,13 @@ class ProxyResult:
     loss_history: list[float] = field(default_factory=list)
     epochs_run: int = 0
 
+    def prompts(self) -> "np.ndarray":
+        """Each photo's prompt feature, what groups are named from: the learned one where every photo was
+        learned, else the filled-in prompt of the photo's zero-shot word (DProxy learned on a sample)."""
+        if "prompt" in self.features:
+            return self.features["prompt"]
+        return self.word_features[self.zero_shot.argmax(axis=1)]
+
     def feature(self, name: str | None = None) -> "np.ndarray":
         """The named feature (``None`` → :data:`DEFAULT_FEATURE`), float32 N×?."""
         name = name or DEFAULT_FEATURE
@@ -404,6 +411,16 @@ def _refine_all(
                     totals[r] += float(loss.sum())
                 advance(rows.stop - rows.start)
     return [t / n for t in totals[1:]]  # totals[0] is the zero-shot start
+
+
+def photo_keys(vectors: "np.ndarray") -> list[str]:
+    """One digest per row of the float32 vectors: the identity of what a learner sees of a photo."""
+    import hashlib
+
+    import numpy as np
+
+    rows = np.ascontiguousarray(vectors, dtype=np.float32)
+    return [hashlib.blake2b(row.tobytes(), digest_size=16).hexdigest() for row in rows]
 
 
 def unit_rows(image_features: "np.ndarray") -> "np.ndarray":

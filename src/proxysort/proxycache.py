@@ -32,11 +32,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from proxysort.progress import Reporter
+from proxysort.proxy import photo_keys
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
     from proxysort.encoders import ClipModel
+    from proxysort.methods.dproxy import Choice
     from proxysort.proxy import Concept, ProxyConfig, ProxyResult
     from proxysort.store import VectorStore
 
@@ -47,14 +49,6 @@ CHUNK = 2048
 _IN_CHUNK = 500
 #: ProxyConfig fields that never change a result (memory and speed only; ``fuse_weight`` is applied on read).
 _NEUTRAL = ("batch_size", "gpu_batch_size", "fuse_weight", "device")
-
-def photo_keys(vectors: "np.ndarray") -> list[str]:
-    """One digest per row of the float32 vectors: the identity of what the learner sees."""
-    import numpy as np
-
-    rows = np.ascontiguousarray(vectors, dtype=np.float32)
-    return [hashlib.blake2b(row.tobytes(), digest_size=16).hexdigest() for row in rows]
-
 
 def setup_key(
     concept: "Concept", others: Sequence["Concept"], config: "ProxyConfig", clip: "ClipModel", set_digest: str | None
@@ -108,10 +102,36 @@ class ProxyCache:
             conn.executemany("DELETE FROM proxies WHERE setup = ?", ((s,) for s in stale))
             conn.executemany("DELETE FROM proxy_setups WHERE setup = ?", ((s,) for s in stale))
 
+    def choice(self, setup: str) -> "Choice | None":
+        """DProxy's word choice stored for ``setup``, or None."""
+        from proxysort.methods.dproxy import Choice
+        from proxysort.store import _guard
+
+        with _guard(self.store.path):
+            row = self.store.conn.execute(
+                "SELECT kept, history, photos FROM word_choices WHERE setup = ?", (setup,)).fetchone()
+        if row is None:
+            return None
+        return Choice(tuple(int(j) for j in json.loads(row[0])), [float(v) for v in json.loads(row[1])], int(row[2]))
+
+    def write_choices(self, rows: Sequence[tuple[str, str, "Choice"]]) -> None:
+        """Commit (setup, description, choice) rows in one transaction; drop the least recently used beyond
+        :data:`KEEP_SETUPS`."""
+        now = time.time()
+        with self.store.transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO word_choices(setup, description, kept, history, photos, used_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                ((s, d, json.dumps(list(c.kept)), json.dumps(c.history), c.photos, now) for s, d, c in rows),
+            )
+            conn.execute("DELETE FROM word_choices WHERE setup IN (SELECT setup FROM word_choices "
+                         "ORDER BY used_at DESC LIMIT -1 OFFSET ?)", (KEEP_SETUPS,))
+
     def touch(self, setups: Sequence[str]) -> None:
         """Mark setups as used now (a run served entirely from the cache), so pruning keeps them."""
         with self.store.transaction() as conn:
             conn.executemany("UPDATE proxy_setups SET used_at = ? WHERE setup = ?", ((time.time(), s) for s in setups))
+            conn.executemany("UPDATE word_choices SET used_at = ? WHERE setup = ?", ((time.time(), s) for s in setups))
 
 
 class _OneBar(Reporter):
@@ -149,7 +169,7 @@ def learn_cached(
     """
     import numpy as np
 
-    from proxysort.methods import METHODS
+    from proxysort.methods import METHODS, dproxy
     from proxysort.proxy import (
         ProxyConfig,
         independent_per_photo,
@@ -162,6 +182,8 @@ def learn_cached(
 
     config = config or ProxyConfig()
     config.validate()
+    if store_file is not None and config.mode == "dproxy" and dproxy.sample_size(config):
+        return _choices_cached(image_features, concepts, clip, config, reporter or Reporter(), Path(store_file))
     if store_file is None or config.mode == "zeroshot" or config.mode in METHODS:
         # The seed methods (proxysort.methods) couple photos (pruning by k-means usage, pseudo-labels) and may
         # drop candidate words, so their results are a property of the whole run: they are learned every time.
@@ -234,3 +256,45 @@ def learn_cached(
                          prepared=prepared)
         for i, c in enumerate(concepts)
     ]
+
+
+def _choices_cached(
+    image_features: "np.ndarray",
+    concepts: Sequence["Concept"],
+    clip: "ClipModel",
+    config: "ProxyConfig",
+    reporter: Reporter,
+    store_file: Path,
+) -> list["ProxyResult"]:
+    """DProxy with a sample: its word choices through the cache, then every photo's zero-shot features.
+
+    A choice is keyed by the setup (with the sample size it was learned with) and the digest of the sampled
+    photos' vectors, so it serves any re-run on the same photos and settings, and a library that grew
+    without a new photo entering the sample.
+    """
+    import numpy as np
+
+    from proxysort.methods import dproxy
+    from proxysort.proxy import photo_keys
+    from proxysort.store import VectorStore
+
+    X = np.ascontiguousarray(image_features, dtype=np.float32)
+    size = dproxy.sample_size(config)
+    keys = photo_keys(X)
+    rows = dproxy.sample_rows(keys, size)
+    digest = hashlib.sha256("".join(keys[i] for i in rows).encode()).hexdigest()[:32]
+    keyed = dataclasses.replace(config, options={**config.options, "sample": size})
+    setups = [setup_key(c, [], keyed, clip, digest) for c in concepts]
+    with VectorStore(store_file) as store:
+        cache = ProxyCache(store)
+        choices = [cache.choice(setup) for setup, _ in setups]
+        missing = [i for i, ch in enumerate(choices) if ch is None]
+        if missing:
+            learned = dproxy.choose_words(X[rows], [concepts[i] for i in missing], clip, config, reporter)
+            for i, ch in zip(missing, learned):
+                choices[i] = ch
+            cache.write_choices([(*setups[i], ch) for i, ch in zip(missing, learned)])
+        if len(missing) < len(concepts):
+            reporter.message(f"word choice: {len(concepts) - len(missing)} of {len(concepts)} concepts from the cache")
+            cache.touch([setups[i][0] for i in range(len(concepts)) if i not in missing])
+    return [dproxy.chosen(c, clip, X, ch, config, reporter) for c, ch in zip(concepts, choices)]

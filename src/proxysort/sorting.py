@@ -187,6 +187,7 @@ def sort(
     from proxysort.groups import (
         centroid_scores, choose_k, cluster_centres, kmeans, mark_weak, name_clusters, spherical_for, weak_names,
     )
+    from proxysort.methods.dproxy import CHOICE_FEATURES
     from proxysort.names import numbered_names
     from proxysort.proxy import DEFAULT_FEATURE, Concept, ProxyConfig
     from proxysort.proxycache import learn_cached
@@ -223,6 +224,8 @@ def sort(
     ks = {b.k for b in concepts}
     if len(ks) == 1 and None not in ks and "k" not in config.options:
         config.options = {**config.options, "k": ks.pop()}  # methods that prune candidates stop at k words
+    if config.mode == "dproxy" and feature not in CHOICE_FEATURES and "sample" not in config.options:
+        config.options = {**config.options, "sample": 0}  # a per-photo feature needs every photo learned
     store = indexed.store if proxy_cache else None
     results = learn_cached(indexed.vectors, proxy_concepts, clip, config, reporter, store, learner=learner)
 
@@ -235,7 +238,7 @@ def sort(
         # the true k on three of five imperfect lists, benchmarks/results/quality.md).
         k = b.k if b.k is not None else choose_k(x, len(wl.words), seed=seed, spherical=spherical)
         km = kmeans(x, k, seed=seed, spherical=spherical)
-        naming = res.features.get("prompt", indexed.vectors)
+        naming = res.prompts()
         if wl.source == "anchors":  # random words, not values: never a folder name (person-1 … person-k)
             names = numbered_names(wl.concept, np.bincount(km.labels, minlength=k).tolist())
         else:

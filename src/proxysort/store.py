@@ -31,7 +31,7 @@ from proxysort.safeopen import open_regular
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 _HASH_CHUNK = 64 * 1024
 _IN_CHUNK = 500  # stays far below SQLite's bound-parameter limit
 
@@ -45,6 +45,18 @@ CREATE TABLE IF NOT EXISTS proxies (
     learned BLOB NOT NULL,
     PRIMARY KEY (setup, photo)
 ) WITHOUT ROWID;
+"""
+
+#: DProxy's word choices (``proxycache.py``): added by schema 3. ``kept`` is a JSON list of word indices.
+_CHOICE_TABLE = """
+CREATE TABLE IF NOT EXISTS word_choices (
+    setup TEXT PRIMARY KEY,
+    description TEXT NOT NULL,
+    kept TEXT NOT NULL,
+    history TEXT NOT NULL,
+    photos INTEGER NOT NULL,
+    used_at REAL NOT NULL
+);
 """
 
 _SCHEMA = """
@@ -64,12 +76,13 @@ CREATE TABLE IF NOT EXISTS failures (
     mtime_ns INTEGER NOT NULL,
     reason TEXT NOT NULL
 );
-""" + _PROXY_TABLES
+""" + _PROXY_TABLES + _CHOICE_TABLE
 
 
 #: version → (next version, statements that upgrade a store to it).
 _MIGRATIONS = {
     "1": ("2", _PROXY_TABLES),
+    "2": ("3", _CHOICE_TABLE),
 }
 
 
@@ -308,7 +321,7 @@ class VectorStore:
 
         An older store is upgraded one step at a time (``migrate``, inside the caller's transaction), or,
         read-only, read as it is: every step so far only adds tables. A new store has no ``meta`` table
-        yet and passes. Steps: 1 → 2 adds the proxy cache's tables (``proxycache.py``).
+        yet and passes. Steps: 1 → 2 adds the proxy cache's tables, 2 → 3 its word-choice table (``proxycache.py``).
         """
         if not self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone():
             return

@@ -28,7 +28,8 @@ Features: ``prompt``, ``proxy``, ``weights`` (over the surviving words), ``conca
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from proxysort.methods import common
 
@@ -46,6 +47,19 @@ GAMMA_U = 0.1
 GAMMA_D = 0.05
 GATE_BIAS = 1.0
 PRUNINGS = 4  # the list may be halved after each quarter of the epochs but the last
+#: Photos the word choice is learned on by default (see :func:`sample_rows`).
+SAMPLE = 1024
+#: The features a word choice gives every photo without learning its own proxy (``sample`` > 0).
+CHOICE_FEATURES = ("scores", "probs", "scoremix")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One concept's outcome of DProxy's pruning: the indices of the words kept, in the concept's order."""
+
+    kept: tuple[int, ...]
+    history: list[float]
+    photos: int  # how many photos it was learned on
 
 
 def _entropy(p: "torch.Tensor") -> "torch.Tensor":
@@ -83,6 +97,161 @@ def prune(active: list[int], scores: "np.ndarray", k: int | None) -> list[int]:
     return [active[j] for j in sorted(keep)]
 
 
+@dataclass
+class _Run:
+    """DProxy's learning on some photos: the per-concept problems, surviving words and loss per epoch."""
+
+    problems: list["common.Problem"]
+    active: list[list[int]]
+    history: list[float]
+    snapshot: Callable[[int, int], tuple["torch.Tensor", "torch.Tensor"]]
+    X: "torch.Tensor"
+    epochs: int
+
+
+def _learn(
+    image_features: "np.ndarray",
+    concepts: Sequence["Concept"],
+    clip: "ClipModel",
+    config: "ProxyConfig",
+    reporter: "Reporter",
+) -> _Run:
+    """Adam with the schedules and the pruning of the module docstring, on every row of ``image_features``."""
+    import torch
+
+    device, X, epochs, slices = common.prepare(image_features, concepts, clip, config)
+    problems = [common.setup(c, clip, X, config, reporter) for c in concepts]
+    U = common.concept_words(problems)
+    scale = common.logit_scale(clip)
+    lr = config.lr if config.lr is not None else DEFAULT_LR
+    k_opt = common.option(config, "k", 0.0)
+    k = int(k_opt) if k_opt >= 1 else None
+    tau_end = common.option(config, "tau_end", TAU_END)
+    gamma_u = common.option(config, "gamma_u", GAMMA_U)
+    gamma_d = common.option(config, "gamma_d", GAMMA_D)
+    logits = [[(scale * pb.Z[rows]).clone().requires_grad_(True) for pb in problems] for rows in slices]
+    active = [list(range(len(pb.words))) for pb in problems]
+    masks = [torch.zeros(len(pb.words), device=device) for pb in problems]
+    span = max(epochs - 1, 1)
+
+    def mix(b: int, c: int, e: int) -> "torch.Tensor":
+        tau = tau_end ** (min(e, span) / span)
+        return ((logits[b][c] + masks[c]) / tau).softmax(-1)
+
+    def loss_fn(b: int, rows: slice, e: int) -> "torch.Tensor":
+        total = X.new_zeros(())
+        t = min(e, span) / span
+        for c, pb in enumerate(problems):
+            p = mix(b, c, e)
+            w = p @ pb.G
+            h = pb.encoder.encode(w)
+            total = total + (1.0 - (h * X[rows]).sum(-1)).sum()
+            if gamma_u:
+                pull = 1.0 - torch.nn.functional.cosine_similarity(w, U[c][None], dim=-1)
+                total = total + gamma_u * (1.0 - t) * pull.sum()
+            if gamma_d and t > 0:
+                total = total + gamma_d * t * (_entropy(p).sum() - p.shape[0] * _entropy(p.mean(0)))
+        return total
+
+    def snapshot(c: int, e: int) -> tuple["torch.Tensor", "torch.Tensor"]:
+        with torch.no_grad():
+            p = torch.cat([mix(b, c, e) for b in range(len(slices))])
+            w = p @ problems[c].G
+            h = torch.cat([problems[c].encoder.encode(w[rows]) for rows in slices])
+        return p, h
+
+    history: list[float] = []
+    step = max(1, epochs // PRUNINGS) if epochs else 0
+    epoch = 0
+    while epoch < epochs:
+        run = min(step, epochs - epoch)
+        history += common.loop(logits, [], slices, loss_fn, run, lr, 0.0, reporter,
+                               "learning proxies (dproxy)", first_epoch=epoch)
+        epoch += run
+        if epoch >= epochs:
+            break
+        for c, pb in enumerate(problems):
+            p, h = snapshot(c, epoch)
+            act = active[c]
+            use = usage(h.cpu().numpy(), p[:, act].cpu().numpy(), k or len(act), config.seed)
+            kept = prune(act, use, k)
+            if len(kept) < len(act):
+                active[c] = kept
+                masks[c].fill_(-1e4)
+                masks[c][kept] = 0.0
+    return _Run(problems, active, history, snapshot, X, epochs)
+
+
+def sample_size(config: "ProxyConfig") -> int:
+    """Photos the word choice is learned on (option ``sample``; 0 = every photo, with every feature)."""
+    size = common.option(config, "sample", SAMPLE)
+    if size < 0 or size != int(size):
+        from proxysort.errors import UsageError
+
+        raise UsageError(f"`sample` must be a whole number of photos, at least 0 (0 = every photo), not {size:g}.")
+    return int(size)
+
+
+def sample_rows(keys: Sequence[str], size: int) -> "np.ndarray":
+    """The rows of the ``size`` photos with the smallest vector digests ``keys``, in digest order (all when fewer).
+
+    A property of the vectors alone: the same photos give the same sample whatever their order or paths,
+    on any machine, and a photo added to a large library joins it only if its digest is that small.
+    """
+    import numpy as np
+
+    order = sorted(range(len(keys)), key=lambda i: (keys[i], i))
+    return np.asarray(order[:size], dtype=np.int64)
+
+
+def choose_words(
+    sample: "np.ndarray",
+    concepts: Sequence["Concept"],
+    clip: "ClipModel",
+    config: "ProxyConfig",
+    reporter: "Reporter",
+) -> list[Choice]:
+    """The words each concept keeps after DProxy's learning and pruning on the photos ``sample`` (every row).
+
+    Concepts do not meet in DProxy's loss (each has its own logits, and Adam is elementwise), so a concept's
+    choice is the same whether it is learned alone or with others.
+    """
+    import torch
+
+    cuda = [clip.device.index or 0] if clip.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(config.seed)
+        run = _learn(sample, concepts, clip, config, reporter)
+    return [Choice(tuple(act), list(run.history), len(sample)) for act in run.active]
+
+
+def chosen(
+    concept: "Concept", clip: "ClipModel", image_features: "np.ndarray", choice: Choice, config: "ProxyConfig",
+    reporter: "Reporter",
+) -> "ProxyResult":
+    """Every photo's zero-shot view (``scores``, ``probs``, ``scoremix``) over the words ``choice`` kept."""
+    import numpy as np
+    import torch
+
+    from proxysort.proxy import ProxyResult, zero_shot_features
+
+    X = common.unit(torch.as_tensor(np.asarray(image_features, dtype=np.float32), device=clip.device))
+    pb = common.setup(concept, clip, X, config, reporter)
+    kept = list(choice.kept)
+    T, Z = pb.T[kept], pb.Z[:, kept]
+    return ProxyResult(_survivors(pb, kept), zero_shot_features(Z, common.logit_scale(clip)),
+                       T.cpu().numpy().astype(np.float32), Z.cpu().numpy().astype(np.float32),
+                       choice.history, len(choice.history))
+
+
+def _survivors(pb: "common.Problem", kept: list[int]) -> "Concept":
+    from proxysort.proxy import Concept
+
+    words = tuple(pb.words[j] for j in kept)
+    c = pb.concept
+    return Concept(c.name, words, noun=c.noun, template=c.template) if len(words) >= 2 else c
+
+
 def learn(
     image_features: "np.ndarray",
     concepts: Sequence["Concept"],
@@ -90,89 +259,38 @@ def learn(
     config: "ProxyConfig",
     reporter: "Reporter",
 ) -> list["ProxyResult"]:
+    """DProxy's result per concept: with a ``sample`` (the default), the zero-shot features over the words
+    learned on the sample; with ``sample`` 0, every photo's learned proxy and every feature."""
     import numpy as np
     import torch
 
-    from proxysort.proxy import Concept, ProxyResult
+    from proxysort.proxy import ProxyResult
 
+    size = sample_size(config)
+    if size:
+        from proxysort.proxy import photo_keys
+
+        rows = sample_rows(photo_keys(image_features), size)
+        choices = choose_words(np.asarray(image_features)[rows], concepts, clip, config, reporter)
+        return [chosen(c, clip, image_features, ch, config, reporter) for c, ch in zip(concepts, choices)]
     cuda = [clip.device.index or 0] if clip.device.type == "cuda" else []
     with torch.random.fork_rng(devices=cuda):
         torch.manual_seed(config.seed)
-        device, X, epochs, slices = common.prepare(image_features, concepts, clip, config)
-        problems = [common.setup(c, clip, X, config, reporter) for c in concepts]
-        U = common.concept_words(problems)
-        scale = common.logit_scale(clip)
-        lr = config.lr if config.lr is not None else DEFAULT_LR
-        k_opt = common.option(config, "k", 0.0)
-        k = int(k_opt) if k_opt >= 1 else None
-        tau_end = common.option(config, "tau_end", TAU_END)
-        gamma_u = common.option(config, "gamma_u", GAMMA_U)
-        gamma_d = common.option(config, "gamma_d", GAMMA_D)
-        gate_bias = common.option(config, "gate_bias", GATE_BIAS)
-        logits = [[(scale * pb.Z[rows]).clone().requires_grad_(True) for pb in problems] for rows in slices]
-        active = [list(range(len(pb.words))) for pb in problems]
-        masks = [torch.zeros(len(pb.words), device=device) for pb in problems]
-        span = max(epochs - 1, 1)
-
-        def mix(b: int, c: int, e: int) -> "torch.Tensor":
-            tau = tau_end ** (min(e, span) / span)
-            return ((logits[b][c] + masks[c]) / tau).softmax(-1)
-
-        def loss_fn(b: int, rows: slice, e: int) -> "torch.Tensor":
-            total = X.new_zeros(())
-            t = min(e, span) / span
-            for c, pb in enumerate(problems):
-                p = mix(b, c, e)
-                w = p @ pb.G
-                h = pb.encoder.encode(w)
-                total = total + (1.0 - (h * X[rows]).sum(-1)).sum()
-                if gamma_u:
-                    pull = 1.0 - torch.nn.functional.cosine_similarity(w, U[c][None], dim=-1)
-                    total = total + gamma_u * (1.0 - t) * pull.sum()
-                if gamma_d and t > 0:
-                    total = total + gamma_d * t * (_entropy(p).sum() - p.shape[0] * _entropy(p.mean(0)))
-            return total
-
-        def snapshot(c: int, e: int) -> tuple["torch.Tensor", "torch.Tensor"]:
-            with torch.no_grad():
-                p = torch.cat([mix(b, c, e) for b in range(len(slices))])
-                w = p @ problems[c].G
-                h = torch.cat([problems[c].encoder.encode(w[rows]) for rows in slices])
-            return p, h
-
-        history: list[float] = []
-        step = max(1, epochs // PRUNINGS) if epochs else 0
-        epoch = 0
-        while epoch < epochs:
-            run = min(step, epochs - epoch)
-            history += common.loop(logits, [], slices, loss_fn, run, lr, 0.0, reporter,
-                                   "learning proxies (dproxy)", first_epoch=epoch)
-            epoch += run
-            if epoch >= epochs:
-                break
-            for c, pb in enumerate(problems):
-                p, h = snapshot(c, epoch)
-                act = active[c]
-                use = usage(h.cpu().numpy(), p[:, act].cpu().numpy(), k or len(act), config.seed)
-                kept = prune(act, use, k)
-                if len(kept) < len(act):
-                    active[c] = kept
-                    masks[c].fill_(-1e4)
-                    masks[c][kept] = 0.0
-
-        results = []
-        with torch.no_grad():
-            for c, pb in enumerate(problems):
-                p, h = snapshot(c, max(epochs, 1) - 1)
-                act = active[c]
-                w = p @ pb.G
-                align = (h * X).sum(-1)
-                gate = torch.sigmoid(gate_bias + (align - align.mean()) / align.std().clamp_min(1e-6))
-                T = pb.T[act]
-                feats = common.features(h, X, T, config.fuse_weight, w=w, weights=p[:, act], gate=gate, scale=scale)
-                words = tuple(pb.words[j] for j in act)
-                concept = Concept(pb.concept.name, words, noun=pb.concept.noun, template=pb.concept.template) \
-                    if len(words) >= 2 else pb.concept
-                results.append(ProxyResult(concept, feats, T.cpu().numpy().astype(np.float32),
-                                           pb.Z[:, act].cpu().numpy().astype(np.float32), list(history), len(history)))
-        return results
+        run = _learn(image_features, concepts, clip, config, reporter)
+    scale = common.logit_scale(clip)
+    gate_bias = common.option(config, "gate_bias", GATE_BIAS)
+    X = run.X
+    results = []
+    with torch.no_grad():
+        for c, pb in enumerate(run.problems):
+            p, h = run.snapshot(c, max(run.epochs, 1) - 1)
+            act = run.active[c]
+            w = p @ pb.G
+            align = (h * X).sum(-1)
+            gate = torch.sigmoid(gate_bias + (align - align.mean()) / align.std().clamp_min(1e-6))
+            T = pb.T[act]
+            feats = common.features(h, X, T, config.fuse_weight, w=w, weights=p[:, act], gate=gate, scale=scale)
+            results.append(ProxyResult(_survivors(pb, act), feats, T.cpu().numpy().astype(np.float32),
+                                       pb.Z[:, act].cpu().numpy().astype(np.float32), list(run.history),
+                                       len(run.history)))
+    return results

@@ -1,17 +1,24 @@
-"""How the sorting stage grows with the library: seconds and peak memory per stage, old engine vs new, per N.
+"""How the sorting stage grows with the library: seconds and peak memory per stage, per path and N.
 
-    HF_HUB_OFFLINE=1 python benchmarks/scale.py                                   # N = 1k, 10k, 100k new; old at 1k
-    HF_HUB_OFFLINE=1 python benchmarks/scale.py --sizes 1000,10000 --old-sizes 1000,2000 --threads 2
+    HF_HUB_OFFLINE=1 python -m benchmarks.scale                      # default at N = 1k, 10k, 100k; old paths at 1k
+    HF_HUB_OFFLINE=1 python -m benchmarks.scale --sizes 1000,10000 --old-sizes 1000 --threads 2
 
-Every (engine, N) runs in a fresh process, so each peak RSS is its own. The photos are N synthetic unit
+Every (path, N) runs in a fresh process, so each peak RSS is its own. The photos are N synthetic unit
 vectors in a real vector store (float16 rows, as ``index`` leaves them) and N empty files; the text tower is
 the real ViT-B-32 architecture with random weights (``pretrained=None``): the cost of the text path does
-not depend on the weights' values. Stages, as ``proxysort cluster`` runs them after ``index``:
+not depend on the weights' values. Paths (``learn`` is the only stage where they differ):
+
+* ``default`` – today's default: DProxy learns its word choice on a sample of at most 1,024 photos, and
+  every photo gets the zero-shot view (``scoremix``) over the kept words;
+* ``dproxy-all`` – the default before it: DProxy learning every photo's proxy (``sample`` 0);
+* ``subspace-adam`` – the default this benchmark was first written against: the subspace proxy, 20 Adam
+  epochs through the text encoder for every photo.
+
+Stages, as ``proxysort cluster`` runs them after ``index``:
 
 * ``read``   – the vectors of N paths out of the SQLite store (what ``index`` does for an indexed folder);
-* ``learn``  – proxies for one concept (8 candidate words), default ``subspace`` mode: ``old`` is the Adam
-  engine (20 epochs through the text encoder, today's default), ``new`` the refine engine;
-* ``kmeans`` – k = 8 on the prompt feature (FAISS, 5 starts); ``names`` – centres and candidate names;
+* ``learn``  – proxies for one concept (8 candidate words, k = 4 so DProxy prunes);
+* ``kmeans`` – k = 4 on the path's default feature (FAISS); ``names`` – centres and candidate names;
 * ``plan``   – the output tree planned (``--dry-run``); ``write`` – the symlink tree written.
 
 Reported per stage: wall seconds, CPU seconds of the process (on a shared machine CPU time is the stable
@@ -37,6 +44,28 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 STAGES = ("read", "learn", "kmeans", "names", "plan", "write")
 WORDS = ("red", "green", "blue", "yellow", "orange", "purple", "white", "black")
+K = 4
+
+
+def _default():
+    from proxysort.proxy import ProxyConfig
+
+    return ProxyConfig(options={"k": K})
+
+
+def _dproxy_all():
+    from proxysort.proxy import ProxyConfig
+
+    return ProxyConfig(options={"k": K, "sample": 0})
+
+
+def _subspace_adam():
+    from proxysort.proxy import ProxyConfig
+
+    return ProxyConfig(mode="subspace", engine="adam")
+
+
+PATHS = {"default": _default, "dproxy-all": _dproxy_all, "subspace-adam": _subspace_adam}
 
 
 class _PeakRSS:
@@ -108,7 +137,7 @@ def _child(engine: str, n: int, threads: int, batch: int | None) -> dict:
         clip = load_clip(ModelSpec("ViT-B-32", "none", "cpu"))
         out["model_load_s"] = time.perf_counter() - t0
         concept = Concept("color", WORDS, noun="fruit")
-        config = ProxyConfig(engine="adam" if engine == "old" else "refine")
+        config = PATHS[engine]()
         if batch:
             config.batch_size = batch
         base = rss.reset()
@@ -132,11 +161,12 @@ def _child(engine: str, n: int, threads: int, batch: int | None) -> dict:
         X = stage("read", read)
         (res,) = stage("learn", lambda: learn_proxies(X, [concept], clip, config))
         out["epochs_run"] = res.epochs_run
-        feat = res.feature()
-        km = stage("kmeans", lambda: kmeans(feat, 8, seed=0))
+        feat = res.feature("prompt" if config.mode == "subspace" else None)
+        spherical = config.mode == "subspace"
+        km = stage("kmeans", lambda: kmeans(feat, K, seed=0, spherical=spherical))
 
         def names():
-            centres = cluster_centres(res.prompts(), km.labels, 8)
+            centres = cluster_centres(res.prompts(), km.labels, K)
             centroid_scores(feat, km.labels, km.centroids)
             return name_clusters(centres, res.word_features, list(res.concept.words))
 
@@ -160,12 +190,13 @@ def _slope(ns: list[int], values: list[float]) -> float | None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sizes", default="1000,10000,100000", help="N for the new engine")
-    p.add_argument("--old-sizes", default="1000", help="N for the old engine (it costs ~15x more per photo)")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--sizes", default="1000,10000,100000", help="N for the default path")
+    p.add_argument("--old-sizes", default="1000", help="N for the old paths (they learn every photo)")
+    p.add_argument("--old", default="dproxy-all,subspace-adam", help="old paths to run at --old-sizes")
+    p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batch", type=int, default=None, help="proxy batch size (default: ProxyConfig's)")
     p.add_argument("--json", type=Path, help="also write the raw measurements here")
-    p.add_argument("--child", nargs=2, metavar=("ENGINE", "N"), help=argparse.SUPPRESS)
+    p.add_argument("--child", nargs=2, metavar=("PATH", "N"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
         print(json.dumps(_child(args.child[0], int(args.child[1]), args.threads, args.batch)))
@@ -173,21 +204,23 @@ def main() -> None:
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": str(args.threads),
            "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
-           "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
-    runs = [("old", int(n)) for n in args.old_sizes.split(",") if n] + [("new", int(n)) for n in args.sizes.split(",") if n]
+           "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    olds = [o for o in args.old.split(",") if o]
+    runs = [(o, int(n)) for o in olds for n in args.old_sizes.split(",") if n]
+    runs += [("default", int(n)) for n in args.sizes.split(",") if n]
     results = []
     for engine, n in runs:
-        cmd = [sys.executable, __file__, "--child", engine, str(n), "--threads", str(args.threads)]
+        cmd = [sys.executable, "-m", "benchmarks.scale", "--child", engine, str(n), "--threads", str(args.threads)]
         if args.batch:
             cmd += ["--batch", str(args.batch)]
-        proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True, check=True)
+        proc = subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=True)
         results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 
     print(f"threads {args.threads}, OMP_WAIT_POLICY={env['OMP_WAIT_POLICY']}, ViT-B-32 text tower (random weights), "
-          f"one concept with {len(WORDS)} words, k = 8\n")
-    print("| engine | N | " + " | ".join(f"{s} s (cpu s)" for s in STAGES) + " | total s (cpu s) | peak RSS MB | RSS per photo KB |")
+          f"one concept with {len(WORDS)} words, k = {K}\n")
+    print("| path | N | " + " | ".join(f"{s} s (cpu s)" for s in STAGES) + " | total s (cpu s) | peak RSS MB | RSS per photo KB |")
     print("|---|---:|" + "---:|" * (len(STAGES) + 3))
     for r in results:
         cells = [f"{r[s]['wall_s']:.2f} ({r[s]['cpu_s']:.2f})" for s in STAGES]
@@ -197,7 +230,7 @@ def main() -> None:
         per_photo = (peak - r["rss_before_mb"]) * 1024 / r["n"]
         print(f"| {r['engine']} | {r['n']} | " + " | ".join(cells) + f" | {wall:.1f} ({cpu:.1f}) | {peak:.0f} | {per_photo:.1f} |")
     print()
-    for engine in ("old", "new"):
+    for engine in ("default", *olds):
         rs = [r for r in results if r["engine"] == engine]
         if len(rs) < 2:
             continue
@@ -214,19 +247,21 @@ def main() -> None:
         marginal = (peaks[-1] - peaks[-2]) * 1024 / (ns[-1] - ns[-2])
         print(f"{engine}: peak RSS grows {marginal:.1f} KB per photo between N={ns[-2]} and N={ns[-1]}; at that rate "
               f"1,000,000 photos peak at {(peaks[-1] + marginal * (1_000_000 - ns[-1]) / 1024) / 1024:.1f} GB")
-    old = {r["n"]: r for r in results if r["engine"] == "old"}
-    new = {r["n"]: r for r in results if r["engine"] == "new"}
-    for n in sorted(set(old) & set(new)):
-        for clock in ("wall_s", "cpu_s"):
-            ratio = old[n]["learn"][clock] / max(new[n]["learn"][clock], 1e-9)
-            print(f"learn stage, old / new at N={n} ({clock[:-2]}): {ratio:.1f}x")
-    if old and new:
-        n0 = max(old)
-        per_photo = old[n0]["learn"]["cpu_s"] / n0
-        for n in sorted(new):
-            if n not in old:
-                print(f"old learn at N={n}, extrapolated linearly from N={n0} (the Adam engine is row-wise): "
-                      f"{per_photo * n:.0f} cpu s vs new {new[n]['learn']['cpu_s']:.0f} cpu s")
+    new = {r["n"]: r for r in results if r["engine"] == "default"}
+    for old_name in olds:
+        old = {r["n"]: r for r in results if r["engine"] == old_name}
+        for n in sorted(set(old) & set(new)):
+            for clock in ("wall_s", "cpu_s"):
+                ratio = old[n]["learn"][clock] / max(new[n]["learn"][clock], 1e-9)
+                total = sum(old[n][s][clock] for s in STAGES) / max(sum(new[n][s][clock] for s in STAGES), 1e-9)
+                print(f"N={n}, {old_name} / default ({clock[:-2]}): learn {ratio:.1f}x, whole stage {total:.1f}x")
+        if old:
+            n0 = max(old)
+            per_photo = old[n0]["learn"]["cpu_s"] / n0
+            for n in sorted(new):
+                if n not in old:
+                    print(f"{old_name} learn at N={n}, extrapolated linearly from N={n0} (it learns every photo): "
+                          f"{per_photo * n:.0f} cpu s vs default {new[n]['learn']['cpu_s']:.0f} cpu s")
 
 
 if __name__ == "__main__":

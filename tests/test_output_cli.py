@@ -137,6 +137,7 @@ def test_write_folders_links_companions_and_dedupes_from_the_index(tmp_path: Pat
     """An index with companions and content ids filled (as the scan will fill them): the tree follows."""
     import numpy as np
 
+    from proxysort.encoders import ModelSpec
     from proxysort.indexer import IndexedFolder, IndexSummary
     from proxysort.sorting import ConceptResult, SortResult, write_folders
 
@@ -151,7 +152,7 @@ def test_write_folders_links_companions_and_dedupes_from_the_index(tmp_path: Pat
                           companions={paths[0]: [root / "IMG_1.xmp"]}, content_ids=["a", "a", "b"])
     concept = ConceptResult("color", "photo", ["red"], "user", "", "prompt", 1, np.zeros(3, np.int64), ["red"],
                             np.ones(3), proxy=None)  # type: ignore[arg-type]
-    run = SortResult(paths, [concept], index)
+    run = SortResult(paths, [concept], index, model=ModelSpec("tiny", "none"), mode="zeroshot")
     out = tmp_path / "sorted"
     plan, written = write_folders(run, out, link="copy")
     assert sorted(os.listdir(out / "color" / "red")) == ["IMG_1.jpg", "IMG_1.xmp", "IMG_2.jpg"]

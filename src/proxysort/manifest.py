@@ -6,6 +6,14 @@ files (sidecars, Live Photo clips, RAW twins) to their photo (``companion_of``);
 photos that were linked once (``duplicates``). Version 1 manifests (one tree, no concept names) are read
 as one concept per top-level folder.
 
+Each concept entry may also record the run that made its tree (``run``, a :class:`ConceptRun`): the
+candidate words used, where they came from, the model, the proxy mode, the clustered feature, k, the seed,
+the proxysort version and when it was written, so a tree can be told apart from (or reproduced as) another
+run's. The record is optional and additive, so the format stays version 2: manifests without it (older
+runs, version 1) are read as before, and an older proxysort that reads a manifest holding records neither
+refuses it nor misreads it; it drops every record when it rewrites the manifest (they would describe
+trees it may have remade), which loses information but nothing the folder's safety depends on.
+
 The file may have been edited or forged, so reading is strict: anything of the wrong shape or type, a NUL
 in any string, or JSON nested past reason makes the whole folder "not proxysort's" (an
 :class:`~proxysort.errors.OutputError`, exit 7) rather than a traceback or a guess. Paths that would leave
@@ -16,7 +24,8 @@ from __future__ import annotations
 
 import json
 import stat
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Mapping
 
@@ -99,12 +108,74 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class ConceptRun:
+    """How one concept's tree was made: the settings a person needs to tell it apart or make it again.
+
+    Field names are the ones the library uses for the same facts (``ConceptResult.words``/``word_source``/
+    ``feature``/``k``, ``ModelSpec.model``/``pretrained``, the store's model ``identity``, ``ProxyConfig.mode``).
+    """
+
+    words: tuple[str, ...]  # the candidate words actually used (after any pruning)
+    word_source: str  # user, llm, lexicon or anchors
+    model: str  # as given: a model name or a config file's path
+    pretrained: str | None  # as given: a weights tag or file, None for random weights
+    identity: str  # the vector store's key for the (model, weights) pair
+    mode: str
+    feature: str
+    k: int
+    seed: int
+    proxysort_version: str
+    written: str  # UTC, ISO 8601
+
+    def to_json(self) -> dict[str, object]:
+        return {**asdict(self), "words": list(self.words)}
+
+    @classmethod
+    def from_json(cls, data: object) -> "ConceptRun":
+        if not isinstance(data, dict):
+            raise ManifestError("a concept's 'run' is not an object")
+        words = data.get("words")
+        if not isinstance(words, list):
+            raise ManifestError("concepts[].run.words is not a list")
+        pretrained = data.get("pretrained")
+        text = {key: _string(data.get(key), f"concepts[].run.{key}") for key in
+                ("word_source", "model", "identity", "mode", "feature", "proxysort_version", "written")}
+        try:
+            datetime.fromisoformat(text["written"])
+        except ValueError:
+            raise ManifestError("concepts[].run.written is not an ISO 8601 time") from None
+        return cls(
+            words=tuple(_string(w, "concepts[].run.words[]") for w in words),
+            pretrained=None if pretrained is None else _string(pretrained, "concepts[].run.pretrained"),
+            k=_whole(data.get("k"), "concepts[].run.k", least=1),
+            seed=_whole(data.get("seed"), "concepts[].run.seed", least=0),
+            **text,  # type: ignore[arg-type]
+        )
+
+    def dated_as(self, old: "ConceptRun | None") -> "ConceptRun":
+        """This record with ``old``'s time when both record the same settings: a repeated run that changes
+        nothing in its tree leaves the manifest byte for byte as it was."""
+        if old is not None and replace(self, written=old.written) == old:
+            return old
+        return self
+
+
+@dataclass(frozen=True)
 class ConceptTree:
-    """One concept's tree in OUT: the concept as the user named it, its folder, and how photos appear."""
+    """One concept's tree in OUT: the concept as the user named it, its folder, and how photos appear;
+    ``run`` says how it was made (None for trees written by an older proxysort, or by
+    :func:`~proxysort.output.plan_tree` given no record)."""
 
     name: str
     dir: str
     link: str
+    run: ConceptRun | None = None
+
+    def to_json(self) -> dict[str, object]:
+        data: dict[str, object] = {"name": self.name, "dir": self.dir, "link": self.link}
+        if self.run is not None:
+            data["run"] = self.run.to_json()
+        return data
 
 
 @dataclass(frozen=True)
@@ -135,7 +206,7 @@ class Manifest:
                 "tool": "proxysort",
                 "version": MANIFEST_VERSION,
                 "link": self.link,
-                "concepts": [c.__dict__ for c in sorted(self.concepts, key=lambda c: c.dir)],
+                "concepts": [c.to_json() for c in sorted(self.concepts, key=lambda c: c.dir)],
                 "dirs": sorted(set(self.dirs)),
                 "files": [e.to_json() for e in sorted(self.files, key=lambda e: e.path)],
                 "duplicates": [d.__dict__ for d in sorted(self.duplicates, key=lambda d: (d.concept, d.source))],
@@ -154,6 +225,12 @@ def _string(value: object, what: str) -> str:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise ManifestError(f"{what} is not valid text") from None
+    return value
+
+
+def _whole(value: object, what: str, *, least: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < least:
+        raise ManifestError(f"{what} is not a whole number of at least {least}")
     return value
 
 
@@ -196,8 +273,10 @@ def parse_manifest(text: str) -> Manifest:
     for item in _list(data, "concepts"):
         if not isinstance(item, dict):
             raise ManifestError("a 'concepts' entry is not an object")
+        run = item.get("run")
         tree = ConceptTree(_string(item.get("name"), "concepts[].name"), _string(item.get("dir"), "concepts[].dir"),
-                           _string(item.get("link", link or "symlink"), "concepts[].link"))
+                           _string(item.get("link", link or "symlink"), "concepts[].link"),
+                           None if run is None else ConceptRun.from_json(run))
         if tree.link not in LINK_MODES:
             raise ManifestError("a concept's 'link' is not a link mode")
         if safe_relative(tree.dir) and "/" not in tree.dir:

@@ -35,6 +35,7 @@ from proxysort.manifest import (
     LINK_MODES,
     OUTPUT_MANIFEST,
     PAGE_FILES,
+    ConceptRun,
     ConceptTree,
     Duplicate,
     Entry,
@@ -212,6 +213,7 @@ class TreeInputs:
     companions: Mapping[str, Sequence[str]] = field(default_factory=dict)  # photo -> sidecars, clips, RAW twin
     content_ids: Mapping[str, str] = field(default_factory=dict)  # photo -> content hash
     keep_duplicates: bool = False
+    runs: Mapping[str, ConceptRun] = field(default_factory=dict)  # concept -> how its tree is made
 
 
 @dataclass
@@ -355,13 +357,16 @@ def plan_tree(
     companions: Mapping[str, Sequence[str]] | None = None,
     content_ids: Mapping[str, str] | None = None,
     keep_duplicates: bool = False,
+    runs: Mapping[str, ConceptRun] | None = None,
 ) -> TreePlan:
     """Plan ``OUT/<concept>/<cluster>/<file>`` for ``groups``: concept -> [(source path, cluster name)].
 
     ``companions`` (photo -> its sidecars, Live Photo clip, RAW twin) are linked beside their photo under
     its name stem; photos with the same ``content_ids`` value appear once per group unless
-    ``keep_duplicates``. Reads the output folder (and its manifest) but writes nothing, so ``--dry-run`` is
-    this alone; :func:`write_tree` plans again under the folder's lock before it changes anything.
+    ``keep_duplicates``. ``runs`` (concept -> :class:`ConceptRun`) is recorded in the manifest with each
+    concept's tree; a concept without one loses the record of an earlier run (it would no longer describe
+    the tree). Reads the output folder (and its manifest) but writes nothing, so ``--dry-run`` is this
+    alone; :func:`write_tree` plans again under the folder's lock before it changes anything.
     """
     if link not in LINK_MODES:
         raise UsageError(f"--link must be one of {', '.join(LINK_MODES)} (got {link!r}).")
@@ -372,6 +377,7 @@ def plan_tree(
         companions={str(k): [str(c) for c in v] for k, v in (companions or {}).items()},
         content_ids={str(k): v for k, v in (content_ids or {}).items()},
         keep_duplicates=keep_duplicates,
+        runs=dict(runs or {}),
     )
     out = Path(os.path.abspath(out))
     check_path_length(out)
@@ -495,7 +501,14 @@ def _plan(od: OutDir, inputs: TreeInputs) -> TreePlan:
     planned = {e.path: e for e in files}
     keep = {e.path for e in ours_on_disk if planned.get(e.path) == e and e.path not in orphan_paths}
     remove = [e for e in ours_on_disk if e.path not in keep and e.path not in orphan_paths]
-    concepts = [*others, *(ConceptTree(c, d, inputs.link) for c, d in concept_dirs.items())]
+    # A tree that stays exactly as it was keeps the time of its record (a repeated run rewrites nothing).
+    changed = {top(e.path) for e in remove} | {top(e.path) for e in files if e.path not in keep and not e.orphan}
+    concepts = [*others]
+    for c, d in concept_dirs.items():
+        run, prev = inputs.runs.get(c), previous.get(c.casefold())
+        if run is not None and prev is not None and prev.dir == d and d not in changed:
+            run = run.dated_as(prev.run)
+        concepts.append(ConceptTree(c, d, inputs.link, run))
     return TreePlan(
         out, inputs.link, files, dirs, keep, remove, foreign, old if old.concepts or old.files else None, dest,
         concept_dirs, inputs=inputs, carried=carried, carried_dirs=carried_dirs, concepts=concepts,

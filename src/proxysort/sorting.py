@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
     from proxysort.indexer import IndexedFolder, Source
+    from proxysort.manifest import ConceptRun
     from proxysort.output import TreePlan, WriteSummary
     from proxysort.proxy import ProxyConfig, ProxyResult
 
@@ -79,12 +80,18 @@ class ConceptResult:
 
 @dataclass
 class SortResult:
-    """Everything one :func:`sort` call produced; ``concepts`` follow the order of ``by``."""
+    """Everything one :func:`sort` call produced; ``concepts`` follow the order of ``by``.
+
+    ``model`` (the model as given) and ``mode`` (the proxy mode) are carried so that what is written
+    from the result (the manifest's run records, the review page) names the settings that made it.
+    """
 
     paths: list[Path]
     concepts: list[ConceptResult]
     index: "IndexedFolder" = field(repr=False)
     seed: int = 0
+    model: ModelSpec = field(kw_only=True)
+    mode: str = field(kw_only=True)
 
     @property
     def failures(self) -> list[tuple[Path, str]]:
@@ -259,7 +266,7 @@ def sort(
         sizes = np.bincount(km.labels, minlength=k)
         summary = ", ".join(f"{names[i]} ({sizes[i]})" for i in np.argsort(-sizes))
         reporter.message(f"{wl.concept}: {n} photos in {k} groups: {summary}")
-    return SortResult([Path(p) for p in indexed.paths], out, indexed, seed)
+    return SortResult([Path(p) for p in indexed.paths], out, indexed, seed, model=clip.spec, mode=config.mode)
 
 
 def write_folders(
@@ -275,8 +282,9 @@ def write_folders(
 
     The tree must stay out of the photo folders (``result.roots``). Companions the index found (sidecars,
     Live Photo clips, RAW twins) are linked beside their photo; byte-identical photos appear once per group
-    unless ``keep_duplicates``. Other concepts' trees from earlier runs in ``out`` are kept. The returned
-    plan is the one carried out (planned again under the output folder's lock).
+    unless ``keep_duplicates``. Other concepts' trees from earlier runs in ``out`` are kept. The manifest
+    records with each concept's tree the run that made it (:func:`run_records`). The returned plan is the
+    one carried out (planned again under the output folder's lock).
     """
     from proxysort.output import plan_tree, write_tree
 
@@ -286,8 +294,27 @@ def write_folders(
     ids = list(index.content_ids)
     content_ids = dict(zip(map(str, result.paths), ids)) if len(ids) == len(result.paths) else {}
     plan = plan_tree(Path(out).expanduser(), groups, link=link, photo_roots=result.roots, companions=companions,
-                     content_ids=content_ids, keep_duplicates=keep_duplicates)
+                     content_ids=content_ids, keep_duplicates=keep_duplicates, runs=run_records(result))
     if dry_run:
         return plan, None
     summary = write_tree(plan, reporter)
     return summary.plan or plan, summary
+
+
+def run_records(result: SortResult) -> dict[str, "ConceptRun"]:
+    """concept -> how its grouping was made, for the manifest: every fact as ``result`` carries it (none is
+    worked out again), and the time, now, in UTC (ISO 8601, to the second)."""
+    from datetime import datetime, timezone
+
+    from proxysort import __version__
+    from proxysort.manifest import ConceptRun
+
+    when = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return {
+        c.concept: ConceptRun(
+            words=tuple(c.words), word_source=c.word_source, model=result.model.model,
+            pretrained=result.model.pretrained, identity=result.index.identity, mode=result.mode, feature=c.feature,
+            k=c.k, seed=result.seed, proxysort_version=__version__, written=when,
+        )
+        for c in result.concepts
+    }

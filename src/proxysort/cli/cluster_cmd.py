@@ -17,7 +17,6 @@ from proxysort.cli.common import (
     cache_dir_for,
     fail,
     get_env,
-    model_spec,
     open_in_browser,
     reporter_for,
     sort_with_flags,
@@ -68,15 +67,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from proxysort.sorting import SortResult
 
 
-def write_review_page(
-    result: "SortResult", plan: "TreePlan", *, mode: str, model: str, pretrained: str, cache: Path, reporter: "Reporter"
-) -> Path:
-    """``OUT/index.html`` for a written tree; the model is named as the user gave it (a file by its name)."""
+def write_review_page(result: "SortResult", plan: "TreePlan", *, cache: Path, reporter: "Reporter") -> Path:
+    """``OUT/index.html`` for a written tree, with the mode and model the result carries; the model is
+    named as the user gave it (a file by its name)."""
     from proxysort.page import make_page
 
     label = " · ".join(Path(v).name if ("/" in v or v.endswith((".json", ".pt", ".bin", ".safetensors"))) else v
-                       for v in (model, pretrained))
-    page, stats = make_page(result, plan.dest, plan.out, cache_root=cache, mode=mode, model=label, reporter=reporter)
+                       for v in (result.model.model, result.model.pretrained or "none"))
+    page, stats = make_page(result, plan.dest, plan.out, cache_root=cache, mode=result.mode, model=label,
+                            reporter=reporter)
     made = f"{stats.made} thumbnails made, {stats.reused} reused" + (f", {stats.failed} failed" if stats.failed else "")
     reporter.message(f"review page: {page} ({made})")
     return page
@@ -183,9 +182,7 @@ def cluster_command(
             for path in summary.vanished:
                 reporter.skipped(path, "it disappeared before it could be linked into the output folder")
             vanished = len(summary.vanished)
-            spec = model_spec(env, model, pretrained, device)
-            page = write_review_page(result, plan, mode=mode, model=spec.model, pretrained=spec.pretrained,
-                                     cache=cache_dir_for(env, cache_dir), reporter=reporter)
+            page = write_review_page(result, plan, cache=cache_dir_for(env, cache_dir), reporter=reporter)
             if open_page:
                 open_in_browser(page, env, reporter)
     elif dry_run:

@@ -141,7 +141,8 @@ def evaluate_list(clip, x, truth, concept, words, noun, args, timings) -> tuple[
     for mode, feats in ROWS:
         if mode not in args.modes:
             continue
-        options = {"k": k} if mode == "dproxy" else {}
+        # DProxy's per-photo features (prompt, fused) need every photo learned: these rows learn them all.
+        options = {"k": k, "sample": 0} if mode == "dproxy" else {}
         t0 = time.time()
         res = learn_proxies(x, [con], clip, ProxyConfig(mode=mode, options=options, **_overrides(args)))[0]
         timings.setdefault(mode, []).append(time.time() - t0)
@@ -149,16 +150,22 @@ def evaluate_list(clip, x, truth, concept, words, noun, args, timings) -> tuple[
         for f in feats:
             km_rows(f"{mode} / {f}", res.feature(f), f not in EUCLIDEAN_FEATURES)
     default_mode = ProxyConfig().mode
-    if default_mode not in results:
-        results[default_mode] = learn_proxies(x, [con], clip, ProxyConfig(options={"k": k}, **_overrides(args)))[0]
     default_row = f"{default_mode} / {DEFAULT_FEATURE}"
-    if default_row not in rows:
-        km_rows(default_row, results[default_mode].feature(DEFAULT_FEATURE), DEFAULT_FEATURE not in EUCLIDEAN_FEATURES)
-    rows[f"**default** ({default_row})"] = rows[default_row]
+    t0 = time.time()
+    results["default"] = learn_proxies(x, [con], clip, ProxyConfig(options={"k": k}, **_overrides(args)))[0]
+    timings.setdefault("default", []).append(time.time() - t0)
+    km_rows(f"**default** ({default_row})", results["default"].feature(DEFAULT_FEATURE),
+            DEFAULT_FEATURE not in EUCLIDEAN_FEATURES)
+    if "dproxy" in args.modes:  # the default before the sample and the refine engine, for comparison
+        previous = learn_proxies(x, [con], clip, ProxyConfig(engine="adam", options={"k": k, "sample": 0}))[0]
+        km_rows("previous default (dproxy, adam engine, every photo) / scoremix", previous.feature("scoremix"), False)
+    default_row = f"**default** ({default_row})"
     # Automatic k (no --k) and doubtful names, for the default and the rows named by --checks.
     checks = {}
     for row in dict.fromkeys([default_row, *args.checks]):
         mode, _, feature = row.partition(" / ")
+        if row == default_row:
+            mode, feature = "default", DEFAULT_FEATURE
         if mode not in results:
             continue
         res = results[mode]
@@ -407,6 +414,30 @@ def summary(paths: list[Path]) -> str:
         below = sum(v < -0.01 for _, v in items)
         img = f"{min(image[m]):+.3f}" if image.get(m) else ""
         lines.append(f"| {m} | {np.mean([v for _, v in items]):+.3f} | {worst[1]:+.3f} ({worst[0]}) | {below} of {len(items)} | {img} |")
+    return "\n".join(lines) + "\n\n" + against_earlier_defaults(paths)
+
+
+#: Defaults the current one must not fall behind (issue 15: by more than 0.01 NMI on any attribute).
+EARLIER_DEFAULTS = ("subspace / prompt", "previous default (dproxy, adam engine, every photo) / scoremix")
+
+
+def against_earlier_defaults(paths: list[Path]) -> str:
+    """The default's NMI minus each earlier default's, on every (world, word list, attribute), known or not."""
+    diffs: dict[str, list[tuple[str, float]]] = {}
+    for path in paths:
+        report = json.loads(Path(path).read_text())
+        for kind, table in report["results"].items():
+            for concept, rows in table.items():
+                nmi = {m: float(np.mean([s["nmi"] for s in r])) for m, r in rows.items()}
+                default = next((v for m, v in nmi.items() if m.startswith("**default**")), None)
+                for m in EARLIER_DEFAULTS:
+                    if default is not None and m in nmi:
+                        diffs.setdefault(m, []).append((f"{report['dataset']} {kind} {concept}", default - nmi[m]))
+    lines = ["| default minus | mean | worst (where) | attributes below −0.01 |", "|---|---:|---|---:|"]
+    for m, items in diffs.items():
+        worst = min(items, key=lambda t: t[1])
+        lines.append(f"| {m} | {np.mean([v for _, v in items]):+.3f} | {worst[1]:+.3f} ({worst[0]}) | "
+                     f"{sum(v < -0.01 for _, v in items)} of {len(items)} |")
     return "\n".join(lines) + "\n"
 
 

@@ -1,12 +1,15 @@
-"""Does learning DProxy's word choice on a sample change it? Words kept and NMI per sample size, both miniworlds.
+"""Does learning DProxy's word choice on a sample, or with the refine engine, change it? Both miniworlds.
 
-    HF_HUB_OFFLINE=1 python -m benchmarks.sample_size --n 2000 --world-seeds 1,2,3 --sizes 0,1024,512,256,128
+    HF_HUB_OFFLINE=1 python -m benchmarks.sample_size --n 3000 --world-seeds 1,2,3 --runs adam:0,adam:1024,adam:512
+    HF_HUB_OFFLINE=1 python -m benchmarks.sample_size --n 3000 --world-seeds 1,2,3 --runs adam:1024,refine:1024
 
 The default ``dproxy`` clusters every photo on its zero-shot score profile over the words DProxy keeps;
 only the choice of words is learned, and it is learned on a sample of the photos (``sample`` option,
 the photos with the smallest vector digests). This runs the default on each miniworld photo set with the
-true k, for each sample size (0 = every photo, the reference), and reports per (world, word list, concept)
-the words kept and the NMI (k-means seed 0..4), and how many cases keep exactly the reference's words.
+true k, for each run ENGINE:SAMPLE (the first is the reference; sample 0 = every photo), and reports per
+(world, word list, concept) the words kept and the NMI (k-means seed 0..4), and how many cases keep exactly
+the reference's words. ``adam`` takes every epoch through the text encoder; ``refine`` corrects a cheap
+model of it with one exact pass per quarter of the epochs (proxysort.methods.dproxy).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--n", type=int, default=2000, help="photos per photo set")
     p.add_argument("--world-seeds", default="1,2,3")
     p.add_argument("--worlds", default="shapes,glyphs")
-    p.add_argument("--sizes", default="0,1024,512,256,128", help="sample sizes; 0 = every photo")
+    p.add_argument("--runs", default="adam:0,adam:1024,adam:512", help="ENGINE:SAMPLE, the first is the reference")
     p.add_argument("--kinds", default="imperfect,exact")
     p.add_argument("--seeds", type=int, default=5)
     args = p.parse_args(argv)
@@ -41,11 +44,11 @@ def main(argv: list[str] | None = None) -> None:
     from proxysort.proxy import DEFAULT_FEATURE, Concept, ProxyConfig, learn_proxies
 
     torch.set_num_threads(1)
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = [(e, int(n)) for e, n in (r.split(":") for r in args.runs.split(","))]
     same = {s: 0 for s in sizes}
     worse = {s: [] for s in sizes}
     cases = 0
-    print(f"| world | set | words | concept | " + " | ".join(f"sample {s or 'all'}" for s in sizes) + " |")
+    print(f"| world | set | words | concept | " + " | ".join(f"{e} sample {n or 'all'}" for e, n in sizes) + " |")
     print("|---|---:|---|---|" + "---|" * len(sizes))
     for world_name in args.worlds.split(","):
         world = get_world(world_name)
@@ -66,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
                     cells, ref = [], None
                     for s in sizes:
                         t0 = time.time()
-                        res = learn_proxies(x, [con], clip, ProxyConfig(options={"k": k, "sample": s}))[0]
+                        res = learn_proxies(x, [con], clip, ProxyConfig(engine=s[0], options={"k": k, "sample": s[1]}))[0]
                         nmi = float(np.mean([score_all(truth, kmeans(res.feature(DEFAULT_FEATURE), k, seed=z, spherical=False).labels)["nmi"]
                                              for z in range(args.seeds)]))
                         kept = res.concept.words
@@ -79,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
                     print(f"| {world_name} | {ws} | {kind} | {concept} | " + " | ".join(cells) + " |", flush=True)
     print()
     for s in sizes:
-        print(f"sample {s or 'all'}: same words as every photo in {same[s]} of {cases} cases; NMI change "
+        print(f"{s[0]} sample {s[1] or 'all'}: same words as every photo in {same[s]} of {cases} cases; NMI change "
               f"mean {np.mean(worse[s]):+.3f}, worst {min(worse[s]):+.3f}")
 
 

@@ -232,3 +232,45 @@ def test_several_concepts_contrast_in_multimap(tiny_clip):
     results = _learn(tiny_clip, X, [_color(), Concept("species", ("apple", "banana", "cherry"), noun="fruit")],
                      mode="multimap")
     assert [r.concept.name for r in results] == ["color", "species"]
+
+
+def test_dproxy_corrected_model_has_the_exact_gradient_at_its_anchor(tiny_clip):
+    """The refine engine's model of the text path: surrogate + slope·(p − p0) has the encoder's gradient at p0."""
+    from proxysort.methods import common
+    from proxysort.methods.dproxy import correction, exact_alignment, surrogate_alignment
+    from proxysort.progress import Reporter
+    from proxysort.proxy import ProxyConfig
+
+    X = torch.as_tensor(_images(tiny_clip, n=8))
+    pb = common.setup(_color(), tiny_clip, X, ProxyConfig(), Reporter())
+    p0 = (3.0 * torch.randn(8, len(COLOR), generator=torch.Generator().manual_seed(0))).softmax(-1)
+    slope = correction(pb, p0, X)
+
+    def grad(fn):
+        p = p0.clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(fn(p).sum(), p)
+        return g
+
+    exact = grad(lambda p: exact_alignment(pb, p, X))
+    model = grad(lambda p: surrogate_alignment(pb, p, X) + ((p - p0) * slope).sum(-1))
+    np.testing.assert_allclose(model.numpy(), exact.numpy(), atol=1e-5)
+    assert not np.allclose(grad(lambda p: surrogate_alignment(pb, p, X)).numpy(), exact.numpy(), atol=1e-3)
+
+
+def test_dproxy_refine_engine_runs_the_encoder_once_per_quarter(tiny_clip, monkeypatch):
+    """Refine: per photo 4 exact forward+backward passes (one per quarter) and 4 forward passes (the three
+    prunings and the end); adam: one per epoch. Counted as encoder calls on one batch of photos."""
+    from proxysort.textpath import PromptEncoder
+
+    calls = []
+    encode = PromptEncoder.encode
+    monkeypatch.setattr(PromptEncoder, "encode", lambda self, rows: calls.append(len(rows)) or encode(self, rows))
+    X = _images(tiny_clip, n=16)
+    counts = {}
+    for engine in ("refine", "adam"):
+        calls.clear()
+        _learn(tiny_clip, X, [_color()], mode="dproxy", engine=engine, epochs=8, batch_size=16,
+               options={"k": 3, "sample": 16})
+        counts[engine] = len(calls)
+    # adam: 8 epochs + 3 pruning snapshots; refine: 4 corrections + 3 pruning snapshots
+    assert counts == {"adam": 11, "refine": 7}

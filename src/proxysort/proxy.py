@@ -36,8 +36,9 @@ if TYPE_CHECKING:  # pragma: no cover
 #: so that the methods package depends on this module and not the reverse).
 METHODS = ("multimap", "multisub", "dproxy")
 MODES = ("zeroshot", "subspace", "free", "linear", *METHODS)
-#: How subspace proxies are optimised: "refine" (surrogate steps checked and corrected by a few exact passes
-#: through the text encoder, see refine.py) or "adam" (Adam through the encoder every epoch, the reference).
+#: How subspace and dproxy proxies are optimised: "refine" (steps on a cheap model of the text encoder,
+#: corrected by a few exact passes through it: refine.py, methods/dproxy.py) or "adam" (Adam through the
+#: encoder every epoch, the reference).
 ENGINES = ("refine", "adam")
 FEATURES = ("prompt", "proxy", "weights", "concat", "fused", "scores", "probs", "scoremix")
 #: Features whose length means something (probabilities, raw cosines): k-means on them is not spherical.
@@ -93,7 +94,7 @@ class ProxyConfig:
     """How proxies are learned. ``None`` fields take a default that depends on the mode or device."""
 
     mode: str = DEFAULT_MODE
-    engine: str = "refine"  # subspace mode only: "refine" (fast) or "adam" (the reference); see ENGINES
+    engine: str = "refine"  # subspace and dproxy: "refine" (fast) or "adam" (the reference); see ENGINES
     epochs: int | None = None  # exact passes through the text encoder per photo (subspace/refine) or max epochs
     surrogate_steps: int = 20  # refine engine: Adam steps on the corrected cheap model after each exact pass
     batch_size: int = 256  # images per step on the CPU

@@ -22,7 +22,23 @@ benchmarks/results/quality.md):
   g_i = σ(``GATE_BIAS`` + standardised alignment ⟨x_i, h_i⟩): photos the surviving words describe well
   are clustered by their prompt, photos no word fits (a value missing from the list) lean on the image.
 
-Features: ``prompt``, ``proxy``, ``weights`` (over the surviving words), ``concat``, ``fused`` (gated), ``scores``.
+What proxysort adds for speed (benchmarks/results/sample-size.md, benchmarks/scale.py):
+
+* **Word choice on a sample**: the pruning is a property of the library (which words its groups use), so
+  by default (option ``sample`` = :data:`SAMPLE`) it is learned on the photos with the smallest vector
+  digests, at most 1,024 of them, and every photo then gets the zero-shot view over the surviving words
+  (``scores``, ``probs``, ``scoremix``; the default feature is ``scoremix``). The cost no longer grows with
+  the library, and the result depends only on the photos, not on their order. ``sample`` 0 learns every
+  photo's proxy and gives every feature.
+* **Refine engine** (``engine="refine"``, the default; ``"adam"`` is the reference): the alignment term
+  runs on a cheap model of the text path, the mix of the filled-in prompts normalise(p·T), corrected at
+  the start of each quarter of the epochs by one exact forward+backward pass so that its value's gradient
+  in p equals the encoder's there (the multi-fidelity correction of refine.py). Every pruning decision
+  still reads exact prompt features (one exact forward pass). Per photo of the sample: four exact
+  forward+backward passes and three forward passes, instead of 24 and three.
+
+Features: ``prompt``, ``proxy``, ``weights`` (over the surviving words), ``concat``, ``fused`` (gated),
+``scores``, ``probs``, ``scoremix`` with ``sample`` 0; the last three with a sample.
 """
 
 from __future__ import annotations
@@ -97,6 +113,33 @@ def prune(active: list[int], scores: "np.ndarray", k: int | None) -> list[int]:
     return [active[j] for j in sorted(keep)]
 
 
+def exact_alignment(pb: "common.Problem", p: "torch.Tensor", x: "torch.Tensor") -> "torch.Tensor":
+    """Per photo 1 − ⟨h(p·G), x⟩: the mix ``p`` of candidate tokens through CLIP's text path."""
+    return 1.0 - (pb.encoder.encode(p @ pb.G) * x).sum(-1)
+
+
+def surrogate_alignment(pb: "common.Problem", p: "torch.Tensor", x: "torch.Tensor") -> "torch.Tensor":
+    """Per photo 1 − ⟨normalise(p·T), x⟩: the text encoder replaced by the mix of the filled-in prompts."""
+    import torch
+
+    return 1.0 - (torch.nn.functional.normalize(p @ pb.T, dim=-1) * x).sum(-1)
+
+
+def correction(pb: "common.Problem", p0: "torch.Tensor", x: "torch.Tensor") -> "torch.Tensor":
+    """Per photo, the slope that makes surrogate + slope·(p − p0) match the exact alignment's gradient at p0.
+
+    One exact forward and backward pass. The model is corrected in the mix p, what the encoder sees, so it
+    stays valid while the temperature schedule changes how the logits map to p.
+    """
+    import torch
+
+    p = p0.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        (exact,) = torch.autograd.grad(exact_alignment(pb, p, x).sum(), p)
+        (cheap,) = torch.autograd.grad(surrogate_alignment(pb, p, x).sum(), p)
+    return exact - cheap
+
+
 @dataclass
 class _Run:
     """DProxy's learning on some photos: the per-concept problems, surviving words and loss per epoch."""
@@ -138,14 +181,22 @@ def _learn(
         tau = tau_end ** (min(e, span) / span)
         return ((logits[b][c] + masks[c]) / tau).softmax(-1)
 
+    refine = config.engine == "refine"
+    corrections: dict[tuple[int, int], tuple["torch.Tensor", "torch.Tensor"]] = {}
+
+    def alignment(b: int, c: int, p: "torch.Tensor", rows: slice) -> "torch.Tensor":
+        if not refine:
+            return exact_alignment(problems[c], p, X[rows]).sum()
+        p0, slope = corrections[b, c]
+        return (surrogate_alignment(problems[c], p, X[rows]) + ((p - p0) * slope).sum(-1)).sum()
+
     def loss_fn(b: int, rows: slice, e: int) -> "torch.Tensor":
         total = X.new_zeros(())
         t = min(e, span) / span
         for c, pb in enumerate(problems):
             p = mix(b, c, e)
             w = p @ pb.G
-            h = pb.encoder.encode(w)
-            total = total + (1.0 - (h * X[rows]).sum(-1)).sum()
+            total = total + alignment(b, c, p, rows)
             if gamma_u:
                 pull = 1.0 - torch.nn.functional.cosine_similarity(w, U[c][None], dim=-1)
                 total = total + gamma_u * (1.0 - t) * pull.sum()
@@ -165,6 +216,10 @@ def _learn(
     epoch = 0
     while epoch < epochs:
         run = min(step, epochs - epoch)
+        if refine:  # one exact forward+backward per photo and quarter: the corrected model's anchor and slope
+            with torch.no_grad():
+                anchors = {(b, c): mix(b, c, epoch) for b in range(len(slices)) for c in range(len(problems))}
+            corrections = {bc: (p0, correction(problems[bc[1]], p0, X[slices[bc[0]]])) for bc, p0 in anchors.items()}
         history += common.loop(logits, [], slices, loss_fn, run, lr, 0.0, reporter,
                                "learning proxies (dproxy)", first_epoch=epoch)
         epoch += run

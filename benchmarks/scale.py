@@ -8,9 +8,10 @@ vectors in a real vector store (float16 rows, as ``index`` leaves them) and N em
 the real ViT-B-32 architecture with random weights (``pretrained=None``): the cost of the text path does
 not depend on the weights' values. Paths (``learn`` is the only stage where they differ):
 
-* ``default`` – today's default: DProxy learns its word choice on a sample of at most 1,024 photos, and
-  every photo gets the zero-shot view (``scoremix``) over the kept words;
-* ``dproxy-all`` – the default before it: DProxy learning every photo's proxy (``sample`` 0);
+* ``default`` – today's default: DProxy learns its word choice with the refine engine on a sample of at
+  most 1,024 photos, and every photo gets the zero-shot view (``scoremix``) over the kept words;
+* ``dproxy-all`` – the default before it: DProxy learning every photo's proxy with Adam through the text
+  encoder every epoch (``engine="adam"``, ``sample`` 0);
 * ``subspace-adam`` – the default this benchmark was first written against: the subspace proxy, 20 Adam
   epochs through the text encoder for every photo.
 
@@ -56,7 +57,7 @@ def _default():
 def _dproxy_all():
     from proxysort.proxy import ProxyConfig
 
-    return ProxyConfig(options={"k": K, "sample": 0})
+    return ProxyConfig(engine="adam", options={"k": K, "sample": 0})
 
 
 def _subspace_adam():

@@ -98,7 +98,9 @@ def prepare(image_features: "np.ndarray", concepts: Sequence["Concept"], clip: "
         )
     epochs = config.epochs if config.epochs is not None else DEFAULT_EPOCHS.get(device.type, DEFAULT_EPOCHS["cpu"])
     X = unit(torch.as_tensor(np.asarray(image_features, dtype=np.float32), device=device))
-    size = config.gpu_batch_size if device.type == "cuda" else config.batch_size
+    # The methods couple the photos of a batch (DProxy's entropy of the batch mean, Multi-Sub's pseudo-labels),
+    # so a GPU takes the CPU's batches unless told otherwise: it then gives the CPU's result, faster.
+    size = (config.gpu_batch_size or config.batch_size) if device.type == "cuda" else config.batch_size
     return device, X, epochs, batches(X.shape[0], size)
 
 

@@ -14,8 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from proxysort.errors import OutputError
-from proxysort.output import LINK_MODES, OUTPUT_MANIFEST, plan_tree, write_tree
+from proxysort.errors import OutputError, UsageError
+from proxysort.manifest import is_manifest_text
+from proxysort.output import LINK_MODES, OUTPUT_MANIFEST, clean_tree, plan_tree, read_manifest, write_tree
+from proxysort.page import PAGE_DATA_NAME
 from tests.support.hostile import assert_harmless_name, hostile_text
 from tests.support.photos import TINY_CONFIG, make_photo
 from tests.support.treesnap import assert_unchanged, snapshot
@@ -43,6 +45,11 @@ def test_hostile_names_cannot_escape_the_output_folder(tmp_path_factory, concept
     before = snapshot(base / "photos")
     out = base / "out"
     groups = {concept: [(p, clusters[i % len(clusters)]) for i, p in enumerate(photos)]}
+    if not is_manifest_text(concept):  # a NUL or "\ud800": the manifest could not read it back, so refused
+        with pytest.raises(UsageError):
+            plan_tree(out, groups, link=link, photo_roots=[base / "photos"])
+        assert not out.exists()
+        return
     plan = plan_tree(out, groups, link=link, photo_roots=[base / "photos"])
     write_tree(plan)
     made = _everything_under(out)
@@ -66,6 +73,95 @@ def test_hostile_names_become_safe_distinct_folders(tmp_path: Path) -> None:
     for c in clusters:
         assert_harmless_name(c)
         assert len(c) <= 64
+
+
+# ------------------------------------------------------------- names that are not UTF-8 (bytes on Linux)
+
+
+def _bytes_name(folder: Path, raw: bytes) -> Path:
+    """``folder/raw`` for a name that is not UTF-8: Python holds its bad bytes as lone surrogates."""
+    return Path(os.fsdecode(os.fsencode(folder) + b"/" + raw))
+
+
+@pytest.mark.parametrize("link", LINK_MODES)
+def test_names_that_are_not_utf8_survive_a_rerun_and_clean(tmp_path: Path, link: str) -> None:
+    """Such names are written to the manifest as \\udcXX escapes and must read back: before, the second run
+    (and ``clean``) called the folder "not proxysort's". The fingerprints still guard them."""
+    import shutil
+
+    root = tmp_path / "photos"
+    photos = _photos(root, 2)
+    odd = str(make_photo(_bytes_name(root, b"caf\xe9.jpg")))
+    sidecar = _bytes_name(root, b"caf\xe9.xmp")
+    sidecar.write_bytes(b"<x:xmpmeta/>")
+    twin = str(_bytes_name(root, b"\xff copy.jpg"))
+    shutil.copyfile(odd, twin)
+    groups = {"color": [(p, "red") for p in [*photos, odd, twin]]}
+    args = dict(link=link, photo_roots=[root], companions={odd: [str(sidecar)]}, content_ids={odd: "x", twin: "x"})
+    before = snapshot(root)
+    out = tmp_path / "out"
+    write_tree(plan_tree(out, groups, **args))
+    text = (out / OUTPUT_MANIFEST).read_text(encoding="ascii")
+    assert "caf\\udce9.xmp" in text and "\\udcff copy.jpg" in text  # path, source, companion_of, duplicates
+    tree = snapshot(out)
+
+    again = plan_tree(out, groups, **args)
+    assert (again.to_create, again.remove, again.foreign) == ([], [], [])
+    write_tree(again)
+    assert snapshot(out) == tree
+    manifest = read_manifest(out)
+    assert manifest is not None and [d.source for d in manifest.duplicates] == [twin]
+    companion = next(e for e in manifest.files if e.companion_of is not None)
+    assert companion.companion_of == f"color/red/{os.path.basename(odd)}" and companion.path.endswith("caf\udce9.xmp")
+
+    # Someone puts their own file where proxysort's companion was: its fingerprint no longer matches.
+    (out / companion.path).unlink()
+    (out / companion.path).write_bytes(b"mine")
+    clean_tree(out)
+    left = {os.path.relpath(p, out) for p in _everything_under(out)}
+    assert left == {OUTPUT_MANIFEST, "color", "color/red", companion.path}  # the folders hold the user's file
+    assert (out / companion.path).read_bytes() == b"mine"
+    assert_unchanged(before, root)
+
+
+_RUN = {"words": ["red"], "word_source": "user", "model": "m.json", "pretrained": None, "identity": "m-1",
+        "mode": "dproxy", "feature": "scoremix", "k": 2, "seed": 0, "proxysort_version": "0",
+        "written": "2024-01-01T00:00:00+00:00"}
+
+
+@pytest.mark.parametrize("where", ["path", "source", "target", "companion_of", "dirs", "name", "run.model",
+                                   "run.pretrained"])
+@pytest.mark.parametrize("char", ["\udce9", "\udc41", "\ud800", "\udfff", "\udcc3\udca9"],
+                         ids=["byte-e9", "below-dc80", "high", "dfff", "utf8-as-escapes"])
+def test_a_forged_surrogate_that_no_file_name_gives_is_refused(tmp_path: Path, where: str, char: str) -> None:
+    """Only a lone surrogate U+DC80..U+DCFF that is an undecodable byte (round-trips through the file
+    system's bytes) is a name; any other one makes the folder not proxysort's, in one sentence."""
+    photos = _photos(tmp_path / "photos", 2)
+    out = tmp_path / "out"
+    write_tree(plan_tree(out, {"color": [(p, "red") for p in photos]}))
+    data = json.loads((out / OUTPUT_MANIFEST).read_text())
+    entry, concept = data["files"][0], data["concepts"][0]
+    concept["run"] = dict(_RUN)
+    odd = f"x{char}.jpg"
+    if where in ("path", "companion_of"):
+        entry[where] = f"color/red/{odd}"
+    elif where in ("source", "target"):
+        entry[where] = str(tmp_path / "photos" / odd)
+    elif where == "dirs":
+        data["dirs"].append(f"color/{odd}")
+    elif where == "name":
+        concept["name"] = odd
+    else:
+        concept["run"][where[4:]] = odd
+    (out / OUTPUT_MANIFEST).write_text(json.dumps(data, ensure_ascii=True))
+    before = snapshot(out)
+    if char == "\udce9":  # what the writer writes for the byte 0xE9: read back (the tree is then remade)
+        write_tree(plan_tree(out, {"color": [(p, "red") for p in photos]}))
+        return
+    with pytest.raises(OutputError, match="is not proxysort's: .* is not valid text") as err:
+        plan_tree(out, {"color": [(p, "red") for p in photos]})
+    assert "\n" not in str(err.value)
+    assert_unchanged(before, out)
 
 
 # ----------------------------------------------------------------------------- the photo tree itself
@@ -228,6 +324,44 @@ def test_cli_cluster_on_a_hostile_folder_in_every_link_mode(tmp_path: Path, run_
         assert all(_inside(p, out) for p in made)
         linked = [p for p in made if os.path.islink(p) or os.path.isfile(p)]
         assert len(linked) > 10
+
+
+def test_cli_names_that_are_not_utf8_rerun_show_and_clean(tmp_path: Path, run_cli) -> None:
+    """Names from bytes that are not UTF-8, through the real command: a photo that is a link to a file named
+    so (the tree's symlink target), a model config in a folder named so, a concept typed so. Run twice
+    (exit 0, tree unchanged), ``show``, then ``clean``; the photos stay untouched. (A photo whose own name is
+    not UTF-8 is skipped by the index with exit 3, see test_hostile_index, so a link is what reaches it.)"""
+    import shutil
+
+    photos = tmp_path / "photos"
+    _photos(photos)
+    real = make_photo(_bytes_name(tmp_path, b"\xe9l\xe9ments/caf\xe9.jpg"), (30, 200, 30), size=(80, 40))
+    (photos / "linked.jpg").symlink_to(real)
+    models = _bytes_name(tmp_path, b"mod\xe8les")
+    models.mkdir()
+    model = shutil.copyfile(TINY_CONFIG, models / "tiny.json")
+    before, before_real = snapshot(photos), snapshot(real.parent)
+    out = tmp_path / "sorted"
+    argv = ["cluster", str(photos), "--by", os.fsdecode(b"couleur-\xe9"), "--words", "red,green,blue", "--k", "2",
+            "--mode", "zeroshot", "--out", str(out), "--model", str(model), "--pretrained", "none", "--device", "cpu"]
+    first = run_cli(argv)
+    assert first.exit_code == 0, first.stderr[-1500:]
+    text = (out / OUTPUT_MANIFEST).read_text(encoding="ascii")
+    assert all(s in text for s in ("\\udce9l\\udce9ments/caf\\udce9.jpg", "mod\\udce8les", "couleur-\\udce9"))
+    tree = snapshot(out)
+
+    second = run_cli(argv)  # read the manifest back: was exit 7, "not proxysort's"
+    assert second.exit_code == 0, second.stderr[-1500:]
+    assert second.stdout == first.stdout and snapshot(out) == tree
+    shown = run_cli(["show", str(out)])  # the page data holds the concept's name and the model's path
+    assert shown.exit_code == 0, shown.stderr[-1500:]
+    assert json.loads((out / PAGE_DATA_NAME).read_text())["concepts"][0]["concept"] == os.fsdecode(b"couleur-\xe9")
+
+    cleaned = run_cli(["clean", str(out)])
+    assert cleaned.exit_code == 0, cleaned.stderr[-1500:]
+    assert not out.exists()
+    assert_unchanged(before, photos)
+    assert_unchanged(before_real, real.parent)
 
 
 def test_cli_cluster_refuses_output_inside_the_photos(tmp_path: Path, run_cli) -> None:

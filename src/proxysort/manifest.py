@@ -15,8 +15,9 @@ refuses it nor misreads it; it drops every record when it rewrites the manifest 
 trees it may have remade), which loses information but nothing the folder's safety depends on.
 
 The file may have been edited or forged, so reading is strict: anything of the wrong shape or type, a NUL
-in any string, or JSON nested past reason makes the whole folder "not proxysort's" (an
-:class:`~proxysort.errors.OutputError`, exit 7) rather than a traceback or a guess. Paths that would leave
+in any string, a lone surrogate that is not an undecodable byte of a file name (see :func:`_string`), or
+JSON nested past reason makes the whole folder "not proxysort's" (an :class:`~proxysort.errors.OutputError`,
+exit 7) rather than a traceback or a guess. Paths that would leave
 the folder (absolute, ``..``) are dropped, never followed.
 """
 
@@ -216,15 +217,30 @@ class Manifest:
         )
 
 
+def is_manifest_text(value: str) -> bool:
+    """Whether a manifest can hold ``value`` and read it back: no NUL, and valid text as file names are.
+
+    File names, symlink targets, model paths and command-line arguments need not be UTF-8 on Linux: Python
+    gives their undecodable bytes as lone surrogates U+DC80..U+DCFF (``surrogateescape``, as
+    :func:`os.fsdecode` does), and the writer keeps them as ``\\udcXX`` escapes. So valid text is a string
+    that round-trips through those bytes; any other lone surrogate (or an escape of bytes that are UTF-8
+    after all, "\\udcc3\\udca9" for "é") cannot come from a name and is refused.
+    """
+    if "\x00" in value:
+        return False
+    try:
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "surrogateescape") == value
+    except UnicodeEncodeError:  # a surrogate outside U+DC80..U+DCFF
+        return False
+
+
 def _string(value: object, what: str) -> str:
     if not isinstance(value, str):
         raise ManifestError(f"{what} is not text")
     if "\x00" in value:
         raise ManifestError(f"{what} contains a NUL character")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ManifestError(f"{what} is not valid text") from None
+    if not is_manifest_text(value):
+        raise ManifestError(f"{what} is not valid text")
     return value
 
 

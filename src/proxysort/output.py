@@ -40,6 +40,7 @@ from proxysort.manifest import (
     Duplicate,
     Entry,
     Manifest,
+    is_manifest_text,
     read_manifest,
     read_manifest_at,
 )
@@ -83,8 +84,10 @@ def _companion_tail(photo: str, companion: str) -> str:
 
 
 def _fit(stem: str, tail: str) -> str:
-    room = _NAME_MAX_BYTES - len(tail.encode("utf-8"))
-    while len(stem.encode("utf-8")) > room:
+    """``stem + tail``, the stem cut to fit the name limit in bytes on disk (names that are not UTF-8
+    hold surrogate escapes, one byte each: os.fsencode counts them)."""
+    room = _NAME_MAX_BYTES - len(os.fsencode(tail))
+    while len(os.fsencode(stem)) > room:
         stem = stem[:-1]
     return stem + tail
 
@@ -370,6 +373,9 @@ def plan_tree(
     """
     if link not in LINK_MODES:
         raise UsageError(f"--link must be one of {', '.join(LINK_MODES)} (got {link!r}).")
+    for concept in groups:  # kept as given in the manifest, which must read back what it was written with
+        if not is_manifest_text(str(concept)):
+            raise UsageError(f"The concept name {ascii(str(concept))} holds a NUL or a character that is not text.")
     inputs = TreeInputs(
         groups={c: [(str(s), str(n)) for s, n in m] for c, m in groups.items()},
         link=link,

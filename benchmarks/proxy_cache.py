@@ -1,12 +1,16 @@
-"""Re-running ``cluster`` with another --k: the sorting stage with an empty proxy cache, then from the cache.
+"""Re-running ``cluster``: the sorting stage with an empty proxy cache, then from the cache.
 
-    HF_HUB_OFFLINE=1 python benchmarks/proxy_cache.py                 # 3,000 photos, ViT-B-32 text tower, CPU
+    HF_HUB_OFFLINE=1 python -m benchmarks.proxy_cache                       # default method, 3,000 photos, CPU
+    HF_HUB_OFFLINE=1 python -m benchmarks.proxy_cache --method subspace     # per-photo proxies
 
-One process, one store: run 1 learns every proxy (default engine) and clusters with k = 8; run 2 is the same
-photos and words with k = 5 (what ``--k``, ``--format``, ``--dry-run`` or another output mode re-run); run 3
-adds 100 new photos, which alone are learned. Each run builds its prompt encoder afresh, as a new process
-would. Timed per run: proxies (cache read or learning), k-means, names. The photos are synthetic unit vectors
-(the cost of the text path does not depend on the weights' values, so the tower has random weights).
+One process, one store, k passed to the learner as ``cluster --k`` does. Runs: 1 learns with an empty cache
+(k = 4); 2 is the same photos, words and k (what another ``--format``, ``--dry-run``, ``--link`` or
+``--out`` re-runs); 3 is another k (3); 4 adds 100 new photos (k = 4). For the default ``dproxy`` the cache
+holds a word choice learned on a sample of the photos: another k learns it again, and new photos do when
+one of them enters the sample. For ``subspace`` it holds every photo's proxy, which no k changes. Each run
+builds its prompt encoder afresh, as a new process would. Timed per run: proxies (cache read or learning),
+k-means, names. The photos are synthetic unit vectors (the cost of the text path does not depend on the
+weights' values, so the tower has random weights).
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ def main() -> None:
     p.add_argument("--model", default="ViT-B-32")
     p.add_argument("--photos", type=int, default=3000)
     p.add_argument("--new", type=int, default=100)
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--method", default=None, help="proxy mode (default: proxysort's default)")
     args = p.parse_args()
 
     import numpy as np
@@ -35,7 +40,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from proxysort.groups import cluster_centres, kmeans, name_clusters
     from proxysort.encoders import ModelSpec, load_clip
-    from proxysort.proxy import Concept, ProxyConfig
+    from proxysort.groups import spherical_for
+    from proxysort.proxy import DEFAULT_FEATURE, METHODS, Concept, ProxyConfig
     from proxysort.proxycache import learn_cached
     from proxysort.progress import Reporter
 
@@ -51,23 +57,28 @@ def main() -> None:
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     concept = Concept("color", WORDS, noun="fruit")
 
+    mode = args.method or ProxyConfig().mode
+
     def run(X, k: int, store: Path) -> tuple[float, float, str]:
         rep = Quiet()
         t0 = time.perf_counter()
-        (res,) = learn_cached(X, [concept], clip, ProxyConfig(mode="subspace"), rep, store)
+        config = ProxyConfig(mode=mode, options={"k": k} if mode in METHODS else {})
+        (res,) = learn_cached(X, [concept], clip, config, rep, store)
         t1 = time.perf_counter()
-        km = kmeans(res.feature(), k, seed=0)
+        km = kmeans(res.feature(), k, seed=0, spherical=spherical_for(DEFAULT_FEATURE))
         name_clusters(cluster_centres(res.prompts(), km.labels, k), res.word_features, list(concept.words))
         t2 = time.perf_counter()
         return t1 - t0, t2 - t1, "; ".join(rep.messages) or "nothing from the cache"
 
     with tempfile.TemporaryDirectory(prefix="proxysort-cache-bench-") as tmp:
         store = Path(tmp) / "index.sqlite"
-        rows = [("1: empty cache, k=8", x[: args.photos], 8), ("2: same photos, k=5", x[: args.photos], 5),
-                (f"3: +{args.new} new photos, k=5", x, 5)]
+        rows = [("1: empty cache, k=4", x[: args.photos], 4),
+                ("2: same photos and k (--format, --dry-run, --out)", x[: args.photos], 4),
+                ("3: same photos, k=3", x[: args.photos], 3),
+                (f"4: +{args.new} new photos, k=4", x, 4)]
         times = []
-        print(f"{args.model} text tower (random weights), {args.photos} photos, one concept, {len(WORDS)} words, "
-              f"torch threads {args.threads}\n")
+        print(f"{args.model} text tower (random weights), {args.photos} photos, method {mode}, one concept, "
+              f"{len(WORDS)} words, torch threads {args.threads}\n")
         print("| run | proxies s | k-means + names s | total s | cache |")
         print("|---|---:|---:|---:|---|")
         for label, X, k in rows:

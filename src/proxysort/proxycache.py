@@ -1,10 +1,10 @@
 """Learned proxies kept between runs, so another --k, --format, --dry-run or output mode re-clusters in seconds.
 
-Where: two tables in the model's own SQLite store (``stores/<identity>/index.sqlite``), next to the vectors
+Where: three tables in the model's own SQLite store (``stores/<identity>/index.sqlite``), next to the vectors
 they were learned from, not a sibling file. The store is already keyed by model identity, already in WAL
 mode with one ``BEGIN IMMEDIATE`` transaction per write (a ``kill -9`` leaves whole batches or nothing, and
-readers never see half a batch), and deleting the cache folder clears both. The tables came with store
-schema 2; ``store.py`` upgrades a schema-1 store in place (one migration step that only adds them).
+readers never see half a batch), and deleting the cache folder clears them. The tables came with store
+schemas 2 and 3; ``store.py`` upgrades an older store in place (migration steps that only add them).
 
 Keys:
 
@@ -16,7 +16,9 @@ Keys:
 * a **photo**: a digest of its float32 vector, i.e. of exactly what the learner sees.
 
 A row holds the photo's unit prompt feature and its learned parameters (float32), ~2 KB per photo and
-setup for ViT-B-32. New photos learn only their own proxies, in chunks that are committed one by one, so
+setup for ViT-B-32. The default ``dproxy`` learns no per-photo rows, only a word choice on a sample of the
+photos (``methods/dproxy.py``): one row of its own table (``word_choices``, schema 3) per setup, keyed by
+the digest of the sampled photos' vectors instead of a photo. New photos learn only their own proxies, in chunks that are committed one by one, so
 an interrupted run keeps every finished chunk. The least recently used setups beyond :data:`KEEP_SETUPS`
 are dropped.
 """

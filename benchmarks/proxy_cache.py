@@ -66,7 +66,7 @@ def main() -> None:
         (res,) = learn_cached(X, [concept], clip, config, rep, store)
         t1 = time.perf_counter()
         km = kmeans(res.feature(), k, seed=0, spherical=spherical_for(DEFAULT_FEATURE))
-        name_clusters(cluster_centres(res.prompts(), km.labels, k), res.word_features, list(concept.words))
+        name_clusters(cluster_centres(res.prompts(), km.labels, k), res.word_features, list(res.concept.words))
         t2 = time.perf_counter()
         return t1 - t0, t2 - t1, "; ".join(rep.messages) or "nothing from the cache"
 

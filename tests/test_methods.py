@@ -257,9 +257,9 @@ def test_dproxy_corrected_model_has_the_exact_gradient_at_its_anchor(tiny_clip):
     assert not np.allclose(grad(lambda p: surrogate_alignment(pb, p, X)).numpy(), exact.numpy(), atol=1e-3)
 
 
-def test_dproxy_refine_engine_runs_the_encoder_once_per_quarter(tiny_clip, monkeypatch):
-    """Refine: per photo 4 exact forward+backward passes (one per quarter) and 4 forward passes (the three
-    prunings and the end); adam: one per epoch. Counted as encoder calls on one batch of photos."""
+def test_dproxy_refine_engine_runs_the_encoder_every_few_epochs(tiny_clip, monkeypatch):
+    """Refine: an exact forward+backward pass every `exact_every` epochs from each pruning, plus a forward
+    pass at each of the three prunings; adam: one pass per epoch. Counted as encoder calls on one batch."""
     from proxysort.textpath import PromptEncoder
 
     calls = []
@@ -267,10 +267,11 @@ def test_dproxy_refine_engine_runs_the_encoder_once_per_quarter(tiny_clip, monke
     monkeypatch.setattr(PromptEncoder, "encode", lambda self, rows: calls.append(len(rows)) or encode(self, rows))
     X = _images(tiny_clip, n=16)
     counts = {}
-    for engine in ("refine", "adam"):
+    for engine, every in (("refine", 2), ("refine", 4), ("refine", 1), ("adam", 2)):
         calls.clear()
-        _learn(tiny_clip, X, [_color()], mode="dproxy", engine=engine, epochs=8, batch_size=16,
-               options={"k": 3, "sample": 16})
-        counts[engine] = len(calls)
-    # adam: 8 epochs + 3 pruning snapshots; refine: 4 corrections + 3 pruning snapshots
-    assert counts == {"adam": 11, "refine": 7}
+        _learn(tiny_clip, X, [_color()], mode="dproxy", engine=engine, epochs=16, batch_size=16,
+               options={"k": 3, "sample": 16, "exact_every": every})
+        counts[engine, every] = len(calls)
+    # 16 epochs, pruned after epochs 4, 8 and 12 (3 snapshots). adam: 16 exact passes; refine: one every
+    # `every` epochs of each 4-epoch quarter (8, 4, 16 passes).
+    assert counts == {("refine", 2): 8 + 3, ("refine", 4): 4 + 3, ("refine", 1): 16 + 3, ("adam", 2): 16 + 3}

@@ -36,6 +36,24 @@ class Reporter:
         yield lambda n=1, **fields: None
 
 
+class OneBar(Reporter):
+    """Forwards to ``inner``, but every progress bar opened through it advances one bar opened by the caller
+    (a run learned in chunks, or in stages, shows one bar instead of one per piece)."""
+
+    def __init__(self, inner: Reporter, advance: Advance) -> None:
+        self.inner, self._advance = inner, advance
+
+    def message(self, text: str) -> None:
+        self.inner.message(text)
+
+    def warning(self, text: str) -> None:
+        self.inner.warning(text)
+
+    @contextlib.contextmanager
+    def progress(self, description: str, total: int | None = None) -> Iterator[Advance]:
+        yield self._advance
+
+
 class ConsoleReporter(Reporter):
     """Writes to a stream (stderr). Uses rich live bars only when ``is_tty``; never touches stdout."""
 

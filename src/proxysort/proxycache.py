@@ -31,9 +31,9 @@ import hashlib
 import json
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
-from proxysort.progress import Reporter
+from proxysort.progress import OneBar, Reporter
 from proxysort.proxy import photo_keys
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -136,23 +136,6 @@ class ProxyCache:
             conn.executemany("UPDATE word_choices SET used_at = ? WHERE setup = ?", ((time.time(), s) for s in setups))
 
 
-class _OneBar(Reporter):
-    """Forwards to ``inner``, but every chunk's progress bar advances one bar for the whole run."""
-
-    def __init__(self, inner: Reporter, advance: Callable[..., None]) -> None:
-        self.inner, self._advance = inner, advance
-
-    def message(self, text: str) -> None:
-        self.inner.message(text)
-
-    def warning(self, text: str) -> None:
-        self.inner.warning(text)
-
-    @contextlib.contextmanager
-    def progress(self, description: str, total: int | None = None) -> Iterator[Callable[..., Any]]:
-        yield self._advance
-
-
 def learn_cached(
     image_features: "np.ndarray",
     concepts: Sequence["Concept"],
@@ -228,7 +211,7 @@ def learn_cached(
         bar = reporter.progress(f"learning proxies ({config.mode})", total=len(missing) * len(concepts)) \
             if per_photo and missing else contextlib.nullcontext(None)
         with bar as advance:
-            inner = _OneBar(reporter, advance) if advance is not None else reporter
+            inner = OneBar(reporter, advance) if advance is not None else reporter
             for start in range(0, len(missing), chunk):
                 rows = np.asarray(missing[start : start + chunk])
                 if learner is not None:

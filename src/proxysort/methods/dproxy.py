@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from proxysort.methods import common
+from proxysort.progress import OneBar
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -227,23 +228,25 @@ def _learn(
     history: list[float] = []
     step = max(1, epochs // PRUNINGS) if epochs else 0
     epoch = 0
-    while epoch < epochs:
-        run = min(step, epochs - epoch)
-        quarter = epoch
-        history += common.loop(logits, [], slices, loss_fn, run, lr, 0.0, reporter,
-                               "learning proxies (dproxy)", first_epoch=epoch)
-        epoch += run
-        if epoch >= epochs:
-            break
-        for c, pb in enumerate(problems):
-            p, h = snapshot(c, epoch)
-            act = active[c]
-            use = usage(h.cpu().numpy(), p[:, act].cpu().numpy(), k or len(act), config.seed)
-            kept = prune(act, use, k)
-            if len(kept) < len(act):
-                active[c] = kept
-                masks[c].fill_(-1e4)
-                masks[c][kept] = 0.0
+    with reporter.progress(f"learning proxies (dproxy, {X.shape[0]} photos)", total=epochs) as advance:
+        quarters = OneBar(reporter, advance)  # one bar for the run, not one per quarter
+        while epoch < epochs:
+            run = min(step, epochs - epoch)
+            quarter = epoch
+            history += common.loop(logits, [], slices, loss_fn, run, lr, 0.0, quarters,
+                                   "learning proxies (dproxy)", first_epoch=epoch)
+            epoch += run
+            if epoch >= epochs:
+                break
+            for c, pb in enumerate(problems):
+                p, h = snapshot(c, epoch)
+                act = active[c]
+                use = usage(h.cpu().numpy(), p[:, act].cpu().numpy(), k or len(act), config.seed)
+                kept = prune(act, use, k)
+                if len(kept) < len(act):
+                    active[c] = kept
+                    masks[c].fill_(-1e4)
+                    masks[c][kept] = 0.0
     return _Run(problems, active, history, snapshot, X, epochs)
 
 

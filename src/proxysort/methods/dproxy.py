@@ -166,7 +166,23 @@ def _learn(
     config: "ProxyConfig",
     reporter: "Reporter",
 ) -> _Run:
-    """Adam with the schedules and the pruning of the module docstring, on every row of ``image_features``."""
+    """Adam with the schedules and the pruning of the module docstring, on every row of ``image_features``,
+    with torch's random state seeded from ``config.seed`` and restored afterwards."""
+    import torch
+
+    cuda = [clip.device.index or 0] if clip.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(config.seed)
+        return _learn_seeded(image_features, concepts, clip, config, reporter)
+
+
+def _learn_seeded(
+    image_features: "np.ndarray",
+    concepts: Sequence["Concept"],
+    clip: "ClipModel",
+    config: "ProxyConfig",
+    reporter: "Reporter",
+) -> _Run:
     import torch
 
     device, X, _, slices = common.prepare(image_features, concepts, clip, config)
@@ -284,12 +300,7 @@ def choose_words(
     Concepts do not meet in DProxy's loss (each has its own logits, and Adam is elementwise), so a concept's
     choice is the same whether it is learned alone or with others.
     """
-    import torch
-
-    cuda = [clip.device.index or 0] if clip.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda):
-        torch.manual_seed(config.seed)
-        run = _learn(sample, concepts, clip, config, reporter)
+    run = _learn(sample, concepts, clip, config, reporter)
     return [Choice(tuple(act), list(run.history), len(sample)) for act in run.active]
 
 
@@ -341,10 +352,7 @@ def learn(
         rows = sample_rows(photo_keys(image_features), size)
         choices = choose_words(np.asarray(image_features)[rows], concepts, clip, config, reporter)
         return [chosen(c, clip, image_features, ch, config, reporter) for c, ch in zip(concepts, choices)]
-    cuda = [clip.device.index or 0] if clip.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda):
-        torch.manual_seed(config.seed)
-        run = _learn(image_features, concepts, clip, config, reporter)
+    run = _learn(image_features, concepts, clip, config, reporter)
     scale = common.logit_scale(clip)
     gate_bias = common.option(config, "gate_bias", GATE_BIAS)
     X = run.X

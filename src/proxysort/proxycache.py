@@ -1,4 +1,4 @@
-"""Learned proxies kept between runs, so another --k, --format, --dry-run or output mode re-clusters in seconds.
+"""Learned proxies kept between runs, so a re-run (another --format, --dry-run, output mode) re-clusters fast.
 
 Where: three tables in the model's own SQLite store (``stores/<identity>/index.sqlite``), next to the vectors
 they were learned from, not a sibling file. The store is already keyed by model identity, already in WAL
@@ -16,11 +16,14 @@ Keys:
 * a **photo**: a digest of its float32 vector, i.e. of exactly what the learner sees.
 
 A row holds the photo's unit prompt feature and its learned parameters (float32), ~2 KB per photo and
-setup for ViT-B-32. The default ``dproxy`` learns no per-photo rows, only a word choice on a sample of the
-photos (``methods/dproxy.py``): one row of its own table (``word_choices``, schema 3) per setup, keyed by
-the digest of the sampled photos' vectors instead of a photo. New photos learn only their own proxies, in chunks that are committed one by one, so
-an interrupted run keeps every finished chunk. The least recently used setups beyond :data:`KEEP_SETUPS`
-are dropped.
+setup for ViT-B-32. New photos learn only their own proxies (another --k learns nothing for these modes),
+in chunks that are committed one by one, so an interrupted run keeps every finished chunk. The least
+recently used setups beyond :data:`KEEP_SETUPS` are dropped.
+
+The default ``dproxy`` learns no per-photo rows, only a word choice on a sample of the photos
+(``methods/dproxy.py``): one row of its own table (``word_choices``, schema 3) per setup, keyed by the
+digest of the sampled photos' vectors instead of a photo. Its pruning depends on k, so another --k, or a
+new photo whose digest enters the sample, learns the choice again.
 """
 
 from __future__ import annotations

@@ -259,19 +259,64 @@ def test_dproxy_corrected_model_has_the_exact_gradient_at_its_anchor(tiny_clip):
 
 def test_dproxy_refine_engine_runs_the_encoder_every_few_epochs(tiny_clip, monkeypatch):
     """Refine: an exact forward+backward pass every `exact_every` epochs from each pruning, plus a forward
-    pass at each of the three prunings; adam: one pass per epoch. Counted as encoder calls on one batch."""
+    pass at each pruning; adam: one pass per epoch. Counted as encoder calls on one batch."""
+    from proxysort.proxy import Concept
     from proxysort.textpath import PromptEncoder
 
     calls = []
     encode = PromptEncoder.encode
     monkeypatch.setattr(PromptEncoder, "encode", lambda self, rows: calls.append(len(rows)) or encode(self, rows))
     X = _images(tiny_clip, n=16)
+    twelve = Concept("color", COLOR + ("pink", "brown", "black", "white", "gray", "gold"), noun="fruit")
     counts = {}
     for engine, every in (("refine", 2), ("refine", 4), ("refine", 1), ("adam", 2)):
         calls.clear()
-        _learn(tiny_clip, X, [_color()], mode="dproxy", engine=engine, epochs=16, batch_size=16,
-               options={"k": 3, "sample": 16, "exact_every": every})
+        _learn(tiny_clip, X, [twelve], mode="dproxy", engine=engine, epochs=16, batch_size=16,
+               options={"k": 2, "sample": 16, "exact_every": every})
         counts[engine, every] = len(calls)
-    # 16 epochs, pruned after epochs 4, 8 and 12 (3 snapshots). adam: 16 exact passes; refine: one every
-    # `every` epochs of each 4-epoch quarter (8, 4, 16 passes).
-    assert counts == {("refine", 2): 8 + 3, ("refine", 4): 4 + 3, ("refine", 1): 16 + 3, ("adam", 2): 16 + 3}
+    # 16 epochs, pruned after epochs 4, 8 and 12 (12 → 6 → 3 → 2 words; 3 snapshots); the choice is known
+    # then, so the last quarter is not learned. adam: 12 exact passes; refine: one every `every` epochs of
+    # each 4-epoch quarter (6, 3, 12 passes).
+    assert counts == {("refine", 2): 6 + 3, ("refine", 4): 3 + 3, ("refine", 1): 12 + 3, ("adam", 2): 12 + 3}
+
+
+def test_dproxy_stops_learning_once_the_word_choice_is_known(tiny_clip, monkeypatch):
+    """The words a sample keeps are fixed once the list is down to k words: no later epoch is learned."""
+    from proxysort.methods.dproxy import horizon
+    from proxysort.textpath import PromptEncoder
+
+    calls = []
+    encode = PromptEncoder.encode
+    monkeypatch.setattr(PromptEncoder, "encode", lambda self, rows: calls.append(len(rows)) or encode(self, rows))
+    X = _images(tiny_clip, n=16)
+    (r,) = _learn(tiny_clip, X, [_color()], mode="dproxy", engine="adam", epochs=16, options={"k": 6, "sample": 16})
+    assert calls == [] and r.concept.words == COLOR and r.loss_history == []  # k words given: nothing to learn
+    (r,) = _learn(tiny_clip, X, [_color()], mode="dproxy", engine="adam", epochs=16, options={"k": 3, "sample": 16})
+    assert len(calls) == 4 + 1 and len(r.concept.words) == 3 and len(r.loss_history) == 4  # 6 → 3 at epoch 4
+    assert [horizon(6, k, 16) for k in (6, 5, 3, 2, None)] == [0, 4, 4, 8, 12]
+    assert [horizon(12, k, 24) for k in (12, 6, 5, 3, 2)] == [0, 6, 12, 12, 18]
+
+
+def test_dproxy_word_choice_for_every_k_equals_learning_all_epochs_whatever_came_before(tiny_clip):
+    """Nodes learned for one k serve another exactly: the choice read from shared nodes, in any order of k,
+    is the choice of a fresh run, and the words a run over every epoch (``sample`` 0) ends with."""
+    from proxysort.methods.dproxy import _MemoryNodes, choose_words
+    from proxysort.progress import Reporter
+    from proxysort.proxy import Concept, ProxyConfig
+
+    X = _images(tiny_clip, n=24, seed=3)
+    ten = Concept("color", COLOR + ("pink", "brown", "black", "white"), noun="fruit")
+
+    def config(k, sample=24):
+        return ProxyConfig(mode="dproxy", epochs=12, batch_size=16, options={"k": k, "sample": sample})
+
+    fresh = {k: choose_words(X, [ten], tiny_clip, config(k), Reporter())[0].kept for k in range(2, 11)}
+    nodes = _MemoryNodes()
+    for k in (5, 2, 9, 3, 10, 4, 7, 6, 8):
+        (choice,) = choose_words(X, [ten], tiny_clip, config(k), Reporter(), nodes=[nodes])
+        assert choice.kept == fresh[k]
+        assert len(choice.kept) == k
+    assert len(fresh[10]) == 10 and len(nodes) == 3  # 10 → 5 → 3 → 2 words: every k walks one path
+    for k in (2, 4, 7):
+        (full,) = _learn(tiny_clip, X, [ten], mode="dproxy", epochs=12, options={"k": k, "sample": 0})
+        assert full.concept.words == tuple(ten.words[j] for j in fresh[k])

@@ -44,61 +44,106 @@ def _learned(store) -> int:
         return conn.execute("SELECT COUNT(*) FROM proxies").fetchone()[0]
 
 
-def _choices(store) -> int:
+def _nodes(store) -> int:
     with sqlite3.connect(store) as conn:
-        return conn.execute("SELECT COUNT(*) FROM word_choices").fetchone()[0]
+        return conn.execute("SELECT COUNT(*) FROM word_nodes").fetchone()[0]
 
 
-def test_a_schema_2_store_gains_the_word_choice_table(tiny_clip, tmp_path):
-    from proxysort.store import VectorStore
+@pytest.mark.parametrize("old", ["2", "3"])
+def test_a_schema_2_or_3_store_gains_the_word_node_table(tiny_clip, tmp_path, old):
+    from proxysort.store import _CHOICE_TABLE, VectorStore
 
     store = tmp_path / "index.sqlite"
     with VectorStore(store):
         pass
-    with sqlite3.connect(store) as conn:  # as proxysort with schema 2 left it
-        conn.execute("DROP TABLE word_choices")
-        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema'")
+    with sqlite3.connect(store) as conn:  # as proxysort with schema 2 or 3 left it
+        conn.execute("DROP TABLE word_nodes")
+        if old == "3":
+            conn.executescript(_CHOICE_TABLE + "INSERT INTO word_choices VALUES ('s', 'd', '[0, 1]', '[]', 5, 0);")
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (old,))
     with VectorStore(store) as s:
-        assert s.meta("schema") == "3"
-    _run(tiny_clip, _images(tiny_clip, 5), store, mode="dproxy", epochs=2)
-    assert _choices(store) == 1
+        assert s.meta("schema") == "4"
+    with sqlite3.connect(store) as conn:  # a choice per k used the old pruning rule: it is not kept
+        assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'word_choices'").fetchone()
+    _run(tiny_clip, _images(tiny_clip, 5), store, words=COLOR + ("purple",), mode="dproxy", epochs=2, options={"k": 2})
+    assert _nodes(store) == 1
 
 
-def test_dproxy_reruns_take_the_word_choice_from_the_cache(tiny_clip, tmp_path, monkeypatch):
-    """The default method learns only a word choice on its sample; a re-run learns nothing and equals the first."""
+def test_dproxy_reruns_with_any_k_take_the_word_choice_from_the_cache(tiny_clip, tmp_path, monkeypatch):
+    """The default learns only a word choice on its sample, as k-free nodes: a re-run with the same k, or with
+    a k an earlier run passed on its way, learns nothing; a smaller k learns only the stretches it adds."""
     from proxysort.methods import dproxy
 
     store = tmp_path / "index.sqlite"
     X = _images(tiny_clip, 40)
-    settings = dict(mode="dproxy", epochs=8, options={"k": 3, "sample": 16})
-    first = _run(tiny_clip, X, store, words=COLOR + ("purple", "orange"), **settings)
-    assert _choices(store) == 1 and _learned(store) == 0
-    uncached = _run(tiny_clip, X, None, words=COLOR + ("purple", "orange"), **settings)
+    words = COLOR + ("purple", "orange")
+
+    def run(k, reporter=None, sample=16, store=store):
+        return _run(tiny_clip, X, store, words=words, reporter=reporter, mode="dproxy", epochs=8,
+                    options={"k": k, "sample": sample})
+
+    first = run(3)  # 6 words → 3 at the first pruning: one stretch, one node
+    assert _nodes(store) == 1 and _learned(store) == 0
+    uncached = run(3, store=None)
     assert first.concept.words == uncached.concept.words and len(first.concept.words) == 3
 
-    def no_learning(*args, **kwargs):
-        raise AssertionError("a cached word choice was learned again")
-
-    monkeypatch.setattr(dproxy, "choose_words", no_learning)
+    stretches = []
+    stretch = dproxy._Learner.stretch
+    monkeypatch.setattr(dproxy._Learner, "stretch", lambda *a, **kw: stretches.append(a[4]) or stretch(*a, **kw))
     rec = Recorder()
-    second = _run(tiny_clip, X, store, words=COLOR + ("purple", "orange"), reporter=rec, **settings)
-    assert any("1 of 1 concepts from the cache" in m for m in rec.messages)
+    second = run(3, reporter=rec)
+    assert stretches == [] and any("1 of 1 concepts from the cache" in m for m in rec.messages)
     assert second.concept.words == first.concept.words and set(second.features) == set(first.features)
     for name in first.features:
         np.testing.assert_array_equal(first.features[name], second.features[name])
-    # New photos that stay out of the sample (their digests sort later) keep the cached choice.
+    assert len(run(4).concept.words) == 4 and stretches == []  # keeps 4 at the same node: nothing learned
+    # k=2 halves on (6 → 3 → 2): only the second stretch is learned, from the first node.
+    two = run(2)
+    assert stretches == [2]  # the stretch from epoch 2 (prunings after epochs 2, 4 and 6)
+    assert _nodes(store) == 2 and set(two.concept.words) < set(first.concept.words)
+    assert two.concept.words == run(2, store=None).concept.words
+    stretches.clear()
+    assert run(2).concept.words == two.concept.words and run(3).concept.words == first.concept.words
+    assert stretches == []
+    # New photos that stay out of the sample (their digests sort later) keep the cached nodes.
     from proxysort.proxy import photo_keys
 
     cut = sorted(photo_keys(X))[15]
     extra = _images(tiny_clip, 200, seed=7)
     later = extra[[k > cut for k in photo_keys(extra)]][:10]
-    grown = _run(tiny_clip, np.concatenate([X, later]), store, words=COLOR + ("purple", "orange"), **settings)
+    grown = _run(tiny_clip, np.concatenate([X, later]), store, words=words, mode="dproxy", epochs=8,
+                 options={"k": 3, "sample": 16})
     assert grown.concept.words == first.concept.words and grown.features["scoremix"].shape[0] == 50
-    # Another k, other words or another sample size is another choice: learned again.
+    assert stretches == []
+    # Other words or another sample size is another setup: learned again.
+    run(3, sample=20)
+    assert stretches and _nodes(store) == 3
+
+
+def test_an_interrupted_word_choice_keeps_its_finished_stretches(tiny_clip, tmp_path, monkeypatch):
+    from proxysort.methods import dproxy
+
+    store = tmp_path / "index.sqlite"
+    X = _images(tiny_clip, 24)
+    words = COLOR + ("purple", "orange", "pink", "brown")
+    settings = dict(words=words, mode="dproxy", epochs=8, options={"k": 2, "sample": 16})
+    stretch = dproxy._Learner.stretch
+
+    def second_fails(self, c, start, active, first, stop, advance):
+        if first > 0:
+            raise KeyboardInterrupt
+        return stretch(self, c, start, active, first, stop, advance)
+
+    monkeypatch.setattr(dproxy._Learner, "stretch", second_fails)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tiny_clip, X, store, **settings)
+    assert _nodes(store) == 1  # the first stretch was committed the moment it was learned
     monkeypatch.undo()
-    _run(tiny_clip, X, store, words=COLOR + ("purple", "orange"), mode="dproxy", epochs=8, options={"k": 2, "sample": 16})
-    _run(tiny_clip, X, store, words=COLOR + ("purple", "orange"), mode="dproxy", epochs=8, options={"k": 3, "sample": 20})
-    assert _choices(store) == 3
+    learned = []
+    monkeypatch.setattr(dproxy._Learner, "stretch", lambda *a, **kw: learned.append(a[4]) or stretch(*a, **kw))
+    resumed = _run(tiny_clip, X, store, **settings)
+    assert learned == [2] and _nodes(store) == 2  # 8 → 4 → 2 words: it went on from the first node at epoch 2
+    assert resumed.concept.words == _run(tiny_clip, X, None, **settings).concept.words
 
 
 def test_a_rerun_comes_from_the_cache_and_equals_the_first(tiny_clip, tmp_path):
@@ -197,10 +242,10 @@ def test_a_schema_1_store_is_migrated_in_place(tiny_clip, tmp_path):
     with VectorStore(store, readonly=True) as s:  # read-only: read as it is, never written
         assert s.meta("schema") == "1"
     with VectorStore(store) as s:
-        assert s.meta("schema") == SCHEMA_VERSION == "3"
+        assert s.meta("schema") == SCHEMA_VERSION == "4"
     _run(tiny_clip, _images(tiny_clip, 5), store)
     assert _learned(store) == 5
-    _run(tiny_clip, _images(tiny_clip, 5), store, mode="dproxy", epochs=2)
-    assert _choices(store) == 1
+    _run(tiny_clip, _images(tiny_clip, 5), store, words=COLOR + ("purple",), mode="dproxy", epochs=2, options={"k": 2})
+    assert _nodes(store) == 1
     with sqlite3.connect(store) as conn:
         assert conn.execute("SELECT COUNT(*) FROM vectors").fetchone()[0] == 1

@@ -149,7 +149,7 @@ def test_a_store_from_a_newer_proxysort_is_refused_in_one_sentence(tmp_path: Pat
     with VectorStore(path, identity="m@w") as s:
         s.conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema'")
     for readonly in (False, True):
-        with pytest.raises(CacheError, match=r"schema version 99, which this proxysort \(schema 3\) cannot read") as err:
+        with pytest.raises(CacheError, match=r"schema version 99, which this proxysort \(schema 4\) cannot read") as err:
             VectorStore(path, readonly=readonly)
         assert "`cache_dir`" in str(err.value) and "--" not in str(err.value)
     with sqlite3.connect(path) as conn:  # nothing was changed in the refused store

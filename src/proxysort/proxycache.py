@@ -21,9 +21,12 @@ in chunks that are committed one by one, so an interrupted run keeps every finis
 recently used setups beyond :data:`KEEP_SETUPS` are dropped.
 
 The default ``dproxy`` learns no per-photo rows, only a word choice on a sample of the photos
-(``methods/dproxy.py``): one row of its own table (``word_choices``, schema 3) per setup, keyed by the
-digest of the sampled photos' vectors instead of a photo. Its pruning depends on k, so another --k, or a
-new photo whose digest enters the sample, learns the choice again.
+(``methods/dproxy.py``). Its pruning reads word usage that does not depend on k, so its learning is stored
+as nodes (table ``word_nodes``, schema 4): one row per pruning reached, with the usage read there and the
+sample's parameters to go on from. A run with any k walks the stored nodes and learns only stretches no
+earlier run needed: the same k or a k whose choice an earlier run passed on the way is served without
+learning. Nodes are keyed by the setup without k and the digest of the sampled photos' vectors, so a new
+photo whose digest enters the sample learns the choice again; one that sorts after the sample does not.
 """
 
 from __future__ import annotations
@@ -34,16 +37,18 @@ import hashlib
 import json
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 from proxysort.progress import OneBar, Reporter
 from proxysort.proxy import photo_keys
 
 if TYPE_CHECKING:  # pragma: no cover
+    import sqlite3
+
     import numpy as np
 
     from proxysort.encoders import ClipModel
-    from proxysort.methods.dproxy import Choice
+    from proxysort.methods.dproxy import Node, Route
     from proxysort.proxy import Concept, ProxyConfig, ProxyResult
     from proxysort.store import VectorStore
 
@@ -90,53 +95,76 @@ class ProxyCache:
                 yield from self.store.conn.execute(sql, (setup, *chunk))
 
     def write(self, rows: Sequence[tuple[str, str, str, bytes, bytes]]) -> None:
-        """Commit (setup, description, photo, prompt, learned) rows in one transaction; prune old setups."""
-        now = time.time()
+        """Commit (setup, description, photo, prompt, learned) rows in one transaction; drop old setups."""
         with self.store.transaction() as conn:
-            for setup, description in {(r[0], r[1]) for r in rows}:
-                conn.execute(
-                    "INSERT INTO proxy_setups(setup, description, used_at) VALUES (?, ?, ?) "
-                    "ON CONFLICT(setup) DO UPDATE SET used_at = excluded.used_at",
-                    (setup, description, now),
-                )
+            _remember(conn, {(r[0], r[1]) for r in rows})
             conn.executemany(
                 "INSERT OR REPLACE INTO proxies(setup, photo, prompt, learned) VALUES (?, ?, ?, ?)",
                 ((s, p, a, b) for s, _, p, a, b in rows),
             )
-            stale = [r[0] for r in conn.execute("SELECT setup FROM proxy_setups ORDER BY used_at DESC LIMIT -1 OFFSET ?", (KEEP_SETUPS,))]
-            conn.executemany("DELETE FROM proxies WHERE setup = ?", ((s,) for s in stale))
-            conn.executemany("DELETE FROM proxy_setups WHERE setup = ?", ((s,) for s in stale))
 
-    def choice(self, setup: str) -> "Choice | None":
-        """DProxy's word choice stored for ``setup``, or None."""
-        from proxysort.methods.dproxy import Choice
+    def node(self, setup: str, route: "Route") -> "Node | None":
+        """DProxy's node stored for ``setup`` at ``route``, or None."""
+        import numpy as np
+
+        from proxysort.methods.dproxy import Node
         from proxysort.store import _guard
 
         with _guard(self.store.path):
-            row = self.store.conn.execute(
-                "SELECT kept, history, photos FROM word_choices WHERE setup = ?", (setup,)).fetchone()
+            row = self.store.conn.execute("SELECT epoch, usage, history, logits FROM word_nodes WHERE setup = ? AND route = ?",
+                                          (setup, _route_text(route))).fetchone()
         if row is None:
             return None
-        return Choice(tuple(int(j) for j in json.loads(row[0])), [float(v) for v in json.loads(row[1])], int(row[2]))
+        logits = np.frombuffer(row[3], dtype=np.float32).reshape(-1, len(route[0]))
+        return Node(route, int(row[0]), tuple(json.loads(row[1])), logits, tuple(json.loads(row[2])))
 
-    def write_choices(self, rows: Sequence[tuple[str, str, "Choice"]]) -> None:
-        """Commit (setup, description, choice) rows in one transaction; drop the least recently used beyond
-        :data:`KEEP_SETUPS`."""
-        now = time.time()
+    def write_node(self, setup: str, description: str, node: "Node") -> None:
+        """Commit one node in its own transaction (an interrupted run keeps every stretch it finished)."""
+        import numpy as np
+
         with self.store.transaction() as conn:
-            conn.executemany(
-                "INSERT OR REPLACE INTO word_choices(setup, description, kept, history, photos, used_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                ((s, d, json.dumps(list(c.kept)), json.dumps(c.history), c.photos, now) for s, d, c in rows),
+            _remember(conn, [(setup, description)])
+            conn.execute(
+                "INSERT OR REPLACE INTO word_nodes(setup, route, epoch, usage, history, logits) VALUES (?, ?, ?, ?, ?, ?)",
+                (setup, _route_text(node.route), node.epoch, json.dumps(list(node.usage)), json.dumps(list(node.history)),
+                 np.ascontiguousarray(node.logits, dtype=np.float32).tobytes()),
             )
-            conn.execute("DELETE FROM word_choices WHERE setup IN (SELECT setup FROM word_choices "
-                         "ORDER BY used_at DESC LIMIT -1 OFFSET ?)", (KEEP_SETUPS,))
 
     def touch(self, setups: Sequence[str]) -> None:
         """Mark setups as used now (a run served entirely from the cache), so pruning keeps them."""
         with self.store.transaction() as conn:
             conn.executemany("UPDATE proxy_setups SET used_at = ? WHERE setup = ?", ((time.time(), s) for s in setups))
-            conn.executemany("UPDATE word_choices SET used_at = ? WHERE setup = ?", ((time.time(), s) for s in setups))
+
+
+def _route_text(route: "Route") -> str:
+    return json.dumps([list(words) for words in route], separators=(",", ":"))
+
+
+def _remember(conn: "sqlite3.Connection", setups: "Iterable[tuple[str, str]]") -> None:
+    """Mark ``setups`` (key, description) as used now and drop the least recently used beyond
+    :data:`KEEP_SETUPS`, with their rows in every table."""
+    now = time.time()
+    conn.executemany(
+        "INSERT INTO proxy_setups(setup, description, used_at) VALUES (?, ?, ?) "
+        "ON CONFLICT(setup) DO UPDATE SET used_at = excluded.used_at",
+        ((setup, description, now) for setup, description in setups),
+    )
+    stale = [r[0] for r in conn.execute("SELECT setup FROM proxy_setups ORDER BY used_at DESC LIMIT -1 OFFSET ?", (KEEP_SETUPS,))]
+    for table in ("proxies", "word_nodes", "proxy_setups"):
+        conn.executemany(f"DELETE FROM {table} WHERE setup = ?", ((s,) for s in stale))
+
+
+class _StoredNodes:
+    """One concept's DProxy nodes in the cache (:class:`proxysort.methods.dproxy.Nodes`)."""
+
+    def __init__(self, cache: ProxyCache, setup: str, description: str) -> None:
+        self.cache, self.setup, self.description = cache, setup, description
+
+    def get(self, route: "Route") -> "Node | None":
+        return self.cache.node(self.setup, route)
+
+    def put(self, node: "Node") -> None:
+        self.cache.write_node(self.setup, self.description, node)
 
 
 def learn_cached(
@@ -254,11 +282,11 @@ def _choices_cached(
     reporter: Reporter,
     store_file: Path,
 ) -> list["ProxyResult"]:
-    """DProxy with a sample: its word choices through the cache, then every photo's zero-shot features.
+    """DProxy with a sample: its word choices through the cached nodes, then every photo's zero-shot features.
 
-    A choice is keyed by the setup (with the sample size it was learned with) and the digest of the sampled
-    photos' vectors, so it serves any re-run on the same photos and settings, and a library that grew
-    without a new photo entering the sample.
+    Nodes are keyed by the setup without k (with the sample size and epochs they were learned with) and the
+    digest of the sampled photos' vectors, so they serve any k on the same photos and settings, and a library
+    that grew without a new photo entering the sample.
     """
     import numpy as np
 
@@ -271,18 +299,16 @@ def _choices_cached(
     keys = photo_keys(X)
     rows = dproxy.sample_rows(keys, size)
     digest = hashlib.sha256("".join(keys[i] for i in rows).encode()).hexdigest()[:32]
-    keyed = dataclasses.replace(config, options={**config.options, "sample": size})
+    options = {name: v for name, v in config.options.items() if name != "k"}
+    epochs = config.epochs if config.epochs is not None else dproxy.EPOCHS
+    keyed = dataclasses.replace(config, epochs=epochs, options={**options, "sample": size})
     setups = [setup_key(c, [], keyed, clip, digest) for c in concepts]
     with VectorStore(store_file) as store:
         cache = ProxyCache(store)
-        choices = [cache.choice(setup) for setup, _ in setups]
-        missing = [i for i, ch in enumerate(choices) if ch is None]
-        if missing:
-            learned = dproxy.choose_words(X[rows], [concepts[i] for i in missing], clip, config, reporter)
-            for i, ch in zip(missing, learned):
-                choices[i] = ch
-            cache.write_choices([(*setups[i], ch) for i, ch in zip(missing, learned)])
-        if len(missing) < len(concepts):
-            reporter.message(f"word choice: {len(concepts) - len(missing)} of {len(concepts)} concepts from the cache")
-            cache.touch([setups[i][0] for i in range(len(concepts)) if i not in missing])
+        nodes = [_StoredNodes(cache, *setup) for setup in setups]
+        choices = dproxy.choose_words(X[rows], concepts, clip, config, reporter, nodes=nodes)
+        served = [i for i, ch in enumerate(choices) if ch.history and not ch.learned]
+        if served:
+            reporter.message(f"word choice: {len(served)} of {len(concepts)} concepts from the cache")
+            cache.touch([setups[i][0] for i in served])
     return [dproxy.chosen(c, clip, X, ch, config, reporter) for c, ch in zip(concepts, choices)]

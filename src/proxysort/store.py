@@ -31,7 +31,7 @@ from proxysort.safeopen import open_regular
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 _HASH_CHUNK = 64 * 1024
 _IN_CHUNK = 500  # stays far below SQLite's bound-parameter limit
 
@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS proxies (
 ) WITHOUT ROWID;
 """
 
-#: DProxy's word choices (``proxycache.py``): added by schema 3. ``kept`` is a JSON list of word indices.
+#: DProxy's word choices, one per k (``proxycache.py``): added by schema 3, replaced by ``word_nodes`` in 4.
 _CHOICE_TABLE = """
 CREATE TABLE IF NOT EXISTS word_choices (
     setup TEXT PRIMARY KEY,
@@ -57,6 +57,21 @@ CREATE TABLE IF NOT EXISTS word_choices (
     photos INTEGER NOT NULL,
     used_at REAL NOT NULL
 );
+"""
+
+#: DProxy's learning on a sample, one row per pruning reached (``proxycache.py``, ``methods/dproxy.Node``):
+#: added by schema 4. ``route`` is a JSON list of word-index lists, ``usage`` and ``history`` JSON lists of
+#: floats, ``logits`` float32 (photos × words). The setup's description and age live in ``proxy_setups``.
+_NODE_TABLE = """
+CREATE TABLE IF NOT EXISTS word_nodes (
+    setup TEXT NOT NULL,
+    route TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    usage TEXT NOT NULL,
+    history TEXT NOT NULL,
+    logits BLOB NOT NULL,
+    PRIMARY KEY (setup, route)
+) WITHOUT ROWID;
 """
 
 _SCHEMA = """
@@ -76,13 +91,15 @@ CREATE TABLE IF NOT EXISTS failures (
     mtime_ns INTEGER NOT NULL,
     reason TEXT NOT NULL
 );
-""" + _PROXY_TABLES + _CHOICE_TABLE
+""" + _PROXY_TABLES + _NODE_TABLE
 
 
 #: version → (next version, statements that upgrade a store to it).
 _MIGRATIONS = {
     "1": ("2", _PROXY_TABLES),
     "2": ("3", _CHOICE_TABLE),
+    # A choice per k gives way to the k-free learning it is read from; old choices used another pruning rule.
+    "3": ("4", "DROP TABLE IF EXISTS word_choices;" + _NODE_TABLE),
 }
 
 
@@ -320,8 +337,10 @@ class VectorStore:
         """Refuse a store another (newer) proxysort wrote: its tables may mean what this one cannot read.
 
         An older store is upgraded one step at a time (``migrate``, inside the caller's transaction), or,
-        read-only, read as it is: every step so far only adds tables. A new store has no ``meta`` table
-        yet and passes. Steps: 1 → 2 adds the proxy cache's tables, 2 → 3 its word-choice table (``proxycache.py``).
+        read-only, read as it is: the steps only add the proxy cache's tables, which a read-only store never
+        serves, or drop one no longer read. A new store has no ``meta`` table yet and passes. Steps: 1 → 2 adds
+        the proxy cache's tables, 2 → 3 its word-choice table, 3 → 4 trades that for the word-choice nodes
+        (``proxycache.py``).
         """
         if not self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone():
             return

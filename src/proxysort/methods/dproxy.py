@@ -44,9 +44,10 @@ Features: ``prompt``, ``proxy``, ``weights`` (over the surviving words), ``conca
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Iterator, Protocol, Sequence
 
 from proxysort.methods import common
 from proxysort.progress import OneBar
@@ -83,6 +84,7 @@ class Choice:
     kept: tuple[int, ...]
     history: list[float]
     photos: int  # how many photos it was learned on
+    learned: int = 0  # epochs learned for it by this call (0: every node came from the store)
 
 
 def _entropy(p: "torch.Tensor") -> "torch.Tensor":
@@ -147,123 +149,168 @@ def correction(pb: "common.Problem", p0: "torch.Tensor", x: "torch.Tensor") -> "
     return exact - cheap
 
 
-@dataclass
-class _Run:
-    """DProxy's learning on some photos: the per-concept problems, surviving words and loss per epoch."""
-
-    problems: list["common.Problem"]
-    active: list[list[int]]
-    history: list[float]
-    snapshot: Callable[[int, int], tuple["torch.Tensor", "torch.Tensor"]]
-    X: "torch.Tensor"
-    epochs: int
+Route = tuple[tuple[int, ...], ...]
 
 
-def _learn(
-    image_features: "np.ndarray",
-    concepts: Sequence["Concept"],
-    clip: "ClipModel",
-    config: "ProxyConfig",
-    reporter: "Reporter",
-) -> _Run:
-    """Adam with the schedules and the pruning of the module docstring, on every row of ``image_features``,
-    with torch's random state seeded from ``config.seed`` and restored afterwards."""
+@dataclass(frozen=True)
+class Node:
+    """DProxy on a sample at one pruning epoch, reached by one sequence of word lists (its ``route``: the
+    active word indices in force during each stretch of epochs since the start).
+
+    ``usage`` is what the pruning reads there, over ``route[-1]``; it does not depend on k, so every k that
+    reaches this node takes its decision from it without learning. ``logits`` are the sample's parameters
+    (photos × words, float32) then, from which learning goes on with whichever words a k keeps. ``history``
+    is the loss per epoch of the stretch that led here.
+    """
+
+    route: Route
+    epoch: int
+    usage: tuple[float, ...]
+    logits: "np.ndarray"
+    history: tuple[float, ...]
+
+
+class Nodes(Protocol):
+    """Where the nodes of one concept's learning are kept: memory, or the proxy cache (``proxycache.py``)."""
+
+    def get(self, route: Route) -> Node | None: ...
+
+    def put(self, node: Node) -> None: ...
+
+
+class _MemoryNodes(dict):
+    def put(self, node: Node) -> None:
+        self[node.route] = node
+
+
+def pruning_epochs(epochs: int) -> list[int]:
+    """The epochs after which the word list may be halved: every quarter of the run but the last."""
+    step = max(1, epochs // PRUNINGS) if epochs else 0
+    return list(range(step, epochs, step)) if step else []
+
+
+def _floor(k: int | None) -> int:
+    return max(2, k or 2)
+
+
+def horizon(words: int, k: int | None, epochs: int) -> int:
+    """Epochs of learning after which the word choice for ``k`` is known: the pruning where the list
+    reaches k words (later epochs cannot change it), or the last pruning (without k, where the number of
+    words kept is not known in advance)."""
+    size, last = words, 0
+    for e in pruning_epochs(epochs):
+        if size <= _floor(k):
+            break
+        last = e
+        if k is not None:
+            size = max(_floor(k), math.ceil(size / 2))
+    return last
+
+
+class _Learner:
+    """Adam with the schedules of the module docstring on every row of ``image_features``, one concept and
+    one stretch of epochs at a time (concepts never meet in the loss, and Adam is elementwise, so a concept
+    learns the same alone or with others; each stretch starts a fresh Adam, as the pruning always did)."""
+
+    def __init__(self, image_features: "np.ndarray", concepts: Sequence["Concept"], clip: "ClipModel",
+                 config: "ProxyConfig", reporter: "Reporter") -> None:
+        self.device, self.X, _, self.slices = common.prepare(image_features, concepts, clip, config)
+        self.epochs = config.epochs if config.epochs is not None else EPOCHS
+        self.problems = [common.setup(c, clip, self.X, config, reporter) for c in concepts]
+        self.U = common.concept_words(self.problems)
+        self.scale = common.logit_scale(clip)
+        self.lr = config.lr if config.lr is not None else DEFAULT_LR
+        self.seed = config.seed
+        self.tau_end = common.option(config, "tau_end", TAU_END)
+        self.gamma_u = common.option(config, "gamma_u", GAMMA_U)
+        self.gamma_d = common.option(config, "gamma_d", GAMMA_D)
+        self.refine = config.engine == "refine"
+        self.every = int(common.option(config, "exact_every", EXACT_EVERY))
+        self.span = max(self.epochs - 1, 1)
+
+    def start(self, c: int) -> "np.ndarray":
+        """Concept ``c``'s parameters before learning: the zero-shot scores times CLIP's logit scale."""
+        return (self.scale * self.problems[c].Z).cpu().numpy().astype("float32")
+
+    def _mask(self, c: int, active: Sequence[int]) -> "torch.Tensor":
+        import torch
+
+        mask = torch.full((len(self.problems[c].words),), -1e4, device=self.device)
+        mask[list(active)] = 0.0
+        return mask
+
+    def _mix(self, logits: "torch.Tensor", mask: "torch.Tensor", e: int) -> "torch.Tensor":
+        tau = self.tau_end ** (min(e, self.span) / self.span)
+        return ((logits + mask) / tau).softmax(-1)
+
+    def stretch(self, c: int, start: "np.ndarray", active: Sequence[int], first: int, stop: int,
+                advance: "Reporter") -> tuple["np.ndarray", list[float]]:
+        """Concept ``c`` learned from parameters ``start`` over epochs [first, stop) with the words ``active``:
+        (the parameters then, the loss per epoch)."""
+        import torch
+
+        pb, X = self.problems[c], self.X
+        logits = [[torch.tensor(start[rows], device=self.device, requires_grad=True)] for rows in self.slices]
+        mask = self._mask(c, active)
+        corrections: dict[int, tuple[int, "torch.Tensor", "torch.Tensor"]] = {}
+
+        def alignment(b: int, p: "torch.Tensor", rows: slice, e: int) -> "torch.Tensor":
+            if not self.refine:
+                return exact_alignment(pb, p, X[rows]).sum()
+            anchor = first + (e - first) // self.every * self.every
+            if corrections.get(b, (None,))[0] != anchor:  # one exact forward+backward at the current point
+                p0 = p.detach()
+                corrections[b] = (anchor, p0, correction(pb, p0, X[rows]))
+            _, p0, slope = corrections[b]
+            return (surrogate_alignment(pb, p, X[rows]) + ((p - p0) * slope).sum(-1)).sum()
+
+        def loss_fn(b: int, rows: slice, e: int) -> "torch.Tensor":
+            t = min(e, self.span) / self.span
+            p = self._mix(logits[b][0], mask, e)
+            total = alignment(b, p, rows, e)
+            if self.gamma_u:
+                w = p @ pb.G
+                pull = 1.0 - torch.nn.functional.cosine_similarity(w, self.U[c][None], dim=-1)
+                total = total + self.gamma_u * (1.0 - t) * pull.sum()
+            if self.gamma_d and t > 0:
+                total = total + self.gamma_d * t * (_entropy(p).sum() - p.shape[0] * _entropy(p.mean(0)))
+            return total
+
+        history = common.loop(logits, [], self.slices, loss_fn, stop - first, self.lr, 0.0, advance,
+                              "learning proxies (dproxy)", first_epoch=first)
+        return torch.cat([lg[0].detach() for lg in logits]).cpu().numpy(), history
+
+    def snapshot(self, c: int, logits: "np.ndarray", active: Sequence[int], e: int) -> tuple["torch.Tensor", "torch.Tensor"]:
+        """(mixing weights, unit prompt features) of every photo at epoch ``e``."""
+        import torch
+
+        with torch.no_grad():
+            p = self._mix(torch.tensor(logits, device=self.device), self._mask(c, active), e)
+            w = p @ self.problems[c].G
+            h = torch.cat([self.problems[c].encoder.encode(w[rows]) for rows in self.slices])
+        return p, h
+
+    def usage(self, c: int, logits: "np.ndarray", active: Sequence[int], e: int) -> "np.ndarray":
+        """What the pruning reads at epoch ``e``: :func:`usage` with one k-means centre per active word (not
+        k: the words a library's photos use do not depend on how many groups are asked for)."""
+        p, h = self.snapshot(c, logits, active, e)
+        return usage(h.cpu().numpy(), p[:, list(active)].cpu().numpy(), len(active), self.seed)
+
+
+@contextlib.contextmanager
+def _seeded(config: "ProxyConfig", clip: "ClipModel") -> Iterator[None]:
+    """Torch's random state seeded from ``config.seed`` for a learning, and restored afterwards."""
     import torch
 
     cuda = [clip.device.index or 0] if clip.device.type == "cuda" else []
     with torch.random.fork_rng(devices=cuda):
         torch.manual_seed(config.seed)
-        return _learn_seeded(image_features, concepts, clip, config, reporter)
+        yield
 
 
-def _learn_seeded(
-    image_features: "np.ndarray",
-    concepts: Sequence["Concept"],
-    clip: "ClipModel",
-    config: "ProxyConfig",
-    reporter: "Reporter",
-) -> _Run:
-    import torch
-
-    device, X, _, slices = common.prepare(image_features, concepts, clip, config)
-    epochs = config.epochs if config.epochs is not None else EPOCHS
-    problems = [common.setup(c, clip, X, config, reporter) for c in concepts]
-    U = common.concept_words(problems)
-    scale = common.logit_scale(clip)
-    lr = config.lr if config.lr is not None else DEFAULT_LR
+def _k(config: "ProxyConfig") -> int | None:
     k_opt = common.option(config, "k", 0.0)
-    k = int(k_opt) if k_opt >= 1 else None
-    tau_end = common.option(config, "tau_end", TAU_END)
-    gamma_u = common.option(config, "gamma_u", GAMMA_U)
-    gamma_d = common.option(config, "gamma_d", GAMMA_D)
-    logits = [[(scale * pb.Z[rows]).clone().requires_grad_(True) for pb in problems] for rows in slices]
-    active = [list(range(len(pb.words))) for pb in problems]
-    masks = [torch.zeros(len(pb.words), device=device) for pb in problems]
-    span = max(epochs - 1, 1)
-
-    def mix(b: int, c: int, e: int) -> "torch.Tensor":
-        tau = tau_end ** (min(e, span) / span)
-        return ((logits[b][c] + masks[c]) / tau).softmax(-1)
-
-    refine = config.engine == "refine"
-    every = int(common.option(config, "exact_every", EXACT_EVERY))
-    quarter = 0  # first epoch of the current quarter: corrections are taken every `every` epochs from it
-    corrections: dict[tuple[int, int], tuple[int, "torch.Tensor", "torch.Tensor"]] = {}
-
-    def alignment(b: int, c: int, p: "torch.Tensor", rows: slice, e: int) -> "torch.Tensor":
-        if not refine:
-            return exact_alignment(problems[c], p, X[rows]).sum()
-        anchor = quarter + (e - quarter) // every * every
-        if corrections.get((b, c), (None,))[0] != anchor:  # one exact forward+backward at the current point
-            p0 = p.detach()
-            corrections[b, c] = (anchor, p0, correction(problems[c], p0, X[rows]))
-        _, p0, slope = corrections[b, c]
-        return (surrogate_alignment(problems[c], p, X[rows]) + ((p - p0) * slope).sum(-1)).sum()
-
-    def loss_fn(b: int, rows: slice, e: int) -> "torch.Tensor":
-        total = X.new_zeros(())
-        t = min(e, span) / span
-        for c, pb in enumerate(problems):
-            p = mix(b, c, e)
-            w = p @ pb.G
-            total = total + alignment(b, c, p, rows, e)
-            if gamma_u:
-                pull = 1.0 - torch.nn.functional.cosine_similarity(w, U[c][None], dim=-1)
-                total = total + gamma_u * (1.0 - t) * pull.sum()
-            if gamma_d and t > 0:
-                total = total + gamma_d * t * (_entropy(p).sum() - p.shape[0] * _entropy(p.mean(0)))
-        return total
-
-    def snapshot(c: int, e: int) -> tuple["torch.Tensor", "torch.Tensor"]:
-        with torch.no_grad():
-            p = torch.cat([mix(b, c, e) for b in range(len(slices))])
-            w = p @ problems[c].G
-            h = torch.cat([problems[c].encoder.encode(w[rows]) for rows in slices])
-        return p, h
-
-    history: list[float] = []
-    step = max(1, epochs // PRUNINGS) if epochs else 0
-    epoch = 0
-    with reporter.progress(f"learning proxies (dproxy, {X.shape[0]} photos)", total=epochs) as advance:
-        quarters = OneBar(reporter, advance)  # one bar for the run, not one per quarter
-        while epoch < epochs:
-            run = min(step, epochs - epoch)
-            quarter = epoch
-            history += common.loop(logits, [], slices, loss_fn, run, lr, 0.0, quarters,
-                                   "learning proxies (dproxy)", first_epoch=epoch)
-            epoch += run
-            if epoch >= epochs:
-                break
-            for c, pb in enumerate(problems):
-                p, h = snapshot(c, epoch)
-                act = active[c]
-                use = usage(h.cpu().numpy(), p[:, act].cpu().numpy(), k or len(act), config.seed)
-                kept = prune(act, use, k)
-                if len(kept) < len(act):
-                    active[c] = kept
-                    masks[c].fill_(-1e4)
-                    masks[c][kept] = 0.0
-    return _Run(problems, active, history, snapshot, X, epochs)
+    return int(k_opt) if k_opt >= 1 else None
 
 
 def sample_size(config: "ProxyConfig") -> int:
@@ -294,14 +341,52 @@ def choose_words(
     clip: "ClipModel",
     config: "ProxyConfig",
     reporter: "Reporter",
+    nodes: Sequence[Nodes] | None = None,
 ) -> list[Choice]:
     """The words each concept keeps after DProxy's learning and pruning on the photos ``sample`` (every row).
 
-    Concepts do not meet in DProxy's loss (each has its own logits, and Adam is elementwise), so a concept's
-    choice is the same whether it is learned alone or with others.
+    Learning stops once the choice is known (the list is down to k words, or no pruning is left): later
+    epochs change the proxies but not the words. Each pruning's :class:`Node` goes to ``nodes`` (one store
+    per concept; default: memory) the moment it is learned, and a node found there is not learned again.
+    As the pruning reads usage that does not depend on k, runs with any k walk the same nodes until their
+    k stops the halving: another k learns at most the stretches no earlier run needed.
     """
-    run = _learn(sample, concepts, clip, config, reporter)
-    return [Choice(tuple(act), list(run.history), len(sample)) for act in run.active]
+    import numpy as np
+
+    common.prepare(sample, concepts, clip, config)  # the same checks whether or not anything is learned
+    k = _k(config)
+    stores = list(nodes) if nodes is not None else [_MemoryNodes() for _ in concepts]
+    learner: _Learner | None = None
+    choices = []
+    epochs = config.epochs if config.epochs is not None else EPOCHS
+    total = sum(horizon(len(c.words), k, epochs) for c in concepts)
+    with _seeded(config, clip), reporter.progress(f"learning proxies (dproxy, {len(sample)} photos)", total=total) as advance:
+        bar = OneBar(reporter, advance)
+        for c, concept in enumerate(concepts):
+            active: list[int] = list(range(len(concept.words)))
+            route: Route = ()
+            logits, first, history, learned = None, 0, [], 0
+            for e in pruning_epochs(epochs):
+                if len(active) <= _floor(k):
+                    break
+                route += (tuple(active),)
+                node = stores[c].get(route)
+                if node is None:
+                    if learner is None:
+                        learner = _Learner(sample, concepts, clip, config, reporter)
+                    start = learner.start(c) if logits is None else logits
+                    after, part = learner.stretch(c, start, active, first, e, bar)
+                    use = learner.usage(c, after, active, e)
+                    node = Node(route, e, tuple(float(u) for u in use), after, tuple(part))
+                    stores[c].put(node)
+                    learned += e - first
+                else:
+                    advance(e - first)
+                history += node.history
+                logits, first = node.logits, e
+                active = prune(active, np.asarray(node.usage), k)
+            choices.append(Choice(tuple(active), history, len(sample), learned))
+    return choices
 
 
 def chosen(
@@ -352,21 +437,41 @@ def learn(
         rows = sample_rows(photo_keys(image_features), size)
         choices = choose_words(np.asarray(image_features)[rows], concepts, clip, config, reporter)
         return [chosen(c, clip, image_features, ch, config, reporter) for c, ch in zip(concepts, choices)]
-    run = _learn(image_features, concepts, clip, config, reporter)
-    scale = common.logit_scale(clip)
-    gate_bias = common.option(config, "gate_bias", GATE_BIAS)
-    X = run.X
+    k = _k(config)
     results = []
-    with torch.no_grad():
-        for c, pb in enumerate(run.problems):
-            p, h = run.snapshot(c, max(run.epochs, 1) - 1)
-            act = run.active[c]
-            w = p @ pb.G
-            align = (h * X).sum(-1)
-            gate = torch.sigmoid(gate_bias + (align - align.mean()) / align.std().clamp_min(1e-6))
-            T = pb.T[act]
-            feats = common.features(h, X, T, config.fuse_weight, w=w, weights=p[:, act], gate=gate, scale=scale)
-            results.append(ProxyResult(_survivors(pb, act), feats, T.cpu().numpy().astype(np.float32),
-                                       pb.Z[:, act].cpu().numpy().astype(np.float32), list(run.history),
-                                       len(run.history)))
+    with _seeded(config, clip):
+        learner = _Learner(image_features, concepts, clip, config, reporter)
+        epochs, X = learner.epochs, learner.X
+        with reporter.progress(f"learning proxies (dproxy, {X.shape[0]} photos)", total=epochs * len(concepts)) as advance:
+            bar = OneBar(reporter, advance)
+            for c, pb in enumerate(learner.problems):
+                active, logits, first, history = list(range(len(pb.words))), learner.start(c), 0, []
+                for e in [*pruning_epochs(epochs), epochs]:
+                    logits, part = learner.stretch(c, logits, active, first, e, bar)
+                    history += part
+                    first = e
+                    if e < epochs and len(active) > _floor(k):
+                        active = prune(active, learner.usage(c, logits, active, e), k)
+                results.append(_learned(learner, c, logits, active, history, config))
     return results
+
+
+def _learned(learner: _Learner, c: int, logits: "np.ndarray", active: list[int], history: list[float],
+             config: "ProxyConfig") -> "ProxyResult":
+    """Every feature of concept ``c`` from its learned parameters (every photo learned: ``sample`` 0)."""
+    import numpy as np
+    import torch
+
+    from proxysort.proxy import ProxyResult
+
+    pb, X = learner.problems[c], learner.X
+    gate_bias = common.option(config, "gate_bias", GATE_BIAS)
+    with torch.no_grad():
+        p, h = learner.snapshot(c, logits, active, max(learner.epochs, 1) - 1)
+        w = p @ pb.G
+        align = (h * X).sum(-1)
+        gate = torch.sigmoid(gate_bias + (align - align.mean()) / align.std().clamp_min(1e-6))
+        T = pb.T[active]
+        feats = common.features(h, X, T, config.fuse_weight, w=w, weights=p[:, active], gate=gate, scale=learner.scale)
+    return ProxyResult(_survivors(pb, active), feats, T.cpu().numpy().astype(np.float32),
+                       pb.Z[:, active].cpu().numpy().astype(np.float32), history, len(history))

@@ -382,7 +382,7 @@ def auto_k(world_name: str, n: int, world_seeds: list[int]) -> str:
     return "\n".join(rows) + "\n"
 
 
-def summary(paths: list[Path]) -> str:
+def summary(paths: list[Path], released: list[Path] = ()) -> str:
     """How every row fares against the targets, over the reports of both worlds (what chose the default).
 
     Known attribute: zero-shot accuracy with the exact words >= 0.9. For each row, over every (world, word
@@ -414,16 +414,35 @@ def summary(paths: list[Path]) -> str:
         below = sum(v < -0.01 for _, v in items)
         img = f"{min(image[m]):+.3f}" if image.get(m) else ""
         lines.append(f"| {m} | {np.mean([v for _, v in items]):+.3f} | {worst[1]:+.3f} ({worst[0]}) | {below} of {len(items)} | {img} |")
-    return "\n".join(lines) + "\n\n" + against_earlier_defaults(paths)
+    return "\n".join(lines) + "\n\n" + against_earlier_defaults(paths, released)
 
 
 #: Defaults the current one must not fall behind (issue 15: by more than 0.01 NMI on any attribute).
 EARLIER_DEFAULTS = ("subspace / prompt", "previous default (dproxy, adam engine, every photo) / scoremix")
 
 
-def against_earlier_defaults(paths: list[Path]) -> str:
-    """The default's NMI minus each earlier default's, on every (world, word list, attribute), known or not."""
+def _default_nmi(paths: list[Path]) -> dict[str, float]:
+    """The default row's mean NMI per "world kind attribute" of some reports."""
+    out = {}
+    for path in paths:
+        report = json.loads(Path(path).read_text())
+        for kind, table in report["results"].items():
+            for concept, rows in table.items():
+                for m, r in rows.items():
+                    if m.startswith("**default**"):
+                        out[f"{report['dataset']} {kind} {concept}"] = float(np.mean([s["nmi"] for s in r]))
+    return out
+
+
+def against_earlier_defaults(paths: list[Path], released: list[Path] = ()) -> str:
+    """The default's NMI minus each earlier default's, on every (world, word list, attribute), known or not;
+    ``released``: reports an earlier version wrote with the same photo sets and seeds, whose default row is
+    compared too (a rule that changed cannot be re-run from this code)."""
     diffs: dict[str, list[tuple[str, float]]] = {}
+    if released:
+        new, old = _default_nmi(paths), _default_nmi(released)
+        label = f"the default in {', '.join(Path(p).name for p in released)}"
+        diffs[label] = [(where, v - old[where]) for where, v in new.items() if where in old]
     for path in paths:
         report = json.loads(Path(path).read_text())
         for kind, table in report["results"].items():
@@ -442,8 +461,10 @@ def against_earlier_defaults(paths: list[Path]) -> str:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--summary"]:
-        print(summary([Path(p) for p in sys.argv[2:]]))
+    if sys.argv[1:2] == ["--summary"]:  # --summary REPORT.json ... [--against RELEASED.json ...]
+        given = sys.argv[2:]
+        cut = given.index("--against") if "--against" in given else len(given)
+        print(summary([Path(p) for p in given[:cut]], [Path(p) for p in given[cut + 1 :]]))
     elif sys.argv[1:2] == ["--auto-k"]:  # --auto-k WORLD [N]
         print(auto_k(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 600, [1]))
     else:

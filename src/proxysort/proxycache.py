@@ -311,4 +311,8 @@ def _choices_cached(
         if served:
             reporter.message(f"word choice: {len(served)} of {len(concepts)} concepts from the cache")
             cache.touch([setups[i][0] for i in served])
+        for concept, ch in zip(concepts, choices):
+            if 0 < ch.learned < len(ch.history):
+                reporter.message(f"word choice for '{concept.name}': {len(ch.history) - ch.learned} of "
+                                 f"{len(ch.history)} epochs from the cache")
     return [dproxy.chosen(c, clip, X, ch, config, reporter) for c, ch in zip(concepts, choices)]

@@ -13,11 +13,13 @@ benchmarks/results/quality.md):
   mean mixture (confident proxies that still use every active word); γ_d rises linearly from 0 to
   ``GAMMA_D`` = 0.05, so it only acts once the alignment has placed the proxies.
 * **Pruning**: every R = epochs / 4 epochs the candidate list is halved. Usage of a word = the sum, over
-  k-means centres of the prompt features (k = option ``k`` if the caller knows it, else the number of
-  active words), of the centre's mean mixing weight for that word. The least-used half is dropped, never
-  below k words; without a known k a word is kept whatever its rank while its usage is at least half the
-  mean (nothing justifies dropping a word the clusters use). Pruned words leave the result: names come
-  from the survivors.
+  k-means centres of the prompt features (one centre per active word), of the centre's mean mixing weight
+  for that word. The least-used half is dropped, never below k words (option ``k`` if the caller knows
+  it); without a known k a word is kept whatever its rank while its usage is at least half the mean
+  (nothing justifies dropping a word the clusters use). Pruned words leave the result: names come from the
+  survivors. Usage does not read k (the words a library's photos use do not depend on how many groups are
+  asked for; the first release clustered into k centres, which made every k learn its own run): runs with
+  different k share their learning until k stops the halving (benchmarks/results/quality.md, issue 12).
 * **Gated fusion**: the ``fused`` feature is normalise(g_i h_i + (1 − g_i) x_i) with a per-image gate
   g_i = σ(``GATE_BIAS`` + standardised alignment ⟨x_i, h_i⟩): photos the surviving words describe well
   are clustered by their prompt, photos no word fits (a value missing from the list) lean on the image.
@@ -30,12 +32,17 @@ What proxysort adds for speed (benchmarks/results/sample-size.md, benchmarks/sca
   (``scores``, ``probs``, ``scoremix``; the default feature is ``scoremix``). The cost no longer grows with
   the library, and the result depends only on the photos, not on their order. ``sample`` 0 learns every
   photo's proxy and gives every feature.
+* **Only until the choice is known**: once the list is down to k words (or no pruning is left) later
+  epochs cannot change the words, so a word choice stops learning there (a list of k words learns
+  nothing). Each pruning reached is a :class:`Node` (usage there, the sample's parameters); nodes are
+  kept (``proxycache.py``) and another k walks them, learning only the stretches no earlier run needed.
 * **Refine engine** (``engine="refine"``, the default; ``"adam"`` is the reference): the alignment term
   runs on a cheap model of the text path, the mix of the filled-in prompts normalise(p·T), corrected
   every :data:`EXACT_EVERY` epochs (option ``exact_every``) by one exact forward+backward pass so that its
   gradient in p equals the encoder's there (the multi-fidelity correction of refine.py). Every pruning
-  decision still reads exact prompt features (one exact forward pass). Per photo of the sample: 12 exact
-  forward+backward passes and three forward passes, instead of 24 and three. (One correction per quarter
+  decision still reads exact prompt features (one exact forward pass). Per photo of the sample: at most 9
+  exact forward+backward passes and three forward passes (the last quarter never changes the words), 3
+  and one when the first halving reaches k, instead of 24 and three. (One correction per quarter
   of the epochs, a third of that, dropped a used word on 2 of 6 small photo sets: -0.07 NMI on pattern.)
 
 Features: ``prompt``, ``proxy``, ``weights`` (over the surviving words), ``concat``, ``fused`` (gated),

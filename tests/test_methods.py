@@ -297,9 +297,10 @@ def test_dproxy_stops_learning_once_the_word_choice_is_known(tiny_clip, monkeypa
     assert [horizon(12, k, 24) for k in (12, 6, 5, 3, 2)] == [0, 6, 12, 12, 18]
 
 
-def test_dproxy_word_choice_for_every_k_equals_learning_all_epochs_whatever_came_before(tiny_clip):
+def test_dproxy_word_choice_for_every_k_equals_a_fresh_run_whatever_came_before(tiny_clip):
     """Nodes learned for one k serve another exactly: the choice read from shared nodes, in any order of k,
-    is the choice of a fresh run, and the words a run over every epoch (``sample`` 0) ends with."""
+    is the choice of a fresh run, and the words a run over every epoch (``sample`` 0) ends with; each
+    stored stretch is learned once."""
     from proxysort.methods.dproxy import _MemoryNodes, choose_words
     from proxysort.progress import Reporter
     from proxysort.proxy import Concept, ProxyConfig
@@ -310,13 +311,16 @@ def test_dproxy_word_choice_for_every_k_equals_learning_all_epochs_whatever_came
     def config(k, sample=24):
         return ProxyConfig(mode="dproxy", epochs=12, batch_size=16, options={"k": k, "sample": sample})
 
-    fresh = {k: choose_words(X, [ten], tiny_clip, config(k), Reporter())[0].kept for k in range(2, 11)}
+    fresh = {k: choose_words(X, [ten], tiny_clip, config(k), Reporter())[0] for k in range(2, 11)}
     nodes = _MemoryNodes()
+    learned = 0
     for k in (5, 2, 9, 3, 10, 4, 7, 6, 8):
         (choice,) = choose_words(X, [ten], tiny_clip, config(k), Reporter(), nodes=[nodes])
-        assert choice.kept == fresh[k]
-        assert len(choice.kept) == k
-    assert len(fresh[10]) == 10 and len(nodes) == 3  # 10 → 5 → 3 → 2 words: every k walks one path
+        assert choice.kept == fresh[k].kept and choice.history == fresh[k].history and len(choice.kept) == k
+        learned += choice.learned
+    # 10 → 5 → 3 → 2 words at epochs 3, 6, 9: k from 5 up are decided at the first node (one stretch).
+    assert fresh[10].learned == 0 and [fresh[k].learned for k in (5, 4, 3, 2)] == [3, 6, 6, 9]
+    assert learned == 3 * len(nodes) < sum(ch.learned for ch in fresh.values())
     for k in (2, 4, 7):
         (full,) = _learn(tiny_clip, X, [ten], mode="dproxy", epochs=12, options={"k": k, "sample": 0})
-        assert full.concept.words == tuple(ten.words[j] for j in fresh[k])
+        assert full.concept.words == tuple(ten.words[j] for j in fresh[k].kept)

@@ -69,9 +69,9 @@ def test_a_schema_2_or_3_store_gains_the_word_node_table(tiny_clip, tmp_path, ol
     assert _nodes(store) == 1
 
 
-def test_dproxy_reruns_with_any_k_take_the_word_choice_from_the_cache(tiny_clip, tmp_path, monkeypatch):
-    """The default learns only a word choice on its sample, as k-free nodes: a re-run with the same k, or with
-    a k an earlier run passed on its way, learns nothing; a smaller k learns only the stretches it adds."""
+def test_dproxy_reruns_with_another_k_take_the_word_choice_from_the_cache(tiny_clip, tmp_path, monkeypatch):
+    """The default learns only a word choice on its sample, kept as nodes: a re-run with the same k, or with a
+    k decided at a stored node, learns nothing; a smaller k learns only the stretches its route adds."""
     from proxysort.methods import dproxy
 
     store = tmp_path / "index.sqlite"
@@ -84,8 +84,8 @@ def test_dproxy_reruns_with_any_k_take_the_word_choice_from_the_cache(tiny_clip,
 
     first = run(3)  # 6 words → 3 at the first pruning: one stretch, one node
     assert _nodes(store) == 1 and _learned(store) == 0
-    uncached = run(3, store=None)
-    assert first.concept.words == uncached.concept.words and len(first.concept.words) == 3
+    fresh = {k: run(k, store=None).concept.words for k in (2, 3, 4, 5)}
+    assert first.concept.words == fresh[3] and len(first.concept.words) == 3
 
     stretches = []
     stretch = dproxy._Learner.stretch
@@ -96,14 +96,17 @@ def test_dproxy_reruns_with_any_k_take_the_word_choice_from_the_cache(tiny_clip,
     assert second.concept.words == first.concept.words and set(second.features) == set(first.features)
     for name in first.features:
         np.testing.assert_array_equal(first.features[name], second.features[name])
-    assert len(run(4).concept.words) == 4 and stretches == []  # keeps 4 at the same node: nothing learned
-    # k=2 halves on (6 → 3 → 2): only the second stretch is learned, from the first node.
-    two = run(2)
+    # k=4 and 5 are decided at the first node too: their usage is read from its parameters, nothing learned.
+    for k in (4, 5):
+        assert run(k).concept.words == fresh[k] and stretches == []
+    # k=2 halves on (6 → 3 → 2): only its second stretch is learned, from the first node.
+    rec = Recorder()
+    two = run(2, reporter=rec)
     assert stretches == [2]  # the stretch from epoch 2 (prunings after epochs 2, 4 and 6)
-    assert _nodes(store) == 2 and set(two.concept.words) < set(first.concept.words)
-    assert two.concept.words == run(2, store=None).concept.words
+    assert any("word choice for 'color': 2 of 4 epochs from the cache" in m for m in rec.messages)
+    assert _nodes(store) == 2 and two.concept.words == fresh[2]
     stretches.clear()
-    assert run(2).concept.words == two.concept.words and run(3).concept.words == first.concept.words
+    assert [run(k).concept.words for k in (2, 3)] == [two.concept.words, first.concept.words]
     assert stretches == []
     # New photos that stay out of the sample (their digests sort later) keep the cached nodes.
     from proxysort.proxy import photo_keys
@@ -129,10 +132,10 @@ def test_an_interrupted_word_choice_keeps_its_finished_stretches(tiny_clip, tmp_
     settings = dict(words=words, mode="dproxy", epochs=8, options={"k": 2, "sample": 16})
     stretch = dproxy._Learner.stretch
 
-    def second_fails(self, c, start, active, first, stop, advance):
+    def second_fails(self, c, start, active, first, stop, bar):
         if first > 0:
             raise KeyboardInterrupt
-        return stretch(self, c, start, active, first, stop, advance)
+        return stretch(self, c, start, active, first, stop, bar)
 
     monkeypatch.setattr(dproxy._Learner, "stretch", second_fails)
     with pytest.raises(KeyboardInterrupt):

@@ -21,12 +21,13 @@ in chunks that are committed one by one, so an interrupted run keeps every finis
 recently used setups beyond :data:`KEEP_SETUPS` are dropped.
 
 The default ``dproxy`` learns no per-photo rows, only a word choice on a sample of the photos
-(``methods/dproxy.py``). Its pruning reads word usage that does not depend on k, so its learning is stored
-as nodes (table ``word_nodes``, schema 4): one row per pruning reached, with the usage read there and the
-sample's parameters to go on from. A run with any k walks the stored nodes and learns only stretches no
-earlier run needed: the same k or a k whose choice an earlier run passed on the way is served without
-learning. Nodes are keyed by the setup without k and the digest of the sampled photos' vectors, so a new
-photo whose digest enters the sample learns the choice again; one that sorts after the sample does not.
+(``methods/dproxy.py``), and stops once the words are known. Its learning is stored as nodes (table
+``word_nodes``, schema 4): one row per pruning reached, keyed by the route of word lists that led there,
+with the sample's parameters and the usage read so far. A run with another k walks the stored nodes: it
+reads its own usage at a node from the stored parameters (one forward pass over the sample) and learns a
+stretch only where its words leave every stored route. Nodes are keyed by the setup without k and the
+digest of the sampled photos' vectors, so a new photo whose digest enters the sample learns the choice
+again; one that sorts after the sample does not.
 """
 
 from __future__ import annotations
@@ -116,17 +117,19 @@ class ProxyCache:
         if row is None:
             return None
         logits = np.frombuffer(row[3], dtype=np.float32).reshape(-1, len(route[0]))
-        return Node(route, int(row[0]), tuple(json.loads(row[1])), logits, tuple(json.loads(row[2])))
+        usage = {int(centres): tuple(values) for centres, values in json.loads(row[1]).items()}
+        return Node(route, int(row[0]), usage, logits, tuple(json.loads(row[2])))
 
     def write_node(self, setup: str, description: str, node: "Node") -> None:
-        """Commit one node in its own transaction (an interrupted run keeps every stretch it finished)."""
+        """Commit one node (new, or with a usage more) in its own transaction: an interrupted run keeps every
+        stretch it finished."""
         import numpy as np
 
         with self.store.transaction() as conn:
             _remember(conn, [(setup, description)])
             conn.execute(
                 "INSERT OR REPLACE INTO word_nodes(setup, route, epoch, usage, history, logits) VALUES (?, ?, ?, ?, ?, ?)",
-                (setup, _route_text(node.route), node.epoch, json.dumps(list(node.usage)), json.dumps(list(node.history)),
+                (setup, _route_text(node.route), node.epoch, json.dumps({str(c): list(u) for c, u in node.usage.items()}), json.dumps(list(node.history)),
                  np.ascontiguousarray(node.logits, dtype=np.float32).tobytes()),
             )
 
@@ -285,8 +288,8 @@ def _choices_cached(
     """DProxy with a sample: its word choices through the cached nodes, then every photo's zero-shot features.
 
     Nodes are keyed by the setup without k (with the sample size and epochs they were learned with) and the
-    digest of the sampled photos' vectors, so they serve any k on the same photos and settings, and a library
-    that grew without a new photo entering the sample.
+    digest of the sampled photos' vectors, so they serve every k on the same photos and settings, and a
+    library that grew without a new photo entering the sample.
     """
     import numpy as np
 

@@ -60,8 +60,9 @@ CREATE TABLE IF NOT EXISTS word_choices (
 """
 
 #: DProxy's learning on a sample, one row per pruning reached (``proxycache.py``, ``methods/dproxy.Node``):
-#: added by schema 4. ``route`` is a JSON list of word-index lists, ``usage`` and ``history`` JSON lists of
-#: floats, ``logits`` float32 (photos × words). The setup's description and age live in ``proxy_setups``.
+#: added by schema 4. ``route`` is a JSON list of word-index lists, ``usage`` a JSON object (k-means centres →
+#: list of floats), ``history`` a JSON list of floats, ``logits`` float32 (photos × words). The setup's
+#: description and age live in ``proxy_setups``.
 _NODE_TABLE = """
 CREATE TABLE IF NOT EXISTS word_nodes (
     setup TEXT NOT NULL,

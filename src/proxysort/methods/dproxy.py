@@ -13,13 +13,13 @@ benchmarks/results/quality.md):
   mean mixture (confident proxies that still use every active word); γ_d rises linearly from 0 to
   ``GAMMA_D`` = 0.05, so it only acts once the alignment has placed the proxies.
 * **Pruning**: every R = epochs / 4 epochs the candidate list is halved. Usage of a word = the sum, over
-  k-means centres of the prompt features (one centre per active word), of the centre's mean mixing weight
-  for that word. The least-used half is dropped, never below k words (option ``k`` if the caller knows
-  it); without a known k a word is kept whatever its rank while its usage is at least half the mean
-  (nothing justifies dropping a word the clusters use). Pruned words leave the result: names come from the
-  survivors. Usage does not read k (the words a library's photos use do not depend on how many groups are
-  asked for; the first release clustered into k centres, which made every k learn its own run): runs with
-  different k share their learning until k stops the halving (benchmarks/results/quality.md, issue 12).
+  k-means centres of the prompt features (k = option ``k`` if the caller knows it, else the number of
+  active words), of the centre's mean mixing weight for that word. The least-used half is dropped, never
+  below k words; without a known k a word is kept whatever its rank while its usage is at least half the
+  mean (nothing justifies dropping a word the clusters use). Pruned words leave the result: names come
+  from the survivors. (Usage read with one centre per active word for every k would let all k share one
+  path of halvings; measured, it moved shapes' imperfect size below zero-shot argmax, −0.013 NMI, so the
+  pruning keeps k: benchmarks/results/quality.md.)
 * **Gated fusion**: the ``fused`` feature is normalise(g_i h_i + (1 − g_i) x_i) with a per-image gate
   g_i = σ(``GATE_BIAS`` + standardised alignment ⟨x_i, h_i⟩): photos the surviving words describe well
   are clustered by their prompt, photos no word fits (a value missing from the list) lean on the image.
@@ -34,8 +34,10 @@ What proxysort adds for speed (benchmarks/results/sample-size.md, benchmarks/sca
   photo's proxy and gives every feature.
 * **Only until the choice is known**: once the list is down to k words (or no pruning is left) later
   epochs cannot change the words, so a word choice stops learning there (a list of k words learns
-  nothing). Each pruning reached is a :class:`Node` (usage there, the sample's parameters); nodes are
-  kept (``proxycache.py``) and another k walks them, learning only the stretches no earlier run needed.
+  nothing). Each pruning reached is a :class:`Node`: the sample's parameters there and the usage read so
+  far. Nodes are kept (``proxycache.py``), and a run with another k walks them: at a node it reads its
+  own usage from the stored parameters (one forward pass over the sample, no learning), and it learns a
+  stretch only where its words differ from every earlier run's.
 * **Refine engine** (``engine="refine"``, the default; ``"adam"`` is the reference): the alignment term
   runs on a cheap model of the text path, the mix of the filled-in prompts normalise(p·T), corrected
   every :data:`EXACT_EVERY` epochs (option ``exact_every``) by one exact forward+backward pass so that its
@@ -52,9 +54,9 @@ Features: ``prompt``, ``proxy``, ``weights`` (over the surviving words), ``conca
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator, Protocol, Sequence
+from typing import TYPE_CHECKING, Iterator, Mapping, Protocol, Sequence
 
 from proxysort.methods import common
 from proxysort.progress import OneBar
@@ -84,7 +86,7 @@ SAMPLE = 1024
 CHOICE_FEATURES = ("scores", "probs", "scoremix")
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Choice:
     """One concept's outcome of DProxy's pruning: the indices of the words kept, in the concept's order."""
 
@@ -159,20 +161,20 @@ def correction(pb: "common.Problem", p0: "torch.Tensor", x: "torch.Tensor") -> "
 Route = tuple[tuple[int, ...], ...]
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Node:
     """DProxy on a sample at one pruning epoch, reached by one sequence of word lists (its ``route``: the
     active word indices in force during each stretch of epochs since the start).
 
-    ``usage`` is what the pruning reads there, over ``route[-1]``; it does not depend on k, so every k that
-    reaches this node takes its decision from it without learning. ``logits`` are the sample's parameters
-    (photos × words, float32) then, from which learning goes on with whichever words a k keeps. ``history``
-    is the loss per epoch of the stretch that led here.
+    ``logits`` are the sample's parameters (photos × words, float32) then: learning goes on from them with
+    whichever words a k keeps, and the usage a k reads here is computed from them (one forward pass through
+    the text path). ``usage`` holds what was read so far, by number of k-means centres, over ``route[-1]``.
+    ``history`` is the loss per epoch of the stretch that led here.
     """
 
     route: Route
     epoch: int
-    usage: tuple[float, ...]
+    usage: Mapping[int, tuple[float, ...]]
     logits: "np.ndarray"
     history: tuple[float, ...]
 
@@ -198,6 +200,11 @@ def pruning_epochs(epochs: int) -> list[int]:
 
 def _floor(k: int | None) -> int:
     return max(2, k or 2)
+
+
+def _centres(k: int | None, active: Sequence[int], photos: int) -> int:
+    """k-means centres the usage is read with: k if known, else one per active word (at most one per photo)."""
+    return max(1, min(k or len(active), photos))
 
 
 def horizon(words: int, k: int | None, epochs: int) -> int:
@@ -251,7 +258,7 @@ class _Learner:
         return ((logits + mask) / tau).softmax(-1)
 
     def stretch(self, c: int, start: "np.ndarray", active: Sequence[int], first: int, stop: int,
-                advance: "Reporter") -> tuple["np.ndarray", list[float]]:
+                bar: "Reporter") -> tuple["np.ndarray", list[float]]:
         """Concept ``c`` learned from parameters ``start`` over epochs [first, stop) with the words ``active``:
         (the parameters then, the loss per epoch)."""
         import torch
@@ -283,7 +290,7 @@ class _Learner:
                 total = total + self.gamma_d * t * (_entropy(p).sum() - p.shape[0] * _entropy(p.mean(0)))
             return total
 
-        history = common.loop(logits, [], self.slices, loss_fn, stop - first, self.lr, 0.0, advance,
+        history = common.loop(logits, [], self.slices, loss_fn, stop - first, self.lr, 0.0, bar,
                               "learning proxies (dproxy)", first_epoch=first)
         return torch.cat([lg[0].detach() for lg in logits]).cpu().numpy(), history
 
@@ -297,11 +304,10 @@ class _Learner:
             h = torch.cat([self.problems[c].encoder.encode(w[rows]) for rows in self.slices])
         return p, h
 
-    def usage(self, c: int, logits: "np.ndarray", active: Sequence[int], e: int) -> "np.ndarray":
-        """What the pruning reads at epoch ``e``: :func:`usage` with one k-means centre per active word (not
-        k: the words a library's photos use do not depend on how many groups are asked for)."""
+    def usage(self, c: int, logits: "np.ndarray", active: Sequence[int], e: int, centres: int) -> "np.ndarray":
+        """What the pruning reads at epoch ``e``: :func:`usage` with ``centres`` k-means centres."""
         p, h = self.snapshot(c, logits, active, e)
-        return usage(h.cpu().numpy(), p[:, list(active)].cpu().numpy(), len(active), self.seed)
+        return usage(h.cpu().numpy(), p[:, list(active)].cpu().numpy(), centres, self.seed)
 
 
 @contextlib.contextmanager
@@ -354,9 +360,9 @@ def choose_words(
 
     Learning stops once the choice is known (the list is down to k words, or no pruning is left): later
     epochs change the proxies but not the words. Each pruning's :class:`Node` goes to ``nodes`` (one store
-    per concept; default: memory) the moment it is learned, and a node found there is not learned again.
-    As the pruning reads usage that does not depend on k, runs with any k walk the same nodes until their
-    k stops the halving: another k learns at most the stretches no earlier run needed.
+    per concept; default: memory) the moment it is learned or gains a usage, and a node found there is not
+    learned again: a run with another k reads its usage from the node's parameters and learns only where
+    its words leave every stored route. The result is the same whatever the store holds.
     """
     import numpy as np
 
@@ -377,21 +383,26 @@ def choose_words(
                 if len(active) <= _floor(k):
                     break
                 route += (tuple(active),)
+                centres = _centres(k, active, len(sample))
                 node = stores[c].get(route)
-                if node is None:
+                if node is None or centres not in node.usage:
                     if learner is None:
                         learner = _Learner(sample, concepts, clip, config, reporter)
-                    start = learner.start(c) if logits is None else logits
-                    after, part = learner.stretch(c, start, active, first, e, bar)
-                    use = learner.usage(c, after, active, e)
-                    node = Node(route, e, tuple(float(u) for u in use), after, tuple(part))
+                    if node is None:
+                        start = learner.start(c) if logits is None else logits
+                        after, part = learner.stretch(c, start, active, first, e, bar)
+                        node = Node(route, e, {}, after, tuple(part))
+                        learned += e - first
+                    else:
+                        advance(e - first)
+                    use = learner.usage(c, node.logits, active, e, centres)
+                    node = dataclasses.replace(node, usage={**node.usage, centres: tuple(float(u) for u in use)})
                     stores[c].put(node)
-                    learned += e - first
                 else:
                     advance(e - first)
                 history += node.history
                 logits, first = node.logits, e
-                active = prune(active, np.asarray(node.usage), k)
+                active = prune(active, np.asarray(node.usage[centres]), k)
             choices.append(Choice(tuple(active), history, len(sample), learned))
     return choices
 
@@ -458,7 +469,8 @@ def learn(
                     history += part
                     first = e
                     if e < epochs and len(active) > _floor(k):
-                        active = prune(active, learner.usage(c, logits, active, e), k)
+                        use = learner.usage(c, logits, active, e, _centres(k, active, X.shape[0]))
+                        active = prune(active, use, k)
                 results.append(_learned(learner, c, logits, active, history, config))
     return results
 

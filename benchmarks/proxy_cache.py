@@ -7,12 +7,11 @@ One process, one store, k passed to the learner as ``cluster --k`` does. Runs: 1
 (k = 4); 2 is the same photos, words and k (what another ``--format``, ``--dry-run``, ``--link`` or
 ``--out`` re-runs); 3-6 are other k (6, 3, 2, 5); 7 adds 100 new photos (k = 4). For the default ``dproxy``
 the cache holds the nodes of the word choice learned on a sample of the photos (one per pruning reached):
-another k reads its usage at a stored node (one forward pass over the sample) and learns only where its
-words leave every stored route (k = 3 halves once more than k = 4); new photos learn the choice again when
-one of them enters the sample. For ``subspace`` it
-holds every photo's proxy, which no k changes. Each run builds its prompt encoder afresh, as a new process
-would. Timed per run: proxies (cache read or learning), k-means, names. The photos are synthetic unit
-vectors (the cost of the text path does not depend on the weights' values, so the tower has random weights).
+another k reads its usage at the stored nodes and learns only where its words leave every stored route (k = 3 halves once more than k = 4); new photos learn the choice again when
+one of them enters the sample. For ``subspace`` it holds every photo's proxy, which no k changes. Each run
+builds its prompt encoder afresh, as a new process would. Timed per run: proxies (cache read or learning),
+k-means, names. The photos are synthetic unit vectors (the cost of the text path does not depend on the
+weights' values, so the tower has random weights).
 """
 
 from __future__ import annotations

@@ -23,9 +23,8 @@ recently used setups beyond :data:`KEEP_SETUPS` are dropped.
 The default ``dproxy`` learns no per-photo rows, only a word choice on a sample of the photos
 (``methods/dproxy.py``), and stops once the words are known. Its learning is stored as nodes (table
 ``word_nodes``, schema 4): one row per pruning reached, keyed by the route of word lists that led there,
-with the sample's parameters and the usage read so far. A run with another k walks the stored nodes: it
-reads its own usage at a node from the stored parameters (one forward pass over the sample) and learns a
-stretch only where its words leave every stored route. Nodes are keyed by the setup without k and the
+with the sample's parameters and the usage every k reads there. A run with another k walks the stored
+nodes and learns a stretch only where its words leave every stored route. Nodes are keyed by the setup without k and the
 digest of the sampled photos' vectors, so a new photo whose digest enters the sample learns the choice
 again; one that sorts after the sample does not.
 """
@@ -121,8 +120,7 @@ class ProxyCache:
         return Node(route, int(row[0]), usage, logits, tuple(json.loads(row[2])))
 
     def write_node(self, setup: str, description: str, node: "Node") -> None:
-        """Commit one node (new, or with a usage more) in its own transaction: an interrupted run keeps every
-        stretch it finished."""
+        """Commit one node in its own transaction (an interrupted run keeps every stretch it finished)."""
         import numpy as np
 
         with self.store.transaction() as conn:

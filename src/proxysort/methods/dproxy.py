@@ -34,10 +34,9 @@ What proxysort adds for speed (benchmarks/results/sample-size.md, benchmarks/sca
   photo's proxy and gives every feature.
 * **Only until the choice is known**: once the list is down to k words (or no pruning is left) later
   epochs cannot change the words, so a word choice stops learning there (a list of k words learns
-  nothing). Each pruning reached is a :class:`Node`: the sample's parameters there and the usage read so
-  far. Nodes are kept (``proxycache.py``), and a run with another k walks them: at a node it reads its
-  own usage from the stored parameters (one forward pass over the sample, no learning), and it learns a
-  stretch only where its words differ from every earlier run's.
+  nothing). Each pruning reached is a :class:`Node`: the sample's parameters there and the usage for
+  every k. Nodes are kept (``proxycache.py``), and a run with another k walks them, learning a stretch
+  only where its words differ from every earlier run's.
 * **Refine engine** (``engine="refine"``, the default; ``"adam"`` is the reference): the alignment term
   runs on a cheap model of the text path, the mix of the filled-in prompts normalise(p·T), corrected
   every :data:`EXACT_EVERY` epochs (option ``exact_every``) by one exact forward+backward pass so that its
@@ -167,8 +166,8 @@ class Node:
     active word indices in force during each stretch of epochs since the start).
 
     ``logits`` are the sample's parameters (photos × words, float32) then: learning goes on from them with
-    whichever words a k keeps, and the usage a k reads here is computed from them (one forward pass through
-    the text path). ``usage`` holds what was read so far, by number of k-means centres, over ``route[-1]``.
+    whichever words a k keeps. ``usage`` is what the pruning reads here, over ``route[-1]``, for every
+    number of k-means centres a k can ask for, so any k takes its decision here without learning.
     ``history`` is the loss per epoch of the stretch that led here.
     """
 
@@ -304,10 +303,16 @@ class _Learner:
             h = torch.cat([self.problems[c].encoder.encode(w[rows]) for rows in self.slices])
         return p, h
 
-    def usage(self, c: int, logits: "np.ndarray", active: Sequence[int], e: int, centres: int) -> "np.ndarray":
-        """What the pruning reads at epoch ``e``: :func:`usage` with ``centres`` k-means centres."""
+    def usages(self, c: int, logits: "np.ndarray", active: Sequence[int], e: int,
+               counts: Sequence[int] | None = None) -> dict[int, tuple[float, ...]]:
+        """What the pruning reads at epoch ``e``, :func:`usage`, by number of k-means centres: ``counts``, or
+        every number any k can ask for (a k-means per count costs far less than the pass through the text
+        path they share, so a node serves every later k)."""
         p, h = self.snapshot(c, logits, active, e)
-        return usage(h.cpu().numpy(), p[:, list(active)].cpu().numpy(), centres, self.seed)
+        prompts, mix = h.cpu().numpy(), p[:, list(active)].cpu().numpy()
+        if counts is None:
+            counts = range(1, _centres(None, active, len(prompts)) + 1)
+        return {n: tuple(float(u) for u in usage(prompts, mix, n, self.seed)) for n in counts}
 
 
 @contextlib.contextmanager
@@ -360,9 +365,9 @@ def choose_words(
 
     Learning stops once the choice is known (the list is down to k words, or no pruning is left): later
     epochs change the proxies but not the words. Each pruning's :class:`Node` goes to ``nodes`` (one store
-    per concept; default: memory) the moment it is learned or gains a usage, and a node found there is not
-    learned again: a run with another k reads its usage from the node's parameters and learns only where
-    its words leave every stored route. The result is the same whatever the store holds.
+    per concept; default: memory) the moment it is learned, and a node found there is not learned again: a
+    run with another k reads its usage from the node and learns only where its words leave every stored
+    route. The result is the same whatever the store holds.
     """
     import numpy as np
 
@@ -383,26 +388,20 @@ def choose_words(
                 if len(active) <= _floor(k):
                     break
                 route += (tuple(active),)
-                centres = _centres(k, active, len(sample))
                 node = stores[c].get(route)
-                if node is None or centres not in node.usage:
+                if node is None:
                     if learner is None:
                         learner = _Learner(sample, concepts, clip, config, reporter)
-                    if node is None:
-                        start = learner.start(c) if logits is None else logits
-                        after, part = learner.stretch(c, start, active, first, e, bar)
-                        node = Node(route, e, {}, after, tuple(part))
-                        learned += e - first
-                    else:
-                        advance(e - first)
-                    use = learner.usage(c, node.logits, active, e, centres)
-                    node = dataclasses.replace(node, usage={**node.usage, centres: tuple(float(u) for u in use)})
+                    start = learner.start(c) if logits is None else logits
+                    after, part = learner.stretch(c, start, active, first, e, bar)
+                    node = Node(route, e, learner.usages(c, after, active, e), after, tuple(part))
                     stores[c].put(node)
+                    learned += e - first
                 else:
                     advance(e - first)
                 history += node.history
                 logits, first = node.logits, e
-                active = prune(active, np.asarray(node.usage[centres]), k)
+                active = prune(active, np.asarray(node.usage[_centres(k, active, len(sample))]), k)
             choices.append(Choice(tuple(active), history, len(sample), learned))
     return choices
 
@@ -469,8 +468,8 @@ def learn(
                     history += part
                     first = e
                     if e < epochs and len(active) > _floor(k):
-                        use = learner.usage(c, logits, active, e, _centres(k, active, X.shape[0]))
-                        active = prune(active, use, k)
+                        (use,) = learner.usages(c, logits, active, e, [_centres(k, active, X.shape[0])]).values()
+                        active = prune(active, np.asarray(use), k)
                 results.append(_learned(learner, c, logits, active, history, config))
     return results
 

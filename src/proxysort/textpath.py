@@ -304,22 +304,33 @@ class PromptEncoder:
             if self.path == "full" or self._tower is None:
                 feats = self.model.encode_text(ids)
             else:
-                feats = torch.cat([self._encode_filled(row) for row in ids])
+                feats = torch.empty(len(texts), self.clip.embed_dim, device=self.clip.device)
+                for (prefixed, eot), rows in self._by_shape(ids).items():
+                    feats[rows] = self._encode_filled(ids[rows], eot, prefixed).float()
         return torch.nn.functional.normalize(feats.float(), dim=-1)
 
-    def _encode_filled(self, ids: "torch.Tensor") -> "torch.Tensor":
-        """One filled prompt's (1, embed_dim) feature, cut after its end-of-text token."""
-        tower = self._tower
-        eot = self._eot_of(ids)
+    def _by_shape(self, ids: "torch.Tensor") -> dict[tuple[bool, int], list[int]]:
+        """Rows of ``ids`` grouped by what they run through: (prefix cache usable, end-of-text position)."""
+        groups: dict[tuple[bool, int], list[int]] = {}
         p = self.position
-        if self.path == "prefix" and eot >= p and bool((ids[:p] == self.ids[0, :p]).all()):
-            x = tower.token_embedding(ids[None, p : eot + 1]) + tower.positional_embedding[p : eot + 1].to(self.dtype)
+        for i, row in enumerate(ids):
+            eot = self._eot_of(row)
+            prefixed = self.path == "prefix" and eot >= p and bool((row[:p] == self.ids[0, :p]).all())
+            groups.setdefault((prefixed, eot), []).append(i)
+        return groups
+
+    def _encode_filled(self, ids: "torch.Tensor", eot: int, prefixed: bool) -> "torch.Tensor":
+        """Filled prompts of one shape (B, context) → (B, embed_dim) features, cut after end-of-text ``eot``."""
+        tower = self._tower
+        p = self.position
+        if prefixed:
+            x = tower.token_embedding(ids[:, p : eot + 1]) + tower.positional_embedding[p : eot + 1].to(self.dtype)
             mask = tower.attn_mask[p : eot + 1, : eot + 1].to(self.dtype)
             blocks = tower.transformer.resblocks
             for i, (block, kv) in enumerate(zip(blocks, self._cache)):
                 x, _ = _block_step(block, x, kv, mask, last_only=i == len(blocks) - 1)
             return self._finish(x[:, -1])
-        x = tower.token_embedding(ids[None, : eot + 1]) + tower.positional_embedding[: eot + 1].to(self.dtype)
+        x = tower.token_embedding(ids[:, : eot + 1]) + tower.positional_embedding[: eot + 1].to(self.dtype)
         x = tower.transformer(x, attn_mask=tower.attn_mask[: eot + 1, : eot + 1])
         return self._finish(x[:, eot])
 

@@ -99,7 +99,7 @@ CREATE TABLE IF NOT EXISTS failures (
 _MIGRATIONS = {
     "1": ("2", _PROXY_TABLES),
     "2": ("3", _CHOICE_TABLE),
-    # A choice per k gives way to the k-free learning it is read from; old choices used another pruning rule.
+    # One choice per k gives way to the nodes every k reads its choice from (the old rows are not convertible).
     "3": ("4", "DROP TABLE IF EXISTS word_choices;" + _NODE_TABLE),
 }
 

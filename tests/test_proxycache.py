@@ -19,9 +19,14 @@ COLOR = ("red", "green", "blue", "yellow")
 class Recorder(Reporter):
     def __init__(self) -> None:
         self.messages: list[str] = []
+        self.bars: list[str] = []
 
     def message(self, text: str) -> None:
         self.messages.append(text)
+
+    def progress(self, description: str, total: int | None = None):
+        self.bars.append(description)
+        return super().progress(description, total)
 
 
 def _images(clip, n: int, seed: int = 0) -> np.ndarray:
@@ -93,6 +98,7 @@ def test_dproxy_reruns_with_another_k_take_the_word_choice_from_the_cache(tiny_c
     rec = Recorder()
     second = run(3, reporter=rec)
     assert stretches == [] and any("1 of 1 concepts from the cache" in m for m in rec.messages)
+    assert not any(b.startswith("learning") for b in rec.bars)  # nothing learned, no learning bar
     assert second.concept.words == first.concept.words and set(second.features) == set(first.features)
     for name in first.features:
         np.testing.assert_array_equal(first.features[name], second.features[name])
@@ -104,6 +110,7 @@ def test_dproxy_reruns_with_another_k_take_the_word_choice_from_the_cache(tiny_c
     two = run(2, reporter=rec)
     assert stretches == [2]  # the stretch from epoch 2 (prunings after epochs 2, 4 and 6)
     assert any("word choice for 'color': 2 of 4 epochs from the cache" in m for m in rec.messages)
+    assert rec.bars.count("learning proxies (dproxy, 16 photos)") == 1
     assert _nodes(store) == 2 and two.concept.words == fresh[2]
     stretches.clear()
     assert [run(k).concept.words for k in (2, 3)] == [two.concept.words, first.concept.words]

@@ -377,9 +377,9 @@ def choose_words(
     learner: _Learner | None = None
     choices = []
     epochs = config.epochs if config.epochs is not None else EPOCHS
-    total = sum(horizon(len(c.words), k, epochs) for c in concepts)
-    with _seeded(config, clip), reporter.progress(f"learning proxies (dproxy, {len(sample)} photos)", total=total) as advance:
-        bar = OneBar(reporter, advance)
+    horizons = [horizon(len(c.words), k, epochs) for c in concepts]
+    bar: Reporter | None = None  # opened at the first stretch to learn: a choice from the store shows none
+    with _seeded(config, clip), contextlib.ExitStack() as opened:
         for c, concept in enumerate(concepts):
             active: list[int] = list(range(len(concept.words)))
             route: Route = ()
@@ -392,13 +392,16 @@ def choose_words(
                 if node is None:
                     if learner is None:
                         learner = _Learner(sample, concepts, clip, config, reporter)
+                    if bar is None:
+                        left = horizons[c] - first + sum(horizons[c + 1 :])
+                        advance = opened.enter_context(
+                            reporter.progress(f"learning proxies (dproxy, {len(sample)} photos)", total=left))
+                        bar = OneBar(reporter, advance)
                     start = learner.start(c) if logits is None else logits
                     after, part = learner.stretch(c, start, active, first, e, bar)
                     node = Node(route, e, learner.usages(c, after, active, e), after, tuple(part))
                     stores[c].put(node)
                     learned += e - first
-                else:
-                    advance(e - first)
                 history += node.history
                 logits, first = node.logits, e
                 active = prune(active, np.asarray(node.usage[_centres(k, active, len(sample))]), k)

@@ -18,6 +18,7 @@ mini-batches only bound memory; training stops on a loss plateau, never on label
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
@@ -432,6 +433,18 @@ def unit_rows(image_features: "np.ndarray") -> "np.ndarray":
     return _unit(torch.as_tensor(np.asarray(image_features, dtype=np.float32))).numpy()
 
 
+@contextlib.contextmanager
+def seeded(seed: int, device: "torch.device") -> Iterator[None]:
+    """Torch's random state seeded with ``seed`` for one learning on ``device``, and restored afterwards, so a
+    run's result depends on its settings, not on what ran before it in the process."""
+    import torch
+
+    cuda = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(seed)
+        yield
+
+
 def _unit(a: "torch.Tensor") -> "torch.Tensor":
     import torch
 
@@ -637,11 +650,7 @@ def learn_proxies(
     lr = config.lr if config.lr is not None else DEFAULT_LR.get(config.mode, 0.0)
 
     batch_size = _batch_size(config, device, clip)
-    cuda_ids = []
-    if device.type == "cuda":
-        cuda_ids = [device.index if device.index is not None else torch.cuda.current_device()]
-    with torch.random.fork_rng(devices=cuda_ids):
-        torch.manual_seed(config.seed)
+    with seeded(config.seed, device):
         X = _unit(torch.as_tensor(np.asarray(image_features, dtype=np.float32), device=device))
         problems = [_setup(c, clip, X, config, reporter, prepared) for c in concepts]
         batches = _batches(X.shape[0], batch_size)

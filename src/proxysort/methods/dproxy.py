@@ -55,10 +55,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-from typing import TYPE_CHECKING, Iterator, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Mapping, Protocol, Sequence
 
 from proxysort.methods import common
 from proxysort.progress import OneBar
+from proxysort.proxy import seeded
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -315,17 +316,6 @@ class _Learner:
         return {n: tuple(float(u) for u in usage(prompts, mix, n, self.seed)) for n in counts}
 
 
-@contextlib.contextmanager
-def _seeded(config: "ProxyConfig", clip: "ClipModel") -> Iterator[None]:
-    """Torch's random state seeded from ``config.seed`` for a learning, and restored afterwards."""
-    import torch
-
-    cuda = [clip.device.index or 0] if clip.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda):
-        torch.manual_seed(config.seed)
-        yield
-
-
 def _k(config: "ProxyConfig") -> int | None:
     k_opt = common.option(config, "k", 0.0)
     return int(k_opt) if k_opt >= 1 else None
@@ -379,7 +369,7 @@ def choose_words(
     epochs = config.epochs if config.epochs is not None else EPOCHS
     horizons = [horizon(len(c.words), k, epochs) for c in concepts]
     bar: Reporter | None = None  # opened at the first stretch to learn: a choice from the store shows none
-    with _seeded(config, clip), contextlib.ExitStack() as opened:
+    with seeded(config.seed, clip.device), contextlib.ExitStack() as opened:
         for c, concept in enumerate(concepts):
             active: list[int] = list(range(len(concept.words)))
             route: Route = ()
@@ -459,7 +449,7 @@ def learn(
         return [chosen(c, clip, image_features, ch, config, reporter) for c, ch in zip(concepts, choices)]
     k = _k(config)
     results = []
-    with _seeded(config, clip):
+    with seeded(config.seed, clip.device):
         learner = _Learner(image_features, concepts, clip, config, reporter)
         epochs, X = learner.epochs, learner.X
         with reporter.progress(f"learning proxies (dproxy, {X.shape[0]} photos)", total=epochs * len(concepts)) as advance:

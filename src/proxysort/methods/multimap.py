@@ -47,11 +47,9 @@ def learn(
     import numpy as np
     import torch
 
-    from proxysort.proxy import ProxyResult
+    from proxysort.proxy import ProxyResult, seeded
 
-    cuda = [clip.device.index or 0] if clip.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda):
-        torch.manual_seed(config.seed)
+    with seeded(config.seed, clip.device):
         device, X, epochs, slices = common.prepare(image_features, concepts, clip, config)
         problems = [common.setup(c, clip, X, config, reporter) for c in concepts]
         names = {pb.concept.name.casefold() for pb in problems}

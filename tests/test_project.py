@@ -32,6 +32,19 @@ def test_changelog_follows_keep_a_changelog() -> None:
     assert "keepachangelog.com" in text
 
 
+def test_changelog_has_a_release_matching_the_package_version_and_one_section_of_each_kind() -> None:
+    import tomllib
+
+    text = (ROOT / "CHANGELOG.md").read_text()
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    releases = re.findall(r"^## \[(\d+\.\d+\.\d+)\] - \d{4}-\d{2}-\d{2}$", text, re.M)
+    assert version in releases, f"pyproject.toml's version {version} has no released section in CHANGELOG.md"
+    for block in re.split(r"^## ", text, flags=re.M)[1:]:
+        kinds = re.findall(r"^### (\w+)", block, re.M)
+        assert len(kinds) == len(set(kinds)), f"a version block repeats a section: {block.splitlines()[0]}: {kinds}"
+        assert set(kinds) <= {"Added", "Changed", "Deprecated", "Removed", "Fixed", "Security"}, kinds
+
+
 def test_exit_codes_are_documented_in_readme() -> None:
     from proxysort.errors import ExitCode
 

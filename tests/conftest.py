@@ -136,3 +136,35 @@ def run_cli(cache_dir: Path) -> Callable[..., CliResult]:
         return CliResult(code, out.getvalue(), err.getvalue())
 
     return run
+
+
+#: Whole modules of the slow tier: a local Ray cluster, kill loops, concurrent processes racing, a real
+#: browser, and the quality worlds. ``pytest -m "not slow"`` is the quick loop; CI runs everything.
+#: Single long tests elsewhere carry ``@pytest.mark.slow`` themselves, or are named in SLOW_TESTS (full-size
+#: models, kill loops and real downloads in modules that are otherwise quick).
+SLOW_MODULES = frozenset(
+    {
+        "test_ray",
+        "test_crash_recovery",
+        "test_concurrency",
+        "test_output_races",
+        "test_page_browser",
+        "test_quality",
+        "test_e2e",
+    }
+)
+
+SLOW_TESTS = frozenset(
+    {
+        "test_paths_are_exact_on_full_size_vit_b_32",
+        "test_missing_weights_are_downloaded_before_the_scan_announced_once",
+        "test_ctrl_c_while_learning_says_what_is_kept",
+        "test_kill_9_keeps_committed_work_and_the_store_stays_sound",
+    }
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.stem in SLOW_MODULES or getattr(item, "originalname", item.name) in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)

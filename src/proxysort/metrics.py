@@ -13,18 +13,21 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+#: Labels as lists (strings from labels.csv) or arrays (k-means output).
+Labels = Sequence[object] | np.ndarray
+
 #: Order in which scores are printed.
 METRICS = ("nmi", "ami", "ari", "ri", "acc")
 #: The papers' protocol: ten k-means seeds.
 DEFAULT_SEEDS = tuple(range(10))
 
 
-def _codes(labels: Sequence[object]) -> np.ndarray:
+def _codes(labels: Labels) -> np.ndarray:
     """Any hashable labels (strings, ints) → integer codes, so every metric sees the same input."""
     return np.unique(np.asarray(labels, dtype=object).astype(str), return_inverse=True)[1]
 
 
-def hungarian_accuracy(true: Sequence[object], pred: Sequence[object]) -> float:
+def hungarian_accuracy(true: Labels, pred: Labels) -> float:
     """Fraction of items correct under the best one-to-one mapping of clusters to classes.
 
     Works when the numbers of clusters and classes differ: unmatched clusters count as wrong.
@@ -40,7 +43,7 @@ def hungarian_accuracy(true: Sequence[object], pred: Sequence[object]) -> float:
     return float(table[rows, cols].sum() / len(t))
 
 
-def score_all(true: Sequence[object], pred: Sequence[object]) -> dict[str, float]:
+def score_all(true: Labels, pred: Labels) -> dict[str, float]:
     """NMI, AMI, ARI, RI and Hungarian accuracy of one clustering ``pred`` against labels ``true``."""
     from sklearn.metrics import (
         adjusted_mutual_info_score,
@@ -77,8 +80,8 @@ class SeedScores:
 
 
 def score_over_seeds(
-    true: Sequence[object],
-    cluster_with_seed: Callable[[int], Sequence[int]],
+    true: Labels,
+    cluster_with_seed: Callable[[int], Labels],
     seeds: Iterable[int] = DEFAULT_SEEDS,
 ) -> SeedScores:
     """Run ``cluster_with_seed(seed) -> labels`` for each seed and score every run.
@@ -91,7 +94,7 @@ def score_over_seeds(
 
 def kmeans_scores(
     features: np.ndarray,
-    true: Sequence[object],
+    true: Labels,
     k: int | None = None,
     *,
     seeds: Iterable[int] = DEFAULT_SEEDS,

@@ -225,7 +225,7 @@ class PromptEncoder:
         if path not in PATHS:
             raise UsageError(f"Unknown text path {path!r}: use one of {', '.join(PATHS)}.")
         self.clip = clip
-        self.model = clip.model
+        self.model: Any = clip.model  # an open_clip model: CLIP, CustomTextCLIP or another class with encode_text
         self.template = template
         self.reporter = reporter or Reporter()
         self.model.requires_grad_(False)
@@ -274,11 +274,18 @@ class PromptEncoder:
             raise UsageError("This model's tokenizer does not keep '*' as one token, so proxy words are not available.")
         return int(ids[0])
 
+    @property
+    def _exact(self) -> _Tower:
+        """The tower's parts for the short paths, which are chosen only when :func:`_exact_tower` found them."""
+        if self._tower is None:
+            raise RuntimeError("the short text paths need the exact tower, and this model has none")
+        return self._tower
+
     def _eot_position(self, tower: _Tower) -> int:
         """Where the model pools: exactly the rule its ``encode_text`` uses."""
-        if tower.pool_type == "argmax":
+        if tower.pool_type == "argmax" or tower.eos_id is None:
             return int(self.ids[0].argmax())
-        hits = (self.ids[0] == tower.eos_id).nonzero().flatten()
+        hits = self.ids[0].eq(tower.eos_id).nonzero().flatten()
         return int(hits[0]) if len(hits) else 0
 
     def word_embedding(self, word: str) -> "torch.Tensor":
@@ -321,7 +328,7 @@ class PromptEncoder:
 
     def _encode_filled(self, ids: "torch.Tensor", eot: int, prefixed: bool) -> "torch.Tensor":
         """Filled prompts of one shape (B, context) → (B, embed_dim) features, cut after end-of-text ``eot``."""
-        tower = self._tower
+        tower = self._exact
         p = self.position
         if prefixed:
             x = tower.token_embedding(ids[:, p : eot + 1]) + tower.positional_embedding[p : eot + 1].to(self.dtype)
@@ -336,9 +343,9 @@ class PromptEncoder:
 
     def _eot_of(self, ids: "torch.Tensor") -> int:
         """Where the model pools in one token row: exactly the rule its ``encode_text`` uses."""
-        if self._tower.pool_type == "argmax":
+        if self._exact.pool_type == "argmax" or self._exact.eos_id is None:
             return int(ids.argmax())
-        hits = (ids == self._tower.eos_id).nonzero().flatten()
+        hits = ids.eq(self._exact.eos_id).nonzero().flatten()
         return int(hits[0]) if len(hits) else 0
 
     # -- the three paths ------------------------------------------------------------------------------
@@ -357,13 +364,13 @@ class PromptEncoder:
 
     def _embedded(self, rows: "torch.Tensor", length: int) -> "torch.Tensor":
         """Token + positional embeddings of the first ``length`` template rows, proxy rows injected."""
-        tower = self._tower
+        tower = self._exact
         x = tower.token_embedding(self.ids[:, :length]).expand(rows.shape[0], -1, -1)
         x = _inject(x, rows, self.position)
         return x + tower.positional_embedding[:length].to(x.dtype)
 
     def _finish(self, eot_row: "torch.Tensor") -> "torch.Tensor":
-        return _project(self._tower.ln_final(eot_row), self._tower.text_projection)
+        return _project(self._exact.ln_final(eot_row), self._exact.text_projection)
 
     def _encode_full(self, rows: "torch.Tensor") -> "torch.Tensor":
         """The model's own ``encode_text`` on the 77-token prompt, with the embedding output replaced."""
@@ -380,13 +387,14 @@ class PromptEncoder:
     def _encode_truncated(self, rows: "torch.Tensor") -> "torch.Tensor":
         """Same transformer, sequence cut after EOT: later rows cannot reach the EOT row under a causal mask."""
         length = self.eot + 1
-        x = self._tower.transformer(self._embedded(rows, length), attn_mask=self._tower.attn_mask[:length, :length])
+        tower = self._exact
+        x = tower.transformer(self._embedded(rows, length), attn_mask=tower.attn_mask[:length, :length])
         return self._finish(x[:, self.eot])
 
     def _build_prefix_cache(self) -> None:
         """Keys/values of the rows before the placeholder, per layer: identical for every proxy."""
         p = self.position
-        tower = self._tower
+        tower = self._exact
         x = tower.token_embedding(self.ids[:, :p]) + tower.positional_embedding[:p].to(self.dtype)
         mask = tower.attn_mask[:p, :p]
         self._cache = []
@@ -401,7 +409,7 @@ class PromptEncoder:
     def _encode_prefix(self, rows: "torch.Tensor") -> "torch.Tensor":
         """Run only rows placeholder..EOT through each layer, attending to the cached prefix keys/values."""
         x = _inject(self._suffix_tokens.expand(rows.shape[0], -1, -1), rows, 0) + self._suffix_pos
-        blocks = self._tower.transformer.resblocks
+        blocks = self._exact.transformer.resblocks
         for i, (block, kv) in enumerate(zip(blocks, self._cache)):
             x, _ = _block_step(block, x, kv, self._suffix_mask, last_only=i == len(blocks) - 1)
         return self._finish(x[:, -1])

@@ -174,6 +174,7 @@ def index(
     commit_every: int = COMMIT_EVERY,
     lock_timeout_s: float = 600.0,
     runner: "PipelineRunner | None" = None,
+    check_found: Callable[[int], None] | None = None,
 ) -> IndexedFolder:
     """Index ``source`` (a folder, a file, or a list of either) and return its paths and vectors.
 
@@ -189,6 +190,9 @@ def index(
 
     ``runner`` replaces the decode → embed → commit stage (default: this machine's thread pool); the
     scan, diff, sweep and summary stay the same, which is how :mod:`proxysort.distributed` runs on Ray.
+
+    ``check_found`` is called with the number of photos the scan found, before any is embedded, so that a
+    caller can refuse impossible work (more groups than photos) in seconds rather than after the embedding.
     """
     started = time.monotonic()
     reporter = reporter or Reporter()
@@ -222,6 +226,8 @@ def index(
         with store.run_lock(lock_timeout_s, on_wait=lambda: reporter.message("waiting for another proxysort run on this cache...")):
             lib, scan_skips = _collect(roots, files, selection, reporter)
             entries = lib.photos
+            if check_found is not None:
+                check_found(len(entries))
             failures.extend(scan_skips)  # already reported by the scan
             for path, reason in lib.missing:
                 reporter.skipped(path, reason)

@@ -210,15 +210,22 @@ def sort(
     seed = config.seed
     feature = feature or DEFAULT_FEATURE
 
-    clip = model if isinstance(model, ClipModel) else load_clip(spec, env=env.vars)
     learner = None
     if ray is not None:
         from proxysort import distributed
 
         index = functools.partial(distributed.index, ray=ray)  # type: ignore[assignment]
         learner = functools.partial(distributed.learn_proxies, ray=ray)
-    indexed = index(source, model=clip, cache_dir=cache_dir, exclude=exclude, include_hidden=include_hidden,
-                    strict=strict, reporter=reporter, env=env)
+    def check_found(found: int) -> None:  # before any photo is embedded; no photo at all is said below
+        for b in concepts:
+            if b.k is not None and found:
+                check_k(b.k, found)
+
+    # The index loads the model only if some photo needs embedding; learning needs it in any case.
+    indexed = index(source, model=model if isinstance(model, ClipModel) else spec, cache_dir=cache_dir,
+                    exclude=exclude, include_hidden=include_hidden, strict=strict, reporter=reporter, env=env,
+                    check_found=check_found)
+    clip = model if isinstance(model, ClipModel) else (indexed.clip or load_clip(spec, env=env.vars))
     n = len(indexed.paths)
     if n == 0:
         raise InputError("No usable photos were found, so there is nothing to sort.")

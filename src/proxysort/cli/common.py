@@ -129,7 +129,7 @@ def cache_dir_for(env: Environment, cache_dir: Path | None) -> Path:
 
 def by_from_flags(
     by: list[str],
-    k: "int | list[int | None] | None",
+    k: "Sequence[int | None] | None",
     words: Optional[list[str]],
     words_file: Optional[list[Path]],
     noun: Optional[str],
@@ -146,9 +146,12 @@ def by_from_flags(
         if n == 1:
             raise UsageError("Give --words-file once per --by concept.")
         raise UsageError(f"With {n} --by concepts, give --words-file {n} times (once per concept, in order), or not at all.")
+    if k and len(k) not in (1, n):
+        raise UsageError(f"With {n} --by concepts, give --k once (for all of them) or {n} times (once per concept, in "
+                         f"order), not {len(k)} times.")
     per_words = ([split_words(words)] if n == 1 else [split_words([w]) for w in words]) if words else [None] * n
     per_file: list[Optional[Path]] = list(words_file) if words_file else [None] * n
-    per_k = k if isinstance(k, list) else [k] * n
+    per_k = list(k) if k and len(k) == n else [k[0] if k else None] * n
     return [By(c, words=w, words_file=f, noun=noun, k=kc) for c, w, f, kc in zip(by, per_words, per_file, per_k)]
 
 

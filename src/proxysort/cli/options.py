@@ -161,8 +161,12 @@ LlmOpt = Annotated[
 ]
 #: ``--k`` means a different count in each command, so each has its own help (one option per meaning).
 KOpt = Annotated[
-    Optional[int],
-    typer.Option("--k", metavar="N", help="Number of groups per concept (default: chosen by silhouette, at most 12)."),
+    Optional[List[int]],
+    typer.Option(
+        "--k", metavar="N",
+        help="How many groups to make (default: proxysort picks, at most 12). With several --by, one --k for "
+        "all of them, or one per --by in the same order.",
+    ),
 ]
 WordsKOpt = Annotated[Optional[int], typer.Option("--k", metavar="N", min=1, help="Number of groups wanted: how many words to ask an LLM for.")]
 EvalKOpt = Annotated[Optional[int], typer.Option("--k", metavar="N", help="Clusters for scoring (default: the true number of classes).")]

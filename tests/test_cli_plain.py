@@ -1,0 +1,45 @@
+"""Issue 24, for photographers: arguments checked before any work, counts that add up, plain help, known
+bad files that no longer fail scripts, and the album path kept under each group. Through the real CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support.photos import TINY_CONFIG
+
+MODEL = ["--model", str(TINY_CONFIG), "--pretrained", "none", "--device", "cpu", "--epochs", "2"]
+WORDS = ["--by", "color", "--words", "red,green,blue"]
+TWO = ["--by", "color", "--words", "red,green,blue", "--by", "shape", "--words", "round,square"]
+
+
+# -- arguments checked before any work ------------------------------------------------------------------
+
+
+def test_one_k_per_concept_or_one_for_all(run_cli, photo_folder: Path) -> None:
+    each = run_cli(["cluster", str(photo_folder), *TWO, "--k", "3", "--k", "2", "--no-folders", "--json", *MODEL])
+    assert each.exit_code == 0, each.stderr
+    assert "color: 12 photos in 3 groups" in each.stderr and "shape: 12 photos in 2 groups" in each.stderr
+    same = run_cli(["cluster", str(photo_folder), *TWO, "--k", "2", "--no-folders", "--json", *MODEL])
+    assert same.exit_code == 0, same.stderr
+    assert "color: 12 photos in 2 groups" in same.stderr and "shape: 12 photos in 2 groups" in same.stderr
+
+
+def test_too_many_k_is_a_usage_error_before_anything_is_read(run_cli, photo_folder: Path) -> None:
+    three = run_cli(["cluster", str(photo_folder), *TWO, "--k", "3", "--k", "2", "--k", "4", *MODEL])
+    assert three.exit_code == 2
+    assert "give --k once (for all of them) or 2 times" in three.stderr
+    assert "scanning" not in three.stderr
+    one = run_cli(["cluster", str(photo_folder), *WORDS, "--k", "3", "--k", "2", *MODEL])
+    assert one.exit_code == 2 and "--k" in one.stderr and "scanning" not in one.stderr
+
+
+def test_k_larger_than_the_photos_fails_before_any_photo_is_embedded(run_cli, photo_folder: Path) -> None:
+    result = run_cli(["cluster", str(photo_folder), *WORDS, "--k", "500", *MODEL])
+    assert result.exit_code == 2
+    assert "--k 500 asks for more clusters than there are photos (12)" in result.stderr
+    assert "indexed:" not in result.stderr and "indexing" not in result.stderr
+    status = run_cli(["status", str(photo_folder)])
+    assert "not indexed yet" in status.stdout or "0 indexed" in status.stdout, status.stdout

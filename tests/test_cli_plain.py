@@ -43,3 +43,12 @@ def test_k_larger_than_the_photos_fails_before_any_photo_is_embedded(run_cli, ph
     assert "indexed:" not in result.stderr and "indexing" not in result.stderr
     status = run_cli(["status", str(photo_folder)])
     assert "not indexed yet" in status.stdout or "0 indexed" in status.stdout, status.stdout
+
+
+def test_a_photo_given_as_the_folder_is_told_about_the_folder_argument(run_cli, photo_folder: Path) -> None:
+    photo = sorted(photo_folder.rglob("img*.jpg"))[0]
+    result = run_cli(["cluster", str(photo), *WORDS, "--k", "2", *MODEL])
+    assert result.exit_code == 2
+    assert "the photo folder argument (DIR) must be a folder" in result.stderr and str(photo.parent) in result.stderr
+    assert "--out" not in result.stderr and "scanning" not in result.stderr
+    assert sorted(os.listdir(photo.parent.parent)) == ["a", "b"]  # nothing written beside the photos

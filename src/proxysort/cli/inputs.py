@@ -88,4 +88,10 @@ def source_of(source: str, env: Environment) -> "Path | list[Path]":
     if not path.exists():
         # Checked here, before the output folder: a missing folder must not be reported as an --out problem.
         raise InputError(f"{path} does not exist; pass a folder of photos, or '-' and a list of files on stdin.")
+    if not path.is_dir():
+        # Checked here too: a photo given as DIR would otherwise be reported as an --out problem.
+        raise UsageError(
+            f"the photo folder argument (DIR) must be a folder, and {path} is a file; pass the folder that holds "
+            f"it ({path.parent}), or '-' with the file's path on stdin."
+        )
     return path

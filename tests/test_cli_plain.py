@@ -52,3 +52,13 @@ def test_a_photo_given_as_the_folder_is_told_about_the_folder_argument(run_cli, 
     assert "the photo folder argument (DIR) must be a folder" in result.stderr and str(photo.parent) in result.stderr
     assert "--out" not in result.stderr and "scanning" not in result.stderr
     assert sorted(os.listdir(photo.parent.parent)) == ["a", "b"]  # nothing written beside the photos
+
+
+def test_an_unknown_concept_says_at_the_end_that_its_groups_are_only_numbered(run_cli, photo_folder: Path) -> None:
+    result = run_cli(["cluster", str(photo_folder), "--by", "zorblaxity", "--k", "2", "--llm", "off", *MODEL])
+    assert result.exit_code == 0, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("warning: zorblaxity: proxysort knows no words for 'zorblaxity'"), result.stderr
+    assert "(zorblaxity-1 … zorblaxity-2)" in last and "give --words" in last
+    person = run_cli(["cluster", str(photo_folder), "--by", "person", "--k", "2", "--llm", "off", "--no-folders", *MODEL])
+    assert person.exit_code == 0 and "knows no words" not in person.stderr  # numbered by design, said up front

@@ -127,6 +127,7 @@ def cluster_command(
     from proxysort.cli.formats import choose_format, only_group, result_rows, write_eval, write_rows
     from proxysort.evaluation import read_labels, score_written
     from proxysort.indexer import sources
+    from proxysort.lexicon import is_identity_like
     from proxysort.output import check_output_folder, default_out
     from proxysort.sorting import as_by, write_folders
 
@@ -192,6 +193,14 @@ def cluster_command(
     if truth is not None:
         results = score_written(result, truth)
         write_eval(results, "table" if env.stderr_isatty else "tsv", env.stderr, is_tty=bool(env.stderr_isatty))
+    for c in result.concepts:
+        if c.word_source == "anchors" and not is_identity_like(c.concept):
+            # Said last, where it is read: the warning before the scan has scrolled away by now.
+            reporter.warning(
+                f"{c.concept}: proxysort knows no words for '{c.concept}', so these {c.k} groups follow random "
+                f"words, not necessarily {c.concept}, and are numbered by size ({c.names[0]} … {c.names[-1]}); "
+                "give --words with names for its values to sort by it."
+            )
     if result.failures or vanished:
         reporter.warning(f"{len(result.failures) + vanished} photo(s) were skipped (listed above); the rest is sorted.")
         raise typer.Exit(int(ExitCode.PARTIAL))

@@ -62,3 +62,61 @@ def test_an_unknown_concept_says_at_the_end_that_its_groups_are_only_numbered(ru
     assert "(zorblaxity-1 … zorblaxity-2)" in last and "give --words" in last
     person = run_cli(["cluster", str(photo_folder), "--by", "person", "--k", "2", "--llm", "off", "--no-folders", *MODEL])
     assert person.exit_code == 0 and "knows no words" not in person.stderr  # numbered by design, said up front
+
+
+# -- where a photo came from ------------------------------------------------------------------------------
+
+
+def _library(root: Path) -> None:
+    """Albums as a photographer keeps them, with a Takeout copy and its sidecar, and a hostile album name."""
+    from tests.support.photos import make_photo
+
+    make_photo(root / "2019" / "Summer holiday" / "IMG_1.jpg", (220, 20, 20), size=(64, 48))
+    make_photo(root / "2019" / "Summer holiday" / "IMG_2.jpg", (20, 200, 20), size=(65, 48))
+    make_photo(root / "Takeout" / "IMG_2001.JPG", (220, 20, 20), size=(66, 48))
+    make_photo(root / "Takeout" / "IMG_2001(1).JPG", (220, 30, 20), size=(67, 48))
+    (root / "Takeout" / "IMG_2001.JPG.json").write_text("{}")
+    (root / "Takeout" / "IMG_2001.JPG(1).json").write_text("{}")
+    make_photo(root / "IMG_2001(1).JPG", (220, 25, 20), size=(68, 48))  # same name as the Takeout copy
+    (root / "IMG_2001.JPG(1).json").write_text("{}")
+    make_photo(root / " .. " / "IMG_3.jpg", (20, 20, 220), size=(69, 48))
+
+
+def test_keep_folders_keeps_each_album_under_its_group(run_cli, tmp_path: Path) -> None:
+    from tests.support.treesnap import assert_unchanged, snapshot
+
+    photos = tmp_path / "photos"
+    _library(photos)
+    before = snapshot(photos)
+    out = tmp_path / "sorted"
+    result = run_cli(["cluster", str(photos), "--by", "color", "--words", "red,green,blue", "--k", "1",
+                      "--keep-folders", "--out", str(out), "-q", *MODEL])
+    assert result.exit_code == 0, result.stderr
+    group = out / "color" / next(p.name for p in (out / "color").iterdir())
+    made = sorted(str(p.relative_to(group)) for p in group.rglob("*") if not p.is_dir())
+    assert made == sorted([
+        "2019/Summer holiday/IMG_1.jpg", "2019/Summer holiday/IMG_2.jpg",
+        "Takeout/IMG_2001.JPG", "Takeout/IMG_2001.JPG.json",
+        "Takeout/IMG_2001(1).JPG", "Takeout/IMG_2001.JPG(1).json",  # Takeout's own pairing, kept
+        "IMG_2001(1).JPG", "IMG_2001.JPG(1).json",
+        "folder/IMG_3.jpg",  # ' .. ' is no folder name to write: sanitised
+    ]), made
+    assert (group / "2019" / "Summer holiday" / "IMG_1.jpg").resolve() == (photos / "2019" / "Summer holiday" / "IMG_1.jpg")
+    assert_unchanged(before, photos)
+    clean = run_cli(["clean", str(out)])
+    assert clean.exit_code == 0, clean.stderr
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_a_renamed_takeout_copy_keeps_takeouts_sidecar_pattern(run_cli, tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    _library(photos)
+    out = tmp_path / "sorted"
+    result = run_cli(["cluster", str(photos), "--by", "color", "--words", "red,green,blue", "--k", "1",
+                      "--out", str(out), "-q", *MODEL])
+    assert result.exit_code == 0, result.stderr
+    group = out / "color" / next(p.name for p in (out / "color").iterdir())
+    names = {p.name for p in group.iterdir()}
+    # two photos named IMG_2001(1).JPG: the second moves to -2 before the "(1)", its sidecar with it
+    assert {"IMG_2001(1).JPG", "IMG_2001.JPG(1).json", "IMG_2001-2(1).JPG", "IMG_2001-2.JPG(1).json"} <= names, names
+    assert "IMG_2001(1).json" not in names and "IMG_2001-2(1).json" not in names

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
@@ -69,15 +70,24 @@ def _split_ext(basename: str) -> tuple[str, str]:
     return (stem, dot + ext) if stem else (basename, "")
 
 
+#: Google Takeout's second photo of a name: ``IMG_1(1).jpg``, whose sidecar is ``IMG_1.jpg(1).json``.
+_TAKEOUT_COPY = re.compile(r"(.*)(\(\d+\))")
+
+
 def _companion_tail(photo: str, companion: str) -> str:
     """What follows the photo's name in its companion's name, so the pair stays together after renaming.
 
-    ``IMG_1.jpg.json`` (Google Takeout) -> ``.json`` after the whole name; ``IMG_1.xmp``/``IMG_1.MOV`` -> the
-    part after the stem; anything else (``IMG_O1.AAE``) keeps only its extension.
+    ``IMG_1.jpg.json`` (Google Takeout) -> ``.json`` after the whole name, marked ``\0``; Takeout's copy
+    ``IMG_1(1).jpg`` with ``IMG_1.jpg(1).json`` -> ``(1).json`` after ``IMG_1.jpg``, marked ``\1``, the
+    name Takeout tools look for; ``IMG_1.xmp``/``IMG_1.MOV`` -> the part after the stem; anything else
+    (``IMG_O1.AAE``) keeps only its extension.
     """
     if companion.casefold().startswith(photo.casefold()) and len(companion) > len(photo):
         return "\0" + companion[len(photo):]  # "\0": after the full name
-    stem, _ = _split_ext(photo)
+    stem, ext = _split_ext(photo)
+    copy = _TAKEOUT_COPY.fullmatch(stem)
+    if copy and companion.casefold().startswith((copy.group(1) + ext + copy.group(2)).casefold()):
+        return "\1" + companion[len(copy.group(1) + ext):]  # "\1": after the name without its "(1)"
     if companion.casefold().startswith(stem.casefold() + ".") or companion.casefold().startswith(stem.casefold() + "_"):
         return companion[len(stem):]
     return _split_ext(companion)[1] or ".companion"
@@ -95,19 +105,28 @@ def _fit(stem: str, tail: str) -> str:
 def _file_names(basename: str, companions: Sequence[str], taken: set[str]) -> tuple[str, list[str | None]]:
     """The photo's own file name (or ``stem-2.ext`` when taken) and its companions' names beside it.
 
-    Every name of the set must be free, so a photo and its sidecars move to ``-2`` together. A companion
-    whose name would repeat another of the same photo gets ``None`` (not linked twice).
+    Every name of the set must be free, so a photo and its sidecars move to ``-2`` together; a Takeout
+    copy ``IMG_1(1).jpg`` becomes ``IMG_1-2(1).jpg`` beside ``IMG_1-2.jpg(1).json``, still Takeout's
+    pattern. A companion whose name would repeat another of the same photo gets ``None`` (not linked twice).
     """
     stem, ext = _split_ext(basename)
+    copy = _TAKEOUT_COPY.fullmatch(stem)
+    core, number = (copy.group(1), copy.group(2)) if copy else (stem, "")
     tails = [_companion_tail(basename, c) for c in companions]
     n = 1
     while True:
-        s = stem if n == 1 else f"{stem}-{n}"
-        name = _fit(s, ext) if n > 1 else basename
+        c = core if n == 1 else f"{core}-{n}"
+        name = _fit(c, number + ext) if n > 1 else basename
+        s = _split_ext(name)[0]
         names: list[str | None] = []
         seen = {name.casefold()}
         for tail in tails:
-            cand = _fit(name, tail[1:]) if tail.startswith("\0") else _fit(s, tail)
+            if tail.startswith("\0"):
+                cand = _fit(name, tail[1:])
+            elif tail.startswith("\1"):
+                cand = _fit(c, ext + tail[1:])
+            else:
+                cand = _fit(s, tail)
             if cand.casefold() in seen:
                 names.append(None)
                 continue
@@ -117,6 +136,18 @@ def _file_names(basename: str, companions: Sequence[str], taken: set[str]) -> tu
             taken |= seen
             return name, names
         n += 1
+
+
+def album(source: str, roots: Sequence[Path]) -> tuple[str, ...]:
+    """Where a photo came from: the folders between the photo root holding it (the deepest, when roots
+    nest) and the photo, as ``("2019", "Summer holiday")``; empty for a photo directly in a root or in
+    none. Names are raw here: :func:`_plan` makes each a safe folder name."""
+    folder = os.path.dirname(source)
+    holders = [str(r) for r in roots if folder == str(r) or folder.startswith(str(r).rstrip(os.sep) + os.sep)]
+    if not holders:
+        return ()
+    rel = os.path.relpath(folder, max(holders, key=len))
+    return () if rel == "." else tuple(rel.split(os.sep))
 
 
 # ------------------------------------------------------------------------------------------ location
@@ -217,6 +248,7 @@ class TreeInputs:
     content_ids: Mapping[str, str] = field(default_factory=dict)  # photo -> content hash
     keep_duplicates: bool = False
     runs: Mapping[str, ConceptRun] = field(default_factory=dict)  # concept -> how its tree is made
+    keep_folders: bool = False  # each photo under its album: OUT/<concept>/<group>/<album path>/<photo>
 
 
 @dataclass
@@ -361,6 +393,7 @@ def plan_tree(
     content_ids: Mapping[str, str] | None = None,
     keep_duplicates: bool = False,
     runs: Mapping[str, ConceptRun] | None = None,
+    keep_folders: bool = False,
 ) -> TreePlan:
     """Plan ``OUT/<concept>/<cluster>/<file>`` for ``groups``: concept -> [(source path, cluster name)].
 
@@ -368,8 +401,9 @@ def plan_tree(
     its name stem; photos with the same ``content_ids`` value appear once per group unless
     ``keep_duplicates``. ``runs`` (concept -> :class:`ConceptRun`) is recorded in the manifest with each
     concept's tree; a concept without one loses the record of an earlier run (it would no longer describe
-    the tree). Reads the output folder (and its manifest) but writes nothing, so ``--dry-run`` is this
-    alone; :func:`write_tree` plans again under the folder's lock before it changes anything.
+    the tree). ``keep_folders`` keeps where each photo came from: its folder relative to the photo root
+    holding it, every part a safe name (:func:`album`), under its group. Reads the output folder (and its
+    manifest) but writes nothing, so ``--dry-run`` is this alone; :func:`write_tree` plans again under the folder's lock before it changes anything.
     """
     if link not in LINK_MODES:
         raise UsageError(f"--link must be one of {', '.join(LINK_MODES)} (got {link!r}).")
@@ -384,6 +418,7 @@ def plan_tree(
         content_ids={str(k): v for k, v in (content_ids or {}).items()},
         keep_duplicates=keep_duplicates,
         runs=dict(runs or {}),
+        keep_folders=keep_folders,
     )
     out = Path(os.path.abspath(out))
     check_path_length(out)
@@ -456,6 +491,22 @@ def _plan(od: OutDir, inputs: TreeInputs) -> TreePlan:
     duplicates: list[Duplicate] = []
     companion_stats: dict[str, os.stat_result | None] = {}
     checked: dict[tuple[str, str], bool] = {}
+    album_dirs: dict[tuple[str, str], str] = {}  # (folder in OUT, album folder's name) -> its folder in OUT
+    subfolders: dict[str, set[str]] = {}  # folder in OUT -> album folders planned in it (files avoid them)
+
+    def album_dir(group_dir: str, parts: Sequence[str]) -> str:
+        """The folder in OUT for an album under a group (the group itself for no parts); a part whose
+        safe name a foreign file or link holds there gets ``-2``."""
+        rel = group_dir
+        for part in parts:
+            if (rel, part) not in album_dirs:
+                taken = {n for n in od.listdir(rel) if blocked(f"{rel}/{n}")}
+                child = unique_names([part], taken=taken, fallback="folder")[0]
+                album_dirs[(rel, part)] = f"{rel}/{child}"
+                subfolders.setdefault(rel, set()).add(child.casefold())
+                dirs.append(f"{rel}/{child}")
+            rel = album_dirs[(rel, part)]
+        return rel
 
     def identical(a: str, b: str) -> bool:
         """Content ids are sampled hashes: two photos count as one only when all their bytes agree."""
@@ -473,36 +524,41 @@ def _plan(od: OutDir, inputs: TreeInputs) -> TreePlan:
         for source, name in members:
             by_cluster.setdefault(safe[name], []).append(source)
         for folder, sources in sorted(by_cluster.items()):
-            rel_dir = f"{cdir}/{folder}"
-            dirs.append(rel_dir)
-            names_taken = {n.casefold() for n in occupied(rel_dir)}
-            first_of: dict[str, str] = {}  # content id -> path in OUT of the copy linked
-            first_source: dict[str, str] = {}  # content id -> that copy's photo
+            group_dir = f"{cdir}/{folder}"
+            dirs.append(group_dir)
+            by_album: dict[str, list[str]] = {}
             for source in sorted(set(sources)):
-                cid = inputs.content_ids.get(source)
-                if cid and not inputs.keep_duplicates and cid in first_of and identical(first_source[cid], source):
-                    duplicates.append(Duplicate(concept, source, first_of[cid]))
-                    dest[(concept, source)] = first_of[cid]
-                    continue
-                comps = []
-                for c in inputs.companions.get(source, []):
-                    if c not in companion_stats:
-                        companion_stats[c] = _source_stat(c)
-                    if companion_stats[c] is None:
-                        if c not in vanished:
-                            vanished.append(c)
-                    else:
-                        comps.append(c)
-                name, comp_names = _file_names(os.path.basename(source) or "photo", [os.path.basename(c) for c in comps], names_taken)
-                rel = f"{rel_dir}/{name}"
-                files.append(_fingerprint(rel, source, inputs.link, out_real, present[source], None))
-                dest[(concept, source)] = rel
-                if cid and cid not in first_of:
-                    first_of[cid], first_source[cid] = rel, source
-                for comp, comp_name in zip(comps, comp_names):
-                    if comp_name is not None:
-                        files.append(_fingerprint(f"{rel_dir}/{comp_name}", comp, inputs.link, out_real,
-                                                  companion_stats[comp], rel))  # type: ignore[arg-type]
+                parts = album(source, inputs.photo_roots) if inputs.keep_folders else ()
+                by_album.setdefault(album_dir(group_dir, parts), []).append(source)
+            first_of: dict[str, str] = {}  # content id -> path in OUT of the copy linked (once per group)
+            first_source: dict[str, str] = {}  # content id -> that copy's photo
+            for rel_dir, album_sources in by_album.items():
+                names_taken = {n.casefold() for n in occupied(rel_dir)} | subfolders.get(rel_dir, set())
+                for source in album_sources:
+                    cid = inputs.content_ids.get(source)
+                    if cid and not inputs.keep_duplicates and cid in first_of and identical(first_source[cid], source):
+                        duplicates.append(Duplicate(concept, source, first_of[cid]))
+                        dest[(concept, source)] = first_of[cid]
+                        continue
+                    comps = []
+                    for c in inputs.companions.get(source, []):
+                        if c not in companion_stats:
+                            companion_stats[c] = _source_stat(c)
+                        if companion_stats[c] is None:
+                            if c not in vanished:
+                                vanished.append(c)
+                        else:
+                            comps.append(c)
+                    name, comp_names = _file_names(os.path.basename(source) or "photo", [os.path.basename(c) for c in comps], names_taken)
+                    rel = f"{rel_dir}/{name}"
+                    files.append(_fingerprint(rel, source, inputs.link, out_real, present[source], None))
+                    dest[(concept, source)] = rel
+                    if cid and cid not in first_of:
+                        first_of[cid], first_source[cid] = rel, source
+                    for comp, comp_name in zip(comps, comp_names):
+                        if comp_name is not None:
+                            files.append(_fingerprint(f"{rel_dir}/{comp_name}", comp, inputs.link, out_real,
+                                                      companion_stats[comp], rel))  # type: ignore[arg-type]
 
     planned = {e.path: e for e in files}
     keep = {e.path for e in ours_on_disk if planned.get(e.path) == e and e.path not in orphan_paths}

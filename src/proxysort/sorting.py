@@ -283,13 +283,15 @@ def write_folders(
     link: str = "symlink",
     dry_run: bool = False,
     keep_duplicates: bool = False,
+    keep_folders: bool = False,
     reporter: Reporter | None = None,
 ) -> tuple["TreePlan", "WriteSummary | None"]:
     """Write (or with ``dry_run`` only plan) ``OUT/<concept>/<group>/<photo>`` for ``result``.
 
     The tree must stay out of the photo folders (``result.roots``). Companions the index found (sidecars,
     Live Photo clips, RAW twins) are linked beside their photo; byte-identical photos appear once per group
-    unless ``keep_duplicates``. Other concepts' trees from earlier runs in ``out`` are kept. The manifest
+    unless ``keep_duplicates``; ``keep_folders`` puts each photo under its album
+    (``OUT/color/red/2019/Summer holiday/IMG_1.jpg``). Other concepts' trees from earlier runs in ``out`` are kept. The manifest
     records with each concept's tree the run that made it (:func:`run_records`). The returned plan is the
     one carried out (planned again under the output folder's lock).
     """
@@ -301,7 +303,8 @@ def write_folders(
     ids = list(index.content_ids)
     content_ids = dict(zip(map(str, result.paths), ids)) if len(ids) == len(result.paths) else {}
     plan = plan_tree(Path(out).expanduser(), groups, link=link, photo_roots=result.roots, companions=companions,
-                     content_ids=content_ids, keep_duplicates=keep_duplicates, runs=run_records(result))
+                     content_ids=content_ids, keep_duplicates=keep_duplicates, runs=run_records(result),
+                     keep_folders=keep_folders)
     if dry_run:
         return plan, None
     summary = write_tree(plan, reporter)

@@ -19,6 +19,7 @@ from proxysort.cli.index_cmd import index_command, status_command
 from proxysort.cli.show_cmd import show_command
 from proxysort.cli.words_cmd import words_command
 from proxysort.cli.common import get_env, handle_errors, set_env
+from proxysort.cli.options import PANELS
 from proxysort.env import Environment
 from proxysort.threads import prepare_environment
 
@@ -71,6 +72,21 @@ class _Command(TyperCommand):
         for param in self.params:
             if type(param) is TyperArgument:
                 param.__class__ = _PlainArgument
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Arguments, then the everyday options, then one section per help panel (``cli/options.PANELS``):
+        a newcomer's first screen shows what to sort by and where, not the method's knobs. Typer draws
+        panels only in its rich mode, which this app leaves off so that help reads the same in a pipe."""
+        sections: dict[str, list[tuple[str, str]]] = {}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None:
+                title = "Arguments" if param.param_type_name == "argument" else getattr(param, "rich_help_panel", None)
+                sections.setdefault(title or "Options", []).append(record)
+        for title in ("Arguments", "Options", *PANELS):
+            if sections.get(title):
+                with formatter.section(title):
+                    formatter.write_dl(sections[title])
 
 
 #: An example or two per command, shown at the end of its --help (``\b`` keeps Click from rewrapping).

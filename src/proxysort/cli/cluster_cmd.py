@@ -35,6 +35,7 @@ from proxysort.cli.options import (
     GroupOpt,
     IncludeHiddenOpt,
     KeepDuplicatesOpt,
+    KeepFoldersOpt,
     KOpt,
     LabelColumnOpt,
     LabelsOpt,
@@ -86,43 +87,44 @@ def cluster_command(
     by: ByOpt,
     k: KOpt = None,
     words: WordsOpt = None,
+    out: OutOpt = None,
+    link: LinkOpt = "symlink",
+    keep_folders: KeepFoldersOpt = False,
+    group: GroupOpt = None,
+    fmt: FormatOpt = None,
+    json_output: RowsJsonOpt = False,
+    print0: Print0Opt = False,
+    open_page: OpenOpt = False,
+    dry_run: DryRunOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
     words_file: WordsFileOpt = None,
     llm: LlmOpt = None,
     noun: NounOpt = None,
-    mode: ModeOpt = DEFAULT_MODE,
-    feature: FeatureOpt = None,
-    epochs: EpochsOpt = None,
-    threads: ThreadsOpt = None,
-    out: OutOpt = None,
+    exclude: ExcludeOpt = None,
+    include_hidden: IncludeHiddenOpt = False,
+    strict: StrictOpt = False,
     no_folders: NoFoldersOpt = False,
-    link: LinkOpt = "symlink",
-    dry_run: DryRunOpt = False,
     keep_duplicates: KeepDuplicatesOpt = False,
-    json_output: RowsJsonOpt = False,
-    fmt: FormatOpt = None,
-    group: GroupOpt = None,
-    print0: Print0Opt = False,
-    open_page: OpenOpt = False,
-    labels: LabelsOpt = None,
-    label_column: LabelColumnOpt = None,
     model: ModelOpt = None,
     pretrained: PretrainedOpt = None,
     device: DeviceOpt = None,
     cache_dir: CacheDirOpt = None,
-    exclude: ExcludeOpt = None,
-    include_hidden: IncludeHiddenOpt = False,
+    mode: ModeOpt = DEFAULT_MODE,
+    feature: FeatureOpt = None,
+    epochs: EpochsOpt = None,
     seed: SeedOpt = 0,
-    strict: StrictOpt = False,
+    labels: LabelsOpt = None,
+    label_column: LabelColumnOpt = None,
+    threads: ThreadsOpt = None,
     ray: RayOpt = None,
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = False,
 ) -> None:
-    """Sort photos by the concepts you name (--by color) into OUT/<concept>/<group>/ folders of links.
+    """Sort your photos into folders by what you name: --by color makes OUT/color/red/, OUT/color/blue/, ...
 
-    Results go to stdout (a table on a terminal, TSV in a pipe); progress and the plan go to stderr.
-    The photos are selected exactly as `index` selects them (same --exclude and --include-hidden);
-    sidecars, Live Photo clips and RAW twins follow their photo. Exit 3 when some photos had to be
-    skipped (the rest is sorted).
+    Your photo folder is only read: the folders hold links to the photos (or copies, --link copy), and
+    sidecars, Live Photo clips and RAW twins go with their photo. The groups are printed on stdout (a table
+    at a terminal, TSV in a pipe); progress goes to stderr. Exit 3 when a photo could not be read for the
+    first time (the rest is sorted); photos already reported by an earlier run are only counted.
     """
     from proxysort.cli.formats import choose_format, only_group, result_rows, write_eval, write_rows
     from proxysort.evaluation import read_labels, score_written
@@ -164,7 +166,8 @@ def cluster_command(
     if out is not None:
         try:
             plan, summary = write_folders(
-                result, out, link=link, dry_run=dry_run, keep_duplicates=keep_duplicates, reporter=reporter
+                result, out, link=link, dry_run=dry_run, keep_duplicates=keep_duplicates, keep_folders=keep_folders,
+                reporter=reporter,
             )
         except KeyboardInterrupt:
             raise fail(

@@ -18,45 +18,66 @@ from proxysort.encoders import DEFAULT_MODEL, DEFAULT_PRETRAINED
 from proxysort.output import LINK_MODES
 from proxysort.proxy import DEFAULT_EPOCHS, DEFAULT_FEATURE, DEFAULT_MODE, DEFAULT_ROUNDS, FEATURES, MODES
 
+# -- help panels ------------------------------------------------------------------------------------------
+# ``--help`` lists options without a panel first, under "Options": those are the everyday ones (what to sort
+# by, into how many groups, where, and what to print). The rest follow in this order (cli/app.py).
+
+WORDS_PANEL = "Words and which photos"
+OUTPUT_PANEL = "More about the output"
+MODEL_PANEL = "Model and cache"
+METHOD_PANEL = "Method (advanced)"
+PERFORMANCE_PANEL = "Performance"
+#: Every panel, in the order ``--help`` shows them after the everyday options.
+PANELS = (WORDS_PANEL, OUTPUT_PANEL, MODEL_PANEL, METHOD_PANEL, PERFORMANCE_PANEL)
+
 # -- model and cache (every command that embeds or reads the cache) --------------------------------------
 
 ModelOpt = Annotated[
     Optional[str],
     typer.Option(
         "--model", metavar="NAME|CONFIG.json",
-        help="open_clip model name, or a path to an open_clip model-config JSON.  "
+        help="The CLIP model that looks at the photos: an open_clip model name, or a model-config JSON file.  "
         f"[env var: PROXYSORT_MODEL; default: {DEFAULT_MODEL}]",
-        show_default=False,
+        show_default=False, rich_help_panel=MODEL_PANEL,
     ),
 ]
 PretrainedOpt = Annotated[
     Optional[str],
     typer.Option(
         "--pretrained", metavar="TAG|FILE|none",
-        help="open_clip weights tag (downloaded once), a local weights file, or 'none' for random weights.  "
-        f"[env var: PROXYSORT_PRETRAINED; default: {DEFAULT_PRETRAINED}]",
-        show_default=False,
+        help="The model's weights: an open_clip tag (downloaded once), a weights file, or 'none' (random, "
+        f"for tests).  [env var: PROXYSORT_PRETRAINED; default: {DEFAULT_PRETRAINED}]",
+        show_default=False, rich_help_panel=MODEL_PANEL,
     ),
 ]
 DeviceOpt = Annotated[
     Optional[str],
     typer.Option(
-        "--device", metavar="auto|cpu|cuda", help="auto (CUDA when present), cpu or cuda.  [env var: PROXYSORT_DEVICE; default: auto]",
-        show_default=False,
+        "--device", metavar="auto|cpu|cuda",
+        help="Where the model runs: auto (the GPU when there is one), cpu or cuda.  [env var: PROXYSORT_DEVICE; default: auto]",
+        show_default=False, rich_help_panel=MODEL_PANEL,
     ),
 ]
 CacheDirOpt = Annotated[
     Optional[Path],
     typer.Option(
         "--cache-dir", metavar="DIR",
-        help="Where vectors are cached (default: the platform's user cache folder).  [env var: PROXYSORT_CACHE_DIR]",
+        help="Where proxysort remembers what it saw in each photo (default: your user cache folder).  "
+        "[env var: PROXYSORT_CACHE_DIR]",
+        rich_help_panel=MODEL_PANEL,
         # Not checked here: a cache path that is a file or unreadable is the library's CacheError (exit 5,
         # one sentence), and `words` without an LLM never touches the cache at all.
         readable=False,
     ),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary on stderr.")]
-StrictOpt = Annotated[bool, typer.Option("--strict", help="Fail (exit 3) when any photo had to be skipped.")]
+StrictOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict", rich_help_panel=WORDS_PANEL,
+        help="Fail (exit 3) when any photo cannot be read, also one already reported by an earlier run.",
+    ),
+]
 
 # -- sources --------------------------------------------------------------------------------------------
 
@@ -78,31 +99,48 @@ IndexSourcesArg = Annotated[
 ]
 FolderArg = Annotated[Path, typer.Argument(help="The photo folder to report on.", metavar="DIR", show_default=False)]
 ExcludeOpt = Annotated[
-    Optional[List[Path]], typer.Option("--exclude", help="A folder to leave out (repeatable).", file_okay=False, metavar="DIR")
+    Optional[List[Path]],
+    typer.Option("--exclude", help="A folder to leave out (repeatable).", file_okay=False, metavar="DIR", rich_help_panel=WORDS_PANEL),
 ]
 IncludeHiddenOpt = Annotated[
     bool,
-    typer.Option("--include-hidden", help="Also index hidden folders and files (names starting with '.'), e.g. a hidden album."),
+    typer.Option(
+        "--include-hidden", rich_help_panel=WORDS_PANEL,
+        help="Also look in hidden folders and files (names starting with '.'), e.g. a hidden album.",
+    ),
 ]
 VerboseOpt = Annotated[
     bool,
     typer.Option(
-        "--verbose", "-v", help="List every skipped file on its own line (else a reason shared by many is one line with a count)."
+        "--verbose", "-v",
+        help="List every photo that could not be read on its own line (else one line per reason, with a count).",
     ),
 ]
 IndexStrictOpt = Annotated[
-    bool, typer.Option("--strict", help="Treat any skipped file as an error (message + exit code 3).")
+    bool,
+    typer.Option("--strict", help="Fail (exit 3) when any file cannot be read, also one already reported by an earlier run."),
 ]
 BatchSizeOpt = Annotated[
-    Optional[int], typer.Option("--batch-size", metavar="N", min=1, help="Images per model forward pass (default: 32 CPU, 128 GPU).")
+    Optional[int],
+    typer.Option(
+        "--batch-size", metavar="N", min=1, rich_help_panel=PERFORMANCE_PANEL,
+        help="Photos the model looks at in one go (default: 32 on a CPU, 128 on a GPU).",
+    ),
 ]
-WorkersOpt = Annotated[Optional[int], typer.Option("--workers", metavar="N", min=1, help="Decoding threads (default: CPU count, 2 to 8).")]
+WorkersOpt = Annotated[
+    Optional[int],
+    typer.Option(
+        "--workers", metavar="N", min=1, rich_help_panel=PERFORMANCE_PANEL,
+        help="Threads that read and decode photos (default: one per CPU, 2 to 8).",
+    ),
+]
 RayOpt = Annotated[
     Optional[str],
     typer.Option(
         "--ray",
         metavar="ADDRESS",
-        help="Run the heavy stages (decoding, embedding, proxy learning) on a Ray cluster: auto (the one this "
+        rich_help_panel=PERFORMANCE_PANEL,
+        help="Share the heavy work (reading photos, the model, learning) over a Ray cluster: auto (the one this "
         "machine belongs to), local (a new one for this run) or HOST:PORT of its head. Needs proxysort[ray] on every node and the "
         "photos at the same path everywhere (README: Large archives).",
     ),
@@ -120,18 +158,25 @@ def complete_concept(incomplete: str) -> list[str]:
 #: ``cluster``/``eval`` sort by one or more concepts; ``words`` shows the words of one.
 ByOpt = Annotated[
     List[str],
-    typer.Option("--by", metavar="CONCEPT", autocompletion=complete_concept, help="A concept to sort by (color, species, pose, person, ...). Repeat for several."),
+    typer.Option(
+        "--by", metavar="CONCEPT", autocompletion=complete_concept,
+        help="What to sort by: color, species, season, pose, ... Repeat for several (one folder tree each).",
+    ),
 ]
 OneByOpt = Annotated[str, typer.Option("--by", metavar="CONCEPT", autocompletion=complete_concept, help="The concept to sort by, e.g. color, species, pose, person.")]
 NounOpt = Annotated[
     Optional[str],
-    typer.Option("--noun", metavar="NOUN", help="What the photos show, used in the prompt ('fruit'); default depends on the concept."),
+    typer.Option(
+        "--noun", metavar="NOUN", rich_help_panel=WORDS_PANEL,
+        help="What the photos show ('fruit', 'dog'), so the names fit them; default depends on the concept.",
+    ),
 ]
 WordsOpt = Annotated[
     Optional[List[str]],
     typer.Option(
         "--words", metavar="WORD,WORD,...",
-        help="Candidate words, comma-separated. With several --by, give one --words per --by, in the same order.",
+        help="The names to sort into, comma-separated (red,green,blue); without it proxysort proposes some. "
+        "With several --by, one --words per --by, in the same order.",
     ),
 ]
 OneWordsOpt = Annotated[
@@ -142,8 +187,8 @@ WordsFileOpt = Annotated[
     Optional[List[Path]],
     typer.Option(
         "--words-file", metavar="FILE",
-        help="A file of candidate words (one per line or comma-separated); one per --by, in the same order.",
-        dir_okay=False,
+        help="The names to sort into, from a file (one per line or comma-separated); one per --by, in order.",
+        dir_okay=False, rich_help_panel=WORDS_PANEL,
     ),
 ]
 OneWordsFileOpt = Annotated[
@@ -154,9 +199,10 @@ LlmOpt = Annotated[
     Optional[str],
     typer.Option(
         "--llm", metavar="MODEL|off",
-        help="Ask this chat model (openai SDK; OPENAI_API_KEY, OPENAI_BASE_URL for local servers) for words; "
-        "'off' stays offline. Default: $PROXYSORT_LLM, else gpt-4o-mini when OPENAI_API_KEY or OPENAI_BASE_URL "
-        "is set, else offline.",
+        help="Ask this chat model for names (openai SDK; OPENAI_API_KEY, or OPENAI_BASE_URL for a local "
+        "server); 'off' never asks. Default: $PROXYSORT_LLM, else gpt-4o-mini when OPENAI_API_KEY or "
+        "OPENAI_BASE_URL is set, else the built-in word lists.",
+        rich_help_panel=WORDS_PANEL,
     ),
 ]
 #: ``--k`` means a different count in each command, so each has its own help (one option per meaning).
@@ -169,7 +215,7 @@ KOpt = Annotated[
     ),
 ]
 WordsKOpt = Annotated[Optional[int], typer.Option("--k", metavar="N", min=1, help="Number of groups wanted: how many words to ask an LLM for.")]
-EvalKOpt = Annotated[Optional[int], typer.Option("--k", metavar="N", help="Clusters for scoring (default: the true number of classes).")]
+EvalKOpt = Annotated[Optional[int], typer.Option("--k", metavar="N", help="Groups to score (default: as many as the labels have).")]
 
 # -- learning ---------------------------------------------------------------------------------------------
 
@@ -180,16 +226,16 @@ LinkChoice = Literal[LINK_MODES]  # type: ignore[valid-type]
 FormatChoice = Literal[FORMATS]  # type: ignore[valid-type]
 
 ModeOpt = Annotated[ModeChoice, typer.Option(
-    "--method", "--mode", metavar="|".join(MODES),
+    "--method", "--mode", metavar="|".join(MODES), rich_help_panel=METHOD_PANEL,
     help=f"How proxies are learned (default {DEFAULT_MODE}: Multi-DProxy; multimap, multisub: the other seed papers; "
     "zeroshot = no training).",
 )]
 FeatureOpt = Annotated[Optional[FeatureChoice], typer.Option(
-    "--feature", metavar="|".join(FEATURES), help=f"What k-means clusters (default: {DEFAULT_FEATURE}).")]
+    "--feature", metavar="|".join(FEATURES), rich_help_panel=METHOD_PANEL, help=f"What k-means clusters (default: {DEFAULT_FEATURE}).")]
 EpochsOpt = Annotated[
     Optional[int],
     typer.Option(
-        "--epochs", metavar="N",
+        "--epochs", metavar="N", rich_help_panel=METHOD_PANEL,
         min=0,
         help=f"Exact passes through the text encoder per photo (default: {DEFAULT_ROUNDS['cpu']} for subspace; "
         f"free and linear: at most {DEFAULT_EPOCHS['cpu']} epochs on CPU, {DEFAULT_EPOCHS['cuda']} on GPU, "
@@ -202,24 +248,37 @@ ThreadsOpt = Annotated[
         "--threads",
         metavar="N",
         min=1,
-        help="CPU threads for learning and k-means (default: torch's choice, the physical cores; idle threads "
-        "wait passively, so a busy machine loses little).",
+        rich_help_panel=PERFORMANCE_PANEL,
+        help="CPU threads for the sorting (default: one per physical core; idle threads wait without "
+        "spinning, so a busy machine loses little).",
     ),
 ]
-SeedOpt = Annotated[int, typer.Option("--seed", metavar="N", help="Seed for proxy learning and k-means (same seed, same result).")]
+SeedOpt = Annotated[
+    int,
+    typer.Option(
+        "--seed", metavar="N", rich_help_panel=METHOD_PANEL,
+        help="Fixes every random choice: the same seed on the same photos gives the same groups.",
+    ),
+]
 
 # -- labels -----------------------------------------------------------------------------------------------
 
 LabelsOpt = Annotated[
     Optional[Path],
-    typer.Option("--labels", metavar="FILE", help="A labels.csv ('path' relative to it, one column per labelling) to score against.", dir_okay=False),
+    typer.Option(
+        "--labels", metavar="FILE", dir_okay=False, rich_help_panel=METHOD_PANEL,
+        help="A labels.csv of right answers ('path' relative to it, one column per concept) to score the groups against.",
+    ),
 ]
 EvalLabelsOpt = Annotated[
     Path, typer.Option("--labels", metavar="FILE", help="labels.csv: a 'path' column relative to the file, then one column per labelling.", dir_okay=False)
 ]
 LabelColumnOpt = Annotated[
     Optional[List[str]],
-    typer.Option("--label-column", metavar="COLUMN", help="The labels.csv column for each --by, in order (default: the concept name)."),
+    typer.Option(
+        "--label-column", metavar="COLUMN", rich_help_panel=METHOD_PANEL,
+        help="The labels.csv column for each --by, in order (default: the concept name).",
+    ),
 ]
 SeedsOpt = Annotated[int, typer.Option("--seeds", metavar="N", min=1, help="Number of k-means seeds to average over (the papers use 10).")]
 
@@ -227,13 +286,36 @@ SeedsOpt = Annotated[int, typer.Option("--seeds", metavar="N", min=1, help="Numb
 
 OutOpt = Annotated[
     Optional[Path],
-    typer.Option("--out", metavar="DIR", help="Output folder (default: '<photos>-sorted' beside the photo folder; none for '-').", file_okay=False),
+    typer.Option(
+        "--out", metavar="DIR", file_okay=False,
+        help="Where the sorted folders go (default: '<photos>-sorted' beside your photo folder; none for '-').",
+    ),
 ]
-NoFoldersOpt = Annotated[bool, typer.Option("--no-folders", help="Only print the result; write no folder tree.")]
-LinkOpt = Annotated[LinkChoice, typer.Option("--link", metavar="|".join(LINK_MODES), help="How photos appear in the tree (relative symlinks by default).")]
-DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Write nothing: print the result and the folder plan.")]
+NoFoldersOpt = Annotated[
+    bool, typer.Option("--no-folders", rich_help_panel=OUTPUT_PANEL, help="Only print which photo goes where; make no folders.")
+]
+LinkOpt = Annotated[
+    LinkChoice,
+    typer.Option(
+        "--link", metavar="|".join(LINK_MODES),
+        help="How photos appear in the sorted folders: symlink (the default, takes no space), hardlink or copy.",
+    ),
+]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Make nothing: print the groups and what would be made.")]
 KeepDuplicatesOpt = Annotated[
-    bool, typer.Option("--keep-duplicates", help="Link every byte-identical copy of a photo (default: once per group).")
+    bool,
+    typer.Option(
+        "--keep-duplicates", rich_help_panel=OUTPUT_PANEL,
+        help="Show every identical copy of a photo (default: once per group).",
+    ),
+]
+KeepFoldersOpt = Annotated[
+    bool,
+    typer.Option(
+        "--keep-folders",
+        help="Keep each photo's album under its group: OUT/color/red/2019/Summer holiday/IMG_1.jpg "
+        "(default: one flat folder per group).",
+    ),
 ]
 
 # -- clean ----------------------------------------------------------------------------------------------
@@ -253,19 +335,28 @@ ShowOpenOpt = Annotated[
     Optional[bool],
     typer.Option("--open/--no-open", help="Open the page in the browser (default: when run at a terminal)."),
 ]
-FormatOpt = Annotated[Optional[FormatChoice], typer.Option("--format", metavar="|".join(FORMATS), help="stdout format (default: table on a terminal, tsv otherwise).")]
+FormatOpt = Annotated[
+    Optional[FormatChoice],
+    typer.Option(
+        "--format", metavar="|".join(FORMATS),
+        help="What is printed: a table of groups (default at a terminal), tsv (default in a pipe), json, or "
+        "only the photos' paths.",
+    ),
+]
 GroupOpt = Annotated[
     Optional[str],
     typer.Option(
         "--group",
         metavar="NAME",
-        help="Print only the photos of this group (a folder name such as 'red', or 'color/red' with several "
-        "--by); with --format paths or -0, for pipelines.",
+        help="Print only the photos of this group (its folder name, such as 'red', or 'color/red' with "
+        "several --by); with --format paths -0, for pipelines.",
     ),
 ]
-Print0Opt = Annotated[bool, typer.Option("--print0", "-0", help="End stdout records with NUL instead of newline.")]
+Print0Opt = Annotated[bool, typer.Option("--print0", "-0", help="End each printed record with NUL instead of a newline (for xargs -0).")]
 #: ``--json`` prints a different record in each command, so each has its own help.
-RowsJsonOpt = Annotated[bool, typer.Option("--json", help="JSON Lines on stdout: path, concept, cluster, name, score, dest.")]
+RowsJsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object per photo: path, concept, cluster, name, score, dest.")
+]
 EvalJsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per concept with mean and std of each score.")]
 WordsJsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object with the words, source and detail.")]
 IndexJsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]

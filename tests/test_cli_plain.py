@@ -4,8 +4,6 @@ bad files that no longer fail scripts, and the album path kept under each group.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 from tests.support.photos import TINY_CONFIG

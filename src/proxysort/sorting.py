@@ -216,6 +216,7 @@ def sort(
 
         index = functools.partial(distributed.index, ray=ray)  # type: ignore[assignment]
         learner = functools.partial(distributed.learn_proxies, ray=ray)
+
     def check_found(found: int) -> None:  # before any photo is embedded; no photo at all is said below
         for b in concepts:
             if b.k is not None and found:

@@ -14,12 +14,12 @@ from typer.core import TyperArgument, TyperCommand
 
 from proxysort.cli.clean_cmd import clean_command
 from proxysort.cli.cluster_cmd import cluster_command
+from proxysort.cli.common import get_env, handle_errors, set_env
 from proxysort.cli.eval_cmd import eval_command
 from proxysort.cli.index_cmd import index_command, status_command
+from proxysort.cli.options import PANELS
 from proxysort.cli.show_cmd import show_command
 from proxysort.cli.words_cmd import words_command
-from proxysort.cli.common import get_env, handle_errors, set_env
-from proxysort.cli.options import PANELS
 from proxysort.env import Environment
 from proxysort.threads import prepare_environment
 
@@ -73,7 +73,7 @@ class _Command(TyperCommand):
             if type(param) is TyperArgument:
                 param.__class__ = _PlainArgument
 
-    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def format_options(self, ctx: Any, formatter: Any) -> None:  # Typer's own vendored Click types
         """Arguments, then the everyday options, then one section per help panel (``cli/options.PANELS``):
         a newcomer's first screen shows what to sort by and where, not the method's knobs. Typer draws
         panels only in its rich mode, which this app leaves off so that help reads the same in a pipe."""

@@ -44,7 +44,7 @@ PAGE_FILES = ("index.html", ".proxysort-page.json")
 LINK_MODES: tuple[str, ...] = ("symlink", "hardlink", "copy")
 MANIFEST_VERSION = 2
 _MAX_BYTES = 256 << 20
-_STR_FIELDS = ("path", "source", "kind", "target", "companion_of")
+_STR_FIELDS = ("path", "source", "kind", "target", "companion_of", "sha256")
 _INT_FIELDS = ("dev", "ino", "size", "mtime_ns")
 
 
@@ -66,6 +66,14 @@ class Entry:
     mtime_ns: int | None = None
     companion_of: str | None = None  # the photo's path in OUT, for a sidecar/clip/RAW twin linked beside it
     orphan: bool = False  # kept although no longer planned: the last copy of a photo that left the library
+    # copy: SHA-256 of the bytes written. Size and mtime miss an edit in place that keeps both (``exiftool
+    # -P``, ``touch -r``); only the content tells proxysort's copy from the user's. Optional: manifests
+    # written before it existed have none (see :func:`proxysort.output.content_is_ours`).
+    sha256: str | None = None
+
+    def same_plan(self, other: "Entry") -> bool:
+        """Whether ``other`` plans exactly this file; the content hash is known only once a copy is made."""
+        return replace(self, sha256=None) == replace(other, sha256=None)
 
     def to_json(self) -> dict[str, object]:
         return {k: v for k, v in self.__dict__.items() if v is not None and v is not False}
@@ -90,6 +98,9 @@ class Entry:
         orphan = data.get("orphan", False)
         if not isinstance(orphan, bool):
             raise ManifestError("files[].orphan is not true or false")
+        sha = values.get("sha256")
+        if sha is not None and (len(str(sha)) != 64 or any(c not in "0123456789abcdef" for c in str(sha))):
+            raise ManifestError("files[].sha256 is not a SHA-256 in hex")
         if values["kind"] not in LINK_MODES:
             raise ManifestError(f"files[].kind {values['kind']!r} is not one of {', '.join(LINK_MODES)}")
         return cls(orphan=orphan, **values)  # type: ignore[arg-type]

@@ -24,7 +24,10 @@ import stat
 import time
 import uuid
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator
+
+if TYPE_CHECKING:  # pragma: no cover
+    import hashlib
 
 from proxysort.errors import OutputError
 
@@ -330,8 +333,9 @@ class OutDir:
         os.link(source, name, dst_dir_fd=parent, follow_symlinks=False)
         return os.stat(name, dir_fd=parent, follow_symlinks=False)
 
-    def copy(self, source: str, rel: str) -> os.stat_result:
-        """Copy ``source`` to ``rel`` with its mtime and permission bits; never replaces an existing name.
+    def copy(self, source: str | BinaryIO, rel: str, digest: "hashlib._Hash | None" = None) -> os.stat_result:
+        """Copy ``source`` (a path, or a file the caller opened) to ``rel`` with its mtime and permission
+        bits; never replaces an existing name. ``digest`` is fed every byte written.
 
         The copy is written under a temporary name and then linked into place (``link`` fails if the name
         exists), so a reader never sees half a copy and a crash leaves only a ``.proxysort-partial-*`` file.
@@ -340,13 +344,15 @@ class OutDir:
 
         parent, name = self._parent_for_create(rel)
         tmp = f"{PARTIAL_PREFIX}{uuid.uuid4().hex}"
-        with open_regular(source) as src:
+        with (open_regular(source) if isinstance(source, str) else contextlib.nullcontext(source)) as src:
             st = os.fstat(src.fileno())
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=parent)
             try:
                 with os.fdopen(fd, "wb", closefd=False) as dst:
                     while chunk := src.read(1 << 20):
                         dst.write(chunk)
+                        if digest is not None:
+                            digest.update(chunk)
                 os.fchmod(fd, stat.S_IMODE(st.st_mode) & 0o777)
                 os.utime(fd, ns=(st.st_atime_ns, st.st_mtime_ns))
                 done = os.fstat(fd)

@@ -7,15 +7,22 @@ Safety rules, in order of importance:
    links (:mod:`proxysort.outdir`), so a folder swapped for a symlink mid-run is never written through.
 2. No last copy of a photo is ever removed: a hard link or copy whose photo left the library (deleted, or
    moved where no other link or planned photo has its bytes) is kept, said once on stderr, and marked
-   ``orphan`` in the manifest.
+   ``orphan`` in the manifest. "The photo is still there" means *the same file* is at its path (device
+   and inode for a hard link; size and every byte for a copy), never merely *a* file: camera counters
+   reset, and a different photo arriving under a deleted one's name must not cost the old one's copy.
 3. proxysort only deletes or replaces what it created. Every created file and folder is listed in the
-   manifest (:mod:`proxysort.manifest`) with a fingerprint; an entry is removed only if the file on disk
+   manifest (:mod:`proxysort.manifest`) with a fingerprint (a copy also with the SHA-256 of its bytes, so
+   an edit in place that keeps size and mtime is seen); an entry is removed only if the file on disk
    still matches it. Anything else in the output folder is left alone and its name is never reused.
-4. A crash never leaves unlisted files: the manifest is written first with the union of old and planned
+4. In copy and hard-link mode only files inside the photo folders are copied or linked: a photo or
+   companion that is a symlink to a file elsewhere (``IMG.xmp -> /etc/passwd``, ``-> /proc/self/environ``)
+   is skipped with its reason; symlink mode points at it, as a symlink does. A companion that cannot be
+   read is skipped the same way, never the whole tree.
+5. A crash never leaves unlisted files: the manifest is written first with the union of old and planned
    entries, then the tree is changed, then the manifest is rewritten with exactly what now exists.
-5. Runs into one folder take turns (``flock`` on the folder) and each concept has its own tree:
+6. Runs into one folder take turns (``flock`` on the folder) and each concept has its own tree:
    sorting by another concept keeps the earlier trees; re-running a concept replaces only its tree.
-6. An existing, non-empty folder without a manifest is refused: it is not ours.
+7. An existing, non-empty folder without a manifest is refused: it is not ours.
 
 The same manifest file marks the folder as proxysort output, so the scanner skips it if a user ever
 points proxysort at a folder that contains it.
@@ -24,6 +31,7 @@ points proxysort at a folder that contains it.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import re
 import stat
@@ -102,12 +110,14 @@ def _fit(stem: str, tail: str) -> str:
     return stem + tail
 
 
-def _file_names(basename: str, companions: Sequence[str], taken: set[str]) -> tuple[str, list[str | None]]:
+def _file_names(basename: str, companions: Sequence[str], taken: set[str]) -> tuple[str, list[str]]:
     """The photo's own file name (or ``stem-2.ext`` when taken) and its companions' names beside it.
 
     Every name of the set must be free, so a photo and its sidecars move to ``-2`` together; a Takeout
     copy ``IMG_1(1).jpg`` becomes ``IMG_1-2(1).jpg`` beside ``IMG_1-2.jpg(1).json``, still Takeout's
-    pattern. A companion whose name would repeat another of the same photo gets ``None`` (not linked twice).
+    pattern. Companions whose names would clash (``IMG.xmp`` and ``IMG.XMP`` from two editors, many
+    ``.json`` files) each get their own: ``IMG.2.XMP``, still starting with the photo's stem so the pair
+    stays visible; none is dropped.
     """
     stem, ext = _split_ext(basename)
     copy = _TAKEOUT_COPY.fullmatch(stem)
@@ -118,18 +128,19 @@ def _file_names(basename: str, companions: Sequence[str], taken: set[str]) -> tu
         c = core if n == 1 else f"{core}-{n}"
         name = _fit(c, number + ext) if n > 1 else basename
         s = _split_ext(name)[0]
-        names: list[str | None] = []
+        names: list[str] = []
         seen = {name.casefold()}
         for tail in tails:
             if tail.startswith("\0"):
-                cand = _fit(name, tail[1:])
+                base, rest = name, tail[1:]
             elif tail.startswith("\1"):
-                cand = _fit(c, ext + tail[1:])
+                base, rest = c, ext + tail[1:]
             else:
-                cand = _fit(s, tail)
-            if cand.casefold() in seen:
-                names.append(None)
-                continue
+                base, rest = s, tail
+            cand, extra = _fit(base, rest), 1
+            while cand.casefold() in seen:
+                extra += 1
+                cand = _fit(base, f".{extra}{rest}")
             seen.add(cand.casefold())
             names.append(cand)
         if not (seen & taken):
@@ -272,6 +283,7 @@ class TreePlan:
     orphans: list[Entry] = field(default_factory=list)  # last copies of photos that left the library: kept
     vanished: list[str] = field(default_factory=list)  # photos (or companions) gone since they were indexed
     duplicates: list[Duplicate] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (photo or companion, why it was not linked)
 
     @property
     def to_create(self) -> list[Entry]:
@@ -295,6 +307,7 @@ class TreePlan:
             f"(files listed in {OUTPUT_MANIFEST})"
         )
         lines += _notes(self.orphans, self.duplicates, self.vanished, self.out)
+        lines += [f"would skip {path}: {reason}" for path, reason in self.refused]
         return lines
 
 
@@ -330,16 +343,27 @@ def _fingerprint(rel: str, source: str, link: str, out_real: Path, st: os.stat_r
     return Entry(rel, source, link, size=st.st_size, mtime_ns=st.st_mtime_ns, companion_of=companion_of)
 
 
+def _open_ours(od: OutDir, rel: str) -> int | None:
+    """A read descriptor on regular file ``rel`` in OUT, looked up without following links (None: cannot)."""
+    parent, name = od.split(rel)
+    if parent is None:
+        return None
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=parent)
+    except OSError:
+        return None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
+    return fd
+
+
 def _same_bytes(od: OutDir, rel: str, source: str) -> bool:
     """Whether our file ``rel`` and the photo ``source`` hold identical bytes (chunked, never follows ``rel``)."""
     from proxysort.safeopen import open_regular
 
-    parent, name = od.split(rel)
-    if parent is None:
-        return False
-    try:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=parent)
-    except OSError:
+    fd = _open_ours(od, rel)
+    if fd is None:
         return False
     try:
         with os.fdopen(fd, "rb") as ours, open_regular(source) as theirs:
@@ -368,12 +392,54 @@ def _files_equal(a: str, b: str) -> bool:
         return False
 
 
-def _is_last_copy(od: OutDir, entry: Entry, planned: Mapping[str, os.stat_result]) -> bool:
+def content_is_ours(od: OutDir, entry: Entry) -> bool:
+    """Whether a copy still holds the bytes proxysort wrote (its recorded SHA-256).
+
+    Entries without a hash (other kinds, manifests written before it) pass: for a copy, removal also
+    needs :func:`_is_last_copy` to be false, which compares every byte with the photo, so an edited copy
+    of an old manifest is kept as the last copy of what it now holds.
+    """
+    if entry.kind != "copy" or entry.sha256 is None:
+        return True
+    fd = _open_ours(od, entry.path)
+    if fd is None:
+        return False
+    digest = hashlib.sha256()
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        return False
+    return digest.hexdigest() == entry.sha256
+
+
+def _same_photo(od: OutDir, entry: Entry, *, thorough: bool = True) -> bool:
+    """Whether the file at ``entry.source`` is still the one ``entry`` was made from: identity, not name.
+
+    A hard link: the same device and inode. A copy: the same size and mtime, and (``thorough``) the same
+    bytes as the copy. ``thorough=False`` is the cheap test used while planning, where a kept entry is
+    never removed; every entry that is to be removed is then checked thoroughly.
+    """
+    src = _source_stat(entry.source)
+    if src is None:
+        return False
+    if entry.kind == "hardlink":
+        return (src.st_dev, src.st_ino) == (entry.dev, entry.ino)
+    if entry.kind != "copy":
+        return True
+    if (src.st_size, src.st_mtime_ns) != (entry.size, entry.mtime_ns):
+        return False
+    return not thorough or _same_bytes(od, entry.path, entry.source)
+
+
+def _is_last_copy(od: OutDir, entry: Entry, planned: Mapping[str, os.stat_result], *, thorough: bool = True) -> bool:
     """True when removing ``entry`` could lose a photo: it is a hard link or copy, the photo's own path no
-    longer holds a file, no other hard link to it exists, and no photo planned in this run has its bytes."""
+    longer holds *that* photo (:func:`_same_photo`), no other hard link to it exists, and no photo planned
+    in this run has its bytes."""
     if entry.kind == "symlink":
         return False
-    if _source_stat(entry.source) is not None:
+    if _same_photo(od, entry, thorough=thorough):
         return False
     st = od.lstat(entry.path)
     if st is None:
@@ -381,6 +447,36 @@ def _is_last_copy(od: OutDir, entry: Entry, planned: Mapping[str, os.stat_result
     if entry.kind == "hardlink" and st.st_nlink > 1:
         return False
     return not any(s.st_size == st.st_size and _same_bytes(od, entry.path, src) for src, s in planned.items())
+
+
+#: System trees whose files are never copied or hard-linked into OUT, whatever links to them.
+_SYSTEM_TREES = (Path("/proc"), Path("/sys"), Path("/dev"))
+
+
+def _leak_reason(source: str, real_roots: Sequence[Path]) -> str | None:
+    """Why copying or hard-linking ``source`` would pull a file from outside the photo folders into OUT
+    (``None`` when it lies inside them). Only the resolved path counts: a link inside the photos may
+    point anywhere."""
+    real = _real(source)
+    if any(_inside(real, tree) for tree in _SYSTEM_TREES):
+        return f"it links to the system file {real}, outside the photo folders; it is not copied or hard-linked"
+    if real_roots and not any(_inside(real, root) for root in real_roots):
+        return f"it links to {real}, outside the photo folders; it is not copied or hard-linked"
+    return None
+
+
+class _Unlinkable(Exception):
+    """One photo or companion cannot be copied or linked (the reason says why); the rest of the tree can."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _read_reason(exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "it was replaced by a symbolic link while proxysort was writing"
+    return f"it cannot be read ({(exc.strerror or str(exc)).lower()})"
 
 
 def plan_tree(
@@ -429,7 +525,10 @@ def plan_tree(
         return _plan(od, inputs)
 
 
-def _plan(od: OutDir, inputs: TreeInputs) -> TreePlan:
+def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None) -> TreePlan:
+    """The plan for ``inputs`` against the folder as it is. ``late`` (path -> "orphan" or "foreign") holds
+    old entries that the thorough check of a first pass found must stay: planned again around them."""
+    late = dict(late or {})
     out = od.path
     old = read_manifest_at(od) if od.exists else None
     if od.exists and old is None and _foreign_names(od):
@@ -467,15 +566,25 @@ def _plan(od: OutDir, inputs: TreeInputs) -> TreePlan:
     carried_dirs = [d for d in old.dirs if top(d) in other_dirs and od.is_dir(d)]
     mine = [e for e in old.files if top(e.path) in mine_dirs]
     old_mine_dirs = [d for d in old.dirs if top(d) in mine_dirs]
-    ours_on_disk = [e for e in mine if e.matches_disk(od)]
+    ours_on_disk = [e for e in mine if e.matches_disk(od) and late.get(e.path) != "foreign"]
     foreign = sorted({e.path for e in mine if e not in ours_on_disk and od.lstat(e.path) is not None})
 
     # The photos as they are now: a photo deleted since it was indexed is reported, not linked.
     wanted = {s for members in inputs.groups.values() for s, _ in members}
     stats = {s: _source_stat(s) for s in sorted(wanted)}
     vanished = sorted(s for s, st in stats.items() if st is None)
-    present = {s: st for s, st in stats.items() if st is not None}
-    orphans = [replace(e, orphan=True) for e in ours_on_disk if _is_last_copy(od, e, present)]
+    real_roots = [_real(r) for r in inputs.photo_roots]
+    refused: dict[str, str] = {}
+
+    def leaks(path: str) -> bool:
+        """In copy and hard-link mode: a file outside the photo folders is skipped (and said why)."""
+        if inputs.link != "symlink" and path not in refused and (reason := _leak_reason(path, real_roots)):
+            refused[path] = reason
+        return path in refused
+
+    present = {s: st for s, st in stats.items() if st is not None and not leaks(s)}
+    orphans = [replace(e, orphan=True) for e in ours_on_disk
+               if late.get(e.path) == "orphan" or _is_last_copy(od, e, present, thorough=False)]
     orphan_paths = {e.path for e in orphans}
     replaceable = ({e.path for e in ours_on_disk} - orphan_paths) | {d for d in old_mine_dirs if od.is_dir(d)}
 
@@ -547,7 +656,7 @@ def _plan(od: OutDir, inputs: TreeInputs) -> TreePlan:
                         if companion_stats[c] is None:
                             if c not in vanished:
                                 vanished.append(c)
-                        else:
+                        elif not leaks(c):
                             comps.append(c)
                     name, comp_names = _file_names(os.path.basename(source) or "photo", [os.path.basename(c) for c in comps], names_taken)
                     rel = f"{rel_dir}/{name}"
@@ -556,13 +665,20 @@ def _plan(od: OutDir, inputs: TreeInputs) -> TreePlan:
                     if cid and cid not in first_of:
                         first_of[cid], first_source[cid] = rel, source
                     for comp, comp_name in zip(comps, comp_names):
-                        if comp_name is not None:
-                            files.append(_fingerprint(f"{rel_dir}/{comp_name}", comp, inputs.link, out_real,
-                                                      companion_stats[comp], rel))  # type: ignore[arg-type]
+                        files.append(_fingerprint(f"{rel_dir}/{comp_name}", comp, inputs.link, out_real,
+                                                  companion_stats[comp], rel))  # type: ignore[arg-type]
 
     planned = {e.path: e for e in files}
-    keep = {e.path for e in ours_on_disk if planned.get(e.path) == e and e.path not in orphan_paths}
+    keep = {e.path for e in ours_on_disk if e.path in planned and e.same_plan(planned[e.path]) and e.path not in orphan_paths}
     remove = [e for e in ours_on_disk if e.path not in keep and e.path not in orphan_paths]
+    # What is to be removed must be proxysort's bytes and not the last copy of a photo, checked in full now
+    # (the first pass took size and mtime on trust); anything that fails is planned around.
+    found = {e.path: "foreign" for e in remove if not content_is_ours(od, e)}
+    found |= {e.path: "orphan" for e in remove if e.path not in found and _is_last_copy(od, e, present)}
+    if found:
+        return _plan(od, inputs, {**late, **found})
+    kept_entries = {e.path: e for e in ours_on_disk if e.path in keep}  # with their content hash
+    files = [kept_entries.get(e.path, e) for e in files]
     # A tree that stays exactly as it was keeps the time of its record (a repeated run rewrites nothing).
     changed = {top(e.path) for e in remove} | {top(e.path) for e in files if e.path not in keep and not e.orphan}
     concepts = [*others]
@@ -574,7 +690,7 @@ def _plan(od: OutDir, inputs: TreeInputs) -> TreePlan:
     return TreePlan(
         out, inputs.link, files, dirs, keep, remove, foreign, old if old.concepts or old.files else None, dest,
         concept_dirs, inputs=inputs, carried=carried, carried_dirs=carried_dirs, concepts=concepts,
-        orphans=orphans, vanished=vanished, duplicates=duplicates,
+        orphans=orphans, vanished=vanished, duplicates=duplicates, refused=sorted(refused.items()),
     )
 
 
@@ -591,6 +707,7 @@ class WriteSummary:
     vanished: list[str] = field(default_factory=list)  # photos gone before they could be linked
     duplicates: int = 0
     plan: TreePlan | None = field(default=None, repr=False)  # the plan carried out (made under the lock)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (photo or companion, why it was skipped)
 
 
 def _open_for_writing(out: Path, roots: Sequence[Path], concept_dirs: Sequence[str]) -> OutDir:
@@ -624,17 +741,34 @@ def write_tree(
             return _execute(od, fresh, reporter)
 
 
-def _create(od: OutDir, entry: Entry) -> Entry:
-    """Make one planned file; returns its entry with the fingerprint of what was actually made."""
+def _create(od: OutDir, entry: Entry, real_roots: Sequence[Path]) -> Entry:
+    """Make one planned file; returns its entry with the fingerprint of what was actually made.
+
+    :class:`_Unlinkable` when this one file cannot be made from its source (a link out of the photo
+    folders swapped in since planning, a FIFO, no permission to read): the caller skips it, not the tree.
+    """
+    from proxysort.safeopen import open_regular
+
     if entry.kind == "symlink":
         od.symlink(entry.target or "", entry.path)
         return entry
+    reason = _leak_reason(entry.source, real_roots)
+    if reason is not None:
+        raise _Unlinkable(reason)
     source = os.path.realpath(entry.source)
     if entry.kind == "hardlink":
         st = od.hardlink(source, entry.path)
         return replace(entry, dev=st.st_dev, ino=st.st_ino)
-    st = od.copy(source, entry.path)
-    return replace(entry, size=st.st_size, mtime_ns=st.st_mtime_ns)
+    try:
+        src = open_regular(source, follow=False)  # resolved already: a link swapped in now is refused
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise _Unlinkable(_read_reason(exc)) from None
+    digest = hashlib.sha256()
+    with src:
+        st = od.copy(src, entry.path, digest)
+    return replace(entry, size=st.st_size, mtime_ns=st.st_mtime_ns, sha256=digest.hexdigest())
 
 
 def _execute(od: OutDir, plan: TreePlan, reporter: Reporter) -> WriteSummary:
@@ -656,25 +790,34 @@ def _execute(od: OutDir, plan: TreePlan, reporter: Reporter) -> WriteSummary:
     # 2. Remove our stale files (each checked again just before), then make folders and new files.
     removed = 0
     planned: dict[str, os.stat_result] | None = None
+    late_orphans: list[Entry] = []
     for entry in plan.remove:
-        if not entry.matches_disk(od):
-            continue
-        if entry.kind != "symlink" and _source_stat(entry.source) is None:  # deleted since planning?
+        # Checked again just before: the user may have edited it, or deleted its photo, since planning.
+        if not entry.matches_disk(od) or not content_is_ours(od, entry):
+            continue  # theirs now: left alone, and no longer listed
+        if entry.kind != "symlink" and not _same_photo(od, entry):
             if planned is None:
                 planned = {e.source: st for e in plan.files if not e.orphan and (st := _source_stat(e.source))}
             if _is_last_copy(od, entry, planned):
+                late_orphans.append(replace(entry, orphan=True))
                 continue
         removed += od.unlink(entry.path)
     created: list[Entry] = []
     vanished = list(plan.vanished)
+    refused = list(plan.refused)
     skipped: set[str] = set()
+    real_roots = [_real(r) for r in (plan.inputs.photo_roots if plan.inputs else ())]
     try:
         for rel in plan.dirs:
             od.mkdir(rel)
         with reporter.progress(f"writing {plan.link}s", total=len(plan.to_create)) as advance:
             for entry in plan.to_create:
+                if entry.companion_of in skipped:
+                    skipped.add(entry.path)  # its photo was not linked: neither is it
+                    advance()
+                    continue
                 try:
-                    created.append(_create(od, entry))
+                    created.append(_create(od, entry, real_roots))
                 except FileNotFoundError:
                     if _source_stat(entry.source) is not None:
                         raise
@@ -682,6 +825,9 @@ def _execute(od: OutDir, plan: TreePlan, reporter: Reporter) -> WriteSummary:
                     skipped.add(entry.path)
                 except FileExistsError:
                     skipped.add(entry.path)  # someone put a file there meanwhile: theirs, left alone
+                except _Unlinkable as exc:
+                    refused.append((entry.source, exc.reason))
+                    skipped.add(entry.path)
                 advance()
     except OSError as exc:
         hint = " Hard links cannot cross filesystems: use --link symlink or copy." if exc.errno == errno.EXDEV else ""
@@ -695,12 +841,16 @@ def _execute(od: OutDir, plan: TreePlan, reporter: Reporter) -> WriteSummary:
     by_path = {e.path: e for e in created}
     final = [by_path.get(e.path, e) for e in plan.files if e.path not in skipped]
     dups = [d for d in old.duplicates if d.concept.casefold() not in {c.casefold() for c in plan.concept_dirs}]
-    _save(od, Manifest(files=[*plan.carried, *final], dirs=made, link=plan.link, concepts=plan.concepts,
-                       duplicates=[*dups, *plan.duplicates]))
+    for line in _notes(late_orphans, [], [], out):
+        reporter.warning(line)
+    _save(od, Manifest(files=[*plan.carried, *final, *late_orphans], dirs=made, link=plan.link,
+                       concepts=plan.concepts, duplicates=[*dups, *plan.duplicates]))
+    refused = sorted(set(refused))
     return WriteSummary(
         created=len(created), kept=len(plan.keep), removed=removed, left_alone=len(plan.foreign),
-        orphans=[e.path for e in plan.orphans], vanished=sorted(set(vanished)), duplicates=len(plan.duplicates),
-        plan=replace(plan, vanished=sorted(set(vanished))),
+        orphans=[e.path for e in [*plan.orphans, *late_orphans]], vanished=sorted(set(vanished)),
+        duplicates=len(plan.duplicates), refused=refused,
+        plan=replace(plan, vanished=sorted(set(vanished)), refused=refused),
     )
 
 
@@ -779,6 +929,7 @@ def clean_tree(
             raise OutputError(f"{out} has no tree for {', '.join(concepts)}; its concepts are: {names}.")
         if dry_run:
             return _clean(od, old, trees, reporter, dry_run=True)
+        _check_removable(out)
         with od.lock(lock_timeout, reporter.warning):
             old = read_manifest_at(od) or Manifest()
             summary = _clean(od, old, trees, reporter, dry_run=False)
@@ -797,12 +948,24 @@ def clean_tree(
     return summary
 
 
+def _check_removable(out: Path) -> None:
+    """``clean`` on a read-only file system or folder is one sentence, before anything is tried."""
+    try:
+        readonly = bool(os.statvfs(out).f_flag & os.ST_RDONLY)
+    except OSError:
+        return
+    if readonly:
+        raise OutputError(f"{out} is on a read-only file system; nothing can be removed from it.")
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise OutputError(f"{out} cannot be changed (permission denied); nothing can be removed from it.")
+
+
 def _clean(od: OutDir, old: Manifest, trees: Sequence[ConceptTree], reporter: Reporter, *, dry_run: bool) -> CleanSummary:
     dirs = {t.dir for t in trees}
     target = [e for e in old.files if PurePosixPath(e.path).parts[0] in dirs]
     removed, orphans, left = 0, [], []
     for e in target:
-        if not e.matches_disk(od):
+        if not e.matches_disk(od) or not content_is_ours(od, e):
             if od.lstat(e.path) is not None:
                 left.append(e.path)
             continue

@@ -53,3 +53,18 @@ def test_heic_without_a_decoder_is_one_line_and_a_count(tmp_path, tiny_clip, cac
     skip_lines = [line for line in lines(rep) if line.startswith("skipped:")]
     assert len(skip_lines) == 2 and skip_lines[1] == f"skipped: 3 more file(s): {HEIC} (--verbose lists each)"
     assert lines(rep).index(skip_lines[1]) < next(i for i, line in enumerate(lines(rep)) if line.startswith("indexed:"))
+
+
+def test_terminal_escapes_in_names_and_messages_are_shown_escaped() -> None:
+    """F20: a file named ``esc\\e]0;PWNED\\a\\e[2J.png`` must not retitle or clear the user's terminal."""
+    import re
+
+    buf = io.StringIO()
+    rep = ConsoleReporter(buf, is_tty=False, verbose=True)
+    rep.skipped("/p/esc\x1b]0;PWNED-TITLE\x07\x1b[2J.png", "it is not an image")
+    rep.message("words for 'col\x1b[31mor\x9b2J': red, green")
+    rep.warning("bad \x00 byte\rhere")
+    out = buf.getvalue()
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", out), ascii(out)
+    assert "\\x1b]0;PWNED-TITLE\\x07" in out and "col\\x1b[31mor\\x9b2J" in out
+    assert out.count("\n") == 3

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
@@ -15,6 +16,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from proxysort.metrics import SeedScores
     from proxysort.sorting import ConceptResult, SortResult
+
+
+#: Larger than any labels file of a real library (a million rows of long paths): anything bigger is a
+#: mistake, refused before it is read.
+LABELS_MAX_BYTES = 512 << 20
 
 
 @dataclass(frozen=True)
@@ -32,9 +38,12 @@ class Labels:
 
 def read_labels(labels_csv: Path | str, column: str) -> Labels:
     """``labels.csv`` → :class:`Labels` for ``column``; ``path`` is relative to the CSV's folder."""
+    from proxysort.safeopen import read_limited
+
     path = Path(labels_csv).expanduser()
     try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
+        text = read_limited(path, LABELS_MAX_BYTES).decode("utf-8-sig")
+        with io.StringIO(text, newline="") as fh:
             reader = csv.DictReader(fh)
             fields = reader.fieldnames or []
             if "path" not in fields:

@@ -8,6 +8,7 @@ stderr: live bars on a terminal, a few plain lines when stderr is a pipe or a lo
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from pathlib import Path
 from typing import IO, Callable, Iterator
@@ -54,6 +55,18 @@ class OneBar(Reporter):
         yield self._advance
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with every control character but line break and tab as a visible ``\\xNN`` escape.
+
+    Names and concepts come from the user's files and flags; a file named ``\\e]0;title\\a`` printed raw
+    retitles the terminal, ``\\e[2J`` clears it, and a carriage return hides what came before it.
+    """
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 class ConsoleReporter(Reporter):
     """Writes to a stream (stderr). Uses rich live bars only when ``is_tty``; never touches stdout."""
 
@@ -68,8 +81,9 @@ class ConsoleReporter(Reporter):
         self.console = Console(file=stream, force_terminal=is_tty, highlight=False, soft_wrap=True)
 
     def _line(self, text: str) -> None:
-        # Plain print: file names may contain brackets that rich would read as markup.
-        self.console.print(text, markup=False, emoji=False)
+        # Plain print: file names may contain brackets that rich would read as markup. Control characters
+        # (ESC, BEL, CR, C1) from a file name or a concept would drive the terminal: shown escaped.
+        self.console.print(terminal_safe(text), markup=False, emoji=False)
 
     def message(self, text: str) -> None:
         if not self.quiet:

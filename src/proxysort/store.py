@@ -229,6 +229,24 @@ def _enable_wal(conn: sqlite3.Connection, timeout_s: float) -> str:
             delay = min(delay * 2, 0.25)
 
 
+def _check_files(db: Path) -> None:
+    """Refuse a store (or its WAL files) that is a FIFO, device or folder before SQLite opens it by name:
+    opening a FIFO for reading blocks until a writer comes, which hung ``status`` forever."""
+    from proxysort.safeopen import NotRegularFileError, check_regular
+
+    for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        if not os.path.lexists(path):
+            continue
+        try:
+            check_regular(path)
+        except NotRegularFileError:
+            raise CacheError(
+                f"The cache file {path} is not a regular file; move it away or point `cache_dir` elsewhere."
+            ) from None
+        except OSError:
+            pass  # SQLite will say what is wrong (permissions, a dangling link) through _guard
+
+
 class VectorStore:
     """One model's cache. Not thread-safe: the indexer's writer owns it; readers open their own."""
 
@@ -236,6 +254,7 @@ class VectorStore:
         self, path: Path, *, identity: str | None = None, busy_timeout_s: float = 60.0, readonly: bool = False
     ) -> None:
         self.path = Path(path)
+        _check_files(self.path)
         if readonly:  # `status` must work on a read-only cache and must never create one
             with _guard(self.path):
                 try:

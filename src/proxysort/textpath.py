@@ -233,6 +233,13 @@ class PromptEncoder:
         self.ids = clip.tokenizer([template]).to(clip.device)  # (1, context)
         self.placeholder_id = self._placeholder_id()
         hits = (self.ids[0] == self.placeholder_id).nonzero().flatten().tolist()
+        context = int(self.ids.shape[1])
+        if len(hits) != 1 and bool((self.ids[0] != 0).all()):  # no padding left: the tokenizer cut it short
+            shown = template if len(template) <= 60 else template[:57] + "..."
+            raise UsageError(
+                f"The prompt {shown!r} is longer than the {context} tokens CLIP's text encoder reads, so the "
+                "placeholder for the learned word was cut off; use a shorter `by` (or `noun`)."
+            )
         if len(hits) != 1:
             raise UsageError(
                 f"The prompt template {template!r} must contain the placeholder '*' exactly once, as a word of its own."

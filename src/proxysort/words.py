@@ -75,10 +75,20 @@ def split_words(values: Iterable[str]) -> list[str]:
     return [part for value in values for part in value.split(",")]
 
 
+#: A words file holds at most MAX_WORDS short words and comments: anything larger is not one.
+WORDS_FILE_MAX_BYTES = 4 << 20
+
+
 def read_words_file(path: Path) -> list[str]:
-    """Words from a text file: one per line or comma-separated; ``#`` starts a comment."""
+    """Words from a text file: one per line or comma-separated; ``#`` starts a comment.
+
+    Read bounded and without blocking (:func:`~proxysort.safeopen.read_limited`): a FIFO, a device or a
+    disk image given by mistake is one sentence, not a hang or every byte of memory.
+    """
+    from proxysort.safeopen import read_limited
+
     try:
-        text = Path(path).expanduser().read_text(encoding="utf-8-sig")
+        text = read_limited(Path(path).expanduser(), WORDS_FILE_MAX_BYTES).decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as err:
         reason = getattr(err, "strerror", None) or str(err)
         raise InputError(f"cannot read the words file {path}: {reason}.") from None

@@ -162,6 +162,8 @@ def cluster_command(
         ray=ray,
         threads=threads,
     )
+    if group is not None:
+        only_group(result_rows(result, None, out=None), group)  # a --group naming no group: before any write
     dest, out_abs, vanished = None, None, 0
     if out is not None:
         try:
@@ -176,8 +178,10 @@ def cluster_command(
             ) from None
         dest, out_abs = plan.dest, plan.out
         if dry_run:
+            from proxysort.progress import terminal_safe
+
             for line in plan.describe():
-                env.stderr.write(f"dry run: {line}\n")
+                env.stderr.write(f"dry run: {terminal_safe(line)}\n")
         elif summary is not None:
             reporter.message(
                 f"wrote {plan.out}: {summary.created} created, {summary.kept} unchanged, {summary.removed} removed"
@@ -185,7 +189,9 @@ def cluster_command(
             )
             for path in summary.vanished:
                 reporter.skipped(path, "it disappeared before it could be linked into the output folder")
-            vanished = len(summary.vanished)
+            for path, reason in summary.refused:
+                reporter.skipped(path, reason)
+            vanished = len(summary.vanished) + len(summary.refused)
             page = write_review_page(result, plan, cache=cache_dir_for(env, cache_dir), reporter=reporter)
             if open_page:
                 open_in_browser(page, env, reporter)
@@ -205,5 +211,5 @@ def cluster_command(
                 "give --words with names for its values to sort by it."
             )
     if result.failures or vanished:
-        reporter.warning(f"{len(result.failures) + vanished} photo(s) were skipped (listed above); the rest is sorted.")
+        reporter.warning(f"{len(result.failures) + vanished} file(s) were skipped (listed above); the rest is sorted.")
         raise typer.Exit(int(ExitCode.PARTIAL))

@@ -28,6 +28,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: Library parameter name → the flag that sets it; library errors name parameters, the CLI shows flags.
 FLAGS = {
     "by": "--by",
+    "noun": "--noun",
     "k": "--k",
     "words": "--words",
     "words_file": "--words-file",
@@ -71,8 +72,10 @@ def flag_message(err: ProxysortError) -> str:
 
 def fail(message: str, code: ExitCode) -> "typer.Exit":
     """Print one line to stderr and return the Exit to raise: ``raise fail(...)``."""
+    from proxysort.progress import terminal_safe
+
     stderr = get_env().stderr
-    stderr.write(f"proxysort: {message}\n")
+    stderr.write(f"proxysort: {terminal_safe(message)}\n")
     stderr.flush()
     return typer.Exit(int(code))
 

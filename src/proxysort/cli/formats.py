@@ -78,9 +78,14 @@ def only_group(rows: Sequence[ResultRow], group: str) -> list[ResultRow]:
 
 def choose_format(fmt: str | None, *, json_flag: bool, stdout_isatty: bool, print0: bool = False) -> str:
     """``--json`` wins; otherwise the explicit ``--format``; otherwise a table for people, TSV for pipes
-    (and for ``--print0``, which asks for machine-readable records even on a terminal)."""
+    (and for ``--print0``, which asks for machine-readable records even on a terminal). A table has no
+    records to end with NUL: ``--print0 --format table`` is refused rather than silently ignored."""
+    from proxysort.errors import UsageError
+
     if json_flag:
         return "json"
+    if fmt == "table" and print0:
+        raise UsageError("--print0 ends records with NUL, and --format table has no records; use --format tsv, json or paths.")
     if fmt:
         return fmt
     return "table" if stdout_isatty and not print0 else "tsv"

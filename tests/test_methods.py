@@ -21,12 +21,19 @@ def _images(clip, n: int = 48, seed: int = 0) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def _learn(clip, X, concepts, **config):
+def _learn(clip, X, concepts, k=None, **config):
     from proxysort.proxy import ProxyConfig, learn_proxies
 
     config.setdefault("epochs", 6)
     config.setdefault("batch_size", 16)
-    return learn_proxies(X, list(concepts), clip, ProxyConfig(**config))
+    return learn_proxies(X, list(concepts), clip, ProxyConfig(**config), k=k)
+
+
+def _run(clip, config, k):
+    """The run a method is given for ``config`` and ``k`` (what learn_proxies makes)."""
+    from proxysort.learn.registry import run_for
+
+    return run_for(config, clip, k=k)[1]
 
 
 def _color():
@@ -117,7 +124,7 @@ def test_multisub_phase_two_separates_pseudo_classes():
 
 def test_dproxy_prunes_an_over_complete_list_to_k_words(tiny_clip):
     X = _images(tiny_clip)
-    (r,) = _learn(tiny_clip, X, [_color()], mode="dproxy", epochs=8, options={"k": 3, "sample": 0})
+    (r,) = _learn(tiny_clip, X, [_color()], mode="dproxy", epochs=8, k=3, options={"sample": 0})
     assert len(r.concept.words) == 3 and set(r.concept.words) <= set(COLOR)
     assert r.word_features.shape[0] == 3 and r.zero_shot.shape == (len(X), 3)
     assert r.feature("weights").shape == (len(X), 3)
@@ -128,7 +135,7 @@ def test_dproxy_with_a_sample_gives_every_photo_the_zero_shot_view_over_the_kept
     from proxysort.proxy import zero_shot_features
 
     X = _images(tiny_clip, n=40)
-    (r,) = _learn(tiny_clip, X, [_color()], mode="dproxy", epochs=8, options={"k": 3, "sample": 16})
+    (r,) = _learn(tiny_clip, X, [_color()], mode="dproxy", epochs=8, k=3, options={"sample": 16})
     assert len(r.concept.words) == 3 and set(r.concept.words) <= set(COLOR)
     assert set(r.features) == set(CHOICE_FEATURES)
     np.testing.assert_allclose(r.zero_shot, X @ r.word_features.T, atol=1e-5)
@@ -149,17 +156,16 @@ def test_dproxy_word_choice_is_learned_on_the_sample_alone_whatever_the_order(ti
     from proxysort.proxy import ProxyConfig, photo_keys
 
     X = _images(tiny_clip, n=40)
-    config = ProxyConfig(mode="dproxy", epochs=8, batch_size=16, options={"k": 3, "sample": 16})
-    (r,) = _learn(tiny_clip, X, [_color()], mode="dproxy", epochs=8, options={"k": 3, "sample": 16})
+    config = ProxyConfig(mode="dproxy", epochs=8, batch_size=16, options={"sample": 16})
+    (r,) = _learn(tiny_clip, X, [_color()], mode="dproxy", epochs=8, k=3, options={"sample": 16})
     keys = photo_keys(X)
     rows = sample_rows(keys, 16)
     assert sorted(keys[i] for i in rows) == sorted(keys)[:16] == [keys[i] for i in rows]
-    from proxysort.progress import Reporter
 
-    (choice,) = choose_words(X[rows], [_color()], tiny_clip, config, Reporter())
+    (choice,) = choose_words(X[rows], [_color()], tiny_clip, _run(tiny_clip, config, 3))
     assert r.concept.words == tuple(COLOR[j] for j in choice.kept) and choice.photos == 16
     shuffled = np.random.default_rng(1).permutation(len(X))
-    (s,) = _learn(tiny_clip, X[shuffled], [_color()], mode="dproxy", epochs=8, options={"k": 3, "sample": 16})
+    (s,) = _learn(tiny_clip, X[shuffled], [_color()], mode="dproxy", epochs=8, k=3, options={"sample": 16})
     assert s.concept.words == r.concept.words
     np.testing.assert_allclose(s.features["scoremix"], r.features["scoremix"][shuffled], atol=1e-5)
     # Photos whose digests sort after the sample's leave the sample, hence the choice, unchanged.
@@ -167,20 +173,19 @@ def test_dproxy_word_choice_is_learned_on_the_sample_alone_whatever_the_order(ti
     later = extra[[k > max(keys[i] for i in rows) for k in photo_keys(extra)]][:20]
     assert len(later) == 20
     (t,) = _learn(tiny_clip, np.concatenate([X, later]), [_color()], mode="dproxy", epochs=8,
-                  options={"k": 3, "sample": 16})
+                  k=3, options={"sample": 16})
     assert t.concept.words == r.concept.words
 
 
 def test_dproxy_concepts_choose_their_words_independently(tiny_clip):
     from proxysort.methods.dproxy import choose_words
-    from proxysort.progress import Reporter
     from proxysort.proxy import Concept, ProxyConfig
 
     X = _images(tiny_clip, n=24)
     shape = Concept("shape", ("round", "square", "long", "flat", "tall"), noun="fruit")
-    config = ProxyConfig(mode="dproxy", epochs=8, batch_size=16, options={"k": 2})
-    both = choose_words(X, [_color(), shape], tiny_clip, config, Reporter())
-    alone = [choose_words(X, [c], tiny_clip, config, Reporter())[0] for c in (_color(), shape)]
+    run = _run(tiny_clip, ProxyConfig(mode="dproxy", epochs=8, batch_size=16), 2)
+    both = choose_words(X, [_color(), shape], tiny_clip, run)
+    alone = [choose_words(X, [c], tiny_clip, run)[0] for c in (_color(), shape)]
     assert [c.kept for c in both] == [c.kept for c in alone]
 
 
@@ -236,13 +241,12 @@ def test_several_concepts_contrast_in_multimap(tiny_clip):
 
 def test_dproxy_corrected_model_has_the_exact_gradient_at_its_anchor(tiny_clip):
     """The refine engine's model of the text path: surrogate + slope·(p − p0) has the encoder's gradient at p0."""
-    from proxysort.methods import common
+    from proxysort.learn import engine
     from proxysort.methods.dproxy import correction, exact_alignment, surrogate_alignment
-    from proxysort.progress import Reporter
     from proxysort.proxy import ProxyConfig
 
     X = torch.as_tensor(_images(tiny_clip, n=8))
-    pb = common.setup(_color(), tiny_clip, X, ProxyConfig(), Reporter())
+    pb = engine.setup(_color(), tiny_clip, X, _run(tiny_clip, ProxyConfig(), None))
     p0 = (3.0 * torch.randn(8, len(COLOR), generator=torch.Generator().manual_seed(0))).softmax(-1)
     slope = correction(pb, p0, X)
 
@@ -272,7 +276,7 @@ def test_dproxy_refine_engine_runs_the_encoder_every_few_epochs(tiny_clip, monke
     for engine, every in (("refine", 2), ("refine", 4), ("refine", 1), ("adam", 2)):
         calls.clear()
         _learn(tiny_clip, X, [twelve], mode="dproxy", engine=engine, epochs=16, batch_size=16,
-               options={"k": 2, "sample": 16, "exact_every": every})
+               k=2, options={"sample": 16, "exact_every": every})
         counts[engine, every] = len(calls)
     # 16 epochs, pruned after epochs 4, 8 and 12 (12 → 6 → 3 → 2 words; 3 snapshots); the choice is known
     # then, so the last quarter is not learned. adam: 12 exact passes; refine: one every `every` epochs of
@@ -289,9 +293,9 @@ def test_dproxy_stops_learning_once_the_word_choice_is_known(tiny_clip, monkeypa
     encode = PromptEncoder.encode
     monkeypatch.setattr(PromptEncoder, "encode", lambda self, rows: calls.append(len(rows)) or encode(self, rows))
     X = _images(tiny_clip, n=16)
-    (r,) = _learn(tiny_clip, X, [_color()], mode="dproxy", engine="adam", epochs=16, options={"k": 6, "sample": 16})
+    (r,) = _learn(tiny_clip, X, [_color()], mode="dproxy", engine="adam", epochs=16, k=6, options={"sample": 16})
     assert calls == [] and r.concept.words == COLOR and r.loss_history == []  # k words given: nothing to learn
-    (r,) = _learn(tiny_clip, X, [_color()], mode="dproxy", engine="adam", epochs=16, options={"k": 3, "sample": 16})
+    (r,) = _learn(tiny_clip, X, [_color()], mode="dproxy", engine="adam", epochs=16, k=3, options={"sample": 16})
     assert len(calls) == 4 + 1 and len(r.concept.words) == 3 and len(r.loss_history) == 4  # 6 → 3 at epoch 4
     assert [horizon(6, k, 16) for k in (6, 5, 3, 2, None)] == [0, 4, 4, 8, 12]
     assert [horizon(12, k, 24) for k in (12, 6, 5, 3, 2)] == [0, 6, 12, 12, 18]
@@ -302,25 +306,24 @@ def test_dproxy_word_choice_for_every_k_equals_a_fresh_run_whatever_came_before(
     is the choice of a fresh run, and the words a run over every epoch (``sample`` 0) ends with; each
     stored stretch is learned once."""
     from proxysort.methods.dproxy import _MemoryNodes, choose_words
-    from proxysort.progress import Reporter
     from proxysort.proxy import Concept, ProxyConfig
 
     X = _images(tiny_clip, n=24, seed=3)
     ten = Concept("color", COLOR + ("pink", "brown", "black", "white"), noun="fruit")
 
     def config(k, sample=24):
-        return ProxyConfig(mode="dproxy", epochs=12, batch_size=16, options={"k": k, "sample": sample})
+        return _run(tiny_clip, ProxyConfig(mode="dproxy", epochs=12, batch_size=16, options={"sample": sample}), k)
 
-    fresh = {k: choose_words(X, [ten], tiny_clip, config(k), Reporter())[0] for k in range(2, 11)}
+    fresh = {k: choose_words(X, [ten], tiny_clip, config(k))[0] for k in range(2, 11)}
     nodes = _MemoryNodes()
     learned = 0
     for k in (5, 2, 9, 3, 10, 4, 7, 6, 8):
-        (choice,) = choose_words(X, [ten], tiny_clip, config(k), Reporter(), nodes=[nodes])
+        (choice,) = choose_words(X, [ten], tiny_clip, config(k), nodes=[nodes])
         assert choice.kept == fresh[k].kept and choice.history == fresh[k].history and len(choice.kept) == k
         learned += choice.learned
     # 10 → 5 → 3 → 2 words at epochs 3, 6, 9: k from 5 up are decided at the first node (one stretch).
     assert fresh[10].learned == 0 and [fresh[k].learned for k in (5, 4, 3, 2)] == [3, 6, 6, 9]
     assert learned == 3 * len(nodes) < sum(ch.learned for ch in fresh.values())
     for k in (2, 4, 7):
-        (full,) = _learn(tiny_clip, X, [ten], mode="dproxy", epochs=12, options={"k": k, "sample": 0})
+        (full,) = _learn(tiny_clip, X, [ten], mode="dproxy", epochs=12, k=k, options={"sample": 0})
         assert full.concept.words == tuple(ten.words[j] for j in fresh[k].kept)

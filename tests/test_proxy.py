@@ -71,7 +71,7 @@ def test_subspace_proxies_lie_in_the_convex_hull_of_the_candidates(tiny_clip):
 
 
 def test_subspace_starts_from_the_zero_shot_scores(tiny_clip):
-    from proxysort.proxy import _logit_scale
+    from proxysort.learn.engine import logit_scale as _logit_scale
 
     X = _images(tiny_clip)
     color, _ = _concepts()
@@ -174,7 +174,8 @@ def test_stops_on_a_loss_plateau_before_the_epoch_cap(tiny_clip):
 
 
 def test_features_and_default(tiny_clip):
-    from proxysort.proxy import DEFAULT_FEATURE, FEATURES
+    from proxysort.learn.registry import method
+    from proxysort.proxy import FEATURES
 
     X = _images(tiny_clip)
     color, _ = _concepts()
@@ -187,8 +188,8 @@ def test_features_and_default(tiny_clip):
     }
     for mode, names in expected.items():
         (r,) = _learn(tiny_clip, X, [color], mode=mode, epochs=2)
-        assert set(r.features) == names, mode
-        np.testing.assert_array_equal(r.feature(), r.features[DEFAULT_FEATURE])
+        assert set(r.features) == names == set(method(mode).features), mode
+        np.testing.assert_array_equal(r.feature(), r.features[method(mode).default_feature])
         for name in ("prompt", "concat", "fused"):
             assert r.features[name].dtype == np.float32 and len(r.features[name]) == len(X)
             np.testing.assert_allclose(np.linalg.norm(r.features[name], axis=1), 1.0, atol=1e-5)

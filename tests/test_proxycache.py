@@ -34,13 +34,13 @@ def _images(clip, n: int, seed: int = 0) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def _run(clip, X, store, words=COLOR, reporter=None, **config):
+def _run(clip, X, store, words=COLOR, reporter=None, k=None, **config):
     from proxysort.proxy import Concept, ProxyConfig
     from proxysort.proxycache import learn_cached
 
     config.setdefault("batch_size", 16)
     config.setdefault("mode", "subspace")  # the cache serves the per-photo modes; seed methods learn every run
-    (res,) = learn_cached(X, [Concept("color", words, noun="fruit")], clip, ProxyConfig(**config), reporter, store)
+    (res,) = learn_cached(X, [Concept("color", words, noun="fruit")], clip, ProxyConfig(**config), reporter, store, k=k)
     return res
 
 
@@ -70,7 +70,7 @@ def test_a_schema_2_or_3_store_gains_the_word_node_table(tiny_clip, tmp_path, ol
         assert s.meta("schema") == "4"
     with sqlite3.connect(store) as conn:  # a choice per k used the old pruning rule: it is not kept
         assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'word_choices'").fetchone()
-    _run(tiny_clip, _images(tiny_clip, 5), store, words=COLOR + ("purple",), mode="dproxy", epochs=2, options={"k": 2})
+    _run(tiny_clip, _images(tiny_clip, 5), store, words=COLOR + ("purple",), mode="dproxy", epochs=2, k=2)
     assert _nodes(store) == 1
 
 
@@ -85,7 +85,7 @@ def test_dproxy_reruns_with_another_k_take_the_word_choice_from_the_cache(tiny_c
 
     def run(k, reporter=None, sample=16, store=store):
         return _run(tiny_clip, X, store, words=words, reporter=reporter, mode="dproxy", epochs=8,
-                    options={"k": k, "sample": sample})
+                    k=k, options={"sample": sample})
 
     first = run(3)  # 6 words → 3 at the first pruning: one stretch, one node
     assert _nodes(store) == 1 and _learned(store) == 0
@@ -122,7 +122,7 @@ def test_dproxy_reruns_with_another_k_take_the_word_choice_from_the_cache(tiny_c
     extra = _images(tiny_clip, 200, seed=7)
     later = extra[[k > cut for k in photo_keys(extra)]][:10]
     grown = _run(tiny_clip, np.concatenate([X, later]), store, words=words, mode="dproxy", epochs=8,
-                 options={"k": 3, "sample": 16})
+                 k=3, options={"sample": 16})
     assert grown.concept.words == first.concept.words and grown.features["scoremix"].shape[0] == 50
     assert stretches == []
     # Other words or another sample size is another setup: learned again.
@@ -136,7 +136,7 @@ def test_an_interrupted_word_choice_keeps_its_finished_stretches(tiny_clip, tmp_
     store = tmp_path / "index.sqlite"
     X = _images(tiny_clip, 24)
     words = COLOR + ("purple", "orange", "pink", "brown")
-    settings = dict(words=words, mode="dproxy", epochs=8, options={"k": 2, "sample": 16})
+    settings = dict(words=words, mode="dproxy", epochs=8, k=2, options={"sample": 16})
     stretch = dproxy._Learner.stretch
 
     def second_fails(self, c, start, active, first, stop, bar):
@@ -255,7 +255,7 @@ def test_a_schema_1_store_is_migrated_in_place(tiny_clip, tmp_path):
         assert s.meta("schema") == SCHEMA_VERSION == "4"
     _run(tiny_clip, _images(tiny_clip, 5), store)
     assert _learned(store) == 5
-    _run(tiny_clip, _images(tiny_clip, 5), store, words=COLOR + ("purple",), mode="dproxy", epochs=2, options={"k": 2})
+    _run(tiny_clip, _images(tiny_clip, 5), store, words=COLOR + ("purple",), mode="dproxy", epochs=2, k=2)
     assert _nodes(store) == 1
     with sqlite3.connect(store) as conn:
         assert conn.execute("SELECT COUNT(*) FROM vectors").fetchone()[0] == 1

@@ -72,8 +72,8 @@ def check_k(k: int, n: int | None = None, distinct: int | None = None) -> None:
 
 def spherical_for(feature: str) -> bool:
     """k-means is spherical (cosine) except for features whose length means something: mixing weights,
-    probabilities and raw score vectors (:data:`proxysort.proxy.EUCLIDEAN_FEATURES`)."""
-    from proxysort.proxy import EUCLIDEAN_FEATURES
+    probabilities and raw score vectors (:data:`proxysort.learn.core.EUCLIDEAN_FEATURES`)."""
+    from proxysort.learn.core import EUCLIDEAN_FEATURES
 
     return feature not in EUCLIDEAN_FEATURES
 

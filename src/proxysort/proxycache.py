@@ -11,7 +11,7 @@ Keys:
 * a **setup**: the model identity, the device type, the concept (name, noun, prompt, words), the other
   concepts learned with it when the contrast term couples them, and every proxy setting that changes a
   result (mode, engine, resolved epochs and step size, ...). For learners whose photos do not depend on each
-  other (:func:`proxysort.proxy.independent_per_photo`) that is all; for the others the setup also holds a
+  other (:attr:`proxysort.learn.method.Method.per_photo`) that is all; for the others the setup also holds a
   digest of the whole ordered set of photo vectors, so their cache only serves an identical re-run;
 * a **photo**: a digest of its float32 vector, i.e. of exactly what the learner sees.
 
@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 from proxysort.progress import OneBar, Reporter
-from proxysort.proxy import photo_keys
+from proxysort.learn.core import photo_keys
 
 if TYPE_CHECKING:  # pragma: no cover
     import sqlite3
@@ -48,8 +48,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
     from proxysort.encoders import ClipModel
+    from proxysort.learn.core import Concept, ProxyConfig, ProxyResult
     from proxysort.methods.dproxy import Node, Route
-    from proxysort.proxy import Concept, ProxyConfig, ProxyResult
     from proxysort.store import VectorStore
 
 #: Setups (concept × words × settings) kept; older ones are dropped when a new one is written.
@@ -176,54 +176,60 @@ def learn_cached(
     reporter: Reporter | None,
     store_file: Path | None,
     learner: "Callable[..., list[ProxyResult]] | None" = None,
+    *,
+    k: int | None = None,
 ) -> list["ProxyResult"]:
-    """:func:`proxysort.proxy.learn_proxies` through the cache in the store at ``store_file`` (None: no cache).
+    """:func:`proxysort.learn.registry.learn_proxies` through the cache in the store at ``store_file`` (None:
+    no cache). ``k`` goes to the learner as it is and never into a key of a method that does not use it.
 
     ``learner`` replaces ``learn_proxies`` (same signature), e.g. the Ray version that learns slices on a cluster.
 
-    Photos the cache has for every concept are not learned again; the others are learned in committed chunks.
-    The result equals an uncached run up to float rounding (the learners are row-wise; see refine.py).
+    A method that keeps rows per photo (:attr:`Method.rows`) learns only the photos the cache lacks for
+    some concept, in committed chunks; one that keeps its own steps (:attr:`Method.learn_stored`) gets a
+    store for them; the others learn every time. The result equals an uncached run up to float rounding.
     """
     import numpy as np
 
-    from proxysort.methods import METHODS, dproxy
-    from proxysort.proxy import (
-        ProxyConfig,
-        independent_per_photo,
-        learn_proxies,
-        resolve_config,
-        result_from_rows,
-        unit_rows,
-    )
+    from proxysort.learn.core import unit_rows
+    from proxysort.learn.registry import learn_proxies, run_for
     from proxysort.store import VectorStore
 
-    config = config or ProxyConfig()
-    config.validate()
-    if store_file is not None and config.mode == "dproxy" and dproxy.sample_size(config):
-        return _choices_cached(image_features, concepts, clip, config, reporter or Reporter(), Path(store_file))
-    if store_file is None or config.mode == "zeroshot" or config.mode in METHODS:
-        # The seed methods (proxysort.methods) couple photos (pruning by k-means usage, pseudo-labels) and may
-        # drop candidate words, so their results are a property of the whole run: they are learned every time.
-        return (learner or learn_proxies)(image_features, concepts, clip, config, reporter)
-    reporter = reporter or Reporter()
-    resolved = resolve_config(config, clip)
+    prepared: dict = {}
+    method, run = run_for(config, clip, k=k, reporter=reporter, prepared=prepared)
+    reporter = run.reporter
+    if store_file is not None and method.learn_stored is not None:
+        with VectorStore(Path(store_file)) as store:
+            cache = ProxyCache(store)
+            used: list[str] = []
+
+            def nodes_for(concept: "Concept", digest: str) -> _StoredNodes:
+                setup = setup_key(concept, [], run.config, clip, digest)
+                used.append(setup[0])
+                return _StoredNodes(cache, *setup)
+
+            results = method.learn_stored(image_features, concepts, clip, run, nodes_for)
+            if results is not None:
+                cache.touch(used)
+                return results
+    if store_file is None or method.rows is None:
+        return (learner or learn_proxies)(image_features, concepts, clip, config, reporter, k=k)
+    resolved = run.config
     X = np.ascontiguousarray(image_features, dtype=np.float32)
     keys = photo_keys(X)
-    per_photo = independent_per_photo(resolved)
+    per_photo = method.per_photo(resolved)
     set_digest = None if per_photo else hashlib.sha256("".join(keys).encode()).hexdigest()[:32]
     coupled = len(concepts) > 1 and resolved.beta > 0
     setups = [
         setup_key(c, [o for o in concepts if o is not c] if coupled else [], resolved, clip, set_digest) for c in concepts
     ]
     n, dim = X.shape
-    prepared: dict = {}
     prompts = [np.empty((n, dim), np.float32) for _ in concepts]
     learned: list[np.ndarray | None] = [None] * len(concepts)
     with VectorStore(Path(store_file)) as store:
         cache = ProxyCache(store)
         where: dict[str, list[int]] = {}
-        for i, k in enumerate(keys):
-            where.setdefault(k, []).append(i)
+        for i, key in enumerate(keys):
+            where.setdefault(key, []).append(i)
         have = np.zeros((len(concepts), n), dtype=bool)
         for c, (setup, _) in enumerate(setups):
             for photo, prompt, row in cache.lookup(setup, keys):
@@ -238,23 +244,21 @@ def learn_cached(
         if len(missing) < n:
             reporter.message(f"proxies: {n - len(missing)} of {n} photos from the cache, {len(missing)} to learn")
         history: list[float] = []
-        epochs_run = 0
         chunk = CHUNK if per_photo else max(len(missing), 1)
-        bar = reporter.progress(f"learning proxies ({config.mode})", total=len(missing) * len(concepts)) \
+        bar = reporter.progress(f"learning proxies ({method.name})", total=len(missing) * len(concepts)) \
             if per_photo and missing else contextlib.nullcontext(None)
         with bar as advance:
             inner = OneBar(reporter, advance) if advance is not None else reporter
             for start in range(0, len(missing), chunk):
                 rows = np.asarray(missing[start : start + chunk])
                 if learner is not None:
-                    results = learner(X[rows], concepts, clip, config, inner)
+                    results = learner(X[rows], concepts, clip, config, inner, k=k)
                 else:
-                    results = learn_proxies(X[rows], concepts, clip, config, inner, prepared=prepared)
+                    results = learn_proxies(X[rows], concepts, clip, config, inner, k=k, prepared=prepared)
                 out = []
                 for c, res in enumerate(results):
-                    fs = res.features
-                    part = fs.learned
-                    prompts[c][rows] = fs.prompt
+                    prompt, part = method.rows.take(res)
+                    prompts[c][rows] = prompt
                     if part is not None:
                         if learned[c] is None:
                             learned[c] = np.empty((n, part.shape[1]), np.float32)
@@ -262,58 +266,10 @@ def learn_cached(
                     empty = np.zeros(0, np.float32)
                     for j, i in enumerate(rows):
                         blob = (part[j] if part is not None else empty).tobytes()
-                        out.append((setups[c][0], setups[c][1], keys[i], fs.prompt[j].tobytes(), blob))
+                        out.append((setups[c][0], setups[c][1], keys[i], prompt[j].tobytes(), blob))
                 cache.write(out)
-                history, epochs_run = results[0].loss_history, results[0].epochs_run
+                history = results[0].loss_history
         if not missing:
             cache.touch([s for s, _ in setups])
     images = unit_rows(X)
-    return [
-        result_from_rows(c, clip, images, prompts[i], learned[i], resolved, loss_history=history, epochs_run=epochs_run,
-                         prepared=prepared)
-        for i, c in enumerate(concepts)
-    ]
-
-
-def _choices_cached(
-    image_features: "np.ndarray",
-    concepts: Sequence["Concept"],
-    clip: "ClipModel",
-    config: "ProxyConfig",
-    reporter: Reporter,
-    store_file: Path,
-) -> list["ProxyResult"]:
-    """DProxy with a sample: its word choices through the cached nodes, then every photo's zero-shot features.
-
-    Nodes are keyed by the setup without k (with the sample size and epochs they were learned with) and the
-    digest of the sampled photos' vectors, so they serve every k on the same photos and settings, and a
-    library that grew without a new photo entering the sample.
-    """
-    import numpy as np
-
-    from proxysort.methods import dproxy
-    from proxysort.proxy import photo_keys
-    from proxysort.store import VectorStore
-
-    X = np.ascontiguousarray(image_features, dtype=np.float32)
-    size = dproxy.sample_size(config)
-    keys = photo_keys(X)
-    rows = dproxy.sample_rows(keys, size)
-    digest = hashlib.sha256("".join(keys[i] for i in rows).encode()).hexdigest()[:32]
-    options = {name: v for name, v in config.options.items() if name != "k"}
-    epochs = config.epochs if config.epochs is not None else dproxy.EPOCHS
-    keyed = dataclasses.replace(config, epochs=epochs, options={**options, "sample": size})
-    setups = [setup_key(c, [], keyed, clip, digest) for c in concepts]
-    with VectorStore(store_file) as store:
-        cache = ProxyCache(store)
-        nodes = [_StoredNodes(cache, *setup) for setup in setups]
-        choices = dproxy.choose_words(X[rows], concepts, clip, config, reporter, nodes=nodes)
-        served = [i for i, ch in enumerate(choices) if ch.history and not ch.learned]
-        if served:
-            reporter.message(f"word choice: {len(served)} of {len(concepts)} concepts from the cache")
-            cache.touch([setups[i][0] for i in served])
-        for concept, ch in zip(concepts, choices):
-            if 0 < ch.learned < len(ch.history):
-                reporter.message(f"word choice for '{concept.name}': {len(ch.history) - ch.learned} of "
-                                 f"{len(ch.history)} epochs from the cache")
-    return [dproxy.chosen(c, clip, X, ch, config, reporter) for c, ch in zip(concepts, choices)]
+    return [method.rows.rebuild(c, clip, images, prompts[i], learned[i], run, history) for i, c in enumerate(concepts)]

@@ -7,7 +7,7 @@
 
 Choices made here, in one place:
 
-* **Features.** k-means runs on ``ProxyResult.feature(feature)`` (default :data:`proxysort.proxy.DEFAULT_FEATURE`),
+* **Features.** k-means runs on ``ProxyResult.feature(feature)`` (default: the method's own, :attr:`proxysort.learn.method.Method.default_feature`),
   spherically except for the ``weights`` feature (:func:`proxysort.groups.spherical_for`).
 * **Names.** Each group is named in the prompt space: the mean of its images' learned prompt embeddings
   against the filled-in prompts of the candidate words (``ProxyResult.word_features``), whatever feature
@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from proxysort.indexer import IndexedFolder, Source
     from proxysort.manifest import ConceptRun
     from proxysort.output import TreePlan, WriteSummary
-    from proxysort.proxy import ProxyConfig, ProxyResult
+    from proxysort.learn.core import ProxyConfig, ProxyResult
 
 
 @dataclass(frozen=True)
@@ -194,9 +194,9 @@ def sort(
     from proxysort.groups import (
         centroid_scores, choose_k, cluster_centres, kmeans, mark_weak, name_clusters, spherical_for, weak_names,
     )
-    from proxysort.methods.dproxy import CHOICE_FEATURES
+    from proxysort.learn.core import Concept, ProxyConfig
+    from proxysort.learn.registry import settled
     from proxysort.names import numbered_names
-    from proxysort.proxy import DEFAULT_FEATURE, Concept, ProxyConfig
     from proxysort.proxycache import learn_cached
 
     env = env or Environment()
@@ -204,11 +204,10 @@ def sort(
     spec = None if isinstance(model, ClipModel) else (model or ModelSpec.from_env(env.vars))
     if spec is not None:
         check_weights(spec, env.vars, reporter)  # before words, scan and learning: fail or download first
-    config = dataclasses.replace(training) if training is not None else ProxyConfig()
-    config.validate()  # before asking an LLM for words or indexing anything
+    # Settings, options and feature checked before asking an LLM for words or indexing anything.
+    config, feature = settled(training or ProxyConfig(), feature)
     concepts = resolve_words(by, llm_model=llm_model, env=env, reporter=reporter, cache_dir=cache_dir)
     seed = config.seed
-    feature = feature or DEFAULT_FEATURE
 
     learner = None
     if ray is not None:
@@ -237,12 +236,9 @@ def sort(
     wordlists = [b.words for b in concepts if isinstance(b.words, WordList)]
     proxy_concepts = [Concept(w.concept, tuple(w.words), noun=w.noun) for w in wordlists]
     ks = {b.k for b in concepts}
-    if len(ks) == 1 and None not in ks and "k" not in config.options:
-        config.options = {**config.options, "k": ks.pop()}  # methods that prune candidates stop at k words
-    if config.mode == "dproxy" and feature not in CHOICE_FEATURES and "sample" not in config.options:
-        config.options = {**config.options, "sample": 0}  # a per-photo feature needs every photo learned
+    one_k = ks.pop() if len(ks) == 1 else None  # one k for every concept: methods that prune words stop at k
     store = indexed.store if proxy_cache else None
-    results = learn_cached(indexed.vectors, proxy_concepts, clip, config, reporter, store, learner=learner)
+    results = learn_cached(indexed.vectors, proxy_concepts, clip, config, reporter, store, learner=learner, k=one_k)
 
     out: list[ConceptResult] = []
     for b, wl, res in zip(concepts, wordlists, results):

@@ -60,7 +60,7 @@ from proxysort.cli.options import (
     WordsOpt,
 )
 from proxysort.errors import ExitCode, UsageError
-from proxysort.proxy import DEFAULT_MODE
+from proxysort.learn.registry import DEFAULT_MODE
 
 if TYPE_CHECKING:  # pragma: no cover
     from proxysort.output import TreePlan

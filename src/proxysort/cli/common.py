@@ -184,7 +184,7 @@ def sort_with_flags(
 
     from proxysort.cli.wordprompt import confirm_words, will_ask
     from proxysort.encoders import check_weights
-    from proxysort.proxy import ProxyConfig
+    from proxysort.learn.core import ProxyConfig
     from proxysort.sorting import resolve_words, sort
     from proxysort.threads import set_threads
     from proxysort.words import WordList

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from proxysort.cli.common import by_from_flags, get_env, reporter_for, sort_with_flags
 from proxysort.cli.inputs import source_of
-from proxysort.proxy import DEFAULT_MODE
+from proxysort.learn.registry import DEFAULT_MODE
 from proxysort.cli.options import (
     ByOpt,
     CacheDirOpt,

@@ -16,7 +16,8 @@ import typer
 from proxysort.cli.formats import FORMATS
 from proxysort.encoders import DEFAULT_MODEL, DEFAULT_PRETRAINED
 from proxysort.output import LINK_MODES
-from proxysort.proxy import DEFAULT_EPOCHS, DEFAULT_FEATURE, DEFAULT_MODE, DEFAULT_ROUNDS, FEATURES, MODES
+from proxysort.learn.core import FEATURES
+from proxysort.learn.registry import DEFAULT_MODE, METHODS, MODES, epochs_help
 
 # -- help panels ------------------------------------------------------------------------------------------
 # ``--help`` lists options without a panel first, under "Options": those are the everyday ones (what to sort
@@ -225,21 +226,22 @@ FeatureChoice = Literal[FEATURES]  # type: ignore[valid-type]
 LinkChoice = Literal[LINK_MODES]  # type: ignore[valid-type]
 FormatChoice = Literal[FORMATS]  # type: ignore[valid-type]
 
+# Help generated from the method registry: each method's summary, default feature and epochs as declared.
 ModeOpt = Annotated[ModeChoice, typer.Option(
     "--method", "--mode", metavar="|".join(MODES), rich_help_panel=METHOD_PANEL,
-    help=f"How proxies are learned (default {DEFAULT_MODE}: Multi-DProxy; multimap, multisub: the other seed papers; "
-    "zeroshot = no training).",
+    help=f"How proxies are learned (default {DEFAULT_MODE}). "
+    + "; ".join(f"{m.name}: {m.summary}" for m in METHODS.values()) + ".",
 )]
 FeatureOpt = Annotated[Optional[FeatureChoice], typer.Option(
-    "--feature", metavar="|".join(FEATURES), rich_help_panel=METHOD_PANEL, help=f"What k-means clusters (default: {DEFAULT_FEATURE}).")]
+    "--feature", metavar="|".join(FEATURES), rich_help_panel=METHOD_PANEL,
+    help="What k-means clusters (default: the method's own: "
+    + ", ".join(f"{m.name} {m.default_feature}" for m in METHODS.values()) + ").")]
 EpochsOpt = Annotated[
     Optional[int],
     typer.Option(
         "--epochs", metavar="N", rich_help_panel=METHOD_PANEL,
         min=0,
-        help=f"Exact passes through the text encoder per photo (default: {DEFAULT_ROUNDS['cpu']} for subspace; "
-        f"free and linear: at most {DEFAULT_EPOCHS['cpu']} epochs on CPU, {DEFAULT_EPOCHS['cuda']} on GPU, "
-        "stopping earlier on a plateau).",
+        help=f"Learning budget per method (default: {epochs_help()}; Adam stops earlier on a plateau).",
     ),
 ]
 ThreadsOpt = Annotated[

@@ -1,11 +1,11 @@
 """Proxy learning spread over a Ray cluster: each worker learns the proxies of one slice of the photos.
 
 Every photo owns its proxy parameters, so the photos can be split between workers, each running the
-public :func:`proxysort.proxy.learn_proxies` with the same model, concepts and config on its slice; the
+public :func:`proxysort.learn.registry.learn_proxies` with the same model, concepts and config on its slice; the
 driver joins the slices in order. Slices are cut at multiples of the learner's own batch size, so every
 worker sees exactly the batches a local run would: the joined result equals the local one whenever
-``learn_proxies`` gives each photo a result that does not depend on the other photos of the run (its
-contract for batching; see ``tests/test_ray.py``).
+the method declares each photo's result independent of the other photos of the run
+(:attr:`proxysort.learn.method.Method.per_photo`; see ``tests/test_ray.py``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
     from proxysort.encoders import ClipModel
-    from proxysort.proxy import Concept, ProxyConfig, ProxyResult
+    from proxysort.learn.core import Concept, ProxyConfig, ProxyResult
 
 
 def learn_proxies(
@@ -33,20 +33,23 @@ def learn_proxies(
     config: "ProxyConfig | None" = None,
     reporter: Reporter | None = None,
     *,
+    k: int | None = None,
     ray: str | None = AUTO,
     shards: int | None = None,
 ) -> list["ProxyResult"]:
-    """:func:`proxysort.proxy.learn_proxies` on the Ray cluster at ``ray``: same arguments, same result.
+    """:func:`proxysort.learn.registry.learn_proxies` on the Ray cluster at ``ray``: same arguments, same result.
 
     ``clip`` is the driver's model; workers load the same spec (on a GPU each when the cluster has them)
     and must find the same model identity. ``shards`` defaults to one per GPU, or one per two CPUs.
     """
     import numpy as np
 
-    from proxysort.proxy import ProxyConfig, independent_per_photo, learn_proxies as local_learn, resolve_config
+    from proxysort.learn.core import ProxyConfig
+    from proxysort.learn.registry import learn_proxies as local_learn
+    from proxysort.learn.registry import method_for
 
     config = dataclasses.replace(config) if config is not None else ProxyConfig()
-    config.validate()
+    method = method_for(config)
     reporter = reporter or Reporter()
     session = connect(ray)
     ray_mod = import_ray()
@@ -57,20 +60,20 @@ def learn_proxies(
     features = np.ascontiguousarray(image_features, dtype=np.float32)
     n = len(features)
     wanted = shards or (int(session.gpus) if gpu else max(1, int(session.cpus) // 2))
-    if step is None or not independent_per_photo(resolve_config(config, clip)):
+    if step is None or not method.per_photo(config):
         # The seed methods and the Adam engine couple the photos of a run (pruning by k-means usage, one
         # stopping epoch for all), and a GPU batch sized from a worker's memory is unknown here: slicing
         # would change the result, so it is learned in one piece, exactly as locally.
         wanted = 1
     cuts = [0, n] if wanted == 1 else _cuts(n, step, wanted)
     if len(cuts) <= 2:  # one slice: nothing to spread, and no model to load on a worker
-        return local_learn(features, concepts, clip, config, reporter)
+        return local_learn(features, concepts, clip, config, reporter, k=k)
 
     spec = ModelSpec(model=clip.spec.model, pretrained=clip.spec.pretrained, device="cuda" if gpu else "cpu")
     task = ray_mod.remote(_learn_slice).options(num_gpus=1 if gpu else 0, num_cpus=1)
     shard_config = dataclasses.replace(config, device="auto")
     refs = [
-        task.remote(spec, clip.identity, features[a:b], list(concepts), shard_config)
+        task.remote(spec, clip.identity, features[a:b], list(concepts), shard_config, k)
         for a, b in zip(cuts[:-1], cuts[1:])
     ]
     parts: list[list[ProxyResult]] = []
@@ -100,10 +103,9 @@ def _join(parts: Sequence["ProxyResult"], sizes: Sequence[int]) -> "ProxyResult"
 
     import torch
 
-    from proxysort.proxy import ProxyResult, scoremix
+    from proxysort.learn.core import result, scoremix
 
     first = parts[0]
-    epochs = max(p.epochs_run for p in parts)
     history = []
     for e in range(max(len(p.loss_history) for p in parts)):
         total = sum(size * p.loss_history[min(e, len(p.loss_history) - 1)] for p, size in zip(parts, sizes) if p.loss_history)
@@ -112,27 +114,22 @@ def _join(parts: Sequence["ProxyResult"], sizes: Sequence[int]) -> "ProxyResult"
     if "scoremix" in features:  # centred and scaled over all photos: a property of the set, made again here
         mixed = scoremix(torch.from_numpy(features["scores"]), torch.from_numpy(features["probs"]))
         features["scoremix"] = mixed.numpy().astype(np.float32)
-    return ProxyResult(
-        concept=first.concept,
-        features=features,
-        word_features=first.word_features,
-        zero_shot=np.concatenate([p.zero_shot for p in parts]),
-        loss_history=history,
-        epochs_run=epochs,
-    )
+    return result(first.concept, features, first.word_features, np.concatenate([p.zero_shot for p in parts]), history,
+                  first.default_feature)
 
 
 _models: dict[tuple[str, str], "ClipModel"] = {}  # per worker process: a model loaded once serves every slice
 
 
 def _learn_slice(
-    spec: ModelSpec, identity: str, features: "np.ndarray", concepts: list["Concept"], config: "ProxyConfig"
+    spec: ModelSpec, identity: str, features: "np.ndarray", concepts: list["Concept"], config: "ProxyConfig",
+    k: int | None,
 ) -> list["ProxyResult"]:
     """Worker task: the public learner on one slice, with the driver's model."""
     import socket
 
     from proxysort.encoders import load_clip
-    from proxysort.proxy import learn_proxies as local_learn
+    from proxysort.learn.registry import learn_proxies as local_learn
 
     key = (identity, spec.device)
     if key not in _models:
@@ -143,4 +140,4 @@ def _learn_slice(
                 "install the same model files at the same paths on every node."
             )
         _models[key] = clip
-    return local_learn(features, concepts, _models[key], config)
+    return local_learn(features, concepts, _models[key], config, k=k)

@@ -4,16 +4,16 @@ Per image i, p_i = softmax(λ_i / τ_e) over the *active* candidates and w_i = p
 zero-shot scores times CLIP's logit scale. Choices where the paper leaves details open (measured in
 benchmarks/results/quality.md):
 
-* **Temperature**: τ_e falls geometrically from 1 to ``TAU_END`` = 0.5 over the epochs, so proxies start
+* **Temperature**: τ_e falls geometrically from 1 to option ``tau_end`` = 0.5 over the epochs, so proxies start
   as soft mixtures and end near single words.
 * **User interest**: γ_u(e)·(1 − cos(w_i, φ(u))), a pull of the proxy toward the concept word's token,
-  strongest at the start (γ_u falls linearly from ``GAMMA_U`` = 0.1 to 0): it steers early epochs toward
+  strongest at the start (γ_u falls linearly from option ``gamma_u`` = 0.1 to 0): it steers early epochs toward
   the named aspect and then lets the alignment decide.
 * **Concept discriminability**: γ_d(e)·(H(p_i) − H(p̄)), per-image entropy minus the entropy of the batch's
   mean mixture (confident proxies that still use every active word); γ_d rises linearly from 0 to
-  ``GAMMA_D`` = 0.05, so it only acts once the alignment has placed the proxies.
+  option ``gamma_d`` = 0.05, so it only acts once the alignment has placed the proxies.
 * **Pruning**: every R = epochs / 4 epochs the candidate list is halved. Usage of a word = the sum, over
-  k-means centres of the prompt features (k = option ``k`` if the caller knows it, else the number of
+  k-means centres of the prompt features (k = the ``k`` argument if the caller knows it, else the number of
   active words), of the centre's mean mixing weight for that word. The least-used half is dropped, never
   below k words; without a known k a word is kept whatever its rank while its usage is at least half the
   mean (nothing justifies dropping a word the clusters use). Pruned words leave the result: names come
@@ -21,7 +21,7 @@ benchmarks/results/quality.md):
   path of halvings; measured, it moved shapes' imperfect size below zero-shot argmax, −0.013 NMI, so the
   pruning keeps k: benchmarks/results/quality.md.)
 * **Gated fusion**: the ``fused`` feature is normalise(g_i h_i + (1 − g_i) x_i) with a per-image gate
-  g_i = σ(``GATE_BIAS`` + standardised alignment ⟨x_i, h_i⟩): photos the surviving words describe well
+  g_i = σ(option ``gate_bias`` + standardised alignment ⟨x_i, h_i⟩): photos the surviving words describe well
   are clustered by their prompt, photos no word fits (a value missing from the list) lean on the image.
 
 What proxysort adds for speed (benchmarks/results/sample-size.md, benchmarks/scale.py):
@@ -39,7 +39,7 @@ What proxysort adds for speed (benchmarks/results/sample-size.md, benchmarks/sca
   only where its words differ from every earlier run's.
 * **Refine engine** (``engine="refine"``, the default; ``"adam"`` is the reference): the alignment term
   runs on a cheap model of the text path, the mix of the filled-in prompts normalise(p·T), corrected
-  every :data:`EXACT_EVERY` epochs (option ``exact_every``) by one exact forward+backward pass so that its
+  every 2 epochs (option ``exact_every``) by one exact forward+backward pass so that its
   gradient in p equals the encoder's there (the multi-fidelity correction of refine.py). Every pruning
   decision still reads exact prompt features (one exact forward pass). Per photo of the sample: at most 9
   exact forward+backward passes and three forward passes (the last quarter never changes the words), 3
@@ -55,11 +55,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-from typing import TYPE_CHECKING, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence
 
-from proxysort.methods import common
+from proxysort.learn import engine
+from proxysort.learn.core import Concept, ProxyResult, photo_keys, result, seeded, zero_shot_features
+from proxysort.learn.method import Epochs, Method, Run
+from proxysort.learn.options import Options, option
 from proxysort.progress import OneBar
-from proxysort.proxy import seeded
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -67,23 +69,27 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from proxysort.encoders import ClipModel
     from proxysort.progress import Reporter
-    from proxysort.proxy import Concept, ProxyConfig, ProxyResult
 
-DEFAULT_LR = 0.1
-TAU_END = 0.5
-GAMMA_U = 0.1
-GAMMA_D = 0.05
-GATE_BIAS = 1.0
 PRUNINGS = 4  # the list may be halved after each quarter of the epochs but the last
 #: Epochs unless told otherwise, on every device: a GPU gives the CPU's word choice, faster (the pruning
 #: schedule is what decides; more epochs on a GPU would make the two devices sort differently).
 EPOCHS = 24
-#: Refine engine: epochs between exact corrections (option ``exact_every``), counted from each pruning.
-EXACT_EVERY = 2
 #: Photos the word choice is learned on by default (see :func:`sample_rows`).
 SAMPLE = 1024
 #: The features a word choice gives every photo without learning its own proxy (``sample`` > 0).
 CHOICE_FEATURES = ("scores", "probs", "scoremix")
+
+
+@dataclasses.dataclass(frozen=True)
+class DProxyOptions(Options):
+    sample: int | None = option(None, f"photos the word choice is learned on (0: every photo, every feature; "
+                                      f"default {SAMPLE}, or 0 when a feature only learned proxies give is clustered)",
+                                minimum=0)
+    tau_end: float = option(0.5, "temperature at the last epoch (from 1)", minimum=0)
+    gamma_u: float = option(0.1, "weight of the user-interest pull at the first epoch (falls to 0)", minimum=0)
+    gamma_d: float = option(0.05, "weight of the discriminability term at the last epoch (rises from 0)", minimum=0)
+    exact_every: int = option(2, "refine engine: epochs between exact corrections", minimum=1)
+    gate_bias: float = option(1.0, "bias of the per-photo gate of the fused feature")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,19 +137,19 @@ def prune(active: list[int], scores: "np.ndarray", k: int | None) -> list[int]:
     return [active[j] for j in sorted(keep)]
 
 
-def exact_alignment(pb: "common.Problem", p: "torch.Tensor", x: "torch.Tensor") -> "torch.Tensor":
+def exact_alignment(pb: "engine.Problem", p: "torch.Tensor", x: "torch.Tensor") -> "torch.Tensor":
     """Per photo 1 − ⟨h(p·G), x⟩: the mix ``p`` of candidate tokens through CLIP's text path."""
     return 1.0 - (pb.encoder.encode(p @ pb.G) * x).sum(-1)
 
 
-def surrogate_alignment(pb: "common.Problem", p: "torch.Tensor", x: "torch.Tensor") -> "torch.Tensor":
+def surrogate_alignment(pb: "engine.Problem", p: "torch.Tensor", x: "torch.Tensor") -> "torch.Tensor":
     """Per photo 1 − ⟨normalise(p·T), x⟩: the text encoder replaced by the mix of the filled-in prompts."""
     import torch
 
     return 1.0 - (torch.nn.functional.normalize(p @ pb.T, dim=-1) * x).sum(-1)
 
 
-def correction(pb: "common.Problem", p0: "torch.Tensor", x: "torch.Tensor") -> "torch.Tensor":
+def correction(pb: "engine.Problem", p0: "torch.Tensor", x: "torch.Tensor") -> "torch.Tensor":
     """Per photo, the slope that makes surrogate + slope·(p − p0) match the exact alignment's gradient at p0.
 
     One exact forward and backward pass. The model is corrected in the mix p, what the encoder sees, so it
@@ -226,20 +232,20 @@ class _Learner:
     one stretch of epochs at a time (concepts never meet in the loss, and Adam is elementwise, so a concept
     learns the same alone or with others; each stretch starts a fresh Adam, as the pruning always did)."""
 
-    def __init__(self, image_features: "np.ndarray", concepts: Sequence["Concept"], clip: "ClipModel",
-                 config: "ProxyConfig", reporter: "Reporter") -> None:
-        self.device, self.X, _, self.slices = common.prepare(image_features, concepts, clip, config)
-        self.epochs = config.epochs if config.epochs is not None else EPOCHS
-        self.problems = [common.setup(c, clip, self.X, config, reporter) for c in concepts]
-        self.U = common.concept_words(self.problems)
-        self.scale = common.logit_scale(clip)
-        self.lr = config.lr if config.lr is not None else DEFAULT_LR
+    def __init__(self, image_features: "np.ndarray", concepts: Sequence[Concept], clip: "ClipModel", run: Run) -> None:
+        config, opts = run.config, run.options
+        self.device = engine.device(config, clip)
+        self.X = engine.images(image_features, self.device)
+        self.slices = engine.batches(self.X.shape[0], engine.batch_size(config, self.device, clip, coupled=True))
+        self.epochs = config.epochs
+        self.problems = [engine.setup(c, clip, self.X, run) for c in concepts]
+        self.U = engine.concept_words(self.problems)
+        self.scale = engine.logit_scale(clip)
+        self.lr = config.lr
         self.seed = config.seed
-        self.tau_end = common.option(config, "tau_end", TAU_END)
-        self.gamma_u = common.option(config, "gamma_u", GAMMA_U)
-        self.gamma_d = common.option(config, "gamma_d", GAMMA_D)
+        self.tau_end, self.gamma_u, self.gamma_d = opts.tau_end, opts.gamma_u, opts.gamma_d
         self.refine = config.engine == "refine"
-        self.every = int(common.option(config, "exact_every", EXACT_EVERY))
+        self.every = opts.exact_every
         self.span = max(self.epochs - 1, 1)
 
     def start(self, c: int) -> "np.ndarray":
@@ -290,8 +296,8 @@ class _Learner:
                 total = total + self.gamma_d * t * (_entropy(p).sum() - p.shape[0] * _entropy(p.mean(0)))
             return total
 
-        history = common.loop(logits, [], self.slices, loss_fn, stop - first, self.lr, 0.0, bar,
-                              "learning proxies (dproxy)", first_epoch=first)
+        history = engine.adam(logits, self.slices, loss_fn, stop - first, self.lr, bar, "learning proxies (dproxy)",
+                              first_epoch=first)
         return torch.cat([lg[0].detach() for lg in logits]).cpu().numpy(), history
 
     def snapshot(self, c: int, logits: "np.ndarray", active: Sequence[int], e: int) -> tuple["torch.Tensor", "torch.Tensor"]:
@@ -316,19 +322,16 @@ class _Learner:
         return {n: tuple(float(u) for u in usage(prompts, mix, n, self.seed)) for n in counts}
 
 
-def _k(config: "ProxyConfig") -> int | None:
-    k_opt = common.option(config, "k", 0.0)
-    return int(k_opt) if k_opt >= 1 else None
-
-
-def sample_size(config: "ProxyConfig") -> int:
+def sample_size(options: DProxyOptions) -> int:
     """Photos the word choice is learned on (option ``sample``; 0 = every photo, with every feature)."""
-    size = common.option(config, "sample", SAMPLE)
-    if size < 0 or size != int(size):
-        from proxysort.errors import UsageError
+    return SAMPLE if options.sample is None else options.sample
 
-        raise UsageError(f"`sample` must be a whole number of photos, at least 0 (0 = every photo), not {size:g}.")
-    return int(size)
+
+def _settle(options: DProxyOptions, feature: str) -> DProxyOptions:
+    """A per-photo feature needs every photo learned: ``sample`` 0 unless the caller chose a sample."""
+    if options.sample is None and feature not in CHOICE_FEATURES:
+        return dataclasses.replace(options, sample=0)
+    return options
 
 
 def sample_rows(keys: Sequence[str], size: int) -> "np.ndarray":
@@ -345,10 +348,9 @@ def sample_rows(keys: Sequence[str], size: int) -> "np.ndarray":
 
 def choose_words(
     sample: "np.ndarray",
-    concepts: Sequence["Concept"],
+    concepts: Sequence[Concept],
     clip: "ClipModel",
-    config: "ProxyConfig",
-    reporter: "Reporter",
+    run: Run,
     nodes: Sequence[Nodes] | None = None,
 ) -> list[Choice]:
     """The words each concept keeps after DProxy's learning and pruning on the photos ``sample`` (every row).
@@ -361,12 +363,12 @@ def choose_words(
     """
     import numpy as np
 
-    common.prepare(sample, concepts, clip, config)  # the same checks whether or not anything is learned
-    k = _k(config)
+    config, reporter, k = run.config, run.reporter, run.k
+    engine.device(config, clip)  # the same checks whether or not anything is learned
     stores = list(nodes) if nodes is not None else [_MemoryNodes() for _ in concepts]
     learner: _Learner | None = None
     choices = []
-    epochs = config.epochs if config.epochs is not None else EPOCHS
+    epochs = config.epochs
     horizons = [horizon(len(c.words), k, epochs) for c in concepts]
     bar: Reporter | None = None  # opened at the first stretch to learn: a choice from the store shows none
     with seeded(config.seed, clip.device), contextlib.ExitStack() as opened:
@@ -381,7 +383,7 @@ def choose_words(
                 node = stores[c].get(route)
                 if node is None:
                     if learner is None:
-                        learner = _Learner(sample, concepts, clip, config, reporter)
+                        learner = _Learner(sample, concepts, clip, run)
                     if bar is None:
                         left = horizons[c] - first + sum(horizons[c + 1 :])
                         advance = opened.enter_context(
@@ -399,61 +401,36 @@ def choose_words(
     return choices
 
 
-def chosen(
-    concept: "Concept", clip: "ClipModel", image_features: "np.ndarray", choice: Choice, config: "ProxyConfig",
-    reporter: "Reporter",
-) -> "ProxyResult":
+def chosen(concept: Concept, clip: "ClipModel", image_features: "np.ndarray", choice: Choice, run: Run) -> ProxyResult:
     """Every photo's zero-shot view (``scores``, ``probs``, ``scoremix``) over the words ``choice`` kept."""
-    import numpy as np
-    import torch
-
-    from proxysort.proxy import ProxyResult, zero_shot_features
-
-    X = common.unit(torch.as_tensor(np.asarray(image_features, dtype=np.float32), device=clip.device))
-    pb = common.setup(concept, clip, X, config, reporter)
+    where = engine.device(run.config, clip)
+    pb = engine.setup(concept, clip, engine.images(image_features, where), run)
     kept = list(choice.kept)
     T, Z = pb.T[kept], pb.Z[:, kept]
-    return ProxyResult(_survivors(pb, kept), zero_shot_features(Z, common.logit_scale(clip)),
-                       T.cpu().numpy().astype(np.float32), Z.cpu().numpy().astype(np.float32),
-                       choice.history, len(choice.history))
+    return result(_survivors(pb, kept), zero_shot_features(Z, engine.logit_scale(clip)), T, Z, choice.history,
+                  METHOD.default_feature)
 
 
-def _survivors(pb: "common.Problem", kept: list[int]) -> "Concept":
-    from proxysort.proxy import Concept
-
+def _survivors(pb: engine.Problem, kept: list[int]) -> Concept:
     words = tuple(pb.words[j] for j in kept)
     c = pb.concept
     return Concept(c.name, words, noun=c.noun, template=c.template) if len(words) >= 2 else c
 
 
-def learn(
-    image_features: "np.ndarray",
-    concepts: Sequence["Concept"],
-    clip: "ClipModel",
-    config: "ProxyConfig",
-    reporter: "Reporter",
-) -> list["ProxyResult"]:
+def learn(image_features: "np.ndarray", concepts: Sequence[Concept], clip: "ClipModel", run: Run) -> list[ProxyResult]:
     """DProxy's result per concept: with a ``sample`` (the default), the zero-shot features over the words
     learned on the sample; with ``sample`` 0, every photo's learned proxy and every feature."""
     import numpy as np
-    import torch
 
-    from proxysort.proxy import ProxyResult
-
-    size = sample_size(config)
-    if size:
-        from proxysort.proxy import photo_keys
-
-        rows = sample_rows(photo_keys(image_features), size)
-        choices = choose_words(np.asarray(image_features)[rows], concepts, clip, config, reporter)
-        return [chosen(c, clip, image_features, ch, config, reporter) for c, ch in zip(concepts, choices)]
-    k = _k(config)
+    if sample_size(run.options):
+        return learn_stored(image_features, concepts, clip, run, lambda concept, digest: _MemoryNodes())
+    k, epochs = run.k, run.config.epochs
     results = []
-    with seeded(config.seed, clip.device):
-        learner = _Learner(image_features, concepts, clip, config, reporter)
-        epochs, X = learner.epochs, learner.X
-        with reporter.progress(f"learning proxies (dproxy, {X.shape[0]} photos)", total=epochs * len(concepts)) as advance:
-            bar = OneBar(reporter, advance)
+    with seeded(run.config.seed, clip.device):
+        learner = _Learner(image_features, concepts, clip, run)
+        X = learner.X
+        with run.reporter.progress(f"learning proxies (dproxy, {X.shape[0]} photos)", total=epochs * len(concepts)) as advance:
+            bar = OneBar(run.reporter, advance)
             for c, pb in enumerate(learner.problems):
                 active, logits, first, history = list(range(len(pb.words))), learner.start(c), 0, []
                 for e in [*pruning_epochs(epochs), epochs]:
@@ -463,26 +440,59 @@ def learn(
                     if e < epochs and len(active) > _floor(k):
                         (use,) = learner.usages(c, logits, active, e, [_centres(k, active, X.shape[0])]).values()
                         active = prune(active, np.asarray(use), k)
-                results.append(_learned(learner, c, logits, active, history, config))
+                results.append(_learned(learner, c, logits, active, history, run))
     return results
 
 
-def _learned(learner: _Learner, c: int, logits: "np.ndarray", active: list[int], history: list[float],
-             config: "ProxyConfig") -> "ProxyResult":
-    """Every feature of concept ``c`` from its learned parameters (every photo learned: ``sample`` 0)."""
+def learn_stored(
+    image_features: "np.ndarray", concepts: Sequence[Concept], clip: "ClipModel", run: Run,
+    nodes_for: "Callable[[Concept, str], Nodes]",
+) -> list[ProxyResult] | None:
+    """DProxy with a sample: the word choices through the nodes ``nodes_for(concept, digest)`` keeps (the
+    digest names the sampled photos' vectors), then every photo's zero-shot features. None when ``sample``
+    is 0: every photo's proxy is then learned, and nothing is kept between runs."""
+    import hashlib
+
     import numpy as np
+
+    size = sample_size(run.options)
+    if not size:
+        return None
+    X = np.ascontiguousarray(image_features, dtype=np.float32)
+    keys = photo_keys(X)
+    rows = sample_rows(keys, size)
+    digest = hashlib.sha256("".join(keys[i] for i in rows).encode()).hexdigest()[:32]
+    choices = choose_words(X[rows], concepts, clip, run, nodes=[nodes_for(c, digest) for c in concepts])
+    served = [ch for ch in choices if ch.history and not ch.learned]
+    if served:
+        run.reporter.message(f"word choice: {len(served)} of {len(concepts)} concepts from the cache")
+    for concept, ch in zip(concepts, choices):
+        if 0 < ch.learned < len(ch.history):
+            run.reporter.message(f"word choice for '{concept.name}': {len(ch.history) - ch.learned} of "
+                                 f"{len(ch.history)} epochs from the cache")
+    return [chosen(c, clip, X, ch, run) for c, ch in zip(concepts, choices)]
+
+
+def _learned(learner: _Learner, c: int, logits: "np.ndarray", active: list[int], history: list[float],
+             run: Run) -> ProxyResult:
+    """Every feature of concept ``c`` from its learned parameters (every photo learned: ``sample`` 0)."""
     import torch
 
-    from proxysort.proxy import ProxyResult
-
     pb, X = learner.problems[c], learner.X
-    gate_bias = common.option(config, "gate_bias", GATE_BIAS)
     with torch.no_grad():
         p, h = learner.snapshot(c, logits, active, max(learner.epochs, 1) - 1)
         w = p @ pb.G
         align = (h * X).sum(-1)
-        gate = torch.sigmoid(gate_bias + (align - align.mean()) / align.std().clamp_min(1e-6))
+        gate = torch.sigmoid(run.options.gate_bias + (align - align.mean()) / align.std().clamp_min(1e-6))
         T = pb.T[active]
-        feats = common.features(h, X, T, config.fuse_weight, w=w, weights=p[:, active], gate=gate, scale=learner.scale)
-    return ProxyResult(_survivors(pb, active), feats, T.cpu().numpy().astype(np.float32),
-                       pb.Z[:, active].cpu().numpy().astype(np.float32), history, len(history))
+        feats = engine.features(h, X, T, run.config.fuse_weight, w=w, weights=p[:, active], gate=gate,
+                                scale=learner.scale)
+    return result(_survivors(pb, active), feats, T, pb.Z[:, active], history, METHOD.default_feature)
+
+
+METHOD = Method(
+    "dproxy", "Multi-DProxy (AAAI 2026): word choice by pruning on a sample, scored zero-shot (the default)",
+    learn, features=("prompt", "proxy", "weights", "concat", "fused", "scores", "probs", "scoremix"),
+    default_feature="scoremix", epochs=Epochs(EPOCHS, EPOCHS), lr=0.1, options=DProxyOptions, uses_k=True,
+    settle=_settle, learn_stored=learn_stored,
+)

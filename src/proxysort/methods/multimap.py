@@ -20,43 +20,42 @@ modes. Features: ``prompt``, ``proxy``, ``concat`` ([proxy, image]), ``fused``, 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
-from proxysort.methods import common
+from proxysort.learn import engine
+from proxysort.learn.core import ProxyResult, result, seeded, unit
+from proxysort.learn.method import Epochs, Method, Run
+from proxysort.learn.options import Options, option
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
+    import torch
 
     from proxysort.encoders import ClipModel
-    from proxysort.progress import Reporter
-    from proxysort.proxy import Concept, ProxyConfig, ProxyResult
+    from proxysort.learn.core import Concept
 
 #: Aspects a photo collection is commonly sorted by; those that are not being sorted act as negatives.
 NEGATIVES = ("color", "shape", "size", "material", "background", "style", "species", "place", "pose", "pattern")
-DEFAULT_LR = 1e-3
-DEFAULT_GAMMA = 0.1
 
 
-def learn(
-    image_features: "np.ndarray",
-    concepts: Sequence["Concept"],
-    clip: "ClipModel",
-    config: "ProxyConfig",
-    reporter: "Reporter",
-) -> list["ProxyResult"]:
-    import numpy as np
+@dataclass(frozen=True)
+class MultiMapOptions(Options):
+    gamma: float = option(0.1, "weight of the pull toward the concept word's token", minimum=0)
+
+
+def learn(image_features: "np.ndarray", concepts: Sequence["Concept"], clip: "ClipModel", run: Run) -> list[ProxyResult]:
     import torch
 
-    from proxysort.proxy import ProxyResult, seeded
-
-    with seeded(config.seed, clip.device):
-        device, X, epochs, slices = common.prepare(image_features, concepts, clip, config)
-        problems = [common.setup(c, clip, X, config, reporter) for c in concepts]
+    config, gamma = run.config, run.options.gamma
+    where = engine.device(config, clip)
+    with seeded(config.seed, where):
+        X = engine.images(image_features, where)
+        slices = engine.batches(X.shape[0], engine.batch_size(config, where, clip, coupled=True))
+        problems = [engine.setup(c, clip, X, run) for c in concepts]
         names = {pb.concept.name.casefold() for pb in problems}
         negatives = [w for w in NEGATIVES if w not in names]
-        U = common.concept_words(problems, negatives)
-        gamma = common.option(config, "gamma", DEFAULT_GAMMA)
-        lr = config.lr if config.lr is not None else DEFAULT_LR
+        U = engine.concept_words(problems, negatives)
 
         base = [pb.G[pb.Z.argmax(dim=1)] for pb in problems]
         deltas = [[torch.zeros_like(bs[rows]).requires_grad_(True) for bs in base] for rows in slices]
@@ -74,19 +73,25 @@ def learn(
                 if config.beta and len(U) > 1:
                     target = torch.full((w.shape[0],), c, dtype=torch.long, device=w.device)
                     total = total + config.beta * torch.nn.functional.cross_entropy(
-                        common.unit(w) @ common.unit(U).T * 10.0, target, reduction="sum")
+                        unit(w) @ unit(U).T * 10.0, target, reduction="sum")
             return total
 
         history: list[float] = []
-        if epochs > 0:
-            history = common.loop(deltas, [], slices, loss_fn, epochs, lr, 0.0, reporter, "learning proxies (multimap)",
-                                  plateau=(config.tol, config.patience, config.min_epochs))
+        if config.epochs > 0:
+            history = engine.adam(deltas, slices, loss_fn, config.epochs, config.lr, run.reporter,
+                                  "learning proxies (multimap)", plateau=(config.tol, config.patience, config.min_epochs))
         results = []
         with torch.no_grad():
             for c, pb in enumerate(problems):
                 w = torch.cat([base[c][rows] + deltas[b][c] for b, rows in enumerate(slices)])
                 h = torch.cat([pb.encoder.encode(w[rows]) for rows in slices])
-                feats = common.features(h, X, pb.T, config.fuse_weight, w=w)
-                results.append(ProxyResult(pb.concept, feats, pb.T.cpu().numpy().astype(np.float32),
-                                           pb.Z.cpu().numpy().astype(np.float32), list(history), len(history)))
+                feats = engine.features(h, X, pb.T, config.fuse_weight, w=w)
+                results.append(result(pb.concept, feats, pb.T, pb.Z, history, METHOD.default_feature))
         return results
+
+
+METHOD = Method(
+    "multimap", "Multi-MaP (CVPR 2024): a free proxy pulled toward the concept word", learn,
+    features=("prompt", "proxy", "concat", "fused", "scores"), default_feature="prompt", epochs=Epochs(24, 300),
+    lr=1e-3, options=MultiMapOptions,
+)

@@ -30,23 +30,29 @@ Features: ``prompt``, ``proxy``, ``weights``, ``concat`` ([proxy, mapped image],
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
-from proxysort.methods import common
+from proxysort.learn import engine
+from proxysort.learn.core import ProxyResult, result, seeded, unit
+from proxysort.learn.method import Epochs, Method, Run
+from proxysort.learn.options import Options, option
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import torch
 
     from proxysort.encoders import ClipModel
-    from proxysort.progress import Reporter
-    from proxysort.proxy import Concept, ProxyConfig, ProxyResult
+    from proxysort.learn.core import Concept
 
 ROUNDS = 3
-DEFAULT_LR = 0.1  # logits, in units of CLIP's logit scale (as the subspace mode)
-MAP_LR = 1e-3
-DEFAULT_RHO = 1.0
-DEFAULT_MARGIN = 0.5
+
+
+@dataclass(frozen=True)
+class MultiSubOptions(Options):
+    rho: float = option(1.0, "weight of the penalty keeping the image map near the identity", minimum=0)
+    margin: float = option(0.5, "phase II margin between pseudo-class centres", minimum=0)
+    map_lr: float = option(1e-3, "Adam step size of the image map", minimum=0)
 
 
 def _phase_two_loss(f: "torch.Tensor", labels: "torch.Tensor", k: int, margin: float) -> "torch.Tensor":
@@ -67,34 +73,25 @@ def _phase_two_loss(f: "torch.Tensor", labels: "torch.Tensor", k: int, margin: f
     return intra + f.shape[0] * inter
 
 
-def learn(
-    image_features: "np.ndarray",
-    concepts: Sequence["Concept"],
-    clip: "ClipModel",
-    config: "ProxyConfig",
-    reporter: "Reporter",
-) -> list["ProxyResult"]:
-    import numpy as np
+def learn(image_features: "np.ndarray", concepts: Sequence["Concept"], clip: "ClipModel", run: Run) -> list[ProxyResult]:
     import torch
 
-    from proxysort.proxy import ProxyResult, seeded
-
-    with seeded(config.seed, clip.device):
-        device, X, epochs, slices = common.prepare(image_features, concepts, clip, config)
+    config, opts = run.config, run.options
+    rho, margin, map_lr, lr, epochs = opts.rho, opts.margin, opts.map_lr, config.lr, config.epochs
+    where = engine.device(config, clip)
+    with seeded(config.seed, where):
+        X = engine.images(image_features, where)
+        slices = engine.batches(X.shape[0], engine.batch_size(config, where, clip, coupled=True))
         n, d = X.shape
-        problems = [common.setup(c, clip, X, config, reporter) for c in concepts]
-        scale = common.logit_scale(clip)
-        rho = common.option(config, "rho", DEFAULT_RHO)
-        margin = common.option(config, "margin", DEFAULT_MARGIN)
-        map_lr = common.option(config, "map_lr", MAP_LR)
-        lr = config.lr if config.lr is not None else DEFAULT_LR
+        problems = [engine.setup(c, clip, X, run) for c in concepts]
+        scale = engine.logit_scale(clip)
         # One image map per concept: each concept wants a different view of the same photos.
-        maps = [torch.eye(d, device=device).requires_grad_(True) for _ in problems]
-        eye = torch.eye(d, device=device)
+        maps = [torch.eye(d, device=where).requires_grad_(True) for _ in problems]
+        eye = torch.eye(d, device=where)
         logits = [[(scale * pb.Z[rows]).clone().requires_grad_(True) for pb in problems] for rows in slices]
 
         def mapped(c: int, rows: slice) -> "torch.Tensor":
-            return common.unit(X[rows] @ maps[c].T)
+            return unit(X[rows] @ maps[c].T)
 
         def penalty(c: int, rows: slice) -> "torch.Tensor":
             share = (rows.stop - rows.start) / n  # the whole penalty once per epoch, spread over batches
@@ -112,7 +109,7 @@ def learn(
             for c, pb in enumerate(problems):
                 with torch.no_grad():
                     lam = logits[b][c].softmax(-1)
-                    w = common.unit(lam @ pb.G)
+                    w = unit(lam @ pb.G)
                     y = lam.argmax(-1)
                 f = torch.cat([w, mapped(c, rows)], dim=1) / math.sqrt(2.0)
                 total = total + _phase_two_loss(f, y, len(pb.words), margin) + penalty(c, rows)
@@ -124,13 +121,15 @@ def learn(
         two = per_round - one
         epoch = 0
         for r in range(ROUNDS if epochs else 0):
-            history += common.loop(logits, maps, slices, phase_one, one, lr, map_lr, reporter,
-                                   f"learning proxies (multisub, round {r + 1}, phase I)", first_epoch=epoch)
+            history += engine.adam(logits, slices, phase_one, one, lr, run.reporter,
+                                   f"learning proxies (multisub, round {r + 1}, phase I)",
+                                   shared=maps, shared_lr=map_lr, first_epoch=epoch)
             epoch += one
             if two:
                 # Phase II shapes the image map only; per-image logits stay frozen (no optimiser for them).
-                history += common.loop([[]], maps, slices, phase_two, two, lr, map_lr, reporter,
-                                       f"learning proxies (multisub, round {r + 1}, phase II)", first_epoch=epoch)
+                history += engine.adam([[]], slices, phase_two, two, lr, run.reporter,
+                                       f"learning proxies (multisub, round {r + 1}, phase II)",
+                                       shared=maps, shared_lr=map_lr, first_epoch=epoch)
                 epoch += two
 
         results = []
@@ -139,8 +138,14 @@ def learn(
                 lam = torch.cat([logits[b][c] for b in range(len(slices))]).softmax(-1)
                 w = lam @ pb.G
                 h = torch.cat([pb.encoder.encode(w[rows]) for rows in slices])
-                xm = common.unit(X @ maps[c].T)
-                feats = common.features(h, xm, pb.T, config.fuse_weight, w=w, weights=lam, scale=scale)
-                results.append(ProxyResult(pb.concept, feats, pb.T.cpu().numpy().astype(np.float32),
-                                           pb.Z.cpu().numpy().astype(np.float32), list(history), len(history)))
+                xm = unit(X @ maps[c].T)
+                feats = engine.features(h, xm, pb.T, config.fuse_weight, w=w, weights=lam, scale=scale)
+                results.append(result(pb.concept, feats, pb.T, pb.Z, history, METHOD.default_feature))
         return results
+
+
+METHOD = Method(
+    "multisub", "Multi-Sub (NeurIPS 2024): subspace proxies with a learnable image map, two phases", learn,
+    features=("prompt", "proxy", "weights", "concat", "fused", "scores", "probs", "scoremix"),
+    default_feature="concat", epochs=Epochs(24, 300), lr=0.1, options=MultiSubOptions,
+)

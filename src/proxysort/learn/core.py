@@ -1,0 +1,222 @@
+"""What every learning method takes and gives: the concept, the run's settings, the result.
+
+A method (:mod:`proxysort.methods`) turns unit image vectors and one or more :class:`Concept` into one
+:class:`ProxyResult` per concept, built by :func:`result` (the only constructor the package uses), so
+k-means, naming, the cache and evaluation never care which method ran. Nothing here knows a method by
+name: the registry (:mod:`proxysort.learn.registry`) checks ``ProxyConfig.mode`` and its options.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
+
+from proxysort.errors import UsageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    import torch
+
+#: The method used unless told otherwise (the registry refuses to load if it names no registered method).
+#: Chosen by measurement on both miniworlds (benchmarks/results/quality.md; docs/METHOD.md).
+DEFAULT_MODE = "dproxy"
+#: How subspace and dproxy proxies are optimised: "refine" (steps on a cheap model of the text encoder,
+#: corrected by a few exact passes through it: refine.py, methods/dproxy.py) or "adam" (Adam through the
+#: encoder every epoch, the reference).
+ENGINES = ("refine", "adam")
+#: Every feature a method may give (each method declares which of them it gives, and its default).
+FEATURES = ("prompt", "proxy", "weights", "concat", "fused", "scores", "probs", "scoremix")
+#: Features whose length means something (probabilities, raw cosines): k-means on them is not spherical.
+EUCLIDEAN_FEATURES = ("weights", "scores", "probs", "scoremix")
+#: The largest seed: k-means (FAISS) and NumPy take seeds as 32-bit integers, so larger ones cannot be
+#: honoured exactly; one range for every step keeps "same seed, same result" true.
+MAX_SEED = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class Concept:
+    """One aspect to sort by, its candidate words (possibly wrong or incomplete) and its prompt."""
+
+    name: str
+    words: tuple[str, ...]
+    noun: str = "photo"
+    template: str | None = None
+
+    def __post_init__(self) -> None:
+        words = tuple(dict.fromkeys(w.strip() for w in self.words if w and w.strip()))
+        object.__setattr__(self, "words", words)
+        if len(words) < 2:
+            raise UsageError(f"Concept {self.name!r} needs at least two different candidate words, got {len(words)}.")
+
+    @property
+    def prompt(self) -> str:
+        """The template with its single placeholder ``*`` (a word of its own, so it stays one BPE token)."""
+        if self.template:
+            return self.template
+        from proxysort.lexicon import article
+
+        if self.noun == "photo":
+            return f"a photo with {article(self.name)} {self.name} of *"
+        return f"a photo of {article(self.noun)} {self.noun} with {article(self.name)} {self.name} of *"
+
+
+@dataclass
+class ProxyConfig:
+    """How proxies are learned. ``None`` fields take a default that depends on the method or device.
+
+    ``options`` are the method's own knobs: a mapping of option names (checked against the method's typed
+    :class:`proxysort.learn.options.Options`; an unknown or ill-typed one is refused) or an instance of
+    that class. The number of groups ``k`` is never an option: it is an argument of
+    :func:`proxysort.learn.registry.learn_proxies`, so it reaches only the methods that use it.
+    """
+
+    mode: str = DEFAULT_MODE
+    engine: str = "refine"  # subspace and dproxy: "refine" (fast) or "adam" (the reference); see ENGINES
+    epochs: int | None = None  # None → the method's default for the device and engine (Method.default_epochs)
+    surrogate_steps: int = 20  # refine engine: Adam steps on the corrected cheap model after each exact pass
+    batch_size: int = 256  # images per step on the CPU
+    gpu_batch_size: int | None = None  # on CUDA; None → sized from free device memory (results never depend on it)
+    lr: float | None = None  # None → the method's own step size
+    seed: int = 0  # seeds torch for the run; the engine itself has no random step (zero-shot init, fixed batches)
+    alpha: float = 0.4  # free and multimap: weight of the squared offset from the zero-shot word
+    beta: float = 0.3  # several concepts: weight of the concept-contrast cross-entropy
+    device: str = "auto"  # must match the device the CLIP model was loaded on; "auto" takes that one
+    path: str = "prefix"  # text path: "prefix" | "truncated" | "full" (all exact; prefix is fastest)
+    tol: float = 1e-4  # plateau: relative change of the epoch loss below this ...
+    patience: int = 3  # ... for this many epochs in a row stops training
+    min_epochs: int = 5
+    fuse_weight: float = 0.5  # "fused" feature = normalise(fw * prompt + (1 - fw) * image)
+    options: Any = field(default_factory=dict)  # the method's own knobs: a mapping, or its Options instance
+
+    def validate(self) -> None:
+        """Refuse settings that cannot work, before any photo is indexed (messages name the parameters).
+
+        The method and its options are checked by :func:`proxysort.learn.registry.method_for`, which calls this.
+        """
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            shown = str(self.seed) if len(str(self.seed)) <= 24 else f"a {len(str(self.seed))}-digit number"
+            raise UsageError(f"`seed` must be a whole number from 0 to {MAX_SEED}, not {shown}.")
+        if self.engine not in ENGINES:
+            raise UsageError(f"`engine` must be one of {', '.join(ENGINES)}, not {self.engine!r}.")
+        if min(self.batch_size, 1 if self.gpu_batch_size is None else self.gpu_batch_size) < 1:
+            raise UsageError("Batch size (`batch_size`, `gpu_batch_size`) must be at least 1.")
+        if self.epochs is not None and self.epochs < 0:
+            raise UsageError(f"`epochs` must be at least 0, not {self.epochs}.")
+        if not 0.0 <= self.fuse_weight <= 1.0:
+            raise UsageError(f"The fuse weight (`fuse_weight`) must be between 0 and 1, got {self.fuse_weight}.")
+
+
+@dataclass
+class ProxyResult:
+    """Everything learned for one concept; rows follow the image-feature rows. Built by :func:`result`."""
+
+    concept: Concept
+    features: Mapping[str, "np.ndarray"]
+    word_features: "np.ndarray"
+    zero_shot: "np.ndarray"
+    loss_history: list[float] = field(default_factory=list)
+    epochs_run: int = 0
+    #: The feature :meth:`feature` gives unless told otherwise: the method's own default.
+    default_feature: str = "scoremix"
+
+    def prompts(self) -> "np.ndarray":
+        """Each photo's prompt feature, what groups are named from: the learned one where every photo was
+        learned, else the filled-in prompt of the photo's zero-shot word (DProxy learned on a sample)."""
+        if "prompt" in self.features:
+            return self.features["prompt"]
+        return self.word_features[self.zero_shot.argmax(axis=1)]
+
+    def feature(self, name: str | None = None) -> "np.ndarray":
+        """The named feature (``None`` → the method's default feature), float32 N×?."""
+        name = name or self.default_feature
+        if name not in self.features:
+            raise UsageError(
+                f"Feature {name!r} is not available for this mode; available: {', '.join(sorted(self.features))}."
+            )
+        return self.features[name]
+
+
+def result(
+    concept: Concept,
+    features: Mapping[str, "np.ndarray"],
+    word_features: "np.ndarray | torch.Tensor",
+    zero_shot: "np.ndarray | torch.Tensor",
+    history: "list[float] | tuple[float, ...]",
+    default_feature: str,
+) -> ProxyResult:
+    """The one way a :class:`ProxyResult` is made: tensors become float32 numpy rows, and the epochs run
+    are the length of the loss history (one entry per epoch learned)."""
+    return ProxyResult(concept, features, _numpy(word_features), _numpy(zero_shot), list(history), len(history),
+                       default_feature)
+
+
+def _numpy(a: "np.ndarray | torch.Tensor") -> "np.ndarray":
+    import numpy as np
+
+    if not isinstance(a, np.ndarray):
+        a = a.detach().float().cpu().numpy()
+    return a.astype(np.float32, copy=False)
+
+
+def photo_keys(vectors: "np.ndarray") -> list[str]:
+    """One digest per row of the float32 vectors: the identity of what a learner sees of a photo."""
+    import hashlib
+
+    import numpy as np
+
+    rows = np.ascontiguousarray(vectors, dtype=np.float32)
+    return [hashlib.blake2b(row.tobytes(), digest_size=16).hexdigest() for row in rows]
+
+
+def unit(a: "torch.Tensor") -> "torch.Tensor":
+    """Rows scaled to unit length (the one normalisation every learner applies to its input)."""
+    import torch
+
+    return torch.nn.functional.normalize(a, dim=-1)
+
+
+def unit_rows(image_features: "np.ndarray") -> "np.ndarray":
+    """float32 unit rows exactly as the learners normalise their input (same operation, same bits)."""
+    import numpy as np
+    import torch
+
+    return unit(torch.as_tensor(np.asarray(image_features, dtype=np.float32))).numpy()
+
+
+@contextlib.contextmanager
+def seeded(seed: int, device: "torch.device") -> Iterator[None]:
+    """Torch's random state seeded with ``seed`` for one learning on ``device``, and restored afterwards, so a
+    run's result depends on its settings, not on what ran before it in the process."""
+    import torch
+
+    cuda = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(seed)
+        yield
+
+
+def scoremix(scores: "torch.Tensor", probs: "torch.Tensor") -> "torch.Tensor":
+    """[probs, centred scores], each scaled to unit total variance over the photos (Euclidean k-means on it).
+
+    Measured on both miniworlds (benchmarks/results/quality.md): k-means on the probabilities partitions
+    like CLIP's argmax, which is right when the words cover the values, but cannot keep apart photos whose
+    value is missing (they pile onto one word); k-means on the raw cosines keeps them apart (their whole
+    score profile is low) but splits ordinal values such as sizes along the wrong axis. Side by side, each
+    corrects the other's failure; neither half dominates because each is scaled to the same total variance.
+    """
+    import torch
+
+    centred = scores - scores.mean(0, keepdim=True)
+    p = probs - probs.mean(0, keepdim=True)
+    return torch.cat([p / p.var(0).sum().clamp_min(1e-12).sqrt(), centred / centred.var(0).sum().clamp_min(1e-12).sqrt()], 1)
+
+
+def zero_shot_features(Z: "torch.Tensor", scale: float) -> dict[str, "np.ndarray"]:
+    """``scores`` (cosines with the candidate prompts), ``probs`` (CLIP's softmax of them) and ``scoremix``."""
+    import torch
+
+    with torch.no_grad():
+        probs = (scale * Z).softmax(-1)
+        out = {"scores": Z, "probs": probs, "scoremix": scoremix(Z, probs)}
+        return {k: v.detach().float().cpu().numpy() for k, v in out.items()}

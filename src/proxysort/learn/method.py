@@ -1,0 +1,127 @@
+"""A learning method declared as one object: what the rest of proxysort may know about it.
+
+Everything that used to be decided by comparing method names in several modules (which learner runs,
+whether its result may be cached per photo or split between Ray workers, which features it offers and
+clusters by default, its epochs per device, whether it needs the number of groups) is a field here, read
+by the registry, the proxy cache, the Ray learner and the CLI's help.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
+
+from proxysort.learn.options import Options
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+    from proxysort.encoders import ClipModel
+    from proxysort.learn.core import Concept, ProxyConfig, ProxyResult
+    from proxysort.progress import Reporter
+
+
+@dataclass(frozen=True)
+class Epochs:
+    """A method's default epochs per device type, and what one of them is."""
+
+    cpu: int
+    cuda: int
+    unit: str = "epochs"
+
+    def on(self, device: str) -> int:
+        return self.cuda if device == "cuda" else self.cpu
+
+    def __str__(self) -> str:
+        if self.cpu == self.cuda:
+            return f"{self.cpu} {self.unit}"
+        return f"{self.cpu} {self.unit} on CPU, {self.cuda} on GPU"
+
+
+@dataclass
+class Run:
+    """One learning call as a method sees it: the settings with the device's defaults filled in
+    (``config.epochs`` and ``config.lr`` are never None here), the method's parsed options, the number of
+    groups when the caller knows it, and ``prepared`` (prompt encoders shared between calls on chunks)."""
+
+    config: "ProxyConfig"
+    options: Any
+    k: int | None
+    reporter: "Reporter"
+    prepared: dict = field(default_factory=dict)
+
+
+class Learn(Protocol):
+    def __call__(self, image_features: "np.ndarray", concepts: Sequence["Concept"], clip: "ClipModel",
+                 run: Run) -> list["ProxyResult"]: ...
+
+
+class FromRows(Protocol):
+    """Rebuild one concept's result from the rows a per-photo cache kept (unit prompt features and the
+    learned parameters, ``None`` when the method learns none)."""
+
+    def __call__(self, concept: "Concept", clip: "ClipModel", images: "np.ndarray", prompt: "np.ndarray",
+                 learned: "np.ndarray | None", run: Run, history: Sequence[float]) -> "ProxyResult": ...
+
+
+@dataclass(frozen=True)
+class Rows:
+    """How a per-photo result is kept as rows (the proxy cache): ``take`` gives a result's unit prompt
+    features and learned parameters (None when none are learned), ``rebuild`` makes the result again."""
+
+    take: Callable[["ProxyResult"], tuple["np.ndarray", "np.ndarray | None"]]
+    rebuild: FromRows
+
+
+class LearnStored(Protocol):
+    """Learn through a store of the method's own intermediate steps (DProxy's word-choice nodes), which
+    ``nodes_for(concept, digest)`` opens per concept and set of photos; None when the options learn none."""
+
+    def __call__(self, image_features: "np.ndarray", concepts: Sequence["Concept"], clip: "ClipModel", run: Run,
+                 nodes_for: Callable[["Concept", str], Any]) -> list["ProxyResult"] | None: ...
+
+
+def _never(config: "ProxyConfig") -> bool:
+    return False
+
+
+def _unchanged(options: Any, feature: str) -> Any:
+    return options
+
+
+@dataclass(frozen=True)
+class Method:
+    """One learning method. ``learn`` is the only required behaviour; the rest are declarations."""
+
+    name: str
+    summary: str  # one line for ``--method``'s help
+    learn: Learn
+    features: tuple[str, ...]  # the features its results may hold
+    default_feature: str  # what k-means clusters unless told otherwise
+    epochs: Epochs  # default epochs with its default engine
+    lr: float  # default Adam step size (ProxyConfig.lr None)
+    options: type[Options] = Options
+    #: Whether it reads the number of groups (``k``); the others never see it.
+    uses_k: bool = False
+    #: Epochs of another engine where they mean something else (subspace's refine engine counts exact passes).
+    engine_epochs: Mapping[str, Epochs] = field(default_factory=dict)
+    #: True when a photo's result depends on its own vector alone (not on the run's other photos): it can be
+    #: cached per photo (new photos learn only their own) and split between Ray workers.
+    per_photo: Callable[["ProxyConfig"], bool] = _never
+    #: Set for methods whose results the proxy cache keeps as rows per photo (and rebuilds from them).
+    rows: Rows | None = None
+    #: Set for methods that keep intermediate steps between runs (the proxy cache gives them a store).
+    learn_stored: LearnStored | None = None
+    #: The options once the feature to cluster is known (a method may learn more for some features).
+    settle: Callable[[Any, str], Any] = _unchanged
+
+    def __post_init__(self) -> None:
+        if self.default_feature not in self.features:
+            raise ValueError(f"method {self.name}: default feature {self.default_feature} is not one it gives")
+
+    def default_epochs(self, engine: str, device: str) -> int:
+        return self.engine_epochs.get(engine, self.epochs).on(device)
+
+    def parse(self, given: Any) -> Options:
+        """The caller's options as this method's typed :attr:`options` (refused in one sentence otherwise)."""
+        return self.options.parse(given, self.name)

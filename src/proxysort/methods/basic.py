@@ -1,0 +1,329 @@
+"""The basic modes: one token per photo and concept, learned alone (METHOD §3).
+
+CLIP embeds every photo the same way whatever the user asks for, so clustering image vectors follows
+whatever dominates them. Putting a learnable token into a prompt that names the concept ("a photo of a
+fruit with a color of *") and pulling the prompt's text feature onto the image makes the token carry the
+part of the image the concept is about; clustering those prompts follows the concept.
+
+* ``zeroshot`` – no training, each image takes its nearest filled-in prompt (the CLIP baseline);
+* ``subspace`` – the token is a softmax mix of the candidate words' embeddings, so it can never leave their
+  convex hull (the reference-word constraint by construction); initialised from the zero-shot scores;
+* ``free`` – the zero-shot word's embedding plus a free offset, penalised by ``alpha * |offset|^2``;
+* ``linear`` – a softmax mix of the filled-in prompts' text features, no text encoder in the loop.
+
+Several concepts at once add the concept-contrast term: each proxy should be nearer its own concept word
+than the others (``beta``). Their results are rows per photo (:class:`FeatureSet`), which the proxy cache
+keeps and rebuilds (:func:`from_rows`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
+
+from proxysort.learn import engine
+from proxysort.learn.core import ProxyResult, result, seeded, zero_shot_features
+from proxysort.learn.method import Epochs, Method, Rows, Run
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    import torch
+
+    from proxysort.encoders import ClipModel
+    from proxysort.learn.core import Concept, ProxyConfig
+
+#: What the basic modes give besides their own rows: the zero-shot view over the candidate prompts.
+_SCORES = ("scores", "probs", "scoremix")
+#: Epoch caps of the Adam engine: a CPU budget of minutes, a GPU one of seconds.
+_ADAM_EPOCHS = Epochs(20, 300)
+
+
+class FeatureSet(Mapping):
+    """The k-means candidates of METHOD §4 for one concept, as float32 N×? numpy arrays (a read-only mapping).
+
+    Only what was learned is held: the unit prompt features, and the logits (subspace, linear, zeroshot) or
+    the proxy rows (free). ``proxy``, ``weights``, ``concat`` and ``fused`` are derived on access from those
+    and the image features (shared with the caller, not copied), so a run holds ~2 KB per photo and concept
+    instead of ~10 KB, and a cached run can rebuild every feature from the cache's rows.
+    """
+
+    def __init__(
+        self,
+        mode: str,
+        images: "np.ndarray",
+        prompt: "np.ndarray",
+        *,
+        logits: "np.ndarray | None" = None,
+        proxy: "np.ndarray | None" = None,
+        candidates: "np.ndarray | None" = None,
+        fuse_weight: float = 0.5,
+        zero_shot: "Mapping[str, np.ndarray] | None" = None,
+    ) -> None:
+        self.mode, self.images, self.prompt = mode, images, prompt
+        self.logits, self.proxy_rows, self.candidates, self.fuse_weight = logits, proxy, candidates, fuse_weight
+        #: ``scores``, ``probs``, ``scoremix`` (N×K, small): the zero-shot view over the candidate prompts.
+        self.zero_shot = dict(zero_shot or {})
+        names = ["prompt"]
+        if logits is not None:
+            names.append("weights")
+        if mode in ("subspace", "free"):
+            names.append("proxy")
+        self._names = (*names, "concat", "fused", *self.zero_shot)
+
+    @property
+    def learned(self) -> "np.ndarray | None":
+        """The learned parameters per photo: logits (subspace, linear), proxy rows (free), None (zeroshot)."""
+        if self.mode == "zeroshot":
+            return None
+        return self.proxy_rows if self.mode == "free" else self.logits
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __getitem__(self, name: str) -> "np.ndarray":
+        import numpy as np
+
+        if name not in self._names:
+            raise KeyError(name)
+        if name == "prompt":
+            return self.prompt
+        if name in self.zero_shot:
+            return self.zero_shot[name]
+        if name == "weights":
+            z = self.logits - self.logits.max(axis=1, keepdims=True)
+            e = np.exp(z)
+            return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+        if name == "proxy":
+            return self.proxy_rows if self.proxy_rows is not None else self["weights"] @ self.candidates
+        if name == "concat":
+            first = _unit_np(self["proxy"]) if self.mode in ("subspace", "free") else self.prompt
+            return (np.concatenate([first, self.images], axis=1) / np.float32(math.sqrt(2.0))).astype(np.float32)
+        fw = np.float32(self.fuse_weight)
+        return _unit_np(fw * self.prompt + (np.float32(1.0) - fw) * self.images)
+
+
+def _unit_np(a: "np.ndarray") -> "np.ndarray":
+    import numpy as np
+
+    return (a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+class _Params:
+    """One concept's per-photo parameters (one leaf per mini-batch) and what the refine engine computed."""
+
+    def __init__(self, pb: engine.Problem) -> None:
+        self.pb = pb
+        self.params: list["torch.Tensor"] = []
+        self.base: "torch.Tensor | None" = None  # free mode: N×d_tok zero-shot word embeddings
+        self.prompts: list["torch.Tensor"] | None = None  # per batch, when the engine already computed them
+
+    def proxy(self, mode: str, b: int, rows: slice) -> "torch.Tensor":
+        """Token rows w_i of batch ``b`` (not for linear mode, which has no token)."""
+        if mode == "subspace":
+            return self.params[b].softmax(dim=-1) @ self.pb.G
+        return self.base[rows] + self.params[b]
+
+    def prompt(self, mode: str, b: int, rows: slice) -> "torch.Tensor":
+        """Unit prompt features h(t_i*) of batch ``b``."""
+        import torch
+
+        if mode == "linear":
+            return torch.nn.functional.normalize(self.params[b].softmax(dim=-1) @ self.pb.T, dim=-1)
+        return self.pb.encoder.encode(self.proxy(mode, b, rows))
+
+
+def _init_params(learners: list[_Params], mode: str, batches: list[slice], scale: float) -> None:
+    """Subspace/linear logits start at the zero-shot softmax; free offsets start at the zero-shot word."""
+    import torch
+
+    for lp in learners:
+        pb = lp.pb
+        if mode == "free":
+            lp.base = pb.G[pb.Z.argmax(dim=1)]
+            init = torch.zeros_like(lp.base)
+        else:
+            init = scale * pb.Z
+        lp.params = [init[rows].clone().requires_grad_(True) for rows in batches]
+
+
+def _train(learners: list[_Params], X: "torch.Tensor", batches: list[slice], config: "ProxyConfig",
+           reporter: "engine.Reporter") -> list[float]:
+    """Adam over every image's parameters until ``epochs`` or a loss plateau; the epoch losses per image,
+    summed over concepts (the joint objective, shared by all results)."""
+    import torch
+
+    mode = config.mode
+    contrast = len(learners) > 1 and mode != "linear" and config.beta > 0
+    U = engine.concept_words([lp.pb for lp in learners]) if contrast else None
+
+    def loss_fn(b: int, rows: slice, _epoch: int) -> "torch.Tensor":
+        total = X.new_zeros(())
+        for c, lp in enumerate(learners):
+            h = lp.prompt(mode, b, rows)
+            total = total + (1.0 - (h * X[rows]).sum(dim=-1)).sum()
+            if mode == "free" and config.alpha:
+                total = total + config.alpha * lp.params[b].pow(2).sum()
+            if U is not None:
+                logits = lp.proxy(mode, b, rows) @ U.T
+                target = torch.full((logits.shape[0],), c, dtype=torch.long, device=logits.device)
+                total = total + config.beta * torch.nn.functional.cross_entropy(logits, target, reduction="sum")
+        return total
+
+    params = [[lp.params[b] for lp in learners] for b in range(len(batches))]
+    return engine.adam(params, batches, loss_fn, config.epochs, config.lr, reporter, f"learning proxies ({mode})",
+                       plateau=(config.tol, config.patience, config.min_epochs))
+
+
+def _refine_all(learners: list[_Params], X: "torch.Tensor", batches: list[slice], config: "ProxyConfig",
+                scale: float, reporter: "engine.Reporter") -> list[float]:
+    """The refine engine (refine.py) batch by batch; returns the mean exact loss per image after each round.
+
+    Concepts only meet through the contrast term, which involves each concept's own proxy alone, so every
+    (concept, photo) pair is optimised on its own.
+    """
+    from proxysort.refine import Fixed, refine
+
+    n = X.shape[0]
+    contrast = len(learners) > 1 and config.beta > 0
+    U = engine.concept_words([lp.pb for lp in learners]) if contrast else None
+    totals = [0.0] * (config.epochs + 1)
+    with reporter.progress("learning proxies (subspace)", total=n * len(learners)) as advance:
+        for c, lp in enumerate(learners):
+            pb = lp.pb
+            fixed = Fixed(pb.encoder, pb.G, pb.T, U, c, config.beta if contrast else 0.0)
+            lp.params, lp.prompts = [], []
+            for rows in batches:
+                out = refine(fixed, scale * pb.Z[rows], X[rows], rounds=config.epochs,
+                             surrogate_steps=config.surrogate_steps, lr=config.lr)
+                lp.params.append(out.logits)
+                lp.prompts.append(out.prompt)
+                for r, loss in enumerate(out.losses):
+                    totals[r] += float(loss.sum())
+                advance(rows.stop - rows.start)
+    return [t / n for t in totals[1:]]  # totals[0] is the zero-shot start
+
+
+def _features(lp: _Params, mode: str, X: "torch.Tensor", batches: list[slice], config: "ProxyConfig",
+              scale: float) -> FeatureSet:
+    """The learned rows of every batch gathered into one :class:`FeatureSet` (plus the zero-shot features)."""
+    import torch
+
+    pb = lp.pb
+    prompts, logits, proxies = [], [], []
+    with torch.no_grad():
+        for b, rows in enumerate(batches):
+            if mode == "zeroshot":
+                prompts.append(pb.T[pb.Z[rows].argmax(dim=1)])
+                logits.append(scale * pb.Z[rows])
+            else:
+                prompts.append(lp.prompts[b] if lp.prompts is not None else lp.prompt(mode, b, rows))
+                if mode == "free":
+                    proxies.append(lp.proxy(mode, b, rows))
+                else:
+                    logits.append(lp.params[b])
+
+    def cat(parts: list["torch.Tensor"]) -> "np.ndarray | None":
+        return torch.cat(parts).detach().float().cpu().numpy() if parts else None
+
+    return FeatureSet(
+        mode, X.detach().cpu().numpy(), cat(prompts), logits=cat(logits), proxy=cat(proxies),
+        candidates=pb.G.detach().float().cpu().numpy(), fuse_weight=config.fuse_weight,
+        zero_shot=zero_shot_features(pb.Z, scale),
+    )
+
+
+def _learn(image_features: "np.ndarray", concepts: Sequence["Concept"], clip: "ClipModel", run: Run) -> list[ProxyResult]:
+    """Learn one proxy per image and concept. Deterministic for a given input, config and device: parameters
+    start from the zero-shot scores, batches are fixed slices."""
+    config = run.config
+    mode = config.mode
+    where = engine.device(config, clip)
+    size = engine.batch_size(config, where, clip, coupled=False)
+    with seeded(config.seed, where):
+        X = engine.images(image_features, where)
+        learners = [_Params(engine.setup(c, clip, X, run)) for c in concepts]
+        batches = engine.batches(X.shape[0], size)
+        scale = engine.logit_scale(clip)
+        history: list[float] = []
+        if mode == "subspace" and config.engine == "refine":
+            history = _refine_all(learners, X, batches, config, scale, run.reporter)
+        elif mode != "zeroshot":
+            _init_params(learners, mode, batches, scale)
+            if config.epochs > 0:
+                history = _train(learners, X, batches, config, run.reporter)
+        default = _METHODS[mode].default_feature
+        return [result(lp.pb.concept, _features(lp, mode, X, batches, config, scale), lp.pb.T, lp.pb.Z, history, default)
+                for lp in learners]
+
+
+def _from_rows(concept: "Concept", clip: "ClipModel", images: "np.ndarray", prompt: "np.ndarray",
+               learned: "np.ndarray | None", run: Run, history: Sequence[float]) -> ProxyResult:
+    """A result rebuilt from stored rows: unit prompt features and the learned parameters (logits for
+    subspace/linear, proxy rows for free, nothing for zeroshot). ``images`` must already be unit rows
+    (:func:`proxysort.learn.core.unit_rows`); they are shared, not copied, so several concepts hold one
+    matrix between them."""
+    import torch
+
+    mode = run.config.mode
+    _encoder, G, T = engine.prepared(concept, clip, run)
+    with torch.no_grad():
+        X = torch.as_tensor(images, device=T.device)
+        Z = X @ T.T
+    scale = engine.logit_scale(clip)
+    logits = proxy_rows = None
+    if mode == "zeroshot":
+        logits = (scale * Z).cpu().numpy()
+    elif mode == "free":
+        proxy_rows = learned
+    else:
+        logits = learned
+    features = FeatureSet(mode, images, prompt, logits=logits, proxy=proxy_rows, candidates=G.cpu().numpy(),
+                          fuse_weight=run.config.fuse_weight, zero_shot=zero_shot_features(Z, scale))
+    return result(concept, features, T, Z, history, _METHODS[mode].default_feature)
+
+
+def _take(res: ProxyResult) -> tuple["np.ndarray", "np.ndarray | None"]:
+    """The rows the proxy cache keeps of a result: unit prompt features and the learned parameters."""
+    return res.features.prompt, res.features.learned
+
+
+_ROWS = Rows(_take, _from_rows)
+
+
+def _refine_per_photo(config: "ProxyConfig") -> bool:
+    """The refine engine gives each photo a result of its own; the Adam engine stops every photo at the same
+    epoch, chosen from the loss of the whole set, so its results are a property of the set."""
+    return config.engine == "refine"
+
+
+def _always(config: "ProxyConfig") -> bool:
+    return True
+
+
+_LEARNED = ("prompt", "concat", "fused", *_SCORES)
+
+ZEROSHOT = Method(
+    "zeroshot", "no training: each photo takes its nearest filled-in prompt (CLIP's baseline)", _learn,
+    features=("prompt", "weights", *_LEARNED[1:]), default_feature="prompt", epochs=Epochs(0, 0), lr=0.0,
+    per_photo=_always,
+)
+SUBSPACE = Method(
+    "subspace", "a per-photo mix of the candidate words' tokens (refine engine: exact passes per photo)", _learn,
+    features=("prompt", "proxy", "weights", *_LEARNED[1:]), default_feature="prompt", epochs=_ADAM_EPOCHS, lr=0.1,
+    engine_epochs={"refine": Epochs(1, 1, "exact passes per photo")}, per_photo=_refine_per_photo,
+    rows=_ROWS,
+)
+FREE = Method(
+    "free", "the zero-shot word's token plus a free, penalised offset", _learn,
+    features=("prompt", "proxy", *_LEARNED[1:]), default_feature="prompt", epochs=_ADAM_EPOCHS, lr=1e-3,
+    rows=_ROWS,
+)
+LINEAR = Method(
+    "linear", "a per-photo mix of the filled-in prompts' features (no text encoder in the loop)", _learn,
+    features=("prompt", "weights", *_LEARNED[1:]), default_feature="prompt", epochs=_ADAM_EPOCHS, lr=0.1,
+    rows=_ROWS,
+)
+_METHODS = {m.name: m for m in (ZEROSHOT, SUBSPACE, FREE, LINEAR)}

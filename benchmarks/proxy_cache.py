@@ -3,7 +3,8 @@
     HF_HUB_OFFLINE=1 python -m benchmarks.proxy_cache                       # default method, 3,000 photos, CPU
     HF_HUB_OFFLINE=1 python -m benchmarks.proxy_cache --method subspace     # per-photo proxies
 
-One process, one store, k passed to the learner as ``cluster --k`` does. Runs: 1 learns with an empty cache
+One process, one store, k passed to the learner exactly as ``sort()`` (``cluster --k``) passes it: the
+config settled for the method's default feature by the registry, ``k`` as the learner's argument. Runs: 1 learns with an empty cache
 (k = 4); 2 is the same photos, words and k (what another ``--format``, ``--dry-run``, ``--link`` or
 ``--out`` re-runs); 3-6 are other k (6, 3, 2, 5); 7 adds 100 new photos (k = 4). For the default ``dproxy``
 the cache holds the nodes of the word choice learned on a sample of the photos (one per pruning reached):
@@ -42,7 +43,8 @@ def main() -> None:
     from proxysort.groups import cluster_centres, kmeans, name_clusters
     from proxysort.encoders import ModelSpec, load_clip
     from proxysort.groups import spherical_for
-    from proxysort.proxy import DEFAULT_FEATURE, METHODS, Concept, ProxyConfig
+    from proxysort.learn.core import Concept, ProxyConfig
+    from proxysort.learn.registry import settled
     from proxysort.proxycache import learn_cached
     from proxysort.progress import Reporter
 
@@ -59,14 +61,14 @@ def main() -> None:
     concept = Concept("color", WORDS, noun="fruit")
 
     mode = args.method or ProxyConfig().mode
+    config, feature = settled(ProxyConfig(mode=mode), None)  # what sort() learns with, for the default feature
 
     def run(X, k: int, store: Path) -> tuple[float, float, str]:
         rep = Quiet()
         t0 = time.perf_counter()
-        config = ProxyConfig(mode=mode, options={"k": k} if mode in METHODS else {})
-        (res,) = learn_cached(X, [concept], clip, config, rep, store)
+        (res,) = learn_cached(X, [concept], clip, config, rep, store, k=k)
         t1 = time.perf_counter()
-        km = kmeans(res.feature(), k, seed=0, spherical=spherical_for(DEFAULT_FEATURE))
+        km = kmeans(res.feature(feature), k, seed=0, spherical=spherical_for(feature))
         name_clusters(cluster_centres(res.prompts(), km.labels, k), res.word_features, list(res.concept.words))
         t2 = time.perf_counter()
         return t1 - t0, t2 - t1, "; ".join(rep.messages) or "nothing from the cache"

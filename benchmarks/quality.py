@@ -142,9 +142,9 @@ def evaluate_list(clip, x, truth, concept, words, noun, args, timings) -> tuple[
         if mode not in args.modes:
             continue
         # DProxy's per-photo features (prompt, fused) need every photo learned: these rows learn them all.
-        options = {"k": k, "sample": 0} if mode == "dproxy" else {}
+        options = {"sample": 0} if mode == "dproxy" else {}
         t0 = time.time()
-        res = learn_proxies(x, [con], clip, ProxyConfig(mode=mode, options=options, **_overrides(args)))[0]
+        res = learn_proxies(x, [con], clip, ProxyConfig(mode=mode, options=options, **_overrides(args)), k=k)[0]
         timings.setdefault(mode, []).append(time.time() - t0)
         results[mode] = res
         for f in feats:
@@ -152,12 +152,12 @@ def evaluate_list(clip, x, truth, concept, words, noun, args, timings) -> tuple[
     default_mode = ProxyConfig().mode
     default_row = f"{default_mode} / {DEFAULT_FEATURE}"
     t0 = time.time()
-    results["default"] = learn_proxies(x, [con], clip, ProxyConfig(options={"k": k}, **_overrides(args)))[0]
+    results["default"] = learn_proxies(x, [con], clip, ProxyConfig(**_overrides(args)), k=k)[0]
     timings.setdefault("default", []).append(time.time() - t0)
     km_rows(f"**default** ({default_row})", results["default"].feature(DEFAULT_FEATURE),
             DEFAULT_FEATURE not in EUCLIDEAN_FEATURES)
     if "dproxy" in args.modes:  # the default before the sample and the refine engine, for comparison
-        previous = learn_proxies(x, [con], clip, ProxyConfig(engine="adam", options={"k": k, "sample": 0}))[0]
+        previous = learn_proxies(x, [con], clip, ProxyConfig(engine="adam", options={"sample": 0}), k=k)[0]
         km_rows("previous default (dproxy, adam engine, every photo) / scoremix", previous.feature("scoremix"), False)
     default_row = f"**default** ({default_row})"
     # Automatic k (no --k) and doubtful names, for the default and the rows named by --checks.

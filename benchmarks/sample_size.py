@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
                     cells, ref = [], None
                     for s in sizes:
                         t0 = time.time()
-                        res = learn_proxies(x, [con], clip, ProxyConfig(engine=s[0], options={"k": k, "sample": s[1]}))[0]
+                        res = learn_proxies(x, [con], clip, ProxyConfig(engine=s[0], options={"sample": s[1]}), k=k)[0]
                         nmi = float(np.mean([score_all(truth, kmeans(res.feature(DEFAULT_FEATURE), k, seed=z, spherical=False).labels)["nmi"]
                                              for z in range(args.seeds)]))
                         kept = res.concept.words

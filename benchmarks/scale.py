@@ -51,13 +51,13 @@ K = 4
 def _default():
     from proxysort.proxy import ProxyConfig
 
-    return ProxyConfig(options={"k": K})
+    return ProxyConfig()
 
 
 def _dproxy_all():
     from proxysort.proxy import ProxyConfig
 
-    return ProxyConfig(engine="adam", options={"k": K, "sample": 0})
+    return ProxyConfig(engine="adam", options={"sample": 0})
 
 
 def _subspace_adam():
@@ -102,7 +102,7 @@ def _child(engine: str, n: int, threads: int, batch: int | None) -> dict:
     import torch
 
     torch.set_num_threads(threads)
-    from proxysort.groups import centroid_scores, cluster_centres, kmeans, name_clusters
+    from proxysort.groups import centroid_scores, cluster_centres, kmeans, name_clusters, spherical_for
     from proxysort.encoders import ModelSpec, load_clip
     from proxysort.output import plan_tree, write_tree
     from proxysort.proxy import Concept, ProxyConfig, learn_proxies
@@ -160,10 +160,10 @@ def _child(engine: str, n: int, threads: int, batch: int | None) -> dict:
             return np.stack([by_path[p] for p in paths]).astype(np.float32, copy=False)
 
         X = stage("read", read)
-        (res,) = stage("learn", lambda: learn_proxies(X, [concept], clip, config))
+        (res,) = stage("learn", lambda: learn_proxies(X, [concept], clip, config, k=K))
         out["epochs_run"] = res.epochs_run
-        feat = res.feature("prompt" if config.mode == "subspace" else None)
-        spherical = config.mode == "subspace"
+        feat = res.feature()  # the method's own default feature (subspace: prompt)
+        spherical = spherical_for(res.default_feature)
         km = stage("kmeans", lambda: kmeans(feat, K, seed=0, spherical=spherical))
 
         def names():

@@ -86,7 +86,7 @@ def measure(world, clip, x: np.ndarray, truth: list[str], concept: str) -> dict[
                               for s in KMEANS_SEEDS]))
 
     zs = learn_proxies(x, [con], clip, ProxyConfig(mode="zeroshot"))[0]
-    default = learn_proxies(x, [con], clip, ProxyConfig(options={"k": k}))[0]
+    default = learn_proxies(x, [con], clip, ProxyConfig(), k=k)[0]
     return {
         "default": km(default.feature(DEFAULT_FEATURE), _spherical(DEFAULT_FEATURE)),
         "argmax": score_all(truth, zs.zero_shot.argmax(1))["nmi"],

@@ -236,14 +236,15 @@ def test_methods_that_couple_photos_are_not_sliced(ray_cluster, reference, tiny_
     """DProxy prunes words by k-means usage over all photos: slices would change it, so it runs in one piece."""
     import numpy as np
 
-    from proxysort.proxy import Concept, ProxyConfig, independent_per_photo, learn_proxies
+    from proxysort.learn.registry import method
+    from proxysort.proxy import Concept, ProxyConfig, learn_proxies
 
     vectors = reference[0].vectors
     concepts = [Concept("color", ("red", "green", "blue", "yellow", "pink", "brown"))]
-    config = ProxyConfig(mode="dproxy", batch_size=8, epochs=4, options={"k": 3})
-    assert not independent_per_photo(config)
-    whole = learn_proxies(vectors, concepts, tiny_clip, config)[0]
-    remote = distributed.learn_proxies(vectors, concepts, tiny_clip, config, ray="auto", shards=3)[0]
+    config = ProxyConfig(mode="dproxy", batch_size=8, epochs=4)
+    assert not method("dproxy").per_photo(config)
+    whole = learn_proxies(vectors, concepts, tiny_clip, config, k=3)[0]
+    remote = distributed.learn_proxies(vectors, concepts, tiny_clip, config, k=3, ray="auto", shards=3)[0]
     assert remote.concept.words == whole.concept.words
     for name, value in whole.features.items():
         assert np.abs(remote.features[name] - value).max() <= 1e-6, name

@@ -28,14 +28,18 @@ class Epochs:
     cpu: int
     cuda: int
     unit: str = "epochs"
+    one: str = "epoch"  # the unit of a count of 1
 
     def on(self, device: str) -> int:
         return self.cuda if device == "cuda" else self.cpu
 
+    def _count(self, n: int) -> str:
+        return f"{n} {self.one if n == 1 else self.unit}"
+
     def __str__(self) -> str:
         if self.cpu == self.cuda:
-            return f"{self.cpu} {self.unit}"
-        return f"{self.cpu} {self.unit} on CPU, {self.cuda} on GPU"
+            return self._count(self.cpu)
+        return f"{self._count(self.cpu)} on CPU, {self.cuda} on GPU"
 
 
 @dataclass

@@ -307,13 +307,13 @@ _LEARNED = ("prompt", "concat", "fused", *_SCORES)
 
 ZEROSHOT = Method(
     "zeroshot", "no training: each photo takes its nearest filled-in prompt (CLIP's baseline)", _learn,
-    features=("prompt", "weights", *_LEARNED[1:]), default_feature="prompt", epochs=Epochs(0, 0), lr=0.0,
+    features=("prompt", "weights", *_LEARNED[1:]), default_feature="scoremix", epochs=Epochs(0, 0), lr=0.0,
     per_photo=_always,
 )
 SUBSPACE = Method(
     "subspace", "a per-photo mix of the candidate words' tokens (refine engine: exact passes per photo)", _learn,
     features=("prompt", "proxy", "weights", *_LEARNED[1:]), default_feature="prompt", epochs=_ADAM_EPOCHS, lr=0.1,
-    engine_epochs={"refine": Epochs(1, 1, "exact passes per photo")}, per_photo=_refine_per_photo,
+    engine_epochs={"refine": Epochs(1, 1, "exact passes per photo", "exact pass per photo")}, per_photo=_refine_per_photo,
     rows=_ROWS,
 )
 FREE = Method(

@@ -40,13 +40,12 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from proxysort.groups import cluster_centres, kmeans, name_clusters
     from proxysort.encoders import ModelSpec, load_clip
-    from proxysort.groups import spherical_for
+    from proxysort.groups import cluster_centres, kmeans, name_clusters, spherical_for
     from proxysort.learn.core import Concept, ProxyConfig
     from proxysort.learn.registry import settled
-    from proxysort.proxycache import learn_cached
     from proxysort.progress import Reporter
+    from proxysort.proxycache import learn_cached
 
     class Quiet(Reporter):
         def __init__(self) -> None:

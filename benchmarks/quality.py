@@ -119,9 +119,8 @@ def words_for(concept: str, truth: list[str], kind: str, given: dict[str, list[s
 
 def evaluate_list(clip, x, truth, concept, words, noun, args, timings) -> tuple[dict[str, list[dict]], dict]:
     """Per row, one score dict per k-means seed; plus auto-k and naming checks for the default."""
-    from proxysort.groups import cluster_centres, kmeans, name_clusters, weak_names
+    from proxysort.groups import choose_k, cluster_centres, kmeans, name_clusters, weak_names
     from proxysort.metrics import score_all
-    from proxysort.groups import choose_k
     from proxysort.proxy import DEFAULT_FEATURE, EUCLIDEAN_FEATURES, Concept, ProxyConfig, learn_proxies
 
     k = len(set(truth))
@@ -358,7 +357,8 @@ def auto_k(world_name: str, n: int, world_seeds: list[int]) -> str:
     """
     from miniworld.worlds import get_world
     from proxysort.encoders import ModelSpec, load_clip
-    from proxysort.groups import choose_k, spherical_for as _spherical
+    from proxysort.groups import choose_k
+    from proxysort.groups import spherical_for as _spherical
     from proxysort.proxy import DEFAULT_FEATURE, DEFAULT_MODE, Concept, ProxyConfig, learn_proxies
 
     world = get_world(world_name)

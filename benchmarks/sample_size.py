@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     same = {s: 0 for s in sizes}
     worse = {s: [] for s in sizes}
     cases = 0
-    print(f"| world | set | words | concept | " + " | ".join(f"{e} sample {n or 'all'}" for e, n in sizes) + " |")
+    print("| world | set | words | concept | " + " | ".join(f"{e} sample {n or 'all'}" for e, n in sizes) + " |")
     print("|---|---:|---|---|" + "---|" * len(sizes))
     for world_name in args.worlds.split(","):
         world = get_world(world_name)

@@ -102,14 +102,14 @@ def _child(engine: str, n: int, threads: int, batch: int | None) -> dict:
     import torch
 
     torch.set_num_threads(threads)
-    from proxysort.groups import centroid_scores, cluster_centres, kmeans, name_clusters, spherical_for
-    from proxysort.encoders import ModelSpec, load_clip
-    from proxysort.output import plan_tree, write_tree
-    from proxysort.proxy import Concept, ProxyConfig, learn_proxies
-    from proxysort.store import VectorStore
-
     import faiss  # noqa: F401  (imports are start-up cost, not a stage's)
     import scipy.optimize  # noqa: F401
+
+    from proxysort.encoders import ModelSpec, load_clip
+    from proxysort.groups import centroid_scores, cluster_centres, kmeans, name_clusters, spherical_for
+    from proxysort.output import plan_tree, write_tree
+    from proxysort.proxy import Concept, learn_proxies
+    from proxysort.store import VectorStore
 
     rss = _PeakRSS()
     out: dict = {"engine": engine, "n": n, "threads": threads}

@@ -206,8 +206,8 @@ def test_progress_and_fallback_warning_are_reported_once(tmp_path, tiny_clip):
     import contextlib
     import json
 
-    from tests.support.photos import TINY_CONFIG
     from proxysort.encoders import ModelSpec, load_clip
+    from tests.support.photos import TINY_CONFIG
 
     cfg = json.loads(TINY_CONFIG.read_text())
     cfg["custom_text"] = True

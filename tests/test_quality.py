@@ -74,8 +74,8 @@ def world(request, tmp_path_factory):
 def measure(world, clip, x: np.ndarray, truth: list[str], concept: str) -> dict[str, float]:
     """NMI of the default, zero-shot argmax, zero-shot scores k-means and image k-means on the same photos."""
     from proxysort.groups import kmeans
-    from proxysort.metrics import score_all
     from proxysort.groups import spherical_for as _spherical
+    from proxysort.metrics import score_all
     from proxysort.proxy import DEFAULT_FEATURE, Concept, ProxyConfig, learn_proxies
 
     k = len(set(truth))

@@ -39,8 +39,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
-from proxysort.progress import OneBar, Reporter
 from proxysort.learn.core import photo_keys
+from proxysort.progress import OneBar, Reporter
 
 if TYPE_CHECKING:  # pragma: no cover
     import sqlite3
@@ -235,9 +235,10 @@ def learn_cached(
             for photo, prompt, row in cache.lookup(setup, keys):
                 rows_of = where[photo]
                 prompts[c][rows_of] = np.frombuffer(prompt, dtype=np.float32)
-                if learned[c] is None:
-                    learned[c] = np.empty((n, len(row) // 4), np.float32)
-                learned[c][rows_of] = np.frombuffer(row, dtype=np.float32)
+                into = learned[c]
+                if into is None:
+                    into = learned[c] = np.empty((n, len(row) // 4), np.float32)
+                into[rows_of] = np.frombuffer(row, dtype=np.float32)
                 have[c, rows_of] = True
         del where
         missing = np.flatnonzero(~have.all(axis=0)).tolist()
@@ -257,16 +258,17 @@ def learn_cached(
                     results = learn_proxies(X[rows], concepts, clip, config, inner, k=k, prepared=prepared)
                 out = []
                 for c, res in enumerate(results):
-                    prompt, part = method.rows.take(res)
-                    prompts[c][rows] = prompt
+                    unit_prompts, part = method.rows.take(res)
+                    prompts[c][rows] = unit_prompts
                     if part is not None:
-                        if learned[c] is None:
-                            learned[c] = np.empty((n, part.shape[1]), np.float32)
-                        learned[c][rows] = part
+                        into = learned[c]
+                        if into is None:
+                            into = learned[c] = np.empty((n, part.shape[1]), np.float32)
+                        into[rows] = part
                     empty = np.zeros(0, np.float32)
                     for j, i in enumerate(rows):
                         blob = (part[j] if part is not None else empty).tobytes()
-                        out.append((setups[c][0], setups[c][1], keys[i], prompt[j].tobytes(), blob))
+                        out.append((setups[c][0], setups[c][1], keys[i], unit_prompts[j].tobytes(), blob))
                 cache.write(out)
                 history = results[0].loss_history
         if not missing:

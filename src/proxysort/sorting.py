@@ -36,9 +36,9 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
     from proxysort.indexer import IndexedFolder, Source
+    from proxysort.learn.core import ProxyConfig, ProxyResult
     from proxysort.manifest import ConceptRun
     from proxysort.output import TreePlan, WriteSummary
-    from proxysort.learn.core import ProxyConfig, ProxyResult
 
 
 @dataclass(frozen=True)
@@ -190,10 +190,17 @@ def sort(
     import numpy as np
 
     from proxysort.encoders import check_weights, load_clip
-    from proxysort.indexer import index
     from proxysort.groups import (
-        centroid_scores, choose_k, cluster_centres, kmeans, mark_weak, name_clusters, spherical_for, weak_names,
+        centroid_scores,
+        choose_k,
+        cluster_centres,
+        kmeans,
+        mark_weak,
+        name_clusters,
+        spherical_for,
+        weak_names,
     )
+    from proxysort.indexer import index
     from proxysort.learn.core import Concept, ProxyConfig
     from proxysort.learn.registry import settled
     from proxysort.names import numbered_names

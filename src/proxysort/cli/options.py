@@ -15,9 +15,9 @@ import typer
 
 from proxysort.cli.formats import FORMATS
 from proxysort.encoders import DEFAULT_MODEL, DEFAULT_PRETRAINED
-from proxysort.output import LINK_MODES
 from proxysort.learn.core import FEATURES
 from proxysort.learn.registry import DEFAULT_MODE, METHODS, MODES, epochs_help
+from proxysort.output import LINK_MODES
 
 # -- help panels ------------------------------------------------------------------------------------------
 # ``--help`` lists options without a panel first, under "Options": those are the everyday ones (what to sort

@@ -65,7 +65,7 @@ def learn_proxies(
         # stopping epoch for all), and a GPU batch sized from a worker's memory is unknown here: slicing
         # would change the result, so it is learned in one piece, exactly as locally.
         wanted = 1
-    cuts = [0, n] if wanted == 1 else _cuts(n, step, wanted)
+    cuts = [0, n] if wanted == 1 or step is None else _cuts(n, step, wanted)
     if len(cuts) <= 2:  # one slice: nothing to spread, and no model to load on a worker
         return local_learn(features, concepts, clip, config, reporter, k=k)
 
@@ -100,7 +100,6 @@ def _join(parts: Sequence["ProxyResult"], sizes: Sequence[int]) -> "ProxyResult"
     """One concept's result from its slices: rows concatenated; the loss curve is the photo-weighted mean
     (a slice that stopped early keeps its last loss)."""
     import numpy as np
-
     import torch
 
     from proxysort.learn.core import result, scoremix

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from proxysort.errors import UsageError
 
@@ -142,7 +142,7 @@ def result(
     features: Mapping[str, "np.ndarray"],
     word_features: "np.ndarray | torch.Tensor",
     zero_shot: "np.ndarray | torch.Tensor",
-    history: "list[float] | tuple[float, ...]",
+    history: Sequence[float],
     default_feature: str,
 ) -> ProxyResult:
     """The one way a :class:`ProxyResult` is made: tensors become float32 numpy rows, and the epochs run

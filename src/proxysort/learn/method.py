@@ -44,11 +44,14 @@ class Epochs:
 
 @dataclass
 class Run:
-    """One learning call as a method sees it: the settings with the device's defaults filled in
-    (``config.epochs`` and ``config.lr`` are never None here), the method's parsed options, the number of
-    groups when the caller knows it, and ``prepared`` (prompt encoders shared between calls on chunks)."""
+    """One learning call as a method sees it: the settings with the device's defaults filled in (the
+    epochs and step size, also in ``config``, which keys the cache), the method's parsed options, the
+    number of groups when the caller knows it and the method uses it, and ``prepared`` (prompt encoders
+    shared between calls on chunks of photos)."""
 
     config: "ProxyConfig"
+    epochs: int
+    lr: float
     options: Any
     k: int | None
     reporter: "Reporter"

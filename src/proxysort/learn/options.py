@@ -17,7 +17,7 @@ from typing import Any, Mapping, TypeVar
 
 from proxysort.errors import UsageError
 
-O = TypeVar("O", bound="Options")
+OptionsT = TypeVar("OptionsT", bound="Options")
 
 
 def option(default: Any, help: str, *, minimum: float | None = None) -> Any:  # noqa: A002 - the field's help
@@ -30,7 +30,7 @@ class Options:
     """Base of every method's options; a method without knobs uses it as it is (no fields)."""
 
     @classmethod
-    def parse(cls: type[O], given: "Mapping[str, Any] | Options | None", method: str) -> O:
+    def parse(cls: type[OptionsT], given: "Mapping[str, Any] | Options | None", method: str) -> OptionsT:
         """``given`` as this class: an instance passes, a mapping is checked name by name."""
         if given is None:
             return cls()

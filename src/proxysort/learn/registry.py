@@ -78,13 +78,11 @@ def run_for(
     config = config or ProxyConfig()
     found = method_for(config)
     kind = engine.device(config, clip).type
-    resolved = dataclasses.replace(
-        config,
-        epochs=config.epochs if config.epochs is not None else found.default_epochs(config.engine, kind),
-        lr=config.lr if config.lr is not None else found.lr,
-        options=found.parse(config.options),
-    )
-    run = Run(resolved, resolved.options, k if found.uses_k else None, engine.OnceReporter(reporter or Reporter()),
+    epochs = config.epochs if config.epochs is not None else found.default_epochs(config.engine, kind)
+    lr = config.lr if config.lr is not None else found.lr
+    options = found.parse(config.options)
+    resolved = dataclasses.replace(config, epochs=epochs, lr=lr, options=options)
+    run = Run(resolved, epochs, lr, options, k if found.uses_k else None, engine.OnceReporter(reporter or Reporter()),
               prepared if prepared is not None else {})
     return found, run
 

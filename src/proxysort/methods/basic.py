@@ -93,6 +93,7 @@ class FeatureSet(Mapping):
         if name in self.zero_shot:
             return self.zero_shot[name]
         if name == "weights":
+            assert self.logits is not None  # "weights" is listed only with logits
             z = self.logits - self.logits.max(axis=1, keepdims=True)
             e = np.exp(z)
             return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
@@ -124,6 +125,7 @@ class _Params:
         """Token rows w_i of batch ``b`` (not for linear mode, which has no token)."""
         if mode == "subspace":
             return self.params[b].softmax(dim=-1) @ self.pb.G
+        assert self.base is not None  # free mode: set by _init_params
         return self.base[rows] + self.params[b]
 
     def prompt(self, mode: str, b: int, rows: slice) -> "torch.Tensor":
@@ -149,12 +151,12 @@ def _init_params(learners: list[_Params], mode: str, batches: list[slice], scale
         lp.params = [init[rows].clone().requires_grad_(True) for rows in batches]
 
 
-def _train(learners: list[_Params], X: "torch.Tensor", batches: list[slice], config: "ProxyConfig",
-           reporter: "engine.Reporter") -> list[float]:
+def _train(learners: list[_Params], X: "torch.Tensor", batches: list[slice], run: Run) -> list[float]:
     """Adam over every image's parameters until ``epochs`` or a loss plateau; the epoch losses per image,
     summed over concepts (the joint objective, shared by all results)."""
     import torch
 
+    config = run.config
     mode = config.mode
     contrast = len(learners) > 1 and mode != "linear" and config.beta > 0
     U = engine.concept_words([lp.pb for lp in learners]) if contrast else None
@@ -173,12 +175,11 @@ def _train(learners: list[_Params], X: "torch.Tensor", batches: list[slice], con
         return total
 
     params = [[lp.params[b] for lp in learners] for b in range(len(batches))]
-    return engine.adam(params, batches, loss_fn, config.epochs, config.lr, reporter, f"learning proxies ({mode})",
+    return engine.adam(params, batches, loss_fn, run.epochs, run.lr, run.reporter, f"learning proxies ({mode})",
                        plateau=(config.tol, config.patience, config.min_epochs))
 
 
-def _refine_all(learners: list[_Params], X: "torch.Tensor", batches: list[slice], config: "ProxyConfig",
-                scale: float, reporter: "engine.Reporter") -> list[float]:
+def _refine_all(learners: list[_Params], X: "torch.Tensor", batches: list[slice], run: Run, scale: float) -> list[float]:
     """The refine engine (refine.py) batch by batch; returns the mean exact loss per image after each round.
 
     Concepts only meet through the contrast term, which involves each concept's own proxy alone, so every
@@ -186,18 +187,18 @@ def _refine_all(learners: list[_Params], X: "torch.Tensor", batches: list[slice]
     """
     from proxysort.refine import Fixed, refine
 
-    n = X.shape[0]
+    config, n = run.config, X.shape[0]
     contrast = len(learners) > 1 and config.beta > 0
     U = engine.concept_words([lp.pb for lp in learners]) if contrast else None
-    totals = [0.0] * (config.epochs + 1)
-    with reporter.progress("learning proxies (subspace)", total=n * len(learners)) as advance:
+    totals = [0.0] * (run.epochs + 1)
+    with run.reporter.progress("learning proxies (subspace)", total=n * len(learners)) as advance:
         for c, lp in enumerate(learners):
             pb = lp.pb
             fixed = Fixed(pb.encoder, pb.G, pb.T, U, c, config.beta if contrast else 0.0)
             lp.params, lp.prompts = [], []
             for rows in batches:
-                out = refine(fixed, scale * pb.Z[rows], X[rows], rounds=config.epochs,
-                             surrogate_steps=config.surrogate_steps, lr=config.lr)
+                out = refine(fixed, scale * pb.Z[rows], X[rows], rounds=run.epochs,
+                             surrogate_steps=run.config.surrogate_steps, lr=run.lr)
                 lp.params.append(out.logits)
                 lp.prompts.append(out.prompt)
                 for r, loss in enumerate(out.losses):
@@ -229,7 +230,7 @@ def _features(lp: _Params, mode: str, X: "torch.Tensor", batches: list[slice], c
         return torch.cat(parts).detach().float().cpu().numpy() if parts else None
 
     return FeatureSet(
-        mode, X.detach().cpu().numpy(), cat(prompts), logits=cat(logits), proxy=cat(proxies),
+        mode, X.detach().cpu().numpy(), torch.cat(prompts).detach().float().cpu().numpy(), logits=cat(logits), proxy=cat(proxies),
         candidates=pb.G.detach().float().cpu().numpy(), fuse_weight=config.fuse_weight,
         zero_shot=zero_shot_features(pb.Z, scale),
     )
@@ -249,11 +250,11 @@ def _learn(image_features: "np.ndarray", concepts: Sequence["Concept"], clip: "C
         scale = engine.logit_scale(clip)
         history: list[float] = []
         if mode == "subspace" and config.engine == "refine":
-            history = _refine_all(learners, X, batches, config, scale, run.reporter)
+            history = _refine_all(learners, X, batches, run, scale)
         elif mode != "zeroshot":
             _init_params(learners, mode, batches, scale)
-            if config.epochs > 0:
-                history = _train(learners, X, batches, config, run.reporter)
+            if run.epochs > 0:
+                history = _train(learners, X, batches, run)
         default = _METHODS[mode].default_feature
         return [result(lp.pb.concept, _features(lp, mode, X, batches, config, scale), lp.pb.T, lp.pb.Z, history, default)
                 for lp in learners]
@@ -287,6 +288,7 @@ def _from_rows(concept: "Concept", clip: "ClipModel", images: "np.ndarray", prom
 
 def _take(res: ProxyResult) -> tuple["np.ndarray", "np.ndarray | None"]:
     """The rows the proxy cache keeps of a result: unit prompt features and the learned parameters."""
+    assert isinstance(res.features, FeatureSet)  # what _learn gives
     return res.features.prompt, res.features.learned
 
 

@@ -237,11 +237,11 @@ class _Learner:
         self.device = engine.device(config, clip)
         self.X = engine.images(image_features, self.device)
         self.slices = engine.batches(self.X.shape[0], engine.batch_size(config, self.device, clip, coupled=True))
-        self.epochs = config.epochs
+        self.epochs = run.epochs
         self.problems = [engine.setup(c, clip, self.X, run) for c in concepts]
         self.U = engine.concept_words(self.problems)
         self.scale = engine.logit_scale(clip)
-        self.lr = config.lr
+        self.lr = run.lr
         self.seed = config.seed
         self.tau_end, self.gamma_u, self.gamma_d = opts.tau_end, opts.gamma_u, opts.gamma_d
         self.refine = config.engine == "refine"
@@ -368,14 +368,15 @@ def choose_words(
     stores = list(nodes) if nodes is not None else [_MemoryNodes() for _ in concepts]
     learner: _Learner | None = None
     choices = []
-    epochs = config.epochs
+    epochs = run.epochs
     horizons = [horizon(len(c.words), k, epochs) for c in concepts]
     bar: Reporter | None = None  # opened at the first stretch to learn: a choice from the store shows none
     with seeded(config.seed, clip.device), contextlib.ExitStack() as opened:
         for c, concept in enumerate(concepts):
             active: list[int] = list(range(len(concept.words)))
             route: Route = ()
-            logits, first, history, learned = None, 0, [], 0
+            logits, first, learned = None, 0, 0
+            history: list[float] = []
             for e in pruning_epochs(epochs):
                 if len(active) <= _floor(k):
                     break
@@ -423,8 +424,8 @@ def learn(image_features: "np.ndarray", concepts: Sequence[Concept], clip: "Clip
     import numpy as np
 
     if sample_size(run.options):
-        return learn_stored(image_features, concepts, clip, run, lambda concept, digest: _MemoryNodes())
-    k, epochs = run.k, run.config.epochs
+        return _choose_and_score(image_features, concepts, clip, run, lambda concept, digest: _MemoryNodes())
+    k, epochs = run.k, run.epochs
     results = []
     with seeded(run.config.seed, clip.device):
         learner = _Learner(image_features, concepts, clip, run)
@@ -451,16 +452,23 @@ def learn_stored(
     """DProxy with a sample: the word choices through the nodes ``nodes_for(concept, digest)`` keeps (the
     digest names the sampled photos' vectors), then every photo's zero-shot features. None when ``sample``
     is 0: every photo's proxy is then learned, and nothing is kept between runs."""
+    if not sample_size(run.options):
+        return None
+    return _choose_and_score(image_features, concepts, clip, run, nodes_for)
+
+
+def _choose_and_score(
+    image_features: "np.ndarray", concepts: Sequence[Concept], clip: "ClipModel", run: Run,
+    nodes_for: "Callable[[Concept, str], Nodes]",
+) -> list[ProxyResult]:
+    """The word choice on the sample, through ``nodes_for``'s nodes, then every photo's zero-shot view."""
     import hashlib
 
     import numpy as np
 
-    size = sample_size(run.options)
-    if not size:
-        return None
     X = np.ascontiguousarray(image_features, dtype=np.float32)
     keys = photo_keys(X)
-    rows = sample_rows(keys, size)
+    rows = sample_rows(keys, sample_size(run.options))
     digest = hashlib.sha256("".join(keys[i] for i in rows).encode()).hexdigest()[:32]
     choices = choose_words(X[rows], concepts, clip, run, nodes=[nodes_for(c, digest) for c in concepts])
     served = [ch for ch in choices if ch.history and not ch.learned]

@@ -77,8 +77,8 @@ def learn(image_features: "np.ndarray", concepts: Sequence["Concept"], clip: "Cl
             return total
 
         history: list[float] = []
-        if config.epochs > 0:
-            history = engine.adam(deltas, slices, loss_fn, config.epochs, config.lr, run.reporter,
+        if run.epochs > 0:
+            history = engine.adam(deltas, slices, loss_fn, run.epochs, run.lr, run.reporter,
                                   "learning proxies (multimap)", plateau=(config.tol, config.patience, config.min_epochs))
         results = []
         with torch.no_grad():

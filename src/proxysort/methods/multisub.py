@@ -77,7 +77,7 @@ def learn(image_features: "np.ndarray", concepts: Sequence["Concept"], clip: "Cl
     import torch
 
     config, opts = run.config, run.options
-    rho, margin, map_lr, lr, epochs = opts.rho, opts.margin, opts.map_lr, config.lr, config.epochs
+    rho, margin, map_lr, lr, epochs = opts.rho, opts.margin, opts.map_lr, run.lr, run.epochs
     where = engine.device(config, clip)
     with seeded(config.seed, where):
         X = engine.images(image_features, where)

@@ -118,3 +118,22 @@ def test_a_renamed_takeout_copy_keeps_takeouts_sidecar_pattern(run_cli, tmp_path
     # two photos named IMG_2001(1).JPG: the second moves to -2 before the "(1)", its sidecar with it
     assert {"IMG_2001(1).JPG", "IMG_2001.JPG(1).json", "IMG_2001-2(1).JPG", "IMG_2001-2.JPG(1).json"} <= names, names
     assert "IMG_2001(1).json" not in names and "IMG_2001-2(1).json" not in names
+
+
+# -- progress in a photographer's units --------------------------------------------------------------------
+
+
+def test_progress_counts_photos_never_epochs_and_says_when_the_model_loads(run_cli, photo_folder: Path) -> None:
+    args = ["cluster", str(photo_folder), "--by", "color", "--words", "red,green,blue,yellow,purple,white", "--k", "3",
+            "--no-folders", *MODEL]
+    plain = run_cli(args)
+    assert plain.exit_code == 0, plain.stderr
+    lines = plain.stderr.splitlines()
+    assert any(line.startswith("learning which words fit: 12 photos: done (") for line in lines), plain.stderr
+    loading = next(i for i, line in enumerate(lines) if line.startswith("loading model "))
+    assert loading < next(i for i, line in enumerate(lines) if line.startswith("indexed:"))
+    assert "epoch" not in plain.stderr and "proxies (" not in plain.stderr
+    fresh = photo_folder.parent / "another-cache"  # nothing learned yet: a live bar at a terminal
+    again = run_cli([*args, "--cache-dir", str(fresh)], stderr_isatty=True)
+    assert again.exit_code == 0, again.stderr
+    assert "epoch" not in again.stderr and "%" in again.stderr  # the bar shows a share, not a count

@@ -109,8 +109,8 @@ def test_dproxy_reruns_with_another_k_take_the_word_choice_from_the_cache(tiny_c
     rec = Recorder()
     two = run(2, reporter=rec)
     assert stretches == [2]  # the stretch from epoch 2 (prunings after epochs 2, 4 and 6)
-    assert any("word choice for 'color': 2 of 4 epochs from the cache" in m for m in rec.messages)
-    assert rec.bars.count("learning proxies (dproxy, 16 photos)") == 1
+    assert any("word choice for 'color': continued from an earlier run" in m for m in rec.messages)
+    assert rec.bars.count("learning which words fit: 16 photos") == 1
     assert _nodes(store) == 2 and two.concept.words == fresh[2]
     stretches.clear()
     assert [run(k).concept.words for k in (2, 3)] == [two.concept.words, first.concept.words]

@@ -210,8 +210,13 @@ def check_weights(spec: ModelSpec, env: Mapping[str, str], reporter: "Reporter |
     ensure_weights(spec.model, spec.pretrained or "", env, reporter)
 
 
-def load_clip(spec: ModelSpec | None = None, *, env: Mapping[str, str] | None = None) -> ClipModel:
+def load_clip(
+    spec: ModelSpec | None = None, *, env: Mapping[str, str] | None = None, reporter: "Reporter | None" = None
+) -> ClipModel:
     """Build the model described by ``spec`` with every parameter frozen.
+
+    Says ``loading model …`` on ``reporter`` first: with real weights this takes seconds, during which a
+    progress bar behind it would stand still at 0.
 
     Random weights are seeded (``torch.manual_seed(0)``) so a "random" model is the same model on every
     run, which keeps its vector store valid between runs and makes tests reproducible.
@@ -226,6 +231,10 @@ def load_clip(spec: ModelSpec | None = None, *, env: Mapping[str, str] | None = 
     spec = spec or ModelSpec.from_env(env)
     identity = spec.identity()
     device = resolve_device(spec.device)
+    if reporter is not None:
+        weights = "random weights" if spec.random_weights else Path(spec.pretrained or "").name
+        shown = Path(spec.model).name if spec.is_config_file else spec.model
+        reporter.message(f"loading model {shown} ({weights}) on {device.type} ...")
 
     if spec.is_config_file:
         model_name, cfg = _register_config(Path(spec.model).expanduser())

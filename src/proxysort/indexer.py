@@ -134,8 +134,8 @@ class _Prepared:
 class _LazyClip:
     """Loads the model on first use, from whichever thread needs it first, exactly once."""
 
-    def __init__(self, spec: ModelSpec, clip: ClipModel | None, env_vars: Any) -> None:
-        self.spec, self._clip, self._env_vars = spec, clip, env_vars
+    def __init__(self, spec: ModelSpec, clip: ClipModel | None, env_vars: Any, reporter: Reporter | None = None) -> None:
+        self.spec, self._clip, self._env_vars, self._reporter = spec, clip, env_vars, reporter
         self._lock = threading.Lock()
         self._failed: BaseException | None = None
 
@@ -151,7 +151,7 @@ class _LazyClip:
                 from proxysort.encoders import load_clip
 
                 try:
-                    self._clip = load_clip(self.spec, env=self._env_vars)
+                    self._clip = load_clip(self.spec, env=self._env_vars, reporter=self._reporter)
                 except BaseException as exc:
                     self._failed = exc
                     raise
@@ -220,7 +220,7 @@ def index(
     for path, reason in unnamed:
         reporter.skipped(path, reason)
         failures.append((path, reason))
-    lazy = _LazyClip(spec, clip, env.vars)
+    lazy = _LazyClip(spec, clip, env.vars, reporter)
     db = store_path(cache_root, identity)
     with VectorStore(db, identity=identity) as store:
         with store.run_lock(lock_timeout_s, on_wait=lambda: reporter.message("waiting for another proxysort run on this cache...")):

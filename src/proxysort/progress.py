@@ -11,7 +11,7 @@ import contextlib
 import re
 import time
 from pathlib import Path
-from typing import IO, Callable, Iterator
+from typing import IO, Callable, ContextManager, Iterator
 
 Advance = Callable[..., None]
 
@@ -35,6 +35,13 @@ class Reporter:
     def progress(self, description: str, total: int | None = None) -> Iterator[Advance]:
         """Yield ``advance(n=1, **fields)``; fields (e.g. ``found=...``) are shown next to the bar."""
         yield lambda n=1, **fields: None
+
+    def stage(self, description: str, total: int) -> ContextManager[Advance]:
+        """Like :meth:`progress`, for a step counted in its own units (epochs, rounds) that mean nothing to
+        a photographer: shown as a share done, never as a count, and ``description`` says what is done to
+        how many photos (``learning which words fit: 112 photos``). A reporter that draws no difference
+        gets the plain progress."""
+        return self.progress(description, total)
 
 
 class OneBar(Reporter):
@@ -113,30 +120,38 @@ class ConsoleReporter(Reporter):
 
     @contextlib.contextmanager
     def progress(self, description: str, total: int | None = None) -> Iterator[Advance]:
+        yield from self._bar(description, total, counted=True)
+
+    @contextlib.contextmanager
+    def stage(self, description: str, total: int) -> Iterator[Advance]:
+        yield from self._bar(description, total, counted=False)
+
+    def _bar(self, description: str, total: int | None, *, counted: bool) -> Iterator[Advance]:
         if self.quiet:
             yield lambda n=1, **fields: None
             return
         if not self.is_tty:
-            yield from self._plain_progress(description, total)
+            yield from (self._plain_progress(description, total) if counted else self._plain_stage(description, total))
             return
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
             Progress,
+            TaskProgressColumn,
             TextColumn,
             TimeElapsedColumn,
             TimeRemainingColumn,
         )
 
+        shown = (MofNCompleteColumn(), TextColumn("{task.fields[rate]}")) if counted else (TaskProgressColumn(),)
         columns = (
             TextColumn("{task.description}"),
             BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"),
+            *shown,
             TimeElapsedColumn(),
             TextColumn("eta"),
             TimeRemainingColumn(),
-            TextColumn("{task.fields[extra]}"),
+            *((TextColumn("{task.fields[extra]}"),) if counted else ()),
         )
         start = time.monotonic()
         with Progress(*columns, console=self.console, transient=False) as bar:
@@ -171,3 +186,20 @@ class ConsoleReporter(Reporter):
         if done:
             rate = done / max(time.monotonic() - start, 1e-6)
             self._line(f"{description}: {done} done ({rate:.1f}/s)")
+
+    def _plain_stage(self, description: str, total: int | None) -> Iterator[Advance]:
+        """:meth:`_plain_progress` for a stage: the share done every ~10 s, then how long it took."""
+        start = last = time.monotonic()
+        done = 0
+
+        def advance(n: int = 1, **fields: object) -> None:
+            nonlocal done, last
+            done += n
+            now = time.monotonic()
+            if now - last >= 10 and total:
+                last = now
+                self._line(f"{description}: {min(100, 100 * done // total)}%")
+
+        yield advance
+        if done:
+            self._line(f"{description}: done ({time.monotonic() - start:.1f} s)")

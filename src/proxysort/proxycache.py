@@ -246,7 +246,7 @@ def learn_cached(
             reporter.message(f"proxies: {n - len(missing)} of {n} photos from the cache, {len(missing)} to learn")
         history: list[float] = []
         chunk = CHUNK if per_photo else max(len(missing), 1)
-        bar = reporter.progress(f"learning proxies ({method.name})", total=len(missing) * len(concepts)) \
+        bar = reporter.stage(f"fitting the words to each photo: {len(missing)} photos", total=len(missing) * len(concepts)) \
             if per_photo and missing else contextlib.nullcontext(None)
         with bar as advance:
             inner = OneBar(reporter, advance) if advance is not None else reporter

@@ -232,7 +232,7 @@ def sort(
     indexed = index(source, model=model if isinstance(model, ClipModel) else spec, cache_dir=cache_dir,
                     exclude=exclude, include_hidden=include_hidden, strict=strict, reporter=reporter, env=env,
                     check_found=check_found)
-    clip = model if isinstance(model, ClipModel) else (indexed.clip or load_clip(spec, env=env.vars))
+    clip = model if isinstance(model, ClipModel) else (indexed.clip or load_clip(spec, env=env.vars, reporter=reporter))
     n = len(indexed.paths)
     if n == 0:
         raise InputError("No usable photos were found, so there is nothing to sort.")

@@ -78,7 +78,8 @@ def learn_proxies(
     ]
     parts: list[list[ProxyResult]] = []
     try:
-        with reporter.progress(f"learning proxies ({config.mode}, {len(refs)} workers)", total=len(refs)) as advance:
+        with reporter.stage(f"fitting the words to each photo: {features.shape[0]} photos on {len(refs)} workers",
+                            total=len(refs)) as advance:
             for ref in refs:  # in order: results are joined in photo order
                 parts.append(ray_mod.get(ref))
                 advance(1)

@@ -45,6 +45,9 @@ class OnceReporter(Reporter):
     def progress(self, description: str, total: int | None = None):
         return self.inner.progress(description, total)
 
+    def stage(self, description: str, total: int):
+        return self.inner.stage(description, total)
+
 
 @dataclass
 class Problem:
@@ -196,7 +199,7 @@ def adam(
     shared_opt = torch.optim.Adam(list(shared), lr=shared_lr) if shared else None
     history: list[float] = []
     stalled = 0
-    with reporter.progress(label, total=epochs) as advance:
+    with reporter.stage(label, total=epochs) as advance:
         for e in range(first_epoch, first_epoch + epochs):
             total = 0.0
             for b, rows in enumerate(slices):

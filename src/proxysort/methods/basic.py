@@ -175,7 +175,8 @@ def _train(learners: list[_Params], X: "torch.Tensor", batches: list[slice], run
         return total
 
     params = [[lp.params[b] for lp in learners] for b in range(len(batches))]
-    return engine.adam(params, batches, loss_fn, run.epochs, run.lr, run.reporter, f"learning proxies ({mode})",
+    return engine.adam(params, batches, loss_fn, run.epochs, run.lr, run.reporter,
+                       f"fitting the words to each photo: {X.shape[0]} photos",
                        plateau=(config.tol, config.patience, config.min_epochs))
 
 
@@ -191,7 +192,7 @@ def _refine_all(learners: list[_Params], X: "torch.Tensor", batches: list[slice]
     contrast = len(learners) > 1 and config.beta > 0
     U = engine.concept_words([lp.pb for lp in learners]) if contrast else None
     totals = [0.0] * (run.epochs + 1)
-    with run.reporter.progress("learning proxies (subspace)", total=n * len(learners)) as advance:
+    with run.reporter.stage(f"fitting the words to each photo: {n} photos", total=n * len(learners)) as advance:
         for c, lp in enumerate(learners):
             pb = lp.pb
             fixed = Fixed(pb.encoder, pb.G, pb.T, U, c, config.beta if contrast else 0.0)

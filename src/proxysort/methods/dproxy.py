@@ -296,7 +296,7 @@ class _Learner:
                 total = total + self.gamma_d * t * (_entropy(p).sum() - p.shape[0] * _entropy(p.mean(0)))
             return total
 
-        history = engine.adam(logits, self.slices, loss_fn, stop - first, self.lr, bar, "learning proxies (dproxy)",
+        history = engine.adam(logits, self.slices, loss_fn, stop - first, self.lr, bar, "learning which words fit",
                               first_epoch=first)
         return torch.cat([lg[0].detach() for lg in logits]).cpu().numpy(), history
 
@@ -388,7 +388,7 @@ def choose_words(
                     if bar is None:
                         left = horizons[c] - first + sum(horizons[c + 1 :])
                         advance = opened.enter_context(
-                            reporter.progress(f"learning proxies (dproxy, {len(sample)} photos)", total=left))
+                            reporter.stage(f"learning which words fit: {len(sample)} photos", total=left))
                         bar = OneBar(reporter, advance)
                     start = learner.start(c) if logits is None else logits
                     after, part = learner.stretch(c, start, active, first, e, bar)
@@ -430,7 +430,7 @@ def learn(image_features: "np.ndarray", concepts: Sequence[Concept], clip: "Clip
     with seeded(run.config.seed, clip.device):
         learner = _Learner(image_features, concepts, clip, run)
         X = learner.X
-        with run.reporter.progress(f"learning proxies (dproxy, {X.shape[0]} photos)", total=epochs * len(concepts)) as advance:
+        with run.reporter.stage(f"learning which words fit: {X.shape[0]} photos", total=epochs * len(concepts)) as advance:
             bar = OneBar(run.reporter, advance)
             for c, pb in enumerate(learner.problems):
                 active, logits, first, history = list(range(len(pb.words))), learner.start(c), 0, []
@@ -476,8 +476,7 @@ def _choose_and_score(
         run.reporter.message(f"word choice: {len(served)} of {len(concepts)} concepts from the cache")
     for concept, ch in zip(concepts, choices):
         if 0 < ch.learned < len(ch.history):
-            run.reporter.message(f"word choice for '{concept.name}': {len(ch.history) - ch.learned} of "
-                                 f"{len(ch.history)} epochs from the cache")
+            run.reporter.message(f"word choice for '{concept.name}': continued from an earlier run (from the cache)")
     return [chosen(c, clip, X, ch, run) for c, ch in zip(concepts, choices)]
 
 

@@ -79,7 +79,7 @@ def learn(image_features: "np.ndarray", concepts: Sequence["Concept"], clip: "Cl
         history: list[float] = []
         if run.epochs > 0:
             history = engine.adam(deltas, slices, loss_fn, run.epochs, run.lr, run.reporter,
-                                  "learning proxies (multimap)", plateau=(config.tol, config.patience, config.min_epochs))
+                                  f"fitting the words to each photo: {X.shape[0]} photos", plateau=(config.tol, config.patience, config.min_epochs))
         results = []
         with torch.no_grad():
             for c, pb in enumerate(problems):

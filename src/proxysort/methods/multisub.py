@@ -122,13 +122,13 @@ def learn(image_features: "np.ndarray", concepts: Sequence["Concept"], clip: "Cl
         epoch = 0
         for r in range(ROUNDS if epochs else 0):
             history += engine.adam(logits, slices, phase_one, one, lr, run.reporter,
-                                   f"learning proxies (multisub, round {r + 1}, phase I)",
+                                   f"fitting the words to each photo: {n} photos (round {r + 1} of {ROUNDS})",
                                    shared=maps, shared_lr=map_lr, first_epoch=epoch)
             epoch += one
             if two:
                 # Phase II shapes the image map only; per-image logits stay frozen (no optimiser for them).
                 history += engine.adam([[]], slices, phase_two, two, lr, run.reporter,
-                                       f"learning proxies (multisub, round {r + 1}, phase II)",
+                                       f"fitting the words to each photo: {n} photos (round {r + 1} of {ROUNDS}, second half)",
                                        shared=maps, shared_lr=map_lr, first_epoch=epoch)
                 epoch += two
 

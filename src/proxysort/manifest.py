@@ -173,6 +173,95 @@ class ConceptRun:
 
 
 @dataclass(frozen=True)
+class GroupRecord:
+    """One group of a concept as the next run needs it to keep the group: its folder name, its centre in
+    the clustered feature space, how far its own photos lie from that centre, and whether the user named it
+    (renamed its folder, or made the folder)."""
+
+    name: str  # the folder under the concept's folder
+    centre: tuple[float, ...]
+    spread: float  # distance (1 - cosine, or Euclidean for non-spherical features) most members stay within
+    by_user: bool = False
+
+    def to_json(self) -> dict[str, object]:
+        data: dict[str, object] = {"name": self.name, "centre": [round(v, 7) for v in self.centre], "spread": self.spread}
+        if self.by_user:
+            data["by_user"] = True
+        return data
+
+    @classmethod
+    def from_json(cls, data: object) -> "GroupRecord":
+        if not isinstance(data, dict):
+            raise ManifestError("a memory's group is not an object")
+        centre = data.get("centre")
+        if not isinstance(centre, list) or not all(_is_number(v) for v in centre):
+            raise ManifestError("concepts[].memory.groups[].centre is not a list of numbers")
+        spread, by_user = data.get("spread"), data.get("by_user", False)
+        if not _is_number(spread) or not isinstance(by_user, bool):
+            raise ManifestError("concepts[].memory.groups[] has a wrong spread or by_user")
+        return cls(_string(data.get("name"), "concepts[].memory.groups[].name"), tuple(float(v) for v in centre),
+                   float(spread), by_user)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Memory:
+    """What a concept's tree remembers so that the next run keeps it (see :mod:`proxysort.stable`) and the
+    user's corrections stick (see :mod:`proxysort.corrections`).
+
+    ``setup`` is the settings that made the groups (a different setup re-makes the tree); ``members`` maps
+    each sorted photo to its group (an index into ``groups``) and its content id (a changed photo is placed
+    again); ``pins`` are photos the user moved into a group by hand ("placed by you"); ``left_out`` are photos
+    whose link the user deleted, kept out of the concept until a recluster or ``clean``.
+    """
+
+    setup: tuple[tuple[str, str], ...] = ()
+    groups: tuple[GroupRecord, ...] = ()
+    members: tuple[tuple[str, int, str], ...] = ()  # (photo, group index, content id)
+    pins: tuple[tuple[str, int], ...] = ()  # (photo, group index)
+    left_out: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "setup": dict(self.setup),
+            "groups": [g.to_json() for g in self.groups],
+            "members": [list(m) for m in sorted(self.members)],
+            "pins": [list(p) for p in sorted(self.pins)],
+            "left_out": sorted(self.left_out),
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> "Memory":
+        if not isinstance(data, dict):
+            raise ManifestError("a concept's 'memory' is not an object")
+        setup = data.get("setup", {})
+        if not isinstance(setup, dict):
+            raise ManifestError("concepts[].memory.setup is not an object")
+        groups = tuple(GroupRecord.from_json(g) for g in _list(data, "groups"))
+
+        def index(value: object, what: str) -> int:
+            i = _whole(value, what, least=0)
+            if i >= len(groups):
+                raise ManifestError(f"{what} names no group")
+            return i
+
+        members = []
+        for m in _list(data, "members"):
+            if not isinstance(m, list) or len(m) != 3:
+                raise ManifestError("concepts[].memory.members[] is not [photo, group, content id]")
+            members.append((_string(m[0], "members[].photo"), index(m[1], "members[].group"), _string(m[2], "members[].id")))
+        pins = []
+        for p in _list(data, "pins"):
+            if not isinstance(p, list) or len(p) != 2:
+                raise ManifestError("concepts[].memory.pins[] is not [photo, group]")
+            pins.append((_string(p[0], "pins[].photo"), index(p[1], "pins[].group")))
+        return cls(
+            setup=tuple(sorted((_string(k, "setup key"), _string(v, "setup value")) for k, v in setup.items())),
+            groups=groups, members=tuple(members), pins=tuple(pins),
+            left_out=tuple(_string(s, "left_out[]") for s in _list(data, "left_out")),
+        )
+
+
+@dataclass(frozen=True)
 class ConceptTree:
     """One concept's tree in OUT: the concept as the user named it, its folder, and how photos appear;
     ``run`` says how it was made (None for trees written by an older proxysort, or by
@@ -182,11 +271,14 @@ class ConceptTree:
     dir: str
     link: str
     run: ConceptRun | None = None
+    memory: Memory | None = None  # what the next run keeps, and the user's corrections
 
     def to_json(self) -> dict[str, object]:
         data: dict[str, object] = {"name": self.name, "dir": self.dir, "link": self.link}
         if self.run is not None:
             data["run"] = self.run.to_json()
+        if self.memory is not None:
+            data["memory"] = self.memory.to_json()
         return data
 
 
@@ -261,6 +353,10 @@ def _whole(value: object, what: str, *, least: int) -> int:
     return value
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value and abs(value) != float("inf")
+
+
 def _list(data: Mapping[str, object], key: str) -> list[object]:
     value = data.get(key, [])
     if not isinstance(value, list):
@@ -300,10 +396,11 @@ def parse_manifest(text: str) -> Manifest:
     for item in _list(data, "concepts"):
         if not isinstance(item, dict):
             raise ManifestError("a 'concepts' entry is not an object")
-        run = item.get("run")
+        run, memory = item.get("run"), item.get("memory")
         tree = ConceptTree(_string(item.get("name"), "concepts[].name"), _string(item.get("dir"), "concepts[].dir"),
                            _string(item.get("link", link or "symlink"), "concepts[].link"),
-                           None if run is None else ConceptRun.from_json(run))
+                           None if run is None else ConceptRun.from_json(run),
+                           None if memory is None else Memory.from_json(memory))
         if tree.link not in LINK_MODES:
             raise ManifestError("a concept's 'link' is not a link mode")
         if safe_relative(tree.dir) and "/" not in tree.dir:

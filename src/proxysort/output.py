@@ -39,6 +39,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Literal, Mapping, Sequence
 
+from proxysort.corrections import Gesture, adopt, apply, regroup
+from proxysort.corrections import late as made_since
 from proxysort.errors import OutputError, UsageError
 from proxysort.manifest import (
     LINK_MODES,
@@ -49,6 +51,7 @@ from proxysort.manifest import (
     Duplicate,
     Entry,
     Manifest,
+    Memory,
     is_manifest_text,
     read_manifest,
     read_manifest_at,
@@ -110,7 +113,9 @@ def _fit(stem: str, tail: str) -> str:
     return stem + tail
 
 
-def _file_names(basename: str, companions: Sequence[str], taken: set[str]) -> tuple[str, list[str]]:
+def _file_names(
+    basename: str, companions: Sequence[str], taken: set[str], prefer: str | None = None
+) -> tuple[str, list[str]]:
     """The photo's own file name (or ``stem-2.ext`` when taken) and its companions' names beside it.
 
     Every name of the set must be free, so a photo and its sidecars move to ``-2`` together; a Takeout
@@ -118,12 +123,21 @@ def _file_names(basename: str, companions: Sequence[str], taken: set[str]) -> tu
     pattern. Companions whose names would clash (``IMG.xmp`` and ``IMG.XMP`` from two editors, many
     ``.json`` files) each get their own: ``IMG.2.XMP``, still starting with the photo's stem so the pair
     stays visible; none is dropped.
+    ``prefer`` is the name the photo's link already has, kept when it is still free (a link never changes
+    name).
     """
     stem, ext = _split_ext(basename)
     copy = _TAKEOUT_COPY.fullmatch(stem)
     core, number = (copy.group(1), copy.group(2)) if copy else (stem, "")
     tails = [_companion_tail(basename, c) for c in companions]
     n = 1
+    if prefer is not None and prefer != basename:
+        prefer_stem = _split_ext(prefer)[0]
+        if number and prefer_stem.endswith(number):
+            prefer_stem = prefer_stem[: -len(number)]
+        digits = prefer_stem.rpartition("-")[2]
+        if digits.isdigit() and int(digits) > 1 and _fit(f"{core}-{digits}", number + ext) == prefer:
+            n = int(digits)
     while True:
         c = core if n == 1 else f"{core}-{n}"
         name = _fit(c, number + ext) if n > 1 else basename
@@ -260,6 +274,8 @@ class TreeInputs:
     keep_duplicates: bool = False
     runs: Mapping[str, ConceptRun] = field(default_factory=dict)  # concept -> how its tree is made
     keep_folders: bool = False  # each photo under its album: OUT/<concept>/<group>/<album path>/<photo>
+    memories: Mapping[str, Memory] = field(default_factory=dict)  # concept -> what its tree keeps (stable.py)
+    basis: tuple[Gesture, ...] = ()  # the user's gestures the groups were made with (corrections.py)
 
 
 @dataclass
@@ -490,6 +506,8 @@ def plan_tree(
     keep_duplicates: bool = False,
     runs: Mapping[str, ConceptRun] | None = None,
     keep_folders: bool = False,
+    memories: Mapping[str, Memory] | None = None,
+    basis: Sequence[Gesture] = (),
 ) -> TreePlan:
     """Plan ``OUT/<concept>/<cluster>/<file>`` for ``groups``: concept -> [(source path, cluster name)].
 
@@ -498,8 +516,12 @@ def plan_tree(
     ``keep_duplicates``. ``runs`` (concept -> :class:`ConceptRun`) is recorded in the manifest with each
     concept's tree; a concept without one loses the record of an earlier run (it would no longer describe
     the tree). ``keep_folders`` keeps where each photo came from: its folder relative to the photo root
-    holding it, every part a safe name (:func:`album`), under its group. Reads the output folder (and its
-    manifest) but writes nothing, so ``--dry-run`` is this alone; :func:`write_tree` plans again under the folder's lock before it changes anything.
+    holding it, every part a safe name (:func:`album`), under its group. ``memories`` (concept ->
+    :class:`~proxysort.manifest.Memory`) is what each tree keeps for the next run. The user's gestures in the folder (:mod:`proxysort.corrections`) are obeyed: those not in
+    ``basis`` (made after the groups were) move, rename or leave out photos here, so a correction made while
+    this run learned is not undone. Reads the output folder (and its manifest) but writes nothing, so
+    ``--dry-run`` is this alone; :func:`write_tree` plans again under the folder's lock before it changes
+    anything.
     """
     if link not in LINK_MODES:
         raise UsageError(f"--link must be one of {', '.join(LINK_MODES)} (got {link!r}).")
@@ -515,6 +537,8 @@ def plan_tree(
         keep_duplicates=keep_duplicates,
         runs=dict(runs or {}),
         keep_folders=keep_folders,
+        memories=dict(memories or {}),
+        basis=tuple(basis),
     )
     out = Path(os.path.abspath(out))
     check_path_length(out)
@@ -533,7 +557,10 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
     old = read_manifest_at(od) if od.exists else None
     if od.exists and old is None and _foreign_names(od):
         raise OutputError(f"{out} already has files that proxysort did not create; choose an empty or new --out folder.")
-    old = old or Manifest()
+    old, gestures = adopt(od, old) if old is not None else (Manifest(), [])
+    fresh = made_since(gestures, list(inputs.basis))
+    groups = {c: regroup(list(m), [g for g in fresh if g.concept.casefold() == c.casefold()])
+              for c, m in inputs.groups.items()}
     rerun = {c.casefold() for c in inputs.groups}
     previous = {t.name.casefold(): t for t in old.concepts if t.name.casefold() in rerun}
     others = [t for t in old.concepts if t.name.casefold() not in rerun]
@@ -570,7 +597,7 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
     foreign = sorted({e.path for e in mine if e not in ours_on_disk and od.lstat(e.path) is not None})
 
     # The photos as they are now: a photo deleted since it was indexed is reported, not linked.
-    wanted = {s for members in inputs.groups.values() for s, _ in members}
+    wanted = {s for members in groups.values() for s, _ in members}
     stats = {s: _source_stat(s) for s in sorted(wanted)}
     vanished = sorted(s for s, st in stats.items() if st is None)
     real_roots = [_real(r) for r in inputs.photo_roots]
@@ -625,7 +652,7 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
 
     for concept, cdir in concept_dirs.items():
         dirs.append(cdir)
-        members = [(s, n) for s, n in inputs.groups[concept] if s in present]
+        members = [(s, n) for s, n in groups[concept] if s in present]
         cluster_names = sorted({name for _, name in members})
         taken = {n for n in od.listdir(cdir) if blocked(f"{cdir}/{n}")}  # a file or link is never our folder
         safe = dict(zip(cluster_names, unique_names(cluster_names, taken=taken, fallback="cluster")))
@@ -643,7 +670,10 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
             first_source: dict[str, str] = {}  # content id -> that copy's photo
             for rel_dir, album_sources in by_album.items():
                 names_taken = {n.casefold() for n in occupied(rel_dir)} | subfolders.get(rel_dir, set())
-                for source in album_sources:
+                linked = {e.source: PurePosixPath(e.path).name for e in ours_on_disk
+                          if e.companion_of is None and str(PurePosixPath(e.path).parent) == rel_dir}
+                # Photos already linked here first, under their names: a new photo never takes an old link's name.
+                for source in sorted(album_sources, key=lambda s: (s not in linked, s)):
                     cid = inputs.content_ids.get(source)
                     if cid and not inputs.keep_duplicates and cid in first_of and identical(first_source[cid], source):
                         duplicates.append(Duplicate(concept, source, first_of[cid]))
@@ -658,7 +688,9 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
                                 vanished.append(c)
                         elif not leaks(c):
                             comps.append(c)
-                    name, comp_names = _file_names(os.path.basename(source) or "photo", [os.path.basename(c) for c in comps], names_taken)
+                    name, comp_names = _file_names(os.path.basename(source) or "photo",
+                                                   [os.path.basename(c) for c in comps], names_taken,
+                                                   prefer=linked.get(source))
                     rel = f"{rel_dir}/{name}"
                     files.append(_fingerprint(rel, source, inputs.link, out_real, present[source], None))
                     dest[(concept, source)] = rel
@@ -686,7 +718,7 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
         run, prev = inputs.runs.get(c), previous.get(c.casefold())
         if run is not None and prev is not None and prev.dir == d and d not in changed:
             run = run.dated_as(prev.run)
-        concepts.append(ConceptTree(c, d, inputs.link, run))
+        concepts.append(ConceptTree(c, d, inputs.link, run, _memory(c, inputs, previous.get(c.casefold()), gestures)))
     return TreePlan(
         out, inputs.link, files, dirs, keep, remove, foreign, old if old.concepts or old.files else None, dest,
         concept_dirs, inputs=inputs, carried=carried, carried_dirs=carried_dirs, concepts=concepts,
@@ -854,6 +886,18 @@ def _execute(od: OutDir, plan: TreePlan, reporter: Reporter) -> WriteSummary:
     )
 
 
+def _memory(concept: str, inputs: TreeInputs, prev: ConceptTree | None, found: Sequence[Gesture]) -> Memory | None:
+    """What the concept's tree keeps: the run's memory with the gestures made since it was planned; for a
+    run without one, the earlier memory's corrections only (its groups no longer describe the tree)."""
+    mine = [g for g in made_since(list(found), list(inputs.basis)) if g.concept.casefold() == concept.casefold()]
+    memory = inputs.memories.get(concept)
+    if memory is not None:
+        return apply(memory, mine)
+    if prev is None or prev.memory is None:
+        return None
+    return replace(prev.memory, setup=(), members=())
+
+
 def _renamed(old: Manifest, plan: TreePlan) -> set[str]:
     """Old folders of re-run concepts that got a new folder name this time (theirs was replaced)."""
     rerun = {c.casefold() for c in plan.concept_dirs}
@@ -906,8 +950,13 @@ def clean_tree(
     concepts: Sequence[str] = (),
     dry_run: bool = False,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    keep_corrections: bool = True,
 ) -> CleanSummary:
     """Remove what proxysort created in ``out`` (only ``concepts``' trees when given), nothing else.
+
+    The user's corrections (:mod:`proxysort.corrections`) are kept unless ``keep_corrections`` is False:
+    links the user placed by hand stay (with their folders), and the tree's record keeps those placements
+    and the group names the user chose, so the next run starts from them; photos left out come back.
 
     Files someone changed are left alone; hard links and copies that are the last copy of a photo are
     kept and stay listed (``orphan``). Folders go only when empty; the manifest and lock file go when
@@ -928,11 +977,12 @@ def clean_tree(
             names = ", ".join(t.name for t in old.concepts) or "none"
             raise OutputError(f"{out} has no tree for {', '.join(concepts)}; its concepts are: {names}.")
         if dry_run:
-            return _clean(od, old, trees, reporter, dry_run=True)
+            return _clean(od, adopt(od, old)[0], trees, reporter, dry_run=True, keep_corrections=keep_corrections)
         _check_removable(out)
         with od.lock(lock_timeout, reporter.warning):
-            old = read_manifest_at(od) or Manifest()
-            summary = _clean(od, old, trees, reporter, dry_run=False)
+            old = adopt(od, read_manifest_at(od) or Manifest())[0]
+            trees = [t for t in old.concepts if t.dir in {x.dir for x in trees}]
+            summary = _clean(od, old, trees, reporter, dry_run=False, keep_corrections=keep_corrections)
             if len(trees) == len(old.concepts):
                 for name in PAGE_FILES:  # the page shows the trees just removed
                     od.unlink(name)
@@ -960,9 +1010,14 @@ def _check_removable(out: Path) -> None:
         raise OutputError(f"{out} cannot be changed (permission denied); nothing can be removed from it.")
 
 
-def _clean(od: OutDir, old: Manifest, trees: Sequence[ConceptTree], reporter: Reporter, *, dry_run: bool) -> CleanSummary:
+def _clean(
+    od: OutDir, old: Manifest, trees: Sequence[ConceptTree], reporter: Reporter, *, dry_run: bool, keep_corrections: bool
+) -> CleanSummary:
     dirs = {t.dir for t in trees}
-    target = [e for e in old.files if PurePosixPath(e.path).parts[0] in dirs]
+    pinned = {(t.dir, s) for t in trees if t.memory is not None and keep_corrections for s, _ in t.memory.pins}
+    placed = {e.path for e in old.files if (PurePosixPath(e.path).parts[0], e.source) in pinned and e.companion_of is None}
+    placed |= {e.path for e in old.files if e.companion_of in placed}
+    target = [e for e in old.files if PurePosixPath(e.path).parts[0] in dirs and e.path not in placed]
     removed, orphans, left = 0, [], []
     for e in target:
         if not e.matches_disk(od) or not content_is_ours(od, e):
@@ -982,10 +1037,13 @@ def _clean(od: OutDir, old: Manifest, trees: Sequence[ConceptTree], reporter: Re
     for path in left:
         reporter.warning(f"{od.path / path} was changed by someone else; proxysort leaves it alone.")
     if not dry_run:
-        keep_files = [e for e in old.files if PurePosixPath(e.path).parts[0] not in dirs]
+        keep_files = [e for e in old.files if PurePosixPath(e.path).parts[0] not in dirs or e.path in placed]
         kept_dirs = [d for d in old.dirs if od.is_dir(d)]
-        tops = {PurePosixPath(e.path).parts[0] for e in orphans}
-        concepts = [t for t in old.concepts if t.dir not in dirs or t.dir in tops]
+        tops = {PurePosixPath(e.path).parts[0] for e in [*orphans, *(f for f in old.files if f.path in placed)]}
+        # A tree kept for its placed links remembers only the user's corrections: the next run makes it again.
+        concepts = [t if t.dir not in dirs or t.memory is None else
+                    replace(t, memory=replace(t.memory, setup=(), members=(), left_out=()))
+                    for t in old.concepts if t.dir not in dirs or t.dir in tops]
         dups = [d for d in old.duplicates if d.concept.casefold() not in {t.name.casefold() for t in trees}]
         _save(od, Manifest(files=[*keep_files, *orphans], dirs=kept_dirs, link=old.link, concepts=concepts, duplicates=dups))
     return CleanSummary(removed, folders, [e.path for e in orphans], left)

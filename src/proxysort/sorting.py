@@ -35,9 +35,11 @@ from proxysort.words import WordList
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
+    from proxysort.corrections import Gesture
     from proxysort.indexer import IndexedFolder, Source
     from proxysort.learn.core import ProxyConfig, ProxyResult
-    from proxysort.manifest import ConceptRun
+    from proxysort.manifest import ConceptRun, Memory
+    from proxysort.stable import Placement
     from proxysort.output import TreePlan, WriteSummary
 
 
@@ -72,6 +74,12 @@ class ConceptResult:
     names: list[str]  # k, one distinct name per group
     scores: "np.ndarray"  # N, cosine similarity to the own centroid
     proxy: "ProxyResult" = field(repr=False)
+    #: What the tree keeps for the next run: centres, members, the user's pins and names (stable.py).
+    memory: "Memory | None" = field(default=None, repr=False)
+    #: How a re-run kept the earlier groups (None: the groups were made afresh).
+    placement: "Placement | None" = field(default=None, repr=False)
+    #: Photos whose link the user deleted: labelled (nearest group) but not linked into the tree.
+    left_out: frozenset[str] = frozenset()
 
     def image_names(self) -> list[str]:
         """The group name of every image, in image order."""
@@ -92,6 +100,8 @@ class SortResult:
     seed: int = 0
     model: ModelSpec = field(kw_only=True)
     mode: str = field(kw_only=True)
+    #: The user's gestures in the output folder that the groups were made with (``tree`` given to sort).
+    gestures: "list[Gesture]" = field(default_factory=list, kw_only=True)
 
     @property
     def failures(self) -> list[tuple[Path, str]]:
@@ -173,6 +183,8 @@ def sort(
     reporter: Reporter | None = None,
     ray: str | None = None,
     proxy_cache: bool = True,
+    tree: Path | str | None = None,
+    recluster: bool = False,
 ) -> SortResult:
     """Sort the photos of ``source`` (a folder, or a list of files) along each concept in ``by``.
 
@@ -184,6 +196,10 @@ def sort(
     :func:`write_folders` for the folder tree. ``ray`` (a Ray address, ``auto`` or ``local``) indexes and
     learns the proxies on that cluster (:mod:`proxysort.distributed`); k-means and naming stay here, so the
     result is the local one.
+
+    ``tree`` is the output folder a re-run writes to: its groups are kept (:mod:`proxysort.stable`) when the
+    setup is the same, unless ``recluster``; the user's corrections there (:mod:`proxysort.corrections`)
+    are read first and learned from either way.
     """
     import functools
 
@@ -197,6 +213,7 @@ def sort(
         kmeans,
         mark_weak,
         name_clusters,
+        seeded_kmeans,
         spherical_for,
         weak_names,
     )
@@ -205,6 +222,7 @@ def sort(
     from proxysort.learn.registry import settled
     from proxysort.names import numbered_names
     from proxysort.proxycache import learn_cached
+    from proxysort.stable import changed_settings, distances, pinned_rows, place, remember, setup_of, usable, user_names
 
     env = env or Environment()
     reporter = reporter or Reporter()
@@ -247,37 +265,85 @@ def sort(
     store = indexed.store if proxy_cache else None
     results = learn_cached(indexed.vectors, proxy_concepts, clip, config, reporter, store, learner=learner, k=one_k)
 
+    previous, gestures = (None, [])
+    if tree is not None:
+        from proxysort.corrections import read_corrections, summary
+
+        previous, gestures = read_corrections(Path(tree).expanduser())
+        for line in summary(gestures):
+            reporter.message(line)
+    memories = {t.name.casefold(): t.memory for t in (previous.concepts if previous else []) if t.memory is not None}
+    paths = [str(p) for p in indexed.paths]
+    ids = list(indexed.content_ids)
+    content_ids = ids if len(ids) == n else [""] * n
     out: list[ConceptResult] = []
     for b, wl, res in zip(concepts, wordlists, results):
         x = res.feature(feature)
         spherical = spherical_for(feature)
-        # Automatic k considers up to the number of words asked for, not those that survived pruning: photos
-        # of a value missing from the list may use no word of their own (measured: counting survivors lost
-        # the true k on three of five imperfect lists, benchmarks/results/quality.md).
-        k = b.k if b.k is not None else choose_k(x, len(wl.words), seed=seed, spherical=spherical)
-        km = kmeans(x, k, seed=seed, spherical=spherical)
-        naming = res.prompts()
-        if wl.source == "anchors":  # random words, not values: never a folder name (person-1 … person-k)
-            names = numbered_names(wl.concept, np.bincount(km.labels, minlength=k).tolist())
+        memory = memories.get(wl.concept.casefold())
+        setup = setup_of(identity=indexed.identity, mode=config.mode, feature=feature, words=wl.words, k=b.k, seed=seed)
+        changed = changed_settings(memory, setup) if memory is not None and memory.setup else []
+        left_out = frozenset(memory.left_out) if memory is not None and not recluster else frozenset()
+        rows = np.array([p not in left_out for p in paths], dtype=bool)
+        kept_paths = [p for p, r in zip(paths, rows) if r]
+        if len(kept_paths) == 0:
+            raise InputError(f"Every photo's link was deleted from the '{wl.concept}' tree, so there is nothing to sort; "
+                             "`recluster` brings them back.")
+        xk = x[rows]
+        placement = None
+        if memory is not None and memory.setup and not recluster and not changed and usable(memory, x.shape[1]):
+            placement = place(xk, kept_paths, [c for c, r in zip(content_ids, rows) if r], memory, spherical=spherical)
+            k, names, centres = len(placement.names), placement.names, placement.centres
+            by_user = [g.by_user for g in memory.groups]
+            kept_labels = placement.labels
         else:
-            names = name_clusters(cluster_centres(naming, km.labels, k), res.word_features, list(res.concept.words))
-            weak = weak_names(indexed.vectors, km.labels, names, res.word_features, list(res.concept.words))
-            if weak:
-                names = mark_weak(names, weak)
-                listed = ", ".join(names[w.cluster] for w in weak)
-                reporter.warning(
-                    f"{wl.concept}: the photos in {listed} match their word clearly worse than the other groups "
-                    "match theirs; a value may be missing from the word list."
-                )
-        scores = centroid_scores(x, km.labels, km.centroids)
+            if changed:
+                reporter.message(f"{wl.concept}: the setup changed ({', '.join(changed)}), so its tree is made again")
+            pins = pinned_rows(memory, kept_paths)
+            # Automatic k considers up to the number of words asked for, not those that survived pruning:
+            # photos of a value missing from the list may use no word of their own (measured: counting
+            # survivors lost the true k on three of five imperfect lists, benchmarks/results/quality.md).
+            k = b.k if b.k is not None else choose_k(xk, len(wl.words), seed=seed, spherical=spherical)
+            if pins:  # the user's placements are labelled examples (benchmarks/results/corrections.md)
+                km, of_id = seeded_kmeans(xk, k, pins, seed=seed, spherical=spherical)
+                k = len(km.centroids)
+            else:
+                km, of_id = kmeans(xk, k, seed=seed, spherical=spherical), {}
+            kept_labels, centres = km.labels, km.centroids
+            naming = res.prompts()[rows]
+            if wl.source == "anchors":  # random words, not values: never a folder name (person-1 … person-k)
+                names = numbered_names(wl.concept, np.bincount(km.labels, minlength=k).tolist())
+            else:
+                names = name_clusters(cluster_centres(naming, km.labels, k), res.word_features, list(res.concept.words))
+                weak = weak_names(indexed.vectors[rows], km.labels, names, res.word_features, list(res.concept.words))
+                weak = [w for w in weak if w.cluster not in of_id.values()]  # the user named those
+                if weak:
+                    names = mark_weak(names, weak)
+                    listed = ", ".join(names[w.cluster] for w in weak)
+                    reporter.warning(
+                        f"{wl.concept}: the photos in {listed} match their word clearly worse than the other groups "
+                        "match theirs; a value may be missing from the word list."
+                    )
+            names, by_user = user_names(memory, of_id, names, km.labels, kept_paths)
+        labels = np.zeros(n, dtype=np.int64)
+        labels[rows] = kept_labels
+        if not rows.all():  # photos left out are labelled with their nearest group, for the listing only
+            labels[~rows] = np.argmin(distances(x[~rows], np.asarray(centres), spherical), axis=1)
+        scores = centroid_scores(x, labels, np.asarray(centres))
+        kept_memory = remember(xk, kept_labels, names, kept_paths, [c for c, r in zip(content_ids, rows) if r],
+                               setup=setup, spherical=spherical, previous=memory, recluster=recluster, by_user=by_user)
         out.append(
             ConceptResult(wl.concept, wl.noun, list(res.concept.words), wl.source, wl.detail, feature, k,
-                          km.labels, names, scores, res)
+                          labels, names, scores, res, memory=kept_memory, placement=placement, left_out=left_out)
         )
-        sizes = np.bincount(km.labels, minlength=k)
+        if placement is not None:
+            reporter.message(placement.summary(wl.concept))
+        sizes = np.bincount(labels[rows], minlength=k)
         summary = ", ".join(f"{names[i]} ({sizes[i]})" for i in np.argsort(-sizes))
-        reporter.message(f"{wl.concept}: {n} photos in {k} groups: {summary}")
-    return SortResult([Path(p) for p in indexed.paths], out, indexed, seed, model=clip.spec, mode=config.mode)
+        reporter.message(f"{wl.concept}: {len(kept_paths)} photos in {k} groups: {summary}"
+                         + (f"; {n - len(kept_paths)} left out (their links were deleted)" if len(kept_paths) < n else ""))
+    return SortResult([Path(p) for p in indexed.paths], out, indexed, seed, model=clip.spec, mode=config.mode,
+                      gestures=gestures)
 
 
 def write_folders(
@@ -301,14 +367,16 @@ def write_folders(
     """
     from proxysort.output import plan_tree, write_tree
 
-    groups = {c.concept: list(zip(map(str, result.paths), c.image_names())) for c in result.concepts}
+    groups = {c.concept: [(p, name) for p, name in zip(map(str, result.paths), c.image_names()) if p not in c.left_out]
+              for c in result.concepts}
+    memories = {c.concept: c.memory for c in result.concepts if c.memory is not None}
     index = result.index
     companions = {str(k): [str(c) for c in v] for k, v in index.companions.items()}
     ids = list(index.content_ids)
     content_ids = dict(zip(map(str, result.paths), ids)) if len(ids) == len(result.paths) else {}
     plan = plan_tree(Path(out).expanduser(), groups, link=link, photo_roots=result.roots, companions=companions,
                      content_ids=content_ids, keep_duplicates=keep_duplicates, runs=run_records(result),
-                     keep_folders=keep_folders)
+                     keep_folders=keep_folders, memories=memories, basis=result.gestures)
     if dry_run:
         return plan, None
     summary = write_tree(plan, reporter)

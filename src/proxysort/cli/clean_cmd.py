@@ -8,16 +8,22 @@ Folders go when they are empty; the manifest goes when nothing of proxysort's is
 from __future__ import annotations
 
 from proxysort.cli.common import get_env, reporter_for
-from proxysort.cli.options import CleanByOpt, CleanDryRunOpt, CleanOutArg, QuietOpt
+from proxysort.cli.options import CleanAllOpt, CleanByOpt, CleanDryRunOpt, CleanOutArg, QuietOpt
 
 
-def clean_command(out: CleanOutArg, by: CleanByOpt = None, dry_run: CleanDryRunOpt = False, quiet: QuietOpt = False) -> None:
-    """Remove the trees proxysort created in OUT (never your files, never the last copy of a photo)."""
+def clean_command(
+    out: CleanOutArg, by: CleanByOpt = None, dry_run: CleanDryRunOpt = False, everything: CleanAllOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Remove the trees proxysort created in OUT (never your files, never the last copy of a photo).
+
+    Links you placed by hand stay, and the next run starts from them, unless --all."""
     from proxysort.output import clean_tree
 
     env = get_env()
     reporter = reporter_for(env, quiet)
-    summary = clean_tree(out.expanduser(), reporter, concepts=by or (), dry_run=dry_run)
+    summary = clean_tree(out.expanduser(), reporter, concepts=by or (), dry_run=dry_run,
+                         keep_corrections=not everything)
     verb = "would remove" if dry_run else "removed"
     reporter.message(
         f"{'dry run: ' if dry_run else ''}{out}: {verb} {summary.removed} file(s)"

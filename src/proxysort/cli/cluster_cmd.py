@@ -50,6 +50,7 @@ from proxysort.cli.options import (
     Print0Opt,
     QuietOpt,
     RayOpt,
+    ReclusterOpt,
     RowsJsonOpt,
     SeedOpt,
     SourceArg,
@@ -106,6 +107,7 @@ def cluster_command(
     strict: StrictOpt = False,
     no_folders: NoFoldersOpt = False,
     keep_duplicates: KeepDuplicatesOpt = False,
+    recluster: ReclusterOpt = False,
     model: ModelOpt = None,
     pretrained: PretrainedOpt = None,
     device: DeviceOpt = None,
@@ -125,6 +127,11 @@ def cluster_command(
     sidecars, Live Photo clips and RAW twins go with their photo. The groups are printed on stdout (a table
     at a terminal, TSV in a pipe); progress goes to stderr. Exit 3 when a photo could not be read for the
     first time (the rest is sorted); photos already reported by an earlier run are only counted.
+
+    A re-run into the same OUT keeps its groups: sorted photos stay, new ones join the nearest group
+    (--recluster starts over). What you fix there by hand sticks: a link moved to another group folder
+    stays there, a renamed group folder keeps your name, a new folder of moved links becomes a group, and
+    a photo whose link you deleted is left out.
     """
     from proxysort.cli.formats import choose_format, only_group, result_rows, write_eval, write_rows
     from proxysort.evaluation import read_labels, score_written
@@ -161,9 +168,17 @@ def cluster_command(
         exclude=exclude or (), include_hidden=include_hidden,
         ray=ray,
         threads=threads,
+        tree=out,
+        recluster=recluster,
     )
     if group is not None:
         only_group(result_rows(result, None, out=None), group)  # a --group naming no group: before any write
+    for c in result.concepts:
+        if c.placement is not None and not c.placement.fits:
+            reporter.warning(
+                f"{c.concept}: {c.placement.misfits} of the {c.placement.new} new photos lie farther from every "
+                "group than the groups' own photos do; --recluster makes groups that fit them."
+            )
     dest, out_abs, vanished = None, None, 0
     if out is not None:
         try:

@@ -43,6 +43,7 @@ FLAGS = {
     "link": "--link",
     "ray": "--ray",
     "seed": "--seed",
+    "recluster": "--recluster",
 }
 
 _current_env: Environment | None = None
@@ -178,6 +179,8 @@ def sort_with_flags(
     include_hidden: bool = False,
     ray: Optional[str] = None,
     threads: Optional[int] = None,
+    tree: Optional[Path] = None,
+    recluster: bool = False,
 ) -> "SortResult":
     """Words (confirmed at a terminal) → :func:`proxysort.sorting.sort`; shared by ``cluster`` and ``eval``."""
     import dataclasses
@@ -219,6 +222,8 @@ def sort_with_flags(
         env=env,
         reporter=reporter,
         ray=ray,
+        tree=tree,
+        recluster=recluster,
     )
 
 

@@ -304,6 +304,11 @@ LinkOpt = Annotated[
     ),
 ]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Make nothing: print the groups and what would be made.")]
+ReclusterOpt = Annotated[
+    bool,
+    typer.Option("--recluster", rich_help_panel=OUTPUT_PANEL, help="Make the groups again from scratch instead of keeping the tree's groups "
+                 "(your placements still guide them; photos whose link you deleted come back)."),
+]
 KeepDuplicatesOpt = Annotated[
     bool,
     typer.Option(
@@ -327,6 +332,9 @@ CleanOutArg = Annotated[
 ]
 CleanByOpt = Annotated[
     Optional[List[str]], typer.Option("--by", metavar="CONCEPT", help="Only this concept's tree (repeatable; default: every tree).")
+]
+CleanAllOpt = Annotated[
+    bool, typer.Option("--all", help="Also remove the links you placed by hand and the folders you named.")
 ]
 CleanDryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Remove nothing: say what would be removed.")]
 OpenOpt = Annotated[bool, typer.Option("--open", help="Open the review page (OUT/index.html) in the browser when done.")]

@@ -14,8 +14,10 @@ def show_command(
 ) -> None:
     """Make OUT/index.html again (thumbnails missing from the cache are remade) and open it.
 
-    Prints the page's path on stdout. Photos whose entry the manifest no longer lists are left out.
+    Prints the page's path on stdout. Photos whose entry the manifest no longer lists are left out. The
+    corrections the folder keeps (links you placed, groups you named, photos left out) are listed on stderr.
     """
+    from proxysort.corrections import kept, read_corrections
     from proxysort.page import rebuild_page
 
     env = get_env()
@@ -23,6 +25,8 @@ def show_command(
     page, stats = rebuild_page(out, cache_dir_for(env, cache_dir), reporter=reporter)
     if stats.made or stats.failed:
         reporter.message(f"thumbnails: {stats.made} made again, {stats.failed} could not be made")
+    for line in kept(read_corrections(out.expanduser())[0]):
+        reporter.message(f"kept: {line}")
     env.stdout.write(f"{page}\n")
     env.stdout.flush()
     if open_page if open_page is not None else bool(env.stdout_isatty and env.stderr_isatty):

@@ -1,0 +1,219 @@
+"""Keep a concept's groups across runs, so a growing library is sorted into the tree the user already knows.
+
+A re-run with the same setup (:func:`setup_of`: model, words, method, feature, k, seed) does not cluster
+again: every photo sorted before whose content has not changed keeps its group, photos the user placed by
+hand stay where they were put, new (or changed) photos join the nearest group centre, and photos that left
+the library leave. The centres then move to the mean of their members, pinned photos included, so new photos
+like the ones the user placed follow them (the cheap way of learning from corrections; a recluster uses
+them as labelled examples instead, :func:`proxysort.groups.seeded_kmeans`).
+
+Whether new photos fit is measured, not assumed: each group remembers its ``spread``, the distance within
+which :data:`SPREAD_QUANTILE` of its own photos lie from its centre; when more than :data:`MISFIT_SHARE` of
+the new photos lie farther than that from their nearest centre, the run says so and suggests a recluster.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from proxysort.manifest import GroupRecord, Memory
+
+#: A group's spread: the distance from its centre within which this share of its own photos lie.
+SPREAD_QUANTILE = 0.95
+#: New photos "do not fit" when more than this share of them lie beyond their nearest group's spread (with
+#: new photos like the old ones about 1 - SPREAD_QUANTILE of them would).
+MISFIT_SHARE = 0.25
+#: Fewer new photos than this say nothing either way about the fit.
+MISFIT_MIN = 3
+
+
+def setup_of(*, identity: str, mode: str, feature: str, words: Sequence[str], k: int | None, seed: int) -> tuple[tuple[str, str], ...]:
+    """The settings that make a concept's groups; a different setup makes the tree again."""
+    return (
+        ("feature", feature), ("identity", identity), ("k", "auto" if k is None else str(k)), ("mode", mode),
+        ("seed", str(seed)), ("words", ",".join(words)),
+    )
+
+
+def changed_settings(old: Memory, setup: tuple[tuple[str, str], ...]) -> list[str]:
+    """The names of the settings that differ (empty when the setup is the same)."""
+    before, now = dict(old.setup), dict(setup)
+    return sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+
+
+def distances(x: np.ndarray, centres: np.ndarray, spherical: bool) -> np.ndarray:
+    """N×k distances: 1 - cosine for spherical features, Euclidean otherwise."""
+    if spherical:
+        xn = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+        cn = centres / np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
+        return 1.0 - xn @ cn.T
+    return np.sqrt(np.maximum(((x[:, None, :] - centres[None, :, :]) ** 2).sum(-1), 0.0))
+
+
+def _centre(rows: np.ndarray, spherical: bool) -> np.ndarray:
+    c = rows.mean(axis=0)
+    return c / max(float(np.linalg.norm(c)), 1e-12) if spherical else c
+
+
+@dataclass
+class Placement:
+    """Where each photo of a re-run goes, and what to say about it."""
+
+    labels: np.ndarray  # N, index into names
+    names: list[str]
+    centres: np.ndarray  # k×d, after the move to their members' mean
+    new: int
+    unchanged: int
+    moved: int
+    misfits: int  # new photos beyond their nearest group's spread
+
+    @property
+    def fits(self) -> bool:
+        return self.new < MISFIT_MIN or self.misfits <= MISFIT_SHARE * self.new
+
+    def summary(self, concept: str) -> str:
+        return f"{concept}: {self.new} new photos placed, {self.unchanged} unchanged, {self.moved} moved"
+
+
+def usable(memory: Memory | None, d: int) -> bool:
+    """Whether a memory's groups can take new photos in a feature space of ``d`` dimensions."""
+    return memory is not None and any(len(g.centre) == d for g in memory.groups) and all(
+        len(g.centre) in (0, d) for g in memory.groups)
+
+
+def place(
+    x: np.ndarray,
+    paths: Sequence[str],
+    content_ids: Sequence[str],
+    memory: Memory,
+    *,
+    spherical: bool,
+) -> Placement:
+    """Keep ``memory``'s groups for the photos ``paths`` (features ``x``): see the module's docstring."""
+    d = x.shape[1]
+    k = len(memory.groups)
+    members = {m[0]: (m[1], m[2]) for m in memory.members}
+    pins = dict(memory.pins)
+    labels = np.full(len(paths), -1, dtype=np.int64)
+    known = np.zeros(len(paths), dtype=bool)
+    for i, (path, cid) in enumerate(zip(paths, content_ids)):
+        if path in pins:
+            labels[i], known[i] = pins[path], True
+        elif path in members and members[path][1] == cid:
+            labels[i], known[i] = members[path][0], True
+    centres = np.zeros((k, d), dtype=np.float32)
+    has = np.zeros(k, dtype=bool)
+    for g, rec in enumerate(memory.groups):
+        if len(rec.centre) == d:
+            centres[g], has[g] = rec.centre, True
+        elif (labels == g).any():  # a group the user made: its centre is where its photos are
+            centres[g], has[g] = _centre(x[labels == g], spherical), True
+    spreads = np.array([rec.spread for rec in memory.groups], dtype=np.float64)
+    # Learning from what the user placed: a group's centre moves to the mean of its members, pins included.
+    for g in range(k):
+        if (labels == g).any() and any(pins.get(p) == g for p in paths):
+            centres[g] = _centre(x[labels == g], spherical)
+    new_rows = np.flatnonzero(~known)
+    misfits = 0
+    if len(new_rows):
+        dist = distances(x[new_rows], centres, spherical)
+        dist[:, ~has] = np.inf
+        nearest = np.argmin(dist, axis=1)
+        labels[new_rows] = nearest
+        limit = np.where(spreads[nearest] > 0, spreads[nearest], np.inf)
+        misfits = int((dist[np.arange(len(new_rows)), nearest] > limit).sum())
+    # Pinned photos count as unchanged: they are where the user put them. A changed photo placed in
+    # another group than before counts as moved; in the same group, as placed.
+    moved = sum(1 for i, p in enumerate(paths) if not known[i] and p in members and labels[i] != members[p][0])
+    unchanged = int(known.sum())
+    new = len(paths) - unchanged - moved
+    for g in range(k):  # the centres the next run starts from
+        if (labels == g).any():
+            centres[g] = _centre(x[labels == g], spherical)
+    return Placement(labels, [g.name for g in memory.groups], centres, new, unchanged, moved, misfits)
+
+
+def remember(
+    x: np.ndarray,
+    labels: np.ndarray,
+    names: Sequence[str],
+    paths: Sequence[str],
+    content_ids: Sequence[str],
+    *,
+    setup: tuple[tuple[str, str], ...],
+    spherical: bool,
+    previous: Memory | None = None,
+    recluster: bool = False,
+    by_user: Sequence[bool] | None = None,
+) -> Memory:
+    """The memory of a grouping for the next run: centres, spreads, members; the user's pins carried over
+    (re-indexed by group name), and their photos left out unless ``recluster`` (which forgets those)."""
+    k = len(names)
+    d = x.shape[1]
+    groups = []
+    for g in range(k):
+        rows = x[labels == g]
+        if len(rows):
+            centre = _centre(rows, spherical)
+            spread = float(np.quantile(distances(rows, centre[None, :], spherical)[:, 0], SPREAD_QUANTILE))
+        else:
+            centre, spread = np.zeros(d, dtype=np.float32), 0.0
+        groups.append(GroupRecord(names[g], tuple(float(v) for v in centre), spread,
+                                  bool(by_user[g]) if by_user is not None else False))
+    present = set(paths)
+    pins: tuple[tuple[str, int], ...] = ()
+    left_out: tuple[str, ...] = ()
+    if previous is not None:
+        index_of = {n: i for i, n in enumerate(names)}
+        label_of = {p: int(labels[i]) for i, p in enumerate(paths)}
+        old_names = [g.name for g in previous.groups]
+        # A pin stays a pin while its photo is still in the group named as the user chose.
+        pins = tuple((p, label_of[p]) for p, g in previous.pins
+                     if p in present and index_of.get(old_names[g]) == label_of[p])
+        if not recluster:
+            left_out = tuple(p for p in previous.left_out)
+    members = tuple((p, int(labels[i]), cid) for i, (p, cid) in enumerate(zip(paths, content_ids)) if p not in set(left_out))
+    return Memory(setup=setup, groups=tuple(groups), members=members, pins=pins, left_out=left_out)
+
+
+def pinned_rows(memory: Memory | None, paths: Sequence[str]) -> dict[int, int]:
+    """row -> the user's group (an index into ``memory.groups``) for every photo the user placed."""
+    if memory is None:
+        return {}
+    row = {p: i for i, p in enumerate(paths)}
+    return {row[p]: g for p, g in memory.pins if p in row}
+
+
+def user_names(
+    memory: Memory | None, of_id: Mapping[int, int], names: list[str], labels: np.ndarray, paths: Sequence[str]
+) -> tuple[list[str], list[bool]]:
+    """``names`` of a fresh clustering with the user's names kept: each pinned group's cluster is named as
+    the user's group is (the user said so by placing photos there), and a group the user named without
+    placing photos names the cluster that holds most of its former photos. A name this takes from another
+    cluster goes to that cluster in exchange."""
+    names = list(names)
+    by_user = [False] * len(names)
+    if memory is None:
+        return names, by_user
+    chosen = dict(of_id)
+    row = {p: i for i, p in enumerate(paths)}
+    for gid, rec in enumerate(memory.groups):
+        if gid in chosen or not rec.by_user:
+            continue
+        former = [int(labels[row[p]]) for p, g, _ in memory.members if g == gid and p in row]
+        taken = set(chosen.values())
+        counts = np.bincount(former, minlength=len(names)) if former else np.zeros(len(names), dtype=np.int64)
+        for cluster in np.argsort(-counts, kind="stable"):
+            if counts[cluster] > 0 and int(cluster) not in taken:
+                chosen[gid] = int(cluster)
+                break
+    for gid, cluster in sorted(chosen.items()):
+        rec = memory.groups[gid]
+        if rec.name in names and names.index(rec.name) != cluster:
+            names[names.index(rec.name)] = names[cluster]
+        names[cluster] = rec.name
+        by_user[cluster] = rec.by_user
+    return names, by_user

@@ -8,7 +8,8 @@ teach the sorter: compared with what the manifest says proxysort made,
 * a **new folder** made inside a concept's folder, holding links moved there, is a new group with the
   user's name, its photos pinned to it;
 * a link **deleted** (or moved out of the concept's group folders entirely) leaves the photo out of the
-  concept until a recluster or ``proxysort clean``.
+  concept until a recluster or ``proxysort clean``; not when the last run did not finish
+  (``Manifest.complete``), since a missing file may then never have been made.
 
 :func:`adopt` turns what it finds into the manifest a run plans from: moved files are listed where they now
 are (still proxysort's, so they are neither reported as someone else's nor made again), the new folders
@@ -180,7 +181,7 @@ def _adopt_tree(
         gestures.append(Gesture(tree.name, "moved" if known or name in renames.values() else "new group",
                                 entry.source, name, before))
     for entry in missing:
-        if entry.path not in found:
+        if entry.path not in found and manifest.complete:  # else it may never have been made (a crash)
             left_out.add(entry.source)
             pins.pop(entry.source, None)
             members.pop(entry.source, None)
@@ -189,7 +190,7 @@ def _adopt_tree(
     # The files and folders as they now are: moved files listed at their new place, with their companions
     # that went along; deleted ones (and companions left without their photo) no longer listed.
     renamed_paths = {old: new for old, new in found.items()}
-    gone = {e.path for e in missing if e.path not in found}
+    gone = {e.path for e in missing if e.path not in found and manifest.complete}
     new_files = []
     for e in files:
         if e.path in renamed_paths:

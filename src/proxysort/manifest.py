@@ -298,6 +298,9 @@ class Manifest:
     link: str | None = None
     concepts: list[ConceptTree] = field(default_factory=list)
     duplicates: list[Duplicate] = field(default_factory=list)
+    #: False while a run changes the tree: files listed may not have been made yet (a crash leaves it so), so
+    #: a listed file that is missing is not a link the user deleted (:mod:`proxysort.corrections`).
+    complete: bool = True
 
     def concept_of(self, rel: str) -> ConceptTree | None:
         """The concept whose folder holds ``rel``."""
@@ -309,6 +312,7 @@ class Manifest:
             {
                 "tool": "proxysort",
                 "version": MANIFEST_VERSION,
+                **({} if self.complete else {"complete": False}),
                 "link": self.link,
                 "concepts": [c.to_json() for c in sorted(self.concepts, key=lambda c: c.dir)],
                 "dirs": sorted(set(self.dirs)),
@@ -419,7 +423,10 @@ def parse_manifest(text: str) -> Manifest:
     # Anything outside every concept folder cannot be attributed to a tree: it is left alone.
     files = [e for e in files if PurePosixPath(e.path).parts[0] in known]
     dirs = [d for d in dirs if PurePosixPath(d).parts[0] in known]
-    return Manifest(files=files, dirs=dirs, link=link, concepts=concepts, duplicates=duplicates)
+    complete = data.get("complete", True)
+    if not isinstance(complete, bool):
+        raise ManifestError("its 'complete' is not true or false")
+    return Manifest(files=files, dirs=dirs, link=link, concepts=concepts, duplicates=duplicates, complete=complete)
 
 
 def read_manifest_at(out: "OutDir") -> Manifest | None:

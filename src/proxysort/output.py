@@ -813,7 +813,7 @@ def _execute(od: OutDir, plan: TreePlan, reporter: Reporter) -> WriteSummary:
     # 1. Announce everything that may exist during the change, so a crash leaves nothing unlisted.
     concepts = _merge_concepts(old.concepts, plan.concepts)
     _save(od, Manifest(files=_union(mine_old, plan.files), dirs=announced_dirs, link=plan.link, concepts=concepts,
-                       duplicates=old.duplicates))
+                       duplicates=old.duplicates, complete=not plan.to_create))
     od.clean_partials(sorted(set(old.dirs)))
     for path in plan.foreign:
         reporter.warning(f"{out / path} was changed by someone else; proxysort leaves it alone.")

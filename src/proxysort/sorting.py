@@ -331,7 +331,8 @@ def sort(
             labels[~rows] = np.argmin(distances(x[~rows], np.asarray(centres), spherical), axis=1)
         scores = centroid_scores(x, labels, np.asarray(centres))
         kept_memory = remember(xk, kept_labels, names, kept_paths, [c for c, r in zip(content_ids, rows) if r],
-                               setup=setup, spherical=spherical, previous=memory, recluster=recluster, by_user=by_user)
+                               setup=setup, spherical=spherical, previous=memory, recluster=recluster, by_user=by_user,
+                               centres=np.asarray(centres))
         out.append(
             ConceptResult(wl.concept, wl.noun, list(res.concept.words), wl.source, wl.detail, feature, k,
                           labels, names, scores, res, memory=kept_memory, placement=placement, left_out=left_out)

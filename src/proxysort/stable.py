@@ -148,19 +148,24 @@ def remember(
     previous: Memory | None = None,
     recluster: bool = False,
     by_user: Sequence[bool] | None = None,
+    centres: np.ndarray | None = None,
 ) -> Memory:
     """The memory of a grouping for the next run: centres, spreads, members; the user's pins carried over
-    (re-indexed by group name), and their photos left out unless ``recluster`` (which forgets those)."""
+    (re-indexed by group name), and their photos left out unless ``recluster`` (which forgets those). A
+    group left without photos (the user moved them all away) keeps its centre from ``centres`` and its
+    spread, so a new photo like its old ones can still join it."""
     k = len(names)
-    d = x.shape[1]
+    spread_of = {g.name: g.spread for g in (previous.groups if previous is not None else ())}
     groups = []
     for g in range(k):
         rows = x[labels == g]
         if len(rows):
             centre = _centre(rows, spherical)
             spread = float(np.quantile(distances(rows, centre[None, :], spherical)[:, 0], SPREAD_QUANTILE))
+        elif centres is not None:
+            centre, spread = np.asarray(centres[g]), spread_of.get(names[g], 0.0)
         else:
-            centre, spread = np.zeros(d, dtype=np.float32), 0.0
+            centre, spread = np.zeros(x.shape[1], dtype=np.float32), 0.0
         groups.append(GroupRecord(names[g], tuple(float(v) for v in centre), spread,
                                   bool(by_user[g]) if by_user is not None else False))
     present = set(paths)

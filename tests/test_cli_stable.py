@@ -1,0 +1,212 @@
+"""Stable re-runs and corrections that stick, through the real CLI on generated folders (issue 23).
+
+Every gesture a file manager makes in OUT: a link moved to another group, a group folder renamed, a new
+folder of moved links, a link deleted, a link moved out of the tree; made between runs and while another
+run holds the folder's lock. ``--recluster``, a changed setup, ``clean`` (with and without ``--all``) and
+``show`` listing what is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from proxysort.output import OUTPUT_MANIFEST
+from tests.support.photos import TINY_CONFIG, make_photo
+from tests.support.treesnap import snapshot
+
+MODEL = ["--model", str(TINY_CONFIG), "--pretrained", "none", "--device", "cpu", "--epochs", "2"]
+COLORS = [(220, 20, 20), (20, 200, 20), (20, 20, 220)]
+
+
+def _cluster(run_cli, photos: Path, out: Path, *extra: str, k: int = 3):
+    result = run_cli(["cluster", str(photos), "--by", "color", "--words", "red,green,blue", "--k", str(k),
+                      "--out", str(out), "--format", "tsv", *MODEL, *extra])
+    assert result.exit_code == 0, result.stderr
+    return result
+
+
+def _dests(stdout: str) -> dict[str, str]:
+    """photo -> its link in OUT ('' when it has none), from the TSV rows."""
+    return {row.split("\t")[0]: row.split("\t")[5] for row in stdout.splitlines()}
+
+
+def _links(out: Path) -> dict[str, str]:
+    """link path in OUT (relative) -> the photo it points to, for every symlink of the colour tree."""
+    return {str(p.relative_to(out)): str(p.resolve()) for p in (out / "color").rglob("*") if p.is_symlink()}
+
+
+def _memory(out: Path) -> dict:
+    return json.loads((out / OUTPUT_MANIFEST).read_text())["concepts"][0]["memory"]
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> Path:
+    root = tmp_path / "photos"
+    for i in range(12):
+        make_photo(root / "z" / f"img{i:02d}.png", COLORS[i % 3], size=(64 + i, 48))
+    return root
+
+
+def test_rerun_keeps_every_photo_and_places_new_ones(run_cli, photos: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = _dests(_cluster(run_cli, photos, out).stdout)
+    # New photos, one named like an old one in a folder that sorts first (it would take the old name).
+    make_photo(photos / "a" / "img00.png", COLORS[0], size=(64, 49))  # not byte-identical: linked
+    for i in range(3):
+        make_photo(photos / "new" / f"n{i}.png", COLORS[i], size=(70 + i, 50))
+    second = _cluster(run_cli, photos, out)
+    after = _dests(second.stdout)
+    assert "color: 4 new photos placed, 12 unchanged, 0 moved" in second.stderr
+    assert all(after[p] == d for p, d in first.items())  # same group, same link name
+    clash = Path(after[str(photos / "a" / "img00.png")])
+    old = Path(first[str(photos / "z" / "img00.png")])
+    assert clash != old and old.is_symlink() and old.resolve() == (photos / "z" / "img00.png").resolve()
+    if clash.parent == old.parent:
+        assert clash.name == "img00-2.png"
+    # A photo that left the library leaves its group; the rest stay.
+    (photos / "new" / "n0.png").unlink()
+    third = _dests(_cluster(run_cli, photos, out).stdout)
+    assert str(photos / "new" / "n0.png") not in third
+    assert all(third[p] == d for p, d in after.items() if p in third)
+
+
+def test_every_gesture_sticks_and_recluster_starts_over(run_cli, photos: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    dests = _dests(_cluster(run_cli, photos, out).stdout)
+    by_group: dict[str, list[Path]] = {}
+    for d in dests.values():
+        by_group.setdefault(Path(d).parent.name, []).append(Path(d))
+    groups = sorted(by_group, key=lambda g: -len(by_group[g]))
+    assert len(groups) == 3 and len(by_group[groups[0]]) >= 4
+    big, other, third = groups
+    moved, to_new, deleted, thrown = by_group[big][:4]
+    photo = {Path(d): str(Path(p).resolve()) for p, d in dests.items()}  # link -> its photo
+    shutil.move(moved, out / "color" / other / moved.name)  # moved to another group
+    (out / "color" / "My Keepers").mkdir()
+    shutil.move(to_new, out / "color" / "My Keepers" / to_new.name)  # a new folder of the user's
+    deleted.unlink()  # deleted
+    shutil.move(thrown, tmp_path / thrown.name)  # moved out of proxysort's folders entirely
+    (out / "color" / third).rename(out / "color" / "crimson")  # a group renamed
+    renamed_links = {p.name for p in by_group[third]}
+
+    second = _cluster(run_cli, photos, out)
+    assert "color: your changes in the tree are kept: 1 link(s) moved, 1 link(s) moved to a new folder, " \
+           "1 folder(s) renamed, 2 link(s) deleted (photos left out)" in second.stderr
+    assert "color: 0 new photos placed, 10 unchanged, 0 moved" in second.stderr
+    links = _links(out)
+    assert links[f"color/{other}/{moved.name}"] == photo[moved]
+    assert links[f"color/My Keepers/{to_new.name}"] == photo[to_new]
+    assert not (out / "color" / third).exists()
+    assert {p.name for p in (out / "color" / "crimson").iterdir()} == renamed_links
+    targets = list(links.values())
+    assert photo[deleted] not in targets and photo[thrown] not in targets
+    assert sorted(targets) == sorted(set(targets))  # each photo once: nothing made again in its old place
+    assert (tmp_path / thrown.name).is_symlink()  # what the user moved out is theirs: untouched
+    memory = _memory(out)
+    names = [g["name"] for g in memory["groups"]]
+    assert {(p, names[g]) for p, g in memory["pins"]} == {(str(photos / "z" / moved.name), other),
+                                                          (str(photos / "z" / to_new.name), "My Keepers")}
+    assert [g.get("by_user", False) for g in memory["groups"]].count(True) == 2  # crimson, My Keepers
+    tree = snapshot(out)
+
+    third_run = _cluster(run_cli, photos, out)  # nothing new: nothing changes, nothing is reported
+    assert "your changes" not in third_run.stderr
+    assert snapshot(out) == tree
+
+    shown = run_cli(["show", str(out), "--no-open"])
+    assert shown.exit_code == 0, shown.stderr
+    assert f"placed by you in {other}" in shown.stderr and "group crimson named by you" in shown.stderr
+    assert "left out (its link was deleted)" in shown.stderr
+
+    again = _cluster(run_cli, photos, out, "--recluster")
+    links = _links(out)
+    targets = sorted(links.values())
+    assert len(targets) == 12 and photo[deleted] in targets  # left-out photos are back
+    assert links[f"color/{other}/{moved.name}"] == photo[moved]  # placements still hold
+    assert links[f"color/My Keepers/{to_new.name}"] == photo[to_new]
+    assert "12 photos in 3 groups" in again.stderr  # --k groups; the user's ones among them
+
+
+def test_changed_setup_remakes_the_tree(run_cli, photos: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    _cluster(run_cli, photos, out)
+    changed = _cluster(run_cli, photos, out, k=2)
+    assert "color: the setup changed (k), so its tree is made again" in changed.stderr
+    assert len([p for p in (out / "color").iterdir() if p.is_dir()]) == 2
+
+
+def test_correction_made_while_another_run_holds_the_lock(run_cli, photos: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from proxysort.outdir import OutDir
+
+    out = tmp_path / "out"
+    dests = _dests(_cluster(run_cli, photos, out).stdout)
+    folders = sorted({Path(d).parent.name for d in dests.values()})
+    victim = next(Path(d) for d in dests.values() if Path(d).parent.name == folders[0])
+    source = str((photos / "z" / victim.name).resolve())
+    waiting = threading.Event()
+    real_lock = OutDir.lock
+
+    def spying(self, timeout=600.0, on_wait=None):
+        def told(message: str) -> None:
+            waiting.set()
+            if on_wait is not None:
+                on_wait(message)
+        return real_lock(self, timeout, told)
+
+    monkeypatch.setattr(OutDir, "lock", spying)
+    results = []
+    with OutDir.open(out) as od, od.lock():
+        worker = threading.Thread(target=lambda: results.append(_cluster(run_cli, photos, out)))
+        worker.start()
+        assert waiting.wait(120), "the second run never reached the lock"
+        # The run has learned its groups and waits to write: the user moves a link meanwhile.
+        shutil.move(victim, out / "color" / folders[1] / victim.name)
+    worker.join(120)
+    assert results and "another proxysort run is writing" in results[0].stderr
+    links = _links(out)
+    assert links[f"color/{folders[1]}/{victim.name}"] == source
+    assert source not in [t for p, t in links.items() if not p.startswith(f"color/{folders[1]}/")]
+    memory = _memory(out)
+    names = [g["name"] for g in memory["groups"]]
+    assert [p for p, g in memory["pins"] if names[g] == folders[1]] == [str(photos / "z" / victim.name)]
+    final = _cluster(run_cli, photos, out)  # and it holds on the next run
+    assert _dests(final.stdout)[str(photos / "z" / victim.name)] == str(out / "color" / folders[1] / victim.name)
+
+
+def test_foreign_files_are_still_not_gestures(run_cli, photos: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    dests = _dests(_cluster(run_cli, photos, out).stdout)
+    folder = Path(next(iter(dests.values()))).parent
+    (folder / "notes.txt").write_text("mine")
+    (out / "color" / "empty-of-links").mkdir()
+    (out / "color" / "empty-of-links" / "x.txt").write_text("mine too")
+    second = _cluster(run_cli, photos, out)
+    assert "your changes" not in second.stderr
+    assert (folder / "notes.txt").read_text() == "mine"
+    memory = _memory(out)
+    assert memory["pins"] == [] and memory["left_out"] == []
+    assert all(g["name"] != "empty-of-links" for g in memory["groups"])
+
+
+def test_clean_keeps_placed_links_unless_all(run_cli, photos: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    dests = _dests(_cluster(run_cli, photos, out).stdout)
+    folders = sorted({Path(d).parent.name for d in dests.values()})
+    victim = next(Path(d) for d in dests.values() if Path(d).parent.name == folders[0])
+    shutil.move(victim, out / "color" / folders[1] / victim.name)
+    cleaned = run_cli(["clean", str(out)])
+    assert cleaned.exit_code == 0, cleaned.stderr
+    assert list(_links(out)) == [f"color/{folders[1]}/{victim.name}"]
+    memory = _memory(out)
+    assert len(memory["pins"]) == 1 and memory["members"] == [] and memory["setup"] == {}
+    again = _cluster(run_cli, photos, out)  # made afresh, the placement kept
+    assert _dests(again.stdout)[str(photos / "z" / victim.name)] == str(out / "color" / folders[1] / victim.name)
+    everything = run_cli(["clean", str(out), "--all"])
+    assert everything.exit_code == 0, everything.stderr
+    assert not out.exists()

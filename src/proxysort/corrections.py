@@ -64,7 +64,7 @@ def _key(entry: Entry) -> tuple[object, ...]:
     return ("copy", entry.size, entry.mtime_ns, PurePosixPath(entry.path).name)
 
 
-def _keys_on_disk(od: "OutDir", rel: str, kind: str) -> tuple[object, ...] | None:
+def _keys_on_disk(od: OutDir, rel: str, kind: str) -> tuple[object, ...] | None:
     st = od.lstat(rel)
     if st is None:
         return None
@@ -86,7 +86,7 @@ def _memory_of(tree: ConceptTree, manifest: Manifest) -> Memory:
     return Memory(groups=tuple(GroupRecord(f, (), 0.0) for f in folders))
 
 
-def adopt(od: "OutDir", manifest: Manifest) -> tuple[Manifest, list[Gesture]]:
+def adopt(od: OutDir, manifest: Manifest) -> tuple[Manifest, list[Gesture]]:
     """``manifest`` as the folder now is after the user's gestures, and the gestures found (read only)."""
     files = list(manifest.files)
     dirs = list(manifest.dirs)
@@ -103,7 +103,7 @@ def adopt(od: "OutDir", manifest: Manifest) -> tuple[Manifest, list[Gesture]]:
 
 
 def _adopt_tree(
-    od: "OutDir", tree: ConceptTree, files: list[Entry], dirs: list[str], manifest: Manifest
+    od: OutDir, tree: ConceptTree, files: list[Entry], dirs: list[str], manifest: Manifest
 ) -> tuple[list[Entry], list[str], ConceptTree, list[Gesture]]:
     def parts(rel: str) -> tuple[str, ...]:
         return PurePosixPath(rel).parts
@@ -282,7 +282,7 @@ def regroup(members: list[tuple[str, str]], gestures: list[Gesture]) -> list[tup
     return [(s, str(placed.get(s) or renamed.get(n, n))) for s, n in members if s not in dropped]
 
 
-def summary(gestures: list[Gesture]) -> list[str]:
+def changes(gestures: list[Gesture]) -> list[str]:
     """One line per concept: what the user changed by hand since the last run, as it will be kept."""
     words = {"moved": "link(s) moved", "new group": "link(s) moved to a new folder", "renamed": "folder(s) renamed",
              "deleted": "link(s) deleted (photos left out)"}

@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from proxysort.corrections import Gesture
     from proxysort.indexer import IndexedFolder, Source
     from proxysort.learn.core import ProxyConfig, ProxyResult
-    from proxysort.manifest import ConceptRun, Memory
+    from proxysort.manifest import ConceptRun, Manifest, Memory
     from proxysort.stable import Placement
     from proxysort.output import TreePlan, WriteSummary
 
@@ -265,12 +265,13 @@ def sort(
     store = indexed.store if proxy_cache else None
     results = learn_cached(indexed.vectors, proxy_concepts, clip, config, reporter, store, learner=learner, k=one_k)
 
-    previous, gestures = (None, [])
+    previous: Manifest | None = None
+    gestures: list[Gesture] = []
     if tree is not None:
-        from proxysort.corrections import read_corrections, summary
+        from proxysort.corrections import changes, read_corrections
 
         previous, gestures = read_corrections(Path(tree).expanduser())
-        for line in summary(gestures):
+        for line in changes(gestures):
             reporter.message(line)
     memories = {t.name.casefold(): t.memory for t in (previous.concepts if previous else []) if t.memory is not None}
     paths = [str(p) for p in indexed.paths]

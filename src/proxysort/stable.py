@@ -14,8 +14,8 @@ the new photos lie farther than that from their nearest centre, the run says so 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 

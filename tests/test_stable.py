@@ -1,0 +1,111 @@
+"""Keeping groups across runs (stable.py) and k-means seeded by the user's placements (groups.seeded_kmeans),
+on synthetic features whose answer is known."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from proxysort.groups import seeded_kmeans
+from proxysort.manifest import Memory
+from proxysort.stable import changed_settings, place, remember, setup_of, user_names
+
+SETUP = setup_of(identity="m", mode="dproxy", feature="scoremix", words=["a", "b"], k=2, seed=0)
+
+
+def _blobs(rng: np.random.Generator, centres: list[list[float]], n: int, scale: float = 0.05) -> np.ndarray:
+    return np.concatenate([np.asarray(c) + rng.normal(0, scale, (n, len(c))) for c in centres]).astype(np.float32)
+
+
+def _memory(x: np.ndarray, labels: np.ndarray, paths: list[str]) -> Memory:
+    return remember(x, labels, ["a", "b"], paths, ["id"] * len(paths), setup=SETUP, spherical=False)
+
+
+def test_old_photos_keep_their_group_and_new_ones_join_the_nearest() -> None:
+    rng = np.random.default_rng(0)
+    x = _blobs(rng, [[0, 0], [1, 1]], 10)
+    labels = np.repeat([0, 1], 10)
+    paths = [f"p{i}" for i in range(20)]
+    memory = _memory(x, labels, paths)
+    # Old photos keep their group even where their features now say otherwise (nothing reshuffles).
+    x2 = np.concatenate([x[::-1], _blobs(rng, [[0, 0], [1, 1]], 2)])
+    placed = place(x2, [*paths, "n0", "n1", "n2", "n3"], ["id"] * 24, memory, spherical=False)
+    assert placed.labels[:20].tolist() == labels.tolist()
+    assert placed.labels[20:].tolist() == [0, 0, 1, 1]
+    assert (placed.new, placed.unchanged, placed.moved) == (4, 20, 0) and placed.misfits <= 1 and placed.fits
+
+
+def test_changed_photo_is_placed_again_and_counted_as_moved() -> None:
+    rng = np.random.default_rng(1)
+    x = _blobs(rng, [[0, 0], [1, 1]], 5)
+    paths = [f"p{i}" for i in range(10)]
+    memory = _memory(x, np.repeat([0, 1], 5), paths)
+    x2 = x.copy()
+    x2[0] = [1, 1]  # photo p0 was edited into one like group b's
+    ids = ["other", *["id"] * 9]
+    placed = place(x2, paths, ids, memory, spherical=False)
+    assert placed.labels[0] == 1 and (placed.new, placed.unchanged, placed.moved) == (0, 9, 1)
+
+
+def test_new_photos_that_fit_no_group_are_counted() -> None:
+    rng = np.random.default_rng(2)
+    x = _blobs(rng, [[0, 0], [1, 1]], 10)
+    paths = [f"p{i}" for i in range(20)]
+    memory = _memory(x, np.repeat([0, 1], 10), paths)
+    far = _blobs(rng, [[3, -2]], 6)  # a value the groups were never made for
+    placed = place(np.concatenate([x, far]), [*paths, *(f"n{i}" for i in range(6))], ["id"] * 26, memory,
+                   spherical=False)
+    assert placed.misfits == 6 and not placed.fits
+    near = _blobs(rng, [[0, 0]], 6)
+    placed = place(np.concatenate([x, near]), [*paths, *(f"n{i}" for i in range(6))], ["id"] * 26, memory,
+                   spherical=False)
+    assert placed.misfits <= 1 and placed.fits
+
+
+def test_pins_hold_and_pull_the_centre() -> None:
+    rng = np.random.default_rng(3)
+    x = _blobs(rng, [[0, 0], [1, 1]], 10)
+    paths = [f"p{i}" for i in range(20)]
+    memory = _memory(x, np.repeat([0, 1], 10), paths)
+    # The user placed three photos of the middle ground in group b: a new one like them follows.
+    middle = _blobs(rng, [[0.45, 0.45]], 4, scale=0.01)
+    xs = np.concatenate([x, middle])
+    pinned = Memory(memory.setup, memory.groups, memory.members, (("m0", 1), ("m1", 1), ("m2", 1)))
+    without = place(xs, [*paths, "m0", "m1", "m2", "m3"], ["id"] * 24, memory, spherical=False)
+    placed = place(xs, [*paths, "m0", "m1", "m2", "m3"], ["id"] * 24, pinned, spherical=False)
+    assert without.labels[20:].tolist() == [0, 0, 0, 0]
+    assert placed.labels[20:].tolist() == [1, 1, 1, 1]
+
+
+def test_seeded_kmeans_keeps_pins_and_follows_them() -> None:
+    rng = np.random.default_rng(4)
+    x = _blobs(rng, [[0, 0], [1, 0], [0, 1]], 20)
+    pins = {0: 7, 1: 7, 20: 3}  # user groups 7 and 3
+    km, of_id = seeded_kmeans(x, 3, pins, spherical=False)
+    assert set(of_id) == {7, 3} and of_id[7] != of_id[3]
+    assert km.labels[0] == km.labels[1] == of_id[7] and km.labels[20] == of_id[3]
+    assert (km.labels[:20] == of_id[7]).all() and (km.labels[20:40] == of_id[3]).all()
+    # A pin against the data stays where the user put it.
+    km, of_id = seeded_kmeans(x, 3, {0: 1, 25: 1, 45: 2}, spherical=False)
+    assert km.labels[0] == km.labels[25] == of_id[1] and km.labels[45] == of_id[2]
+    # More user groups than k: there are as many clusters as user groups.
+    km, of_id = seeded_kmeans(x, 2, {0: 0, 20: 1, 40: 2}, spherical=False)
+    assert len(km.centroids) == 3 and len(set(of_id.values())) == 3
+
+
+def test_user_names_survive_a_fresh_clustering() -> None:
+    rng = np.random.default_rng(5)
+    x = _blobs(rng, [[0, 0], [1, 1]], 5)
+    paths = [f"p{i}" for i in range(10)]
+    memory = _memory(x, np.repeat([0, 1], 5), paths)
+    groups = (memory.groups[0], memory.groups[1].__class__("crimson", memory.groups[1].centre, 0.1, by_user=True))
+    memory = Memory(memory.setup, groups, memory.members)
+    labels = np.repeat([1, 0], 5)  # the new clustering numbers the groups the other way round
+    names, by_user = user_names(memory, {}, ["b", "a"], labels, paths)
+    assert names == ["crimson", "a"] and by_user == [True, False]
+
+
+def test_setup_changes_are_named() -> None:
+    memory = Memory(setup=SETUP)
+    assert changed_settings(memory, SETUP) == []
+    other = setup_of(identity="m", mode="dproxy", feature="scoremix", words=["a", "c"], k=3, seed=0)
+    assert changed_settings(memory, other) == ["k", "words"]

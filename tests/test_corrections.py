@@ -38,15 +38,18 @@ def test_a_moved_file_is_adopted_in_every_link_mode(tmp_path: Path, link: str) -
     assert read_manifest(out).concepts[0].memory is None  # reading wrote nothing
 
 
-def test_unsafe_folder_name_is_sanitised_and_nested_moves_leave_the_photo_out(tmp_path: Path) -> None:
+def test_unsafe_folder_name_is_sanitised_and_moves_out_of_the_groups_leave_the_photo_out(tmp_path: Path) -> None:
     out, files = _tree(tmp_path)
     (out / "color" / " .odd name").mkdir()
     os.rename(out / "color/red/p0.png", out / "color/ .odd name/p0.png")
-    (out / "color/blue/deeper").mkdir()
-    os.rename(out / "color/blue/p2.png", out / "color/blue/deeper/p2.png")
-    _, gestures = read_corrections(out)
-    assert {(g.kind, g.photo, g.group) for g in gestures} == {("new group", files[0], "odd name"),
-                                                              ("deleted", files[2], None)}
+    (out / "color/red/deeper").mkdir()
+    os.rename(out / "color/red/p1.png", out / "color/red/deeper/p1.png")  # still in red: a folder inside it
+    os.rename(out / "color/blue/p2.png", out / "color/p2.png")  # in the concept's folder, in no group
+    os.rename(out / "color/blue/p3.png", out / "p3.png")  # out of the tree
+    manifest, gestures = read_corrections(out)
+    assert {(g.kind, g.photo, g.group) for g in gestures} == {
+        ("new group", files[0], "odd name"), ("deleted", files[2], None), ("deleted", files[3], None)}
+    assert manifest is not None and "color/red/deeper" in manifest.dirs and "color/ .odd name" in manifest.dirs
 
 
 def test_a_rename_is_told_from_a_new_folder(tmp_path: Path) -> None:

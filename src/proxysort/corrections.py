@@ -3,11 +3,12 @@
 A folder of links is browsed and fixed in a file manager, so the gestures of a file manager are the way to
 teach the sorter: compared with what the manifest says proxysort made,
 
-* a link (or hard link, or copy) **moved** from one group folder to another pins that photo to that group;
+* a link (or hard link, or copy) **moved** from one group folder to another (or into a folder inside it,
+  such as an album of ``--keep-folders``) pins that photo to that group;
 * a group folder **renamed** gives the group the new name (sanitised like any name);
 * a **new folder** made inside a concept's folder, holding links moved there, is a new group with the
   user's name, its photos pinned to it;
-* a link **deleted** (or moved out of the concept's group folders entirely) leaves the photo out of the
+* a link **deleted** (or moved out of the concept's folder entirely) leaves the photo out of the
   concept until a recluster or ``proxysort clean``; not when the last run did not finish
   (``Manifest.complete``), since a missing file may then never have been made.
 
@@ -108,31 +109,26 @@ def _adopt_tree(
     def parts(rel: str) -> tuple[str, ...]:
         return PurePosixPath(rel).parts
 
-    photos = [e for e in files if parts(e.path)[0] == tree.dir and len(parts(e.path)) == 3
+    photos = [e for e in files if parts(e.path)[0] == tree.dir and len(parts(e.path)) >= 3
               and e.companion_of is None and not e.orphan]
     missing = [e for e in photos if od.lstat(e.path) is None]
     if not missing:
         return files, dirs, tree, []
     listed = {e.path for e in files}
     known_dirs = {parts(d)[1] for d in dirs if parts(d)[0] == tree.dir and len(parts(d)) == 2}
-    # Files in the concept's group folders that the manifest does not list: where moved links may be.
+    # Files anywhere under the concept's folder that the manifest does not list: where moved links may be.
     wanted = {_key(e): e for e in missing}
     kinds = {e.kind for e in missing}
     found: dict[str, str] = {}  # old path -> new path
-    for folder in od.listdir(tree.dir):
-        rel_dir = f"{tree.dir}/{folder}"
-        if not od.is_dir(rel_dir) or od.lstat(rel_dir) is None or stat.S_ISLNK(od.lstat(rel_dir).st_mode):  # type: ignore[union-attr]
-            continue
-        for name in od.listdir(rel_dir):
-            rel = f"{rel_dir}/{name}"
-            if rel in listed:
-                continue
-            for kind in kinds:
-                key = _keys_on_disk(od, rel, kind)
-                entry = wanted.pop(key, None) if key is not None else None
-                if entry is not None:
-                    found[entry.path] = rel
-                    break
+    for rel in _unlisted(od, tree.dir, listed):
+        if len(parts(rel)) < 3:
+            continue  # directly in the concept's folder: in no group
+        for kind in kinds:
+            key = _keys_on_disk(od, rel, kind)
+            entry = wanted.pop(key, None) if key is not None else None
+            if entry is not None:
+                found[entry.path] = rel
+                break
 
     memory = _memory_of(tree, manifest)
     groups = list(memory.groups)
@@ -149,14 +145,15 @@ def _adopt_tree(
     arrivals: dict[str, list[str]] = {}
     for old, new in found.items():
         arrivals.setdefault(parts(new)[1], []).append(parts(old)[1])
-    renames: dict[str, str] = {}
+    renames: dict[str, str] = {}  # old group folder -> the group's new name
+    moved_to: dict[str, str] = {}  # old group folder -> the folder on disk it was renamed to
     for folder, sources in sorted(arrivals.items()):
         if folder in known_dirs or folder in index_of:
             continue
         top = max(set(sources), key=lambda f: (sources.count(f), f))
         elsewhere = any(top in s for f, s in arrivals.items() if f != folder)
         if not od.is_dir(f"{tree.dir}/{top}") and not elsewhere and top not in renames and top in index_of:
-            renames[top] = safe_name(folder)
+            renames[top], moved_to[top] = safe_name(folder), folder
     gestures: list[Gesture] = []
     for old_name, new_name in renames.items():
         i = index_of.pop(old_name)
@@ -170,8 +167,8 @@ def _adopt_tree(
     by_path = {e.path: e for e in photos}
     for old, new in sorted(found.items()):
         entry, before, after = by_path[old], parts(old)[1], parts(new)[1]
-        if before in renames and renames[before] == safe_name(after):
-            continue  # moved with its folder: not a correction of its own
+        if before == after or (before in renames and moved_to[before] == after):
+            continue  # within its group, or moved with its folder: not a correction of its own
         known = after in known_dirs or after in index_of
         name = after if known else safe_name(after)  # the user's folder name, made safe like any name
         i = group_index(name)
@@ -205,13 +202,32 @@ def _adopt_tree(
                 new_files.append(replace(e, companion_of=renamed_paths[e.companion_of]))
         else:
             new_files.append(e)
-    new_dirs = [d for d in dirs if not (parts(d)[0] == tree.dir and len(parts(d)) >= 2 and parts(d)[1] in renames)]
-    new_dirs += sorted({f"{tree.dir}/{f}" for f in arrivals} - set(new_dirs))
+    new_dirs = []
+    for d in dirs:  # a renamed group's folders (its albums too) are listed under the new name
+        if parts(d)[0] == tree.dir and len(parts(d)) >= 2 and parts(d)[1] in moved_to:
+            d = str(PurePosixPath(tree.dir, moved_to[parts(d)[1]], *parts(d)[2:]))
+        new_dirs.append(d)
+    arrived = {str(PurePosixPath(*parts(new)[:i])) for new in found.values() for i in range(2, len(parts(new)))}
+    new_dirs += sorted(d for d in arrived - set(new_dirs) if od.is_dir(d))
     memory = replace(
         memory, groups=tuple(groups), members=tuple((s, g, c) for s, (g, c) in members.items()),
         pins=tuple(pins.items()), left_out=tuple(sorted(left_out)),
     )
     return new_files, new_dirs, replace(tree, memory=memory), gestures
+
+
+def _unlisted(od: "OutDir", top: str, listed: set[str], depth: int = 16) -> list[str]:
+    """Files (anything but folders) under folder ``top`` the manifest does not list; folders are entered
+    without following links, at most ``depth`` deep."""
+    found: list[str] = []
+    for name in od.listdir(top):
+        rel = f"{top}/{name}"
+        if od.is_dir(rel):
+            if depth > 0:
+                found += _unlisted(od, rel, listed, depth - 1)
+        elif rel not in listed:
+            found.append(rel)
+    return found
 
 
 def read_corrections(out: Path) -> tuple[Manifest | None, list[Gesture]]:

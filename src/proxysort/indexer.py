@@ -12,6 +12,7 @@ folder, or one where photos were only renamed, never pays for loading CLIP.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -21,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Protocol, Sequence
 
+from proxysort.decodeguard import InFlight, crashes, forget, leftovers
 from proxysort.encoders import ClipModel, ModelSpec
 from proxysort.env import Environment
 from proxysort.errors import InputError, StrictModeError, UsageError
@@ -456,8 +458,10 @@ class PipelineRunner(Protocol):
 # -- reading, embedding, committing --------------------------------------------------------------------------------------
 
 
-def _prepare(job: _Job, known: set[str], lazy: _LazyClip) -> _Prepared:
-    """Worker-thread step: hash, and unless the content is already embedded, decode and preprocess."""
+def _prepare(job: _Job, known: set[str], lazy: _LazyClip, flight: "InFlight | None" = None) -> _Prepared:
+    """Worker-thread step: hash, and unless the content is already embedded, decode and preprocess.
+
+    ``flight`` records the file while it is decoded, so a decoder crash names it to the next run."""
     entry = job.entry
     try:
         digest = content_hash(entry.path, entry.size)
@@ -468,7 +472,8 @@ def _prepare(job: _Job, known: set[str], lazy: _LazyClip) -> _Prepared:
         return _Prepared(job, hash=digest)
     clip = lazy.get()
     try:
-        image = load_image(entry.path, clip.image_size)
+        with flight.decoding(entry.path) if flight is not None else contextlib.nullcontext():
+            image = load_image(entry.path, clip.image_size)
         tensor = clip.preprocess(image)
     except ImageLoadError as exc:
         return _Prepared(job, hash=digest, error=str(exc), transient=is_transient(exc))
@@ -547,6 +552,8 @@ def _embed_jobs(
         return
     known = store.known_hashes()
     writer = _Writer(store, commit_every)
+    _isolate_suspects(store, plan, lazy, failures, reporter, writer)
+    flight = InFlight(store.path.parent)
     workers = workers or _default_workers()
     batch: list[_Prepared] = []
     embedded_now: set[str] = set()
@@ -572,7 +579,7 @@ def _embed_jobs(
     try:
         with reporter.progress("indexing", total=len(plan.jobs)) as advance:
             bs = batch_size
-            for prepared in _bounded_map(pool, lambda j: _prepare(j, known, lazy), plan.jobs, ahead=max(2 * workers, 2 * (bs or 32))):
+            for prepared in _bounded_map(pool, lambda j: _prepare(j, known, lazy, flight), plan.jobs, ahead=max(2 * workers, 2 * (bs or 32))):
                 job = prepared.job
                 if prepared.error is not None:
                     reporter.skipped(job.entry.path, prepared.error)
@@ -602,7 +609,33 @@ def _embed_jobs(
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        flight.close()
         reporter.flush()  # counts of repeated skip reasons, also when the run stops early
+
+
+def _isolate_suspects(
+    store: VectorStore, plan: _Plan, lazy: _LazyClip, failures: list[tuple[Path, str]], reporter: Reporter,
+    writer: "_Writer",
+) -> None:
+    """Files an earlier run was decoding when it died are decoded first in a child process; one that kills
+    the child is skipped with its reason and recorded as a failure (later runs skip it until it changes),
+    the others stay in ``plan.jobs`` (see :mod:`proxysort.decodeguard`)."""
+    suspects, records = leftovers(store.path.parent)
+    if not suspects:
+        forget(records)
+        return
+    keep: list[_Job] = []
+    for job in plan.jobs:
+        reason = crashes(job.entry.path, lazy.get().image_size) if job.key in suspects else None
+        if reason is None:
+            keep.append(job)
+            continue
+        reporter.skipped(job.entry.path, reason)
+        failures.append((job.entry.path, reason))
+        writer.add_failure(_Prepared(job, error=reason))
+    plan.jobs[:] = keep
+    writer.flush()  # the failure is on disk before anything else is decoded
+    forget(records)
 
 
 def _claim_rename(plan: _Plan, digest: str) -> bool:

@@ -54,9 +54,33 @@ def test_a_decoder_crash_is_named_and_skipped_by_the_next_run(tmp_path: Path) ->
     assert first.returncode == -signal.SIGSEGV, first.stderr  # nothing can catch a crash in-process
     second = _index(photos, tmp_path)
     assert second.returncode == 3, second.stderr
-    assert f"skipped: {crash}: it crashed the image decoder (SIGSEGV)" in second.stderr
+    assert f"skipped: {crash}: it crashes the image decoder (SIGSEGV)" in second.stderr
     assert "6 new" in second.stderr  # every other photo is indexed
     third = _index(photos, tmp_path)  # the failure is remembered: no crash, no child, the same skip
-    assert third.returncode == 3 and f"skipped: {crash}: it crashed the image decoder" in third.stderr
+    assert third.returncode == 3 and f"skipped: {crash}: it crashes the image decoder" in third.stderr
     assert not list((tmp_path / "cache").rglob("decoding-*.txt"))
     assert_unchanged(before, photos)
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_a_decoder_crash_on_ray_is_retried_a_bounded_number_of_times_then_named(tmp_path: Path) -> None:
+    """Y02: with ``--ray``, a crashing decode task was retried forever with nothing printed."""
+    pytest.importorskip("ray")
+    photos = tmp_path / "photos"
+    for i in range(6):
+        make_photo(photos / f"p{i}.png", color=(40 * i, 200 - 30 * i, 90))
+    crash = make_photo(photos / "crashme.png")
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(_SITE)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT / "src")]), "HF_HUB_OFFLINE": "1",
+           "PROXYSORT_CACHE_DIR": str(tmp_path / "cache"), "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+    try:
+        done = subprocess.run([sys.executable, "-m", "proxysort", "index", str(photos), "--ray", "local", *TINY_ARGS],
+                              capture_output=True, text=True, env=env, timeout=420)
+    except subprocess.TimeoutExpired:
+        pytest.fail("index --ray kept retrying a crashing decode task")
+    assert done.returncode == 3, done.stderr[-3000:]
+    assert f"skipped: {crash}: it crashes the image decoder (SIGSEGV)" in done.stderr
+    assert "6 new" in done.stderr

@@ -296,3 +296,26 @@ def test_empty_folder_gives_an_empty_index_without_loading_a_model(tmp_path, tin
     (tmp_path / "empty").mkdir()
     result = index(tmp_path / "empty", model=tiny_spec, cache_dir=cache_dir)
     assert result.paths == [] and result.vectors.shape[0] == 0 and result.clip is None
+
+
+def test_scans_differing_only_outside_the_sampled_regions_get_their_own_vectors(tmp_path: Path, tiny_spec) -> None:
+    """F16 (C10): a retouched uncompressed scan was sorted with its original's vector."""
+    import numpy as np
+    from PIL import Image
+
+    from proxysort.indexer import index
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    pixels = np.zeros((400, 600, 3), np.uint8)
+    pixels[..., 0] = 220
+    Image.fromarray(pixels).save(photos / "red.bmp")
+    pixels[50:120, :, :] = (20, 20, 230)  # a blue band, in rows no 64 KiB sample covers
+    Image.fromarray(pixels).save(photos / "redblue.bmp")
+    a, b = (photos / "red.bmp").read_bytes(), (photos / "redblue.bmp").read_bytes()
+    chunk, mid = 64 * 1024, len(a) // 2
+    assert len(a) == len(b) and a != b
+    assert a[:chunk] == b[:chunk] and a[mid:mid + chunk] == b[mid:mid + chunk] and a[-chunk:] == b[-chunk:]
+    result = index(photos, model=tiny_spec, cache_dir=tmp_path / "cache")
+    assert len(set(result.content_ids)) == 2
+    assert not np.allclose(result.vectors[0], result.vectors[1])

@@ -103,7 +103,7 @@ def test_damaged_cache_says_to_delete_it(tmp_path: Path) -> None:
         VectorStore(path)
 
 
-def test_content_hash_samples_start_middle_and_end(tmp_path: Path) -> None:
+def test_content_hash_changes_with_a_byte_at_the_start_middle_or_end(tmp_path: Path) -> None:
     data = bytearray(np.random.default_rng(0).integers(0, 256, 1_000_000, dtype=np.uint8).tobytes())
     a, b = tmp_path / "a.bin", tmp_path / "b.bin"
     a.write_bytes(data)
@@ -154,3 +154,13 @@ def test_a_store_from_a_newer_proxysort_is_refused_in_one_sentence(tmp_path: Pat
         assert "`cache_dir`" in str(err.value) and "--" not in str(err.value)
     with sqlite3.connect(path) as conn:  # nothing was changed in the refused store
         assert conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("99",)
+
+
+def test_content_hash_reads_every_byte(tmp_path: Path) -> None:
+    """F16: two files of one size agreeing at the start, middle and end shared one vector and thumbnail."""
+    data = bytearray(np.random.default_rng(1).integers(0, 256, 1_000_000, dtype=np.uint8).tobytes())
+    a, b = tmp_path / "a.bin", tmp_path / "b.bin"
+    a.write_bytes(data)
+    data[300_000] ^= 0xFF  # outside every 64 KiB sample
+    b.write_bytes(data)
+    assert content_hash(a) != content_hash(b)

@@ -121,7 +121,7 @@ def crashes(path: str | Path, min_size: int) -> str | None:
             name = signal.Signals(-done.returncode).name
         except ValueError:
             name = f"signal {-done.returncode}"
-        return f"it crashed the image decoder ({name}) in an earlier run and again in isolation; skipped"
+        return f"it crashes the image decoder ({name}), alone in a process of its own"
     return None
 
 

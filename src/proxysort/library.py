@@ -390,13 +390,12 @@ def _resolved(path: Path) -> Path:
 
 
 def content_ids(paths: Sequence[Path], sampled: Mapping[str, str]) -> list[str]:
-    """One content id per path, in order: the store's content hash (the size and three 64 KiB samples, see
+    """One content id per path, in order: the store's content hash (the size and a hash of every byte, see
     :func:`proxysort.store.content_hash`), so byte-identical copies share an id at no extra read.
 
-    Two different files get the same id only if they have the same size and the same bytes in all three
-    samples: in practice a file edited in place in a region the samples miss (metadata with padding in
-    the middle of a large TIFF or DNG). Hashing every copy in full would settle even that, but would read
-    every duplicate of a Takeout tree again on every run.
+    Rows indexed before the hash covered every byte carry the older sampled hash until their file changes;
+    two different files could share such an id, which is why the output tree still compares the bytes of
+    photos it would link once (``output.plan_tree``).
     """
     return [sampled[str(p)] for p in paths]
 

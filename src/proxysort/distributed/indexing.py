@@ -8,7 +8,11 @@ them; the driver commits the vectors to its SQLite store every few hundred photo
 
 * a killed driver keeps every committed batch, and a re-run skips those photos exactly like a local
   incremental run (same path, size and mtime);
-* a lost worker costs only its in-flight batches: Ray Data retries tasks and restarts actors;
+* a lost worker costs only its in-flight batches: Ray Data retries tasks and restarts actors, a bounded
+  number of times (:data:`DECODE_RETRIES`): a file that kills every worker decoding it (a decoder crash)
+  drops its block after that, and the driver checks each file of a dropped block in a child process of
+  its own (:func:`proxysort.decodeguard.crashes`), skipping and naming the one that crashes and indexing
+  the rest itself, instead of retrying forever with nothing printed;
 * skip lines, exit codes and the store are the same as a local run's, in the same order.
 """
 
@@ -31,6 +35,7 @@ from proxysort.distributed.session import (
     probe_paths,
     reraise_cause,
 )
+from proxysort.decodeguard import crashes
 from proxysort.encoders import ModelSpec
 from proxysort.errors import CacheError, ModelLoadError, UsageError
 from proxysort.indexer import (
@@ -58,6 +63,8 @@ if TYPE_CHECKING:  # pragma: no cover
 #: Files per decode task: big enough to amortise a task, small enough to spread a folder over the CPUs.
 DECODE_BLOCK = 32
 DECODE_MEMORY = 256 * 1024 * 1024
+#: Tries of a decode task after the first whose worker died (a lost node, or a decoder crash).
+DECODE_RETRIES = 2
 #: Stands in for "the store had a row for this path" on workers (only its presence matters to _prepare).
 _UPDATED = FileRow("", 0, 0, "", False)
 
@@ -101,7 +108,14 @@ class RayRunner:
         jobs = {j.key: j for j in plan.jobs}
         try:
             with reporter.progress("indexing", total=len(plan.jobs)) as advance:
-                _consume(dataset, jobs, plan, writer, summary, failures, reporter, advance)
+                seen = _consume(dataset, jobs, plan, writer, summary, failures, reporter, advance)
+                lost = [j for key, j in jobs.items() if key not in seen]
+                if lost:
+                    reporter.warning(
+                        f"{len(lost)} photo(s) came back from no Ray task (their tasks failed {DECODE_RETRIES + 1} "
+                        "times); checking each on this machine."
+                    )
+                    _recover(lost, store.known_hashes(), lazy, plan, writer, summary, failures, reporter, advance)
             writer.flush()
         except CacheError:
             raise
@@ -140,6 +154,8 @@ def _dataset(
     # The same order as the local run: skip lines come out in scan order, and batches compose the same.
     ctx = DataContext.get_current()
     ctx.execution_options.preserve_order = True
+    # A block whose tasks keep failing is dropped, not retried forever; the driver recovers its files.
+    ctx.max_errored_blocks = max(1, math.ceil(len(items) / DECODE_BLOCK))
     shipped = {
         "known": [ray.put(known)],  # in a list: Ray Data passes it through, the task fetches it once
         "preprocess": [ray.put(split_preprocess(clip.preprocess)[0])],
@@ -151,7 +167,8 @@ def _dataset(
     # decoding into the embedding actors, so decoding spreads over every CPU of the cluster while the
     # models stay on their GPUs (or their CPU slots).
     ds = ds.map_batches(
-        _decode_batch, batch_size=None, num_cpus=1, memory=DECODE_MEMORY, fn_kwargs=shipped, batch_format="numpy"
+        _decode_batch, batch_size=None, num_cpus=1, memory=DECODE_MEMORY, fn_kwargs=shipped, batch_format="numpy",
+        max_retries=DECODE_RETRIES,
     )
     embed_spec = ModelSpec(model=spec.model, pretrained=spec.pretrained, device="cuda" if gpu else "cpu")
     slots = int(session.gpus) if gpu else max(1, int(session.cpus) // 2)
@@ -175,16 +192,19 @@ def _consume(
     reporter: Reporter,
     advance: Any,
 ) -> None:
-    """The driver's half of the local loop: report skips, reuse vectors by hash, commit batch by batch."""
+    """The driver's half of the local loop: report skips, reuse vectors by hash, commit batch by batch.
+    Returns the paths that came back (a dropped block's do not)."""
     import numpy as np
 
     counts = {"embedded": 0, "skipped": 0}
     embedded_now: set[str] = set()
+    seen: set[str] = set()
     for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
         for path, digest, error, transient, vector in zip(
             batch["path"], batch["hash"], batch["error"], batch["transient"], batch["vector"]
         ):
             job = jobs[str(path)]
+            seen.add(str(path))
             if error:
                 prepared = _Prepared(job, hash=digest or None, error=str(error), transient=bool(transient))
                 reporter.skipped(job.entry.path, prepared.error)
@@ -203,6 +223,39 @@ def _consume(
                 summary.embedded += 1
                 counts["embedded"] += 1
             advance(1, **counts)
+        writer.maybe_flush()
+    return seen
+
+
+def _recover(
+    lost: Sequence[_Job], known: set[str], lazy: _LazyClip, plan: _Plan, writer: _Writer, summary: IndexSummary,
+    failures: list[tuple[Path, str]], reporter: Reporter, advance: Any,
+) -> None:
+    """The files of dropped blocks, one by one on the driver: each first decoded in a child process (a crash
+    there names it and costs only that file), then prepared and embedded here as the local run does."""
+    import torch
+
+    clip = lazy.get()
+    for job in lost:
+        reason = crashes(job.entry.path, clip.image_size)
+        prepared = _Prepared(job, error=reason) if reason is not None else _prepare(job, known, lazy)
+        if prepared.error is not None:
+            reporter.skipped(job.entry.path, prepared.error)
+            failures.append((job.entry.path, prepared.error))
+            writer.add_failure(prepared)
+        elif prepared.tensor is None:
+            assert prepared.hash is not None
+            writer.add_file(job.entry, prepared.hash)
+            _count(summary, job, renamed=_claim_rename(plan, prepared.hash))
+            summary.reused += 1
+        else:
+            assert prepared.hash is not None
+            vector = clip.encode_images(torch.stack([prepared.tensor]))[0]
+            writer.add_file(job.entry, prepared.hash, vector)
+            _count(summary, job, renamed=False)
+            known.add(prepared.hash)
+            summary.embedded += 1
+        advance(1)
         writer.maybe_flush()
 
 

@@ -68,3 +68,29 @@ def test_a_prompt_longer_than_clip_reads_says_so(run_cli, photo_folder: Path) ->
     assert "must contain the placeholder" not in result.stderr
     assert "77" in result.stderr and "tokens" in result.stderr
     assert len(result.stderr.splitlines()[-1]) < 400  # the error itself, not the concept echoed whole
+
+
+def test_ctrl_c_swallowed_by_a_destructor_still_stops_the_run(run_cli, photo_folder: Path, tmp_path: Path, monkeypatch) -> None:
+    """F19 (G09): a SIGINT that lands inside a ``__del__`` (regex's, during tokenisation) is printed as
+    "Exception ignored" by Python and lost; the run went on, wrote the tree and exited 0."""
+    import signal
+
+    import proxysort.textpath as textpath
+
+    class Victim:
+        def __del__(self) -> None:
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(1000):  # the handler runs here, inside __del__, where its exception is swallowed
+                pass
+
+    real = textpath._input_embedding
+
+    def tokenising(model):
+        Victim()
+        return real(model)
+
+    monkeypatch.setattr(textpath, "_input_embedding", tokenising)
+    out = tmp_path / "out"
+    result = run_cli(["cluster", str(photo_folder), *WORDS, "--k", "2", "--out", str(out), *MODEL])
+    assert result.exit_code == 130, result.stderr
+    assert not out.exists()

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
+from proxysort import interrupts
 from proxysort.errors import UsageError
 from proxysort.progress import Reporter
 
@@ -263,6 +264,7 @@ class PromptEncoder:
         if path == "prefix":
             with torch.no_grad():
                 self._build_prefix_cache()
+        interrupts.check()  # a Ctrl-C swallowed by a destructor while tokenising (regex's __del__) lands here
 
     # -- tokens ---------------------------------------------------------------------------------------
     def _content_ids(self, text: str) -> list[int]:

@@ -133,6 +133,7 @@ def cluster_command(
     stays there, a renamed group folder keeps your name, a new folder of moved links becomes a group, and
     a photo whose link you deleted is left out.
     """
+    from proxysort import interrupts
     from proxysort.cli.formats import choose_format, only_group, result_rows, write_eval, write_rows
     from proxysort.evaluation import read_labels, score_written
     from proxysort.indexer import sources
@@ -179,6 +180,7 @@ def cluster_command(
                 f"{c.concept}: {c.placement.misfits} of the {c.placement.new} new photos lie farther from every "
                 "group than the groups' own photos do; --recluster makes groups that fit them."
             )
+    interrupts.check()  # a Ctrl-C lost in a destructor while learning stops the run before the tree
     dest, out_abs, vanished = None, None, 0
     if out is not None:
         try:

@@ -86,8 +86,11 @@ def handle_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from proxysort import interrupts
+
         try:
-            return func(*args, **kwargs)
+            with interrupts.catching():  # a Ctrl-C swallowed in a destructor is raised again later
+                return func(*args, **kwargs)
         except ProxysortError as err:
             raise fail(flag_message(err), err.exit_code) from None
         except KeyboardInterrupt:

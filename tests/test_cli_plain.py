@@ -137,3 +137,39 @@ def test_progress_counts_photos_never_epochs_and_says_when_the_model_loads(run_c
     again = run_cli([*args, "--cache-dir", str(fresh)], stderr_isatty=True)
     assert again.exit_code == 0, again.stderr
     assert "epoch" not in again.stderr and "%" in again.stderr  # the bar shows a share, not a count
+
+
+# -- known bad files stop failing scripts ---------------------------------------------------------------
+
+
+def test_a_file_skipped_by_an_earlier_run_is_one_line_and_exit_0(run_cli, photo_folder: Path, tmp_path: Path) -> None:
+    bad = photo_folder / "a" / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff not really a jpeg")
+    args = ["cluster", str(photo_folder), *WORDS, "--k", "2", "--out", str(tmp_path / "sorted"), *MODEL]
+    first = run_cli(args)
+    assert first.exit_code == 3 and f"skipped: {bad}:" in first.stderr
+    for again in (run_cli(args), run_cli([*args, "--format", "paths", "-0", "-q"]),
+                  run_cli(["index", str(photo_folder), "--model", str(TINY_CONFIG), "--pretrained", "none"])):
+        assert again.exit_code == 0, again.stderr
+        assert "skipped: " not in again.stderr
+    still = run_cli(args)
+    assert "1 file(s) still skipped, as in an earlier run; proxysort status lists them" in still.stderr
+    status = run_cli(["status", str(photo_folder)])
+    assert f"skipped: {bad}: " in status.stdout
+    labels = tmp_path / "labels.csv"
+    labels.write_text("path,color\n" + "".join(f"{p.relative_to(tmp_path)},x\n" for p in sorted(photo_folder.rglob("img*"))))
+    scored = run_cli(["eval", str(photo_folder), *WORDS, "--labels", str(labels), "--seeds", "1", *MODEL])
+    assert scored.exit_code == 0, scored.stderr  # eval agrees with cluster and index
+    strict = run_cli([*args, "--strict"])
+    assert strict.exit_code == 3 and "--strict" in strict.stderr
+    # a new bad file is a new problem: exit 3, and only it is listed
+    worse = photo_folder / "b" / "worse.png"
+    worse.write_bytes(b"\x89PNG broken")
+    new = run_cli(args)
+    assert new.exit_code == 3 and f"skipped: {worse}:" in new.stderr and f"skipped: {bad}:" not in new.stderr
+    scored = run_cli(["eval", str(photo_folder), *WORDS, "--labels", str(labels), "--seeds", "1", *MODEL])
+    assert scored.exit_code == 0, scored.stderr  # by now both were seen before
+    # a changed file is looked at again
+    bad.write_bytes(b"\xff\xd8\xff still not a jpeg, and longer")
+    changed = run_cli(args)
+    assert changed.exit_code == 3 and f"skipped: {bad}:" in changed.stderr

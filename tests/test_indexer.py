@@ -151,8 +151,10 @@ def test_bad_files_are_skipped_with_a_reason_and_remembered(tmp_path, tiny_clip,
 
     rec2 = Recorder()
     again = index(root, model=tiny_clip, cache_dir=cache_dir, reporter=rec2)
-    assert again.summary.failed == 3 and again.summary.embedded == 0  # reported again, not re-decoded
-    assert {p.name: r for p, r in rec2.skips} == reasons
+    assert again.summary.failed == 3 and again.summary.embedded == 0  # not re-decoded
+    # known already: counted in one line, not reported one by one, and no new problem
+    assert rec2.skips == [] and {p.name: r for p, r in again.repeated} == reasons and again.new_failures == []
+    assert any("3 file(s) still skipped, as in an earlier run" in m for m in rec2.messages)
 
     make_photo(root / "empty.jpg")  # fixed: picked up again
     fixed = index(root, model=tiny_clip, cache_dir=cache_dir)

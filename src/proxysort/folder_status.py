@@ -28,6 +28,8 @@ class StoreStatus:
     dim: int | None
     bytes_on_disk: int
     last_indexed: float | None
+    #: the remembered failures themselves, (path, reason): what `index` and `cluster` count as "still skipped"
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -69,7 +71,8 @@ def status(
     for db in sorted((cache_root / "stores").glob("*/index.sqlite")):
         with VectorStore(db, readonly=True) as store:
             rows = store.rows_under(root)
-            if not rows and not store.failures_under(root):
+            failures = store.failures_under(root)
+            if not rows and not failures:
                 continue
             fresh = {
                 p for p, r in rows.items()
@@ -90,6 +93,7 @@ def status(
                     dim=stats.dim,
                     bytes_on_disk=stats.bytes_on_disk,
                     last_indexed=store.last_indexed(root),
+                    skipped=sorted((f.path, f.reason) for f in failures.values()),
                 )
             )
     cache_bytes = sum(p.stat().st_size for p in cache_root.rglob("*") if p.is_file()) if cache_root.is_dir() else 0

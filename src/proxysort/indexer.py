@@ -109,6 +109,15 @@ class IndexedFolder:
     ignored: dict[str, list[Path]] = field(default_factory=dict)
     #: content hash of ``paths[i]`` (same order); byte-identical photos share one, so outputs can dedupe.
     content_ids: list[str] = field(default_factory=list)
+    #: the part of ``failures`` an earlier run already skipped for the same reason, the file unchanged since
+    #: (same path, size and mtime): counted in one line rather than reported again, and no new problem.
+    repeated: list[tuple[Path, str]] = field(default_factory=list)
+
+    @property
+    def new_failures(self) -> list[tuple[Path, str]]:
+        """The files skipped for the first time (or changed since they were): what makes a run partial."""
+        known = {str(p) for p, _ in self.repeated}
+        return [(p, r) for p, r in self.failures if str(p) not in known]
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -184,8 +193,9 @@ def index(
     given explicitly (e.g. read from stdin) are indexed without any sweep. Which files are photos, which
     are companions of a photo and which are ignored is decided by :mod:`proxysort.library` under
     ``selection`` (built from ``exclude`` and ``include_hidden`` when not given). Files that cannot be
-    decoded are reported through ``reporter.skipped`` and listed in ``failures``; with ``strict=True``
-    they raise :class:`StrictModeError` after everything else was indexed and committed.
+    decoded are reported through ``reporter.skipped`` and listed in ``failures``; those an earlier run
+    already skipped, unchanged since, are only counted, in one line (``repeated``). With ``strict=True``
+    any of them raises :class:`StrictModeError` after everything else was indexed and committed.
 
     ``model`` is what to embed with: a loaded :class:`ClipModel`, or a :class:`ModelSpec` to load only if
     some photo needs embedding (default: ``ModelSpec.from_env(env.vars)``).
@@ -236,9 +246,8 @@ def index(
                 failures.append((path, reason))
             plan = _diff(store, roots, files, entries, lib.blind_spots)
             summary.unchanged = plan.unchanged
-            for row in plan.cached_failures:
-                reporter.skipped(row.path, row.reason)
-                failures.append((Path(row.path), row.reason))
+            repeated = [(Path(row.path), row.reason) for row in plan.cached_failures]  # said once, below
+            failures.extend(repeated)
             (runner or _embed_jobs)(store, plan, lazy, summary, failures, reporter, batch_size, workers, commit_every)
             # Last, so a renamed file could still borrow the vector of the path it replaced.
             store.sweep(plan.missing | plan.missing_failures)
@@ -254,13 +263,16 @@ def index(
 
     paths = [k for k in wanted if k in vectors_by_path]
     matrix = np.stack([vectors_by_path[k] for k in paths]).astype(np.float32) if paths else np.zeros((0, dim), np.float32)
-    result = IndexedFolder([Path(k) for k in paths], matrix, summary, failures, identity, found.roots, lazy.loaded, db)
+    result = IndexedFolder([Path(k) for k in paths], matrix, summary, failures, identity, found.roots, lazy.loaded, db,
+                           repeated=repeated)
     _account(result, lib, hashes)
     summary.seconds = time.monotonic() - started
     reporter.flush()
     reporter.message(f"indexed: {summary.line()}")
     for line in summary.library_lines():
         reporter.message(line)
+    if repeated:
+        reporter.message(f"{len(repeated)} file(s) still skipped, as in an earlier run; proxysort status lists them")
     if strict and failures:
         raise StrictModeError(
             f"{len(failures)} file(s) could not be used (listed above); `strict` turns skipped files into an error."

@@ -227,6 +227,7 @@ def cluster_command(
                 f"words, not necessarily {c.concept}, and are numbered by size ({c.names[0]} … {c.names[-1]}); "
                 "give --words with names for its values to sort by it."
             )
-    if result.failures or vanished:
-        reporter.warning(f"{len(result.failures) + vanished} file(s) were skipped (listed above); the rest is sorted.")
+    new = len(result.index.new_failures) + vanished  # files skipped as in an earlier run are no new problem
+    if new:
+        reporter.warning(f"{new} file(s) were skipped (listed above); the rest is sorted.")
         raise typer.Exit(int(ExitCode.PARTIAL))

@@ -7,15 +7,15 @@ mean ± std. Labels come only from ``labels.csv``, never from folder names.
 
 from __future__ import annotations
 
+import typer
+
 from proxysort.cli.common import by_from_flags, get_env, reporter_for, sort_with_flags
 from proxysort.cli.inputs import source_of
-from proxysort.learn.registry import DEFAULT_MODE
 from proxysort.cli.options import (
     ByOpt,
     CacheDirOpt,
     DeviceOpt,
     EpochsOpt,
-    ThreadsOpt,
     EvalJsonOpt,
     EvalKOpt,
     EvalLabelsOpt,
@@ -30,10 +30,13 @@ from proxysort.cli.options import (
     SeedOpt,
     SeedsOpt,
     SourceArg,
+    StrictOpt,
+    ThreadsOpt,
     WordsFileOpt,
     WordsOpt,
 )
-from proxysort.errors import UsageError
+from proxysort.errors import ExitCode, UsageError
+from proxysort.learn.registry import DEFAULT_MODE
 
 
 def eval_command(
@@ -57,11 +60,14 @@ def eval_command(
     device: DeviceOpt = None,
     cache_dir: CacheDirOpt = None,
     seed: SeedOpt = 0,
+    strict: StrictOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Score clustering by each --by concept against labels.csv: NMI, AMI, ARI, RI, accuracy (mean ± std).
 
     stdout: a table on a terminal, otherwise TSV rows 'concept, column, k, n, metric, mean, std' (or --json).
+    Exit 3 when a photo could not be read for the first time, as `cluster` and `index` do (the scores
+    leave it out).
     """
     from proxysort.cli.formats import write_eval
     from proxysort.evaluation import evaluate, read_labels
@@ -82,7 +88,7 @@ def eval_command(
     concepts = as_by(by_from_flags(list(by), ks, words, words_file, noun))
     result = sort_with_flags(
         source=source_of(source, env), by=concepts, llm=llm, mode=mode, feature=feature, epochs=epochs,
-        model=model, pretrained=pretrained, device=device, cache_dir=cache_dir, seed=seed, strict=False,
+        model=model, pretrained=pretrained, device=device, cache_dir=cache_dir, seed=seed, strict=strict,
         env=env, reporter=reporter, threads=threads,
     )
     results = evaluate(result, truth, k=k, seeds=list(range(seeds)))
@@ -91,3 +97,6 @@ def eval_command(
             reporter.warning(f"{r.unlabelled} photo(s) are not in {labels} and were left out of the '{r.concept}' scores.")
     fmt = "json" if json_output else ("table" if env.stdout_isatty else "tsv")
     write_eval(results, fmt, env.stdout, is_tty=bool(env.stdout_isatty))
+    if result.index.new_failures:
+        reporter.warning(f"{len(result.index.new_failures)} file(s) were skipped (listed above) and left out of the scores.")
+        raise typer.Exit(int(ExitCode.PARTIAL))

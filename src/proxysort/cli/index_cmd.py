@@ -28,6 +28,7 @@ from proxysort.cli.options import (
     WorkersOpt,
 )
 from proxysort.errors import ExitCode
+from proxysort.progress import terminal_safe
 
 
 def index_command(
@@ -54,8 +55,9 @@ def index_command(
     HEIC are photos; sidecars, Live Photo clips and the RAW of a RAW+JPEG pair follow their photo; videos
     and other files are counted as ignored, by kind (all of them listed with --json).
 
-    Exit codes: 0 every file indexed; 3 some files were skipped (the rest is indexed and usable), or
-    --strict and any file was skipped; 4 model unavailable; 5 cache not writable; 6 DIR missing or unreadable.
+    Exit codes: 0 every file indexed, or skipped already by an earlier run and unchanged since (one line
+    counts those; `status` lists them); 3 some files were skipped for the first time (the rest is indexed
+    and usable), or --strict and any file was skipped; 4 model unavailable; 5 cache not writable; 6 DIR missing or unreadable.
     """
     import functools
 
@@ -93,7 +95,7 @@ def index_command(
             "duplicates": _duplicates(result.paths, result.content_ids),
         }
         env.stdout.write(json.dumps(payload, indent=2) + "\n")
-    if result.failures:
+    if result.new_failures:  # files skipped as in an earlier run were counted in one line: no new problem
         raise typer.Exit(int(ExitCode.PARTIAL))
 
 
@@ -128,6 +130,7 @@ def status_command(
             f"{s.vanished} vanished), {s.failed} failed; last indexed {when}"
         )
         out.append(f"  store {s.store}: {s.vectors_total} vectors x {s.dim or '?'}, {_size(s.bytes_on_disk)}")
+        out += [f"  skipped: {terminal_safe(path)}: {reason}" for path, reason in s.skipped]
     if any(report.companions.values()):
         out.append(f"with their photos: {describe(report.companions)}")
     if any(report.ignored.values()):

@@ -40,6 +40,9 @@ from proxysort.scan import OUTPUT_MANIFEST  # the scanner owns the marker name
 #: The review page (page.py) and the data it is rebuilt from, at the top of OUT: proxysort's files, not
 #: entries of any concept's tree; `clean` removes them with the last tree.
 PAGE_FILES = ("index.html", ".proxysort-page.json")
+#: proxysort's own hidden folder in OUT for the page's thumbnails (``ab/<content hash>.jpg``), so a copied,
+#: zipped or served OUT shows every picture through relative links, with or without proxysort's cache.
+PAGE_THUMBS = ".proxysort-thumbs"
 
 LINK_MODES: tuple[str, ...] = ("symlink", "hardlink", "copy")
 MANIFEST_VERSION = 2
@@ -291,6 +294,38 @@ class Duplicate:
     same_as: str  # path in OUT of the copy that was linked
 
 
+@dataclass(frozen=True)
+class PageRecord:
+    """What proxysort wrote for the review page, so ``clean`` removes only that: the SHA-256 (hex) of
+    ``index.html`` and of its data file as written (``None``: not written, e.g. the user's own
+    ``index.html`` was in the way), and the content hashes of the thumbnails in :data:`PAGE_THUMBS`."""
+
+    html: str | None = None
+    data: str | None = None
+    thumbs: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        return {"html": self.html, "data": self.data, "thumbs": sorted(self.thumbs)}
+
+    @classmethod
+    def from_json(cls, data: object) -> "PageRecord":
+        if not isinstance(data, dict):
+            raise ManifestError("'page' is not an object")
+        hashes = {key: data.get(key) for key in ("html", "data")}
+        for key, value in hashes.items():
+            if value is not None and not is_hex_digest(value):
+                raise ManifestError(f"page.{key} is not a SHA-256 digest")
+        thumbs = data.get("thumbs", [])
+        if not isinstance(thumbs, list) or not all(is_hex_digest(t) for t in thumbs):
+            raise ManifestError("page.thumbs is not a list of SHA-256 digests")
+        return cls(hashes["html"], hashes["data"], tuple(thumbs))  # type: ignore[arg-type]
+
+
+def is_hex_digest(value: object) -> bool:
+    """A lowercase hex SHA-256: the only names proxysort gives thumbnails (never a path)."""
+    return isinstance(value, str) and len(value) == 64 and all(ch in "0123456789abcdef" for ch in value)
+
+
 @dataclass
 class Manifest:
     files: list[Entry] = field(default_factory=list)
@@ -301,6 +336,7 @@ class Manifest:
     #: False while a run changes the tree: files listed may not have been made yet (a crash leaves it so), so
     #: a listed file that is missing is not a link the user deleted (:mod:`proxysort.corrections`).
     complete: bool = True
+    page: PageRecord | None = None  # the review page's files, when proxysort wrote one
 
     def concept_of(self, rel: str) -> ConceptTree | None:
         """The concept whose folder holds ``rel``."""
@@ -318,6 +354,7 @@ class Manifest:
                 "dirs": sorted(set(self.dirs)),
                 "files": [e.to_json() for e in sorted(self.files, key=lambda e: e.path)],
                 "duplicates": [d.__dict__ for d in sorted(self.duplicates, key=lambda d: (d.concept, d.source))],
+                **({"page": self.page.to_json()} if self.page is not None else {}),
             },
             indent=1,
             ensure_ascii=True,  # names may hold lone surrogates (undecodable bytes): escaped, read back exactly
@@ -426,7 +463,9 @@ def parse_manifest(text: str) -> Manifest:
     complete = data.get("complete", True)
     if not isinstance(complete, bool):
         raise ManifestError("its 'complete' is not true or false")
-    return Manifest(files=files, dirs=dirs, link=link, concepts=concepts, duplicates=duplicates, complete=complete)
+    page = None if data.get("page") is None else PageRecord.from_json(data["page"])
+    return Manifest(files=files, dirs=dirs, link=link, concepts=concepts, duplicates=duplicates, complete=complete,
+                    page=page)
 
 
 def read_manifest_at(out: "OutDir") -> Manifest | None:

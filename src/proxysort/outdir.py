@@ -387,6 +387,21 @@ class OutDir:
                 os.unlink(tmp, dir_fd=self.root_fd)
             raise
 
+    def write_file(self, rel: str, data: bytes) -> None:
+        """Replace file ``rel`` atomically with ``data``: a temporary file in the same folder (opened on the
+        held descriptor, never through a link), then a rename, so a reader sees the old or the new bytes."""
+        parent, name = self._parent_for_create(rel)
+        tmp = f"{PARTIAL_PREFIX}{uuid.uuid4().hex}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.rename(tmp, name, src_dir_fd=parent, dst_dir_fd=parent)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=parent)
+            raise
+
     def clean_partials(self, rels: list[str]) -> None:
         """Remove temporary files a crashed copy or manifest write left behind (only in our folders)."""
         for rel in ["", *rels]:

@@ -37,7 +37,7 @@ import re
 import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import Literal, Mapping, Sequence
+from typing import Callable, Literal, Mapping, Sequence
 
 from proxysort.corrections import Gesture, adopt, apply, regroup
 from proxysort.corrections import late as made_since
@@ -46,6 +46,7 @@ from proxysort.manifest import (
     LINK_MODES,
     OUTPUT_MANIFEST,
     PAGE_FILES,
+    PAGE_THUMBS,
     ConceptRun,
     ConceptTree,
     Duplicate,
@@ -58,6 +59,7 @@ from proxysort.manifest import (
 )
 from proxysort.names import unique_names
 from proxysort.outdir import DEFAULT_LOCK_TIMEOUT, PARTIAL_PREFIX, OutDir, check_path_length
+from proxysort.pagefiles import remove_page
 from proxysort.progress import Reporter
 
 __all__ = [
@@ -69,7 +71,7 @@ __all__ = [
 LinkMode = Literal["symlink", "hardlink", "copy"]
 _NAME_MAX_BYTES = 255
 #: Names in OUT that belong to proxysort's bookkeeping, not to any tree.
-_BOOKKEEPING = {OUTPUT_MANIFEST, *PAGE_FILES}
+_BOOKKEEPING = {OUTPUT_MANIFEST, *PAGE_FILES, PAGE_THUMBS}
 
 
 # --------------------------------------------------------------------------------------------- names
@@ -759,18 +761,24 @@ def write_tree(
     reporter: Reporter | None = None,
     *,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    after: "Callable[[OutDir, WriteSummary], None] | None" = None,
 ) -> WriteSummary:
     """Carry out ``plan``: remove our stale entries, create the new ones, keep identical ones.
 
     Takes the output folder's lock and plans again under it (another run may have changed the folder
     since ``plan`` was made), so the returned summary's ``plan`` is the one actually carried out.
+    ``after`` runs in the same locked section once the tree and its manifest are written, on the same
+    descriptors: the review page is written there, so it always describes the tree beside it.
     """
     reporter = reporter or Reporter()
     inputs = plan.inputs or TreeInputs(groups={}, link=plan.link)
     with _open_for_writing(plan.out, inputs.photo_roots, list(plan.concept_dirs.values())) as od:
         with od.lock(lock_timeout, reporter.warning):
             fresh = _plan(od, inputs) if plan.inputs is not None else plan
-            return _execute(od, fresh, reporter)
+            summary = _execute(od, fresh, reporter)
+            if after is not None:
+                after(od, summary)
+            return summary
 
 
 def _create(od: OutDir, entry: Entry, real_roots: Sequence[Path]) -> Entry:
@@ -813,7 +821,7 @@ def _execute(od: OutDir, plan: TreePlan, reporter: Reporter) -> WriteSummary:
     # 1. Announce everything that may exist during the change, so a crash leaves nothing unlisted.
     concepts = _merge_concepts(old.concepts, plan.concepts)
     _save(od, Manifest(files=_union(mine_old, plan.files), dirs=announced_dirs, link=plan.link, concepts=concepts,
-                       duplicates=old.duplicates, complete=not plan.to_create))
+                       duplicates=old.duplicates, complete=not plan.to_create, page=old.page))
     od.clean_partials(sorted(set(old.dirs)))
     for path in plan.foreign:
         reporter.warning(f"{out / path} was changed by someone else; proxysort leaves it alone.")
@@ -876,7 +884,7 @@ def _execute(od: OutDir, plan: TreePlan, reporter: Reporter) -> WriteSummary:
     for line in _notes(late_orphans, [], [], out):
         reporter.warning(line)
     _save(od, Manifest(files=[*plan.carried, *final, *late_orphans], dirs=made, link=plan.link,
-                       concepts=plan.concepts, duplicates=[*dups, *plan.duplicates]))
+                       concepts=plan.concepts, duplicates=[*dups, *plan.duplicates], page=old.page))
     refused = sorted(set(refused))
     return WriteSummary(
         created=len(created), kept=len(plan.keep), removed=removed, left_alone=len(plan.foreign),
@@ -908,6 +916,11 @@ def _merge_concepts(old: Sequence[ConceptTree], new: Sequence[ConceptTree]) -> l
     by_dir = {t.dir: t for t in old}
     by_dir.update({t.dir: t for t in new})
     return list(by_dir.values())
+
+
+def save_manifest(od: OutDir, manifest: Manifest) -> None:
+    """Write ``manifest`` into the open (and locked) output folder, unless it already says exactly that."""
+    _save(od, manifest)
 
 
 def _save(od: OutDir, manifest: Manifest) -> None:
@@ -983,9 +996,11 @@ def clean_tree(
             old = adopt(od, read_manifest_at(od) or Manifest())[0]
             trees = [t for t in old.concepts if t.dir in {x.dir for x in trees}]
             summary = _clean(od, old, trees, reporter, dry_run=False, keep_corrections=keep_corrections)
-            if len(trees) == len(old.concepts):
-                for name in PAGE_FILES:  # the page shows the trees just removed
-                    od.unlink(name)
+            if len(trees) == len(old.concepts):  # the page shows the trees just removed: only its own files go
+                remove_page(od, old.page)
+                if (left := read_manifest_at(od)) is not None:  # orphans kept: the record no longer holds
+                    _save(od, replace(left, page=None))
+            od.clean_partials(sorted(set(old.dirs)))
             remaining = _foreign_names(od)
             if not remaining and not summary.orphans:
                 od.unlink(OUTPUT_MANIFEST)
@@ -1045,5 +1060,6 @@ def _clean(
                     replace(t, memory=replace(t.memory, setup=(), members=(), left_out=()))
                     for t in old.concepts if t.dir not in dirs or t.dir in tops]
         dups = [d for d in old.duplicates if d.concept.casefold() not in {t.name.casefold() for t in trees}]
-        _save(od, Manifest(files=[*keep_files, *orphans], dirs=kept_dirs, link=old.link, concepts=concepts, duplicates=dups))
+        _save(od, Manifest(files=[*keep_files, *orphans], dirs=kept_dirs, link=old.link, concepts=concepts, duplicates=dups,
+                           page=old.page))
     return CleanSummary(removed, folders, [e.path for e in orphans], left)

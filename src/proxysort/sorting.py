@@ -41,6 +41,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from proxysort.manifest import ConceptRun, Manifest, Memory
     from proxysort.stable import Placement
     from proxysort.output import TreePlan, WriteSummary
+    from proxysort.page.data import PageRun
+    from proxysort.page.publish import PageJob
 
 
 @dataclass(frozen=True)
@@ -357,6 +359,7 @@ def write_folders(
     keep_duplicates: bool = False,
     keep_folders: bool = False,
     reporter: Reporter | None = None,
+    page: "PageJob | None" = None,
 ) -> tuple["TreePlan", "WriteSummary | None"]:
     """Write (or with ``dry_run`` only plan) ``OUT/<concept>/<group>/<photo>`` for ``result``.
 
@@ -365,7 +368,9 @@ def write_folders(
     unless ``keep_duplicates``; ``keep_folders`` puts each photo under its album
     (``OUT/color/red/2019/Summer holiday/IMG_1.jpg``). Other concepts' trees from earlier runs in ``out`` are kept. The manifest
     records with each concept's tree the run that made it (:func:`run_records`). The returned plan is the
-    one carried out (planned again under the output folder's lock).
+    one carried out (planned again under the output folder's lock). ``page`` (a :class:`PageJob` for
+    :func:`page_run` of ``result``) makes the thumbnails first, then writes the review page in the same
+    locked section as the tree.
     """
     from proxysort.output import plan_tree, write_tree
 
@@ -381,8 +386,35 @@ def write_folders(
                      keep_folders=keep_folders, memories=memories, basis=result.gestures)
     if dry_run:
         return plan, None
-    summary = write_tree(plan, reporter)
+    if page is not None:
+        page.prepare(plan.out)
+    summary = write_tree(plan, reporter, after=page)
     return summary.plan or plan, summary
+
+
+def page_run(result: SortResult) -> "PageRun":
+    """What the review page needs of ``result`` (its own input type): photos, roots, and per concept the
+    groups, scores, the clustered feature and how near each group is to each word; the model named as the
+    user gave it (a file by its name)."""
+    import numpy as np
+
+    from proxysort.groups import cluster_centres
+    from proxysort.page.data import PageRun, RunConcept
+
+    concepts = []
+    for c in result.concepts:
+        centres = cluster_centres(np.asarray(c.proxy.prompts()), np.asarray(c.labels), c.k)
+        wf = np.asarray(c.proxy.word_features, dtype=np.float64)
+        wf = wf / np.maximum(np.linalg.norm(wf, axis=1, keepdims=True), 1e-12)
+        word_scores = centres @ wf.T if len(wf) else np.zeros((c.k, 0))
+        concepts.append(RunConcept(c.concept, list(c.words), c.word_source, list(c.names), result.mode, c.feature,
+                                   c.k, np.asarray(c.labels), np.asarray(c.scores),
+                                   np.asarray(c.proxy.feature(c.feature)), word_scores))
+    spec = result.model
+    label = " \u00b7 ".join(Path(v).name if ("/" in v or v.endswith((".json", ".pt", ".bin", ".safetensors"))) else v
+                           for v in (spec.model, spec.pretrained or "none"))
+    return PageRun([str(p) for p in result.paths], [str(r) for r in result.roots],
+                   [(str(p), str(reason)) for p, reason in result.failures], label, result.seed, concepts)
 
 
 def run_records(result: SortResult) -> dict[str, "ConceptRun"]:

@@ -2,13 +2,21 @@
 
 A review page of 10,000 photos must open at once, so it shows thumbnails, never the originals. They are:
 
-* **keyed by content**, with the index's partial content hash (:func:`proxysort.store.content_hash`): a
-  renamed or re-sorted photo reuses its thumbnail, an edited one gets a new one, and a re-run makes none;
-* **under the cache folder** (``<cache>/thumbs/<kind>/ab/<hash>.jpg``), never beside the photos;
+* **keyed by the full content hash** (SHA-256 of every byte, :func:`full_hash`): a renamed or re-sorted
+  photo reuses its thumbnail, an edited one gets a new one, and two different photos never share one (the
+  index's sampled hash can, for files that differ only between its samples);
+* **cached like the store** (``<cache>/thumbs/<kind>/ab/<hash>.jpg``): every folder below the cache folder
+  is opened without following links (:class:`~proxysort.outdir.OutDir`), so a link planted in the cache
+  never sends a JPEG elsewhere, and a cache that resolves into a photo folder is refused;
+* **checked when reused**: a cached file that is empty or not a whole JPEG is made again;
 * **decoded the way the index decodes** (:func:`proxysort.imageio.load_image`): upright from EXIF, JPEGs
   DCT-downscaled while decoding, and every bad file one short reason instead of an exception;
 * **written atomically** (temporary name, then rename), so two runs at once or a crash never leave half a
   JPEG that a later run would take for a finished one.
+
+Every failure (a photo, a cache folder that cannot be made) is that thumbnail's error, never an exception:
+the tree is written by then, and its result rows must still reach stdout. The page copies the thumbnails it
+shows into OUT (:mod:`proxysort.page.publish`); the cache only saves making them again.
 
 Decoding dominates the cost, and Pillow releases the GIL while decoding and encoding, so a thread pool
 scales with cores.
@@ -16,12 +24,17 @@ scales with cores.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
-import uuid
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
+
+from proxysort.errors import OutputError
+from proxysort.outdir import OutDir
 
 #: Shorter side in pixels. The page crops each thumbnail to a square cell of ~130-160 CSS px, so the
 #: shorter side is what is seen; 240 px stays sharp at 1.5x zoom and is 10-20 KB as JPEG. JPEGs decode
@@ -33,16 +46,27 @@ _MAX_LONG = 2 * THUMB_SIZE
 #: libjpeg encodes a thumbnail 6-10x faster than libwebp (measured: 2.7 ms vs 27-53 ms per 320x240
 #: thumbnail), which decides how long the page takes for 10,000 photos; WebP would save a few KB each.
 THUMB_QUALITY = 80
-#: The folder name encodes every parameter, so changing one never serves a stale thumbnail.
-THUMB_KIND = f"v1-{THUMB_SIZE}-q{THUMB_QUALITY}-jpeg"
+#: The folder name encodes every parameter, so changing one never serves a stale thumbnail; v2: keyed by
+#: the full SHA-256 of the photo.
+THUMB_KIND = f"v2-{THUMB_SIZE}-q{THUMB_QUALITY}-jpeg"
+#: A thumbnail is at most 480x240 at quality 80: far below this; anything larger is not ours.
+MAX_THUMB_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
 class Thumb:
-    """Where a photo's thumbnail is (``None`` when it could not be made, with the reason)."""
+    """A photo's thumbnail: the photo's full content hash (its name), where it is (in the cache, or its
+    bytes here when the cache could not keep them), or the reason it could not be made."""
 
-    path: Path | None
+    digest: str | None
+    cached: bool = False
+    data: bytes | None = field(default=None, repr=False)
     error: str | None = None
+    made: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.digest is not None and (self.cached or self.data is not None)
 
 
 @dataclass
@@ -52,51 +76,142 @@ class ThumbStats:
     made: int = 0
     reused: int = 0
     failed: int = 0
-    bytes: int = 0  # total size of the thumbnails the page uses
     failures: list[tuple[str, str]] = field(default_factory=list)
 
+    def add(self, photo: str, thumb: Thumb) -> None:
+        if not thumb.ok:
+            self.failed += 1
+            self.failures.append((photo, thumb.error or "unknown"))
+        elif thumb.made:
+            self.made += 1
+        else:
+            self.reused += 1
 
-def thumbs_dir(cache_root: Path) -> Path:
-    """The folder that holds thumbnails of the current kind."""
-    return Path(cache_root) / "thumbs" / THUMB_KIND
+
+def is_whole_jpeg(data: bytes | None) -> bool:
+    """A JPEG from start marker to end marker (an empty, cut or overwritten file is not)."""
+    return data is not None and len(data) > 100 and data[:3] == b"\xff\xd8\xff" and data.rstrip(b"\0")[-2:] == b"\xff\xd9"
 
 
-def thumb_path(cache_root: Path, digest: str) -> Path:
-    """The cache file for a photo whose content hash is ``digest`` (two-level fan-out keeps folders small)."""
-    return thumbs_dir(cache_root) / digest[:2] / f"{digest}.jpg"
+def full_hash(photo: str) -> str:
+    """SHA-256 of every byte of ``photo`` (a FIFO or device swapped in is refused, never read)."""
+    from proxysort.safeopen import open_regular
+
+    h = hashlib.sha256()
+    with open_regular(photo) as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
 
 
-def _one(photo: str, digest: str | None, cache_root: Path) -> tuple[Thumb, bool]:
-    """Make or find one thumbnail; returns it and whether it was newly made."""
+def render_thumbnail(photo: str) -> bytes:
+    """The JPEG bytes of ``photo``'s thumbnail; :class:`~proxysort.imageio.ImageLoadError` for a bad photo."""
     from PIL import Image
 
-    from proxysort.imageio import ImageLoadError, load_image
-    from proxysort.store import content_hash
+    from proxysort.imageio import load_image
 
-    try:
-        digest = digest or content_hash(photo)
-    except OSError as exc:
-        return Thumb(None, error=f"cannot read: {exc.strerror or exc}"), False
-    target = thumb_path(cache_root, digest)
-    if target.is_file():
-        return Thumb(target), False
-    try:
-        img = load_image(photo, min_size=THUMB_SIZE)
-    except ImageLoadError as exc:
-        return Thumb(None, error=str(exc)), False
+    img = load_image(photo, min_size=THUMB_SIZE)
     w, h = img.size
     scale = min(1.0, THUMB_SIZE / min(w, h), _MAX_LONG / max(w, h))
     if scale < 1.0:
         img = img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BICUBIC)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=THUMB_QUALITY)
+    return buf.getvalue()
+
+
+class ThumbCache:
+    """``<cache>/thumbs/<kind>``, opened once; reads and writes relative to folder descriptors.
+
+    ``problem`` says why the cache cannot be used (a link or file in the way, a folder that cannot be made,
+    a cache inside a photo folder): thumbnails are then made without it, and the caller says so once.
+    """
+
+    def __init__(self, cache_root: Path, photo_roots: Sequence[Path] = ()) -> None:
+        self.problem: str | None = None
+        self._od: OutDir | None = None
+        self._lock = threading.Lock()
+        base = Path(os.path.abspath(cache_root))
+        try:
+            od = OutDir.open(base, create=True)
+            od.dir_fd(f"thumbs/{THUMB_KIND}", create=True)
+        except (OutputError, OSError) as exc:
+            self.problem = f"the thumbnail cache in {base} cannot be used ({_reason(exc)})"
+            return
+        real = Path(os.path.realpath(od.real_path() / "thumbs"))
+        for root in photo_roots:
+            real_root = Path(os.path.realpath(root))
+            if real == real_root or real.is_relative_to(real_root):
+                od.close()
+                self.problem = f"the thumbnail cache {base / 'thumbs'} is inside the photo folder {root}; it is not used"
+                return
+        self._od = od
+
+    def close(self) -> None:
+        if self._od is not None:
+            self._od.close()
+            self._od = None
+
+    def __enter__(self) -> "ThumbCache":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @staticmethod
+    def rel(digest: str) -> str:
+        return f"thumbs/{THUMB_KIND}/{digest[:2]}/{digest}.jpg"
+
+    def get(self, digest: str) -> bytes | None:
+        """The cached thumbnail's bytes, ``None`` when missing, unreadable or damaged (then made again)."""
+        if self._od is None:
+            return None
+        try:
+            with self._lock:
+                data = self._od.read_bytes(self.rel(digest), MAX_THUMB_BYTES)
+        except (OutputError, OSError):
+            return None
+        return data if is_whole_jpeg(data) else None
+
+    def put(self, digest: str, data: bytes) -> str | None:
+        """Keep ``data`` for ``digest``; the reason when it could not be kept (the thumbnail still works)."""
+        if self._od is None:
+            return self.problem
+        rel = self.rel(digest)
+        try:
+            with self._lock:
+                self._od.dir_fd(rel.rsplit("/", 1)[0], create=True)
+            self._od.write_file(rel, data)
+        except (OutputError, OSError) as exc:
+            return f"cannot keep it in the cache: {_reason(exc)}"
+        return None
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc).rstrip(".")
+
+
+def _one(photo: str, digest: str | None, cache: ThumbCache) -> Thumb:
+    """Find or make one thumbnail; every failure is the Thumb's error."""
+    from proxysort.imageio import ImageLoadError
+
     try:
-        img.save(tmp, "JPEG", quality=THUMB_QUALITY)
-        os.replace(tmp, target)
+        digest = digest or full_hash(photo)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        return Thumb(None, error=f"cannot write the thumbnail: {exc.strerror or exc}"), False
-    return Thumb(target), True
+        return Thumb(None, error=f"cannot read: {_reason(exc)}")
+    if cache.get(digest) is not None:
+        return Thumb(digest, cached=True)
+    try:
+        data = render_thumbnail(photo)
+    except ImageLoadError as exc:
+        return Thumb(digest, error=str(exc))
+    except (OSError, ValueError) as exc:
+        return Thumb(digest, error=f"cannot make the thumbnail: {_reason(exc)}")
+    if cache.put(digest, data) is None:
+        return Thumb(digest, cached=True, made=True)
+    return Thumb(digest, data=data, made=True)  # the cache could not keep it: carried to the page in memory
 
 
 def default_workers() -> int:
@@ -106,39 +221,31 @@ def default_workers() -> int:
 
 def make_thumbnails(
     photos: Sequence[str | Path],
-    cache_root: Path,
+    cache: ThumbCache,
     *,
-    digests: Sequence[str] | None = None,
+    digests: Mapping[str, str] | None = None,
     workers: int | None = None,
     advance: Callable[[int], None] | None = None,
 ) -> tuple[list[Thumb], ThumbStats]:
-    """One :class:`Thumb` per photo (same order), made only where the cache has none yet.
+    """One :class:`Thumb` per photo (same order), made only where the cache has none (or a damaged one).
 
-    ``digests`` are the photos' content hashes when the index already knows them (saves reading the files
-    again); ``advance`` is called with 1 per finished photo, for a progress bar. Never raises for a bad
-    photo: its Thumb has ``path=None`` and an ``error``, and the page shows a placeholder.
+    ``digests`` are full content hashes already known (photo -> hash, from the last page of the same files
+    with the same size and mtime): those photos are not read again unless their thumbnail must be made.
+    ``advance`` is called with 1 per finished photo, for a progress bar. Never raises for a bad photo or
+    cache: its Thumb has no data and an ``error``, and the page shows a placeholder.
     """
-    cache_root = Path(cache_root)
-    keys: Sequence[str | None] = digests if digests is not None and len(digests) == len(photos) else [None] * len(photos)
+    known = digests or {}
     stats = ThumbStats()
     results: list[Thumb] = []
 
-    def job(i: int) -> tuple[Thumb, bool]:
-        return _one(str(photos[i]), keys[i], cache_root)
+    def job(photo: str) -> Thumb:
+        return _one(photo, known.get(photo), cache)
 
+    names = [str(p) for p in photos]
     with ThreadPoolExecutor(max_workers=workers or default_workers(), thread_name_prefix="thumb") as pool:
-        for i, (thumb, made) in enumerate(pool.map(job, range(len(photos)))):
+        for photo, thumb in zip(names, pool.map(job, names)):
             results.append(thumb)
-            if thumb.path is None:
-                stats.failed += 1
-                stats.failures.append((str(photos[i]), thumb.error or "unknown"))
-            else:
-                stats.made += made
-                stats.reused += not made
-                try:
-                    stats.bytes += thumb.path.stat().st_size
-                except OSError:
-                    pass
+            stats.add(photo, thumb)
             if advance is not None:
                 advance(1)
     return results, stats

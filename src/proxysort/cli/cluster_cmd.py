@@ -64,23 +64,31 @@ from proxysort.errors import ExitCode, UsageError
 from proxysort.learn.registry import DEFAULT_MODE
 
 if TYPE_CHECKING:  # pragma: no cover
-    from proxysort.output import TreePlan
+    from proxysort.page.publish import PageJob
     from proxysort.progress import Reporter
     from proxysort.sorting import SortResult
 
 
-def write_review_page(result: "SortResult", plan: "TreePlan", *, cache: Path, reporter: "Reporter") -> Path:
-    """``OUT/index.html`` for a written tree, with the mode and model the result carries; the model is
-    named as the user gave it (a file by its name)."""
-    from proxysort.page import make_page
+def review_page_job(result: "SortResult", *, cache: Path, reporter: "Reporter") -> "PageJob":
+    """The review page of a run, written by the tree writer under the output folder's lock."""
+    from proxysort.page.publish import PageJob
+    from proxysort.sorting import page_run
 
-    label = " · ".join(Path(v).name if ("/" in v or v.endswith((".json", ".pt", ".bin", ".safetensors"))) else v
-                       for v in (result.model.model, result.model.pretrained or "none"))
-    page, stats = make_page(result, plan.dest, plan.out, cache_root=cache, mode=result.mode, model=label,
-                            reporter=reporter)
+    return PageJob(page_run(result), cache, reporter=reporter)
+
+
+def report_page(job: "PageJob", reporter: "Reporter") -> Path | None:
+    """One line on what the page step did; the page's path, or None when none was written."""
+    outcome = job.outcome
+    if outcome is None:
+        return None
+    stats = job.stats
     made = f"{stats.made} thumbnails made, {stats.reused} reused" + (f", {stats.failed} failed" if stats.failed else "")
-    reporter.message(f"review page: {page} ({made})")
-    return page
+    for photo, reason in stats.failures:
+        reporter.skipped(Path(photo), f"no thumbnail: {reason}")
+    if outcome.page is not None:
+        reporter.message(f"review page: {outcome.page} ({made})")
+    return outcome.page
 
 
 def cluster_command(
@@ -183,12 +191,19 @@ def cluster_command(
     interrupts.check()  # a Ctrl-C lost in a destructor while learning stops the run before the tree
     dest, out_abs, vanished = None, None, 0
     if out is not None:
+        job = None if dry_run else review_page_job(result, cache=cache_dir_for(env, cache_dir), reporter=reporter)
         try:
             plan, summary = write_folders(
                 result, out, link=link, dry_run=dry_run, keep_duplicates=keep_duplicates, keep_folders=keep_folders,
-                reporter=reporter,
+                reporter=reporter, page=job,
             )
         except KeyboardInterrupt:
+            if job is not None and job.tree_written:
+                raise fail(
+                    f"interrupted while writing the review page; the folder tree {out} was written, but its "
+                    f"index.html may not show it yet: run proxysort show {out} to make the page again.",
+                    ExitCode.INTERRUPTED,
+                ) from None
             raise fail(
                 f"interrupted while writing {out}; the tree may be incomplete: run the same command again to finish it.",
                 ExitCode.INTERRUPTED,
@@ -209,16 +224,22 @@ def cluster_command(
             for path, reason in summary.refused:
                 reporter.skipped(path, reason)
             vanished = len(summary.vanished) + len(summary.refused)
-            page = write_review_page(result, plan, cache=cache_dir_for(env, cache_dir), reporter=reporter)
-            if open_page:
+            page = report_page(job, reporter) if job is not None else None
+            if open_page and page is not None:
                 open_in_browser(page, env, reporter)
     elif dry_run:
         env.stderr.write("dry run: no folder tree (no --out), nothing would be written\n")
-    rows = result_rows(result, dest, out=out_abs)
-    write_rows(rows if group is None else only_group(rows, group), fmt, env.stdout, print0=print0, is_tty=bool(env.stdout_isatty))
-    if truth is not None:
-        results = score_written(result, truth)
-        write_eval(results, "table" if env.stderr_isatty else "tsv", env.stderr, is_tty=bool(env.stderr_isatty))
+    try:
+        rows = result_rows(result, dest, out=out_abs)
+        write_rows(rows if group is None else only_group(rows, group), fmt, env.stdout, print0=print0, is_tty=bool(env.stdout_isatty))
+        if truth is not None:
+            results = score_written(result, truth)
+            write_eval(results, "table" if env.stderr_isatty else "tsv", env.stderr, is_tty=bool(env.stderr_isatty))
+    except KeyboardInterrupt:
+        if out_abs is None or dry_run:
+            raise
+        raise fail(f"interrupted; the folder tree {out_abs} and its review page were written, the result rows "
+                   "may be incomplete.", ExitCode.INTERRUPTED) from None
     for c in result.concepts:
         if c.word_source == "anchors" and not is_identity_like(c.concept):
             # Said last, where it is read: the warning before the scan has scrolled away by now.

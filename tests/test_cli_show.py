@@ -46,6 +46,7 @@ def test_cluster_writes_the_page_and_show_rebuilds_and_opens_it(run_cli, photo_f
     page = out / "index.html"
     assert page.is_file() and (out / ".proxysort-page.json").is_file()
     assert f"review page: {page} (12 thumbnails made, 0 reused)" in first.stderr
+    assert len(list((out / ".proxysort-thumbs").rglob("*.jpg"))) == 12
     assert page_groups(page) == manifest_groups(out) and sum(page_groups(page).values()) == 12
     assert len(first.stdout.splitlines()) == 12  # stdout still carries only the result rows
     assert "tiny-clip.json · none" in page.read_text()
@@ -76,3 +77,108 @@ def test_open_without_a_tree_and_show_without_a_page_are_refused(run_cli, photo_
     empty.mkdir()
     missing = run_cli(["show", str(empty), "--no-open"])
     assert missing.exit_code == 7 and "proxysort cluster" in missing.stderr and missing.stdout == ""
+
+
+def test_show_renders_forged_page_data_as_nothing_but_text(run_cli, photo_folder: Path, tmp_path: Path) -> None:
+    """F8 (PJ01, X03): a `k` holding markup in the page data never reaches the page as markup."""
+    import json
+
+    out = tmp_path / "sorted"
+    assert run_cli(["cluster", str(photo_folder), *WORDS, "--out", str(out), *MODEL]).exit_code == 0
+    data_path = out / ".proxysort-page.json"
+    data = json.loads(data_path.read_text())
+    data["concepts"][0]["k"] = '<meta http-equiv=refresh content="0;url=https://example.invalid/">'
+    data["concepts"][0]["groups"][0]["name"] = "<b>bold</b>"
+    data_path.write_text(json.dumps(data))
+    shown = run_cli(["show", str(out), "--no-open"])
+    assert shown.exit_code == 0, shown.stderr
+    html = (out / "index.html").read_text()
+    assert "<meta http-equiv=refresh" not in html and "<b>bold</b>" not in html
+    assert "not proxysort's page data" in shown.stderr
+    assert page_groups(out / "index.html") == manifest_groups(out)  # rebuilt from the manifest
+    again = run_cli(["cluster", str(photo_folder), "--by", "shape", "--words", "round,square", "--k", "2",
+                     "--out", str(out), *MODEL])  # X03: a later run does not carry it either
+    assert again.exit_code == 0 and "<meta http-equiv=refresh" not in (out / "index.html").read_text()
+
+
+@pytest.mark.parametrize("bad", ["deep", "binary", "fifo"])
+def test_bad_page_data_or_page_is_one_message_never_a_traceback_or_a_hang(run_cli, photo_folder: Path, tmp_path: Path, bad: str) -> None:
+    """F9, F13 (PJ02-PJ30): deep nesting, a non-UTF-8 page, a FIFO: cluster still prints its rows, show works."""
+    import os
+
+    out = tmp_path / "sorted"
+    assert run_cli(["cluster", str(photo_folder), *WORDS, "--out", str(out), *MODEL]).exit_code == 0
+    if bad == "deep":
+        (out / ".proxysort-page.json").write_text("[" * 100_000 + "]" * 100_000)
+    elif bad == "binary":
+        (out / "index.html").write_bytes(b"\xff\xfe<\x00h\x00" * 1000)
+    else:
+        (out / "index.html").unlink()
+        os.mkfifo(out / "index.html")
+    again = run_cli(["cluster", str(photo_folder), *WORDS, "--out", str(out), *MODEL])
+    assert again.exit_code == 0 and "Traceback" not in again.stderr
+    assert len(again.stdout.splitlines()) == 12
+    shown = run_cli(["show", str(out), "--no-open"])
+    assert "Traceback" not in shown.stderr
+    if bad == "deep":
+        assert shown.exit_code == 0 and page_groups(out / "index.html") == manifest_groups(out)
+    else:  # not proxysort's page: left alone, and said so
+        assert shown.exit_code == 7 and "not a page proxysort made" in shown.stderr
+
+
+def test_a_damaged_thumbnail_is_made_again_by_show(run_cli, photo_folder: Path, tmp_path: Path) -> None:
+    """F18: a corrupt or empty thumbnail (in OUT and in the cache) is made again, as the page's advice says."""
+    out = tmp_path / "sorted"
+    assert run_cli(["cluster", str(photo_folder), *WORDS, "--out", str(out), *MODEL]).exit_code == 0
+    in_out = sorted((out / ".proxysort-thumbs").rglob("*.jpg"))
+    in_cache = {p.name: p for p in (tmp_path / "cache").rglob("*.jpg")}
+    in_out[0].write_bytes(b"")
+    in_cache[in_out[0].name].write_bytes(b"")
+    in_out[1].write_bytes(b"\xff\xd8\xff garbage")
+    shown = run_cli(["show", str(out), "--no-open"])
+    assert shown.exit_code == 0, shown.stderr
+    assert "1 made again, 2 put beside the page" in shown.stderr
+    for path in (in_out[0], in_out[1], in_cache[in_out[0].name]):
+        assert path.read_bytes()[:3] == b"\xff\xd8\xff" and path.stat().st_size > 200
+
+
+def test_interrupt_in_the_page_step_says_the_tree_was_written(run_cli, photo_folder: Path, tmp_path: Path, monkeypatch) -> None:
+    """F7: Ctrl-C after the tree, during the page, does not claim that no tree was written."""
+    from proxysort.page import publish
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(publish, "publish", interrupted)
+    out = tmp_path / "sorted"
+    result = run_cli(["cluster", str(photo_folder), *WORDS, "--out", str(out), *MODEL])
+    assert result.exit_code == 130
+    assert "no folder tree was written" not in result.stderr
+    assert f"the folder tree {out} was written" in result.stderr and "proxysort show" in result.stderr
+    assert sum(manifest_groups(out).values()) == 12
+    monkeypatch.undo()
+    shown = run_cli(["show", str(out), "--no-open"])  # and show repairs the page
+    assert shown.exit_code == 0 and page_groups(out / "index.html") == manifest_groups(out)
+
+
+@pytest.mark.slow
+def test_two_runs_at_once_of_different_concepts_leave_a_page_with_both(photo_folder: Path, tmp_path: Path) -> None:
+    """F6 (PR02, PR03), issue 22: two processes sort one folder by two concepts into one OUT at the same
+    time; whichever finishes last, the page shows both concepts, exactly as the manifest lists them."""
+    import os
+    import subprocess
+
+    out = tmp_path / "sorted"
+    env = {**os.environ, "PROXYSORT_CACHE_DIR": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parents[1] / "src"), os.environ.get("PYTHONPATH")]))}
+    concepts = [["--by", "color", "--words", "red,green,blue", "--k", "3"],
+                ["--by", "shape", "--words", "round,square", "--k", "2"]]
+    runs = [subprocess.Popen([sys.executable, "-m", "proxysort", "cluster", str(photo_folder), *c, "--out", str(out),
+                              *MODEL, "--format", "tsv"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            for c in concepts]
+    for run in runs:
+        _, err = run.communicate(timeout=300)
+        assert run.returncode == 0, err.decode()[-2000:]
+    shown = page_groups(out / "index.html")
+    assert shown == manifest_groups(out)
+    assert {folder for folder, _ in shown} == {"color", "shape"} and sum(shown.values()) == 24

@@ -71,8 +71,9 @@ def test_a_photo_deleted_while_learning_is_skipped_with_exit_3(photo_folder: Pat
                   str(target), "--link", link, "--format", "tsv", *MODEL], env=env)
         assert exc.value.code == 3, err.getvalue()[-1500:]
         assert f"skipped: {victim}" in err.getvalue()
-        linked = [p for p in target.rglob("*") if p.is_file()]
+        linked = [p for p in target.rglob("*") if p.is_file() and ".proxysort-thumbs" not in p.parts]
         assert len(linked) == 11 + 1 + 2  # 11 photos, the manifest, the review page and its data
+        assert len(list((target / ".proxysort-thumbs").rglob("*.jpg"))) == 11  # and the page's thumbnails
         assert problems(target) == []
 
 
@@ -112,7 +113,8 @@ def test_two_concepts_in_two_runs_keep_both_trees(run_cli, photo_folder: Path, t
     species = snapshot(out / "species")
     assert _cluster(run_cli, photo_folder, out).exit_code == 0
     assert snapshot(out / "species") == species
-    assert sorted(os.listdir(out)) == [".proxysort-page.json", ".proxysort.json", "color", "index.html", "species"]
+    assert sorted(os.listdir(out)) == [".proxysort-page.json", ".proxysort-thumbs", ".proxysort.json", "color", "index.html",
+                                       "species"]
     assert {c["name"] for c in json.loads((out / ".proxysort.json").read_text())["concepts"]} == {"color", "species"}
     assert problems(out) == []
 

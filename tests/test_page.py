@@ -1,9 +1,10 @@
-"""The review page without a browser: thumbnails made once and upright, escaping, page data = the manifest."""
+"""The review page without a browser: escaping, strict page data, the page = the manifest, written under the lock."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import re
 from collections import Counter
@@ -24,201 +25,307 @@ HOSTILE = [
 ]
 
 
-def sorted_run(folder: Path, tiny_clip, cache: Path, out: Path, by=("color",), k=3):
-    """A real (one-epoch) sort of ``folder`` written to ``out``; returns (result, plan)."""
+def sorted_run(folder: Path, tiny_clip, cache: Path, out: Path, by=("color",), k=3, page=True):
+    """A real (one-epoch) sort of ``folder`` written to ``out`` with its review page; returns (result, plan, job)."""
+    from proxysort.page.publish import PageJob
     from proxysort.proxy import ProxyConfig
-    from proxysort.sorting import By, sort, write_folders
+    from proxysort.sorting import By, page_run, sort, write_folders
 
     words = {"color": ["red", "green", "blue"], "shape": ["round", "square"]}
     concepts = [By(b, words=words[b], k=min(k, len(words[b]))) for b in by]
     run = sort(folder, concepts, model=tiny_clip, cache_dir=cache, training=ProxyConfig(epochs=1))
-    plan, _ = write_folders(run, out)
-    return run, plan
+    job = PageJob(page_run(run), cache) if page else None
+    plan, _ = write_folders(run, out, page=job)
+    return run, plan, job
 
 
 def manifest_groups(out: Path) -> Counter:
-    """(concept folder, group folder) -> number of files, from the manifest the tree writer left."""
+    """(concept folder, group folder) -> number of photos, from the manifest the tree writer left."""
     from proxysort.output import read_manifest
 
     manifest = read_manifest(out)
     assert manifest is not None
-    return Counter(tuple(e.path.split("/")[:2]) for e in manifest.files)
+    return Counter(tuple(e.path.split("/")[:2]) for e in manifest.files if e.companion_of is None and not e.orphan)
+
+
+def page_data(out: Path):
+    from proxysort.outdir import OutDir
+    from proxysort.page.publish import read_page_data_at
+
+    with OutDir.open(out) as od:
+        return read_page_data_at(od)
+
+
+def shown_groups(data) -> Counter:
+    return Counter({(c.folder, g.name): len(g.photos) for c in data.concepts for g in c.groups})
 
 
 # ------------------------------------------------------------------------------------------ escaping
 
 
-def test_text_escapes_markup_controls_and_undecodable_bytes() -> None:
-    from proxysort.page import _text
+def test_display_shows_controls_and_undecodable_bytes_as_text() -> None:
+    from proxysort.page.render import display
 
-    assert _text('<script>"x"&\'y\'') == "&lt;script&gt;&quot;x&quot;&amp;&#x27;y&#x27;"
-    assert _text("a\nb\tc\x7f") == "a\u240ab\u2409c\u2421"
+    assert display("a\nb\tc\x7f") == "a\u240ab\u2409c\u2421"
     name = os.fsdecode(b"caf\xe9-\xff.jpg")  # not UTF-8: surrogate escapes
-    shown = _text(name)
-    assert shown == "caf\ufffd-\ufffd.jpg"
-    shown.encode("utf-8")  # writable into a UTF-8 page
-    assert _text("\ud800 lone") == "? lone"
+    assert display(name) == "caf\ufffd-\ufffd.jpg"
+    assert display("\ud800 lone") == "? lone"
 
 
-def test_file_url_percent_encodes_the_raw_bytes() -> None:
+def test_links_are_relative_and_percent_encode_the_raw_bytes() -> None:
     from urllib.parse import unquote_to_bytes
 
-    from proxysort.page import file_url
+    from proxysort.page.render import rel_url
 
-    for raw in [b"/p/a b#c?d%e.jpg", b"/p/<x>\"'\n.png", b"/p/caf\xe9.jpg", "/p/日本.jpg".encode()]:
-        url = file_url(os.fsdecode(raw))
-        assert url.startswith("file:///") and re.fullmatch(r"[A-Za-z0-9/:%._~-]+", url), url
-        assert unquote_to_bytes(url[len("file://"):]) == raw
+    for raw in [b"color/red/a b#c?d%e.jpg", b"color/red/<x>\"'\n.png", b"color/red/caf\xe9.jpg",
+                "color/red/日本.jpg".encode(), b"javascript:alert(1)/x/y.png"]:
+        url = rel_url(os.fsdecode(raw))
+        assert re.fullmatch(r"[A-Za-z0-9/%._~-]+", url), url  # no ':' so never a scheme
+        assert unquote_to_bytes(url) == raw
 
 
-def test_csp_pins_the_inline_style_and_script_by_hash() -> None:
-    from proxysort.page import CSP, PageData, render
+def test_csp_pins_the_shipped_style_and_script_by_hash() -> None:
+    from importlib import resources
+
+    from proxysort.page import PageData
+    from proxysort.page.render import render
 
     page = render(PageData("2026-01-01 00:00 UTC", "m", ["/p"], 0, [], []))
     csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page).group(1)
     assert "unsafe-inline" not in csp and "unsafe-eval" not in csp and "default-src 'none'" in csp
-    assert csp.startswith(CSP.split("style-src")[0])
     blocks = re.findall(r"<(style|script)>(.*?)</\1>", page, flags=re.S)
     assert {kind for kind, _ in blocks} == {"style", "script"}
     for kind, body in blocks:
         digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
         assert f"'sha256-{digest}'" in csp.split(f"{kind}-src")[1].split(";")[0]
+    shipped = resources.files("proxysort") / "templates"
+    assert (shipped / "page.js").read_text() in [b for k, b in blocks if k == "script"]
+    assert (shipped / "page.css").read_text() in [b for k, b in blocks if k == "style"]
     markup = re.sub(r"<(script|style)>.*?</\1>", "", page, flags=re.S)
     assert re.search(r"\son[a-z]+\s*=", markup) is None and " style=" not in markup  # no inline handlers or styles
-
-
-# ------------------------------------------------------------------------------------------ thumbnails
-
-
-def test_thumbnails_are_made_once_upright_small_and_outside_the_photos(tmp_path: Path) -> None:
-    from PIL import Image
-
-    from proxysort.thumbs import THUMB_SIZE, make_thumbnails, thumbs_dir
-
-    photos = tmp_path / "photos"
-    big = make_photo(photos / "big.jpg", (30, 120, 200), size=(1600, 1200), quality=95)
-    exif = Image.Exif()
-    exif[0x0112] = 6  # stored sideways: a viewer turns it 90° clockwise, so it is portrait upright
-    sideways = make_photo(photos / "sideways.jpg", (200, 40, 40), size=(800, 400), exif=exif)
-    bad = photos / "bad.jpg"
-    bad.write_bytes(b"\xff\xd8 not a jpeg")
-    before = snapshot(photos)
-    cache = tmp_path / "cache"
-
-    thumbs, stats = make_thumbnails([big, sideways, bad], cache, workers=2)
-    assert (stats.made, stats.reused, stats.failed) == (2, 0, 1)
-    assert thumbs[2].path is None and "not an image" in (thumbs[2].error or "")
-    for t in thumbs[:2]:
-        assert t.path is not None and t.path.is_relative_to(thumbs_dir(cache)) and t.path.suffix == ".jpg"
-    with Image.open(thumbs[0].path) as im:
-        assert im.size == (THUMB_SIZE * 4 // 3, THUMB_SIZE)  # shorter side THUMB_SIZE, aspect kept
-    with Image.open(thumbs[1].path) as im:
-        assert im.width < im.height  # EXIF orientation applied
-    assert thumbs[0].path.stat().st_size < 0.1 * big.stat().st_size
-    mtimes = [t.path.stat().st_mtime_ns for t in thumbs[:2]]
-
-    again, stats2 = make_thumbnails([sideways, big], cache)
-    assert (stats2.made, stats2.reused) == (0, 2)
-    assert [t.path for t in again] == [thumbs[1].path, thumbs[0].path]
-    assert [t.path.stat().st_mtime_ns for t in thumbs[:2]] == mtimes  # not regenerated
-    assert_unchanged(before, photos)
-    assert not any(t.path.is_relative_to(photos) for t in again)
+    assert '<meta name="generator" content="proxysort">' in page
 
 
 # ------------------------------------------------------------------------------------------ page data
 
 
+def _valid_data() -> dict:
+    return {
+        "tool": "proxysort-page", "version": 2, "created": "2026-01-01 00:00 UTC", "model": "m", "sources": ["/p"],
+        "photos": 1, "skipped": [],
+        "concepts": [{
+            "concept": "color", "folder": "color", "words": ["red", "blue"], "word_source": "user", "names": ["red"],
+            "mode": "subspace", "feature": "prompt", "k": 1, "fit": None, "map_points": [[0.5, 0.5, 0]],
+            "map_variance": [0.5, 0.2],
+            "groups": [{"name": "red", "word_scores": [0.3, 0.1], "photos": [
+                {"src": "/p/a.png", "dest": "color/red/a.png", "album": "", "score": 0.9, "fit": None,
+                 "thumb": None, "size": None, "mtime_ns": None, "also": []}]}],
+        }],
+    }
+
+
+def _set(path: str, value):
+    def change(d: dict) -> dict:
+        keys = path.split(".")
+        target = d
+        for key in keys[:-1]:
+            target = target[int(key)] if isinstance(target, list) else target[key]
+        last = keys[-1]
+        if isinstance(target, list):
+            target[int(last)] = value
+        else:
+            target[last] = value
+        return d
+    return change
+
+
+@pytest.mark.parametrize("change", [
+    _set("concepts.0.k", '<meta http-equiv=refresh content="0;url=https://example.invalid/">'),  # F8
+    _set("concepts.0.groups.0.photos.0.score", "0.9"),
+    _set("concepts.0.map_points.0", [0.5, 0.5]),
+    _set("concepts.0.map_points.0", [0.5, 0.5, "x"]),
+    _set("concepts.0.map_points.0", [0.5, 0.5, 7]),
+    _set("concepts.0.names", [1, 2]),
+    _set("concepts.0.groups.0.name", 3),
+    _set("concepts.0.map_variance", "lots"),
+    _set("concepts.0.groups.0.word_scores", [0.3]),  # shorter than the words
+    _set("concepts.0.groups.0.photos.0.thumb", "../../etc/passwd"),
+    _set("concepts.0.groups.0.photos.0.score", float("nan")),
+    _set("concepts.0.groups.0.photos.0.src", "x" * 5000),
+    _set("concepts", {"a": 1}),
+    _set("version", 1),
+], ids=["k-html", "score-str", "short-point", "point-group-str", "point-group-range", "names-numbers",
+        "group-name-number", "variance-str", "short-word-scores", "thumb-path", "score-nan", "long-text",
+        "concepts-object", "old-version"])
+def test_page_data_is_read_as_strictly_as_the_manifest(change) -> None:
+    """F8, F13: anything of the wrong type, range or length is one PageDataError, never a traceback or markup."""
+    from proxysort.page import PageData, PageDataError
+
+    assert PageData.from_json(json.dumps(_valid_data())).concepts[0].k == 1
+    with pytest.raises(PageDataError):
+        PageData.from_json(json.dumps(change(_valid_data())))
+
+
+def test_page_data_nested_deep_or_not_json_is_refused() -> None:
+    from proxysort.page import PageData, PageDataError
+
+    for text in ["[" * 100_000 + "]" * 100_000, "{not json", '"text"', json.dumps({"tool": "other"})]:
+        with pytest.raises(PageDataError):
+            PageData.from_json(text)
+
+
+# ------------------------------------------------------------------------------------------ the page = the tree
+
+
 def test_page_groups_and_counts_are_the_manifests(photo_folder: Path, tmp_path: Path, tiny_clip) -> None:
-    from proxysort.page import PAGE_DATA_NAME, PAGE_NAME, PageData, make_page, read_page_data
+    from proxysort.pagefiles import PAGE_DATA_NAME, PAGE_NAME, thumb_rel
 
     for i, name in enumerate(HOSTILE):
         make_photo(photo_folder / name, (20 * i, 90, 200))
     out = tmp_path / "sorted"
-    run, plan = sorted_run(photo_folder, tiny_clip, tmp_path / "cache", out, by=("color", "shape"))
     before = snapshot(photo_folder)
-    page, stats = make_page(run, plan.dest, out, cache_root=tmp_path / "cache", mode="zeroshot", model="tiny")
-    assert page == out / PAGE_NAME and stats.failed == 0 and stats.made == len(run.paths)
-    data = read_page_data(out)
-    assert data is not None
-    shown = Counter({(c.folder, g.name): len(g.photos) for c in data.concepts for g in c.groups})
-    assert shown == manifest_groups(out)
-    assert data.photos == len(run.paths) == 16
+    run, plan, job = sorted_run(photo_folder, tiny_clip, tmp_path / "cache", out, by=("color", "shape"))
+    assert job.outcome.page == out / PAGE_NAME and job.stats.failed == 0 and job.stats.made == len(run.paths) == 16
+    data = page_data(out)
+    assert shown_groups(data) == manifest_groups(out)
     for c in data.concepts:
         scores = [[p.score for p in g.photos] for g in c.groups]
         assert all(s == sorted(s, reverse=True) for s in scores)  # most typical first
         assert len(c.map_points) == 16 and {int(g) for *_, g in c.map_points} == set(range(len(c.groups)))
         assert all(len(g.word_scores) == len(c.words) for g in c.groups)
+        assert c.fit is not None and all(-1 <= p.fit <= 1 for g in c.groups for p in g.photos)
+        for g in c.groups:
+            for p in g.photos:  # the thumbnail is in OUT, named by the full hash of the original
+                assert p.thumb == hashlib.sha256(Path(p.src).read_bytes()).hexdigest()
+                assert (out / thumb_rel(p.thumb)).is_file()
+                parent = Path(p.src).parent
+                assert p.album == ("" if parent == photo_folder else str(parent.relative_to(photo_folder)))
 
-    html = page.read_text(encoding="utf-8")
+    html = (out / PAGE_NAME).read_text(encoding="utf-8")
     body = html.split("</head>", 1)[1].rsplit("<script>", 1)[0]
-    assert "<script" not in body and "<img src=x" not in body and "onerror=" not in body.replace("onerror=&quot;", "")
-    assert "&lt;img src=x onerror=&quot;window.pwned=1&quot;&gt;.png" in body
-    assert "quote&#x27;s &quot;and&quot;\u240anewline.png" in body
+    assert "<script" not in body and "<img src=x" not in body and "onerror=" not in body.replace("onerror=&#34;", "")
+    assert "&lt;img src=x onerror=&#34;window.pwned=1&#34;&gt;.png" in body
+    assert "quote&#39;s &#34;and&#34;\u240anewline.png" in body
     assert "percent%20%2541%20%23hash%20%3Fq%20%26amp%3B%20.png" in body  # the link's URL
+    assert "file://" not in body and str(tmp_path / "cache") not in body  # every link relative
     assert_unchanged(before, photo_folder)
 
     # A repeated run leaves page and data byte-identical and untouched (the date included).
-    mtimes = [(out / n).stat().st_mtime_ns for n in (PAGE_NAME, PAGE_DATA_NAME)]
-    make_page(run, plan.dest, out, cache_root=tmp_path / "cache", mode="zeroshot", model="tiny")
-    assert [(out / n).stat().st_mtime_ns for n in (PAGE_NAME, PAGE_DATA_NAME)] == mtimes
-    assert PageData.from_json((out / PAGE_DATA_NAME).read_text()) == data
+    mtimes = [(out / n).stat().st_mtime_ns for n in (PAGE_NAME, PAGE_DATA_NAME, ".proxysort.json")]
+    _, _, again = sorted_run(photo_folder, tiny_clip, tmp_path / "cache", out, by=("color", "shape"))
+    assert again.stats.made == 0
+    assert [(out / n).stat().st_mtime_ns for n in (PAGE_NAME, PAGE_DATA_NAME, ".proxysort.json")] == mtimes
 
 
-def test_keep_listed_drops_photos_the_manifest_no_longer_lists(photo_folder: Path, tmp_path: Path, tiny_clip) -> None:
-    from proxysort.page import build_page_data, keep_listed
-    from proxysort.thumbs import Thumb
-
-    out = tmp_path / "sorted"
-    run, plan = sorted_run(photo_folder, tiny_clip, tmp_path / "cache", out)
-    data = build_page_data(run, plan.dest, [Thumb(None)] * len(run.paths), mode="zeroshot", model="tiny")
-    first = data.concepts[0].groups[0]
-    gone = {p.dest for p in first.photos}
-    listed = [p.dest for g in data.concepts[0].groups for p in g.photos if p.dest not in gone]
-    kept = keep_listed(data, listed)
-    assert sum(len(g.photos) for g in kept.concepts[0].groups) == 12 - len(gone)
-    assert first.name not in {g.name for g in kept.concepts[0].groups}
-    assert {int(g) for *_, g in kept.concepts[0].map_points} == set(range(len(kept.concepts[0].groups)))
-
-
-def test_rebuild_remakes_missing_thumbnails_and_follows_the_manifest(photo_folder: Path, tmp_path: Path, tiny_clip) -> None:
-    import json
-
-    from proxysort.errors import OutputError
-    from proxysort.page import make_page, read_page_data, rebuild_page
+def test_a_stale_page_is_reconciled_with_the_manifest(photo_folder: Path, tmp_path: Path, tiny_clip) -> None:
+    """F6: page data left by another run (other groups) never decides the groups: the manifest does."""
+    from proxysort.page.publish import rebuild_page
+    from proxysort.pagefiles import PAGE_DATA_NAME
 
     out, cache = tmp_path / "sorted", tmp_path / "cache"
-    run, plan = sorted_run(photo_folder, tiny_clip, cache, out)
-    make_page(run, plan.dest, out, cache_root=cache, mode="subspace", model="tiny")
-    data = read_page_data(out)
-    victim = data.concepts[0].groups[0].photos[0]
-    Path(victim.thumb).unlink()
-    manifest_path = out / ".proxysort.json"
-    manifest = json.loads(manifest_path.read_text())
-    dropped = manifest["files"].pop()
-    manifest_path.write_text(json.dumps(manifest))
+    sorted_run(photo_folder, tiny_clip, cache, out)
+    stale = json.loads((out / PAGE_DATA_NAME).read_text())
+    groups = stale["concepts"][0]["groups"]
+    moved = groups[0]["photos"].pop()
+    groups[1]["photos"].append(moved)  # the page says one photo is in another group
+    groups.append({"name": "ghost", "word_scores": [], "photos": []})
+    (out / PAGE_DATA_NAME).write_text(json.dumps(stale))
 
-    page, stats = rebuild_page(out, cache)
-    assert (stats.made, stats.failed) == (1, 0) and Path(victim.thumb).is_file()
-    again = read_page_data(out)
-    assert sum(len(g.photos) for c in again.concepts for g in c.groups) == 11
-    assert dropped["path"] not in {p.dest for c in again.concepts for g in c.groups for p in g.photos}
-    assert Counter({(c.folder, g.name): len(g.photos) for c in again.concepts for g in c.groups}) == manifest_groups(out)
+    rebuild_page(out, cache)
+    data = page_data(out)
+    assert shown_groups(data) == manifest_groups(out)
+    assert "ghost" not in {g.name for c in data.concepts for g in c.groups}
+    assert data.concepts[0].map_points == []  # drawn for other groups: left out
+
+
+def test_duplicates_are_shown_once_with_where_else_they_are(photo_folder: Path, tmp_path: Path, tiny_clip) -> None:
+    (photo_folder / "trip").mkdir()
+    original = photo_folder / "a" / "img01.png"
+    (photo_folder / "trip" / "copy.png").write_bytes(original.read_bytes())
+    out = tmp_path / "sorted"
+    sorted_run(photo_folder, tiny_clip, tmp_path / "cache", out)
+    data = page_data(out)
+    photos = [p for c in data.concepts for g in c.groups for p in g.photos]
+    assert len(photos) == 12  # 13 photos, one byte-identical pair linked once
+    notes = [p.also for p in photos if p.also]
+    assert notes in ([["trip/copy.png"]], [["a/img01.png"]])
+    html = (out / "index.html").read_text()
+    assert "also in " in html and "(the same photo)" in html
+
+
+def test_the_page_is_written_on_the_held_folder_even_if_out_is_swapped(photo_folder: Path, tmp_path: Path, tiny_clip) -> None:
+    """F3: OUT renamed and replaced by a link to the photos between the tree and the page: nothing of the
+    page reaches the photo folder; it lands in the folder that was locked."""
+    from proxysort.page.publish import PageJob
+    from proxysort.proxy import ProxyConfig
+    from proxysort.sorting import By, page_run, sort, write_folders
+
+    out, cache = tmp_path / "sorted", tmp_path / "cache"
+    run = sort(photo_folder, [By("color", words=["red", "green", "blue"], k=3)], model=tiny_clip, cache_dir=cache,
+               training=ProxyConfig(epochs=1))
+    job = PageJob(page_run(run), cache)
+
+    class Swapping:
+        def prepare(self, where: Path) -> None:
+            job.prepare(where)
+
+        def __call__(self, od, summary) -> None:  # the moment after the tree, before the page
+            out.rename(tmp_path / "moved")
+            out.symlink_to(photo_folder)
+            job(od, summary)
+
+    before = snapshot(photo_folder)
+    write_folders(run, out, page=Swapping())
+    assert_unchanged(before, photo_folder)
+    assert (tmp_path / "moved" / "index.html").is_file() and (tmp_path / "moved" / ".proxysort-thumbs").is_dir()
+
+
+def test_a_users_index_html_is_neither_replaced_nor_cleaned(photo_folder: Path, tmp_path: Path, tiny_clip) -> None:
+    """F2 (K12), F23: clean removes the page files proxysort made (and partial files), never the user's."""
+    from proxysort.output import clean_tree
+
+    out, cache = tmp_path / "sorted", tmp_path / "cache"
+    sorted_run(photo_folder, tiny_clip, cache, out)
+    (out / ".proxysort-partial-0123abcd").write_text("a write killed halfway")
+    clean_tree(out)
+    assert not out.exists()  # page, data, thumbnails, partial file and manifest all proxysort's: all gone
+
+    sorted_run(photo_folder, tiny_clip, cache, out)
+    (out / "index.html").write_text("<p>my notes</p>")
+    _, _, job = sorted_run(photo_folder, tiny_clip, cache, out)  # a re-run does not replace it either
+    assert job.outcome.page is None and (out / "index.html").read_text() == "<p>my notes</p>"
+    assert any("not a page proxysort made" in n for n in job.outcome.notes)
+    clean_tree(out)
+    assert sorted(os.listdir(out)) == ["index.html"] and (out / "index.html").read_text() == "<p>my notes</p>"
+
+
+def test_a_fifo_at_the_page_or_its_data_never_blocks(photo_folder: Path, tmp_path: Path, tiny_clip) -> None:
+    """F9: the page step reads nothing it could block on (O_NONBLOCK, regular files only)."""
+    import threading
+
+    from proxysort.page.publish import rebuild_page
+
+    out, cache = tmp_path / "sorted", tmp_path / "cache"
+    sorted_run(photo_folder, tiny_clip, cache, out)
+    for name in ("index.html", ".proxysort-page.json"):
+        (out / name).unlink()
+        os.mkfifo(out / name)
+    finished = threading.Event()
+    result: list = []
+
+    def show() -> None:
+        result.append(rebuild_page(out, cache))
+        finished.set()
+
+    threading.Thread(target=show, daemon=True).start()
+    assert finished.wait(60), "show blocked on a FIFO"
+    assert result[0].page is None  # the FIFO at index.html is not ours: left alone, said once
+    assert (out / ".proxysort-page.json").is_file()  # our own hidden name: replaced by the data
+
+
+def test_show_refuses_an_out_inside_the_photos_and_a_folder_without_trees(tmp_path: Path) -> None:
+    from proxysort.errors import OutputError
+    from proxysort.page.publish import rebuild_page
 
     with pytest.raises(OutputError, match="proxysort cluster"):
-        rebuild_page(tmp_path / "nothing-here", cache)
-
-
-def test_a_later_run_keeps_other_concepts_only_while_the_manifest_lists_them(photo_folder: Path, tmp_path: Path, tiny_clip) -> None:
-    from proxysort.page import make_page, read_page_data
-
-    out, cache = tmp_path / "sorted", tmp_path / "cache"
-    run, plan = sorted_run(photo_folder, tiny_clip, cache, out, by=("shape",), k=2)
-    make_page(run, plan.dest, out, cache_root=cache, mode="subspace", model="tiny")
-    run, plan = sorted_run(photo_folder, tiny_clip, cache, out, by=("color",))
-    make_page(run, plan.dest, out, cache_root=cache, mode="subspace", model="tiny")
-    data = read_page_data(out)
-    # The page shows exactly the concept trees the manifest lists: both if the tree writer keeps the
-    # earlier concept's folder beside the new one, else only the new one.
-    listed = {folder for folder, _ in manifest_groups(out)}
-    assert {c.folder for c in data.concepts} == listed and "color" in listed
-    assert Counter({(c.folder, g.name): len(g.photos) for c in data.concepts for g in c.groups}) == manifest_groups(out)
+        rebuild_page(tmp_path / "nothing-here", tmp_path / "cache")

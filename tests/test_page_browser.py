@@ -1,14 +1,16 @@
 """The review page in a real headless Chromium (Debian's ``chromium``; ``.ci/run`` installs it).
 
 What a person would see, checked from the rendered page after its script ran: the groups and counts equal
-the manifest, every thumbnail loads, hostile file names are shown as text and run nothing, every link opens
-the right original, a missing thumbnail shows a placeholder, and tabs switch concepts.
+the manifest, every thumbnail loads (also from a copy of OUT with proxysort's cache deleted), hostile file
+names are shown as text and run nothing, every link opens the right photo through the tree, a missing
+thumbnail shows a placeholder, tabs switch concepts, and a malformed URL fragment breaks nothing.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections import Counter
 from pathlib import Path
 from urllib.parse import unquote_to_bytes, urlparse
@@ -21,6 +23,7 @@ from tests.test_page import HOSTILE, manifest_groups, sorted_run
 
 CHROMIUM = find_chromium()
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.usefixtures("one_torch_thread"),
     pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; .ci/run does it)"),
 ]
@@ -46,6 +49,8 @@ COLLECT = """
     }))).flat(),
     links: [...document.querySelectorAll("a.t")].map(a => a.href),
     alts: [...document.images].map(i => i.alt),
+    captions: [...document.querySelectorAll("a.t .cap")].map(c => [c.querySelector("b").textContent, c.querySelector("i").textContent]),
+    ready: document.documentElement.getAttribute("data-ready-ms") !== null,
     text: document.body.textContent,
     broken: document.querySelectorAll(".t.broken").length,
   };
@@ -62,21 +67,18 @@ def browser():
 @pytest.fixture
 def hostile_page(photo_folder: Path, tmp_path: Path, tiny_clip):
     """A sorted folder with hostile names (and one that is not UTF-8, which the index skips), and its page."""
-    from proxysort.page import make_page
-
     for i, name in enumerate(HOSTILE):
         make_photo(photo_folder / name, (20 * i, 90, 200))
     make_photo(Path(os.fsdecode(bytes(photo_folder) + b"/caf\xe9.png")), (1, 2, 3))
     out = tmp_path / "sorted"
-    run, plan = sorted_run(photo_folder, tiny_clip, tmp_path / "cache", out, by=("color", "shape"))
-    page, _ = make_page(run, plan.dest, out, cache_root=tmp_path / "cache", mode="subspace", model="tiny")
-    return page, out
+    _, _, job = sorted_run(photo_folder, tiny_clip, tmp_path / "cache", out, by=("color", "shape"))
+    return job.outcome.page, out
 
 
 def _from_manifest(out: Path) -> dict[str, str]:
-    """Manifest path -> the original's path, as the tree writer recorded them."""
+    """Manifest path -> the original's path, as the tree writer recorded them (photos, not companions)."""
     manifest = json.loads((out / ".proxysort.json").read_text())
-    return {e["path"]: e["source"] for e in manifest["files"]}
+    return {e["path"]: e["source"] for e in manifest["files"] if "companion_of" not in e}
 
 
 def test_page_shows_the_manifest_loads_every_thumbnail_and_runs_no_file_name(browser, hostile_page, tmp_path) -> None:
@@ -96,10 +98,14 @@ def test_page_shows_the_manifest_loads_every_thumbnail_and_runs_no_file_name(bro
             assert g["doubt"] >= 1 and g["jump"] and g["jump"].endswith("-doubt")
     # Every thumbnail loads.
     assert len(seen["loaded"]) == 32 and all(seen["loaded"])
-    # Every thumbnail links to its original: the URL decodes back to the manifest's source bytes.
-    sources = {os.fsencode(s) for s in _from_manifest(out).values()}
+    # Every thumbnail links to its photo through the tree: the URL decodes back to the manifest's path.
+    entries = {os.fsencode(str(out / p)) for p in _from_manifest(out)}
     linked = [unquote_to_bytes(urlparse(u).path) for u in seen["links"]]
-    assert set(linked) == sources and len(linked) == 32
+    assert set(linked) == entries and len(linked) == 32
+    # Each tile names its file and its album (the folder under the photo root).
+    albums = {os.path.basename(s): os.path.basename(os.path.dirname(s)) if os.path.dirname(s) == str(photo_root(out))
+              else os.path.relpath(os.path.dirname(s), photo_root(out)) for s in _from_manifest(out).values()}
+    assert all(albums[name.replace("\u240a", "\n")] == album for name, album in seen["captions"])
     # Hostile names render as text, exactly (a newline as its visible symbol).
     for name in HOSTILE:
         assert name.replace("\n", "\u240a") in seen["alts"]
@@ -108,13 +114,47 @@ def test_page_shows_the_manifest_loads_every_thumbnail_and_runs_no_file_name(bro
     assert (tmp_path / "page.png").stat().st_size > 10_000
 
 
+def photo_root(out: Path) -> Path:
+    return Path(json.loads((out / ".proxysort-page.json").read_text())["sources"][0])
+
+
+def test_a_copied_out_shows_every_thumbnail_with_the_cache_deleted(browser, hostile_page, tmp_path) -> None:
+    """The page is portable: thumbnails inside OUT, linked relatively; proxysort's cache plays no part."""
+    page, out = hostile_page
+    shutil.rmtree(tmp_path / "cache")
+    copy = tmp_path / "elsewhere" / "copied"
+    shutil.copytree(out, copy, symlinks=True)
+    shutil.rmtree(out)
+    browser.open((copy / "index.html").as_uri())
+    seen = browser.evaluate(COLLECT)
+    assert seen["ready"] and seen["broken"] == 0
+    assert len(seen["loaded"]) == 32 and all(seen["loaded"])
+
+
+def test_a_malformed_fragment_breaks_nothing(browser, hostile_page) -> None:
+    """F22: ``index.html#%E0%A4%A`` (a bad bookmark) must not stop the page's script."""
+    page, out = hostile_page
+    browser.open(page.as_uri() + "#%E0%A4%A")
+    state = browser.evaluate(
+        """(() => {
+          const hidden = () => [...document.querySelectorAll("section.concept")].map(s => s.hidden);
+          const before = hidden();
+          document.querySelectorAll("nav.tabs a")[1].click();
+          return {ready: document.documentElement.getAttribute("data-ready-ms") !== null, before, after: hidden()};
+        })()"""
+    )
+    assert state == {"ready": True, "before": [False, True], "after": [True, False]}
+
+
 def test_missing_thumbnail_shows_a_placeholder_and_tabs_switch(browser, hostile_page) -> None:
-    from proxysort.page import read_page_data
+    from tests.test_page import page_data
+
+    from proxysort.pagefiles import thumb_rel
 
     page, out = hostile_page
-    data = read_page_data(out)
+    data = page_data(out)
     first = data.concepts[0].groups[0].photos[0]
-    Path(first.thumb).unlink()  # e.g. the cache was cleared
+    (out / thumb_rel(first.thumb)).unlink()  # e.g. someone tidied the hidden folder
     browser.open(page.as_uri())
     state = browser.evaluate(
         """(async () => {
@@ -143,20 +183,23 @@ def test_missing_thumbnail_shows_a_placeholder_and_tabs_switch(browser, hostile_
 def test_large_groups_open_small_and_expand_to_every_photo_safely(browser, tmp_path) -> None:
     """Past the first thumbnails a grid is data turned into elements by the page's script: the page opens
     with a few hundred elements, and expanding shows every photo, hostile names still as plain text."""
-    from proxysort.page import INITIAL_THUMBS, PageConcept, PageData, PageGroup, PagePhoto, write_page
+    from proxysort.page import PageConcept, PageData, PageGroup, PagePhoto
+    from proxysort.page.render import INITIAL_THUMBS, render
+    from proxysort.pagefiles import thumb_rel
 
-    thumb = make_photo(tmp_path / "cache" / "t.jpg", (10, 200, 90), size=(320, 240))
+    out = tmp_path / "sorted"
+    digest = "ab" + "0" * 62
+    make_photo(out / thumb_rel(digest), (10, 200, 90), size=(320, 240))
     names = [f"{i:03d}-{HOSTILE[i % len(HOSTILE)]}" if i % 7 == 0 else f"{i:03d}.jpg" for i in range(150)]
     # In the JSON block (the end of the typical grid): "<!--<script" would change how the HTML parser reads
     # the rest of a script block if "<" were not escaped there.
     names[100] = '<!--<script><img src=x onerror="window.pwned=3">.png'
 
-    photos = [PagePhoto(f"/photos/{n}", f"color/red/{n}", round(1 - i / 300, 4), str(thumb)) for i, n in enumerate(names)]
+    photos = [PagePhoto(f"/photos/{n}", f"color/red/{n}", "", round(1 - i / 300, 4), None, digest) for i, n in enumerate(names)]
     group = PageGroup("red", photos, [0.3, 0.1])
     concept = PageConcept("color", "color", ["red", "blue"], "user", ["red"], "subspace", "prompt", 1, [group], [[0.5, 0.5, 0]], [0.5, 0.2])
-    out = tmp_path / "sorted"
-    out.mkdir()
-    page = write_page(out, PageData("2026-01-01 00:00 UTC", "tiny", ["/photos"], 150, [], [concept]))
+    page = out / "index.html"
+    page.write_text(render(PageData("2026-01-01 00:00 UTC", "tiny", ["/photos"], 150, [], [concept])))
 
     browser.open(page.as_uri())
     before = browser.evaluate("document.querySelectorAll('a.t').length")
@@ -171,4 +214,5 @@ def test_large_groups_open_small_and_expand_to_every_photo_safely(browser, tmp_p
     shown = [name.replace("\n", "\u240a") for name in names]
     order = shown[: 150 - doubt] + shown[150 - doubt :][::-1]  # typical best first, then least typical first
     assert seen["alts"] == order
-    assert [unquote_to_bytes(urlparse(u).path).decode() for u in seen["links"]] == [f"/photos/{n}" for n in names[: 150 - doubt] + names[150 - doubt :][::-1]]
+    assert [unquote_to_bytes(urlparse(u).path).decode() for u in seen["links"]] == [
+        f"{out}/color/red/{n}" for n in names[: 150 - doubt] + names[150 - doubt :][::-1]]

@@ -132,20 +132,28 @@ class ThumbCache:
         self._od: OutDir | None = None
         self._lock = threading.Lock()
         base = Path(os.path.abspath(cache_root))
+        self.problem = self._inside(Path(os.path.realpath(base)), base, photo_roots)  # before making anything
+        if self.problem:
+            return
         try:
             od = OutDir.open(base, create=True)
             od.dir_fd(f"thumbs/{THUMB_KIND}", create=True)
         except (OutputError, OSError) as exc:
             self.problem = f"the thumbnail cache in {base} cannot be used ({_reason(exc)})"
             return
-        real = Path(os.path.realpath(od.real_path() / "thumbs"))
+        self.problem = self._inside(od.real_path(), base, photo_roots)  # where the folder opened really is
+        if self.problem:
+            od.close()
+            return
+        self._od = od
+
+    @staticmethod
+    def _inside(real: Path, base: Path, photo_roots: Sequence[Path]) -> str | None:
         for root in photo_roots:
             real_root = Path(os.path.realpath(root))
             if real == real_root or real.is_relative_to(real_root):
-                od.close()
-                self.problem = f"the thumbnail cache {base / 'thumbs'} is inside the photo folder {root}; it is not used"
-                return
-        self._od = od
+                return f"the thumbnail cache {base / 'thumbs'} is inside the photo folder {root}; it is not used"
+        return None
 
     def close(self) -> None:
         if self._od is not None:

@@ -16,6 +16,7 @@ from typing import Iterable
 
 MANIFEST = ".proxysort.json"
 PAGE_FILES = {"index.html", ".proxysort-page.json"}  # the review page at OUT's top: proxysort's, not a tree entry
+PAGE_THUMBS = ".proxysort-thumbs"  # the page's thumbnails, also proxysort's bookkeeping
 
 
 def walk(out: Path) -> tuple[set[str], set[str]]:
@@ -23,6 +24,8 @@ def walk(out: Path) -> tuple[set[str], set[str]]:
     files, dirs = set(), set()
     for dirpath, dirnames, filenames in os.walk(out):
         rel = os.path.relpath(dirpath, out)
+        if rel == ".":
+            dirnames[:] = [d for d in dirnames if d != PAGE_THUMBS]
         for name in dirnames:
             p = os.path.normpath(os.path.join(rel, name))
             (files if os.path.islink(os.path.join(dirpath, name)) else dirs).add(p)
@@ -84,7 +87,8 @@ def digest(path: Path) -> str:
 def contents_under(folder: Path) -> dict[str, int]:
     """SHA-256 of every regular file under ``folder`` (links not followed) -> how many files hold it."""
     counts: dict[str, int] = {}
-    for dirpath, _, filenames in os.walk(folder):
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if d != PAGE_THUMBS]
         for name in filenames:
             p = Path(dirpath) / name
             if name == MANIFEST or name in PAGE_FILES or name.startswith(".proxysort-partial-"):

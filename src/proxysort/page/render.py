@@ -305,7 +305,7 @@ def render(data: "PageData") -> str:
         concepts=[_concept_view(i, c, data.model) for i, c in enumerate(data.concepts)],
         title=" \u00b7 ".join(display(c.concept) for c in data.concepts),
         sources=", ".join(display(s) for s in data.sources) or "(listed files)",
-        csp=csp(colours),
+        csp=Markup(csp(colours)),  # base64 and quotes only: no `"` can end the attribute
         css=Markup(template_text("page.css")),
         js=Markup(template_text("page.js")),
         colours=Markup(colours),

@@ -147,9 +147,8 @@ def test_a_malformed_fragment_breaks_nothing(browser, hostile_page) -> None:
 
 
 def test_missing_thumbnail_shows_a_placeholder_and_tabs_switch(browser, hostile_page) -> None:
-    from tests.test_page import page_data
-
     from proxysort.pagefiles import thumb_rel
+    from tests.test_page import page_data
 
     page, out = hostile_page
     data = page_data(out)

@@ -318,7 +318,8 @@ class PageRecord:
         thumbs = data.get("thumbs", [])
         if not isinstance(thumbs, list) or not all(is_hex_digest(t) for t in thumbs):
             raise ManifestError("page.thumbs is not a list of SHA-256 digests")
-        return cls(hashes["html"], hashes["data"], tuple(thumbs))  # type: ignore[arg-type]
+        html, page_data = (value if isinstance(value, str) else None for value in hashes.values())
+        return cls(html, page_data, tuple(str(t) for t in thumbs))
 
 
 def is_hex_digest(value: object) -> bool:

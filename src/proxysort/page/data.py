@@ -16,7 +16,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence, TypeVar
 
 from proxysort.manifest import Manifest, is_hex_digest, is_manifest_text
 
@@ -31,6 +31,9 @@ MAP_POINTS = 3000
 MAX_TEXT = 4096
 MAX_ITEMS = 10_000_000
 MAX_WORDS = 10_000
+
+
+T = TypeVar("T")
 
 
 class PageDataError(ValueError):
@@ -178,7 +181,7 @@ def _number(value: object, what: str, lo: float, hi: float) -> float:
     return float(value)
 
 
-def _maybe(value: object, check, *args):  # type: ignore[no-untyped-def]
+def _maybe(value: object, check: Callable[..., T], *args: object) -> T | None:
     return None if value is None else check(value, *args)
 
 
@@ -224,15 +227,15 @@ def _concept(value: object) -> PageConcept:
             raise PageDataError("groups[].word_scores does not have one score per word")
         groups.append(PageGroup(_text(g.get("name"), "groups[].name"),
                                 [_photo(p) for p in _items(g.get("photos"), "groups[].photos", MAX_ITEMS)], scores))
-    points = []
+    points: list[list[float]] = []
     for item in _items(c.get("map_points"), "concepts[].map_points", MAP_POINTS):
         point = _items(item, "map_points[]", 3)
         if len(point) != 3:
             raise PageDataError("map_points[] is not [x, y, group]")
-        g = _whole(point[2], "map_points[] group")
-        if g >= len(groups):
+        index = _whole(point[2], "map_points[] group")
+        if index >= len(groups):
             raise PageDataError("map_points[] names a group that is not there")
-        points.append([_number(point[0], "map_points[] x", 0, 1), _number(point[1], "map_points[] y", 0, 1), g])
+        points.append([_number(point[0], "map_points[] x", 0, 1), _number(point[1], "map_points[] y", 0, 1), index])
     return PageConcept(
         concept=_text(c.get("concept"), "concepts[].concept"),
         folder=_text(c.get("folder"), "concepts[].folder"),

@@ -236,7 +236,7 @@ def _place_thumbnails(
     again (``remake``, one batch); a photo whose thumbnail cannot be had is shown as a placeholder (its
     ``thumb`` cleared). Returns how many thumbnails were written into OUT."""
     photos = [p for c in data.concepts for g in c.groups for p in g.photos]
-    source = {}
+    source: dict[str, str] = {}  # thumbnail -> a photo it is made from
     for p in photos:
         if p.thumb is not None:
             source.setdefault(p.thumb, p.src)
@@ -295,8 +295,8 @@ def rebuild_page(
     The groups are the manifest's; scores and words come from the page data where they still describe
     the same photos; thumbnails missing from OUT are copied from the cache or made again from the originals.
     """
-    from proxysort.output import check_location
     from proxysort.outdir import DEFAULT_LOCK_TIMEOUT
+    from proxysort.output import check_location
 
     reporter = reporter or Reporter()
     out = Path(os.path.abspath(Path(out).expanduser()))

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from proxysort.errors import ModelLoadError, UsageError
+from proxysort.precision import AUTO
+from proxysort.precision import check as check_precision
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -54,20 +56,27 @@ def _slug(text: str) -> str:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What the user asked for: model (name or config path), weights (tag, file, or random), device."""
+    """What the user asked for: model (name or config path), weights (tag, file, or random), device, and
+    the image encoder's precision (:mod:`proxysort.precision`; not part of the identity: a store records
+    the precision of its vectors instead, see :meth:`VectorStore.precision`)."""
 
     model: str = DEFAULT_MODEL
     pretrained: str | None = DEFAULT_PRETRAINED
     device: str = "auto"
+    precision: str = AUTO
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "precision", check_precision(self.precision))  # a wrong value fails first
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **overrides: Any) -> "ModelSpec":
-        """Defaults, overridden by ``PROXYSORT_MODEL/PRETRAINED/DEVICE`` in ``env`` (an
+        """Defaults, overridden by ``PROXYSORT_MODEL/PRETRAINED/DEVICE/PRECISION`` in ``env`` (an
         :attr:`Environment.vars`), overridden by explicit values that are not None."""
         values: dict[str, Any] = {
             "model": env.get("PROXYSORT_MODEL") or DEFAULT_MODEL,
             "pretrained": env.get("PROXYSORT_PRETRAINED") or DEFAULT_PRETRAINED,
             "device": env.get("PROXYSORT_DEVICE") or "auto",
+            "precision": env.get("PROXYSORT_PRECISION") or AUTO,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -130,13 +139,36 @@ class ClipModel:
     image_size: int
     embed_dim: int
     config: dict[str, Any] = field(default_factory=dict)
+    #: the image tower's precision: ``auto`` until :meth:`settle_precision` (or the first image) fixes it
+    precision: str = AUTO
+
+    def settle_precision(self, stored: str | None = None) -> str:
+        """Fix the image tower's precision, once, and return it: the one asked for, or for ``auto`` the
+        precision of a store's vectors (``stored``) or else :func:`proxysort.precision.choose`'s pick for
+        this machine. Lazy because choosing measures (a fraction of a second) and a run that embeds no
+        photo should not pay for it. Only the image tower changes: the text path's proxy learning needs
+        fp32 gradients and exact texts."""
+        from proxysort.precision import choose, dtype, follow
+
+        settled = follow(self.precision, stored)
+        if settled == AUTO:
+            settled = choose(self.device, getattr(self.model, "visual", None))
+        visual = getattr(self.model, "visual", None)
+        if visual is not None:
+            visual.to(dtype(settled))  # nothing to do when it is in that format already
+        self.precision = settled
+        return settled
 
     def encode_images(self, batch: "torch.Tensor") -> "np.ndarray":
-        """Unit-norm float32 image features for a preprocessed batch (B×3×H×W)."""
+        """Unit-norm float32 image features for a preprocessed batch (B×3×H×W), whatever :attr:`precision`
+        the image tower runs in."""
         import torch
 
+        from proxysort.precision import dtype
+
+        precision = self.settle_precision() if self.precision == AUTO else self.precision
         with torch.inference_mode():
-            feats = self.model.encode_image(batch.to(self.device, non_blocking=True))
+            feats = self.model.encode_image(batch.to(self.device, dtype=dtype(precision), non_blocking=True))
             feats = torch.nn.functional.normalize(feats.float(), dim=-1)
         return feats.cpu().numpy()
 
@@ -291,7 +323,7 @@ def load_clip(
     model.requires_grad_(False)
     image_size = int(cfg.get("vision_cfg", {}).get("image_size", 224))
     embed_dim = int(cfg.get("embed_dim", 512))
-    return ClipModel(
+    clip = ClipModel(
         spec=spec,
         identity=identity,
         model_name=model_name,
@@ -302,4 +334,9 @@ def load_clip(
         image_size=image_size,
         embed_dim=embed_dim,
         config=cfg,
+        precision=spec.precision,
     )
+    if spec.precision != AUTO:
+        clip.settle_precision()  # asked for by name: no measuring, so at once
+    return clip
+

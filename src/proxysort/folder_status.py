@@ -26,6 +26,7 @@ class StoreStatus:
     failed: int  # remembered decode failures under the folder
     vectors_total: int  # in the whole store (all folders)
     dim: int | None
+    precision: str | None  # the image encoder's precision of every vector (None: no vectors yet)
     bytes_on_disk: int
     last_indexed: float | None
     #: the remembered failures themselves, (path, reason): what `index` and `cluster` count as "still skipped"
@@ -91,6 +92,7 @@ def status(
                     failed=stats.failures,
                     vectors_total=stats.vectors,
                     dim=stats.dim,
+                    precision=store.precision(),
                     bytes_on_disk=stats.bytes_on_disk,
                     last_indexed=store.last_indexed(root),
                     skipped=sorted((f.path, f.reason) for f in failures.values()),

@@ -13,6 +13,7 @@ folder, or one where photos were only renamed, never pays for loading CLIP.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import threading
 import time
@@ -112,6 +113,8 @@ class IndexedFolder:
     #: the part of ``failures`` an earlier run already skipped for the same reason, the file unchanged since
     #: (same path, size and mtime): counted in one line rather than reported again, and no new problem.
     repeated: list[tuple[Path, str]] = field(default_factory=list)
+    #: the image encoder's precision of the store's vectors (None: the store has none yet)
+    precision: str | None = None
 
     @property
     def new_failures(self) -> list[tuple[Path, str]]:
@@ -232,9 +235,9 @@ def index(
     for path, reason in unnamed:
         reporter.skipped(path, reason)
         failures.append((path, reason))
-    lazy = _LazyClip(spec, clip, env.vars, reporter)
     db = store_path(cache_root, identity)
     with VectorStore(db, identity=identity) as store:
+        lazy = _LazyClip(_fit_precision(spec, clip, store.precision()), clip, env.vars, reporter)
         with store.run_lock(lock_timeout_s, on_wait=lambda: reporter.message("waiting for another proxysort run on this cache...")):
             lib, scan_skips = _collect(roots, files, selection, reporter)
             entries = lib.photos
@@ -258,13 +261,14 @@ def index(
         vectors_by_path = store.vectors_for(wanted)
         hashes = {k: row.hash for k, row in store.rows_for([k for k in wanted if k in vectors_by_path]).items()}
         dim = store.dim() or (lazy.loaded.embed_dim if lazy.loaded is not None else 0)
+        precision = store.precision()
 
     import numpy as np
 
     paths = [k for k in wanted if k in vectors_by_path]
     matrix = np.stack([vectors_by_path[k] for k in paths]).astype(np.float32) if paths else np.zeros((0, dim), np.float32)
     result = IndexedFolder([Path(k) for k in paths], matrix, summary, failures, identity, found.roots, lazy.loaded, db,
-                           repeated=repeated)
+                           repeated=repeated, precision=precision)
     _account(result, lib, hashes)
     summary.seconds = time.monotonic() - started
     reporter.flush()
@@ -278,6 +282,17 @@ def index(
             f"{len(failures)} file(s) could not be used (listed above); `strict` turns skipped files into an error."
         )
     return result
+
+
+def _fit_precision(spec: ModelSpec, clip: ClipModel | None, stored: str | None) -> ModelSpec:
+    """The spec to load the model with, so that new vectors are in the precision of the store's (``stored``;
+    None: no vectors yet). ``auto`` follows the store; another precision is refused here, before the scan."""
+    from proxysort.precision import follow
+
+    if clip is not None:
+        clip.settle_precision(stored)
+        return spec
+    return dataclasses.replace(spec, precision=follow(spec.precision, stored))
 
 
 # -- sources and diff ---------------------------------------------------------------------------------
@@ -511,10 +526,11 @@ def _bounded_map(pool: ThreadPoolExecutor, fn: Callable[[_Job], _Prepared], jobs
 
 
 class _Writer:
-    """Accumulates rows and commits them in batches (count or time), always vectors before file rows."""
+    """Accumulates rows and commits them in batches (count or time), always vectors before file rows, with
+    the precision of the model that embedded them (``lazy``'s, loaded by the time there are vectors)."""
 
-    def __init__(self, store: VectorStore, every: int) -> None:
-        self.store, self.every = store, max(1, every)
+    def __init__(self, store: VectorStore, every: int, lazy: _LazyClip) -> None:
+        self.store, self.every, self.lazy = store, max(1, every), lazy
         self.files: list[tuple[str, int, int, str]] = []
         self.vectors: dict[str, Any] = {}
         self.failures: list[FailureRow] = []
@@ -540,7 +556,9 @@ class _Writer:
 
     def flush(self) -> None:
         if self.files or self.failures or self.drop:
-            self.store.write_batch(self.files, self.vectors, self.failures, self.forget, self.drop)
+            clip = self.lazy.loaded  # loaded whenever there are vectors
+            precision = clip.precision if clip is not None else "fp32"
+            self.store.write_batch(self.files, self.vectors, self.failures, self.forget, self.drop, precision)
         self.files, self.vectors, self.failures, self.forget, self.drop = [], {}, [], [], []
         self.last = time.monotonic()
 
@@ -563,7 +581,7 @@ def _embed_jobs(
     if not plan.jobs:
         return
     known = store.known_hashes()
-    writer = _Writer(store, commit_every)
+    writer = _Writer(store, commit_every, lazy)
     _isolate_suspects(store, plan, lazy, failures, reporter, writer)
     flight = InFlight(store.path.parent)
     workers = workers or _default_workers()

@@ -9,6 +9,11 @@ Why this shape:
   similarities move by ~1e-3) and are re-normalised when read.
 - ``failures`` remembers files that could not be decoded (same size + mtime), so a re-run reports them
   again without paying for the decode.
+- ``meta.precision`` is the image encoder's precision (``fp32``, ``bf16``, ``fp16``) of every vector in
+  the store, recorded with the first one; a store from before it was recorded holds fp32 vectors. It is
+  a field of the store, not part of the model identity, so the identity (and the store's path) is known
+  without torch and a store keeps its vectors across proxysort versions; :meth:`VectorStore.write_batch`
+  refuses vectors of another precision, so two precisions never mix in one store.
 - WAL mode lets readers (``status``, ``cluster``) work while an index run writes; every write is one
   ``BEGIN IMMEDIATE`` transaction, so a ``kill -9`` at any moment leaves either the whole batch or none
   of it. An advisory lock file serialises index runs so two of them never embed the same photos twice.
@@ -390,6 +395,13 @@ class VectorStore:
         whole number means the store was damaged or written by something else."""
         return self._checked_dim(self.meta("dim"))
 
+    def precision(self) -> str | None:
+        """The precision every vector in the store was embedded in; None before the first vector."""
+        recorded = self.meta("precision")
+        if recorded is not None:
+            return recorded
+        return "fp32" if self.meta("dim") is not None else None  # vectors written before it was recorded
+
     def _checked_dim(self, value: object) -> int | None:
         if value is None:
             return None
@@ -509,10 +521,13 @@ class VectorStore:
         failures: Iterable[FailureRow] = (),
         forget_failures: Iterable[str] = (),
         drop_files: Iterable[str] = (),
+        precision: str = "fp32",
     ) -> None:
         """Commit one batch atomically: new vectors, the file rows that point at them, and failures.
 
         Vectors go in first within the same transaction, so a committed file row always has its vector.
+        ``precision`` is the one ``vectors`` were embedded in: the first batch records it, a later batch in
+        another precision is refused before anything is written.
         """
         import numpy as np
 
@@ -529,6 +544,7 @@ class VectorStore:
                         f"The cache at {self.path.parent} holds {stored[0]}-d vectors but the model gives {dim}-d; "
                         "delete that folder and run again."
                     )
+                self._record_precision(conn, precision, first=stored is None)
                 conn.executemany(
                     "INSERT OR REPLACE INTO vectors(hash, vec) VALUES (?, ?)",
                     ((h, np.asarray(v, dtype=np.float16).tobytes()) for h, v in vectors.items()),
@@ -542,6 +558,17 @@ class VectorStore:
             conn.executemany(
                 "INSERT OR REPLACE INTO failures(path, size, mtime_ns, reason) VALUES (?, ?, ?, ?)",
                 ((f.path, f.size, f.mtime_ns, f.reason) for f in failures),
+            )
+
+    def _record_precision(self, conn: sqlite3.Connection, precision: str, *, first: bool) -> None:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'precision'").fetchone()
+        recorded = row[0] if row is not None else (None if first else "fp32")
+        if recorded is None or (row is None and recorded == precision):
+            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('precision', ?)", (precision,))
+        elif recorded != precision:
+            raise CacheError(
+                f"The cache at {self.path.parent} holds vectors embedded in {recorded}, and these are {precision}; "
+                f"embed with `precision` {recorded} (or auto), or point `cache_dir` elsewhere."
             )
 
     def sweep(self, paths: Iterable[str]) -> int:

@@ -36,6 +36,7 @@ FLAGS = {
     "feature": "--feature",
     "epochs": "--epochs",
     "device": "--device",
+    "precision": "--precision",
     "pretrained": "--pretrained",
     "strict": "--strict",
     "cache_dir": "--cache-dir",
@@ -124,9 +125,11 @@ def reporter_for(env: Environment, quiet: bool = False, verbose: bool = False) -
     return ConsoleReporter(env.stderr, is_tty=bool(env.stderr_isatty), quiet=quiet, verbose=verbose)
 
 
-def model_spec(env: Environment, model: str | None, pretrained: str | None, device: str | None) -> ModelSpec:
-    """Flags, else ``PROXYSORT_MODEL/PRETRAINED/DEVICE`` from ``env``, else the defaults."""
-    return ModelSpec.from_env(env.vars, model=model, pretrained=pretrained, device=device)
+def model_spec(
+    env: Environment, model: str | None, pretrained: str | None, device: str | None, precision: str | None = None
+) -> ModelSpec:
+    """Flags, else ``PROXYSORT_MODEL/PRETRAINED/DEVICE/PRECISION`` from ``env``, else the defaults."""
+    return ModelSpec.from_env(env.vars, model=model, pretrained=pretrained, device=device, precision=precision)
 
 
 def cache_dir_for(env: Environment, cache_dir: Path | None) -> Path:

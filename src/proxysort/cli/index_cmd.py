@@ -21,6 +21,7 @@ from proxysort.cli.options import (
     IndexSourcesArg,
     IndexStrictOpt,
     ModelOpt,
+    PrecisionOpt,
     PretrainedOpt,
     QuietOpt,
     RayOpt,
@@ -36,6 +37,7 @@ def index_command(
     model: ModelOpt = None,
     pretrained: PretrainedOpt = None,
     device: DeviceOpt = None,
+    precision: PrecisionOpt = None,
     cache_dir: CacheDirOpt = None,
     exclude: ExcludeOpt = None,
     include_hidden: IncludeHiddenOpt = False,
@@ -73,7 +75,7 @@ def index_command(
         targets = stdin_paths(env)
     result = index(
         targets if len(targets) != 1 else targets[0],
-        model=model_spec(env, model, pretrained, device),
+        model=model_spec(env, model, pretrained, device, precision),
         cache_dir=cache_dir_for(env, cache_dir),
         exclude=exclude or (),
         include_hidden=include_hidden,
@@ -86,6 +88,7 @@ def index_command(
     if json_out:
         payload = {
             "identity": result.identity,
+            "precision": result.precision,
             "store": str(result.store),
             "vectors": len(result.paths),
             "summary": result.summary.as_dict(),
@@ -129,7 +132,11 @@ def status_command(
             f"model {s.identity}: {s.indexed} indexed ({s.up_to_date} up to date, {s.stale} changed, "
             f"{s.vanished} vanished), {s.failed} failed; last indexed {when}"
         )
-        out.append(f"  store {s.store}: {s.vectors_total} vectors x {s.dim or '?'}, {_size(s.bytes_on_disk)}")
+        out.append(
+            f"  store {s.store}: {s.vectors_total} vectors x {s.dim or '?'}"
+            + (f" in {s.precision}" if s.precision else "")
+            + f", {_size(s.bytes_on_disk)}"
+        )
         out += [f"  skipped: {terminal_safe(path)}: {reason}" for path, reason in s.skipped]
     if any(report.companions.values()):
         out.append(f"with their photos: {describe(report.companions)}")

@@ -59,6 +59,16 @@ DeviceOpt = Annotated[
         show_default=False, rich_help_panel=MODEL_PANEL,
     ),
 ]
+PrecisionOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--precision", metavar="auto|fp32|bf16|fp16",
+        help="Number format of the image encoder: auto (bf16 where this CPU measures faster with it, fp16 on "
+        "CUDA, else fp32), or one by name. A cache keeps the precision its first vectors were made in "
+        "(`status` shows it).  [env var: PROXYSORT_PRECISION; default: auto]",
+        show_default=False,
+    ),
+]
 CacheDirOpt = Annotated[
     Optional[Path],
     typer.Option(

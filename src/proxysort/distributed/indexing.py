@@ -104,7 +104,7 @@ class RayRunner:
         gpu = _use_gpus(session, lazy.spec)
         batch_size = batch_size or (128 if gpu else 32)
         dataset = _dataset(ray, session, plan, clip, lazy.spec, store.known_hashes(), self.roots, gpu, batch_size)
-        writer = _Writer(store, commit_every)
+        writer = _Writer(store, commit_every, lazy)
         jobs = {j.key: j for j in plan.jobs}
         try:
             with reporter.progress("indexing", total=len(plan.jobs)) as advance:
@@ -170,7 +170,9 @@ def _dataset(
         _decode_batch, batch_size=None, num_cpus=1, memory=DECODE_MEMORY, fn_kwargs=shipped, batch_format="numpy",
         max_retries=DECODE_RETRIES,
     )
-    embed_spec = ModelSpec(model=spec.model, pretrained=spec.pretrained, device="cuda" if gpu else "cpu")
+    # The driver's precision, settled: every actor embeds as the store's vectors were, whatever its node has.
+    precision = clip.settle_precision()
+    embed_spec = ModelSpec(model=spec.model, pretrained=spec.pretrained, device="cuda" if gpu else "cpu", precision=precision)
     slots = int(session.gpus) if gpu else max(1, int(session.cpus) // 2)
     return ds.map_batches(
         Embedder,

@@ -7,7 +7,11 @@ Reports, in one run and on the same folder of camera-sized JPEGs (4000×3000) wi
             decode pool, batched encode, SQLite commits), model already loaded;
 - ceiling:  the model's forward pass alone on pre-decoded, pre-resized batches of the same size;
 - naive:    one image at a time: full-resolution PIL decode, preprocess, encode, no overlap;
-- peak RSS of the process after the first index phase (model + pipeline), and the ratios.
+- peak RSS of the process after the first index phase (model + pipeline), and the ratios;
+- precision: with ``--precisions fp32,bf16,fp16`` the index and ceiling phases run once per precision
+  of the image encoder in every round (fp32 first), each with images/s and CPU-ms per photo (the
+  process's CPU time over the phase: what a shared machine pays), and each precision's minimum and mean
+  cosine to fp32 on the same pre-decoded photos; also what ``auto`` picks on this machine.
 
 The phases are interleaved for ``--rounds`` rounds and the medians reported, so a shared machine's
 changing load does not favour one phase.
@@ -68,22 +72,24 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def run_index(folder: Path, clip, batch_size: int, workers: int | None) -> float:
+def run_index(folder: Path, clip, batch_size: int, workers: int | None) -> tuple[float, float]:
+    """(images/s, CPU-ms per photo) of the real index path into an empty cache."""
     from proxysort.indexer import index
 
     cache = Path(tempfile.mkdtemp(prefix="proxysort-bench-cache-"))
     try:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         result = index(folder, model=clip, cache_dir=cache, batch_size=batch_size, workers=workers)
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     finally:
         shutil.rmtree(cache, ignore_errors=True)
     assert result.summary.embedded == len(result.paths) and not result.failures, result.summary
-    return len(result.paths) / elapsed
+    assert result.precision == clip.precision, (result.precision, clip.precision)
+    return len(result.paths) / elapsed, 1000 * cpu / len(result.paths)
 
 
-def run_ceiling(paths: list[Path], clip, batch_size: int) -> float:
-    """Forward passes only: decoding and resizing happen before the clock starts."""
+def decoded_batches(paths: list[Path], clip, batch_size: int) -> list:
+    """The photos decoded (draft mode) and preprocessed once, in batches: the same input for every model."""
     import torch
     from PIL import Image
 
@@ -92,12 +98,17 @@ def run_ceiling(paths: list[Path], clip, batch_size: int) -> float:
         with Image.open(p) as img:
             img.draft("RGB", (clip.image_size, clip.image_size))
             tensors.append(clip.preprocess(img.convert("RGB")))
-    batches = [torch.stack(tensors[i : i + batch_size]) for i in range(0, len(tensors), batch_size)]
+    return [torch.stack(tensors[i : i + batch_size]) for i in range(0, len(tensors), batch_size)]
+
+
+def run_ceiling(batches: list, clip) -> tuple[float, float]:
+    """(images/s, CPU-ms per photo) of forward passes only: decoding and resizing happened before."""
     clip.encode_images(batches[0][:2])  # warm-up (allocator, kernels)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for batch in batches:
         clip.encode_images(batch)
-    return len(paths) / (time.perf_counter() - start)
+    n = sum(len(b) for b in batches)
+    return n / (time.perf_counter() - start), 1000 * (time.process_time() - cpu) / n
 
 
 def run_naive(paths: list[Path], clip) -> float:
@@ -112,6 +123,18 @@ def run_naive(paths: list[Path], clip) -> float:
     return len(paths) / (time.perf_counter() - start)
 
 
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or "unknown CPU"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=200, help="photos in the generated folder (default 200)")
@@ -122,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", type=int, default=None, help="decoding threads for index (default: its own default)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved repetitions; medians are reported (default 3)")
+    parser.add_argument("--precisions", default="bf16", help="image-encoder precisions compared with fp32, comma-separated (default bf16)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
 
@@ -138,22 +162,50 @@ def main(argv: list[str] | None = None) -> int:
         p.read_bytes()
     mb = sum(p.stat().st_size for p in paths) / len(paths) / 1e6
 
+    import numpy as np
     import torch
 
-    clip = load_clip(ModelSpec(args.model, "none", args.device))
+    from proxysort.precision import choose
+
+    names = list(dict.fromkeys(["fp32", *(p.strip() for p in args.precisions.split(",") if p.strip())]))
+    clips = {name: load_clip(ModelSpec(args.model, "none", args.device, name)) for name in names}
+    clip = clips["fp32"]
     rss_model = peak_rss_mb()
+    probe = load_clip(ModelSpec(args.model, "none", args.device))
+    started = time.perf_counter()
+    auto = choose(probe.device, probe.model.visual)
+    auto_s = time.perf_counter() - started
+    del probe
+    batches = decoded_batches(paths, clip, args.batch_size)
+    reference = np.concatenate([clip.encode_images(b) for b in batches])
+    cosine = {}
+    for name, c in clips.items():
+        cos = (np.concatenate([c.encode_images(b) for b in batches]) * reference).sum(1)
+        cosine[name] = {"min": round(float(cos.min()), 6), "mean": round(float(cos.mean()), 6)}
     naive_n = args.naive_images or min(args.images, 50)
-    rates: dict[str, list[float]] = {"index": [], "ceiling": [], "naive": []}
+    phases = [f"{kind} {name}" for name in names for kind in ("index", "ceiling")]
+    rates: dict[str, list[float]] = {k: [] for k in [*phases, "naive"]}
+    cpu_ms: dict[str, list[float]] = {k: [] for k in phases}
+    loads: list[float] = []
     rss_index = 0.0
     # Interleaved rounds and medians: on a shared machine the load changes from minute to minute, and
     # running each phase once, one after the other, would hand one of them the quiet minute.
     for r in range(args.rounds):
-        rates["index"].append(run_index(folder, clip, args.batch_size, args.workers))
-        rss_index = rss_index or peak_rss_mb()
-        rates["ceiling"].append(run_ceiling(paths, clip, args.batch_size))
+        for name, c in clips.items():
+            rate, ms = run_index(folder, c, args.batch_size, args.workers)
+            rates[f"index {name}"].append(rate)
+            cpu_ms[f"index {name}"].append(ms)
+            rss_index = rss_index or peak_rss_mb()
+            rate, ms = run_ceiling(batches, c)
+            rates[f"ceiling {name}"].append(rate)
+            cpu_ms[f"ceiling {name}"].append(ms)
         rates["naive"].append(run_naive(paths[:naive_n], clip))
-        print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f}" for k, v in rates.items()) + " img/s", file=sys.stderr)
-    index_rate, ceiling, naive = (statistics.median(rates[k]) for k in ("index", "ceiling", "naive"))
+        loads.append(os.getloadavg()[0])
+        print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f}" for k, v in rates.items()) + f" img/s; load {loads[-1]:.2f}",
+              file=sys.stderr)
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    med_ms = {k: statistics.median(v) for k, v in cpu_ms.items()}
+    index_rate, ceiling, naive = med["index fp32"], med["ceiling fp32"], med["naive"]
 
     figures = {
         "images": len(paths),
@@ -169,22 +221,46 @@ def main(argv: list[str] | None = None) -> int:
         "naive_images": naive_n,
         "rounds": args.rounds,
         "per_round_img_s": {k: [round(x, 2) for x in v] for k, v in rates.items()},
+        "per_round_cpu_ms_per_photo": {k: [round(x, 1) for x in v] for k, v in cpu_ms.items()},
+        "precisions": {
+            name: {
+                "index_img_s": round(med[f"index {name}"], 2),
+                "index_cpu_ms_per_photo": round(med_ms[f"index {name}"], 1),
+                "ceiling_img_s": round(med[f"ceiling {name}"], 2),
+                "ceiling_cpu_ms_per_photo": round(med_ms[f"ceiling {name}"], 1),
+                "cosine_to_fp32": cosine[name],
+            }
+            for name in names
+        },
+        "auto_picks": auto,
+        "auto_choice_s": round(auto_s, 2),
         "index_over_ceiling": round(index_rate / ceiling, 3),
         "index_over_naive": round(index_rate / naive, 2),
         "peak_rss_mb_after_model_load": round(rss_model),
         "peak_rss_mb_after_index": round(rss_index),
-        "load_average_1min": round(os.getloadavg()[0], 2),
+        "load_average_1min": [round(x, 2) for x in loads],
+        "cpu_model": _cpu_model(),
     }
     print(f"{len(paths)} JPEGs 4000x3000 (~{mb:.1f} MB each), {args.model} random weights on {args.device}, "
-          f"{torch.get_num_threads()} torch threads, batch {args.batch_size}")
+          f"{torch.get_num_threads()} torch threads, batch {args.batch_size}, {_cpu_model()}")
     print(f"medians of {args.rounds} interleaved rounds:")
     print(f"  index    {index_rate:7.2f} img/s")
     print(f"  ceiling  {ceiling:7.2f} img/s   (encoder only, pre-decoded batches)")
     print(f"  naive    {naive:7.2f} img/s   (full decode, one at a time, {naive_n} images)")
     print(f"  index/ceiling = {index_rate / ceiling:.2f}  (target >= 0.85)")
     print(f"  index/naive   = {index_rate / naive:.2f}  (target >= 2)")
+    print("  precision  index img/s  CPU-ms/photo   encoder img/s  CPU-ms/photo   cosine to fp32 (min, mean)")
+    for name in names:
+        print(f"  {name:9}  {med[f'index {name}']:11.2f}  {med_ms[f'index {name}']:12.1f}   "
+              f"{med[f'ceiling {name}']:13.2f}  {med_ms[f'ceiling {name}']:12.1f}   "
+              f"{cosine[name]['min']:.6f}, {cosine[name]['mean']:.6f}")
+    for name in names[1:]:
+        print(f"  {name}/fp32: index {med[f'index {name}'] / index_rate:.2f}x img/s, "
+              f"{med_ms[f'index {name}'] / med_ms['index fp32']:.2f}x CPU; encoder "
+              f"{med_ms[f'ceiling {name}'] / med_ms['ceiling fp32']:.2f}x CPU")
+    print(f"  auto picks {auto} here (chosen in {auto_s:.2f} s)")
     print(f"  peak RSS: {rss_model:.0f} MB after model load, {rss_index:.0f} MB after index")
-    print(f"  load average during run (1 min): {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    print(f"  load average (1 min) after each round: {', '.join(f'{x:.2f}' for x in loads)} on {os.cpu_count()} CPUs")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return 0

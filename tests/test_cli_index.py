@@ -93,3 +93,24 @@ def test_index_dash_reads_the_same_path_list_as_cluster(run_cli, photo_folder: P
     result = run_cli(["index", "-", *MODEL, "--json", "--quiet"], stdin="\0".join(files))
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["vectors"] == len(files)
+
+
+def test_precision_is_chosen_by_flag_or_variable_and_shown_by_status(run_cli, photo_folder: Path) -> None:
+    first = run_cli(["index", str(photo_folder), *MODEL, "--precision", "bf16", "--json"])
+    assert first.exit_code == 0, first.stderr
+    assert json.loads(first.stdout)["precision"] == "bf16"
+    shown = run_cli(["status", str(photo_folder)])
+    assert "12 vectors x 32 in bf16" in shown.stdout
+    assert json.loads(run_cli(["status", str(photo_folder), "--json"]).stdout)["stores"][0]["precision"] == "bf16"
+
+    make_photo(photo_folder / "new.png", (90, 90, 10))
+    refused = run_cli(["index", str(photo_folder), *MODEL], extra_env={"PROXYSORT_PRECISION": "fp16"})
+    assert refused.exit_code == 2
+    assert "--precision fp16" in refused.stderr and "bf16" in refused.stderr and "`" not in refused.stderr
+    followed = run_cli(["index", str(photo_folder), *MODEL, "--json"])  # auto: the store's bf16
+    assert followed.exit_code == 0 and json.loads(followed.stdout)["summary"]["embedded"] == 1
+
+
+def test_a_wrong_precision_names_the_flag(run_cli, photo_folder: Path) -> None:
+    result = run_cli(["index", str(photo_folder), *MODEL, "--precision", "fp8"])
+    assert result.exit_code == 2 and "--precision must be one of auto, fp32, bf16, fp16" in result.stderr

@@ -321,3 +321,41 @@ def test_scans_differing_only_outside_the_sampled_regions_get_their_own_vectors(
     result = index(photos, model=tiny_spec, cache_dir=tmp_path / "cache")
     assert len(set(result.content_ids)) == 2
     assert not np.allclose(result.vectors[0], result.vectors[1])
+
+
+def test_a_store_keeps_the_precision_it_started_with(photo_folder, tiny_spec, cache_dir) -> None:
+    from dataclasses import replace
+
+    bf16 = replace(tiny_spec, precision="bf16")
+    first = index(photo_folder, model=bf16, cache_dir=cache_dir)
+    assert first.precision == "bf16" and first.clip is not None and first.clip.precision == "bf16"
+
+    make_photo(photo_folder / "new.png", (90, 90, 10))
+    auto = index(photo_folder, model=replace(tiny_spec, precision="auto"), cache_dir=cache_dir)
+    assert auto.summary.embedded == 1 and auto.clip is not None and auto.clip.precision == "bf16"  # followed
+
+    make_photo(photo_folder / "newer.png", (10, 90, 90))
+    messages: list[str] = []
+
+    class Recording(Reporter):
+        def message(self, text: str) -> None:
+            messages.append(text)
+
+    with pytest.raises(UsageError) as err:
+        index(photo_folder, model=replace(tiny_spec, precision="fp32"), cache_dir=cache_dir, reporter=Recording())
+    assert "`precision` fp32" in str(err.value) and "bf16" in str(err.value)
+    assert not any(m.startswith("indexed") for m in messages)
+    with VectorStore(first.store) as store:
+        assert store.precision() == "bf16" and store.stats().vectors == 13
+
+
+def test_a_loaded_model_on_auto_follows_the_store(photo_folder, tiny_spec, cache_dir) -> None:
+    from dataclasses import replace
+
+    from proxysort.encoders import load_clip
+
+    index(photo_folder, model=replace(tiny_spec, precision="fp16"), cache_dir=cache_dir)
+    clip = load_clip(replace(tiny_spec, precision="auto"))
+    make_photo(photo_folder / "new.png", (90, 90, 10))
+    result = index(photo_folder, model=clip, cache_dir=cache_dir)
+    assert result.summary.embedded == 1 and clip.precision == "fp16" and result.precision == "fp16"

@@ -164,3 +164,27 @@ def test_content_hash_reads_every_byte(tmp_path: Path) -> None:
     data[300_000] ^= 0xFF  # outside every 64 KiB sample
     b.write_bytes(data)
     assert content_hash(a) != content_hash(b)
+
+
+def test_the_first_vectors_record_their_precision_and_another_is_refused(store: VectorStore) -> None:
+    assert store.precision() is None
+    store.write_batch([("/p/a.jpg", 10, 5, "h1")], {"h1": unit(1)}, precision="bf16")
+    assert store.precision() == "bf16"
+    store.write_batch([("/p/b.jpg", 10, 5, "h2")], {"h2": unit(2)}, precision="bf16")
+    with pytest.raises(CacheError) as err:
+        store.write_batch([("/p/c.jpg", 10, 5, "h3")], {"h3": unit(3)}, precision="fp32")
+    assert "bf16" in str(err.value) and "`precision`" in str(err.value)
+    assert set(store.vectors_for(["/p/a.jpg", "/p/b.jpg", "/p/c.jpg"])) == {"/p/a.jpg", "/p/b.jpg"}  # nothing of it
+    store.write_batch([("/p/d.jpg", 10, 5, "h1")])  # rows that reuse a vector need no precision
+    assert store.precision() == "bf16"
+
+
+def test_a_store_from_before_precisions_holds_fp32(store: VectorStore) -> None:
+    store.write_batch([("/p/a.jpg", 10, 5, "h1")], {"h1": unit(1)})
+    with store.transaction() as conn:
+        conn.execute("DELETE FROM meta WHERE key = 'precision'")  # as an older proxysort left it
+    assert store.precision() == "fp32"
+    with pytest.raises(CacheError):
+        store.write_batch([("/p/b.jpg", 10, 5, "h2")], {"h2": unit(2)}, precision="fp16")
+    store.write_batch([("/p/b.jpg", 10, 5, "h2")], {"h2": unit(2)}, precision="fp32")
+    assert store.meta("precision") == "fp32"

@@ -110,7 +110,7 @@ def bf16_gain(visual: "torch.nn.Module", rounds: int = 3) -> float:
         width = int(getattr(visual.transformer, "width", 0) or next(block.parameters()).shape[-1])
         tokens = int(getattr(visual, "positional_embedding", torch.zeros(50, 1)).shape[0])
         batch_first = bool(getattr(visual.transformer, "batch_first", True))
-        shape = (2, tokens, width) if batch_first else (tokens, 2, width)
+        shape: tuple[int, ...] = (2, tokens, width) if batch_first else (tokens, 2, width)
     else:
         block = visual
         size = getattr(visual, "image_size", 224)

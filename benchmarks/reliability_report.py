@@ -21,6 +21,14 @@ Everything runs the real CLI with the tiny test model (random weights, offline) 
    LLM answers, damaged caches, line-breaking names; a table of family, cases tried, passed.
 
     HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.reliability_report --skip hostile kills pairs output   # inputs only
+7. Round 3 (issue 26, everything but the review page and thumbnails): every test written for a round-3
+   finding, run with slow ones included, grouped by finding (F1 ... F21) into a table of family, cases,
+   passed; the system files the attacks aimed at (``/etc/passwd``, ``/etc/hosts``) compared before and
+   after. Then what containing a decoder crash in a child process would cost: a RAW decoded in this
+   process vs. in a child of its own, median of ``--raw-rounds``, as a ratio (why proxysort records the
+   files in flight instead and uses a child only after a crash).
+
+    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.reliability_report --skip hostile kills pairs output inputs   # round 3 only
 """
 
 from __future__ import annotations
@@ -247,6 +255,105 @@ def output_tree(work: Path, race_rounds: int, writer_trials: int, property_examp
     return table
 
 
+#: Round-3 findings this slice fixes: (family, regex over the test names); the first pattern that fits wins.
+ROUND3_FAMILIES = [
+    ("F1 a new photo under a deleted photo's name keeps its last copy", r"new_photo_under_a_deleted|hard_link_whose_photo_was_replaced"),
+    ("F2 a copy edited in place (same size, mtime) is never removed", r"edited_in_place|content_hash_and_unchanged|without_content_hashes"),
+    ("F5 links out of the photo folders never copied or hard-linked", r"linking_outside|link_inside_the_photo|outside_link_after|proc_environ"),
+    ("F15 one unreadable companion skipped, never the tree", r"swapped_for_a_fifo|turns_into_a_fifo|unreadable_companion"),
+    ("F9 FIFOs named as words, labels, store: one sentence, no hang", r"fifo|not_a_regular_file|refuses_a_device"),
+    ("F10 huge or endless words/labels files refused before reading", r"large|small_regular|read_limited_reads"),
+    ("F11 decoder crash named and skipped (local, Ray bounded)", r"decoder_crash"),
+    ("F14 clean on a read-only OUT is one sentence", r"clean_on_a_read_only"),
+    ("F16 files differing outside the samples get their own vector", r"outside_the_sampled|reads_every_byte"),
+    ("F17 clashing companion names all arrive", r"names_clash"),
+    ("F19 Ctrl-C swallowed in a destructor still stops the run", r"destructor"),
+    ("F20 terminal escapes shown escaped", r"escape"),
+    ("F21 --group, --print0 with a table, a too-long prompt", r"group_naming|print0|longer_than_clip"),
+]
+ROUND3_TESTS = ["tests/test_output_identity.py", "tests/test_bounded_reads.py", "tests/test_cli_reliability.py",
+                "tests/test_decode_crash.py", "tests/test_reporter.py::test_terminal_escapes_in_names_and_messages_are_shown_escaped",
+                "tests/test_store.py::test_content_hash_reads_every_byte",
+                "tests/test_indexer.py::test_scans_differing_only_outside_the_sampled_regions_get_their_own_vectors"]
+SYSTEM_FILES = ["/etc/passwd", "/etc/hosts"]
+
+
+def _system_state() -> dict[str, tuple[int, int, int, int, str]]:
+    import hashlib
+
+    state = {}
+    for name in SYSTEM_FILES:
+        st = os.stat(name)
+        state[name] = (st.st_ino, st.st_nlink, st.st_size, st.st_mtime_ns, hashlib.sha256(Path(name).read_bytes()).hexdigest())
+    return state
+
+
+def round3(work: Path) -> list[tuple[str, int, int]]:
+    """Every round-3 test of this slice, slow ones included, grouped by finding; system files checked."""
+    import re
+    import subprocess
+    import sys
+    import xml.etree.ElementTree as ET
+
+    root = Path(__file__).resolve().parent.parent
+    junit = work / "round3.xml"
+    before = _system_state()
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(root / "src"))
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}", *ROUND3_TESTS],
+                   cwd=root, env=env, stdout=subprocess.DEVNULL)
+    rows: dict[str, list[int]] = {name: [0, 0] for name, _ in ROUND3_FAMILIES}
+    failed, unplaced = [], []
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        name = case.get("name", "")
+        if case.find("skipped") is not None:
+            continue
+        ok = case.find("failure") is None and case.find("error") is None
+        family = next((f for f, pattern in ROUND3_FAMILIES if re.search(pattern, name)), None)
+        if family is None:
+            unplaced.append(name)
+            continue
+        rows[family][0] += 1
+        rows[family][1] += ok
+        if not ok:
+            failed.append(name)
+    changed = [name for name, state in _system_state().items() if state != before[name]]
+    print(f"round 3 (issue 26): {', '.join(ROUND3_TESTS[:4])} and three single tests, slow ones included")
+    print(f"  {'finding':<66} {'cases':>5} {'passed':>6}")
+    table = [(name, c, p) for name, (c, p) in rows.items() if c]
+    for name, cases, passed in table:
+        print(f"  {name:<66} {cases:>5} {passed:>6}")
+    print(f"  {'total':<66} {sum(c for _, c, _ in table):>5} {sum(p for _, _, p in table):>6}")
+    print(f"  system files changed: {changed or 'none'} (of {', '.join(SYSTEM_FILES)})")
+    for name in failed:
+        print(f"  FAILED: {name}")
+    for name in unplaced:
+        print(f"  not in any family: {name}")
+    return table
+
+
+def child_cost(work: Path, rounds: int) -> None:
+    """A 6 MP DNG decoded here vs. in a child process of its own (what isolating every RAW would cost)."""
+    import statistics
+
+    from tests.support.dngwriter import write_dng
+
+    from proxysort.decodeguard import crashes
+    from proxysort.imageio import load_image
+
+    path = write_dng(work / "cost.dng", width=3000, height=2000, preview=(1620, 1080))
+    here, child = [], []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        load_image(path, 224)
+        here.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        assert crashes(path, 224) is None
+        child.append(time.perf_counter() - t)
+    a, b = statistics.median(here), statistics.median(child)
+    print(f"decoder isolation: a 6 MP DNG (with preview) decoded in-process {a * 1000:.0f} ms, in a child process "
+          f"{b * 1000:.0f} ms (median of {rounds}): {b / a:.1f}x per RAW")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kills", type=int, default=25)
@@ -257,7 +364,8 @@ def main() -> None:
     ap.add_argument("--race-rounds", type=int, default=3, help="symlink-swap race rounds per link mode")
     ap.add_argument("--writer-trials", type=int, default=8, help="trials of 2-3 writers into one OUT at once")
     ap.add_argument("--property-examples", type=int, default=100, help="examples of the output-tree property test")
-    ap.add_argument("--skip", nargs="*", default=[], choices=["hostile", "kills", "pairs", "output", "inputs"])
+    ap.add_argument("--raw-rounds", type=int, default=7, help="rounds of the in-process vs child-process RAW decode")
+    ap.add_argument("--skip", nargs="*", default=[], choices=["hostile", "kills", "pairs", "output", "inputs", "round3"])
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="proxysort-reliability-") as tmp:
         work = Path(tmp)
@@ -275,6 +383,9 @@ def main() -> None:
 
             print("input families (issue 14):")
             print_table(run_families(work))
+        if "round3" not in args.skip:
+            round3(work)
+            child_cost(work, args.raw_rounds)
         print(f"total {time.monotonic() - t0:.0f} s")
 
 

@@ -50,11 +50,10 @@ from tests.support.treesnap import diff, snapshot
 
 def hostile(work: Path) -> tuple[int, int, list[str]]:
     """(kinds, kinds with the expected outcome, lines describing the rest)."""
-    from tests.support.hostile import ABSENT, OK, SKIPPED, make_corpus
-
     from proxysort.encoders import ModelSpec
     from proxysort.indexer import index
     from proxysort.progress import Reporter
+    from tests.support.hostile import ABSENT, OK, SKIPPED, make_corpus
 
     class Rec(Reporter):
         def __init__(self) -> None:
@@ -199,13 +198,12 @@ OUTPUT_FAMILIES = [
 def output_tree(work: Path, race_rounds: int, writer_trials: int, property_examples: int, seed: int) -> list[tuple[str, int, int]]:
     """Run every output-tree test case and the stress rounds; return (family, cases, passed) rows."""
     import re
-    import sys
     import subprocess
+    import sys
     import xml.etree.ElementTree as ET
 
-    from tests.support.outrace import concurrent_writers, swap_race
-
     from proxysort.output import LINK_MODES
+    from tests.support.outrace import concurrent_writers, swap_race
 
     rows: dict[str, list[int]] = {name: [0, 0] for name, _ in OUTPUT_FAMILIES}
     junit = work / "output-tree.xml"
@@ -335,10 +333,9 @@ def child_cost(work: Path, rounds: int) -> None:
     """A 6 MP DNG decoded here vs. in a child process of its own (what isolating every RAW would cost)."""
     import statistics
 
-    from tests.support.dngwriter import write_dng
-
     from proxysort.decodeguard import crashes
     from proxysort.imageio import load_image
+    from tests.support.dngwriter import write_dng
 
     path = write_dng(work / "cost.dng", width=3000, height=2000, preview=(1620, 1080))
     here, child = [], []

@@ -377,3 +377,19 @@ def test_clean_on_a_read_only_out_is_one_sentence(tmp_path: Path, readonly_mount
     subprocess.run(["mount", "-o", "remount,ro", str(readonly_mount)], check=True)
     with pytest.raises(OutputError, match="read-only"):
         clean_tree(out)
+
+
+def test_a_write_error_names_the_file_in_out_never_a_photo(tmp_path: Path) -> None:
+    """C12: the message named ``<photos>/00000.xmp`` as if proxysort had tried to write there."""
+    import tempfile
+
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or os.stat(shm).st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("needs a second file system for a cross-device hard link")
+    with tempfile.TemporaryDirectory(dir=shm) as other:
+        root, files = _library(Path(other))
+        out = tmp_path / "out"
+        with pytest.raises(OutputError) as err:
+            _write(out, {"c": [(f, "a") for f in files]}, "hardlink", root)
+        assert str(out) in str(err.value) and str(root) not in str(err.value)
+        assert "--link" not in str(err.value) and "`link`" in str(err.value)

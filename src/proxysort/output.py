@@ -476,9 +476,11 @@ def _leak_reason(source: str, real_roots: Sequence[Path]) -> str | None:
     (``None`` when it lies inside them). Only the resolved path counts: a link inside the photos may
     point anywhere."""
     real = _real(source)
-    if any(_inside(real, tree) for tree in _SYSTEM_TREES):
+    inside = any(_inside(real, root) for root in real_roots)
+    if any(_inside(real, tree) for tree in _SYSTEM_TREES) and not (inside and real.parts[1] == "dev"):
+        # (a photo folder on /dev/shm is a folder like any other; /proc and /sys never hold photos)
         return f"it links to the system file {real}, outside the photo folders; it is not copied or hard-linked"
-    if real_roots and not any(_inside(real, root) for root in real_roots):
+    if real_roots and not inside:
         return f"it links to {real}, outside the photo folders; it is not copied or hard-linked"
     return None
 
@@ -847,11 +849,14 @@ def _execute(od: OutDir, plan: TreePlan, reporter: Reporter) -> WriteSummary:
     refused = list(plan.refused)
     skipped: set[str] = set()
     real_roots = [_real(r) for r in (plan.inputs.photo_roots if plan.inputs else ())]
+    current = ""  # the path in OUT being made: what an error names (never the photo it comes from)
     try:
         for rel in plan.dirs:
+            current = rel
             od.mkdir(rel)
         with reporter.progress(f"writing {plan.link}s", total=len(plan.to_create)) as advance:
             for entry in plan.to_create:
+                current = entry.path
                 if entry.companion_of in skipped:
                     skipped.add(entry.path)  # its photo was not linked: neither is it
                     advance()
@@ -870,8 +875,8 @@ def _execute(od: OutDir, plan: TreePlan, reporter: Reporter) -> WriteSummary:
                     skipped.add(entry.path)
                 advance()
     except OSError as exc:
-        hint = " Hard links cannot cross filesystems: use --link symlink or copy." if exc.errno == errno.EXDEV else ""
-        raise OutputError(f"Cannot write {exc.filename or out}: {exc.strerror or exc}.{hint}") from exc
+        hint = " Hard links cannot cross file systems: use `link` symlink or copy." if exc.errno == errno.EXDEV else ""
+        raise OutputError(f"Cannot write {out / current if current else out}: {exc.strerror or exc}.{hint}") from exc
     # 3. Drop the re-run concepts' folders that are no longer planned, deepest first, only when empty.
     mine_dirs = {t.dir for t in plan.concepts if t.dir in plan.concept_dirs.values()}
     stale = {d for d in old.dirs if PurePosixPath(d).parts[0] in set(mine_dirs) | _renamed(old, plan)} - set(plan.dirs)

@@ -193,7 +193,7 @@ def _consume(
     failures: list[tuple[Path, str]],
     reporter: Reporter,
     advance: Any,
-) -> None:
+) -> set[str]:
     """The driver's half of the local loop: report skips, reuse vectors by hash, commit batch by batch.
     Returns the paths that came back (a dropped block's do not)."""
     import numpy as np
@@ -209,7 +209,7 @@ def _consume(
             seen.add(str(path))
             if error:
                 prepared = _Prepared(job, hash=digest or None, error=str(error), transient=bool(transient))
-                reporter.skipped(job.entry.path, prepared.error)
+                reporter.skipped(job.entry.path, str(error))
                 failures.append((job.entry.path, str(error)))
                 writer.add_failure(prepared)
                 counts["skipped"] += 1

@@ -182,3 +182,15 @@ def test_two_runs_at_once_of_different_concepts_leave_a_page_with_both(photo_fol
     shown = page_groups(out / "index.html")
     assert shown == manifest_groups(out)
     assert {folder for folder, _ in shown} == {"color", "shape"} and sum(shown.values()) == 24
+
+
+def test_clean_of_one_concept_redraws_the_page_without_it(run_cli, photo_folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "sorted"
+    assert run_cli(["cluster", str(photo_folder), *WORDS, "--out", str(out), *MODEL]).exit_code == 0
+    assert run_cli(["cluster", str(photo_folder), "--by", "shape", "--words", "round,square", "--k", "2",
+                    "--out", str(out), *MODEL]).exit_code == 0
+    assert {folder for folder, _ in page_groups(out / "index.html")} == {"color", "shape"}
+    cleaned = run_cli(["clean", str(out), "--by", "shape"])
+    assert cleaned.exit_code == 0, cleaned.stderr
+    assert page_groups(out / "index.html") == manifest_groups(out) and {f for f, _ in manifest_groups(out)} == {"color"}
+    assert run_cli(["clean", str(out)]).exit_code == 0 and not out.exists()

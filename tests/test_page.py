@@ -329,3 +329,22 @@ def test_show_refuses_an_out_inside_the_photos_and_a_folder_without_trees(tmp_pa
 
     with pytest.raises(OutputError, match="proxysort cluster"):
         rebuild_page(tmp_path / "nothing-here", tmp_path / "cache")
+
+
+def test_a_photo_a_browser_cannot_show_opens_its_thumbnail_and_tiles_speak_in_words() -> None:
+    from proxysort.page import PageConcept, PageData, PageGroup, PagePhoto
+    from proxysort.page.render import render
+
+    digest = "cd" * 32
+    photos = [PagePhoto("/photos/2019/Beach/IMG_1.HEIC", "color/red/IMG_1.HEIC", "2019/Beach", 0.9, 0.6, digest),
+              PagePhoto("/photos/IMG_2.jpg", "color/red/IMG_2.jpg", "", 0.5, -0.2, digest, also=["Takeout/IMG_2.jpg"])]
+    concept = PageConcept("color", "color", ["red", "cross"], "user", ["red"], "subspace", "prompt", 2,
+                          [PageGroup("red", photos, [0.5, 0.9])], [], [], 0.1)
+    html = render(PageData("2026-01-01 00:00 UTC", "tiny", ["/photos"], 2, [], [concept]))
+    tiles = re.findall(r'<a class="t[^"]*" href="([^"]+)"', html)
+    assert tiles == [f".proxysort-thumbs/cd/{digest}.jpg", "color/red/IMG_2.jpg"]
+    assert "<b>IMG_1.HEIC</b><i>2019/Beach</i>" in html and "<i>photos</i>" in html
+    assert "fits well" in html and "fits poorly" in html and "score 0.900" in html  # numbers on hover
+    assert "also in Takeout/IMG_2.jpg" in html
+    assert "The groups overlap \u2014 this concept is not well separated for these photos." in html
+    assert "\u201ccross\u201d is a little nearer to this group" in html  # why "red" is not its nearest word

@@ -127,10 +127,12 @@ class ThumbCache:
     a cache inside a photo folder): thumbnails are then made without it, and the caller says so once.
     """
 
-    def __init__(self, cache_root: Path, photo_roots: Sequence[Path] = ()) -> None:
+    def __init__(self, cache_root: Path | None, photo_roots: Sequence[Path] = ()) -> None:
         self.problem: str | None = None
         self._od: OutDir | None = None
         self._lock = threading.Lock()
+        if cache_root is None:  # no cache: nothing is read or kept
+            return
         base = Path(os.path.abspath(cache_root))
         self.problem = self._inside(Path(os.path.realpath(base)), base, photo_roots)  # before making anything
         if self.problem:
@@ -184,7 +186,7 @@ class ThumbCache:
     def put(self, digest: str, data: bytes) -> str | None:
         """Keep ``data`` for ``digest``; the reason when it could not be kept (the thumbnail still works)."""
         if self._od is None:
-            return self.problem
+            return self.problem or "no cache"
         rel = self.rel(digest)
         try:
             with self._lock:

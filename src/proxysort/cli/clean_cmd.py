@@ -18,12 +18,16 @@ def clean_command(
     """Remove the trees proxysort created in OUT (never your files, never the last copy of a photo).
 
     Links you placed by hand stay, and the next run starts from them, unless --all."""
-    from proxysort.output import clean_tree
+    from proxysort.output import clean_tree, read_manifest
+    from proxysort.page.publish import rebuild_page
 
     env = get_env()
     reporter = reporter_for(env, quiet)
     summary = clean_tree(out.expanduser(), reporter, concepts=by or (), dry_run=dry_run,
                          keep_corrections=not everything)
+    left = None if dry_run or not out.expanduser().is_dir() else read_manifest(out.expanduser())
+    if left is not None and left.concepts and left.page is not None:
+        rebuild_page(out, None, reporter=reporter)  # the page of the trees kept: the removed ones leave it
     verb = "would remove" if dry_run else "removed"
     reporter.message(
         f"{'dry run: ' if dry_run else ''}{out}: {verb} {summary.removed} file(s)"

@@ -149,10 +149,14 @@ class PageJob:
                 digests[photo] = (thumb.digest, size, mtime)
         fresh = build_page_data(self.run, dest, digests)
         old_record = plan.old.page if plan is not None and plan.old is not None else None
+        in_memory = {t.digest: t.data for t in self.thumbs.values() if t.digest and t.data}
         with ThumbCache(self.cache_root, [Path(r) for r in self.run.roots]) as cache:
-            self.outcome = publish(od, fresh, cache, self.reporter, record=old_record,
-                                   in_memory={t.digest: t.data for t in self.thumbs.values() if t.digest and t.data},
-                                   roots=self.run.roots, stats=self.stats)
+            try:
+                self.outcome = publish(od, fresh, cache, self.reporter, record=old_record, in_memory=in_memory,
+                                       roots=self.run.roots, stats=self.stats)
+            except OutputError as exc:  # OUT refused the page (full, read-only): the tree stands, rows follow
+                self.reporter.warning(str(exc))
+                self.outcome = PageOutcome(None, self.stats, notes=[str(exc)])
 
 
 def publish(
@@ -287,13 +291,14 @@ def _drop_stale_thumbnails(od: OutDir, record: PageRecord | None, keep: set[str]
 
 
 def rebuild_page(
-    out: Path, cache_root: Path, *, workers: int | None = None, reporter: Reporter | None = None,
+    out: Path, cache_root: Path | None, *, workers: int | None = None, reporter: Reporter | None = None,
     lock_timeout: float | None = None,
 ) -> PageOutcome:
     """``proxysort show``: the page of ``out`` made again under its lock, without sorting again.
 
     The groups are the manifest's; scores and words come from the page data where they still describe
-    the same photos; thumbnails missing from OUT are copied from the cache or made again from the originals.
+    the same photos; thumbnails missing from OUT are copied from the cache or made again from the originals
+    (``cache_root`` None: no cache, and none made again: ``clean`` redrawing the page of the trees it kept).
     """
     from proxysort.outdir import DEFAULT_LOCK_TIMEOUT
     from proxysort.output import check_location
@@ -313,10 +318,12 @@ def rebuild_page(
                 data = None  # publish() says so
             roots = list(data.sources) if data is not None else []
             check_location(od.real_path(), [Path(r) for r in roots])
-            with ThumbCache(Path(cache_root), [Path(r) for r in roots]) as cache:
+            with ThumbCache(cache_root, [Path(r) for r in roots]) as cache:
                 if cache.problem:
                     reporter.warning(f"{cache.problem}; thumbnails are made without it")
                 stats = ThumbStats()
+                if cache_root is None:
+                    return publish(od, None, cache, reporter, roots=roots, stats=stats)
 
                 def remake(photos: Sequence[str]) -> Mapping[str, Thumb]:
                     with reporter.progress("thumbnails", total=len(photos)) as advance:

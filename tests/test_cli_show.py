@@ -94,7 +94,7 @@ def test_show_renders_forged_page_data_as_nothing_but_text(run_cli, photo_folder
     assert shown.exit_code == 0, shown.stderr
     html = (out / "index.html").read_text()
     assert "<meta http-equiv=refresh" not in html and "<b>bold</b>" not in html
-    assert "not proxysort's page data" in shown.stderr
+    assert ".proxysort-page.json cannot be used (concepts[].k is not a whole number" in shown.stderr
     assert page_groups(out / "index.html") == manifest_groups(out)  # rebuilt from the manifest
     again = run_cli(["cluster", str(photo_folder), "--by", "shape", "--words", "round,square", "--k", "2",
                      "--out", str(out), *MODEL])  # X03: a later run does not carry it either
@@ -194,3 +194,23 @@ def test_clean_of_one_concept_redraws_the_page_without_it(run_cli, photo_folder:
     assert cleaned.exit_code == 0, cleaned.stderr
     assert page_groups(out / "index.html") == manifest_groups(out) and {f for f, _ in manifest_groups(out)} == {"color"}
     assert run_cli(["clean", str(out)]).exit_code == 0 and not out.exists()
+
+
+@pytest.mark.parametrize("cache_thumbs", ["link-to-photos", "file"])
+def test_a_bad_thumbnail_cache_sends_nothing_into_the_photos_and_stops_nothing(run_cli, photo_folder: Path, tmp_path: Path,
+                                                                              cache_thumbs: str) -> None:
+    """F4 (T02): ``<cache>/thumbs`` a link into the photos; F12 (T07): a file there. The run writes its rows,
+    the page gets every thumbnail (inside OUT), and the photo folder is unchanged."""
+    cache = tmp_path / "cache"
+    cache.mkdir(exist_ok=True)
+    if cache_thumbs == "file":
+        (cache / "thumbs").write_text("x")
+    else:
+        (cache / "thumbs").symlink_to(photo_folder)
+    before = snapshot(photo_folder)
+    out = tmp_path / "sorted"
+    result = run_cli(["cluster", str(photo_folder), *WORDS, "--out", str(out), *MODEL])
+    assert result.exit_code == 0 and "Traceback" not in result.stderr, result.stderr
+    assert len(result.stdout.splitlines()) == 12 and "thumbnail cache" in result.stderr
+    assert len(list((out / ".proxysort-thumbs").rglob("*.jpg"))) == 12
+    assert_unchanged(before, photo_folder)

@@ -404,6 +404,7 @@ def reconcile(data: PageData | None, manifest: Manifest, created: str) -> PageDa
     data = data or PageData(created, "", [], 0, [], [])
     known = {c.folder: c for c in data.concepts}
     photos = {(c.folder, p.src): p for c in data.concepts for g in c.groups for p in g.photos}
+    by_src = {p.src: p for p in photos.values()}  # a photo the tree holds elsewhere: its thumbnail and album
     order = [c.folder for c in data.concepts]
     trees = sorted(manifest.concepts, key=lambda t: (order.index(t.dir) if t.dir in order else len(order), t.dir))
     shown_by_dest: dict[str, PagePhoto] = {}
@@ -415,8 +416,13 @@ def reconcile(data: PageData | None, manifest: Manifest, created: str) -> PageDa
             if parts[0] != tree.dir or len(parts) < 3 or e.companion_of is not None or e.orphan:
                 continue
             old = photos.get((tree.dir, e.source))
-            photo = replace(old, dest=e.path, also=[]) if old is not None else PagePhoto(
-                e.source, e.path, album_of(e.source, data.sources))
+            if old is not None:
+                photo = replace(old, dest=e.path, also=[])
+            elif e.source in by_src:
+                known = by_src[e.source]
+                photo = PagePhoto(e.source, e.path, known.album, thumb=known.thumb, size=known.size, mtime_ns=known.mtime_ns)
+            else:
+                photo = PagePhoto(e.source, e.path, album_of(e.source, data.sources))
             members.setdefault(parts[1], []).append(photo)
             shown_by_dest[e.path] = photo
         before = known.get(tree.dir)

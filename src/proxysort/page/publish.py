@@ -187,8 +187,8 @@ def publish(
         old = read_page_data_at(od)
     except PageDataError as exc:
         old = None
-        notes.append(f"{od.path / PAGE_DATA_NAME} is not proxysort's page data ({exc}); the page is made from the "
-                     "folder tree's record instead")
+        notes.append(f"{od.path / PAGE_DATA_NAME} cannot be used ({exc}); the page is made from the folder tree's "
+                     "record instead")
     created = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     data = reconcile(merge(fresh, old), manifest, created)
     if data.sources == [] and roots:

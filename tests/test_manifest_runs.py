@@ -79,7 +79,7 @@ def _library(tmp_path: Path) -> tuple[Path, list[str]]:
     return root, files
 
 
-RUN = ConceptRun(words=("red", "green"), word_source="user", model="ViT-B-32", pretrained="openai",
+RUN = ConceptRun(words=("red", "green"), candidates=("red", "green", "blue"), word_source="user", model="ViT-B-32", pretrained="openai",
                  identity="ViT-B-32@openai", mode="dproxy", feature="scoremix", k=2, seed=0,
                  proxysort_version=proxysort.__version__, written="2026-01-01T10:00:00+00:00")
 
@@ -110,6 +110,29 @@ def test_a_repeated_run_keeps_its_time_and_other_settings_update_the_record(tmp_
     assert problems(out) == []
 
 
+def test_the_record_keeps_the_words_given_beside_the_words_kept(run_cli, photo_folder: Path, tmp_path: Path) -> None:
+    """Six words for two groups: the default keeps fewer, and the record still holds all six, so the same
+    tree can be made again from it (issue 22)."""
+    out = tmp_path / "sorted"
+    given = ["red", "green", "blue", "yellow", "purple", "orange"]
+    done = run_cli(["cluster", str(photo_folder), "--by", "color", "--words", ",".join(given), "--k", "2",
+                    "--out", str(out), *MODEL])
+    assert done.exit_code == 0, done.stderr
+    color = _runs(out)["color"]
+    assert color["candidates"] == given
+    assert set(color["words"]) < set(given)
+
+
+def test_a_record_from_before_candidates_reads_its_words_as_the_candidates(tmp_path: Path) -> None:
+    root, files = _library(tmp_path)
+    out = tmp_path / "out"
+    _write(out, root, {"color": [(f, "red") for f in files]}, {"color": RUN})
+    data = manifest_json(out)
+    del data["concepts"][0]["run"]["candidates"]
+    (out / OUTPUT_MANIFEST).write_text(json.dumps(data))
+    assert read_manifest(out).concepts[0].run.candidates == RUN.words
+
+
 def test_an_old_manifest_without_records_still_works(tmp_path: Path) -> None:
     root, files = _library(tmp_path)
     out = tmp_path / "out"
@@ -133,6 +156,8 @@ def test_an_old_manifest_without_records_still_works(tmp_path: Path) -> None:
         pytest.param(lambda r: r.update(seed=True), id="seed-bool"),
         pytest.param(lambda r: r.update(words="red"), id="words-text"),
         pytest.param(lambda r: r.update(words=["red", 2]), id="word-number"),
+        pytest.param(lambda r: r.update(candidates="red"), id="candidates-text"),
+        pytest.param(lambda r: r.update(candidates=[None]), id="candidate-null"),
         pytest.param(lambda r: r.update(pretrained=1), id="pretrained-number"),
         pytest.param(lambda r: r.pop("mode"), id="mode-missing"),
         pytest.param(lambda r: r.update(model="a\x00b"), id="nul-in-model"),

@@ -130,7 +130,8 @@ class ConceptRun:
     ``feature``/``k``, ``ModelSpec.model``/``pretrained``, the store's model ``identity``, ``ProxyConfig.mode``).
     """
 
-    words: tuple[str, ...]  # the candidate words actually used (after any pruning)
+    words: tuple[str, ...]  # the candidate words the method kept (after any pruning): the groups' names come from them
+    candidates: tuple[str, ...]  # the candidate words as given: with the settings below, the tree can be made again
     word_source: str  # user, llm, lexicon or anchors
     model: str  # as given: a model name or a config file's path
     pretrained: str | None  # as given: a weights tag or file, None for random weights
@@ -143,7 +144,7 @@ class ConceptRun:
     written: str  # UTC, ISO 8601
 
     def to_json(self) -> dict[str, object]:
-        return {**asdict(self), "words": list(self.words)}
+        return {**asdict(self), "words": list(self.words), "candidates": list(self.candidates)}
 
     @classmethod
     def from_json(cls, data: object) -> "ConceptRun":
@@ -152,6 +153,10 @@ class ConceptRun:
         words = data.get("words")
         if not isinstance(words, list):
             raise ManifestError("concepts[].run.words is not a list")
+        # Manifests written before the candidates were recorded kept only the words used: the best record left.
+        candidates = data.get("candidates", words)
+        if not isinstance(candidates, list):
+            raise ManifestError("concepts[].run.candidates is not a list")
         pretrained = data.get("pretrained")
         text = {key: _string(data.get(key), f"concepts[].run.{key}") for key in
                 ("word_source", "model", "identity", "mode", "feature", "proxysort_version", "written")}
@@ -161,6 +166,7 @@ class ConceptRun:
             raise ManifestError("concepts[].run.written is not an ISO 8601 time") from None
         return cls(
             words=tuple(_string(w, "concepts[].run.words[]") for w in words),
+            candidates=tuple(_string(w, "concepts[].run.candidates[]") for w in candidates),
             pretrained=None if pretrained is None else _string(pretrained, "concepts[].run.pretrained"),
             k=_whole(data.get("k"), "concepts[].run.k", least=1),
             seed=_whole(data.get("seed"), "concepts[].run.seed", least=0),

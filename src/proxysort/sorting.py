@@ -82,6 +82,9 @@ class ConceptResult:
     placement: "Placement | None" = field(default=None, repr=False)
     #: Photos whose link the user deleted: labelled (nearest group) but not linked into the tree.
     left_out: frozenset[str] = frozenset()
+    #: The candidate words as given (user, file, LLM, lexicon); ``words`` are those the method kept. Both are
+    #: recorded, so a tree can be made again from its record.
+    candidates: list[str] = field(default_factory=list)
 
     def image_names(self) -> list[str]:
         """The group name of every image, in image order."""
@@ -338,7 +341,8 @@ def sort(
                                centres=np.asarray(centres))
         out.append(
             ConceptResult(wl.concept, wl.noun, list(res.concept.words), wl.source, wl.detail, feature, k,
-                          labels, names, scores, res, memory=kept_memory, placement=placement, left_out=left_out)
+                          labels, names, scores, res, memory=kept_memory, placement=placement, left_out=left_out,
+                          candidates=list(wl.words))
         )
         if placement is not None:
             reporter.message(placement.summary(wl.concept))
@@ -428,7 +432,7 @@ def run_records(result: SortResult) -> dict[str, "ConceptRun"]:
     when = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return {
         c.concept: ConceptRun(
-            words=tuple(c.words), word_source=c.word_source, model=result.model.model,
+            words=tuple(c.words), candidates=tuple(c.candidates or c.words), word_source=c.word_source, model=result.model.model,
             pretrained=result.model.pretrained, identity=result.index.identity, mode=result.mode, feature=c.feature,
             k=c.k, seed=result.seed, proxysort_version=__version__, written=when,
         )

@@ -280,11 +280,11 @@ def test_a_companion_that_turns_into_a_fifo_while_copying_is_skipped(tmp_path: P
     side.write_text("<xmp/>")
     real_create = output._create
 
-    def swap_then_create(od, entry, real_roots):
+    def swap_then_create(od, entry, real_roots, planned=None):
         if entry.source == str(side) and not stat_is_fifo(side):
             side.unlink()
             os.mkfifo(side)
-        return real_create(od, entry, real_roots)
+        return real_create(od, entry, real_roots, planned)
 
     monkeypatch.setattr(output, "_create", swap_then_create)
     rec = Recorder()
@@ -393,3 +393,39 @@ def test_a_write_error_names_the_file_in_out_never_a_photo(tmp_path: Path) -> No
             _write(out, {"c": [(f, "a") for f in files]}, "hardlink", root)
         assert str(out) in str(err.value) and str(root) not in str(err.value)
         assert "--link" not in str(err.value) and "`link`" in str(err.value)
+
+
+@pytest.mark.parametrize("link", ["hardlink", "copy"])
+def test_a_folder_swapped_for_an_outside_link_between_the_check_and_the_link_is_caught(
+    tmp_path: Path, monkeypatch, link: str
+) -> None:
+    """The last window: the source's folder is swapped for a link out of the library after the resolved
+    path was checked and before the file is linked or opened. What was made must be what was planned."""
+    import proxysort.output as output
+
+    root = tmp_path / "photos"
+    (root / "sub").mkdir(parents=True)
+    photo = root / "sub" / "IMG_0.jpg"
+    photo.write_bytes(b"the photo" * 50)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "IMG_0.jpg").write_bytes(b"SECRET" * 20)
+    real_check = output._leak_reason
+    calls: list[str] = []
+
+    def check_then_swap(source, real_roots):
+        reason = real_check(source, real_roots)
+        calls.append(source)
+        # the first check is the plan made under the lock, the second the one just before linking
+        if calls.count(str(photo)) == 2:
+            os.rename(root / "sub", root / "sub.moved")
+            os.symlink(outside, root / "sub")
+        return reason
+
+    out = tmp_path / "out"
+    plan = plan_tree(out, {"c": [(str(photo), "a")]}, link=link, photo_roots=[root])
+    monkeypatch.setattr(output, "_leak_reason", check_then_swap)
+    summary = write_tree(plan)
+    assert not any(b"SECRET" in p.read_bytes() for p in out.rglob("*") if p.is_file())
+    assert [p for p, _ in summary.refused] == [str(photo)]
+    assert problems(out) == []

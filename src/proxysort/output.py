@@ -302,6 +302,8 @@ class TreePlan:
     vanished: list[str] = field(default_factory=list)  # photos (or companions) gone since they were indexed
     duplicates: list[Duplicate] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)  # (photo or companion, why it was not linked)
+    # photo or companion -> (st_dev, st_ino) when planned: what a copy or hard link must turn out to be made of
+    source_ids: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False)
 
     @property
     def to_create(self) -> list[Entry]:
@@ -727,6 +729,7 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
         out, inputs.link, files, dirs, keep, remove, foreign, old if old.concepts or old.files else None, dest,
         concept_dirs, inputs=inputs, carried=carried, carried_dirs=carried_dirs, concepts=concepts,
         orphans=orphans, vanished=vanished, duplicates=duplicates, refused=sorted(refused.items()),
+        source_ids={s: (st.st_dev, st.st_ino) for s, st in [*present.items(), *companion_stats.items()] if st is not None},
     )
 
 
@@ -783,11 +786,13 @@ def write_tree(
             return summary
 
 
-def _create(od: OutDir, entry: Entry, real_roots: Sequence[Path]) -> Entry:
+def _create(od: OutDir, entry: Entry, real_roots: Sequence[Path], planned: tuple[int, int] | None = None) -> Entry:
     """Make one planned file; returns its entry with the fingerprint of what was actually made.
 
     :class:`_Unlinkable` when this one file cannot be made from its source (a link out of the photo
     folders swapped in since planning, a FIFO, no permission to read): the caller skips it, not the tree.
+    ``planned`` is the source's (device, inode) when it was planned: a hard link or copy made of any
+    other file (a folder on the way swapped for a link after the check) is undone and refused.
     """
     from proxysort.safeopen import open_regular
 
@@ -798,8 +803,12 @@ def _create(od: OutDir, entry: Entry, real_roots: Sequence[Path]) -> Entry:
     if reason is not None:
         raise _Unlinkable(reason)
     source = os.path.realpath(entry.source)
+    changed = "it changed while proxysort was writing (a folder on its way swapped?); run again to link it"
     if entry.kind == "hardlink":
         st = od.hardlink(source, entry.path)
+        if planned is not None and (st.st_dev, st.st_ino) != planned:
+            od.unlink(entry.path)
+            raise _Unlinkable(changed)
         return replace(entry, dev=st.st_dev, ino=st.st_ino)
     try:
         src = open_regular(source, follow=False)  # resolved already: a link swapped in now is refused
@@ -809,6 +818,9 @@ def _create(od: OutDir, entry: Entry, real_roots: Sequence[Path]) -> Entry:
         raise _Unlinkable(_read_reason(exc)) from None
     digest = hashlib.sha256()
     with src:
+        opened = os.fstat(src.fileno())
+        if planned is not None and (opened.st_dev, opened.st_ino) != planned:
+            raise _Unlinkable(changed)
         st = od.copy(src, entry.path, digest)
     return replace(entry, size=st.st_size, mtime_ns=st.st_mtime_ns, sha256=digest.hexdigest())
 
@@ -862,7 +874,7 @@ def _execute(od: OutDir, plan: TreePlan, reporter: Reporter) -> WriteSummary:
                     advance()
                     continue
                 try:
-                    created.append(_create(od, entry, real_roots))
+                    created.append(_create(od, entry, real_roots, plan.source_ids.get(entry.source)))
                 except FileNotFoundError:
                     if _source_stat(entry.source) is not None:
                         raise

@@ -17,6 +17,7 @@ and its manifest are written. ``show`` takes the same lock and calls the same :f
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -96,7 +97,12 @@ def _stat_key(photo: str) -> tuple[int | None, int | None]:
     return st.st_size, st.st_mtime_ns
 
 
-def _has_thumb(od: OutDir, digest: str) -> bool:
+def _has_thumb(od: OutDir, digest: str, thorough: bool) -> bool:
+    """Whether OUT holds this thumbnail: a regular file of a thumbnail's size, written whole by proxysort
+    (atomically); ``thorough`` (``show``, the repair) also reads it and checks it is a whole JPEG."""
+    if not thorough:
+        st = od.lstat(thumb_rel(digest))
+        return st is not None and stat.S_ISREG(st.st_mode) and 100 < st.st_size <= MAX_THUMB_BYTES
     try:
         return is_whole_jpeg(od.read_bytes(thumb_rel(digest), MAX_THUMB_BYTES))
     except (OutputError, OSError):
@@ -193,7 +199,7 @@ def publish(
     data = reconcile(merge(fresh, old), manifest, created)
     if data.sources == [] and roots:
         data.sources = list(roots)
-    copied = _place_thumbnails(od, data, cache, in_memory or {}, remake, stats)
+    copied = _place_thumbnails(od, data, cache, in_memory or {}, remake, stats, thorough=remake is not None)
     if old is not None and same_content(old, data):
         data.created = old.created
     data_text = data.to_json().encode("utf-8")
@@ -235,6 +241,8 @@ def _place_thumbnails(
     in_memory: Mapping[str, bytes],
     remake: Callable[[Sequence[str]], Mapping[str, Thumb]] | None,
     stats: ThumbStats,
+    *,
+    thorough: bool,
 ) -> int:
     """Every thumbnail the page shows, present and whole in OUT: copied from memory or the cache, else made
     again (``remake``, one batch); a photo whose thumbnail cannot be had is shown as a placeholder (its
@@ -244,7 +252,7 @@ def _place_thumbnails(
     for p in photos:
         if p.thumb is not None:
             source.setdefault(p.thumb, p.src)
-    present = {d for d in source if _has_thumb(od, d)}
+    present = {d for d in source if _has_thumb(od, d, thorough)}
     pending = {d: in_memory.get(d) or cache.get(d) for d in source if d not in present}
     lacking = sorted({source[d] for d, b in pending.items() if b is None} | {p.src for p in photos if p.thumb is None})
     if lacking and remake is not None:

@@ -348,3 +348,31 @@ def test_a_photo_a_browser_cannot_show_opens_its_thumbnail_and_tiles_speak_in_wo
     assert "also in Takeout/IMG_2.jpg" in html
     assert "The groups overlap \u2014 this concept is not well separated for these photos." in html
     assert "\u201ccross\u201d is a little nearer to this group" in html  # why "red" is not its nearest word
+
+
+def test_reconcile_takes_groups_from_the_manifest_and_what_it_knows_from_the_data() -> None:
+    from proxysort.manifest import ConceptTree, Duplicate, Entry, Manifest
+    from proxysort.page import PageConcept, PageData, PageGroup, PagePhoto, reconcile
+
+    t1, t2 = "1" * 64, "2" * 64
+    data = PageData("2026-01-01 00:00 UTC", "m", ["/p"], 2, [], [
+        PageConcept("color", "color", ["red", "blue"], "user", ["red", "blue"], "subspace", "prompt", 2,
+                    [PageGroup("red", [PagePhoto("/p/a.jpg", "color/red/a.jpg", "", 0.9, 0.5, t1)], [0.9, 0.1]),
+                     PageGroup("blue", [PagePhoto("/p/x/b.jpg", "color/blue/b.jpg", "x", 0.8, 0.4, t2)], [0.1, 0.9])],
+                    [[0.1, 0.1, 0], [0.9, 0.9, 1]], [0.6, 0.3], 0.45)])
+    manifest = Manifest(
+        files=[Entry("color/blue/a.jpg", "/p/a.jpg", "symlink", target="/p/a.jpg"),  # moved since the page
+               Entry("color/blue/b.jpg", "/p/x/b.jpg", "symlink", target="/p/x/b.jpg"),
+               Entry("color/blue/b.xmp", "/p/x/b.xmp", "symlink", target="/p/x/b.xmp", companion_of="color/blue/b.jpg"),
+               Entry("shape/round/a.jpg", "/p/a.jpg", "symlink", target="/p/a.jpg")],
+        concepts=[ConceptTree("color", "color", "symlink"), ConceptTree("shape", "shape", "symlink")],
+        duplicates=[Duplicate("color", "/p/y/copy.jpg", "color/blue/b.jpg")],
+    )
+    page = reconcile(data, manifest, "now")
+    color, shape = page.concepts
+    assert [(g.name, [p.dest for p in g.photos]) for g in color.groups] == [("blue", ["color/blue/b.jpg", "color/blue/a.jpg"])]
+    assert color.map_points == [] and color.fit is None  # drawn for other groups
+    assert [p.thumb for p in color.groups[0].photos] == [t2, t1]  # scored first; the moved photo's score is gone
+    assert [p.score for p in color.groups[0].photos] == [0.8, None]
+    assert color.groups[0].photos[0].also == ["y/copy.jpg"] and color.groups[0].word_scores == [0.1, 0.9]
+    assert shape.groups[0].photos[0].thumb == t1 and shape.groups[0].photos[0].score is None  # known elsewhere

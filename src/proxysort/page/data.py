@@ -405,6 +405,7 @@ def reconcile(data: PageData | None, manifest: Manifest, created: str) -> PageDa
     known = {c.folder: c for c in data.concepts}
     photos = {(c.folder, p.src): p for c in data.concepts for g in c.groups for p in g.photos}
     by_src = {p.src: p for p in photos.values()}  # a photo the tree holds elsewhere: its thumbnail and album
+    group_of = {(c.folder, p.src): g.name for c in data.concepts for g in c.groups for p in g.photos}
     order = [c.folder for c in data.concepts]
     trees = sorted(manifest.concepts, key=lambda t: (order.index(t.dir) if t.dir in order else len(order), t.dir))
     shown_by_dest: dict[str, PagePhoto] = {}
@@ -416,11 +417,13 @@ def reconcile(data: PageData | None, manifest: Manifest, created: str) -> PageDa
             if parts[0] != tree.dir or len(parts) < 3 or e.companion_of is not None or e.orphan:
                 continue
             old = photos.get((tree.dir, e.source))
-            if old is not None:
+            if old is not None and group_of[(tree.dir, e.source)] == parts[1]:
                 photo = replace(old, dest=e.path, also=[])
+            elif old is not None:  # in another group now: how it fitted the old one says nothing
+                photo = replace(old, dest=e.path, also=[], score=None, fit=None)
             elif e.source in by_src:
-                known = by_src[e.source]
-                photo = PagePhoto(e.source, e.path, known.album, thumb=known.thumb, size=known.size, mtime_ns=known.mtime_ns)
+                seen = by_src[e.source]
+                photo = PagePhoto(e.source, e.path, seen.album, thumb=seen.thumb, size=seen.size, mtime_ns=seen.mtime_ns)
             else:
                 photo = PagePhoto(e.source, e.path, album_of(e.source, data.sources))
             members.setdefault(parts[1], []).append(photo)

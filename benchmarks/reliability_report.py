@@ -258,8 +258,8 @@ def output_tree(work: Path, race_rounds: int, writer_trials: int, property_examp
 ROUND3_FAMILIES = [
     ("F1 a new photo under a deleted photo's name keeps its last copy", r"new_photo_under_a_deleted|hard_link_whose_photo_was_replaced"),
     ("F2 a copy edited in place (same size, mtime) is never removed", r"edited_in_place|content_hash_and_unchanged|without_content_hashes"),
-    ("F5 links out of the photo folders never copied or hard-linked", r"linking_outside|link_inside_the_photo|outside_link_after|proc_environ"),
-    ("F15 one unreadable companion skipped, never the tree", r"swapped_for_a_fifo|turns_into_a_fifo|unreadable_companion"),
+    ("F5 links out of the photo folders never copied or hard-linked", r"linking_outside|link_inside_the_photo|outside_link_after|proc_environ|between_the_check"),
+    ("F15 one unreadable companion skipped, never the tree", r"swapped_for_a_fifo|turns_into_a_fifo|unreadable_companion|write_error_names"),
     ("F9 FIFOs named as words, labels, store: one sentence, no hang", r"fifo|not_a_regular_file|refuses_a_device"),
     ("F10 huge or endless words/labels files refused before reading", r"large|small_regular|read_limited_reads"),
     ("F11 decoder crash named and skipped (local, Ray bounded)", r"decoder_crash"),

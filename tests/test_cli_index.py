@@ -16,7 +16,8 @@ def test_index_then_status(run_cli, photo_folder: Path) -> None:
     first = run_cli(["index", str(photo_folder), *MODEL])
     assert first.exit_code == 0, first.stderr
     assert first.stdout == ""  # results only on stdout; the summary is for people
-    assert "12 new" in first.stderr and "0 failed" in first.stderr
+    assert "indexed: 12 photos found: 12 embedded, 0 reused, 0 skipped" in first.stderr
+    assert "since the last run: 12 new, 0 changed, 0 renamed or moved, 0 gone" in first.stderr
 
     second = run_cli(["index", str(photo_folder), *MODEL, "--json", "--quiet"])
     assert second.exit_code == 0 and second.stderr == ""

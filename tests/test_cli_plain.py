@@ -173,3 +173,47 @@ def test_a_file_skipped_by_an_earlier_run_is_one_line_and_exit_0(run_cli, photo_
     bad.write_bytes(b"\xff\xd8\xff still not a jpeg, and longer")
     changed = run_cli(args)
     assert changed.exit_code == 3 and f"skipped: {bad}:" in changed.stderr
+
+
+# -- numbers that add up -----------------------------------------------------------------------------------
+
+
+def test_summaries_count_in_one_vocabulary_that_adds_up(run_cli, photo_folder: Path, tmp_path: Path) -> None:
+    import re
+    import shutil
+
+    shutil.copy(photo_folder / "a" / "img00.jpg", photo_folder / "b" / "copy-of-img00.jpg")  # a duplicate
+    (photo_folder / "a" / "img01.xmp").write_text("<x/>")  # a companion
+    out = tmp_path / "sorted"
+    args = ["cluster", str(photo_folder), *WORDS, "--k", "2", "--out", str(out), *MODEL]
+    plan = run_cli([*args, "--dry-run"])
+    assert plan.exit_code == 0, plan.stderr
+    found = re.search(r"indexed: (\d+) photos found: (\d+) embedded, (\d+) reused, (\d+) skipped", plan.stderr)
+    assert found, plan.stderr
+    total, embedded, reused, skipped = map(int, found.groups())
+    assert total == 13 and embedded + reused + skipped == total
+    assert "duplicates: 1 of these photos are byte-identical copies of others" in plan.stderr
+    groups = dict(re.findall(r"([\w-]+) \((\d+)\)", plan.stderr.split("color: 13 photos in 2 groups: ")[1].splitlines()[0]))
+    planned = dict(re.findall(r"dry run:   color/(\S+)/  (\d+) photos?:", plan.stderr))
+    assert planned == groups, plan.stderr  # the plan counts photos, as the group summary does
+    created = re.search(r"would create (\d+) files \((\d+) for photos, (\d+) companions\)", plan.stderr)
+    assert created and tuple(map(int, created.groups())) == (13, 12, 1), plan.stderr  # the copy is shown once
+    wrote = run_cli(args)
+    assert "13 files created" in wrote.stderr and "1 byte-identical copies shown once" in wrote.stderr
+    assert "indexed: 13 photos found: 0 embedded, 13 reused, 0 skipped" in wrote.stderr
+
+
+def test_clean_dry_run_lists_trees_and_clean_leaves_no_empty_manifest(run_cli, photo_folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "sorted"
+    args = ["cluster", str(photo_folder), *TWO, "--k", "2", "--out", str(out), "-q", *MODEL]
+    assert run_cli(args).exit_code == 0
+    (out / "my notes.txt").write_text("mine")  # the user's own file in OUT
+    plan = run_cli(["clean", str(out), "--dry-run"])
+    assert plan.exit_code == 0, plan.stderr
+    assert "dry run: color/  12 file(s)" in plan.stderr and "dry run: shape/  12 file(s)" in plan.stderr
+    assert "would remove 24 file(s) in 2 tree(s)" in plan.stderr and "would remove /" not in plan.stderr
+    listed = run_cli(["clean", str(out), "--dry-run", "--verbose"])
+    assert listed.stderr.count("dry run: would remove ") == 24
+    done = run_cli(["clean", str(out)])
+    assert done.exit_code == 0, done.stderr
+    assert sorted(os.listdir(out)) == ["my notes.txt"]  # no .proxysort.json of nothing beside it

@@ -147,7 +147,7 @@ def test_bad_files_are_skipped_with_a_reason_and_remembered(tmp_path, tiny_clip,
     assert set(reasons) == {"empty.jpg", "text.png", "truncated.jpg"}
     assert "empty" in reasons["empty.jpg"] and "truncated" in reasons["truncated.jpg"]
     assert result.summary.failed == 3 and {p.name for p, _ in result.failures} == set(reasons)
-    assert any("3 failed" in m for m in rec.messages)
+    assert any("5 photos found: 2 embedded, 0 reused, 3 skipped" in m for m in rec.messages)
 
     rec2 = Recorder()
     again = index(root, model=tiny_clip, cache_dir=cache_dir, reporter=rec2)

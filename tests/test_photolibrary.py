@@ -80,7 +80,7 @@ def test_index_summary_lines_say_what_was_ignored(library, tiny_clip, cache_dir)
     rep = Lines()
     index(library.root, model=tiny_clip, cache_dir=cache_dir, workers=2, reporter=rep)
     assert "with their photos: 1 RAW twin, 3 Live Photo clips, 8 sidecars" in rep.lines
-    assert "duplicates: 2 photo(s) are byte-identical copies of others" in rep.lines
+    assert "duplicates: 2 of these photos are byte-identical copies of others (each group shows one)" in rep.lines
     assert (
         "ignored: 3 videos, 2 sidecars of videos, 2 sidecars without a photo, 3 other files, 1 hidden file, "
         "1 hidden folder, 1 system folder"

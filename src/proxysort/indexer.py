@@ -65,11 +65,25 @@ class IndexSummary:
     #: indexed photos that are byte-identical copies of another indexed photo
     duplicates: int = 0
 
+    @property
+    def found(self) -> int:
+        """Every photo the run met: each was embedded, reused (its vector was known: unchanged, renamed or
+        byte-identical to another) or skipped, so the three always add up to it."""
+        return self.embedded + self.unchanged + self.reused + self.failed
+
     def line(self) -> str:
+        """The counts in the words every summary uses: photos found, embedded, reused, skipped."""
         return (
-            f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged, {self.renamed} renamed, "
-            f"{self.removed} removed, {self.failed} failed ({self.embedded} embedded; {self.seconds:.1f} s)"
+            f"{self.found} photos found: {self.embedded} embedded, {self.unchanged + self.reused} reused, "
+            f"{self.failed} skipped ({self.seconds:.1f} s)"
         )
+
+    def changes_line(self) -> str | None:
+        """What changed on disk since the last run, when anything did."""
+        if not (self.new or self.updated or self.renamed or self.removed):
+            return None
+        return (f"since the last run: {self.new} new, {self.updated} changed, {self.renamed} renamed or moved, "
+                f"{self.removed} gone")
 
     def library_lines(self) -> list[str]:
         """What else the photo folder held: companions kept with photos, duplicates, ignored files."""
@@ -79,13 +93,14 @@ class IndexSummary:
         if any(self.companions.values()):
             lines.append(f"with their photos: {describe(self.companions)}")
         if self.duplicates:
-            lines.append(f"duplicates: {self.duplicates} photo(s) are byte-identical copies of others")
+            lines.append(f"duplicates: {self.duplicates} of these photos are byte-identical copies of others "
+                         "(each group shows one)")
         if any(self.ignored.values()):
             lines.append(f"ignored: {describe(self.ignored)}")
         return lines
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "found": self.found}
 
 
 @dataclass
@@ -273,6 +288,8 @@ def index(
     summary.seconds = time.monotonic() - started
     reporter.flush()
     reporter.message(f"indexed: {summary.line()}")
+    if (changes := summary.changes_line()) is not None:
+        reporter.message(changes)
     for line in summary.library_lines():
         reporter.message(line)
     if repeated:

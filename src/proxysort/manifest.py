@@ -345,6 +345,10 @@ class Manifest:
     complete: bool = True
     page: PageRecord | None = None  # the review page's files, when proxysort wrote one
 
+    def is_empty(self) -> bool:
+        """Lists nothing of proxysort's: no file, folder or tree (what ``clean`` leaves when it removed all)."""
+        return not (self.files or self.dirs or self.concepts or self.duplicates)
+
     def concept_of(self, rel: str) -> ConceptTree | None:
         """The concept whose folder holds ``rel``."""
         top = PurePosixPath(rel).parts[0]

@@ -310,25 +310,48 @@ class TreePlan:
         return [e for e in self.files if e.path not in self.keep and not e.orphan]
 
     def describe(self) -> list[str]:
-        """Human-readable lines for ``--dry-run`` (stderr)."""
-        lines = [f"output folder: {self.out}"]
-        by_dir: dict[str, int] = {}
+        """Human-readable lines for ``--dry-run`` (stderr), in the units of the run's other lines: each
+        group counts its *photos*, as ``color: 60 photos in 6 groups: red (15), ...`` does, then the files
+        that show them (a link per photo, byte-identical copies once, companions beside their photo)."""
+
+        def group(rel: str) -> str:  # OUT/<concept>/<group>/..., whatever album folders lie below
+            return "/".join(PurePosixPath(rel).parts[:2])
+
+        photos: dict[str, int] = {}
+        for rel in self.dest.values():
+            photos[group(rel)] = photos.get(group(rel), 0) + 1
+        links: dict[str, int] = {}
+        companions: dict[str, int] = {}
         for e in self.files:
-            if not e.orphan and e.companion_of is None:
-                parent = str(PurePosixPath(e.path).parent)
-                by_dir[parent] = by_dir.get(parent, 0) + 1
-        for d in sorted(by_dir):
-            lines.append(f"  {d}/  {by_dir[d]} {self.link}{'s' if by_dir[d] != 1 else ''}")
+            if not e.orphan:
+                counts = links if e.companion_of is None else companions
+                counts[group(e.path)] = counts.get(group(e.path), 0) + 1
+        lines = [f"output folder: {self.out}"]
+        for g in sorted(photos):
+            n, shown, beside = photos[g], links.get(g, 0), companions.get(g, 0)
+            line = f"  {g}/  {_count(n, 'photo')}: {_count(shown, self.link)}"
+            if n > shown:
+                line += f", {_count(n - shown, 'byte-identical copy', 'byte-identical copies')} shown once"
+            if beside:
+                line += f", {_count(beside, 'companion file')} beside them"
+            lines.append(line)
         kept_trees = sorted({c.dir for c in self.concepts} - set(self.concept_dirs.values()))
         if kept_trees:
             lines.append(f"  kept from earlier runs: {', '.join(t + '/' for t in kept_trees)}")
+        new_companions = sum(1 for e in self.to_create if e.companion_of is not None)
         lines.append(
-            f"would create {len(self.to_create)}, keep {len(self.keep)}, remove {len(self.remove)} "
-            f"(files listed in {OUTPUT_MANIFEST})"
+            f"would create {_count(len(self.to_create), 'file')} ({len(self.to_create) - new_companions} for photos, "
+            f"{new_companions} companions), keep {len(self.keep)}, remove {len(self.remove)} "
+            f"(every file listed in {OUTPUT_MANIFEST})"
         )
         lines += _notes(self.orphans, self.duplicates, self.vanished, self.out)
         lines += [f"would skip {path}: {reason}" for path, reason in self.refused]
         return lines
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    """``1 photo``, ``3 photos``: a count with its unit, so every summary says what it counts."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 def _notes(orphans: Sequence[Entry], duplicates: Sequence[Duplicate], vanished: Sequence[str], out: Path) -> list[str]:
@@ -971,6 +994,15 @@ class CleanSummary:
     folders_removed: int
     orphans: list[str]  # last copies of photos: kept
     left_alone: list[str]  # listed files someone changed: theirs now
+    paths: list[str] = field(default_factory=list)  # the files removed (or, on a dry run, that would be), in OUT
+
+    def per_tree(self) -> dict[str, int]:
+        """Files removed per concept tree (its top folder in OUT), in folder order."""
+        counts: dict[str, int] = {}
+        for path in sorted(self.paths):
+            top = PurePosixPath(path).parts[0]
+            counts[top] = counts.get(top, 0) + 1
+        return counts
 
 
 def clean_tree(
@@ -1019,8 +1051,9 @@ def clean_tree(
                     _save(od, replace(left, page=None))
             od.clean_partials(sorted(set(old.dirs)))
             remaining = _foreign_names(od)
-            if not remaining and not summary.orphans:
-                od.unlink(OUTPUT_MANIFEST)
+            left = read_manifest_at(od)
+            if (not remaining and not summary.orphans) or (left is not None and left.is_empty()):
+                od.unlink(OUTPUT_MANIFEST)  # beside the user's own files too: a manifest of nothing is litter
         if not remaining and not summary.orphans:
             # Nothing of anyone's is left: remove the folder itself (only if empty).
             try:
@@ -1050,7 +1083,7 @@ def _clean(
     placed = {e.path for e in old.files if (PurePosixPath(e.path).parts[0], e.source) in pinned and e.companion_of is None}
     placed |= {e.path for e in old.files if e.companion_of in placed}
     target = [e for e in old.files if PurePosixPath(e.path).parts[0] in dirs and e.path not in placed]
-    removed, orphans, left = 0, [], []
+    removed, orphans, left, paths = 0, [], [], []
     for e in target:
         if not e.matches_disk(od) or not content_is_ours(od, e):
             if od.lstat(e.path) is not None:
@@ -1059,7 +1092,9 @@ def _clean(
         if _is_last_copy(od, e, {}):
             orphans.append(replace(e, orphan=True))
             continue
-        removed += 1 if dry_run else od.unlink(e.path)
+        if dry_run or od.unlink(e.path):
+            removed += 1
+            paths.append(e.path)
     folders = 0
     for rel in sorted({d for d in old.dirs if PurePosixPath(d).parts[0] in dirs}, key=lambda d: -d.count("/")):
         if not dry_run and od.rmdir(rel):
@@ -1079,4 +1114,4 @@ def _clean(
         dups = [d for d in old.duplicates if d.concept.casefold() not in {t.name.casefold() for t in trees}]
         _save(od, Manifest(files=[*keep_files, *orphans], dirs=kept_dirs, link=old.link, concepts=concepts, duplicates=dups,
                            page=old.page))
-    return CleanSummary(removed, folders, [e.path for e in orphans], left)
+    return CleanSummary(removed, folders, [e.path for e in orphans], left, paths)

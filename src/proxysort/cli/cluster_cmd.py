@@ -216,8 +216,8 @@ def cluster_command(
                 env.stderr.write(f"dry run: {terminal_safe(line)}\n")
         elif summary is not None:
             reporter.message(
-                f"wrote {plan.out}: {summary.created} created, {summary.kept} unchanged, {summary.removed} removed"
-                + (f", {summary.duplicates} duplicate(s) linked once" if summary.duplicates else "")
+                f"wrote {plan.out}: {summary.created} files created, {summary.kept} unchanged, {summary.removed} removed"
+                + (f"; {summary.duplicates} byte-identical copies shown once" if summary.duplicates else "")
             )
             for path in summary.vanished:
                 reporter.skipped(path, "it disappeared before it could be linked into the output folder")

@@ -346,7 +346,10 @@ CleanByOpt = Annotated[
 CleanAllOpt = Annotated[
     bool, typer.Option("--all", help="Also remove the links you placed by hand and the folders you named.")
 ]
-CleanDryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Remove nothing: say what would be removed.")]
+CleanDryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="Remove nothing: say how many files each tree would lose (every one with --verbose).")
+]
+CleanVerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="With --dry-run, list every file that would be removed.")]
 OpenOpt = Annotated[bool, typer.Option("--open", help="Open the review page (OUT/index.html) in the browser when done.")]
 ShowOutArg = Annotated[
     Path, typer.Argument(help="A folder proxysort cluster wrote (the --out folder).", file_okay=False, metavar="OUT")

@@ -127,10 +127,10 @@ def test_clean_command_removes_only_proxysorts_files(run_cli, photo_folder: Path
     assert dry.exit_code == 0 and "would remove 12 file(s)" in dry.stderr, dry.stderr
     result = run_cli(["clean", str(out)])
     assert result.exit_code == 0, result.stderr
-    assert sorted(os.listdir(out)) == [".proxysort.json", "notes.txt"]
+    assert sorted(os.listdir(out)) == ["notes.txt"]  # no manifest of nothing left beside the user's file
+    again = run_cli(["clean", str(out)])  # the folder is the user's now: proxysort made nothing there
+    assert again.exit_code == 7 and "created nothing there" in again.stderr
     (out / "notes.txt").unlink()
-    assert run_cli(["clean", str(out)]).exit_code == 0
-    assert not out.exists()
     refused = run_cli(["clean", str(photo_folder)])
     assert refused.exit_code == 7 and "created nothing there" in refused.stderr
     _one_sentence(refused.stderr)

@@ -1052,8 +1052,11 @@ def clean_tree(
             od.clean_partials(sorted(set(old.dirs)))
             remaining = _foreign_names(od)
             left = read_manifest_at(od)
-            if (not remaining and not summary.orphans) or (left is not None and left.is_empty()):
-                od.unlink(OUTPUT_MANIFEST)  # beside the user's own files too: a manifest of nothing is litter
+            # Beside the user's own files too, a manifest of nothing is litter; it stays while a folder of a
+            # tree does (the user's files in it): that folder is proxysort's, and the next run may use it.
+            litter = left is not None and left.is_empty() and not any(od.is_dir(t.dir) for t in old.concepts)
+            if (not remaining and not summary.orphans) or litter:
+                od.unlink(OUTPUT_MANIFEST)
         if not remaining and not summary.orphans:
             # Nothing of anyone's is left: remove the folder itself (only if empty).
             try:

@@ -359,3 +359,12 @@ def test_a_loaded_model_on_auto_follows_the_store(photo_folder, tiny_spec, cache
     make_photo(photo_folder / "new.png", (90, 90, 10))
     result = index(photo_folder, model=clip, cache_dir=cache_dir)
     assert result.summary.embedded == 1 and clip.precision == "fp16" and result.precision == "fp16"
+
+
+@pytest.mark.parametrize("cpus, expected", [(1, 2), (2, 2), (16, 16), (64, 64)])
+def test_decoding_threads_follow_the_cpus_this_process_may_use(monkeypatch, cpus: int, expected: int) -> None:
+    """No cap of 8: on a 16-core GPU machine every core decodes while the GPU encodes (issue 25)."""
+    from proxysort import indexer
+
+    monkeypatch.setattr(indexer.os, "sched_getaffinity", lambda pid: set(range(cpus)), raising=False)
+    assert indexer._default_workers() == expected

@@ -142,7 +142,7 @@ WorkersOpt = Annotated[
     Optional[int],
     typer.Option(
         "--workers", metavar="N", min=1, rich_help_panel=PERFORMANCE_PANEL,
-        help="Threads that read and decode photos (default: one per CPU, 2 to 8).",
+        help="Threads that read and decode photos (default: one per CPU this process may use, at least 2).",
     ),
 ]
 RayOpt = Annotated[

@@ -96,7 +96,7 @@ class _PeakRSS:
         return self._peak
 
 
-def _child(engine: str, n: int, threads: int, batch: int | None) -> dict:
+def _child(engine: str, n: int, threads: int, batch: int | None, device: str = "cpu") -> dict:
     """One (engine, N) measurement in this process; returns {stage: {...}} as a dict."""
     import numpy as np
     import torch
@@ -135,7 +135,7 @@ def _child(engine: str, n: int, threads: int, batch: int | None) -> dict:
                     vectors[f"h{s + j}"] = vec[j]
                 store.write_batch(files, vectors)
         t0 = time.perf_counter()
-        clip = load_clip(ModelSpec("ViT-B-32", "none", "cpu"))
+        clip = load_clip(ModelSpec("ViT-B-32", "none", device))
         out["model_load_s"] = time.perf_counter() - t0
         concept = Concept("color", WORDS, noun="fruit")
         config = PATHS[engine]()
@@ -196,11 +196,12 @@ def main() -> None:
     p.add_argument("--old", default="dproxy-all,subspace-adam", help="old paths to run at --old-sizes")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batch", type=int, default=None, help="proxy batch size (default: ProxyConfig's)")
+    p.add_argument("--device", default="cpu", help="where the text tower learns: cpu (default) or cuda")
     p.add_argument("--json", type=Path, help="also write the raw measurements here")
     p.add_argument("--child", nargs=2, metavar=("PATH", "N"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
-        print(json.dumps(_child(args.child[0], int(args.child[1]), args.threads, args.batch)))
+        print(json.dumps(_child(args.child[0], int(args.child[1]), args.threads, args.batch, args.device)))
         return
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": str(args.threads),
@@ -211,7 +212,8 @@ def main() -> None:
     runs += [("default", int(n)) for n in args.sizes.split(",") if n]
     results = []
     for engine, n in runs:
-        cmd = [sys.executable, "-m", "benchmarks.scale", "--child", engine, str(n), "--threads", str(args.threads)]
+        cmd = [sys.executable, "-m", "benchmarks.scale", "--child", engine, str(n), "--threads", str(args.threads),
+               "--device", args.device]
         if args.batch:
             cmd += ["--batch", str(args.batch)]
         proc = subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=True)
@@ -219,7 +221,7 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 
-    print(f"threads {args.threads}, OMP_WAIT_POLICY={env['OMP_WAIT_POLICY']}, ViT-B-32 text tower (random weights), "
+    print(f"device {args.device}, threads {args.threads}, OMP_WAIT_POLICY={env['OMP_WAIT_POLICY']}, ViT-B-32 text tower (random weights), "
           f"one concept with {len(WORDS)} words, k = {K}\n")
     print("| path | N | " + " | ".join(f"{s} s (cpu s)" for s in STAGES) + " | total s (cpu s) | peak RSS MB | RSS per photo KB |")
     print("|---|---:|" + "---:|" * (len(STAGES) + 3))

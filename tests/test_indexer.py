@@ -368,3 +368,22 @@ def test_decoding_threads_follow_the_cpus_this_process_may_use(monkeypatch, cpus
 
     monkeypatch.setattr(indexer.os, "sched_getaffinity", lambda pid: set(range(cpus)), raising=False)
     assert indexer._default_workers() == expected
+
+
+def test_the_index_makes_the_pages_thumbnails_from_its_own_decodes(tmp_path, tiny_clip, cache_dir) -> None:
+    """Issue 25: photos decoded at least thumbnail-size get their thumbnail during index, so the page
+    reuses every one of them; ``thumbnails=False`` makes none."""
+    from proxysort.thumbs import ThumbCache, make_thumbnails
+
+    root = tmp_path / "photos"
+    big = [make_photo(root / f"big{i}.png", (40 * i, 90, 200), size=(400, 300)) for i in range(3)]
+    small = make_photo(root / "small.png", (200, 40, 40), size=(64, 48))
+    result = index(root, model=tiny_clip, cache_dir=cache_dir)
+    assert result.summary.embedded == 4
+    with ThumbCache(cache_dir, [root]) as tc:
+        _, stats = make_thumbnails([*big, small], tc)
+    assert (stats.made, stats.reused) == (1, 3)  # only the small photo, whose decode was too small
+
+    other = tmp_path / "other-cache"
+    index(root, model=tiny_clip, cache_dir=other, thumbnails=False)
+    assert not (other / "thumbs").exists()

@@ -150,3 +150,28 @@ def test_thumbnails_are_addressed_by_the_full_content(tmp_path: Path) -> None:
     with ThumbCache(tmp_path / "cache", []) as tc:
         thumbs, stats = make_thumbnails([a, b], tc)
     assert thumbs[0].digest != thumbs[1].digest and stats.made == 2
+
+
+def test_an_image_decoded_by_the_index_gives_the_pages_thumbnail(tmp_path: Path) -> None:
+    """Issue 25: the index keeps the thumbnail of the image it decoded; the page then reuses it. A decode
+    smaller than the thumbnail is left to the page (it would be blurrier), and nothing ever raises."""
+    from PIL import Image
+
+    from proxysort.imageio import load_image
+    from proxysort.thumbs import THUMB_SIZE, ThumbCache, keep_decoded, make_thumbnails, render_thumbnail
+
+    photos = tmp_path / "photos"
+    big = make_photo(photos / "big.jpg", (30, 120, 200), size=(1600, 1200), quality=95)
+    small = make_photo(photos / "small.png", (200, 40, 40), size=(320, 200))
+    cache = tmp_path / "cache"
+    with ThumbCache(cache, [photos]) as tc:
+        assert keep_decoded(str(big), load_image(big, 224), tc)
+        assert not keep_decoded(str(big), load_image(big, 224), tc)  # already there
+        assert not keep_decoded(str(small), load_image(small, 224), tc)  # 200 px < THUMB_SIZE
+        assert not keep_decoded(str(photos / "gone.jpg"), Image.new("RGB", (400, 300)), tc)  # unreadable: no raise
+        thumbs, stats = make_thumbnails([big, small], tc)
+    assert (stats.made, stats.reused) == (1, 1)
+    with Image.open(cache / "thumbs" / next(p.name for p in (cache / "thumbs").iterdir()) / thumbs[0].digest[:2]
+                    / f"{thumbs[0].digest}.jpg") as im:
+        assert min(im.size) == THUMB_SIZE
+    assert len(render_thumbnail(str(big))) > 100

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 import threading
 import time
@@ -32,10 +33,13 @@ from proxysort.library import SKIPPED_COMPANIONS, Library, Selection, companion_
 from proxysort.progress import Reporter
 from proxysort.scan import NOT_UTF8, ScanEntry, check_root, is_utf8
 from proxysort.store import FailureRow, FileRow, VectorStore, content_hash, store_path
+from proxysort.thumbs import keep_decoded
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import torch
+
+    from proxysort.thumbs import ThumbCache
 
 Source = Path | str | Sequence[Path | str]
 
@@ -204,6 +208,7 @@ def index(
     lock_timeout_s: float = 600.0,
     runner: "PipelineRunner | None" = None,
     check_found: Callable[[int], None] | None = None,
+    thumbnails: bool = True,
 ) -> IndexedFolder:
     """Index ``source`` (a folder, a file, or a list of either) and return its paths and vectors.
 
@@ -223,6 +228,10 @@ def index(
 
     ``check_found`` is called with the number of photos the scan found, before any is embedded, so that a
     caller can refuse impossible work (more groups than photos) in seconds rather than after the embedding.
+
+    ``thumbnails`` makes the review page's thumbnails (:func:`proxysort.thumbs.keep_decoded`, in the cache
+    folder the page reads) from the images decoded for the model, so the page never decodes those photos
+    again; only the local runner does, and only from decodes at least the thumbnail's size.
     """
     started = time.monotonic()
     reporter = reporter or Reporter()
@@ -266,7 +275,9 @@ def index(
             summary.unchanged = plan.unchanged
             repeated = [(Path(row.path), row.reason) for row in plan.cached_failures]  # said once, below
             failures.extend(repeated)
-            (runner or _embed_jobs)(store, plan, lazy, summary, failures, reporter, batch_size, workers, commit_every)
+            with _thumb_cache(cache_root, found.roots, thumbnails and runner is None and bool(plan.jobs)) as thumbs:
+                embed = runner or functools.partial(_embed_jobs, thumbs=thumbs)
+                embed(store, plan, lazy, summary, failures, reporter, batch_size, workers, commit_every)
             # Last, so a renamed file could still borrow the vector of the path it replaced.
             store.sweep(plan.missing | plan.missing_failures)
             summary.removed = len(plan.missing) - len(plan.renamed_from)
@@ -502,10 +513,13 @@ class PipelineRunner(Protocol):
 # -- reading, embedding, committing --------------------------------------------------------------------------------------
 
 
-def _prepare(job: _Job, known: set[str], lazy: _LazyClip, flight: "InFlight | None" = None) -> _Prepared:
+def _prepare(
+    job: _Job, known: set[str], lazy: _LazyClip, flight: "InFlight | None" = None, thumbs: "ThumbCache | None" = None
+) -> _Prepared:
     """Worker-thread step: hash, and unless the content is already embedded, decode and preprocess.
 
-    ``flight`` records the file while it is decoded, so a decoder crash names it to the next run."""
+    ``flight`` records the file while it is decoded, so a decoder crash names it to the next run; ``thumbs``
+    gets the review page's thumbnail from the same decoded image."""
     entry = job.entry
     try:
         digest = content_hash(entry.path, entry.size)
@@ -519,6 +533,8 @@ def _prepare(job: _Job, known: set[str], lazy: _LazyClip, flight: "InFlight | No
         with flight.decoding(entry.path) if flight is not None else contextlib.nullcontext():
             image = load_image(entry.path, clip.image_size)
         tensor = clip.preprocess(image)
+        if thumbs is not None:
+            keep_decoded(str(entry.path), image, thumbs)
     except ImageLoadError as exc:
         return _Prepared(job, hash=digest, error=str(exc), transient=is_transient(exc))
     except Exception as exc:  # noqa: BLE001 - one hostile file must not end a run over 50,000 photos
@@ -580,6 +596,18 @@ class _Writer:
         self.last = time.monotonic()
 
 
+@contextlib.contextmanager
+def _thumb_cache(cache_root: Path, roots: Sequence[Path], wanted: bool) -> Iterator["ThumbCache | None"]:
+    """The page's thumbnail cache while photos are decoded (None when not ``wanted``)."""
+    if not wanted:
+        yield None
+        return
+    from proxysort.thumbs import ThumbCache
+
+    with ThumbCache(cache_root, roots) as cache:
+        yield cache
+
+
 def _default_workers() -> int:
     """One decoding thread per CPU this process may use (its affinity, so a container's share), at least 2.
 
@@ -603,6 +631,8 @@ def _embed_jobs(
     batch_size: int | None,
     workers: int | None,
     commit_every: int,
+    *,
+    thumbs: "ThumbCache | None" = None,
 ) -> None:
     if not plan.jobs:
         return
@@ -635,7 +665,7 @@ def _embed_jobs(
     try:
         with reporter.progress("indexing", total=len(plan.jobs)) as advance:
             bs = batch_size
-            for prepared in _bounded_map(pool, lambda j: _prepare(j, known, lazy, flight), plan.jobs, ahead=max(2 * workers, 2 * (bs or 32))):
+            for prepared in _bounded_map(pool, lambda j: _prepare(j, known, lazy, flight, thumbs), plan.jobs, ahead=max(2 * workers, 2 * (bs or 32))):
                 job = prepared.job
                 if prepared.error is not None:
                     reporter.skipped(job.entry.path, prepared.error)

@@ -31,10 +31,13 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from proxysort.errors import OutputError
 from proxysort.outdir import OutDir
+
+if TYPE_CHECKING:  # pragma: no cover
+    from PIL import Image as PILImage
 
 #: Shorter side in pixels. The page crops each thumbnail to a square cell of ~130-160 CSS px, so the
 #: shorter side is what is seen; 240 px stays sharp at 1.5x zoom and is 10-20 KB as JPEG. JPEGs decode
@@ -106,11 +109,32 @@ def full_hash(photo: str) -> str:
 
 def render_thumbnail(photo: str) -> bytes:
     """The JPEG bytes of ``photo``'s thumbnail; :class:`~proxysort.imageio.ImageLoadError` for a bad photo."""
-    from PIL import Image
-
     from proxysort.imageio import load_image
 
-    img = load_image(photo, min_size=THUMB_SIZE)
+    return thumbnail_bytes(load_image(photo, min_size=THUMB_SIZE))
+
+
+def keep_decoded(photo: str, img: "PILImage.Image", cache: ThumbCache) -> bool:
+    """Make ``photo``'s thumbnail from ``img``, the upright image ``index`` decoded for the model, and keep
+    it in ``cache``, so the review page never decodes that photo again (issue 25). Only when ``img`` is at
+    least :data:`THUMB_SIZE` on its shorter side (a smaller decode would make a blurrier thumbnail than
+    the page's own) and the cache has none yet. True when a thumbnail was kept; never raises: a thumbnail
+    that cannot be made here is made by the page as before."""
+    if min(img.size) < THUMB_SIZE or cache.problem is not None:
+        return False
+    try:
+        digest = full_hash(photo)
+        if cache.get(digest) is not None:
+            return False
+        return cache.put(digest, thumbnail_bytes(img)) is None
+    except Exception:  # noqa: BLE001 - the index must not fail for a thumbnail the page can still make
+        return False
+
+
+def thumbnail_bytes(img: "PILImage.Image") -> bytes:
+    """The JPEG bytes of the thumbnail of an upright decoded photo."""
+    from PIL import Image
+
     w, h = img.size
     scale = min(1.0, THUMB_SIZE / min(w, h), _MAX_LONG / max(w, h))
     if scale < 1.0:

@@ -1,7 +1,8 @@
 """Does the sorter learn from the user's corrections? NMI and the share of photos under a right name, before
 and after correcting the least typical photos by hand, on the miniworlds with imperfect words.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/corrections.py --out benchmarks/results/corrections.md
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/corrections.py --world-seeds 0,1 --fit \\
+        --out benchmarks/results/corrections.md
 
 For each world (shapes, glyphs) and each attribute a caption names (glyphs' symbol has only anchors, so no
 name can be right), proxysort sorts a generated folder with the world's imperfect candidate words
@@ -21,6 +22,8 @@ after its true value when no group has that name. Then:
 seed). "Right name" counts a photo whose group's name, without ``-unsure``/``-2`` marks and with the
 world's caption synonyms (gold = yellow), is its true value. ``others`` columns count only the photos the
 user did not touch: whether similar photos followed the correction. Nothing is timed.
+
+``--fit`` also measures the rule that says new photos do not fit the groups (see :func:`fit`).
 """
 
 from __future__ import annotations
@@ -169,6 +172,56 @@ def run(args) -> dict:
             "command": "python benchmarks/corrections.py " + " ".join(sys.argv[1:])}
 
 
+def fit(args) -> list[dict]:
+    """Is "the new photos do not fit" (stable.MISFIT_SHARE) measured right? Per attribute, photos of every
+    value but one are sorted (k = the values left); then either more photos of the same values are added, or
+    photos of the value held out; the share of new photos beyond their nearest group's spread is recorded."""
+    import csv
+
+    from miniworld.worlds import get_world
+    from proxysort.encoders import ModelSpec, load_clip
+    from proxysort.progress import Reporter
+    from proxysort.sorting import By, sort, write_folders
+
+    rows = []
+    for world_name in args.worlds:
+        world = get_world(world_name)
+        clip = load_clip(ModelSpec(str(world.config), str(world.weights), "cpu"))
+        with tempfile.TemporaryDirectory(prefix="proxysort-fit-") as tmp:
+            source = Path(tmp) / "world"
+            world.write_folder(source, args.n, 0)
+            with (source / "labels.csv").open(newline="") as f:
+                labels = list(csv.DictReader(f))
+            for concept, values in world.attributes.items():
+                if concept in world.unnamed:
+                    continue
+                held = values[0]
+                kept = [r["path"] for r in labels if r[concept] != held]
+                other = [r["path"] for r in labels if r[concept] == held]
+                half = len(kept) // 2
+                batches = {"same values": kept[half:half + len(other)], "a value held out": other}
+                row = {"world": world.name, "attribute": concept, "held out": held}
+                for what, batch in batches.items():
+                    photos = Path(tmp) / f"photos-{concept}-{what.split()[0]}"
+                    out = Path(tmp) / f"out-{concept}-{what.split()[0]}"
+                    photos.mkdir()
+                    for rel in kept[:half]:
+                        shutil.copy(source / rel, photos / Path(rel).name)
+                    by = [By(concept, words=list(world.candidates[concept]), k=len(values) - 1)]
+                    common = dict(model=clip, cache_dir=Path(tmp) / "cache", reporter=Reporter(), tree=out)
+                    write_folders(sort(photos, by, **common), out)
+                    for rel in batch:
+                        shutil.copy(source / rel, photos / f"new-{Path(rel).name}")
+                    placed = sort(photos, by, **common).concepts[0].placement
+                    assert placed is not None
+                    row[what] = placed.misfits / max(placed.new, 1)
+                    row[f"{what} new"] = placed.new
+                rows.append(row)
+                print(f"fit {world.name} {concept}: same {row['same values']:.2f}, held out "
+                      f"{row['a value held out']:.2f}", file=sys.stderr, flush=True)
+    return rows
+
+
 def markdown(report: dict) -> str:
     lines = [
         "# Learning from corrections (benchmarks/corrections.py)",
@@ -196,6 +249,19 @@ def markdown(report: dict) -> str:
         lines += ["", f"Mean over {len(rows)} attributes, {share:.0%} corrected: NMI "
                   + ", ".join(f"{v} {m:.3f}" for v, m in mean.items()) + "; right name "
                   + ", ".join(f"{v} {m:.3f}" for v, m in right.items()) + "."]
+    if report.get("fit"):
+        from proxysort.stable import MISFIT_SHARE, SPREAD_QUANTILE
+
+        lines += ["", "## Do new photos fit the groups?", "",
+                  f"Share of new photos farther from their nearest group's centre than {SPREAD_QUANTILE:.0%} of "
+                  f"that group's own photos; a run says they do not fit above {MISFIT_SHARE:.0%}. The groups are "
+                  "made from half the photos of every value but one; then as many new photos are added, of the "
+                  "same values or of the value held out.", "",
+                  "| world | attribute | held out | new photos, same values | beyond | new photos, held-out value | beyond |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in report["fit"]:
+            lines.append(f"| {r['world']} | {r['attribute']} | {r['held out']} | {r['same values new']} "
+                         f"| {r['same values']:.2f} | {r['a value held out new']} | {r['a value held out']:.2f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -205,11 +271,15 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--worlds", default="shapes,glyphs", type=lambda s: s.split(","))
     p.add_argument("--n", type=int, default=600, help="photos per world")
     p.add_argument("--world-seeds", default="0", type=lambda s: [int(v) for v in s.split(",")])
-    p.add_argument("--shares", default="0.02,0.05", type=lambda s: [float(v) for v in s.split(",")])
+    p.add_argument("--shares", default="0.02,0.05", type=lambda s: [float(v) for v in s.split(",") if v])
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--fit", action="store_true", help="also measure whether new photos fit (see fit())")
     p.add_argument("--out", type=Path)
     args = p.parse_args(argv)
-    report = run(args)
+    report = run(args) if args.shares else {"rows": [], "n": args.n, "world_seeds": args.world_seeds,
+                                             "command": "python benchmarks/corrections.py " + " ".join(sys.argv[1:])}
+    if args.fit:
+        report["fit"] = fit(args)
     text = markdown(report)
     print(text)
     if args.out:

@@ -305,6 +305,9 @@ def sort(
         else:
             if changed:
                 reporter.message(f"{wl.concept}: the setup changed ({', '.join(changed)}), so its tree is made again")
+            elif recluster and memory is not None:
+                reporter.message(f"{wl.concept}: grouped again from scratch"
+                                 + (f", following the {len(memory.pins)} photo(s) you placed" if memory.pins else ""))
             pins = pinned_rows(memory, kept_paths)
             # Automatic k considers up to the number of words asked for, not those that survived pruning:
             # photos of a value missing from the list may use no word of their own (measured: counting

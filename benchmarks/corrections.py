@@ -15,8 +15,8 @@ after its true value when no group has that name. Then:
 * ``stable``: the same command again: the tree stays, the moved photos are pinned (only they change);
 * ``centre``: the groups' centres moved to their members' mean with the pins, and every other photo placed
   again at its nearest centre (moving a group's centre, applied to the whole library);
-* ``recluster``: ``--recluster``: k-means again, seeded and constrained by the pins (groups.seeded_kmeans),
-  the user's folder names kept.
+* ``recluster``: ``--recluster``: k-means again, then Lloyd iterations with the pins held in their groups
+  (stable.pin_clusters, groups.constrained_kmeans), the user's folder names kept.
 
 ``before`` is the first sort (which is also what ``--recluster`` gives without corrections: same setup and
 seed). "Right name" counts a photo whose group's name, without ``-unsure``/``-2`` marks and with the

@@ -1,13 +1,13 @@
-"""Keeping groups across runs (stable.py) and k-means seeded by the user's placements (groups.seeded_kmeans),
-on synthetic features whose answer is known."""
+"""Keeping groups across runs (stable.py) and k-means constrained by the user's placements
+(groups.constrained_kmeans, stable.pin_clusters), on synthetic features whose answer is known."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from proxysort.groups import seeded_kmeans
-from proxysort.manifest import Memory
-from proxysort.stable import changed_settings, place, remember, setup_of, user_names
+from proxysort.groups import constrained_kmeans, kmeans
+from proxysort.manifest import GroupRecord, Memory
+from proxysort.stable import changed_settings, pin_clusters, place, remember, setup_of, user_names
 
 SETUP = setup_of(identity="m", mode="dproxy", feature="scoremix", words=["a", "b"], k=2, seed=0)
 
@@ -76,20 +76,33 @@ def test_pins_hold_and_pull_the_centre() -> None:
     assert placed.labels[20:].tolist() == [1, 1, 1, 1]
 
 
-def test_seeded_kmeans_keeps_pins_and_follows_them() -> None:
+def test_constrained_kmeans_keeps_pins_and_pulls_their_group() -> None:
     rng = np.random.default_rng(4)
-    x = _blobs(rng, [[0, 0], [1, 0], [0, 1]], 20)
-    pins = {0: 7, 1: 7, 20: 3}  # user groups 7 and 3
-    km, of_id = seeded_kmeans(x, 3, pins, spherical=False)
-    assert set(of_id) == {7, 3} and of_id[7] != of_id[3]
-    assert km.labels[0] == km.labels[1] == of_id[7] and km.labels[20] == of_id[3]
-    assert (km.labels[:20] == of_id[7]).all() and (km.labels[20:40] == of_id[3]).all()
-    # A pin against the data stays where the user put it.
-    km, of_id = seeded_kmeans(x, 3, {0: 1, 25: 1, 45: 2}, spherical=False)
-    assert km.labels[0] == km.labels[25] == of_id[1] and km.labels[45] == of_id[2]
-    # More user groups than k: there are as many clusters as user groups.
-    km, of_id = seeded_kmeans(x, 2, {0: 0, 20: 1, 40: 2}, spherical=False)
-    assert len(km.centroids) == 3 and len(set(of_id.values())) == 3
+    x = _blobs(rng, [[0, 0], [1, 0]], 20)
+    middle = _blobs(rng, [[0.5, 0.0]], 6, scale=0.01)  # halfway: plain k-means splits or takes them either way
+    xs = np.concatenate([x, middle])
+    start = np.array([[0.0, 0.0], [1.0, 0.0]], dtype=np.float32)
+    plain = constrained_kmeans(xs, start, {}, spherical=False)
+    pinned = constrained_kmeans(xs, start, {40: 1, 41: 1, 42: 1}, spherical=False)
+    assert pinned.labels[[40, 41, 42]].tolist() == [1, 1, 1]
+    assert (pinned.labels[43:] == 1).sum() > (plain.labels[43:] == 1).sum()  # the unplaced ones followed
+    against = constrained_kmeans(xs, start, {0: 1}, spherical=False)  # a pin against the data holds
+    assert against.labels[0] == 1 and (against.labels[1:20] == 0).all()
+
+
+def test_pins_find_their_cluster_by_name_else_by_majority_else_a_new_one() -> None:
+    rng = np.random.default_rng(6)
+    x = _blobs(rng, [[0, 0], [1, 0], [0, 1]], 10)
+    km = kmeans(x, 3, spherical=False)
+    names = ["a", "b", "c"]
+    named = {n: int(km.labels[i * 10]) for i, n in enumerate(["p", "q", "r"])}  # blob -> its cluster
+    groups = (GroupRecord(names[named["q"]], (), 0.0),  # a word-named group: follows the name, not the pins
+              GroupRecord("mine", (), 0.0, by_user=True),  # the user's: the cluster holding most of its pins
+              GroupRecord("other", (), 0.0))  # not the user's, no such name: a cluster of its own
+    memory = Memory(groups=groups)
+    pins = {0: 0, 20: 1, 21: 1, 11: 1, 5: 2}
+    of_id = pin_clusters(memory, pins, km.labels, names)
+    assert of_id == {0: named["q"], 1: named["r"], 2: 3}
 
 
 def test_user_names_survive_a_fresh_clustering() -> None:

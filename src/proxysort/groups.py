@@ -165,61 +165,39 @@ def kmeans(
     return KMeansResult(labels, centroids, objective, iterations)
 
 
-def seeded_kmeans(
+def constrained_kmeans(
     features: np.ndarray,
-    k: int,
-    pins: Mapping[int, int],
+    centroids: np.ndarray,
+    fixed: Mapping[int, int],
     *,
-    seed: int = 0,
     spherical: bool = True,
     niter: int = DEFAULT_NITER,
-) -> tuple[KMeansResult, dict[int, int]]:
-    """k-means in which ``pins`` (row -> the user's group id) are labelled examples: each pinned group starts
-    at the mean of its pinned rows and its pinned rows never leave it (constrained Lloyd iterations), so
-    photos like the ones the user placed follow them. Returns the clustering and user group id -> cluster.
-
-    The other centres start where plain :func:`kmeans` puts them (the pinned centres replace the nearest
-    ones, matched by the Hungarian method); there are at least as many clusters as pinned groups.
+) -> KMeansResult:
+    """Lloyd iterations from ``centroids`` in which the rows of ``fixed`` (row -> cluster) never leave their
+    cluster: photos the user placed are labelled examples that pull their group's centre, and photos like
+    them follow (benchmarks/results/corrections.md measures how much). A cluster left empty keeps its centre.
     """
-    from scipy.optimize import linear_sum_assignment
-
     x = np.ascontiguousarray(features, dtype=np.float32)
     if spherical:
         x = _unit_rows(x)
-    ids = sorted(set(pins.values()))
-    k = max(k, len(ids))
-    base = kmeans(x, k, seed=seed, spherical=spherical)
-    if not ids:
-        return base, {}
-    rows = np.fromiter(pins.keys(), dtype=np.int64, count=len(pins))
-    pin_group = np.array([ids.index(pins[int(r)]) for r in rows], dtype=np.int64)
-    means = np.zeros((len(ids), x.shape[1]), dtype=np.float64)
-    np.add.at(means, pin_group, x[rows].astype(np.float64))
-    means /= np.bincount(pin_group, minlength=len(ids))[:, None]
-    means = means.astype(np.float32)
-    if spherical:
-        means = _unit_rows(means)
-    cost = ((means[:, None, :] - base.centroids[None, :, :]) ** 2).sum(-1)
-    seed_rows, clusters = linear_sum_assignment(cost)
-    of_id = {ids[int(r)]: int(c) for r, c in zip(seed_rows, clusters)}
-    centroids = base.centroids.copy()
-    centroids[clusters] = means[seed_rows]
-    fixed = np.array([of_id[pins[int(r)]] for r in rows], dtype=np.int64)
+    centroids = np.array(centroids, dtype=np.float32)
+    rows = np.fromiter(fixed.keys(), dtype=np.int64, count=len(fixed))
+    clusters = np.fromiter(fixed.values(), dtype=np.int64, count=len(fixed))
     labels = np.full(len(x), -1, dtype=np.int64)
     iterations = 0
     for iterations in range(1, niter + 1):
         new = _assign(x, centroids)
-        new[rows] = fixed
+        new[rows] = clusters
         if np.array_equal(new, labels):
             break
         labels = new
-        for c in range(k):
+        for c in range(len(centroids)):
             member = labels == c
             if member.any():
                 centre = x[member].mean(axis=0, keepdims=True)
                 centroids[c] = (_unit_rows(centre) if spherical else centre)[0]
     objective = float(((x - centroids[labels]) ** 2).sum())
-    return KMeansResult(labels, centroids.astype(np.float32), objective, iterations), of_id
+    return KMeansResult(labels, centroids, objective, iterations)
 
 
 def _assign(x: np.ndarray, centroids: np.ndarray) -> np.ndarray:

@@ -217,8 +217,8 @@ def sort(
         cluster_centres,
         kmeans,
         mark_weak,
+        constrained_kmeans,
         name_clusters,
-        seeded_kmeans,
         spherical_for,
         weak_names,
     )
@@ -227,7 +227,9 @@ def sort(
     from proxysort.learn.registry import settled
     from proxysort.names import numbered_names
     from proxysort.proxycache import learn_cached
-    from proxysort.stable import changed_settings, distances, pinned_rows, place, remember, setup_of, usable, user_names
+    from proxysort.stable import (
+        changed_settings, distances, pin_clusters, pinned_rows, place, remember, setup_of, usable, user_names,
+    )
 
     env = env or Environment()
     reporter = reporter or Reporter()
@@ -308,24 +310,17 @@ def sort(
             elif recluster and memory is not None:
                 reporter.message(f"{wl.concept}: grouped again from scratch"
                                  + (f", following the {len(memory.pins)} photo(s) you placed" if memory.pins else ""))
-            pins = pinned_rows(memory, kept_paths)
             # Automatic k considers up to the number of words asked for, not those that survived pruning:
             # photos of a value missing from the list may use no word of their own (measured: counting
             # survivors lost the true k on three of five imperfect lists, benchmarks/results/quality.md).
             k = b.k if b.k is not None else choose_k(xk, len(wl.words), seed=seed, spherical=spherical)
-            if pins:  # the user's placements are labelled examples (benchmarks/results/corrections.md)
-                km, of_id = seeded_kmeans(xk, k, pins, seed=seed, spherical=spherical)
-                k = len(km.centroids)
-            else:
-                km, of_id = kmeans(xk, k, seed=seed, spherical=spherical), {}
-            kept_labels, centres = km.labels, km.centroids
+            km = kmeans(xk, k, seed=seed, spherical=spherical)
             naming = res.prompts()[rows]
             if wl.source == "anchors":  # random words, not values: never a folder name (person-1 … person-k)
                 names = numbered_names(wl.concept, np.bincount(km.labels, minlength=k).tolist())
             else:
                 names = name_clusters(cluster_centres(naming, km.labels, k), res.word_features, list(res.concept.words))
                 weak = weak_names(indexed.vectors[rows], km.labels, names, res.word_features, list(res.concept.words))
-                weak = [w for w in weak if w.cluster not in of_id.values()]  # the user named those
                 if weak:
                     names = mark_weak(names, weak)
                     listed = ", ".join(names[w.cluster] for w in weak)
@@ -333,6 +328,18 @@ def sort(
                         f"{wl.concept}: the photos in {listed} match their word clearly worse than the other groups "
                         "match theirs; a value may be missing from the word list."
                     )
+            pins = pinned_rows(memory, kept_paths)
+            of_id: dict[int, int] = {}
+            if memory is not None and pins:  # the user's placements are labelled examples
+                of_id = pin_clusters(memory, pins, km.labels, names)
+                start = np.asarray(km.centroids)
+                for c in range(k, max(of_id.values()) + 1):  # a group of the user's no cluster matches: one more
+                    gid = next(g for g, cc in of_id.items() if cc == c)
+                    start = np.vstack([start, xk[[r for r, g in pins.items() if g == gid]].mean(axis=0)])
+                    names.append(memory.groups[gid].name)
+                km = constrained_kmeans(xk, start, {r: of_id[g] for r, g in pins.items()}, spherical=spherical)
+                k = len(names)
+            kept_labels, centres = km.labels, km.centroids
             names, by_user = user_names(memory, of_id, names, km.labels, kept_paths)
         labels = np.zeros(n, dtype=np.int64)
         labels[rows] = kept_labels

@@ -5,7 +5,7 @@ again: every photo sorted before whose content has not changed keeps its group, 
 hand stay where they were put, new (or changed) photos join the nearest group centre, and photos that left
 the library leave. The centres then move to the mean of their members, pinned photos included, so new photos
 like the ones the user placed follow them (the cheap way of learning from corrections; a recluster uses
-them as labelled examples instead, :func:`proxysort.groups.seeded_kmeans`).
+them as labelled examples instead: :func:`pin_clusters`, :func:`proxysort.groups.constrained_kmeans`).
 
 Whether new photos fit is measured, not assumed: each group remembers its ``spread``, the distance within
 which :data:`SPREAD_QUANTILE` of its own photos lie from its centre; when more than :data:`MISFIT_SHARE` of
@@ -190,6 +190,28 @@ def pinned_rows(memory: Memory | None, paths: Sequence[str]) -> dict[int, int]:
         return {}
     row = {p: i for i, p in enumerate(paths)}
     return {row[p]: g for p, g in memory.pins if p in row}
+
+
+def pin_clusters(memory: Memory, pins: Mapping[int, int], labels: np.ndarray, names: Sequence[str]) -> dict[int, int]:
+    """Which cluster of a fresh clustering each group the user placed photos in becomes (user group ->
+    cluster): the cluster of the same name (the user said "these are gold"); else, for a group the user
+    made or named, the cluster holding most of its placed photos that no other group took; else a new
+    cluster, numbered from ``len(names)`` on. A few atypical photos never rename a cluster the words named."""
+    of_id: dict[int, int] = {}
+    by_name = {n: i for i, n in enumerate(names)}
+    for gid in sorted(set(pins.values())):
+        if memory.groups[gid].name in by_name:
+            of_id[gid] = by_name[memory.groups[gid].name]
+    extra = len(names)
+    for gid in sorted(set(pins.values()) - set(of_id)):
+        taken = set(of_id.values())
+        counts = np.bincount([int(labels[r]) for r, g in pins.items() if g == gid], minlength=len(names))
+        free = [int(c) for c in np.argsort(-counts, kind="stable") if counts[c] > 0 and int(c) not in taken]
+        if memory.groups[gid].by_user and free:
+            of_id[gid] = free[0]
+        else:
+            of_id[gid], extra = extra, extra + 1
+    return of_id
 
 
 def user_names(

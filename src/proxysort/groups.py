@@ -185,7 +185,8 @@ def constrained_kmeans(
     clusters = np.fromiter(fixed.values(), dtype=np.int64, count=len(fixed))
     labels = np.full(len(x), -1, dtype=np.int64)
     iterations = 0
-    for iterations in range(1, niter + 1):
+    while iterations < niter:
+        iterations += 1
         new = _assign(x, centroids)
         new[rows] = clusters
         if np.array_equal(new, labels):

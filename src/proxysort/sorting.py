@@ -39,10 +39,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from proxysort.indexer import IndexedFolder, Source
     from proxysort.learn.core import ProxyConfig, ProxyResult
     from proxysort.manifest import ConceptRun, Manifest, Memory
-    from proxysort.stable import Placement
     from proxysort.output import TreePlan, WriteSummary
     from proxysort.page.data import PageRun
     from proxysort.page.publish import PageJob
+    from proxysort.stable import Placement
 
 
 @dataclass(frozen=True)
@@ -215,9 +215,9 @@ def sort(
         centroid_scores,
         choose_k,
         cluster_centres,
+        constrained_kmeans,
         kmeans,
         mark_weak,
-        constrained_kmeans,
         name_clusters,
         spherical_for,
         weak_names,
@@ -228,7 +228,15 @@ def sort(
     from proxysort.names import numbered_names
     from proxysort.proxycache import learn_cached
     from proxysort.stable import (
-        changed_settings, distances, pin_clusters, pinned_rows, place, remember, setup_of, usable, user_names,
+        changed_settings,
+        distances,
+        pin_clusters,
+        pinned_rows,
+        place,
+        remember,
+        setup_of,
+        usable,
+        user_names,
     )
 
     env = env or Environment()

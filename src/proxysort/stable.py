@@ -113,9 +113,9 @@ def place(
             centres[g], has[g] = _centre(x[labels == g], spherical), True
     spreads = np.array([rec.spread for rec in memory.groups], dtype=np.float64)
     # Learning from what the user placed: a group's centre moves to the mean of its members, pins included.
-    for g in range(k):
-        if (labels == g).any() and any(pins.get(p) == g for p in paths):
-            centres[g] = _centre(x[labels == g], spherical)
+    placed = {pins[p] for p in paths if p in pins}
+    for g in sorted(placed):
+        centres[g] = _centre(x[labels == g], spherical)
     new_rows = np.flatnonzero(~known)
     misfits = 0
     if len(new_rows):
@@ -180,7 +180,8 @@ def remember(
                      if p in present and index_of.get(old_names[g]) == label_of[p])
         if not recluster:
             left_out = tuple(p for p in previous.left_out)
-    members = tuple((p, int(labels[i]), cid) for i, (p, cid) in enumerate(zip(paths, content_ids)) if p not in set(left_out))
+    out = set(left_out)
+    members = tuple((p, int(labels[i]), cid) for i, (p, cid) in enumerate(zip(paths, content_ids)) if p not in out)
     return Memory(setup=setup, groups=tuple(groups), members=members, pins=pins, left_out=left_out)
 
 

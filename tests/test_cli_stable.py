@@ -210,3 +210,36 @@ def test_clean_keeps_placed_links_unless_all(run_cli, photos: Path, tmp_path: Pa
     everything = run_cli(["clean", str(out), "--all"])
     assert everything.exit_code == 0, everything.stderr
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_new_photos_of_a_value_the_groups_lack_are_said_not_to_fit(run_cli, tmp_path: Path) -> None:
+    """Measured in benchmarks/results/corrections-fit.md: new photos of a colour no group holds lie beyond
+    the groups' spread (0.99-1.00 of them), new photos of the same colours mostly within (0.06-0.08)."""
+    from PIL import Image
+
+    from miniworld.generate import Sample, render
+    from miniworld.worlds import get_world
+
+    world = get_world("shapes")
+    photos, out = tmp_path / "photos", tmp_path / "out"
+    photos.mkdir()
+
+    def write(color: str, i: int) -> None:
+        sample = Sample(color=color, shape="circle", pattern="plain", size="large", seed=1000 + i)
+        Image.fromarray(render(sample)).save(photos / f"{color}{i:02d}.png")
+
+    for i in range(24):
+        write(["red", "blue"][i % 2], i)
+    args = ["cluster", str(photos), "--by", "color", "--words", "red,blue,green", "--k", "2", "--out", str(out),
+            "--model", str(world.config), "--pretrained", str(world.weights), "--device", "cpu", "--format", "tsv"]
+    assert run_cli(args).exit_code == 0
+    for i in range(24, 30):
+        write(["red", "blue"][i % 2], i)
+    same = run_cli(args)
+    assert "6 new photos placed, 24 unchanged, 0 moved" in same.stderr and "--recluster" not in same.stderr
+    for i in range(30, 38):
+        write("green", i)
+    other = run_cli(args)
+    assert "8 new photos placed, 30 unchanged, 0 moved" in other.stderr
+    assert "of the 8 new photos lie farther from every group than the groups' own photos do; --recluster" in other.stderr

@@ -9,7 +9,8 @@ them as labelled examples instead: :func:`pin_clusters`, :func:`proxysort.groups
 
 Whether new photos fit is measured, not assumed: each group remembers its ``spread``, the distance within
 which :data:`SPREAD_QUANTILE` of its own photos lie from its centre; when more than :data:`MISFIT_SHARE` of
-the new photos lie farther than that from their nearest centre, the run says so and suggests a recluster.
+the new photos lie farther than that from their nearest centre, the run says so and suggests a recluster
+(a group of fewer than :data:`SPREAD_MIN_MEMBERS` photos has no spread to judge by).
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ SPREAD_QUANTILE = 0.95
 MISFIT_SHARE = 0.25
 #: Fewer new photos than this say nothing either way about the fit.
 MISFIT_MIN = 3
+#: A group of fewer photos than this has no spread to judge by (the 95th percentile of six distances is
+#: their largest: a run of four photos like the old ones was called a misfit in tests).
+SPREAD_MIN_MEMBERS = 10
 
 
 def setup_of(*, identity: str, mode: str, feature: str, words: Sequence[str], k: int | None, seed: int) -> tuple[tuple[str, str], ...]:
@@ -111,7 +115,9 @@ def place(
             centres[g], has[g] = rec.centre, True
         elif (labels == g).any():  # a group the user made: its centre is where its photos are
             centres[g], has[g] = _centre(x[labels == g], spherical), True
-    spreads = np.array([rec.spread for rec in memory.groups], dtype=np.float64)
+    sizes = np.bincount(labels[known], minlength=k) if known.any() else np.zeros(k, dtype=np.int64)
+    spreads = np.array([rec.spread if sizes[g] >= SPREAD_MIN_MEMBERS else 0.0
+                        for g, rec in enumerate(memory.groups)], dtype=np.float64)
     # Learning from what the user placed: a group's centre moves to the mean of its members, pins included.
     placed = {pins[p] for p in paths if p in pins}
     for g in sorted(placed):

@@ -107,3 +107,12 @@ def test_adopt_of_an_untouched_tree_changes_nothing(tmp_path: Path) -> None:
     with OutDir.open(out) as od:
         again, gestures = adopt(od, manifest)
     assert gestures == [] and again == manifest
+
+
+def test_a_link_the_user_renamed_keeps_its_name(tmp_path: Path) -> None:
+    out, files = _tree(tmp_path)
+    os.rename(out / "color/red/p0.png", out / "color/red/best of 2019.png")
+    groups = {"color": [(f, "red" if i < 2 else "blue") for i, f in enumerate(files)]}
+    summary = write_tree(plan_tree(out, groups, photo_roots=[tmp_path / "photos"]))
+    assert (summary.created, summary.removed) == (0, 0)
+    assert sorted(p.name for p in (out / "color/red").iterdir()) == ["best of 2019.png", "p1.png"]

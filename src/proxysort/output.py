@@ -140,6 +140,9 @@ def _file_names(
         digits = prefer_stem.rpartition("-")[2]
         if digits.isdigit() and int(digits) > 1 and _fit(f"{core}-{digits}", number + ext) == prefer:
             n = int(digits)
+        elif not companions and prefer.casefold() not in taken:  # the user renamed the link: theirs to name
+            taken.add(prefer.casefold())
+            return prefer, []
     while True:
         c = core if n == 1 else f"{core}-{n}"
         name = _fit(c, number + ext) if n > 1 else basename

@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -169,7 +170,7 @@ def run(args) -> dict:
                               f"{row['centre']['nmi']:.3f}, recluster {row['recluster']['nmi']:.3f}",
                               file=sys.stderr, flush=True)
     return {"rows": rows_out, "n": args.n, "world_seeds": args.world_seeds,
-            "command": "python benchmarks/corrections.py " + " ".join(sys.argv[1:])}
+            "command": "python benchmarks/corrections.py " + shlex.join(sys.argv[1:])}
 
 
 def fit(args) -> list[dict]:
@@ -227,13 +228,17 @@ def markdown(report: dict) -> str:
         "# Learning from corrections (benchmarks/corrections.py)",
         "",
         f"`{report['command']}`; {report['n']} photos per world, world seeds {report['world_seeds']}; imperfect "
-        "words, k = true number of values. NMI and share of photos under a right name, for all photos and "
-        "for the others (photos the user did not move).",
-        "",
-        "| world | attribute | corrected | NMI before | stable | centre | recluster | right before | stable | centre "
-        "| recluster | others right before | centre | recluster |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "words, k = true number of values.",
     ]
+    if report["rows"]:
+        lines += [
+            "NMI and share of photos under a right name, for all photos and for the others (photos the user "
+            "did not move).",
+            "",
+            "| world | attribute | corrected | NMI before | stable | centre | recluster | right before | stable "
+            "| centre | recluster | others right before | centre | recluster |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
     for r in report["rows"]:
         lines.append(
             f"| {r['world']}/{r['seed']} | {r['attribute']} | {r['share']:.0%}: {r['corrected']} "
@@ -277,7 +282,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--out", type=Path)
     args = p.parse_args(argv)
     report = run(args) if args.shares else {"rows": [], "n": args.n, "world_seeds": args.world_seeds,
-                                             "command": "python benchmarks/corrections.py " + " ".join(sys.argv[1:])}
+                                             "command": "python benchmarks/corrections.py " + shlex.join(sys.argv[1:])}
     if args.fit:
         report["fit"] = fit(args)
     text = markdown(report)

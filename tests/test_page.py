@@ -376,3 +376,16 @@ def test_reconcile_takes_groups_from_the_manifest_and_what_it_knows_from_the_dat
     assert [p.score for p in color.groups[0].photos] == [0.8, None]
     assert color.groups[0].photos[0].also == ["y/copy.jpg"] and color.groups[0].word_scores == [0.1, 0.9]
     assert shape.groups[0].photos[0].thumb == t1 and shape.groups[0].photos[0].score is None  # known elsewhere
+
+
+def test_every_template_is_package_data() -> None:
+    """A wheel holds the templates only through MANIFEST.in (setuptools' include-package-data)."""
+    import fnmatch
+
+    root = Path(__file__).resolve().parents[1]
+    rules = [line.split() for line in (root / "MANIFEST.in").read_text().splitlines() if line.startswith("recursive-include")]
+    templates = sorted((root / "src/proxysort/templates").iterdir())
+    assert templates
+    for path in templates:
+        rel = path.relative_to(root)
+        assert any(str(rel.parent).startswith(r[1]) and any(fnmatch.fnmatch(path.name, p) for p in r[2:]) for r in rules), rel

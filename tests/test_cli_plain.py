@@ -4,6 +4,9 @@ bad files that no longer fail scripts, and the album path kept under each group.
 from __future__ import annotations
 
 import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.support.photos import TINY_CONFIG
@@ -217,3 +220,36 @@ def test_clean_dry_run_lists_trees_and_clean_leaves_no_empty_manifest(run_cli, p
     done = run_cli(["clean", str(out)])
     assert done.exit_code == 0, done.stderr
     assert sorted(os.listdir(out)) == ["my notes.txt"]  # no .proxysort.json of nothing beside it
+
+
+def test_a_group_naming_no_group_fails_before_any_write_also_on_a_dry_run(run_cli, photo_folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "sorted"
+    for extra in ([], ["--dry-run"]):
+        result = run_cli(["cluster", str(photo_folder), *WORDS, "--k", "2", "--out", str(out), "--group", "nosuch",
+                          *extra, *MODEL])
+        assert result.exit_code == 2 and "No group is named 'nosuch'" in result.stderr
+        assert "dry run:" not in result.stderr and "wrote" not in result.stderr and result.stdout == ""
+        assert not out.exists()
+
+
+# -- plain help ------------------------------------------------------------------------------------------
+
+
+def test_help_shows_the_everyday_options_first_and_the_method_in_its_own_panel() -> None:
+    env = dict(os.environ, COLUMNS="120")
+    proc = subprocess.run([sys.executable, "-m", "proxysort", "cluster", "--help"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout
+    titles = ["Options:", "Words and which photos:", "More about the output:", "Model and cache:", "Method (advanced):",
+              "Performance:"]
+    where = [text.index(f"\n{t}\n") for t in titles]
+    assert where == sorted(where), text
+    everyday = text[where[0]:where[1]]
+    for flag in ("--by", "--k", "--words", "--out", "--link", "--keep-folders", "--group", "--format", "--open"):
+        assert f"  {flag} " in everyday, flag
+    for term in ("--method", "--feature", "--epochs", "epoch", "k-means", "silhouette", "--threads"):
+        assert term not in text[:where[1]], term  # the first screen speaks a photographer's words
+    assert not re.search(r"\bprox(y|ies)\b", text[:where[1]])
+    method = text[where[4]:where[5]]
+    assert "--method" in method and "--feature" in method and "--epochs" in method
+    assert "--threads" in text[where[5]:] and "--ray" in text[where[5]:]

@@ -66,7 +66,7 @@ PrecisionOpt = Annotated[
         help="Number format of the image encoder: auto (bf16 where this CPU measures faster with it, fp16 on "
         "CUDA, else fp32), or one by name. A cache keeps the precision its first vectors were made in "
         "(`status` shows it).  [env var: PROXYSORT_PRECISION; default: auto]",
-        show_default=False,
+        show_default=False, rich_help_panel=PERFORMANCE_PANEL,
     ),
 ]
 CacheDirOpt = Annotated[

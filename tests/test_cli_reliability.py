@@ -94,3 +94,22 @@ def test_ctrl_c_swallowed_by_a_destructor_still_stops_the_run(run_cli, photo_fol
     result = run_cli(["cluster", str(photo_folder), *WORDS, "--k", "2", "--out", str(out), *MODEL])
     assert result.exit_code == 130, result.stderr
     assert not out.exists()
+
+
+def test_cli_a_new_photo_under_a_deleted_photos_name_keeps_the_last_copy(run_cli, photo_folder: Path, tmp_path: Path) -> None:
+    """F1 (K01-K04) through the real CLI: hard links, a counter reset, a re-run, then clean."""
+    out = tmp_path / "out"
+    args = ["cluster", str(photo_folder), *WORDS, "--k", "2", "--out", str(out), "--link", "hardlink", "-q", *MODEL]
+    first = run_cli(args)
+    assert first.exit_code == 0, first.stderr
+    victim = photo_folder / "a" / "img00.jpg"
+    lost = victim.read_bytes()
+    victim.unlink()  # OUT now holds the photo's only copy
+    victim.write_bytes((photo_folder / "b" / "c" / "img09.jpg").read_bytes())  # another photo, the same name
+    again = run_cli(args)
+    assert again.exit_code == 0, again.stderr
+    assert "last copy" in again.stderr
+    assert any(p.read_bytes() == lost for p in out.rglob("*.jpg")), "the re-run deleted the last copy"
+    cleaned = run_cli(["clean", str(out)])
+    assert cleaned.exit_code == 0, cleaned.stderr
+    assert any(p.read_bytes() == lost for p in out.rglob("*.jpg")), "clean deleted the last copy"

@@ -59,15 +59,14 @@ def stage_costs(paths: list[Path], clip, samples: int = 16) -> dict[str, float]:
     import numpy as np
     import torch
 
-    from proxysort.indexer import _Job, _LazyClip, _prepare
+    from proxysort.indexer import Job, prepare
     from proxysort.scan import ScanEntry
     from proxysort.store import VectorStore
 
     torch.set_num_threads(1)
-    lazy = _LazyClip(clip.spec, clip, {})
-    jobs = [_Job(ScanEntry(p, p.stat().st_size, p.stat().st_mtime_ns), None) for p in paths[:samples]]
+    jobs = [Job(ScanEntry(p, p.stat().st_size, p.stat().st_mtime_ns), updated=False) for p in paths[:samples]]
     start = time.process_time()
-    tensors = [_prepare(j, set(), lazy).tensor for j in jobs]
+    tensors = [prepare(j, set(), lambda: clip).tensor for j in jobs]
     decode = (time.process_time() - start) / len(jobs)
     batch = torch.stack([tensors[i % len(tensors)] for i in range(32)])
     clip.encode_images(batch[:2])  # warm-up

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import os
 import threading
 import time
@@ -27,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Protocol, S
 from proxysort.decodeguard import InFlight, crashes, forget, leftovers
 from proxysort.encoders import ClipModel, ModelSpec
 from proxysort.env import Environment
-from proxysort.errors import InputError, StrictModeError, UsageError
+from proxysort.errors import CacheError, InputError, StrictModeError, UsageError
 from proxysort.imageio import ImageLoadError, is_transient, load_image
 from proxysort.library import SKIPPED_COMPANIONS, Library, Selection, companion_counts, content_ids, gather, ordered
 from proxysort.progress import Reporter
@@ -146,9 +145,11 @@ class IndexedFolder:
 
 
 @dataclass
-class _Job:
+class Job:
+    """One photo to embed: its scan entry, and whether the store had a (now stale) row for its path."""
+
     entry: ScanEntry
-    previous: FileRow | None  # the stale row of an updated file
+    updated: bool
 
     @property
     def key(self) -> str:
@@ -156,15 +157,17 @@ class _Job:
 
 
 @dataclass
-class _Prepared:
-    job: _Job
+class Prepared:
+    """What :func:`prepare` made of a job: its content hash, and the preprocessed pixels or why not."""
+
+    job: Job
     hash: str | None = None
     tensor: "torch.Tensor | None" = None
     error: str | None = None
     transient: bool = False
 
 
-class _LazyClip:
+class LazyModel:
     """Loads the model on first use, from whichever thread needs it first, exactly once."""
 
     def __init__(self, spec: ModelSpec, clip: ClipModel | None, env_vars: Any, reporter: Reporter | None = None) -> None:
@@ -223,8 +226,9 @@ def index(
     ``model`` is what to embed with: a loaded :class:`ClipModel`, or a :class:`ModelSpec` to load only if
     some photo needs embedding (default: ``ModelSpec.from_env(env.vars)``).
 
-    ``runner`` replaces the decode → embed → commit stage (default: this machine's thread pool); the
-    scan, diff, sweep and summary stay the same, which is how :mod:`proxysort.distributed` runs on Ray.
+    ``runner`` replaces the decode → embed stage (default: :func:`embed_here`, this machine's thread pool);
+    it is given an :class:`IndexRun` and hands every photo to its :class:`Commit`, so the scan, diff,
+    commits, sweep and summary stay the same, which is how :mod:`proxysort.distributed` runs on Ray.
 
     ``check_found`` is called with the number of photos the scan found, before any is embedded, so that a
     caller can refuse impossible work (more groups than photos) in seconds rather than after the embedding.
@@ -261,7 +265,7 @@ def index(
         failures.append((path, reason))
     db = store_path(cache_root, identity)
     with VectorStore(db, identity=identity) as store:
-        lazy = _LazyClip(_fit_precision(spec, clip, store.precision()), clip, env.vars, reporter)
+        lazy = LazyModel(_fit_precision(spec, clip, store.precision()), clip, env.vars, reporter)
         with store.run_lock(lock_timeout_s, on_wait=lambda: reporter.message("waiting for another proxysort run on this cache...")):
             lib, scan_skips = _collect(roots, files, selection, reporter)
             entries = lib.photos
@@ -275,9 +279,10 @@ def index(
             summary.unchanged = plan.unchanged
             repeated = [(Path(row.path), row.reason) for row in plan.cached_failures]  # said once, below
             failures.extend(repeated)
-            with _thumb_cache(cache_root, found.roots, thumbnails and runner is None and bool(plan.jobs)) as thumbs:
-                embed = runner or functools.partial(_embed_jobs, thumbs=thumbs)
-                embed(store, plan, lazy, summary, failures, reporter, batch_size, workers, commit_every)
+            if plan.jobs:  # an up-to-date folder never starts a runner (nor joins a cluster)
+                with Commit(store, plan, summary, failures, reporter, commit_every, lazy) as commit, \
+                        _thumb_cache(cache_root, found.roots, thumbnails and runner is None) as thumbs:
+                    (runner or embed_here)(IndexRun(plan.jobs, lazy, commit, reporter, batch_size, workers, thumbs))
             # Last, so a renamed file could still borrow the vector of the path it replaced.
             store.sweep(plan.missing | plan.missing_failures)
             summary.removed = len(plan.missing) - len(plan.renamed_from)
@@ -428,7 +433,7 @@ def _account(result: IndexedFolder, lib: Library, hashes: dict[str, str]) -> Non
 
 @dataclass
 class _Plan:
-    jobs: list[_Job]
+    jobs: list[Job]
     unchanged: int
     cached_failures: list[FailureRow]
     missing: set[str]  # rows under a scanned root whose file is gone: swept at the end
@@ -453,7 +458,7 @@ def _diff(
     rows.update(store.rows_for(file_keys))
     fails.update(store.failures_for(file_keys))
 
-    jobs: list[_Job] = []
+    jobs: list[Job] = []
     unchanged = 0
     cached: list[FailureRow] = []
     for key, entry in entries.items():
@@ -465,7 +470,7 @@ def _diff(
         if row is None and failure is not None and (failure.size, failure.mtime_ns) == (entry.size, entry.mtime_ns):
             cached.append(failure)
             continue
-        jobs.append(_Job(entry, row))
+        jobs.append(Job(entry, updated=row is not None))
 
     # Sweep only inside scanned roots, and never below a folder the scan could not read or was told to
     # leave out: those files may well still exist.
@@ -491,44 +496,35 @@ def _diff(
     )
 
 
-class PipelineRunner(Protocol):
-    """The decode → embed → commit stage: embeds ``plan.jobs``, commits them batch by batch through a
-    :class:`_Writer`, and fills ``summary`` and ``failures`` (reporting each skip) exactly as
-    :func:`_embed_jobs` does."""
-
-    def __call__(
-        self,
-        store: VectorStore,
-        plan: "_Plan",
-        lazy: "_LazyClip",
-        summary: IndexSummary,
-        failures: list[tuple[Path, str]],
-        reporter: Reporter,
-        batch_size: int | None,
-        workers: int | None,
-        commit_every: int,
-    ) -> None: ...
-
-
 # -- reading, embedding, committing --------------------------------------------------------------------------------------
 
 
-def _prepare(
-    job: _Job, known: set[str], lazy: _LazyClip, flight: "InFlight | None" = None, thumbs: "ThumbCache | None" = None
-) -> _Prepared:
-    """Worker-thread step: hash, and unless the content is already embedded, decode and preprocess.
+class ModelSource(Protocol):
+    """What :func:`prepare` needs of the model: its input size and preprocessing (no weights)."""
 
-    ``flight`` records the file while it is decoded, so a decoder crash names it to the next run; ``thumbs``
-    gets the review page's thumbnail from the same decoded image."""
+    image_size: int
+
+    def preprocess(self, image: Any) -> Any: ...
+
+
+def prepare(
+    job: Job, known: set[str], model: Callable[[], ModelSource], flight: "InFlight | None" = None,
+    thumbs: "ThumbCache | None" = None,
+) -> Prepared:
+    """Hash, and unless the content is already embedded (``known`` hashes), decode and preprocess: the
+    worker's step of every runner (a local thread, a Ray task). ``model`` is called only when pixels are
+    needed, so a folder of known content never loads one. ``flight`` records the file while it is decoded,
+    so a decoder crash names it to the next run; ``thumbs`` gets the review page's thumbnail from the same
+    decoded image."""
     entry = job.entry
     try:
         digest = content_hash(entry.path, entry.size)
     except OSError as exc:
-        return _Prepared(job, error=f"cannot be read ({(exc.strerror or str(exc)).lower()})", transient=True)
+        return Prepared(job, error=f"cannot be read ({(exc.strerror or str(exc)).lower()})", transient=True)
     # Only a *new* path may borrow a vector by hash: an edited file re-embeds even if the samples match.
-    if job.previous is None and digest in known:
-        return _Prepared(job, hash=digest)
-    clip = lazy.get()
+    if not job.updated and digest in known:
+        return Prepared(job, hash=digest)
+    clip = model()
     try:
         with flight.decoding(entry.path) if flight is not None else contextlib.nullcontext():
             image = load_image(entry.path, clip.image_size)
@@ -536,15 +532,15 @@ def _prepare(
         if thumbs is not None:
             keep_decoded(str(entry.path), image, thumbs)
     except ImageLoadError as exc:
-        return _Prepared(job, hash=digest, error=str(exc), transient=is_transient(exc))
+        return Prepared(job, hash=digest, error=str(exc), transient=is_transient(exc))
     except Exception as exc:  # noqa: BLE001 - one hostile file must not end a run over 50,000 photos
-        return _Prepared(job, hash=digest, error=f"cannot be decoded ({type(exc).__name__}: {exc})"[:200])
-    return _Prepared(job, hash=digest, tensor=tensor)
+        return Prepared(job, hash=digest, error=f"cannot be decoded ({type(exc).__name__}: {exc})"[:200])
+    return Prepared(job, hash=digest, tensor=tensor)
 
 
-def _bounded_map(pool: ThreadPoolExecutor, fn: Callable[[_Job], _Prepared], jobs: Iterable[_Job], ahead: int) -> Iterator[_Prepared]:
+def _bounded_map(pool: ThreadPoolExecutor, fn: Callable[[Job], Prepared], jobs: Iterable[Job], ahead: int) -> Iterator[Prepared]:
     """Like ``pool.map`` but with at most ``ahead`` results in flight, so memory stays flat."""
-    pending: deque[Future[_Prepared]] = deque()
+    pending: deque[Future[Prepared]] = deque()
     it = iter(jobs)
     for job in it:
         pending.append(pool.submit(fn, job))
@@ -562,7 +558,7 @@ class _Writer:
     """Accumulates rows and commits them in batches (count or time), always vectors before file rows, with
     the precision of the model that embedded them (``lazy``'s, loaded by the time there are vectors)."""
 
-    def __init__(self, store: VectorStore, every: int, lazy: _LazyClip) -> None:
+    def __init__(self, store: VectorStore, every: int, lazy: LazyModel) -> None:
         self.store, self.every, self.lazy = store, max(1, every), lazy
         self.files: list[tuple[str, int, int, str]] = []
         self.vectors: dict[str, Any] = {}
@@ -577,7 +573,7 @@ class _Writer:
         if vector is not None:
             self.vectors[digest] = vector
 
-    def add_failure(self, prepared: _Prepared) -> None:
+    def add_failure(self, prepared: Prepared) -> None:
         entry = prepared.job.entry
         self.drop.append(str(entry.path))  # an old vector no longer describes this file
         if not prepared.transient:
@@ -621,106 +617,153 @@ def _default_workers() -> int:
     return max(2, cpus)
 
 
-def _embed_jobs(
-    store: VectorStore,
-    plan: _Plan,
-    lazy: _LazyClip,
-    summary: IndexSummary,
-    failures: list[tuple[Path, str]],
-    reporter: Reporter,
-    batch_size: int | None,
-    workers: int | None,
-    commit_every: int,
-    *,
-    thumbs: "ThumbCache | None" = None,
-) -> None:
-    if not plan.jobs:
-        return
-    known = store.known_hashes()
-    writer = _Writer(store, commit_every, lazy)
-    _isolate_suspects(store, plan, lazy, failures, reporter, writer)
-    flight = InFlight(store.path.parent)
-    workers = workers or _default_workers()
-    batch: list[_Prepared] = []
-    embedded_now: set[str] = set()
-    counts = {"embedded": 0, "skipped": 0}
+class Commit:
+    """The driver's half of every runner, the one commit loop: each prepared photo becomes a skip line and a
+    failure row, a reused vector (by content hash; a rename when its content belonged to a vanished path)
+    or a new vector, counted in the summary and committed in batches. Used as a context manager by
+    :func:`index`: whatever stops the runner (Ctrl-C, a lost cluster), every vector that reached the
+    driver is committed, and the next run starts after them."""
+
+    def __init__(self, store: VectorStore, plan: "_Plan", summary: IndexSummary, failures: list[tuple[Path, str]],
+                 reporter: Reporter, every: int, lazy: LazyModel) -> None:
+        self.store, self.plan, self.summary, self.failures, self.reporter = store, plan, summary, failures, reporter
+        self.writer = _Writer(store, every, lazy)
+        #: Content hashes the store has vectors for (a new path with one of them reuses its vector).
+        self.known = store.known_hashes()
+        self.embedded_now: set[str] = set()
+        #: What the progress bar shows.
+        self.counts = {"embedded": 0, "skipped": 0}
+
+    def __enter__(self) -> "Commit":
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        if not isinstance(exc, CacheError):  # the store itself failed: writing again would fail the same way
+            self.writer.flush()
+
+    def has(self, digest: str) -> bool:
+        """Whether this content's vector was embedded in this run (a later copy reuses it)."""
+        return digest in self.embedded_now
+
+    def failed(self, prepared: Prepared) -> None:
+        job = prepared.job
+        error = prepared.error or ""
+        self.reporter.skipped(job.entry.path, error)
+        self.failures.append((job.entry.path, error))
+        self.writer.add_failure(prepared)
+        self.counts["skipped"] += 1
+
+    def reused(self, job: Job, digest: str) -> None:
+        renamed = _claim_rename(self.plan, digest)
+        self.writer.add_file(job.entry, digest)
+        _count(self.summary, job, renamed=renamed)
+        self.summary.reused += 1
+
+    def embedded(self, job: Job, digest: str, vector: Any) -> None:
+        self.writer.add_file(job.entry, digest, vector)
+        _count(self.summary, job, renamed=False)
+        self.embedded_now.add(digest)
+        self.summary.embedded += 1
+        self.counts["embedded"] += 1
+
+    def take(self, prepared: Prepared) -> bool:
+        """A failed or reused photo committed; False when it still needs its vector (call :meth:`embedded`)."""
+        if prepared.error is not None:
+            self.failed(prepared)
+        elif prepared.tensor is None or self.has(prepared.hash or ""):
+            assert prepared.hash is not None
+            self.reused(prepared.job, prepared.hash)
+        else:
+            return False
+        return True
+
+    def maybe_flush(self) -> None:
+        self.writer.maybe_flush()
+
+    def flush(self) -> None:
+        self.writer.flush()
+
+
+@dataclass
+class IndexRun:
+    """What a runner is given: the photos to embed, the model (loaded on first use), where every photo's
+    outcome goes (:class:`Commit`), and the run's settings."""
+
+    jobs: list[Job]
+    model: LazyModel
+    commit: Commit
+    reporter: Reporter
+    batch_size: int | None
+    workers: int | None
+    #: Where the local runner keeps the review page's thumbnails of what it decodes (None: nowhere).
+    thumbs: "ThumbCache | None" = None
+
+
+class PipelineRunner(Protocol):
+    """The decode → embed stage: embeds ``run.jobs`` and hands each photo's outcome to ``run.commit``."""
+
+    def __call__(self, run: IndexRun) -> None: ...
+
+
+def embed_here(run: IndexRun) -> None:
+    """The default runner: a thread pool decodes (:func:`prepare`), this thread embeds in batches."""
+    commit, lazy = run.commit, run.model
+    _isolate_suspects(run)
+    flight = InFlight(commit.store.path.parent)
+    workers = run.workers or _default_workers()
+    batch: list[Prepared] = []
 
     def encode(advance: Callable[..., None]) -> None:
         import torch
 
-        clip = lazy.get()
-        feats = clip.encode_images(torch.stack([p.tensor for p in batch]))  # type: ignore[misc]
+        feats = lazy.get().encode_images(torch.stack([p.tensor for p in batch]))  # type: ignore[misc]
         for prepared, vec in zip(batch, feats):
             assert prepared.hash is not None
-            writer.add_file(prepared.job.entry, prepared.hash, vec)
-            _count(summary, prepared.job, renamed=False)
-            embedded_now.add(prepared.hash)
-        summary.embedded += len(batch)
-        counts["embedded"] += len(batch)
-        advance(len(batch), **counts)
+            commit.embedded(prepared.job, prepared.hash, vec)
+        advance(len(batch), **commit.counts)
         batch.clear()
-        writer.maybe_flush()
+        commit.maybe_flush()
 
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="proxysort-decode")
     try:
-        with reporter.progress("indexing", total=len(plan.jobs)) as advance:
-            bs = batch_size
-            for prepared in _bounded_map(pool, lambda j: _prepare(j, known, lazy, flight, thumbs), plan.jobs, ahead=max(2 * workers, 2 * (bs or 32))):
-                job = prepared.job
-                if prepared.error is not None:
-                    reporter.skipped(job.entry.path, prepared.error)
-                    failures.append((job.entry.path, prepared.error))
-                    writer.add_failure(prepared)
-                    counts["skipped"] += 1
-                    advance(1, **counts)
-                elif prepared.tensor is None or prepared.hash in embedded_now:
-                    assert prepared.hash is not None
-                    renamed = _claim_rename(plan, prepared.hash)
-                    writer.add_file(job.entry, prepared.hash)
-                    _count(summary, job, renamed=renamed)
-                    summary.reused += 1
-                    advance(1, **counts)
+        with run.reporter.progress("indexing", total=len(run.jobs)) as advance:
+            bs = run.batch_size
+            ahead = max(2 * workers, 2 * (bs or 32))
+            for prepared in _bounded_map(pool, lambda j: prepare(j, commit.known, lazy.get, flight, run.thumbs), run.jobs, ahead=ahead):
+                if commit.take(prepared):
+                    advance(1, **commit.counts)
                 else:
                     batch.append(prepared)
                     if bs is None:
-                        bs = batch_size or (128 if lazy.get().device.type == "cuda" else 32)
+                        bs = run.batch_size or (128 if lazy.get().device.type == "cuda" else 32)
                     if len(batch) >= bs:
                         encode(advance)
-                writer.maybe_flush()
+                commit.maybe_flush()
             if batch:
                 encode(advance)
-        writer.flush()
-    except KeyboardInterrupt:
-        writer.flush()  # keep every vector already computed; the next run starts after them
-        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         flight.close()
-        reporter.flush()  # counts of repeated skip reasons, also when the run stops early
+        run.reporter.flush()  # counts of repeated skip reasons, also when the run stops early
 
 
-def _isolate_suspects(
-    store: VectorStore, plan: _Plan, lazy: _LazyClip, failures: list[tuple[Path, str]], reporter: Reporter,
-    writer: "_Writer",
-) -> None:
+def _isolate_suspects(run: IndexRun) -> None:
     """Files an earlier run was decoding when it died are decoded first in a child process; one that kills
     the child is skipped with its reason and recorded as a failure (later runs skip it until it changes),
-    the others stay in ``plan.jobs`` (see :mod:`proxysort.decodeguard`)."""
-    suspects, records = leftovers(store.path.parent)
+    the others stay in ``run.jobs`` (see :mod:`proxysort.decodeguard`)."""
+    suspects, records = leftovers(run.commit.store.path.parent)
     if not suspects:
         forget(records)
         return
-    keep: list[_Job] = []
-    for job in plan.jobs:
-        reason = crashes(job.entry.path, lazy.get().image_size) if job.key in suspects else None
+    keep: list[Job] = []
+    for job in run.jobs:
+        reason = crashes(job.entry.path, run.model.get().image_size) if job.key in suspects else None
         if reason is None:
             keep.append(job)
             continue
-        reporter.skipped(job.entry.path, reason)
-        failures.append((job.entry.path, reason))
-        writer.add_failure(_Prepared(job, error=reason))
-    plan.jobs[:] = keep
-    writer.flush()  # the failure is on disk before anything else is decoded
+        run.commit.failed(Prepared(job, error=reason))
+    run.jobs[:] = keep
+    run.commit.flush()  # the failure is on disk before anything else is decoded
     forget(records)
 
 
@@ -733,8 +776,8 @@ def _claim_rename(plan: _Plan, digest: str) -> bool:
     return True
 
 
-def _count(summary: IndexSummary, job: _Job, *, renamed: bool) -> None:
-    if job.previous is not None:
+def _count(summary: IndexSummary, job: Job, *, renamed: bool) -> None:
+    if job.updated:
         summary.updated += 1
     elif renamed:
         summary.renamed += 1

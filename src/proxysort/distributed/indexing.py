@@ -2,9 +2,10 @@
 
 The driver does what it does locally — scan, diff against the store, sweep, summary — and only the
 expensive middle moves out: the files to embed become a dataset; CPU tasks hash, decode and preprocess them
-with the very function the local thread pool uses (:func:`proxysort.indexer._prepare`: EXIF-upright,
+with the very function the local thread pool uses (:func:`proxysort.indexer.prepare`: EXIF-upright,
 reduced-size decode, one reason per bad file); an actor pool (one model per GPU, or per CPU slot) embeds
-them; the driver commits the vectors to its SQLite store every few hundred photos. So:
+them; the driver hands every photo to the indexer's :class:`proxysort.indexer.Commit`, the same commit
+loop a local run uses (a public :class:`proxysort.indexer.PipelineRunner`, no private names). So:
 
 * a killed driver keeps every committed batch, and a re-run skips those photos exactly like a local
   incremental run (same path, size and mtime);
@@ -25,6 +26,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Sequence
 
+from proxysort.decodeguard import crashes
 from proxysort.distributed.session import (
     AUTO,
     RaySession,
@@ -35,27 +37,11 @@ from proxysort.distributed.session import (
     probe_paths,
     reraise_cause,
 )
-from proxysort.decodeguard import crashes
 from proxysort.encoders import ModelSpec
 from proxysort.errors import CacheError, ModelLoadError, UsageError
-from proxysort.indexer import (
-    IndexedFolder,
-    IndexSummary,
-    Source,
-    _claim_rename,
-    _count,
-    _Job,
-    _LazyClip,
-    _Plan,
-    _prepare,
-    _Prepared,
-    _Writer,
-    index as local_index,
-    sources,
-)
-from proxysort.progress import Reporter
+from proxysort.indexer import Commit, IndexedFolder, IndexRun, Job, LazyModel, Prepared, Source, prepare, sources
+from proxysort.indexer import index as local_index
 from proxysort.scan import ScanEntry
-from proxysort.store import FileRow, VectorStore
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -65,8 +51,6 @@ DECODE_BLOCK = 32
 DECODE_MEMORY = 256 * 1024 * 1024
 #: Tries of a decode task after the first whose worker died (a lost node, or a decoder crash).
 DECODE_RETRIES = 2
-#: Stands in for "the store had a row for this path" on workers (only its presence matters to _prepare).
-_UPDATED = FileRow("", 0, 0, "", False)
 
 
 def index(source: Source, *, ray: str | None = AUTO, **kwargs: Any) -> IndexedFolder:
@@ -83,44 +67,28 @@ class RayRunner:
     address: str | None
     roots: Sequence[Path]
 
-    def __call__(
-        self,
-        store: VectorStore,
-        plan: _Plan,
-        lazy: _LazyClip,
-        summary: IndexSummary,
-        failures: list[tuple[Path, str]],
-        reporter: Reporter,
-        batch_size: int | None,
-        workers: int | None,
-        commit_every: int,
-    ) -> None:
-        if not plan.jobs:
-            return
+    def __call__(self, run: IndexRun) -> None:
         session = connect(self.address)
         ray = import_ray()
-        check_shared(session, self.roots, [(str(j.entry.path), j.entry.size) for j in plan.jobs])
-        clip = lazy.get()  # the driver's model: its identity and preprocessing are the reference
-        gpu = _use_gpus(session, lazy.spec)
-        batch_size = batch_size or (128 if gpu else 32)
-        dataset = _dataset(ray, session, plan, clip, lazy.spec, store.known_hashes(), self.roots, gpu, batch_size)
-        writer = _Writer(store, commit_every, lazy)
-        jobs = {j.key: j for j in plan.jobs}
+        check_shared(session, self.roots, [(str(j.entry.path), j.entry.size) for j in run.jobs])
+        clip = run.model.get()  # the driver's model: its identity and preprocessing are the reference
+        gpu = _use_gpus(session, run.model.spec)
+        batch_size = run.batch_size or (128 if gpu else 32)
+        dataset = _dataset(ray, session, run.jobs, clip, run.model.spec, run.commit.known, self.roots, gpu, batch_size)
+        jobs = {j.key: j for j in run.jobs}
         try:
-            with reporter.progress("indexing", total=len(plan.jobs)) as advance:
-                seen = _consume(dataset, jobs, plan, writer, summary, failures, reporter, advance)
+            with run.reporter.progress("indexing", total=len(run.jobs)) as advance:
+                seen = _consume(dataset, jobs, run.commit, advance)
                 lost = [j for key, j in jobs.items() if key not in seen]
                 if lost:
-                    reporter.warning(
+                    run.reporter.warning(
                         f"{len(lost)} photo(s) came back from no Ray task (their tasks failed {DECODE_RETRIES + 1} "
                         "times); checking each on this machine."
                     )
-                    _recover(lost, store.known_hashes(), lazy, plan, writer, summary, failures, reporter, advance)
-            writer.flush()
+                    _recover(lost, run.model, run.commit, advance)
         except CacheError:
             raise
-        except BaseException as exc:
-            writer.flush()  # every vector that reached the driver is kept; a re-run starts after them
+        except BaseException as exc:  # the commit keeps every vector that reached the driver (index())
             if not type(exc).__module__.startswith("ray"):
                 raise
             raise reraise_cause(exc) from exc
@@ -136,7 +104,7 @@ def _use_gpus(session: RaySession, spec: ModelSpec) -> bool:
 def _dataset(
     ray: Any,
     session: RaySession,
-    plan: _Plan,
+    jobs: list[Job],
     clip: Any,
     spec: ModelSpec,
     known: set[str],
@@ -148,8 +116,8 @@ def _dataset(
     from ray.data import DataContext
 
     items = [
-        {"path": j.key, "size": j.entry.size, "mtime_ns": j.entry.mtime_ns, "fresh": j.previous is None}
-        for j in plan.jobs
+        {"path": j.key, "size": j.entry.size, "mtime_ns": j.entry.mtime_ns, "updated": j.updated}
+        for j in jobs
     ]
     # The same order as the local run: skip lines come out in scan order, and batches compose the same.
     ctx = DataContext.get_current()
@@ -184,22 +152,11 @@ def _dataset(
     )
 
 
-def _consume(
-    dataset: Any,
-    jobs: dict[str, _Job],
-    plan: _Plan,
-    writer: _Writer,
-    summary: IndexSummary,
-    failures: list[tuple[Path, str]],
-    reporter: Reporter,
-    advance: Any,
-) -> set[str]:
-    """The driver's half of the local loop: report skips, reuse vectors by hash, commit batch by batch.
+def _consume(dataset: Any, jobs: dict[str, Job], commit: Commit, advance: Any) -> set[str]:
+    """Every photo's outcome, as the workers send them back in scan order, handed to the indexer's commit.
     Returns the paths that came back (a dropped block's do not)."""
     import numpy as np
 
-    counts = {"embedded": 0, "skipped": 0}
-    embedded_now: set[str] = set()
     seen: set[str] = set()
     for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
         for path, digest, error, transient, vector in zip(
@@ -208,31 +165,17 @@ def _consume(
             job = jobs[str(path)]
             seen.add(str(path))
             if error:
-                prepared = _Prepared(job, hash=digest or None, error=str(error), transient=bool(transient))
-                reporter.skipped(job.entry.path, str(error))
-                failures.append((job.entry.path, str(error)))
-                writer.add_failure(prepared)
-                counts["skipped"] += 1
-            elif not len(vector) or digest in embedded_now:
-                renamed = _claim_rename(plan, str(digest))
-                writer.add_file(job.entry, str(digest))
-                _count(summary, job, renamed=renamed)
-                summary.reused += 1
+                commit.failed(Prepared(job, hash=digest or None, error=str(error), transient=bool(transient)))
+            elif not len(vector) or commit.has(str(digest)):
+                commit.reused(job, str(digest))
             else:
-                writer.add_file(job.entry, str(digest), np.frombuffer(vector, dtype=np.float32).copy())
-                _count(summary, job, renamed=False)
-                embedded_now.add(str(digest))
-                summary.embedded += 1
-                counts["embedded"] += 1
-            advance(1, **counts)
-        writer.maybe_flush()
+                commit.embedded(job, str(digest), np.frombuffer(vector, dtype=np.float32).copy())
+            advance(1, **commit.counts)
+        commit.maybe_flush()
     return seen
 
 
-def _recover(
-    lost: Sequence[_Job], known: set[str], lazy: _LazyClip, plan: _Plan, writer: _Writer, summary: IndexSummary,
-    failures: list[tuple[Path, str]], reporter: Reporter, advance: Any,
-) -> None:
+def _recover(lost: Sequence[Job], lazy: LazyModel, commit: Commit, advance: Any) -> None:
     """The files of dropped blocks, one by one on the driver: each first decoded in a child process (a crash
     there names it and costs only that file), then prepared and embedded here as the local run does."""
     import torch
@@ -240,25 +183,12 @@ def _recover(
     clip = lazy.get()
     for job in lost:
         reason = crashes(job.entry.path, clip.image_size)
-        prepared = _Prepared(job, error=reason) if reason is not None else _prepare(job, known, lazy)
-        if prepared.error is not None:
-            reporter.skipped(job.entry.path, prepared.error)
-            failures.append((job.entry.path, prepared.error))
-            writer.add_failure(prepared)
-        elif prepared.tensor is None:
-            assert prepared.hash is not None
-            writer.add_file(job.entry, prepared.hash)
-            _count(summary, job, renamed=_claim_rename(plan, prepared.hash))
-            summary.reused += 1
-        else:
-            assert prepared.hash is not None
-            vector = clip.encode_images(torch.stack([prepared.tensor]))[0]
-            writer.add_file(job.entry, prepared.hash, vector)
-            _count(summary, job, renamed=False)
-            known.add(prepared.hash)
-            summary.embedded += 1
-        advance(1)
-        writer.maybe_flush()
+        prepared = Prepared(job, error=reason) if reason is not None else prepare(job, commit.known, lazy.get)
+        if not commit.take(prepared):
+            assert prepared.hash is not None and prepared.tensor is not None
+            commit.embedded(job, prepared.hash, clip.encode_images(torch.stack([prepared.tensor]))[0])
+        advance(1, **commit.counts)
+        commit.maybe_flush()
 
 
 # -- worker side ---------------------------------------------------------------------------------------
@@ -288,12 +218,16 @@ def _decode_batch(
     if problem is not None:
         raise not_shared(socket.gethostname(), problem)  # a node that joined without the shared mount
     _roots_seen.update(missing)
-    source = _Shipped(SimpleNamespace(image_size=image_size, preprocess=_fetch(preprocess[0])))
+    shipped = SimpleNamespace(image_size=image_size, preprocess=_fetch(preprocess[0]))
+
+    def source() -> Any:  # what prepare needs of the model, without a model
+        return shipped
+
     known_hashes = _fetch(known[0])
     out: dict[str, list[Any]] = {"path": [], "hash": [], "error": [], "transient": [], "pixels": [], "shape": []}
-    for path, size, mtime_ns, fresh in zip(batch["path"], batch["size"], batch["mtime_ns"], batch["fresh"]):
-        job = _Job(ScanEntry(Path(str(path)), int(size), int(mtime_ns)), None if fresh else _UPDATED)
-        prepared = _prepare(job, known_hashes, source)  # type: ignore[arg-type]
+    for path, size, mtime_ns, updated in zip(batch["path"], batch["size"], batch["mtime_ns"], batch["updated"]):
+        job = Job(ScanEntry(Path(str(path)), int(size), int(mtime_ns)), bool(updated))
+        prepared = prepare(job, known_hashes, source)
         out["path"].append(str(path))
         out["hash"].append(prepared.hash or "")
         out["error"].append(prepared.error or "")
@@ -329,16 +263,6 @@ def _unpack(data: bytes, shape: str) -> "np.ndarray":
     return np.frombuffer(data, dtype=np.dtype(dtype)).reshape(tuple(int(d) for d in dims.split(",")))
 
 
-class _Shipped:
-    """What ``_prepare`` needs of the model (``.get().image_size`` and ``.preprocess``), without a model."""
-
-    def __init__(self, clip: Any) -> None:
-        self._clip = clip
-
-    def get(self) -> Any:
-        return self._clip
-
-
 class Embedder:
     """Actor: loads the model once (the same spec as the driver's) and embeds decoded batches."""
 
@@ -356,7 +280,6 @@ class Embedder:
     def __call__(self, batch: dict[str, "np.ndarray"]) -> dict[str, "np.ndarray"]:
         import numpy as np
         import torch
-
         from PIL import Image
 
         pixels, shapes = batch["pixels"], batch["shape"]

@@ -54,24 +54,72 @@ def _nodes(store) -> int:
         return conn.execute("SELECT COUNT(*) FROM word_nodes").fetchone()[0]
 
 
+#: DProxy's word choices per k, as vector schema 3 kept them inside the store.
+_OLD_CHOICES = """CREATE TABLE word_choices (setup TEXT PRIMARY KEY, description TEXT NOT NULL, kept TEXT NOT NULL,
+history TEXT NOT NULL, photos INTEGER NOT NULL, used_at REAL NOT NULL);"""
+#: The proxy tables vector schemas 2 to 4 made inside the store.
+_OLD_PROXY_TABLES = """
+CREATE TABLE proxy_setups (setup TEXT PRIMARY KEY, description TEXT NOT NULL, used_at REAL NOT NULL);
+CREATE TABLE proxies (setup TEXT NOT NULL, photo TEXT NOT NULL, prompt BLOB NOT NULL, learned BLOB NOT NULL,
+PRIMARY KEY (setup, photo)) WITHOUT ROWID;"""
+
+
 @pytest.mark.parametrize("old", ["2", "3"])
 def test_a_schema_2_or_3_store_gains_the_word_node_table(tiny_clip, tmp_path, old):
-    from proxysort.store import _CHOICE_TABLE, VectorStore
+    from proxysort.store import VectorStore
 
     store = tmp_path / "index.sqlite"
     with VectorStore(store):
         pass
     with sqlite3.connect(store) as conn:  # as proxysort with schema 2 or 3 left it
-        conn.execute("DROP TABLE word_nodes")
+        conn.executescript(_OLD_PROXY_TABLES)
         if old == "3":
-            conn.executescript(_CHOICE_TABLE + "INSERT INTO word_choices VALUES ('s', 'd', '[0, 1]', '[]', 5, 0);")
+            conn.executescript(_OLD_CHOICES + "INSERT INTO word_choices VALUES ('s', 'd', '[0, 1]', '[]', 5, 0);")
         conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (old,))
     with VectorStore(store) as s:
         assert s.meta("schema") == "4"
-    with sqlite3.connect(store) as conn:  # a choice per k used the old pruning rule: it is not kept
-        assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'word_choices'").fetchone()
     _run(tiny_clip, _images(tiny_clip, 5), store, words=COLOR + ("purple",), mode="dproxy", epochs=2, k=2)
     assert _nodes(store) == 1
+    with sqlite3.connect(store) as conn:  # a choice per k used the old pruning rule: it is not kept
+        assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'word_choices'").fetchone()
+        assert conn.execute("SELECT value FROM proxy_meta WHERE key = 'schema'").fetchone() == ("1",)
+
+
+def test_the_proxy_cache_keeps_its_own_tables_and_version_apart_from_the_vector_store(tiny_clip, tmp_path):
+    """The vector store makes no proxy table; the proxy cache makes its own, versioned in its own table, so a
+    change to the cache never bumps the vector store's schema. A cache of unknown version is refused."""
+    from proxysort import proxycache
+    from proxysort.errors import CacheError
+    from proxysort.store import SCHEMA_VERSION, VectorStore
+
+    store = tmp_path / "index.sqlite"
+    with VectorStore(store):
+        pass
+    with sqlite3.connect(store) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert tables == {"meta", "vectors", "files", "failures"}
+    _run(tiny_clip, _images(tiny_clip, 5), store)
+    with sqlite3.connect(store) as conn:
+        assert conn.execute("SELECT value FROM proxy_meta WHERE key = 'schema'").fetchone() == (proxycache.SCHEMA_VERSION,)
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == (SCHEMA_VERSION,)
+        conn.execute("UPDATE proxy_meta SET value = '99' WHERE key = 'schema'")
+    with pytest.raises(CacheError, match="proxy cache .* has version 99"):
+        _run(tiny_clip, _images(tiny_clip, 5), store)
+    with VectorStore(store) as s:  # the vector store does not care
+        assert s.meta("schema") == SCHEMA_VERSION
+
+
+def test_proxies_a_schema_4_store_kept_are_still_served(tiny_clip, tmp_path):
+    """A store the previous layout wrote (proxy tables inside the store's schema 4, no cache version) keeps
+    every learned row: the cache adopts its tables."""
+    store = tmp_path / "index.sqlite"
+    X = _images(tiny_clip, 6)
+    _run(tiny_clip, X, store)
+    with sqlite3.connect(store) as conn:
+        conn.execute("DROP TABLE proxy_meta")  # as the schema-4 layout left it
+    rec = Recorder()
+    _run(tiny_clip, X, store, reporter=rec)
+    assert any("6 of 6 photos from the cache, 0 to learn" in m for m in rec.messages)
 
 
 def test_dproxy_reruns_with_another_k_take_the_word_choice_from_the_cache(tiny_clip, tmp_path, monkeypatch):

@@ -1,10 +1,12 @@
 """Learned proxies kept between runs, so a re-run (another --format, --dry-run, output mode) re-clusters fast.
 
-Where: three tables in the model's own SQLite store (``stores/<identity>/index.sqlite``), next to the vectors
-they were learned from, not a sibling file. The store is already keyed by model identity, already in WAL
-mode with one ``BEGIN IMMEDIATE`` transaction per write (a ``kill -9`` leaves whole batches or nothing, and
-readers never see half a batch), and deleting the cache folder clears them. The tables came with store
-schemas 2 and 3; ``store.py`` upgrades an older store in place (migration steps that only add them).
+Where: tables of its own in the model's SQLite store (``stores/<identity>/index.sqlite``), next to the
+vectors they were learned from, not a sibling file. The store is already keyed by model identity, already
+in WAL mode with one ``BEGIN IMMEDIATE`` transaction per write (a ``kill -9`` leaves whole batches or
+nothing, and readers never see half a batch), and deleting the cache folder clears them. This module owns
+those tables and their version (:data:`SCHEMA_VERSION`, in its own ``proxy_meta`` table), apart from the
+vector store's schema: changing the cache never bumps the vector store's version. The tables that vector
+schemas 2 to 4 made inside the store are adopted as version 1 (:data:`_MIGRATIONS`).
 
 Keys:
 
@@ -22,7 +24,7 @@ recently used setups beyond :data:`KEEP_SETUPS` are dropped.
 
 The default ``dproxy`` learns no per-photo rows, only a word choice on a sample of the photos
 (``methods/dproxy.py``), and stops once the words are known. Its learning is stored as nodes (table
-``word_nodes``, schema 4): one row per pruning reached, keyed by the route of word lists that led there,
+``word_nodes``): one row per pruning reached, keyed by the route of word lists that led there,
 with the sample's parameters and the usage every k reads there. A run with another k walks the stored
 nodes and learns a stretch only where its words leave every stored route. Nodes are keyed by the setup without k and the
 digest of the sampled photos' vectors, so a new photo whose digest enters the sample learns the choice
@@ -52,6 +54,39 @@ if TYPE_CHECKING:  # pragma: no cover
     from proxysort.methods.dproxy import Node, Route
     from proxysort.store import VectorStore
 
+#: The version of the tables below; a store whose cache has another one this proxysort cannot read.
+SCHEMA_VERSION = "1"
+#: ``proxy_setups``: one row per setup (its description and last use). ``proxies``: rows per photo (unit
+#: prompt feature and learned parameters, float32). ``word_nodes``: DProxy's learning on a sample, one row
+#: per pruning reached (``methods/dproxy.Node``): ``route`` a JSON list of word-index lists, ``usage`` a JSON
+#: object (k-means centres → list of floats), ``history`` a JSON list of floats, ``logits`` float32
+#: (photos × words).
+_TABLES = """
+CREATE TABLE IF NOT EXISTS proxy_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS proxy_setups (setup TEXT PRIMARY KEY, description TEXT NOT NULL, used_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS proxies (
+    setup TEXT NOT NULL,
+    photo TEXT NOT NULL,
+    prompt BLOB NOT NULL,
+    learned BLOB NOT NULL,
+    PRIMARY KEY (setup, photo)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS word_nodes (
+    setup TEXT NOT NULL,
+    route TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    usage TEXT NOT NULL,
+    history TEXT NOT NULL,
+    logits BLOB NOT NULL,
+    PRIMARY KEY (setup, route)
+) WITHOUT ROWID;
+"""
+#: version → (next version, statements that upgrade the cache to it; the tables are then made if missing).
+#: None: no ``proxy_meta`` yet, a store made before the cache had its own version (vector schemas 2 to 4
+#: kept the same ``proxy_setups``, ``proxies`` and ``word_nodes`` inside the store's schema; their rows keep
+#: their meaning) or a new store. DProxy's word choices per k (vector schema 3) followed an older pruning
+#: rule and are not convertible: dropped.
+_MIGRATIONS: dict[str | None, tuple[str, str]] = {None: ("1", "DROP TABLE IF EXISTS word_choices;")}
 #: Setups (concept × words × settings) kept; older ones are dropped when a new one is written.
 KEEP_SETUPS = 16
 #: Photos learned and committed together: what an interrupted run can lose at most, per concept set.
@@ -78,21 +113,43 @@ def setup_key(
 
 
 class ProxyCache:
-    """Read and write learned rows in one store (opened by the caller, who closes it)."""
+    """Read and write learned rows in one store (opened by the caller, who closes it); its tables are made
+    or upgraded on opening (:data:`SCHEMA_VERSION`)."""
 
     def __init__(self, store: "VectorStore") -> None:
         self.store = store
+        with store.reading() as conn:
+            current = _version(conn)
+        if current != SCHEMA_VERSION:
+            self._upgrade()
+
+    def _upgrade(self) -> None:
+        """Make or upgrade the tables, under the write lock (two runs opening a new store do it once)."""
+        from proxysort.errors import CacheError
+
+        with self.store.transaction() as conn:
+            version = _version(conn)
+            if version != SCHEMA_VERSION and version not in _MIGRATIONS:
+                raise CacheError(
+                    f"The proxy cache in {self.store.path} has version {version}, which this proxysort (version "
+                    f"{SCHEMA_VERSION}) cannot read; upgrade proxysort or choose another `cache_dir`."
+                )
+            while version != SCHEMA_VERSION:
+                version, statements = _MIGRATIONS[version]
+                for statement in filter(str.strip, statements.split(";")):
+                    conn.execute(statement)
+            for statement in filter(str.strip, _TABLES.split(";")):  # not executescript: it would COMMIT
+                conn.execute(statement)
+            conn.execute("INSERT OR REPLACE INTO proxy_meta(key, value) VALUES ('schema', ?)", (SCHEMA_VERSION,))
 
     def lookup(self, setup: str, keys: Sequence[str]) -> Iterator[tuple[str, bytes, bytes]]:
         """(photo, prompt, learned) of those ``keys`` the setup has, streamed (a million rows never sit in a dict)."""
-        from proxysort.store import _guard
-
         unique = list(dict.fromkeys(keys))
-        with _guard(self.store.path):
+        with self.store.reading() as conn:
             for i in range(0, len(unique), _IN_CHUNK):
                 chunk = unique[i : i + _IN_CHUNK]
                 sql = f"SELECT photo, prompt, learned FROM proxies WHERE setup = ? AND photo IN ({','.join('?' * len(chunk))})"
-                yield from self.store.conn.execute(sql, (setup, *chunk))
+                yield from conn.execute(sql, (setup, *chunk))
 
     def write(self, rows: Sequence[tuple[str, str, str, bytes, bytes]]) -> None:
         """Commit (setup, description, photo, prompt, learned) rows in one transaction; drop old setups."""
@@ -108,10 +165,9 @@ class ProxyCache:
         import numpy as np
 
         from proxysort.methods.dproxy import Node
-        from proxysort.store import _guard
 
-        with _guard(self.store.path):
-            row = self.store.conn.execute("SELECT epoch, usage, history, logits FROM word_nodes WHERE setup = ? AND route = ?",
+        with self.store.reading() as conn:
+            row = conn.execute("SELECT epoch, usage, history, logits FROM word_nodes WHERE setup = ? AND route = ?",
                                           (setup, _route_text(route))).fetchone()
         if row is None:
             return None
@@ -135,6 +191,14 @@ class ProxyCache:
         """Mark setups as used now (a run served entirely from the cache), so pruning keeps them."""
         with self.store.transaction() as conn:
             conn.executemany("UPDATE proxy_setups SET used_at = ? WHERE setup = ?", ((time.time(), s) for s in setups))
+
+
+def _version(conn: "sqlite3.Connection") -> str | None:
+    """The cache's version in this store, None when it has none yet (new, or made by vector schemas 2 to 4)."""
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'proxy_meta'").fetchone():
+        return None
+    row = conn.execute("SELECT value FROM proxy_meta WHERE key = 'schema'").fetchone()
+    return row[0] if row else None
 
 
 def _route_text(route: "Route") -> str:

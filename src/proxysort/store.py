@@ -39,46 +39,6 @@ if TYPE_CHECKING:  # pragma: no cover
 SCHEMA_VERSION = "4"
 _IN_CHUNK = 500  # stays far below SQLite's bound-parameter limit
 
-#: Learned proxies (``proxycache.py``): added by schema 2.
-_PROXY_TABLES = """
-CREATE TABLE IF NOT EXISTS proxy_setups (setup TEXT PRIMARY KEY, description TEXT NOT NULL, used_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS proxies (
-    setup TEXT NOT NULL,
-    photo TEXT NOT NULL,
-    prompt BLOB NOT NULL,
-    learned BLOB NOT NULL,
-    PRIMARY KEY (setup, photo)
-) WITHOUT ROWID;
-"""
-
-#: DProxy's word choices, one per k (``proxycache.py``): added by schema 3, replaced by ``word_nodes`` in 4.
-_CHOICE_TABLE = """
-CREATE TABLE IF NOT EXISTS word_choices (
-    setup TEXT PRIMARY KEY,
-    description TEXT NOT NULL,
-    kept TEXT NOT NULL,
-    history TEXT NOT NULL,
-    photos INTEGER NOT NULL,
-    used_at REAL NOT NULL
-);
-"""
-
-#: DProxy's learning on a sample, one row per pruning reached (``proxycache.py``, ``methods/dproxy.Node``):
-#: added by schema 4. ``route`` is a JSON list of word-index lists, ``usage`` a JSON object (k-means centres →
-#: list of floats), ``history`` a JSON list of floats, ``logits`` float32 (photos × words). The setup's
-#: description and age live in ``proxy_setups``.
-_NODE_TABLE = """
-CREATE TABLE IF NOT EXISTS word_nodes (
-    setup TEXT NOT NULL,
-    route TEXT NOT NULL,
-    epoch INTEGER NOT NULL,
-    usage TEXT NOT NULL,
-    history TEXT NOT NULL,
-    logits BLOB NOT NULL,
-    PRIMARY KEY (setup, route)
-) WITHOUT ROWID;
-"""
-
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS vectors (hash TEXT PRIMARY KEY, vec BLOB NOT NULL) WITHOUT ROWID;
@@ -96,15 +56,16 @@ CREATE TABLE IF NOT EXISTS failures (
     mtime_ns INTEGER NOT NULL,
     reason TEXT NOT NULL
 );
-""" + _PROXY_TABLES + _NODE_TABLE
+"""
 
 
-#: version → (next version, statements that upgrade a store to it).
+#: version → (next version, statements that upgrade a store to it). Versions 2 to 4 only added the proxy
+#: cache's tables to this schema; those tables now belong to the proxy cache, with a version of its own
+#: (``proxycache.py``, which adopts the tables these versions made), so the vector tables need no step.
 _MIGRATIONS = {
-    "1": ("2", _PROXY_TABLES),
-    "2": ("3", _CHOICE_TABLE),
-    # One choice per k gives way to the nodes every k reads its choice from (the old rows are not convertible).
-    "3": ("4", "DROP TABLE IF EXISTS word_choices;" + _NODE_TABLE),
+    "1": ("2", ""),
+    "2": ("3", ""),
+    "3": ("4", ""),
 }
 
 
@@ -360,10 +321,8 @@ class VectorStore:
         """Refuse a store another (newer) proxysort wrote: its tables may mean what this one cannot read.
 
         An older store is upgraded one step at a time (``migrate``, inside the caller's transaction), or,
-        read-only, read as it is: the steps only add the proxy cache's tables, which a read-only store never
-        serves, or drop one no longer read. A new store has no ``meta`` table yet and passes. Steps: 1 → 2 adds
-        the proxy cache's tables, 2 → 3 its word-choice table, 3 → 4 trades that for the word-choice nodes
-        (``proxycache.py``).
+        read-only, read as it is. A new store has no ``meta`` table yet and passes. Versions 1 to 4 have the
+        same vector tables (2 to 4 were proxy-cache changes, now versioned by ``proxycache.py`` itself).
         """
         if not self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone():
             return
@@ -384,6 +343,13 @@ class VectorStore:
 
     def _set_default(self, key: str, value: str) -> None:
         self.conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """The connection for reads, with SQLite and OS failures turned into one :class:`CacheError` sentence
+        (what :meth:`transaction` does for writes): how another module reads its own tables in this store."""
+        with _guard(self.path):
+            yield self.conn
 
     def meta(self, key: str) -> str | None:
         with _guard(self.path):

@@ -112,12 +112,21 @@ def _interrupted_message(command: str) -> str:
     if command == "index_command":
         return "interrupted; the photos indexed so far are kept, and the next run resumes after them."
     if command in ("cluster_command", "eval_command"):
+        from proxysort.learn.registry import METHODS
+        from proxysort.proxycache import CHUNK
+
+        rows = _listed([m.name for m in METHODS.values() if m.rows])  # what each method keeps, as declared
+        steps = _listed([m.name for m in METHODS.values() if m.learn_stored])
         return (
-            "interrupted; photos indexed so far are kept in the cache, and so are proxies learned in finished "
-            "chunks of 2,048 photos by the subspace, free and linear methods (not the seed methods' proxies); "
-            "no folder tree was written."
+            f"interrupted; photos indexed so far are kept in the cache, and so are proxies learned in finished "
+            f"chunks of {CHUNK:,} photos by the {rows} methods and the learning steps {steps} finished (not the "
+            "other methods' proxies); no folder tree was written."
         )
     return "interrupted."
+
+
+def _listed(names: list[str]) -> str:
+    return " and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else "".join(names)
 
 
 def reporter_for(env: Environment, quiet: bool = False, verbose: bool = False) -> ConsoleReporter:

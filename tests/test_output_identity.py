@@ -19,19 +19,12 @@ import pytest
 from proxysort.errors import OutputError
 from proxysort.output import OUTPUT_MANIFEST, clean_tree, plan_tree, write_tree
 from proxysort.progress import Reporter
+from tests import test_output_tree
 from tests.support.outcheck import contents_under, digest, manifest_json, problems
 from tests.support.treesnap import assert_unchanged, snapshot
+from tests.test_output_tree import Recorder
 
-
-class Recorder(Reporter):
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def message(self, text: str) -> None:
-        self.lines.append(text)
-
-    def warning(self, text: str) -> None:
-        self.lines.append(text)
+readonly_mount = test_output_tree.readonly_mount  # the same fixture: a tmpfs remounted read-only
 
 
 def _library(tmp_path: Path, n: int = 4) -> tuple[Path, list[str]]:
@@ -234,14 +227,20 @@ def test_a_link_inside_the_photo_folders_is_followed(tmp_path: Path) -> None:
     assert (out / "c" / "a" / "IMG_1.xmp").read_text() == "<xmp/>" and summary.refused == []
 
 
-def test_a_companion_swapped_for_an_outside_link_after_planning_is_not_copied(tmp_path: Path) -> None:
+def _planned_with_a_sidecar(tmp_path: Path):
+    """A copy-mode plan of a library whose first photo has a sidecar: (plan, files, the sidecar, OUT)."""
     root, files = _library(tmp_path)
     side = root / "IMG_0.xmp"
     side.write_text("<xmp/>")
     out = tmp_path / "out"
     plan = plan_tree(out, {"c": [(f, "a") for f in files]}, link="copy", photo_roots=[root],
                      companions={files[0]: [str(side)]})
-    side.unlink()
+    side.unlink()  # the caller puts something else there
+    return plan, files, side, out
+
+
+def test_a_companion_swapped_for_an_outside_link_after_planning_is_not_copied(tmp_path: Path) -> None:
+    plan, files, side, out = _planned_with_a_sidecar(tmp_path)
     side.symlink_to("/proc/self/environ")
     summary = write_tree(plan)
     assert not (out / "c" / "a" / "IMG_0.xmp").exists()
@@ -253,13 +252,7 @@ def test_a_companion_swapped_for_an_outside_link_after_planning_is_not_copied(tm
 
 
 def test_a_companion_swapped_for_a_fifo_is_skipped_and_the_tree_is_written(tmp_path: Path) -> None:
-    root, files = _library(tmp_path)
-    side = root / "IMG_0.xmp"
-    side.write_text("<xmp/>")
-    out = tmp_path / "out"
-    plan = plan_tree(out, {"c": [(f, "a") for f in files]}, link="copy", photo_roots=[root],
-                     companions={files[0]: [str(side)]})
-    side.unlink()
+    plan, files, side, out = _planned_with_a_sidecar(tmp_path)
     os.mkfifo(side)
     rec = Recorder()
     summary = write_tree(plan, rec)
@@ -355,19 +348,6 @@ def test_companions_whose_names_clash_all_arrive_under_distinct_names(tmp_path: 
 
 
 # ------------------------------------------------------------------------ F14: clean on a read-only OUT
-
-
-@pytest.fixture
-def readonly_mount(tmp_path: Path):
-    """A real read-only file system (tmpfs remounted ro); skipped where mounting is not allowed."""
-    mnt = tmp_path / "ro"
-    mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)], capture_output=True).returncode:
-        pytest.skip("mounting a tmpfs needs root with CAP_SYS_ADMIN")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
 def test_clean_on_a_read_only_out_is_one_sentence(tmp_path: Path, readonly_mount: Path) -> None:

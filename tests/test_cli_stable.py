@@ -202,6 +202,7 @@ def test_clean_keeps_placed_links_unless_all(run_cli, photos: Path, tmp_path: Pa
     shutil.move(victim, out / "color" / folders[1] / victim.name)
     cleaned = run_cli(["clean", str(out)])
     assert cleaned.exit_code == 0, cleaned.stderr
+    assert "kept 1 link(s) you placed by hand (--all removes them too)" in cleaned.stderr
     assert list(_links(out)) == [f"color/{folders[1]}/{victim.name}"]
     memory = _memory(out)
     assert len(memory["pins"]) == 1 and memory["members"] == [] and memory["setup"] == {}

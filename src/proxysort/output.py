@@ -998,6 +998,7 @@ class CleanSummary:
     orphans: list[str]  # last copies of photos: kept
     left_alone: list[str]  # listed files someone changed: theirs now
     paths: list[str] = field(default_factory=list)  # the files removed (or, on a dry run, that would be), in OUT
+    placed: list[str] = field(default_factory=list)  # photos' links the user placed by hand: kept (no --all)
 
     def per_tree(self) -> dict[str, int]:
         """Files removed per concept tree (its top folder in OUT), in folder order."""
@@ -1086,8 +1087,9 @@ def _clean(
 ) -> CleanSummary:
     dirs = {t.dir for t in trees}
     pinned = {(t.dir, s) for t in trees if t.memory is not None and keep_corrections for s, _ in t.memory.pins}
-    placed = {e.path for e in old.files if (PurePosixPath(e.path).parts[0], e.source) in pinned and e.companion_of is None}
-    placed |= {e.path for e in old.files if e.companion_of in placed}
+    placed_photos = {e.path for e in old.files
+                     if (PurePosixPath(e.path).parts[0], e.source) in pinned and e.companion_of is None}
+    placed = placed_photos | {e.path for e in old.files if e.companion_of in placed_photos}
     target = [e for e in old.files if PurePosixPath(e.path).parts[0] in dirs and e.path not in placed]
     removed, orphans, left, paths = 0, [], [], []
     for e in target:
@@ -1120,4 +1122,4 @@ def _clean(
         dups = [d for d in old.duplicates if d.concept.casefold() not in {t.name.casefold() for t in trees}]
         _save(od, Manifest(files=[*keep_files, *orphans], dirs=kept_dirs, link=old.link, concepts=concepts, duplicates=dups,
                            page=old.page))
-    return CleanSummary(removed, folders, [e.path for e in orphans], left, paths)
+    return CleanSummary(removed, folders, [e.path for e in orphans], left, paths, sorted(placed_photos))

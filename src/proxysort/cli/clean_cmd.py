@@ -42,4 +42,5 @@ def clean_command(
            else f" and {summary.folders_removed} folder(s)")
         + (f"; kept {len(summary.orphans)} last cop{'y' if len(summary.orphans) == 1 else 'ies'} of photos" if summary.orphans else "")
         + (f"; left {len(summary.left_alone)} changed file(s) alone" if summary.left_alone else "")
+        + (f"; kept {len(summary.placed)} link(s) you placed by hand (--all removes them too)" if summary.placed else "")
     )

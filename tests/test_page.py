@@ -344,7 +344,8 @@ def test_a_photo_a_browser_cannot_show_opens_its_thumbnail_and_tiles_speak_in_wo
     tiles = re.findall(r'<a class="t[^"]*" href="([^"]+)"', html)
     assert tiles == [f".proxysort-thumbs/cd/{digest}.jpg", "color/red/IMG_2.jpg"]
     assert "<b>IMG_1.HEIC</b><i>2019/Beach</i>" in html and "<i>photos</i>" in html
-    assert "fits well" in html and "fits poorly" in html and "score 0.900" in html  # numbers on hover
+    assert "fits well" in html and "fits poorly" in html  # words on the tile, the numbers on hover:
+    assert 'title="IMG_1.HEIC&#10;2019/Beach&#10;score 0.900 \u00b7 fit 0.60&#10;opens its thumbnail' in html
     assert "also in Takeout/IMG_2.jpg" in html
     assert "The groups overlap \u2014 this concept is not well separated for these photos." in html
     assert "\u201ccross\u201d is a little nearer to this group" in html  # why "red" is not its nearest word

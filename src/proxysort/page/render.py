@@ -180,7 +180,9 @@ def _also(names: Sequence[str]) -> str:
 # ------------------------------------------------------------------------------------------ view
 
 
-def _tile(p: "PagePhoto", doubt: bool) -> dict[str, str]:
+def _tile(p: "PagePhoto", doubt: bool) -> dict[str, Any]:
+    from markupsafe import Markup
+
     name = os.path.basename(p.src) or p.src
     album = p.album or os.path.basename(os.path.dirname(p.src)) or "/"
     thumb = rel_url(thumb_rel(p.thumb)) if p.thumb else ""
@@ -198,7 +200,9 @@ def _tile(p: "PagePhoto", doubt: bool) -> dict[str, str]:
         lines.append(f"opens its thumbnail: browsers cannot show {ext or 'this kind of'} files")
     return {
         "href": href, "thumb": thumb, "name": display(name), "album": display(album),
-        "title": "\n".join(x for x in lines if x), "fit": fit, "fit_class": fit_class,
+        # Hover text, one fact a line: "&#10;" in the attribute (each line escaped), a newline in the JSON.
+        "title": Markup("&#10;").join(x for x in lines if x), "title_text": "\n".join(x for x in lines if x),
+        "fit": fit, "fit_class": fit_class,
         "also": display(_also(p.also)),
     }
 
@@ -297,7 +301,7 @@ def render(data: "PageData") -> str:
     colours = _colour_classes(data)
 
     def more(tiles: list[dict[str, str]]) -> Any:
-        return _json_block([[t["href"], t["thumb"], t["name"], t["album"], t["title"], t["fit"], t["fit_class"],
+        return _json_block([[t["href"], t["thumb"], t["name"], t["album"], t["title_text"], t["fit"], t["fit_class"],
                              t["also"]] for t in tiles])
 
     return _environment().render(

@@ -97,8 +97,8 @@ def bf16_gain(visual: "torch.nn.Module", rounds: int = 3) -> float:
     block (layer norms, attention, GELU, conversions) is slower. One block of a ViT-B-32 on 2 photos' tokens
     costs ~1/12 of encoding them, so the probe takes 0.2-0.5 s, once per new store. It counts the process's
     CPU time, not the wall clock: on a shared machine the wall-clock ratio swung from 0.5 to 1.5 between
-    runs while the CPU-time ratio stayed at 0.73-0.98 (median 0.75). Rounds alternate the two formats and the fastest of
-    each is kept. A tower that is not a transformer of blocks is timed whole on one image.
+    runs while the CPU-time ratio stayed at 0.73-0.98 (median 0.75). Rounds alternate the two formats and
+    the fastest of each is kept. A tower that is not a transformer of blocks is timed whole on one image.
     """
     import copy
 

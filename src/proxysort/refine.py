@@ -126,38 +126,49 @@ def _surrogate_grad(fixed: Fixed, lam: "torch.Tensor", x: "torch.Tensor") -> "to
     return g
 
 
+def _corrected(fixed: Fixed, x: "torch.Tensor", anchor: "torch.Tensor", slope: "torch.Tensor",
+               lam: "torch.Tensor") -> "torch.Tensor":
+    """The corrected cheap model at ``lam``: the surrogate plus the slope that matches the exact gradient at
+    ``anchor``."""
+    return surrogate_loss(fixed, lam, x) + ((lam - anchor) * slope).sum(dim=-1)
+
+
+def _exact_at(
+    fixed: Fixed, lam: "torch.Tensor", x: "torch.Tensor", last: bool
+) -> tuple["torch.Tensor", "torch.Tensor", "torch.Tensor | None"]:
+    """(exact loss, prompt features, correction) at ``lam``; the last point needs no correction."""
+    if last:
+        loss, h = exact_loss(fixed, lam, x)
+        return loss, h, None
+    loss, h, g_f = _exact_with_grad(fixed, lam, x)
+    return loss, h, g_f - _surrogate_grad(fixed, lam, x)
+
+
 def refine(
     fixed: Fixed, start: "torch.Tensor", x: "torch.Tensor", *, rounds: int, surrogate_steps: int, lr: float
 ) -> Outcome:
     """Learn the logits of one batch of photos (see the module docstring); ``start`` are the zero-shot logits."""
+    import functools
+
     import torch
 
     rate = torch.full((start.shape[0], 1), float(lr), dtype=start.dtype, device=start.device)
-    lam = start.detach()
-    best_loss = best_h = best_lam = best_corr = None
-    losses: list[torch.Tensor] = []
+    best_lam = start.detach()
     with torch.no_grad():
-        for r in range(rounds + 1):
-            if r < rounds:
-                loss, h, g_f = _exact_with_grad(fixed, lam, x)
-                corr = g_f - _surrogate_grad(fixed, lam, x)
-            else:  # the last point only needs its value and features
-                loss, h = exact_loss(fixed, lam, x)
-                corr = None
-            if best_loss is None:
-                best_loss, best_h, best_lam, best_corr = loss, h, lam, corr
-            else:
-                better = loss < best_loss
-                rate = torch.where(better.unsqueeze(1), rate, rate * 0.5)
-                keep = better.unsqueeze(1)
-                best_loss = torch.where(better, loss, best_loss)
-                best_h = torch.where(keep, h, best_h)
-                best_lam = torch.where(keep, lam, best_lam)
-                if corr is not None:
-                    best_corr = torch.where(keep, corr, best_corr)
+        best_loss, best_h, best_corr = _exact_at(fixed, best_lam, x, rounds == 0)
+        losses = [best_loss]
+        for r in range(1, rounds + 1):
+            assert best_corr is not None  # every point but the last has its correction
+            model = functools.partial(_corrected, fixed, x, best_lam, best_corr)
+            lam = _adam(model, best_lam, rate, surrogate_steps)
+            loss, h, corr = _exact_at(fixed, lam, x, r == rounds)
+            better = loss < best_loss
+            rate = torch.where(better.unsqueeze(1), rate, rate * 0.5)
+            keep = better.unsqueeze(1)
+            best_loss = torch.where(better, loss, best_loss)
+            best_h = torch.where(keep, h, best_h)
+            best_lam = torch.where(keep, lam, best_lam)
+            if corr is not None:
+                best_corr = torch.where(keep, corr, best_corr)
             losses.append(best_loss)
-            if r < rounds:
-                anchor, c = best_lam, best_corr
-                lam = _adam(lambda l: surrogate_loss(fixed, l, x) + ((l - anchor) * c).sum(dim=-1), anchor, rate,
-                            surrogate_steps)
     return Outcome(logits=best_lam, prompt=best_h, losses=losses)

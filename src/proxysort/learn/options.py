@@ -20,9 +20,10 @@ from proxysort.errors import UsageError
 OptionsT = TypeVar("OptionsT", bound="Options")
 
 
-def option(default: Any, help: str, *, minimum: float | None = None) -> Any:  # noqa: A002 - the field's help
-    """A field of an :class:`Options` class: its default, one line of help, and the least value it takes."""
-    return dataclasses.field(default=default, metadata={"help": help, "minimum": minimum})
+def option(default: Any, help: str, *, minimum: float | None = None, above: float | None = None) -> Any:  # noqa: A002
+    """A field of an :class:`Options` class: its default, one line of help, and the least value it takes
+    (``minimum``) or the value it must exceed (``above``)."""
+    return dataclasses.field(default=default, metadata={"help": help, "minimum": minimum, "above": above})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,7 +49,8 @@ class Options:
             if name not in known:
                 listed = ", ".join(f"`{n}`" for n in known) or "none"
                 raise UsageError(f"`{name}` is not an option of method {method} (its options: {listed}).")
-            values[name] = _checked(name, value, hints[name], known[name].metadata.get("minimum"))
+            meta = known[name].metadata
+            values[name] = _checked(name, value, hints[name], meta.get("minimum"), meta.get("above"))
         return cls(**values)
 
     @classmethod
@@ -61,7 +63,7 @@ class Options:
         return dataclasses.asdict(self)
 
 
-def _checked(name: str, value: Any, hint: Any, minimum: float | None) -> Any:
+def _checked(name: str, value: Any, hint: Any, minimum: float | None, above: float | None) -> Any:
     """``value`` as the type ``hint`` names (int, float, or either with None), or a one-sentence refusal."""
     args = typing.get_args(hint)
     optional = type(None) in args
@@ -72,8 +74,8 @@ def _checked(name: str, value: Any, hint: Any, minimum: float | None) -> Any:
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(float(value))
     if ok and whole:
         ok = float(value) == int(value)
-    if not ok or (minimum is not None and value < minimum):
+    if not ok or (minimum is not None and value < minimum) or (above is not None and value <= above):
         what = "a whole number" if whole else "a number"
-        least = f", at least {minimum:g}" if minimum is not None else ""
+        least = f", at least {minimum:g}" if minimum is not None else f", above {above:g}" if above is not None else ""
         raise UsageError(f"`{name}` must be {what}{least}, not {value!r}.")
     return int(value) if whole else float(value)

@@ -85,7 +85,7 @@ class DProxyOptions(Options):
     sample: int | None = option(None, f"photos the word choice is learned on (0: every photo, every feature; "
                                       f"default {SAMPLE}, or 0 when a feature only learned proxies give is clustered)",
                                 minimum=0)
-    tau_end: float = option(0.5, "temperature at the last epoch (from 1)", minimum=0)
+    tau_end: float = option(0.5, "temperature at the last epoch (from 1)", above=0)
     gamma_u: float = option(0.1, "weight of the user-interest pull at the first epoch (falls to 0)", minimum=0)
     gamma_d: float = option(0.05, "weight of the discriminability term at the last epoch (rises from 0)", minimum=0)
     exact_every: int = option(2, "refine engine: epochs between exact corrections", minimum=1)

@@ -244,3 +244,28 @@ def test_new_photos_of_a_value_the_groups_lack_are_said_not_to_fit(run_cli, tmp_
     other = run_cli(args)
     assert "8 new photos placed, 30 unchanged, 0 moved" in other.stderr
     assert "of the 8 new photos lie farther from every group than the groups' own photos do; --recluster" in other.stderr
+
+
+@pytest.mark.slow
+def test_a_folder_named_for_a_missing_value_names_its_group_on_recluster(run_cli, tmp_path: Path) -> None:
+    """The README's offline world with imperfect words (purple missing): one link moved into a new 'purple'
+    folder names the doubtful group on --recluster, and no warning speaks of a group the user named."""
+    from miniworld.generate import write_folder
+    from miniworld.worlds import get_world
+
+    world = get_world("shapes")
+    write_folder(tmp_path / "world", 80, 1)
+    out = tmp_path / "out"
+    args = ["cluster", str(tmp_path / "world" / "images"), "--by", "color", "--words",
+            "red,orange,gold,green,blue,pink,brown,white", "--k", "6", "--out", str(out),
+            "--model", str(world.config), "--pretrained", str(world.weights), "--device", "cpu", "--format", "tsv"]
+    first = run_cli(args)
+    assert first.exit_code == 0 and "white-unsure" in first.stderr  # the doubtful group: purple is missing
+    doubtful = out / "color" / "white-unsure"
+    (out / "color" / "purple").mkdir()
+    link = sorted(doubtful.iterdir())[0]
+    shutil.move(link, out / "color" / "purple" / link.name)
+    again = run_cli([*args, "--recluster"])
+    assert again.exit_code == 0, again.stderr
+    assert "white-unsure" not in again.stderr and not doubtful.exists()
+    assert len(list((out / "color" / "purple").iterdir())) >= 10

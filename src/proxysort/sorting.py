@@ -324,18 +324,13 @@ def sort(
             k = b.k if b.k is not None else choose_k(xk, len(wl.words), seed=seed, spherical=spherical)
             km = kmeans(xk, k, seed=seed, spherical=spherical)
             naming = res.prompts()[rows]
+            weak = []
             if wl.source == "anchors":  # random words, not values: never a folder name (person-1 … person-k)
                 names = numbered_names(wl.concept, np.bincount(km.labels, minlength=k).tolist())
             else:
                 names = name_clusters(cluster_centres(naming, km.labels, k), res.word_features, list(res.concept.words))
                 weak = weak_names(indexed.vectors[rows], km.labels, names, res.word_features, list(res.concept.words))
-                if weak:
-                    names = mark_weak(names, weak)
-                    listed = ", ".join(names[w.cluster] for w in weak)
-                    reporter.warning(
-                        f"{wl.concept}: the photos in {listed} match their word clearly worse than the other groups "
-                        "match theirs; a value may be missing from the word list."
-                    )
+                names = mark_weak(names, weak) if weak else names
             pins = pinned_rows(memory, kept_paths)
             of_id: dict[int, int] = {}
             if memory is not None and pins:  # the user's placements are labelled examples
@@ -349,6 +344,12 @@ def sort(
                 k = len(names)
             kept_labels, centres = km.labels, km.centroids
             names, by_user = user_names(memory, of_id, names, km.labels, kept_paths)
+            doubtful = [names[w.cluster] for w in weak if not by_user[w.cluster]]  # the user named the others
+            if doubtful:
+                reporter.warning(
+                    f"{wl.concept}: the photos in {', '.join(doubtful)} match their word clearly worse than the other "
+                    "groups match theirs; a value may be missing from the word list."
+                )
         labels = np.zeros(n, dtype=np.int64)
         labels[rows] = kept_labels
         if not rows.all():  # photos left out are labelled with their nearest group, for the listing only

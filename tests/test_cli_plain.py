@@ -253,3 +253,13 @@ def test_help_shows_the_everyday_options_first_and_the_method_in_its_own_panel()
     method = text[where[4]:where[5]]
     assert "--method" in method and "--feature" in method and "--epochs" in method
     assert "--threads" in text[where[5]:] and "--ray" in text[where[5]:]
+
+
+def test_a_folder_of_one_photo_is_sorted_not_a_traceback(run_cli, tmp_path: Path) -> None:
+    from tests.support.photos import make_photo
+
+    make_photo(tmp_path / "photos" / "only.jpg", (220, 20, 20))
+    result = run_cli(["cluster", str(tmp_path / "photos"), *WORDS, "--k", "1", *MODEL])
+    assert result.exit_code == 0, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and "color: 1 photos in 1 groups" in result.stderr
+    assert (tmp_path / "photos-sorted" / "index.html").is_file()

@@ -209,7 +209,10 @@ def scoremix(scores: "torch.Tensor", probs: "torch.Tensor") -> "torch.Tensor":
 
     centred = scores - scores.mean(0, keepdim=True)
     p = probs - probs.mean(0, keepdim=True)
-    return torch.cat([p / p.var(0).sum().clamp_min(1e-12).sqrt(), centred / centred.var(0).sum().clamp_min(1e-12).sqrt()], 1)
+    # The population variance (not n - 1): one photo has none, rather than NaN; for more photos both halves
+    # scale by the same factor, which k-means does not see.
+    return torch.cat([p / p.var(0, unbiased=False).sum().clamp_min(1e-12).sqrt(),
+                      centred / centred.var(0, unbiased=False).sum().clamp_min(1e-12).sqrt()], 1)
 
 
 def zero_shot_features(Z: "torch.Tensor", scale: float) -> dict[str, "np.ndarray"]:

@@ -390,3 +390,17 @@ def test_every_template_is_package_data() -> None:
     for path in templates:
         rel = path.relative_to(root)
         assert any(str(rel.parent).startswith(r[1]) and any(fnmatch.fnmatch(path.name, p) for p in r[2:]) for r in rules), rel
+
+
+def test_without_page_data_the_page_is_made_from_the_manifest_alone(photo_folder: Path, tmp_path: Path, tiny_clip) -> None:
+    """The data file deleted (or from another version): show still makes every group, thumbnail and album."""
+    from proxysort.page.publish import rebuild_page
+
+    out, cache = tmp_path / "sorted", tmp_path / "cache"
+    sorted_run(photo_folder, tiny_clip, cache, out)
+    (out / ".proxysort-page.json").unlink()
+    outcome = rebuild_page(out, cache)
+    data = page_data(out)
+    assert outcome.page is not None and shown_groups(data) == manifest_groups(out)
+    photos = [p for c in data.concepts for g in c.groups for p in g.photos]
+    assert all(p.thumb for p in photos) and {p.album for p in photos} == {"a", "b/c"}

@@ -402,6 +402,9 @@ def reconcile(data: PageData | None, manifest: Manifest, created: str) -> PageDa
     and the map from ``data`` where they describe the same photos (a group the tree changed since loses
     its map, which was drawn for other groups). Byte-identical photos linked once are notes on their tile."""
     data = data or PageData(created, "", [], 0, [], [])
+    if not data.sources:  # no record of the photo folders (the data file is gone): the folder all photos share
+        folders = [os.path.dirname(e.source) for e in manifest.files if os.path.isabs(e.source)]
+        data = replace(data, sources=[os.path.commonpath(folders)] if folders else [])
     known = {c.folder: c for c in data.concepts}
     photos = {(c.folder, p.src): p for c in data.concepts for g in c.groups for p in g.photos}
     by_src = {p.src: p for p in photos.values()}  # a photo the tree holds elsewhere: its thumbnail and album

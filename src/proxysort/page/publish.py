@@ -196,9 +196,10 @@ def publish(
         notes.append(f"{od.path / PAGE_DATA_NAME} cannot be used ({exc}); the page is made from the folder tree's "
                      "record instead")
     created = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    data = reconcile(merge(fresh, old), manifest, created)
-    if data.sources == [] and roots:
-        data.sources = list(roots)
+    base = merge(fresh, old)
+    if base is not None and not base.sources and roots:
+        base = replace(base, sources=list(roots))
+    data = reconcile(base, manifest, created)
     copied = _place_thumbnails(od, data, cache, in_memory or {}, remake, stats, thorough=remake is not None)
     if old is not None and same_content(old, data):
         data.created = old.created

@@ -27,8 +27,10 @@ def test_old_photos_keep_their_group_and_new_ones_join_the_nearest() -> None:
     paths = [f"p{i}" for i in range(20)]
     memory = _memory(x, labels, paths)
     # Old photos keep their group even where their features now say otherwise (nothing reshuffles).
-    x2 = np.concatenate([x[::-1], _blobs(rng, [[0, 0], [1, 1]], 2)])
+    x2 = np.concatenate([x, _blobs(rng, [[0, 0], [1, 1]], 2)])
+    x2[[0, 10]] = x2[[10, 0]]
     placed = place(x2, [*paths, "n0", "n1", "n2", "n3"], ["id"] * 24, memory, spherical=False)
+    assert placed is not None
     assert placed.labels[:20].tolist() == labels.tolist()
     assert placed.labels[20:].tolist() == [0, 0, 1, 1]
     assert (placed.new, placed.unchanged, placed.moved) == (4, 20, 0) and placed.misfits <= 1 and placed.fits
@@ -43,7 +45,7 @@ def test_changed_photo_is_placed_again_and_counted_as_moved() -> None:
     x2[0] = [1, 1]  # photo p0 was edited into one like group b's
     ids = ["other", *["id"] * 9]
     placed = place(x2, paths, ids, memory, spherical=False)
-    assert placed.labels[0] == 1 and (placed.new, placed.unchanged, placed.moved) == (0, 9, 1)
+    assert placed is not None and placed.labels[0] == 1 and (placed.new, placed.unchanged, placed.moved) == (0, 9, 1)
 
 
 def test_new_photos_that_fit_no_group_are_counted() -> None:
@@ -54,11 +56,11 @@ def test_new_photos_that_fit_no_group_are_counted() -> None:
     far = _blobs(rng, [[3, -2]], 6)  # a value the groups were never made for
     placed = place(np.concatenate([x, far]), [*paths, *(f"n{i}" for i in range(6))], ["id"] * 26, memory,
                    spherical=False)
-    assert placed.misfits == 6 and not placed.fits
+    assert placed is not None and placed.misfits == 6 and not placed.fits
     near = _blobs(rng, [[0, 0]], 6)
     placed = place(np.concatenate([x, near]), [*paths, *(f"n{i}" for i in range(6))], ["id"] * 26, memory,
                    spherical=False)
-    assert placed.misfits <= 1 and placed.fits
+    assert placed is not None and placed.misfits <= 1 and placed.fits
 
 
 def test_pins_hold_and_pull_the_centre() -> None:
@@ -72,8 +74,8 @@ def test_pins_hold_and_pull_the_centre() -> None:
     pinned = Memory(memory.setup, memory.groups, memory.members, (("m0", 1), ("m1", 1), ("m2", 1)))
     without = place(xs, [*paths, "m0", "m1", "m2", "m3"], ["id"] * 24, memory, spherical=False)
     placed = place(xs, [*paths, "m0", "m1", "m2", "m3"], ["id"] * 24, pinned, spherical=False)
-    assert without.labels[20:].tolist() == [0, 0, 0, 0]
-    assert placed.labels[20:].tolist() == [1, 1, 1, 1]
+    assert without is not None and without.labels[20:].tolist() == [0, 0, 0, 0]
+    assert placed is not None and placed.labels[20:].tolist() == [1, 1, 1, 1]
 
 
 def test_constrained_kmeans_keeps_pins_and_pulls_their_group() -> None:
@@ -122,3 +124,18 @@ def test_setup_changes_are_named() -> None:
     assert changed_settings(memory, SETUP) == []
     other = setup_of(identity="m", mode="dproxy", feature="scoremix", words=["a", "c"], k=3, seed=0)
     assert changed_settings(memory, other) == ["k", "words"]
+
+
+def test_centres_are_measured_in_the_features_of_this_run() -> None:
+    rng = np.random.default_rng(7)
+    x = _blobs(rng, [[0, 0], [1, 1]], 10)
+    paths = [f"p{i}" for i in range(20)]
+    memory = _memory(x, np.repeat([0, 1], 10), paths)
+    # The features moved as a whole (the proxies of this run differ): stored centres would misplace the new
+    # photo; centres measured on the kept photos place it with the photos it is like.
+    shifted = np.concatenate([x + [3, -3], [[4, -2]]]).astype(np.float32)
+    placed = place(shifted, [*paths, "n0"], ["id"] * 21, memory, spherical=False)
+    assert placed is not None and placed.labels[20] == 1 and placed.misfits == 0
+    lost = Memory(memory.setup, memory.groups, ())  # no photo left and no stored centre of this size
+    lost = Memory(lost.setup, tuple(GroupRecord(g.name, (0.0,), 0.1) for g in lost.groups))
+    assert place(shifted[20:], ["n0"], ["id"], lost, spherical=False) is None

@@ -307,8 +307,9 @@ def sort(
                              "`recluster` brings them back.")
         xk = x[rows]
         placement = None
-        if memory is not None and memory.setup and not recluster and not changed and usable(memory, x.shape[1]):
+        if memory is not None and usable(memory) and not recluster and not changed:
             placement = place(xk, kept_paths, [c for c, r in zip(content_ids, rows) if r], memory, spherical=spherical)
+        if memory is not None and placement is not None:
             k, names, centres = len(placement.names), placement.names, placement.centres
             by_user = [g.by_user for g in memory.groups]
             kept_labels = placement.labels
@@ -318,6 +319,9 @@ def sort(
             elif recluster and memory is not None:
                 reporter.message(f"{wl.concept}: grouped again from scratch"
                                  + (f", following the {len(memory.pins)} photo(s) you placed" if memory.pins else ""))
+            elif memory is not None and usable(memory):
+                reporter.message(f"{wl.concept}: no photo of its groups is left to place new ones by, so its tree "
+                                 "is made again")
             # Automatic k considers up to the number of words asked for, not those that survived pruning:
             # photos of a value missing from the list may use no word of their own (measured: counting
             # survivors lost the true k on three of five imperfect lists, benchmarks/results/quality.md).

@@ -3,7 +3,7 @@
 A re-run with the same setup (:func:`setup_of`: model, words, method, feature, k, seed) does not cluster
 again: every photo sorted before whose content has not changed keeps its group, photos the user placed by
 hand stay where they were put, new (or changed) photos join the nearest group centre, and photos that left
-the library leave. The centres then move to the mean of their members, pinned photos included, so new photos
+the library leave. The centres are the means of the groups' photos, pinned photos included, so new photos
 like the ones the user placed follow them (the cheap way of learning from corrections; a recluster uses
 them as labelled examples instead: :func:`pin_clusters`, :func:`proxysort.groups.constrained_kmeans`).
 
@@ -82,10 +82,9 @@ class Placement:
         return f"{concept}: {self.new} new photos placed, {self.unchanged} unchanged, {self.moved} moved"
 
 
-def usable(memory: Memory | None, d: int) -> bool:
-    """Whether a memory's groups can take new photos in a feature space of ``d`` dimensions."""
-    return memory is not None and any(len(g.centre) == d for g in memory.groups) and all(
-        len(g.centre) in (0, d) for g in memory.groups)
+def usable(memory: Memory | None) -> bool:
+    """Whether a memory has groups to keep (made with a setup; ``clean`` leaves only the user's pins)."""
+    return memory is not None and bool(memory.setup) and bool(memory.groups)
 
 
 def place(
@@ -95,8 +94,14 @@ def place(
     memory: Memory,
     *,
     spherical: bool,
-) -> Placement:
-    """Keep ``memory``'s groups for the photos ``paths`` (features ``x``): see the module's docstring."""
+) -> Placement | None:
+    """Keep ``memory``'s groups for the photos ``paths`` (features ``x``): see the module's docstring.
+
+    Each group's centre and spread are measured again on its kept photos' features as they are now (the
+    proxies of a re-run may differ a little, e.g. when the word choice learned on more photos keeps other
+    words), so new photos are compared in one space; a group left without photos uses its stored centre when
+    it has the same dimensions. None when no group has a centre to compare with (make the groups again).
+    """
     d = x.shape[1]
     k = len(memory.groups)
     members = {m[0]: (m[1], m[2]) for m in memory.members}
@@ -110,19 +115,18 @@ def place(
             labels[i], known[i] = members[path][0], True
     centres = np.zeros((k, d), dtype=np.float32)
     has = np.zeros(k, dtype=bool)
+    spreads = np.zeros(k, dtype=np.float64)
     for g, rec in enumerate(memory.groups):
-        if len(rec.centre) == d:
-            centres[g], has[g] = rec.centre, True
-        elif (labels == g).any():  # a group the user made: its centre is where its photos are
-            centres[g], has[g] = _centre(x[labels == g], spherical), True
-    sizes = np.bincount(labels[known], minlength=k) if known.any() else np.zeros(k, dtype=np.int64)
-    spreads = np.array([rec.spread if sizes[g] >= SPREAD_MIN_MEMBERS else 0.0
-                        for g, rec in enumerate(memory.groups)], dtype=np.float64)
-    # Learning from what the user placed: a group's centre moves to the mean of its members, pins included.
-    placed = {pins[p] for p in paths if p in pins}
-    for g in sorted(placed):
-        centres[g] = _centre(x[labels == g], spherical)
+        rows = x[known & (labels == g)]
+        if len(rows):  # pins included: a group's centre follows the photos the user placed in it
+            centres[g], has[g] = _centre(rows, spherical), True
+            if len(rows) >= SPREAD_MIN_MEMBERS:
+                spreads[g] = np.quantile(distances(rows, centres[g][None, :], spherical)[:, 0], SPREAD_QUANTILE)
+        elif len(rec.centre) == d:
+            centres[g], has[g], spreads[g] = rec.centre, True, rec.spread
     new_rows = np.flatnonzero(~known)
+    if len(new_rows) and not has.any():
+        return None
     misfits = 0
     if len(new_rows):
         dist = distances(x[new_rows], centres, spherical)

@@ -251,7 +251,8 @@ def markdown(report: dict) -> str:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--world", choices=("shapes", "glyphs"), default="shapes", help="which miniworld (without --dataset)")
+    p.add_argument("--world", choices=("shapes", "glyphs", "halfknown"), default="shapes",
+                   help="which miniworld (without --dataset)")
     p.add_argument("--model", default=None, help="default: the world's miniclip config")
     p.add_argument("--pretrained", default=None, help="default: the world's miniclip weights")
     p.add_argument("--device", default="cpu")
@@ -460,8 +461,289 @@ def against_earlier_defaults(paths: list[Path], released: list[Path] = ()) -> st
     return "\n".join(lines) + "\n"
 
 
+
+# ---------------------------------------------------------------------------------------------------------
+# Regimes (issue 21): every world × attribute × word-list regime, over photo-set seeds, with name truth.
+# ---------------------------------------------------------------------------------------------------------
+
+#: exact: the true values; imperfect: a synonym, a value missing, distractors (miniworld/candidates.py);
+#: long: every true value plus eight same-kind distractors; lexicon: proxysort's own offline list (no
+#: --words); auto-k: the imperfect words without k (the default chooses k).
+REGIMES = ("exact", "imperfect", "long", "lexicon", "auto-k")
+#: Regimes the seed methods are measured in (with --methods; on a world's half-known attributes only, where
+#: it has them): each method learns every photo, minutes per cell on two cores.
+METHOD_REGIMES = ("exact", "imperfect")
+#: No-learning features `--method zeroshot` can cluster (k-means is Euclidean on all of them, so centred
+#: cosines cluster exactly as the cosines do: Euclidean k-means does not see a shift of every row).
+NO_LEARNING = ("scores", "probs", "scoremix")
+
+
+def regime_words(world, concept: str, truth: list[str], regime: str) -> tuple[list[str], str] | None:
+    """(candidate words, their source) for one regime, as the product would get them; None: not applicable."""
+    from proxysort.lexicon import vocab_anchors
+    from proxysort.progress import Reporter
+    from proxysort.words import _offline
+
+    values = sorted(set(truth))
+    if regime == "lexicon":
+        wl = _offline(concept, world.noun, None, Reporter())
+        return list(wl.words), wl.source
+    if concept in world.unnamed:
+        if regime == "long":
+            return None
+        return vocab_anchors(len(values) if regime == "exact" else 10, seed=0), "anchors"
+    if regime == "exact":
+        return values, "user"
+    if regime == "long":
+        return list(world.long[concept]), "user"
+    return list(world.candidates[concept]), "user"
+
+
+def name_truth_error(world: str, truth: list[str], labels: np.ndarray, names: list[str], neutral: bool) -> float:
+    """Share of photos whose folder name is neither a true name of their value nor flagged doubtful.
+
+    Neutral names (``color-1``) and ``-unsure`` names never lie; a distractor's name on a photo does.
+    """
+    from miniworld.candidates import true_names
+    from proxysort.groups import WEAK_MARK
+
+    if neutral:
+        return 0.0
+    wrong = 0
+    for value, label in zip(truth, labels):
+        name = names[label]
+        if name.endswith(WEAK_MARK):
+            continue
+        base = name.rsplit("-", 1)[0] if name.rsplit("-", 1)[-1].isdigit() else name
+        wrong += base not in true_names(world, value)
+    return wrong / len(truth)
+
+
+def grid_cell(world, clip, x: np.ndarray, truth: list[str], concept: str, regime: str, seed: int,
+              methods: list[tuple[str, str]]) -> dict | None:
+    """NMI of the default, the no-learning baselines, image k-means and ``methods`` on one cell; the
+    default's k, names and name truth."""
+    from proxysort.groups import best_k, close_ks, kmeans, name_groups, silhouettes, spherical_for, word_fit, word_share
+    from proxysort.metrics import score_all
+    from proxysort.proxy import DEFAULT_FEATURE, Concept, ProxyConfig, learn_proxies
+
+    got = regime_words(world, concept, truth, regime)
+    if got is None:
+        return None
+    words, source = got
+    k = len(set(truth))
+    con = Concept(concept, tuple(words), noun=world.noun)
+
+    def nmi(labels) -> float:
+        return float(score_all(truth, labels)["nmi"])
+
+    def km(feats: np.ndarray, spherical: bool, kk: int = k) -> np.ndarray:
+        return kmeans(feats, kk, seed=seed, spherical=spherical).labels
+
+    cell: dict = {"words": words, "source": source, "true_k": k}
+    zs = learn_proxies(x, [con], clip, ProxyConfig(mode="zeroshot"))[0]
+    partitions = {"zero-shot argmax": zs.zero_shot.argmax(1)}
+    for f in NO_LEARNING:
+        partitions[f"zero-shot {f} k-means"] = km(zs.feature(f), False)
+    base = {name: nmi(labels) for name, labels in partitions.items()}
+    cell["baselines"] = base
+    cell["best no-learning"] = max(base.values())
+    # A label-free choice among them: the partition that agrees best with the others (their medoid).
+    agree = {a: np.mean([score_all(pa, pb)["nmi"] for b, pb in partitions.items() if b != a])
+             for a, pa in partitions.items()}
+    cell["consensus"] = base[max(agree, key=agree.get)]
+    cell["image k-means"] = nmi(km(x, True))
+    options = {} if regime == "auto-k" else {"k": k}
+    t0 = time.time()
+    res = learn_proxies(x, [con], clip, ProxyConfig(options=options, seed=seed))[0]
+    cell["default seconds"] = time.time() - t0
+    feat = res.feature(DEFAULT_FEATURE)
+    spherical = spherical_for(DEFAULT_FEATURE)
+    chosen = k
+    if regime == "auto-k":
+        sil = silhouettes(feat, len(words), seed=seed, spherical=spherical)
+        chosen = best_k(sil)
+        cell["close k"] = close_ks(sil, chosen)
+    labels = km(feat, spherical, chosen)
+    cell["k"] = chosen
+    cell["default"] = nmi(labels)
+    cell["kept words"] = list(res.concept.words)
+    cell["missing values kept"] = sorted(set(truth) - set(res.concept.words)) if source == "user" else None
+    naming = name_groups(concept, x, labels, chosen, res.prompts(), res.word_features, list(res.concept.words),
+                         anchors=source == "anchors")
+    cell["names"] = naming.names
+    cell["nearest"] = naming.nearest
+    cell["name truth error"] = (name_truth_error(world.name, truth, labels, naming.names, naming.neutral)
+                                if concept not in world.unnamed else None)
+    cell["mismatch"] = naming.mismatch
+    cell["groups"] = [{"name": n, "majority": max(set(m), key=m.count) if m else None, "size": len(m)}
+                      for c, n in enumerate(naming.names) for m in [[t for t, l in zip(truth, labels) if l == c]]]
+    cell["fit"] = naming.fit
+    cell["word fit"] = word_fit(x, labels, naming.nearest, res.word_features, list(res.concept.words)) if naming.nearest else []
+    cell["word share"] = word_share(x, labels, naming.nearest, res.word_features, list(res.concept.words)) if naming.nearest else []
+    cell["weak effects"] = {w.cluster: w.effect for w in naming.weak}
+    cell["methods"] = {}
+    for mode, feature in methods:
+        # DProxy's per-photo features need every photo learned; its zero-shot views use the product's sample.
+        options = {"k": k, "sample": 0} if mode == "dproxy" and feature not in NO_LEARNING else {"k": k}
+        r = learn_proxies(x, [con], clip, ProxyConfig(mode=mode, options=options, seed=seed))[0]
+        cell["methods"][f"{mode} / {feature}"] = nmi(km(r.feature(feature), spherical_for(feature)))
+    return cell
+
+
+def grid(worlds: list[str], seeds: list[int], n: int, regimes: list[str], methods: list[tuple[str, str]],
+         method_worlds: list[str], everywhere: list[tuple[str, str]] = ()) -> dict:
+    """Every cell of the regime × world table; per cell, one entry per photo-set seed. ``everywhere``:
+    method rows measured in every cell; ``methods``: only in :data:`METHOD_REGIMES` on ``method_worlds``."""
+    everywhere = list(everywhere)
+    from miniworld.worlds import get_world
+    from proxysort.encoders import ModelSpec, load_clip
+    from proxysort.proxy import Concept, ProxyConfig, learn_proxies
+
+    out: dict = {"n": n, "seeds": seeds, "regimes": regimes, "worlds": {}}
+    for name in worlds:
+        world = get_world(name)
+        clip = load_clip(ModelSpec(str(world.config), str(world.weights), "cpu"))
+        table: dict = {}
+        accuracy: dict = {}
+        for seed in seeds:
+            with tempfile.TemporaryDirectory(prefix="proxysort-quality-") as tmp:
+                samples = world.write_folder(Path(tmp), n, seed)
+                x = encode_images(clip, [Path(tmp) / "images" / f"{i:05d}.png" for i in range(len(samples))])
+            for concept in world.attributes:
+                truth = [s.attrs()[concept] for s in samples]
+                if concept not in world.unnamed:
+                    values = sorted(set(truth))
+                    zs = learn_proxies(x, [Concept(concept, tuple(values), noun=world.noun)], clip, ProxyConfig(mode="zeroshot"))[0]
+                    accuracy.setdefault(concept, []).append(float(np.mean(np.array(values)[zs.zero_shot.argmax(1)] == np.array(truth))))
+                for regime in regimes:
+                    t0 = time.time()
+                    learned = name in method_worlds and regime in METHOD_REGIMES and (
+                        concept in world.half_known or not world.half_known)
+                    cell = grid_cell(world, clip, x, truth, concept, regime, seed,
+                                     everywhere + (methods if learned else []))
+                    if cell is not None:
+                        table.setdefault(concept, {}).setdefault(regime, []).append(cell)
+                        print(f"{name} seed {seed} {concept} {regime}: default {cell['default']:.3f} best no-learning "
+                              f"{cell['best no-learning']:.3f} k {cell['k']}/{cell['true_k']} name error "
+                              f"{cell['name truth error']} {cell['names']} ({time.time() - t0:.0f}s)",
+                              file=sys.stderr, flush=True)
+            gx = x
+            out["worlds"][name] = {"cells": table, "zero_shot_accuracy": accuracy, "half_known": list(world.half_known),
+                                   "image_kmeans_dim": int(gx.shape[1])}
+    return out
+
+
+def _ms(values: list[float]) -> str:
+    return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
+
+
+def grid_markdown(report: dict) -> str:
+    """The regime × world tables, the rule's check and the automatic k, from :func:`grid`'s report."""
+    out = [f"# Concept fidelity: regimes × worlds (issue 21)", "",
+           f"{report['n']} photos per set, photo-set seeds {report['seeds']} (k-means seeded the same). Command:", "",
+           f"    {report['command']}", "",
+           "Cells: NMI mean ± std over the photo sets. *best no-learning*: per set, the best of zero-shot argmax "
+           "and k-means on the zero-shot scores, centred scores, probabilities and scoremix (what `--method "
+           "zeroshot` can do). *name error*: share of photos whose folder name is neither their true value (or a "
+           "synonym) nor flagged `-unsure` nor neutral (mean over sets). *k*: the default's k per set (auto-k: "
+           "chosen without k).", ""]
+    rule_fail, half = [], []
+    for world, data in report["worlds"].items():
+        acc = data["zero_shot_accuracy"]
+        out += [f"## {world}", "", "Zero-shot accuracy with the exact words: "
+                + ", ".join(f"{c} {np.mean(v):.2f}" for c, v in acc.items()) + ".", ""]
+        methods = sorted({m for regs in data["cells"].values() for cells in regs.values() for c in cells for m in c["methods"]})
+        out += ["| attribute | regime | default | best no-learning | no-learning consensus | image k-means | "
+                + "".join(f"{m} | " for m in methods) + "name error | k (true) | words |",
+                "|---|---|---:|---:|---:|---:|" + "---:|" * len(methods) + "---:|---|---|"]
+        for concept, regs in data["cells"].items():
+            for regime, cells in regs.items():
+                d = [c["default"] for c in cells]
+                b = [c["best no-learning"] for c in cells]
+                margin = np.mean(d) - np.mean(b)
+                if margin < -0.01:
+                    rule_fail.append(f"{world} {concept} {regime}: {margin:+.3f}")
+                if concept in data["half_known"] and regime != "lexicon":
+                    half.append((world, concept, regime, [x - y for x, y in zip(d, b)],
+                                 [x - c["image k-means"] for x, c in zip(d, cells)]))
+                errs = [c["name truth error"] for c in cells if c["name truth error"] is not None]
+                cons = [c["consensus"] for c in cells]
+                ms = [f"{_ms([c['methods'][m] for c in cells])} | " if all(m in c["methods"] for c in cells) else " | "
+                      for m in methods]
+                out.append(f"| {concept} | {regime} | {_ms(d)} | {_ms(b)} | {_ms(cons)} | {_ms([c['image k-means'] for c in cells])} | "
+                           + "".join(ms) + (f"{np.mean(errs):.3f} | " if errs else "– | ")
+                           + f"{', '.join(str(c['k']) for c in cells)} ({cells[0]['true_k']}) | {len(cells[0]['words'])}"
+                           + (" (mismatch)" if any(c["mismatch"] for c in cells) else "") + " |")
+        out.append("")
+    cells_k = [(w, c, cl) for w, d in report["worlds"].items() for c, regs in d["cells"].items()
+               for cl in regs.get("auto-k", [])]
+    right = sum(cl["k"] == cl["true_k"] for _, _, cl in cells_k)
+    out += ["## The rule", "",
+            f"- Default ≥ best no-learning − 0.01 (mean over sets) in every cell: "
+            + ("**yes**" if not rule_fail else f"**no**, {len(rule_fail)} cells: " + "; ".join(rule_fail)) + ".",
+            ]
+    if half:
+        vs_base = [np.mean(m) for *_, m, _ in half]
+        vs_img = [np.mean(m) for *_, _, m in half]
+        stds = [np.std(m) for *_, m, _ in half]
+        out.append(f"- Half-known attributes ({len(half)} cells): default − best no-learning {np.mean(vs_base):+.3f} "
+                   f"on average (worst {min(vs_base):+.3f}), default − image k-means {np.mean(vs_img):+.3f}; "
+                   f"largest seed std of the margin {max(stds):.3f}.")
+    flagged = sum(cl["k"] != cl["true_k"] and cl["true_k"] in cl.get("close k", []) for _, _, cl in cells_k)
+    learned: dict[str, list[tuple[float, float, float]]] = {}
+    for world, data in report["worlds"].items():
+        for concept in data["half_known"]:
+            for regime, cells in data["cells"].get(concept, {}).items():
+                for m in cells[0]["methods"]:
+                    if all(m in c["methods"] for c in cells):
+                        d = [c["methods"][m] - c["best no-learning"] for c in cells]
+                        i = [c["methods"][m] - c["image k-means"] for c in cells]
+                        learned.setdefault(m, []).append((float(np.mean(d)), float(np.mean(i)), float(np.std(d))))
+    for m, items in learned.items():
+        out.append(f"- {m} on half-known attributes ({len(items)} cells): − best no-learning "
+                   f"{np.mean([a for a, _, _ in items]):+.3f} on average (worst {min(a for a, _, _ in items):+.3f}), "
+                   f"− image k-means {np.mean([b for _, b, _ in items]):+.3f}; largest seed std {max(c for *_, c in items):.3f}.")
+    out.append(f"- Automatic k right in {right} of {len(cells_k)} auto-k cells (sets × attributes); of the "
+               f"{len(cells_k) - right} wrong, {flagged} named the true k among the close ones (warning).")
+    return "\n".join(out) + "\n"
+
+
+def grid_main(argv: list[str]) -> dict:
+    """``--grid``: the regime × world report (issue 21), markdown to ``--out`` and JSON beside it."""
+    p = argparse.ArgumentParser(prog="quality.py --grid", description=grid.__doc__)
+    p.add_argument("--worlds", default="shapes,glyphs,halfknown")
+    p.add_argument("--seeds", default="0,1,2", help="photo-set seeds (k-means is seeded the same)")
+    p.add_argument("--n", type=int, default=800)
+    p.add_argument("--regimes", default=",".join(REGIMES))
+    p.add_argument("--methods", default="", help="MODE/FEATURE,... learned too (e.g. multisub/fused)")
+    p.add_argument("--method-worlds", default="halfknown", help="worlds the --methods rows run on")
+    p.add_argument("--everywhere", default="", help="MODE/FEATURE,... measured in every cell (e.g. dproxy/scoremix)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", type=Path)
+    args = p.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    methods = [tuple(m.split("/", 1)) for m in args.methods.split(",") if m]
+    everywhere = [tuple(m.split("/", 1)) for m in args.everywhere.split(",") if m]
+    report = grid(args.worlds.split(","), [int(s) for s in args.seeds.split(",")], args.n, args.regimes.split(","),
+                  methods, args.method_worlds.split(","), everywhere)
+    report["command"] = "python benchmarks/quality.py --grid " + " ".join(argv)
+    text = grid_markdown(report)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+        args.out.with_suffix(".json").write_text(json.dumps(report, indent=1, default=float) + "\n")
+    return report
+
+
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--summary"]:  # --summary REPORT.json ... [--against RELEASED.json ...]
+    if sys.argv[1:2] == ["--grid"]:
+        grid_main(sys.argv[2:])
+    elif sys.argv[1:2] == ["--summary"]:  # --summary REPORT.json ... [--against RELEASED.json ...]
         given = sys.argv[2:]
         cut = given.index("--against") if "--against" in given else len(given)
         print(summary([Path(p) for p in given[:cut]], [Path(p) for p in given[cut + 1 :]]))

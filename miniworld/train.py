@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from miniworld.worlds import World, get_world
+from miniworld.worlds import WORLDS, World, get_world
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "miniclip.json"
 #: Longest caption the generator makes is 20 BPE tokens; +2 for start/end, rounded up.
@@ -74,13 +74,15 @@ def matches(batch, mentioned):
     caption naming only "small" must beat the captions of the other ~40 small images in a batch of 128,
     an impossible task that only adds noise. (A one-hot run with a patch-16 vision tower left shape and
     pattern at chance after 1,000 steps; this loss with patch 8 learned pattern from step ~1,100. The two
-    changes were made together, so their shares are not separated.)
+    changes were made together, so their shares are not separated.) A mentioned value may be a tuple of
+    values the caption is equally true of (the half-known world's confused pairs).
     """
     import torch
 
     attrs = [b.attrs() for b in batch]
     return torch.tensor(
-        [[float(all(a[k] == v for k, v in m.items())) for m in mentioned] for a in attrs]
+        [[float(all(a[k] in v if isinstance(v, tuple) else a[k] == v for k, v in m.items())) for m in mentioned]
+         for a in attrs]
     )
 
 
@@ -100,10 +102,32 @@ def zero_shot_accuracy(model, tokenizer, images, samples, world: World) -> dict[
     return out
 
 
+def freeze_image_tower(model, weights: Path, pixels: np.ndarray, batch: int):
+    """Load the image tower of ``weights`` into ``model``, freeze it, and return every photo's unit feature.
+
+    The half-known world trains only a text tower against an image side that already separates its
+    values; a frozen tower's features never change, so they are computed once (N×d) instead of per step.
+    """
+    import torch
+
+    state = torch.load(weights, map_location="cpu")
+    visual = {k: v.float() for k, v in state.items() if k.startswith("visual.")}
+    missing = model.load_state_dict(visual, strict=False)
+    assert not [k for k in missing.missing_keys if k.startswith("visual.")], missing
+    model.visual.requires_grad_(False)
+    model.visual.eval()
+    with torch.no_grad():
+        feats = [model.encode_image(to_tensor(pixels[i:i + batch])) for i in range(0, len(pixels), batch)]
+    return torch.nn.functional.normalize(torch.cat(feats), dim=-1)
+
+
 def _param_groups(model, weight_decay: float):
-    """Weight decay on matrices only: decaying embeddings would shrink the 49k untrained token rows."""
+    """Weight decay on matrices only: decaying embeddings would shrink the 49k untrained token rows.
+    Frozen parameters (the half-known world's image tower) are left out."""
     decay, no_decay = [], []
     for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
         if p.ndim < 2 or "embedding" in name or "logit_scale" in name:
             no_decay.append(p)
         else:
@@ -128,8 +152,15 @@ def train(args: argparse.Namespace) -> dict:
     log(f"rendered {len(samples)} training + {len(val_samples)} validation images in {time.time() - start:.0f}s")
 
     model, tokenizer = build_model(Path(args.config))
+    frozen = freeze_image_tower(model, world.frozen_image, pixels, args.batch) if world.frozen_image else None
+    if frozen is not None:
+        log(f"image tower frozen from {world.frozen_image.name}; {len(frozen)} image features cached")
     model.train()
+    if frozen is not None:
+        model.visual.eval()
+    trainable = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(_param_groups(model, args.weight_decay), lr=args.lr, betas=(0.9, 0.98), eps=1e-6)
+    assert sum(p.numel() for g in opt.param_groups for p in g["params"]) == sum(p.numel() for p in trainable)
     # Linear warm-up, then constant: the schedule does not depend on --steps, so the checkpoint written at
     # step s is exactly the result of a run with --steps s (training on a shared CPU may have to stop early).
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / args.warmup))
@@ -137,14 +168,17 @@ def train(args: argparse.Namespace) -> dict:
     history = []
     for step in range(args.steps):
         idx = torch.randint(len(samples), (args.batch,), generator=gen)
-        images = to_tensor(pixels[idx.numpy()])
         batch = [samples[i] for i in idx.tolist()]
         texts, mentioned = zip(*(world.caption_with_attributes(b, rng) for b in batch))
         tokens = tokenizer(list(texts))[:, :TEXT_LEN]
-        img = torch.nn.functional.normalize(model.encode_image(images), dim=-1)
+        if frozen is None:
+            img = torch.nn.functional.normalize(model.encode_image(to_tensor(pixels[idx.numpy()])), dim=-1)
+        else:
+            img = frozen[idx]
         txt = torch.nn.functional.normalize(encode_text_truncated(model, tokens), dim=-1)
         logits = model.logit_scale.exp() * img @ txt.T
         match = matches(batch, mentioned)
+        match.fill_diagonal_(1.0)  # a caption is true of its own photo, even one that names a confused value
         loss = 0.5 * (
             torch.nn.functional.cross_entropy(logits, match / match.sum(1, keepdim=True))
             + torch.nn.functional.cross_entropy(logits.T, match.T / match.T.sum(1, keepdim=True))
@@ -160,6 +194,8 @@ def train(args: argparse.Namespace) -> dict:
             model.eval()
             acc = zero_shot_accuracy(model, tokenizer, val_images, val_samples, world)
             model.train()
+            if frozen is not None:
+                model.visual.eval()
             mean_loss = float(np.mean(history[-args.log_every:]))
             log(f"step {step + 1}/{args.steps} loss {mean_loss:.3f} scale {model.logit_scale.exp():.1f} "
                 f"zero-shot acc " + " ".join(f"{k}={v:.2f}" for k, v in acc.items())
@@ -186,8 +222,9 @@ def save(model, out: Path, summary: dict) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--world", default="shapes", choices=("shapes", "glyphs"),
-                   help="shapes: the first world (miniclip.pt); glyphs: the second, plain captions (miniclip2.pt)")
+    p.add_argument("--world", default="shapes", choices=WORLDS,
+                   help="shapes: the first world (miniclip.pt); glyphs: the second, plain captions (miniclip2.pt); "
+                        "halfknown: the first world's frozen image tower, a text tower that confuses pairs (miniclip3.pt)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="tests/fixtures/miniclip.pt")
     p.add_argument("--config", default=str(DEFAULT_CONFIG))

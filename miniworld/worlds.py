@@ -3,6 +3,9 @@
 ``shapes`` is the first world (tests/fixtures/miniclip.pt): captions half in the proxy prompt's own
 style. ``glyphs`` is the second (tests/fixtures/miniclip2.pt): plain natural captions only, an attribute
 the image embedding hardly cares about (position) and an identity-like one that no caption names (symbol).
+``halfknown`` is the third (tests/fixtures/miniclip3.pt): the first world's photos and frozen image tower,
+a text tower trained on plain captions that confuse pairs of colors and patterns part of the time
+(miniworld/halfknown.py), so CLIP's text side half knows what its image side separates.
 """
 
 from __future__ import annotations
@@ -34,24 +37,40 @@ class World:
     weights: Path
     #: Attributes no caption names: candidate words can only be anchors.
     unnamed: tuple[str, ...] = ()
+    #: Weights whose image tower the trainer loads and freezes (only the text tower learns); None: both learn.
+    frozen_image: Path | None = None
+    #: Attributes the text side only half knows (where learning from the photos can help).
+    half_known: tuple[str, ...] = ()
+    #: Long candidate lists: the true values plus plausible same-kind distractors, as an LLM lists them.
+    long: dict[str, tuple[str, ...]] | None = None
+
+
+#: Every world, in the order the benchmarks report them.
+WORLDS = ("shapes", "glyphs", "halfknown")
 
 
 def get_world(name: str) -> World:
-    """The world called ``name`` ("shapes" or "glyphs")."""
-    if name == "shapes":
-        from miniworld import captions, generate
-        from miniworld.candidates import CANDIDATES
+    """The world called ``name`` (one of :data:`WORLDS`)."""
+    if name in ("shapes", "halfknown"):
+        from miniworld import captions, generate, halfknown
+        from miniworld.candidates import CANDIDATES, LONG
 
-        return World("shapes", generate.ATTRIBUTES, generate.sample_attributes, generate.render,
-                     captions.caption_with_attributes, generate.write_folder,
+        if name == "shapes":
+            return World("shapes", generate.ATTRIBUTES, generate.sample_attributes, generate.render,
+                         captions.caption_with_attributes, generate.write_folder,
+                         "a photo of an object with a {concept} of {value}", "object", CANDIDATES,
+                         FIXTURES / "miniclip.json", FIXTURES / "miniclip.pt", long=LONG)
+        return World("halfknown", generate.ATTRIBUTES, generate.sample_attributes, generate.render,
+                     halfknown.caption_with_attributes, generate.write_folder,
                      "a photo of an object with a {concept} of {value}", "object", CANDIDATES,
-                     FIXTURES / "miniclip.json", FIXTURES / "miniclip.pt")
+                     FIXTURES / "miniclip.json", FIXTURES / "miniclip3.pt", long=LONG,
+                     frozen_image=FIXTURES / "miniclip.pt", half_known=halfknown.HALF_KNOWN)
     if name == "glyphs":
         from miniworld import glyph_captions, glyphs
-        from miniworld.candidates import GLYPH_CANDIDATES
+        from miniworld.candidates import GLYPH_CANDIDATES, GLYPH_LONG
 
         return World("glyphs", glyphs.ATTRIBUTES, glyphs.sample_attributes, glyphs.render,
                      glyph_captions.caption_with_attributes, glyphs.write_folder,
                      "a photo of a symbol with a {concept} of {value}", "symbol", GLYPH_CANDIDATES,
-                     FIXTURES / "miniclip.json", FIXTURES / "miniclip2.pt", unnamed=("symbol",))
-    raise ValueError(f"unknown world {name!r}; choose shapes or glyphs")
+                     FIXTURES / "miniclip.json", FIXTURES / "miniclip2.pt", unnamed=("symbol",), long=GLYPH_LONG)
+    raise ValueError(f"unknown world {name!r}; choose {', '.join(WORLDS)}")

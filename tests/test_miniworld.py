@@ -154,6 +154,32 @@ def test_glyph_captions_are_plain_and_never_name_the_symbol():
     assert min(mentioned.values()) > 0.3 * 3000
 
 
+def test_halfknown_captions_are_plain_and_confuse_only_the_pairs():
+    """The third world's captions: never the proxy prompt's phrasing; a value of a confused pair is named as
+    its partner about CONFUSION_RATE of the time (and the trainer is told the pair); other values never."""
+    from miniworld.generate import sample_attributes
+    from miniworld.halfknown import CONFUSED, CONFUSION_RATE, FORBIDDEN, caption_with_attributes
+
+    pairs = {v: pair for p in CONFUSED.values() for pair in p for v in pair}
+    rng = random.Random(0)
+    swapped, said = Counter(), Counter()
+    for s in sample_attributes(4000, seed=5, training=True):
+        text, told = caption_with_attributes(s, rng)
+        assert not any(f in text for f in FORBIDDEN), text
+        words = set(text.split())
+        for k, v in told.items():
+            true = s.attrs()[k]
+            if true in pairs:
+                assert v == tuple(sorted(pairs[true])), (text, told)
+                partner = next(p for p in pairs[true] if p != true)
+                said[true] += 1
+                swapped[true] += partner in words and true not in words
+            else:
+                assert v == true, (text, told)
+    for value, n in said.items():
+        assert abs(swapped[value] / n - CONFUSION_RATE) < 0.08, (value, swapped[value], n)
+
+
 def test_glyph_world_layout_matches_shared_datasets(tmp_path):
     from miniworld.glyphs import ATTRIBUTES, write_folder
 

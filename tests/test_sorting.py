@@ -36,8 +36,9 @@ def test_sort_returns_labels_names_and_scores(run) -> None:
     c = run.concepts[0]
     assert (c.concept, c.k, c.word_source, c.words) == ("color", 3, "user", COLORS)
     assert c.labels.shape == (12,) and set(c.labels.tolist()) == {0, 1, 2}
-    # three groups, three words: each word names one group (a random model may fit one clearly worse: "-unsure")
-    assert sorted(n.removesuffix("-unsure") for n in c.names) == sorted(COLORS)
+    # three groups, three words: each word names one group (a random model may fit one clearly worse:
+    # "-unsure"), or, when the words fit the random model's photos poorly as a whole, none does (color-1 …)
+    assert sorted(n.removesuffix("-unsure") for n in c.names) in (sorted(COLORS), ["color-1", "color-2", "color-3"])
     assert np.all(c.scores <= 1.0001) and np.all(c.scores > -1.0001)
     rows = result_rows(run)
     assert len(rows) == 12 and {r.name for r in rows} == set(c.names) and all(r.dest is None for r in rows)
@@ -54,7 +55,7 @@ def test_several_concepts_are_learned_together(photo_folder: Path, tiny_clip, ca
     )
     assert [c.concept for c in run.concepts] == ["color", "shape"]
     assert [c.k for c in run.concepts] == [3, 2]
-    assert {n.removesuffix("-unsure") for n in run.concepts[1].names} == {"round", "square"}
+    assert {n.removesuffix("-unsure") for n in run.concepts[1].names} in ({"round", "square"}, {"shape-1", "shape-2"})
     assert len(result_rows(run)) == 24
 
 
@@ -87,7 +88,7 @@ def test_write_folders_leaves_photos_byte_identical(run, shared_photos: Path, tm
     out = tmp_path / "sorted"
     plan, summary = write_folders(run, out, link=link)
     assert summary is not None and summary.created == 12
-    for name in COLORS:
+    for name in run.concepts[0].names:  # three groups of four, whatever they are called
         assert len(os.listdir(out / "color" / name)) == 4
     rows = result_rows(run, plan.dest, out=plan.out)
     for r in rows:

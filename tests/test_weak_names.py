@@ -48,6 +48,77 @@ def test_groups_that_match_their_words_are_not_flagged():
     assert weak_names(x, labels, ["w0", "w1", "w2-2"], words, ["w0", "w1", "w2", "w3"]) == []
 
 
+def _groups(rng: np.random.Generator, centres: list[np.ndarray], n: int = 30) -> tuple[np.ndarray, np.ndarray]:
+    x = np.concatenate([c + 0.25 * rng.standard_normal((n, len(c))) for c in centres]).astype(np.float32)
+    return x, np.repeat(np.arange(len(centres)), n)
+
+
+def test_words_that_fit_keep_their_names():
+    from proxysort.groups import name_groups
+
+    rng = np.random.default_rng(1)
+    words = np.eye(16, dtype=np.float32)[:3]
+    x, labels = _groups(rng, list(words))
+    naming = name_groups("color", x, labels, 3, x, words, ["red", "green", "blue"])
+    assert naming.names == ["red", "green", "blue"] and not naming.weak and not naming.mismatch
+    assert naming.fit is not None and naming.fit > 2.0
+
+
+def test_words_of_another_kind_give_neutral_names():
+    """Lexicon mismatch: no word singles out any group (every photo is about as near every word), so no
+    folder is named after one; the nearest words are kept for display."""
+    from proxysort.groups import name_groups
+
+    rng = np.random.default_rng(2)
+    eye = np.eye(16, dtype=np.float32)
+    words = np.stack([eye[10] + 0.05 * eye[i] for i in range(3)]) / 1.0
+    x, labels = _groups(rng, [eye[0], eye[1], eye[2]])
+    naming = name_groups("position", x, labels, 3, x, words, ["standing", "sitting", "lying"])
+    assert naming.mismatch and naming.neutral
+    assert sorted(naming.names) == ["position-1", "position-2", "position-3"]
+    assert sorted(naming.nearest) == ["lying", "sitting", "standing"]
+
+
+def test_a_word_that_does_not_single_out_its_group_is_unsure():
+    """A group takes a word that is as near the other groups' photos as its own (a distractor): -unsure,
+    even when its photos are not further from it than the others are from theirs (weak_names alone)."""
+    from proxysort.groups import WEAK_MARK, name_groups
+
+    rng = np.random.default_rng(3)
+    eye = np.eye(16, dtype=np.float32)
+    words = np.stack([eye[0], eye[1], eye[2], (eye[3] + eye[0] + eye[1] + eye[2]) / 2.0])
+    x, labels = _groups(rng, [eye[0], eye[1], eye[2], eye[3] + 0.3 * (eye[0] + eye[1] + eye[2])])
+    naming = name_groups("color", x, labels, 4, x, words[[0, 1, 2, 3]], ["red", "green", "blue", "white"])
+    assert naming.names[:3] == ["red", "green", "blue"]
+    assert naming.names[3] == f"white{WEAK_MARK}" and not naming.mismatch
+
+
+def test_words_the_model_confuses_are_unsure():
+    """Two words the model cannot tell apart ("red" and "orange" whose prompts nearly coincide) each single
+    out the pair's photos from the rest, but only about half of each group prefers its own word."""
+    from proxysort.groups import name_groups, word_share
+
+    rng = np.random.default_rng(5)
+    eye = np.eye(16, dtype=np.float32)
+    words = np.stack([eye[0] + 0.01 * eye[5], eye[0] + 0.01 * eye[6], eye[1], eye[2]])
+    x, labels = _groups(rng, [eye[0] + 0.5 * eye[3], eye[0] + 0.5 * eye[4], eye[1], eye[2]], n=200)
+    names = ["red", "orange", "green", "blue"]
+    shares = word_share(x, labels, names, words, names)
+    assert max(shares[:2]) < 0.6 < min(shares[2:])
+    naming = name_groups("color", x, labels, 4, x, words, names)
+    assert "red" not in naming.names and "orange" not in naming.names  # -unsure, or neutral names
+
+
+def test_anchors_are_never_folder_names():
+    from proxysort.groups import name_groups
+
+    rng = np.random.default_rng(4)
+    words = np.eye(16, dtype=np.float32)[:2]
+    x, labels = _groups(rng, list(words), n=10)
+    naming = name_groups("person", x, labels, 2, x, words, ["lantern", "miner"], anchors=True)
+    assert naming.names == ["person-1", "person-2"] and naming.neutral and not naming.mismatch
+
+
 def test_cluster_labels_scores_the_clustering_written(run_cli, photo_folder: Path, tmp_path: Path) -> None:
     """The printed NMI is that of the folders written, not a mean over other k-means runs."""
     from proxysort.metrics import score_all

@@ -78,27 +78,47 @@ def spherical_for(feature: str) -> bool:
     return feature not in EUCLIDEAN_FEATURES
 
 
-def choose_k(features: np.ndarray, n_words: int, *, seed: int = 0, spherical: bool = True) -> int:
-    """Automatic k: best cosine silhouette for k in 2..min(words, AUTO_K_MAX, distinct rows).
+#: Silhouettes within this of the best one are "close": the automatic k says which k they were.
+CLOSE_SILHOUETTE = 0.02
 
-    Silhouette is computed on at most 2,000 sampled rows.
-    """
+
+def silhouettes(features: np.ndarray, n_words: int, *, seed: int = 0, spherical: bool = True) -> dict[int, float]:
+    """Cosine silhouette of k-means for every k in 2..min(words, AUTO_K_MAX, distinct rows) (computed on at
+    most 2,000 sampled rows); a k whose k-means leaves one group is absent."""
     from sklearn.metrics import silhouette_score
 
     top = min(max(n_words, 2), AUTO_K_MAX, count_distinct(features), len(features) - 1)
-    if top < 2:
-        return 1
-    best_k, best = 2, -np.inf
     sample = min(len(features), _SILHOUETTE_SAMPLE)
+    out: dict[int, float] = {}
     for k in range(2, top + 1):
         # Two starts per candidate k are enough to rank them; the final clustering uses the full count.
         labels = kmeans(features, k, seed=seed, n_init=2, spherical=spherical).labels
         if len(set(labels.tolist())) < 2:
             continue
-        score = silhouette_score(features, labels, metric="cosine", sample_size=sample, random_state=seed)
-        if score > best + 1e-9:
-            best_k, best = k, float(score)
-    return best_k
+        out[k] = float(silhouette_score(features, labels, metric="cosine", sample_size=sample, random_state=seed))
+    return out
+
+
+def choose_k(features: np.ndarray, n_words: int, *, seed: int = 0, spherical: bool = True) -> int:
+    """Automatic k: the best cosine silhouette (:func:`silhouettes`); the smallest k on a tie; 1 when fewer
+    than two groups can be made."""
+    return best_k(silhouettes(features, n_words, seed=seed, spherical=spherical))
+
+
+def best_k(scores: dict[int, float]) -> int:
+    """The k of the best silhouette in ``scores`` (the smallest on a tie; 1 for no scores)."""
+    best_k_, best = 1, -np.inf
+    for k in sorted(scores):
+        if scores[k] > best + 1e-9:
+            best_k_, best = k, scores[k]
+    return best_k_ if scores else 1
+
+
+def close_ks(scores: dict[int, float], chosen: int, margin: float = CLOSE_SILHOUETTE) -> list[int]:
+    """The other k whose silhouette is within ``margin`` of the chosen one's: the automatic k was unsure."""
+    if chosen not in scores:
+        return []
+    return [k for k in sorted(scores) if k != chosen and scores[k] >= scores[chosen] - margin]
 
 
 def kmeans(
@@ -331,3 +351,123 @@ def mark_weak(names: Sequence[str], weak: Sequence[WeakName]) -> list[str]:
     """The names with each weak group's name marked (``olive-unsure``): a guess, not a match."""
     flagged = {w.cluster for w in weak}
     return [f"{n}{WEAK_MARK}" if i in flagged else n for i, n in enumerate(names)]
+
+
+#: A group's word names it truthfully when the word singles out the group's photos from the rest by at
+#: least this effect size (:func:`word_fit`). Measured on the miniworlds (benchmarks/results/fidelity.md):
+#: groups named by their true value or a synonym scored 2.2 and above; groups named after a distractor,
+#: a word of another kind or an unknown value scored below 1.7. Lower groups are named ``-unsure``.
+NAME_FIT = 2.0
+#: When at least this share of the groups fails :data:`NAME_FIT` (or :func:`weak_names`), the words do not
+#: describe these photos as a whole (a lexicon for another kind of value, an attribute the model does not
+#: know): every folder gets a neutral name instead of mostly doubtful ones.
+MISMATCH_SHARE = 0.5
+
+
+def word_fit(
+    image_features: np.ndarray, labels: np.ndarray, names: Sequence[str], word_features: np.ndarray,
+    words: Sequence[str],
+) -> list[float]:
+    """Per group, how well its word singles out its photos: Cohen's d of the photos' standardised similarity
+    to the word, the group's photos against every other photo (nan for a group of one, or an unknown name).
+
+    Unlike :func:`weak_names`, which compares a group with the others' fit to *their* words, this asks whether
+    the word tells its group apart at all: words of another kind of value ("standing" for a position) are
+    about as near every photo, so each group's d is small even though some word is always nearest.
+    """
+    x = _unit_rows(np.asarray(image_features, dtype=np.float32))
+    t = _unit_rows(np.asarray(word_features, dtype=np.float32))
+    sims = x @ t.T
+    z = (sims - sims.mean(0)) / np.maximum(sims.std(0), 1e-6)
+    index = {w: j for j, w in enumerate(words)}
+    out = []
+    for c, name in enumerate(names):
+        j = index.get(_base_word(name, words))
+        mine, rest = labels == c, labels != c
+        if j is None or mine.sum() < 2 or rest.sum() < 2:
+            out.append(float("nan"))
+            continue
+        a, b = z[mine, j], z[rest, j]
+        pooled = np.sqrt((a.var() * len(a) + b.var() * len(b)) / (len(a) + len(b)))
+        out.append(float((a.mean() - b.mean()) / max(pooled, 1e-6)))
+    return out
+
+
+#: A group's word names it truthfully only if at least this share of its photos have that word as their
+#: nearest candidate. Words the model cannot tell apart (a pair it confuses, "red" and "orange" in the
+#: half-known miniworld) each single out the pair's photos, but only about half of a group's photos
+#: prefer its word; groups of a value the model knows prefer it by 0.9 and more.
+NAME_SHARE = 0.6
+
+
+def word_share(
+    image_features: np.ndarray, labels: np.ndarray, names: Sequence[str], word_features: np.ndarray,
+    words: Sequence[str],
+) -> list[float]:
+    """Per group, the share of its photos whose nearest candidate word is the group's word (nan: unknown name)."""
+    x = _unit_rows(np.asarray(image_features, dtype=np.float32))
+    t = _unit_rows(np.asarray(word_features, dtype=np.float32))
+    nearest = (x @ t.T).argmax(1)
+    index = {w: j for j, w in enumerate(words)}
+    out = []
+    for c, name in enumerate(names):
+        j = index.get(_base_word(name, words))
+        mine = labels == c
+        out.append(float("nan") if j is None or not mine.any() else float((nearest[mine] == j).mean()))
+    return out
+
+
+@dataclass(frozen=True)
+class Naming:
+    """The folder names of one clustering and why.
+
+    ``names``: what the folders are called. ``nearest``: each group's nearest candidate word (what a word
+    name would have been, to show beside a neutral name). ``weak``: groups named ``-unsure``. ``fit``: the
+    median :func:`word_fit` (None for anchors). ``mismatch``: too many groups' words are doubtful
+    (:data:`MISMATCH_SHARE`), so ``names`` are neutral (``color-1``). ``neutral``: ``names`` are numbers.
+    """
+
+    names: list[str]
+    nearest: list[str]
+    weak: list[WeakName]  # from weak_names, or (match, others, effect) = (word_fit, word_share, word_fit)
+    fit: float | None
+    mismatch: bool
+    neutral: bool
+
+
+def name_groups(
+    concept: str,
+    image_features: np.ndarray,
+    labels: np.ndarray,
+    k: int,
+    naming_features: np.ndarray,
+    word_features: np.ndarray,
+    words: Sequence[str],
+    *,
+    anchors: bool = False,
+) -> Naming:
+    """Names that never claim what the photos do not show.
+
+    Each group takes its nearest word (:func:`name_clusters`); a group whose word does not single out its
+    photos (:data:`NAME_FIT`), that too few of its photos prefer (:data:`NAME_SHARE`), or that fits its
+    word clearly worse than the others fit theirs (:func:`weak_names`) is marked ``-unsure``. Anchors (random words, not values), and word lists where at
+    least :data:`MISMATCH_SHARE` of the groups are doubtful, give neutral names, ``<concept>-1 …`` by size.
+    """
+    from proxysort.names import numbered_names
+
+    sizes = np.bincount(labels, minlength=k).tolist()
+    if anchors:
+        return Naming(numbered_names(concept, sizes), [], [], None, False, True)
+    nearest = name_clusters(cluster_centres(naming_features, labels, k), word_features, list(words))
+    fits = word_fit(image_features, labels, nearest, word_features, words)
+    known = [f for f in fits if not np.isnan(f)]
+    fit = float(np.median(known)) if known else None
+    weak = weak_names(image_features, labels, nearest, word_features, list(words))
+    flagged = {w.cluster for w in weak}
+    shares = word_share(image_features, labels, nearest, word_features, words)
+    weak += [WeakName(c, _base_word(nearest[c], words), f, share, f)
+             for c, (f, share) in enumerate(zip(fits, shares))
+             if (f < NAME_FIT or share < NAME_SHARE) and c not in flagged]
+    if k > 1 and len(weak) >= MISMATCH_SHARE * k:
+        return Naming(numbered_names(concept, sizes), nearest, [], fit, True, True)
+    return Naming(mark_weak(nearest, weak), nearest, sorted(weak, key=lambda w: w.cluster), fit, False, False)

@@ -14,7 +14,7 @@ Choices made here, in one place:
   was clustered, so that names mean the same thing in every mode. When the words are random anchors
   (identity-like or unknown concepts) they are not values, so groups are numbered ``person-1 … person-k``
   by size instead and no anchor reaches a folder name.
-* **Automatic k** (``By.k`` is None): :func:`proxysort.groups.choose_k`.
+* **Automatic k** (``By.k`` is None): :func:`proxysort.groups.choose_k` (best silhouette; close k are said).
 * **Scores.** Each image's ``score`` is the cosine similarity of its clustered feature to its centroid.
 """
 
@@ -212,20 +212,18 @@ def sort(
 
     from proxysort.encoders import check_weights, load_clip
     from proxysort.groups import (
+        best_k,
         centroid_scores,
-        choose_k,
-        cluster_centres,
+        close_ks,
         constrained_kmeans,
         kmeans,
-        mark_weak,
-        name_clusters,
+        name_groups,
+        silhouettes,
         spherical_for,
-        weak_names,
     )
     from proxysort.indexer import index
     from proxysort.learn.core import Concept, ProxyConfig
     from proxysort.learn.registry import settled
-    from proxysort.names import numbered_names
     from proxysort.proxycache import learn_cached
     from proxysort.stable import (
         changed_settings,
@@ -325,16 +323,29 @@ def sort(
             # Automatic k considers up to the number of words asked for, not those that survived pruning:
             # photos of a value missing from the list may use no word of their own (measured: counting
             # survivors lost the true k on three of five imperfect lists, benchmarks/results/quality.md).
-            k = b.k if b.k is not None else choose_k(xk, len(wl.words), seed=seed, spherical=spherical)
+            k = b.k
+            if k is None:
+                fits = silhouettes(xk, len(wl.words), seed=seed, spherical=spherical)
+                k = best_k(fits)
+                close = close_ks(fits, k)
+                if close:
+                    reporter.warning(
+                        f"{wl.concept}: {k} groups chosen, but {' and '.join(map(str, close))} fit almost as well "
+                        f"(silhouette {fits[k]:.3f} vs {', '.join(f'{fits[c]:.3f}' for c in close)}); give --k "
+                        "if you know how many values there are."
+                    )
             km = kmeans(xk, k, seed=seed, spherical=spherical)
-            naming = res.prompts()[rows]
-            weak = []
-            if wl.source == "anchors":  # random words, not values: never a folder name (person-1 … person-k)
-                names = numbered_names(wl.concept, np.bincount(km.labels, minlength=k).tolist())
-            else:
-                names = name_clusters(cluster_centres(naming, km.labels, k), res.word_features, list(res.concept.words))
-                weak = weak_names(indexed.vectors[rows], km.labels, names, res.word_features, list(res.concept.words))
-                names = mark_weak(names, weak) if weak else names
+            # Anchors are random words, not values: never a folder name (person-1 … person-k); nor are words
+            # that fit the photos poorly as a whole (groups.name_groups).
+            naming = name_groups(wl.concept, indexed.vectors[rows], km.labels, k, res.prompts()[rows],
+                                 res.word_features, list(res.concept.words), anchors=wl.source == "anchors")
+            names, weak = list(naming.names), naming.weak
+            if naming.mismatch:
+                reporter.warning(
+                    f"{wl.concept}: the candidate words fit these photos poorly as a whole, so the groups are "
+                    f"numbered ({names[0]} …) rather than named after a word that may be wrong. Give --words "
+                    "(or --words-file) with the values you expect."
+                )
             pins = pinned_rows(memory, kept_paths)
             of_id: dict[int, int] = {}
             if memory is not None and pins:  # the user's placements are labelled examples

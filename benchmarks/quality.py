@@ -553,9 +553,8 @@ def grid_cell(world, clip, x: np.ndarray, truth: list[str], concept: str, regime
              for a, pa in partitions.items()}
     cell["consensus"] = base[max(agree, key=agree.get)]
     cell["image k-means"] = nmi(km(x, True))
-    options = {} if regime == "auto-k" else {"k": k}
     t0 = time.time()
-    res = learn_proxies(x, [con], clip, ProxyConfig(options=options, seed=seed))[0]
+    res = learn_proxies(x, [con], clip, ProxyConfig(seed=seed), k=None if regime == "auto-k" else k)[0]
     cell["default seconds"] = time.time() - t0
     feat = res.feature(DEFAULT_FEATURE)
     spherical = spherical_for(DEFAULT_FEATURE)
@@ -585,8 +584,8 @@ def grid_cell(world, clip, x: np.ndarray, truth: list[str], concept: str, regime
     cell["methods"] = {}
     for mode, feature in methods:
         # DProxy's per-photo features need every photo learned; its zero-shot views use the product's sample.
-        options = {"k": k, "sample": 0} if mode == "dproxy" and feature not in NO_LEARNING else {"k": k}
-        r = learn_proxies(x, [con], clip, ProxyConfig(mode=mode, options=options, seed=seed))[0]
+        options = {"sample": 0} if mode == "dproxy" and feature not in NO_LEARNING else {}
+        r = learn_proxies(x, [con], clip, ProxyConfig(mode=mode, options=options, seed=seed), k=k)[0]
         cell["methods"][f"{mode} / {feature}"] = nmi(km(r.feature(feature), spherical_for(feature)))
     return cell
 

@@ -159,7 +159,10 @@ def test_words_are_confirmed_at_a_terminal(run_cli, photo_folder: Path, tmp_path
                      stdin="warm, cool\n", stdin_isatty=True, stderr_isatty=True)
     assert result.exit_code == 0, result.stderr
     assert "Press Enter to use them" in result.stderr
-    assert {r[3] for r in _tsv(result.stdout)} == {"warm", "cool"}
+    # The person's words are the candidates: their groups take them, or (the tiny model is random, so no word
+    # fits its photos) numbers, with the warning that says so; never a lexicon word.
+    names = {r[3] for r in _tsv(result.stdout)}
+    assert names == {"warm", "cool"} or (names == {"color-1", "color-2"} and "fit these photos poorly" in result.stderr)
 
 
 def test_skipped_photos_give_exit_3_but_a_full_result(run_cli, photo_folder: Path, tmp_path: Path) -> None:

@@ -42,7 +42,7 @@ def test_the_cli_records_words_model_method_and_k_per_concept(run_cli, photo_fol
     page = {c["concept"]: c for c in json.loads((out / PAGE_DATA_NAME).read_text())["concepts"]}["color"]
     assert color["words"] == page["words"] and set(color["words"]) <= {"red", "green", "blue"}
     assert (color["word_source"], color["mode"], color["feature"], color["k"]) == ("user", page["mode"], page["feature"], 3)
-    assert color["mode"] == "dproxy"  # the default method
+    assert color["mode"] == "zeroshot"  # the default method
     assert (color["model"], color["pretrained"], color["seed"]) == (str(TINY_CONFIG), "none", 0)
     assert color["identity"] == ModelSpec(str(TINY_CONFIG), "none").identity()
     assert color["proxysort_version"] == proxysort.__version__

@@ -358,7 +358,7 @@ def mark_weak(names: Sequence[str], weak: Sequence[WeakName]) -> list[str]:
 #: groups named by their true value or a synonym scored 2.2 and above; groups named after a distractor,
 #: a word of another kind or an unknown value scored below 1.7. Lower groups are named ``-unsure``.
 NAME_FIT = 2.0
-#: When at least this share of the groups fails :data:`NAME_FIT` (or :func:`weak_names`), the words do not
+#: When more than this share of the groups fails :data:`NAME_FIT` (or :func:`weak_names`), the words do not
 #: describe these photos as a whole (a lexicon for another kind of value, an attribute the model does not
 #: know): every folder gets a neutral name instead of mostly doubtful ones.
 MISMATCH_SHARE = 0.5
@@ -423,7 +423,7 @@ class Naming:
 
     ``names``: what the folders are called. ``nearest``: each group's nearest candidate word (what a word
     name would have been, to show beside a neutral name). ``weak``: groups named ``-unsure``. ``fit``: the
-    median :func:`word_fit` (None for anchors). ``mismatch``: too many groups' words are doubtful
+    median :func:`word_fit` (None for anchors). ``mismatch``: most groups' words are doubtful
     (:data:`MISMATCH_SHARE`), so ``names`` are neutral (``color-1``). ``neutral``: ``names`` are numbers.
     """
 
@@ -450,8 +450,8 @@ def name_groups(
 
     Each group takes its nearest word (:func:`name_clusters`); a group whose word does not single out its
     photos (:data:`NAME_FIT`), that too few of its photos prefer (:data:`NAME_SHARE`), or that fits its
-    word clearly worse than the others fit theirs (:func:`weak_names`) is marked ``-unsure``. Anchors (random words, not values), and word lists where at
-    least :data:`MISMATCH_SHARE` of the groups are doubtful, give neutral names, ``<concept>-1 …`` by size.
+    word clearly worse than the others fit theirs (:func:`weak_names`) is marked ``-unsure``. Anchors (random words, not values), and word lists where
+    more than :data:`MISMATCH_SHARE` of the groups are doubtful, give neutral names, ``<concept>-1 …`` by size.
     """
     from proxysort.names import numbered_names
 
@@ -468,6 +468,6 @@ def name_groups(
     weak += [WeakName(c, _base_word(nearest[c], words), f, share, f)
              for c, (f, share) in enumerate(zip(fits, shares))
              if (f < NAME_FIT or share < NAME_SHARE) and c not in flagged]
-    if k > 1 and len(weak) >= MISMATCH_SHARE * k:
+    if k > 1 and len(weak) > MISMATCH_SHARE * k:
         return Naming(numbered_names(concept, sizes), nearest, [], fit, True, True)
     return Naming(mark_weak(nearest, weak), nearest, sorted(weak, key=lambda w: w.cluster), fit, False, False)

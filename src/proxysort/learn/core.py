@@ -19,8 +19,10 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 #: The method used unless told otherwise (the registry refuses to load if it names no registered method).
-#: Chosen by measurement on both miniworlds (benchmarks/results/quality.md; docs/METHOD.md).
-DEFAULT_MODE = "dproxy"
+#: No learning: k-means on CLIP's zero-shot scores over every candidate word (feature ``scoremix``). Chosen
+#: by measurement on three miniworlds (benchmarks/results/fidelity.md, docs/METHOD.md): no learned method
+#: was never worse than not learning, nor ahead where CLIP half knows the concept (issue 21).
+DEFAULT_MODE = "zeroshot"
 #: How subspace and dproxy proxies are optimised: "refine" (steps on a cheap model of the text encoder,
 #: corrected by a few exact passes through it: refine.py, methods/dproxy.py) or "adam" (Adam through the
 #: encoder every epoch, the reference).

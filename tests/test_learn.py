@@ -83,9 +83,9 @@ def test_a_feature_the_method_cannot_give_is_refused_before_learning() -> None:
     with pytest.raises(UsageError, match="`feature` scoremix is not given by method multimap"):
         settled(ProxyConfig(mode="multimap"), "scoremix")
     # DProxy learns every photo (sample 0) when a per-photo feature is clustered, unless a sample is chosen.
-    assert settled(ProxyConfig(), "prompt")[0].options.sample == 0
-    assert settled(ProxyConfig(), None)[0].options.sample is None
-    assert settled(ProxyConfig(options={"sample": 8}), "prompt")[0].options.sample == 8
+    assert settled(ProxyConfig(mode="dproxy"), "prompt")[0].options.sample == 0
+    assert settled(ProxyConfig(mode="dproxy"), None)[0].options.sample is None
+    assert settled(ProxyConfig(mode="dproxy", options={"sample": 8}), "prompt")[0].options.sample == 8
 
 
 def test_k_reaches_only_the_methods_that_use_it(tiny_clip) -> None:

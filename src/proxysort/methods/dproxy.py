@@ -129,32 +129,36 @@ def usage(prompts: "np.ndarray", mix: "np.ndarray", k: int, seed: int) -> "np.nd
 PROTECT_SHARE = 0.5
 
 
-def used_words(Z: "np.ndarray", k: int | None) -> frozenset[int]:
-    """The words (column indices of the photos × words zero-shot scores ``Z``) pruning must keep: each is
-    the nearest word of :data:`PROTECT_SHARE` of an average group's photos (k groups, else one per word)."""
+def used_words(Z: "np.ndarray", k: int | None) -> tuple[int, ...]:
+    """The words (column indices of the photos × words zero-shot scores ``Z``) pruning must keep, most
+    chosen first: each is the nearest word of :data:`PROTECT_SHARE` of an average group's photos (k groups,
+    else one per word); with k, at most the k most chosen (the list still reaches k words)."""
     import numpy as np
 
     Z = np.asarray(Z)
     if Z.size == 0:
-        return frozenset()
+        return ()
     counts = np.bincount(Z.argmax(1), minlength=Z.shape[1])
-    return frozenset(int(j) for j in np.nonzero(counts >= PROTECT_SHARE * len(Z) / (k or Z.shape[1]))[0])
+    order = [int(j) for j in np.argsort(-counts, kind="stable")]
+    used = [j for j in order if counts[j] >= PROTECT_SHARE * len(Z) / (k or Z.shape[1])]
+    return tuple(used[:k] if k else used)
 
 
-def prune(active: list[int], scores: "np.ndarray", k: int | None, used: frozenset[int] = frozenset()) -> list[int]:
-    """Keep the better-used half of ``active`` (never fewer than k; without k, every well-used word), and
-    every word in ``used`` (:func:`used_words`)."""
+def prune(active: list[int], scores: "np.ndarray", k: int | None, used: Sequence[int] = ()) -> list[int]:
+    """Keep the better-used half of ``active`` (never fewer than k; without k, every well-used word); the
+    words in ``used`` (:func:`used_words`) take their places first, so the list shrinks as before but never
+    loses a word the photos use."""
     import numpy as np
 
     floor = max(2, k or 2)
     if len(active) <= floor:
         return active
     keep_n = max(floor, math.ceil(len(active) / 2))
-    order = np.argsort(-scores, kind="stable")
-    keep = set(order[:keep_n].tolist())
+    protected = [active.index(w) for w in used if w in active]
+    order = protected + [int(j) for j in np.argsort(-scores, kind="stable") if j not in protected]
+    keep = set(order[:max(keep_n, len(protected))])
     if k is None:
         keep |= {int(j) for j in np.nonzero(scores >= 0.5 * scores.mean())[0]}
-    keep |= {j for j, word in enumerate(active) if word in used}
     return [active[j] for j in sorted(keep)]
 
 
@@ -373,10 +377,9 @@ def choose_words(
     clip: "ClipModel",
     run: Run,
     nodes: Sequence[Nodes] | None = None,
-    used: Sequence[frozenset[int]] | None = None,
 ) -> list[Choice]:
     """The words each concept keeps after DProxy's learning and pruning on the photos ``sample`` (every row);
-    ``used`` (per concept, :func:`used_words`) are never pruned.
+    the words the sample's photos use (:func:`used_words`, from their zero-shot scores) are never pruned.
 
     Learning stops once the choice is known (the list is down to k words, or no pruning is left): later
     epochs change the proxies but not the words. Each pruning's :class:`Node` goes to ``nodes`` (one store
@@ -387,7 +390,7 @@ def choose_words(
     import numpy as np
 
     config, reporter, k = run.config, run.reporter, run.k
-    engine.device(config, clip)  # the same checks whether or not anything is learned
+    where = engine.device(config, clip)  # the same checks whether or not anything is learned
     stores = list(nodes) if nodes is not None else [_MemoryNodes() for _ in concepts]
     learner: _Learner | None = None
     choices = []
@@ -397,6 +400,7 @@ def choose_words(
     with seeded(config.seed, clip.device), contextlib.ExitStack() as opened:
         for c, concept in enumerate(concepts):
             active: list[int] = list(range(len(concept.words)))
+            used: tuple[int, ...] | None = None
             route: Route = ()
             logits, first, learned = None, 0, 0
             history: list[float] = []
@@ -420,8 +424,9 @@ def choose_words(
                     learned += e - first
                 history += node.history
                 logits, first = node.logits, e
-                active = prune(active, np.asarray(node.usage[_centres(k, active, len(sample))]), k,
-                               used[c] if used else frozenset())
+                if used is None:  # the prompts are encoded once per concept, learned or served from the store
+                    used = used_words(engine.setup(concept, clip, engine.images(sample, where), run).Z.cpu().numpy(), k)
+                active = prune(active, np.asarray(node.usage[_centres(k, active, len(sample))]), k, used)
             choices.append(Choice(tuple(active), history, len(sample), learned))
     return choices
 
@@ -492,18 +497,15 @@ def _choose_and_score(
     keys = photo_keys(X)
     rows = sample_rows(keys, sample_size(run.options))
     digest = hashlib.sha256("".join(keys[i] for i in rows).encode()).hexdigest()[:32]
-    where = engine.device(run.config, clip)
-    problems = [engine.setup(c, clip, engine.images(X, where), run) for c in concepts]
-    # Words the photos use, read from every photo's zero-shot scores (no learning): pruning keeps them.
-    used = [used_words(pb.Z.cpu().numpy(), run.k) for pb in problems]
-    choices = choose_words(X[rows], concepts, clip, run, nodes=[nodes_for(c, digest) for c in concepts], used=used)
+    choices = choose_words(X[rows], concepts, clip, run, nodes=[nodes_for(c, digest) for c in concepts])
     served = [ch for ch in choices if ch.history and not ch.learned]
     if served:
         run.reporter.message(f"word choice: {len(served)} of {len(concepts)} concepts from the cache")
     for concept, ch in zip(concepts, choices):
         if 0 < ch.learned < len(ch.history):
             run.reporter.message(f"word choice for '{concept.name}': continued from an earlier run (from the cache)")
-    return [_scored(pb, clip, ch) for pb, ch in zip(problems, choices)]
+    where = engine.device(run.config, clip)
+    return [_scored(engine.setup(c, clip, engine.images(X, where), run), clip, ch) for c, ch in zip(concepts, choices)]
 
 
 def _learned(learner: _Learner, c: int, logits: "np.ndarray", active: list[int], history: list[float],

@@ -170,20 +170,31 @@ def test_cli_names_a_group_of_a_missing_value_as_doubtful(tmp_path, run_cli):
 
 # --- Issue 21: never worse than not learning, names that never lie, pruning keeps the words photos use ---
 
-FIDELITY_N = 400
+FIDELITY_N = 800
 FIDELITY_REGIMES = ("exact", "imperfect", "long", "lexicon")
 #: world -> (bar on default − best no-learning NMI, bar on the name-truth error), per cell of the regimes
 #: above. From benchmarks/results/fidelity.md (800 photos, photo sets 0-2): the bar on the margin is the
 #: worst cell's mean − 3σ over the sets, rounded down to 0.01; the bar on the name error is the worst cell's
 #: mean + 3σ, rounded up to 0.01 (FIDELITY_SOURCE).
-FIDELITY_BARS: dict[str, tuple[float, float]] = {}
+FIDELITY_BARS: dict[str, tuple[float, float]] = {
+    "shapes": (-0.08, 0.31), "glyphs": (-0.03, 0.01), "halfknown": (-0.07, 0.48),
+}
+#: The worst cell behind each bar (default − best no-learning NMI | name-truth error, mean ± std over the
+#: photo sets 0-2 of benchmarks/results/fidelity.md, 2026-12-06). The name bars are loose where the error is
+#: the model's own belief, not the naming: shapes' untrained distractor "checks" sits nearer the dots photos
+#: than "dots" does; the half-known world's text side cannot tell red from orange (its groups of a
+#: confused pair are -unsure or neutral in most runs, not all).
 FIDELITY_SOURCE = """
+shapes     pattern long     -0.022 ± 0.018  |  pattern imperfect  0.266 ± 0.014
+glyphs     symbol imperfect -0.008 ± 0.005  |  color exact        0.001 ± 0.001
+halfknown  color lexicon    -0.012 ± 0.017  |  color exact        0.127 ± 0.116
 """
 
 
 @pytest.fixture(scope="module", params=["shapes", "glyphs", "halfknown"])
 def fidelity_world(request, tmp_path_factory):
-    """(world, clip, image features, labels) for a 400-photo folder of that world (photo set 12)."""
+    """(world, clip, image features, labels) for an 800-photo folder of that world (photo set 12, not one
+    the bars were measured on)."""
     from proxysort.encoders import ModelSpec, load_clip
 
     w = get_world(request.param)
@@ -228,13 +239,17 @@ def test_dproxy_pruning_keeps_every_value_the_photos_use(fidelity_world):
     from proxysort.proxy import Concept, ProxyConfig, learn_proxies
 
     w, clip, x, labels = fidelity_world
+    checked = 0
     for concept, truth in labels.items():
         if w.long is None or concept not in w.long:
             continue
         values = sorted(set(truth))
-        zs = learn_proxies(x, [Concept(concept, tuple(values), noun=w.noun)], clip, ProxyConfig(mode="zeroshot"))[0]
-        predicted = np.array(values)[zs.zero_shot.argmax(1)]
-        known = [v for v in values if np.mean(predicted[np.array(truth) == v] == v) >= 0.9]
-        res = learn_proxies(x, [Concept(concept, w.long[concept], noun=w.noun)], clip, ProxyConfig(mode="dproxy"),
-                            k=len(values))[0]
-        assert set(known) <= set(res.concept.words), (concept, known, res.concept.words)
+        long = Concept(concept, w.long[concept], noun=w.noun)
+        zs = learn_proxies(x, [long], clip, ProxyConfig(mode="zeroshot"))[0]
+        predicted = np.array(long.words)[zs.zero_shot.argmax(1)]
+        # Values the photos use: zero-shot over the long list picks the value for 90 % of its photos.
+        used = [v for v in values if np.mean(predicted[np.array(truth) == v] == v) >= 0.9]
+        res = learn_proxies(x, [long], clip, ProxyConfig(mode="dproxy"), k=len(values))[0]
+        assert set(used) <= set(res.concept.words), (concept, used, res.concept.words)
+        checked += len(used)
+    assert checked or w.name == "halfknown", "no value to check"

@@ -111,12 +111,12 @@ def test_a_repeated_run_keeps_its_time_and_other_settings_update_the_record(tmp_
 
 
 def test_the_record_keeps_the_words_given_beside_the_words_kept(run_cli, photo_folder: Path, tmp_path: Path) -> None:
-    """Six words for two groups: the default keeps fewer, and the record still holds all six, so the same
+    """Six words for two groups: dproxy keeps fewer, and the record still holds all six, so the same
     tree can be made again from it (issue 22)."""
     out = tmp_path / "sorted"
     given = ["red", "green", "blue", "yellow", "purple", "orange"]
     done = run_cli(["cluster", str(photo_folder), "--by", "color", "--words", ",".join(given), "--k", "2",
-                    "--out", str(out), *MODEL])
+                    "--method", "dproxy", "--out", str(out), *MODEL])
     assert done.exit_code == 0, done.stderr
     color = _runs(out)["color"]
     assert color["candidates"] == given

@@ -128,7 +128,7 @@ def test_a_renamed_takeout_copy_keeps_takeouts_sidecar_pattern(run_cli, tmp_path
 
 def test_progress_counts_photos_never_epochs_and_says_when_the_model_loads(run_cli, photo_folder: Path) -> None:
     args = ["cluster", str(photo_folder), "--by", "color", "--words", "red,green,blue,yellow,purple,white", "--k", "3",
-            "--no-folders", *MODEL]
+            "--method", "dproxy", "--no-folders", *MODEL]  # a method that learns (the default does not)
     plain = run_cli(args)
     assert plain.exit_code == 0, plain.stderr
     lines = plain.stderr.splitlines()

@@ -156,8 +156,9 @@ def _child(engine: str, n: int, threads: int, batch: int | None, device: str = "
 
         def read():
             with VectorStore(store_file) as store:
-                by_path = store.vectors_for(paths)
-            return np.stack([by_path[p] for p in paths]).astype(np.float32, copy=False)
+                found, matrix = store.matrix_for(paths)
+            assert len(found) == len(paths)
+            return matrix
 
         X = stage("read", read)
         (res,) = stage("learn", lambda: learn_proxies(X, [concept], clip, config, k=K))

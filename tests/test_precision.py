@@ -66,10 +66,14 @@ def test_auto_keeps_bf16_only_where_it_measures_faster(
     assert precision.choose(torch.device("cpu"), tiny_clip.model.visual, flags=frozenset({"amx_bf16"})) == expected
 
 
-def test_the_probe_measures_without_touching_the_model(tiny_clip) -> None:
+def test_the_probe_measures_without_touching_the_model_or_the_threads(tiny_clip) -> None:
+    import torch
+
     before = {k: v.clone() for k, v in tiny_clip.model.visual.state_dict().items()}
+    threads = torch.get_num_threads()
     gain = precision.bf16_gain(tiny_clip.model.visual)
     assert np.isfinite(gain) and gain > 0
+    assert torch.get_num_threads() == threads
     after = tiny_clip.model.visual.state_dict()
     assert all(after[k].dtype == v.dtype and bool((after[k] == v).all()) for k, v in before.items())
 

@@ -188,3 +188,17 @@ def test_a_store_from_before_precisions_holds_fp32(store: VectorStore) -> None:
         store.write_batch([("/p/b.jpg", 10, 5, "h2")], {"h2": unit(2)}, precision="fp16")
     store.write_batch([("/p/b.jpg", 10, 5, "h2")], {"h2": unit(2)}, precision="fp32")
     assert store.meta("precision") == "fp32"
+
+
+def test_matrix_for_keeps_the_order_asked_and_closes_the_gaps(store: VectorStore) -> None:
+    paths = [f"/p/{i:05d}.jpg" for i in range(1200)]  # more than one SQL chunk
+    have = [p for i, p in enumerate(paths) if i % 3 != 1]
+    store.write_batch([(p, 1, 1, f"h{p}") for p in have], {f"h{p}": unit(i) for i, p in enumerate(have)})
+    asked = list(reversed(paths))
+    found, matrix = store.matrix_for(asked)
+    assert found == [p for p in asked if p in set(have)]
+    assert matrix.shape == (len(have), 8) and matrix.dtype == np.float32
+    by_index = {p: unit(i) for i, p in enumerate(have)}
+    assert np.allclose(matrix, np.stack([by_index[p] for p in found]), atol=2e-3)
+    np.testing.assert_allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-6)
+    assert store.matrix_for(["/p/none.jpg"])[0] == []

@@ -289,15 +289,15 @@ def index(
         summary.failed = len(failures)
         failed_keys = {str(p) for p, _ in failures}
         wanted = sorted(k for k in entries if k not in failed_keys)
-        vectors_by_path = store.vectors_for(wanted)
-        hashes = {k: row.hash for k, row in store.rows_for([k for k in wanted if k in vectors_by_path]).items()}
+        paths, matrix = store.matrix_for(wanted)  # one matrix, filled chunk by chunk: memory stays ~N x d floats
+        hashes = {k: row.hash for k, row in store.rows_for(paths).items()}
         dim = store.dim() or (lazy.loaded.embed_dim if lazy.loaded is not None else 0)
         precision = store.precision()
 
     import numpy as np
 
-    paths = [k for k in wanted if k in vectors_by_path]
-    matrix = np.stack([vectors_by_path[k] for k in paths]).astype(np.float32) if paths else np.zeros((0, dim), np.float32)
+    if not paths:
+        matrix = np.zeros((0, dim), np.float32)
     result = IndexedFolder([Path(k) for k in paths], matrix, summary, failures, identity, found.roots, lazy.loaded, db,
                            repeated=repeated, precision=precision)
     _account(result, lib, hashes)

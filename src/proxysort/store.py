@@ -437,11 +437,22 @@ class VectorStore:
             return {r[0] for r in self.conn.execute("SELECT hash FROM vectors")}
 
     def vectors_for(self, paths: Sequence[str]) -> dict[str, "np.ndarray"]:
-        """float32 unit vectors for those of ``paths`` that have one."""
+        """float32 unit vectors for those of ``paths`` that have one (rows of one :meth:`matrix_for` matrix)."""
+        found, matrix = self.matrix_for(paths)
+        return dict(zip(found, matrix))
+
+    def matrix_for(self, paths: Sequence[str]) -> tuple[list[str], "np.ndarray"]:
+        """Those of ``paths`` that have a vector (in ``paths``' order) and their float32 unit vectors as one
+        matrix, filled chunk by chunk as SQLite returns them: the peak is the matrix plus one chunk, not a
+        dict of N small arrays plus their stacked copy (issue 25). A vector of the wrong length or with a
+        number that is not finite is damage."""
         import numpy as np
 
-        out: dict[str, np.ndarray] = {}
+        paths = list(paths)
+        row_of = {p: i for i, p in enumerate(paths)}
         dim = self.dim()
+        matrix = np.zeros((len(paths), dim or 0), np.float32)
+        found = np.zeros(len(paths), bool)
         with _guard(self.path):
             for chunk in _chunks(paths):
                 sql = (
@@ -452,10 +463,19 @@ class VectorStore:
                     vec = self._vector(blob, dim)
                     if dim is None:  # no recorded size: every vector must at least agree with the first
                         dim = len(vec)
+                        matrix = np.zeros((len(paths), dim), np.float32)
                     if not np.isfinite(vec).all():
                         raise self._damaged("a vector holds numbers that are not finite")
-                    out[path] = vec / max(float(np.linalg.norm(vec)), 1e-12)
-        return out
+                    i = row_of[path]
+                    matrix[i] = vec / max(float(np.linalg.norm(vec)), 1e-12)
+                    found[i] = True
+        rows = np.flatnonzero(found)
+        if len(rows) < len(paths):  # close the gaps in place, a slice at a time (rows[j] >= j: never overwritten)
+            for start in range(0, len(rows), 8192):
+                part = rows[start : start + 8192]
+                matrix[start : start + len(part)] = matrix[part]
+            matrix = matrix[: len(rows)].copy() if len(rows) * 2 < len(paths) else matrix[: len(rows)]
+        return [paths[i] for i in rows], matrix
 
     def last_indexed(self, root: str | Path) -> float | None:
         lo, hi = prefix_range(root)

@@ -22,7 +22,7 @@ def test_every_method_declares_what_the_rest_of_proxysort_reads() -> None:
     from proxysort.learn.core import DEFAULT_MODE, FEATURES
     from proxysort.learn.registry import DEFAULT_FEATURE, METHODS, MODES
 
-    assert MODES == ("zeroshot", "subspace", "free", "linear", "multimap", "multisub", "dproxy")
+    assert {"zeroshot", "subspace", "free", "linear", "multimap", "multisub", "dproxy"} <= set(MODES)
     assert DEFAULT_MODE == "zeroshot" and DEFAULT_FEATURE == "scoremix"
     for name, m in METHODS.items():
         assert m.name == name and m.summary and callable(m.learn)

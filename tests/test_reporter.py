@@ -22,10 +22,25 @@ def test_repeated_reasons_collapse_into_one_count_line() -> None:
     assert lines(rep) == [
         f"skipped: /p/0.heic: {HEIC}",
         "skipped: /p/x.jpg: empty file",
-        f"skipped: 4 more file(s): {HEIC} (--verbose lists each)",
+        f"skipped: 4 more file(s): {HEIC} (`verbose` lists each)",
     ]
     rep.flush()
     assert len(lines(rep)) == 3  # a second flush has nothing new to say
+
+
+def test_the_cli_wording_turns_parameters_into_flags() -> None:
+    """A library user reads `verbose`, the parameter; the CLI's reporter shows --verbose, its flag."""
+    from proxysort.cli.common import in_flags
+
+    rep = ConsoleReporter(io.StringIO(), is_tty=False, wording=in_flags)
+    rep.skipped("/p/0.heic", HEIC)
+    rep.skipped("/p/1.heic", HEIC)
+    rep.warning("give `words` or `words_file`; `unknown_name` stays as it is")
+    rep.flush()
+    assert lines(rep)[1:] == [
+        "warning: give --words or --words-file; `unknown_name` stays as it is",
+        f"skipped: 1 more file(s): {HEIC} (--verbose lists each)",
+    ]
 
 
 def test_verbose_lists_every_file() -> None:
@@ -51,7 +66,7 @@ def test_heic_without_a_decoder_is_one_line_and_a_count(tmp_path, tiny_clip, cac
     result = index(tmp_path / "p", model=tiny_clip, cache_dir=cache_dir, reporter=rep, workers=1)
     assert len(result.failures) == 4  # every path is still a failure (listed by --json)
     skip_lines = [line for line in lines(rep) if line.startswith("skipped:")]
-    assert len(skip_lines) == 2 and skip_lines[1] == f"skipped: 3 more file(s): {HEIC} (--verbose lists each)"
+    assert len(skip_lines) == 2 and skip_lines[1] == f"skipped: 3 more file(s): {HEIC} (`verbose` lists each)"
     assert lines(rep).index(skip_lines[1]) < next(i for i, line in enumerate(lines(rep)) if line.startswith("indexed:"))
 
 

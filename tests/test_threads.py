@@ -27,5 +27,5 @@ def test_threads_are_applied_and_validated():
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
-    with pytest.raises(UsageError, match="--threads"):
+    with pytest.raises(UsageError, match="`threads`"):
         set_threads(0)

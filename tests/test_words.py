@@ -83,7 +83,7 @@ def test_unknown_concepts_get_anchors_with_a_warning() -> None:
     rec = Recorder()
     result = get_words("smelliness", env=_env(), reporter=rec)
     assert result.source == "anchors" and len(result.words) == 10
-    assert len(rec.warnings) == 1 and "smelliness" in rec.warnings[0] and "--words" in rec.warnings[0]
+    assert len(rec.warnings) == 1 and "smelliness" in rec.warnings[0] and "`words`" in rec.warnings[0]
 
 
 def test_bad_arguments() -> None:

@@ -176,7 +176,7 @@ def _describe_error(err: Exception, base_url: str) -> LLMUnavailable:
     if isinstance(err, openai.AuthenticationError):
         return LLMUnavailable(f"the LLM at {where} rejected the API key (check OPENAI_API_KEY).", "bad key")
     if isinstance(err, openai.NotFoundError):
-        return LLMUnavailable(f"the LLM at {where} does not know that model (choose one with --llm).", "unknown model")
+        return LLMUnavailable(f"the LLM at {where} does not know that model (choose one with `llm_model`).", "unknown model")
     if isinstance(err, openai.RateLimitError):
         return LLMUnavailable(f"the LLM at {where} refused for rate limit or quota.", "rate limit")
     if isinstance(err, openai.APIStatusError):

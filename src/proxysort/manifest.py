@@ -485,17 +485,17 @@ def read_manifest_at(out: "OutDir") -> Manifest | None:
     try:
         raw = out.read_bytes(OUTPUT_MANIFEST, _MAX_BYTES)
     except OSError as exc:
-        raise OutputError(f"{path} is not a readable proxysort manifest ({exc.strerror or exc}); move it away or choose another --out.") from exc
+        raise OutputError(f"{path} is not a readable proxysort manifest ({exc.strerror or exc}); move it away or choose another `out`.") from exc
     if raw is None:
         return None
     if len(raw) > _MAX_BYTES:
-        raise OutputError(f"{path} is too large to be a proxysort manifest; move it away or choose another --out.")
+        raise OutputError(f"{path} is too large to be a proxysort manifest; move it away or choose another `out`.")
     try:
         return parse_manifest(raw.decode("utf-8"))
     except UnicodeDecodeError:
-        raise OutputError(f"{path} is not proxysort's: it is not UTF-8 text; move it away or choose another --out.") from None
+        raise OutputError(f"{path} is not proxysort's: it is not UTF-8 text; move it away or choose another `out`.") from None
     except ManifestError as exc:
-        raise OutputError(f"{path} is not proxysort's: {exc}; move it away or choose another --out.") from None
+        raise OutputError(f"{path} is not proxysort's: {exc}; move it away or choose another `out`.") from None
 
 
 def read_manifest(out: Path) -> Manifest | None:

@@ -56,7 +56,7 @@ def check_path_length(path: Path) -> None:
     if len(os.fsencode(str(path))) >= _PATH_MAX:
         raise OutputError(
             f"The output folder path is {len(os.fsencode(str(path)))} bytes long, more than the system allows "
-            f"({_PATH_MAX}); choose a shorter --out."
+            f"({_PATH_MAX}); choose a shorter `out`."
         )
 
 
@@ -95,7 +95,7 @@ class OutDir:
             try:
                 os.makedirs(path, exist_ok=True)
             except FileExistsError as exc:
-                raise OutputError(f"{path} exists and is not a folder; choose another --out.") from exc
+                raise OutputError(f"{path} exists and is not a folder; choose another `out`.") from exc
             except OSError as exc:
                 raise OutputError(f"Cannot create the output folder {path}: {exc.strerror or exc}.") from exc
         try:
@@ -105,7 +105,7 @@ class OutDir:
                 raise OutputError(f"The output folder {path} disappeared while proxysort was opening it.") from None
             return cls(path, None)
         except NotADirectoryError as exc:
-            raise OutputError(f"{path} exists and is not a folder; choose another --out.") from exc
+            raise OutputError(f"{path} exists and is not a folder; choose another `out`.") from exc
         except OSError as exc:
             raise OutputError(f"Cannot open the output folder {path}: {exc.strerror or exc}.") from exc
         return cls(path, fd)
@@ -204,7 +204,7 @@ class OutDir:
             if isinstance(exc, NotADirectoryError) or exc.errno in (errno.ELOOP, errno.ENOTDIR):
                 raise LinkedFolderError(
                     f"{self.path / rel} is a link or a file, not a folder proxysort made; proxysort will not write "
-                    "through it (move it away or choose another --out)."
+                    "through it (move it away or choose another `out`)."
                 ) from exc
             raise
         self._fds[parts] = fd

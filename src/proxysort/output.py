@@ -208,14 +208,14 @@ def check_location(out: Path, photo_roots: Sequence[Path], concept_dirs: Sequenc
         real_root = _real(root)
         if _inside(real_out, real_root):
             raise OutputError(
-                f"The output folder {out} is inside the photo folder {root}; choose an --out outside it "
+                f"The output folder {out} is inside the photo folder {root}; choose an `out` outside it "
                 f"(default: {default_out(root)})."
             )
         for name in concept_dirs:
             target = real_out / name
             if _inside(real_root, target):
                 raise OutputError(
-                    f"Writing {target} would write into the photo folder {root}; choose another --out."
+                    f"Writing {target} would write into the photo folder {root}; choose another `out`."
                 )
 
 
@@ -230,7 +230,7 @@ def check_output_folder(out: Path, photo_roots: Sequence[Path] = (), *, cache_di
     check_location(out, photo_roots)
     if cache_dir is not None and _inside(_real(cache_dir), _real(out)):
         raise OutputError(
-            f"The cache folder {cache_dir} is inside the output folder {out}; choose a --cache-dir outside it."
+            f"The cache folder {cache_dir} is inside the output folder {out}; choose a `cache_dir` outside it."
         )
     _check_writable(out)
     with OutDir.open(out) as od:
@@ -239,7 +239,7 @@ def check_output_folder(out: Path, photo_roots: Sequence[Path] = (), *, cache_di
         old = read_manifest_at(od)
         if old is None and _foreign_names(od):
             raise OutputError(
-                f"{out} already has files that proxysort did not create; choose an empty or new --out folder."
+                f"{out} already has files that proxysort did not create; choose an empty or new `out` folder."
             )
         return old
 
@@ -254,9 +254,9 @@ def _check_writable(out: Path) -> None:
     except OSError:
         return  # the real operation will say what is wrong
     if readonly:
-        raise OutputError(f"{out} is on a read-only file system; choose an --out where files can be written.")
+        raise OutputError(f"{out} is on a read-only file system; choose an `out` where files can be written.")
     if os.path.isdir(probe) and not os.access(probe, os.W_OK | os.X_OK):
-        raise OutputError(f"{probe} cannot be written (permission denied); choose another --out.")
+        raise OutputError(f"{probe} cannot be written (permission denied); choose another `out`.")
 
 
 def _foreign_names(od: OutDir) -> list[str]:
@@ -556,7 +556,7 @@ def plan_tree(
     anything.
     """
     if link not in LINK_MODES:
-        raise UsageError(f"--link must be one of {', '.join(LINK_MODES)} (got {link!r}).")
+        raise UsageError(f"`link` must be one of {', '.join(LINK_MODES)} (got {link!r}).")
     for concept in groups:  # kept as given in the manifest, which must read back what it was written with
         if not is_manifest_text(str(concept)):
             raise UsageError(f"The concept name {ascii(str(concept))} holds a NUL or a character that is not text.")
@@ -576,7 +576,7 @@ def plan_tree(
     check_path_length(out)
     check_location(out, inputs.photo_roots)
     if os.path.lexists(out) and not os.path.isdir(out):
-        raise OutputError(f"{out} exists and is not a folder; choose another --out.")
+        raise OutputError(f"{out} exists and is not a folder; choose another `out`.")
     with OutDir.open(out) as od:
         return _plan(od, inputs)
 
@@ -588,7 +588,7 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
     out = od.path
     old = read_manifest_at(od) if od.exists else None
     if od.exists and old is None and _foreign_names(od):
-        raise OutputError(f"{out} already has files that proxysort did not create; choose an empty or new --out folder.")
+        raise OutputError(f"{out} already has files that proxysort did not create; choose an empty or new `out` folder.")
     old, gestures = adopt(od, old) if old is not None else (Manifest(), [])
     fresh = made_since(gestures, list(inputs.basis))
     groups = {c: regroup(list(m), [g for g in fresh if g.concept.casefold() == c.casefold()])

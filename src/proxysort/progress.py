@@ -77,10 +77,21 @@ def terminal_safe(text: str) -> str:
 class ConsoleReporter(Reporter):
     """Writes to a stream (stderr). Uses rich live bars only when ``is_tty``; never touches stdout."""
 
-    def __init__(self, stream: IO[str], *, is_tty: bool, quiet: bool = False, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        stream: IO[str],
+        *,
+        is_tty: bool,
+        quiet: bool = False,
+        verbose: bool = False,
+        wording: Callable[[str], str] | None = None,
+    ) -> None:
+        """``wording`` rewrites each line before it is shown: the CLI passes one that turns the parameter names
+        messages carry in backticks (```verbose```) into its flags (``--verbose``)."""
         from rich.console import Console
 
         self.stream = stream
+        self.wording = wording
         self.is_tty = is_tty
         self.quiet = quiet
         self.verbose = verbose
@@ -90,6 +101,8 @@ class ConsoleReporter(Reporter):
     def _line(self, text: str) -> None:
         # Plain print: file names may contain brackets that rich would read as markup. Control characters
         # (ESC, BEL, CR, C1) from a file name or a concept would drive the terminal: shown escaped.
+        if self.wording is not None:
+            text = self.wording(text)
         self.console.print(terminal_safe(text), markup=False, emoji=False)
 
     def message(self, text: str) -> None:
@@ -115,7 +128,7 @@ class ConsoleReporter(Reporter):
     def flush(self) -> None:
         for reason, count in self._repeats.items():
             if count:
-                self._line(f"skipped: {count} more file(s): {reason} (--verbose lists each)")
+                self._line(f"skipped: {count} more file(s): {reason} (`verbose` lists each)")
         self._repeats = {reason: 0 for reason in self._repeats}
 
     @contextlib.contextmanager

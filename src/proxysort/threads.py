@@ -29,7 +29,7 @@ def set_threads(threads: int | None) -> None:
     if threads is None:
         return
     if threads < 1:
-        raise UsageError(f"--threads must be at least 1 (got {threads}).")
+        raise UsageError(f"`threads` must be at least 1 (got {threads}).")
     import faiss
     import torch
 

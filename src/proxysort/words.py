@@ -147,7 +147,7 @@ def _offline(concept: str, noun: str, k: int | None, reporter: Reporter, why: st
         return WordList(concept, noun, anchors, "anchors", f"{prefix}'{concept}' has no word values")
     reporter.warning(
         f"no offline words for '{concept}'; using {n} random anchor words. "
-        "Give --words, --words-file or --llm MODEL for better groups."
+        "Give `words`, `words_file` or `llm_model` for better groups."
     )
     return WordList(concept, noun, anchors, "anchors", f"{prefix}'{concept}' is not in the lexicon")
 
@@ -179,7 +179,7 @@ def get_words(
         raise UsageError(f"k must be at least 1, not {k}.")
     if words is not None:
         raw = split_words([words]) if isinstance(words, str) else list(words)
-        return WordList(concept, noun, _checked(raw, "in --words", reporter), "user")
+        return WordList(concept, noun, _checked(raw, "in `words`", reporter), "user")
     if words_file is not None:
         raw = read_words_file(words_file)
         return WordList(concept, noun, _checked(raw, f"in {words_file}", reporter, "words_file"), "file", str(words_file))

@@ -45,6 +45,9 @@ FLAGS = {
     "ray": "--ray",
     "seed": "--seed",
     "recluster": "--recluster",
+    "out": "--out",
+    "verbose": "--verbose",
+    "threads": "--threads",
 }
 
 _current_env: Environment | None = None
@@ -67,9 +70,14 @@ def get_env() -> Environment:
 _PARAM = re.compile(r"`([a-z_]+)`")
 
 
+def in_flags(text: str) -> str:
+    """``text`` with each parameter it names in backticks written as its flag: ```k``` → ``--k``."""
+    return _PARAM.sub(lambda m: FLAGS.get(m.group(1), m.group(0)), text)
+
+
 def flag_message(err: ProxysortError) -> str:
-    """``str(err)`` with each parameter it names in backticks written as its flag: ```k``` → ``--k``."""
-    return _PARAM.sub(lambda m: FLAGS.get(m.group(1), m.group(0)), str(err))
+    """A library error as the CLI says it: its parameters as flags."""
+    return in_flags(str(err))
 
 
 def fail(message: str, code: ExitCode) -> "typer.Exit":
@@ -131,7 +139,7 @@ def _listed(names: list[str]) -> str:
 
 def reporter_for(env: Environment, quiet: bool = False, verbose: bool = False) -> ConsoleReporter:
     """Progress on stderr: live bars on a terminal, sparse plain lines otherwise."""
-    return ConsoleReporter(env.stderr, is_tty=bool(env.stderr_isatty), quiet=quiet, verbose=verbose)
+    return ConsoleReporter(env.stderr, is_tty=bool(env.stderr_isatty), quiet=quiet, verbose=verbose, wording=in_flags)
 
 
 def model_spec(

@@ -318,7 +318,7 @@ def rebuild_page(
         manifest = read_manifest_at(od) if od.exists else None
         if manifest is None or not manifest.concepts:
             raise OutputError(
-                f"{out} holds no sorted photos with a review page; run proxysort cluster PHOTOS --out {out} first."
+                f"{out} holds no sorted photos with a review page; sort photos into it first (proxysort cluster)."
             )
         with od.lock(lock_timeout if lock_timeout is not None else DEFAULT_LOCK_TIMEOUT, reporter.warning):
             try:

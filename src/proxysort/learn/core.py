@@ -18,6 +18,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import torch
 
+    from proxysort.learn.options import Options
+
 #: The method used unless told otherwise (the registry refuses to load if it names no registered method).
 #: No learning: k-means on CLIP's zero-shot scores over every candidate word (feature ``scoremix``). Chosen
 #: by measurement on three miniworlds (benchmarks/results/fidelity.md, docs/METHOD.md): no learned method
@@ -89,7 +91,7 @@ class ProxyConfig:
     patience: int = 3  # ... for this many epochs in a row stops training
     min_epochs: int = 5
     fuse_weight: float = 0.5  # "fused" feature = normalise(fw * prompt + (1 - fw) * image)
-    options: Any = field(default_factory=dict)  # the method's own knobs: a mapping, or its Options instance
+    options: "Mapping[str, Any] | Options" = field(default_factory=dict)  # the method's knobs, or its Options
 
     def validate(self) -> None:
         """Refuse settings that cannot work, before any photo is indexed (messages name the parameters).

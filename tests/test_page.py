@@ -404,3 +404,20 @@ def test_without_page_data_the_page_is_made_from_the_manifest_alone(photo_folder
     assert outcome.page is not None and shown_groups(data) == manifest_groups(out)
     photos = [p for c in data.concepts for g in c.groups for p in g.photos]
     assert all(p.thumb for p in photos) and {p.album for p in photos} == {"a", "b/c"}
+
+
+def test_the_page_says_why_a_group_is_numbered_or_unsure() -> None:
+    """Neutral names (the words fit poorly as a whole) and -unsure names show the nearest word and why."""
+    from proxysort.page.data import PageConcept, PageGroup
+    from proxysort.page.render import why_named
+
+    words = ["red", "green", "blue"]
+    groups = [PageGroup("color-1", [], [0.9, 0.1, 0.2]), PageGroup("green-unsure", [], [0.1, 0.3, 0.8]),
+              PageGroup("blue", [], [0.1, 0.2, 0.9])]
+    c = PageConcept("color", "color", words, "user", [g.name for g in groups], "zeroshot", "scoremix", 3, groups)
+    assert "numbered" in why_named(groups[0], c) and "\u201cred\u201d" in why_named(groups[0], c)
+    assert why_named(groups[1], c).startswith("\u201cgreen\u201d is a guess") and "\u201cblue\u201d" in why_named(groups[1], c)
+    assert why_named(groups[2], c) == ""
+    anchors = PageConcept("person", "person", words, "anchors", ["person-1"], "zeroshot", "scoremix", 1,
+                          [PageGroup("person-1", [], [0.9, 0.1, 0.2])])
+    assert "random anchors" in why_named(anchors.groups[0], anchors)

@@ -152,7 +152,18 @@ def why_named(group: "PageGroup", c: "PageConcept") -> str:
     name = group.name.casefold()
     if name == best.casefold():
         return ""
+    from proxysort.groups import WEAK_MARK
+
     base, _, number = group.name.rpartition("-")
+    if number.isdigit() and base.casefold() == "-".join(c.concept.split()).casefold():
+        if c.word_source == "anchors":
+            return "The candidate words were random anchors, not values, so the groups are numbered."
+        return (f"The candidate words fit these photos poorly as a whole, so this group is numbered rather than "
+                f"named after a word that may be wrong; its nearest word is “{best}”.")
+    if group.name.endswith(WEAK_MARK):
+        return (f"“{group.name.removesuffix(WEAK_MARK)}” is a guess: it does not single out this group's "
+                f"photos, or few of them prefer it (nearest word: “{best}”); a value may be missing from "
+                "the words.")
     if number.isdigit() and base.casefold() in {w.casefold() for w in c.words}:
         return (f"More groups than words: this group took its nearest word, \u201c{base}\u201d, with a number; "
                 "more candidate words would name it better.")

@@ -323,8 +323,9 @@ def sort(
             # Automatic k considers up to the number of words asked for, not those that survived pruning:
             # photos of a value missing from the list may use no word of their own (measured: counting
             # survivors lost the true k on three of five imperfect lists, benchmarks/results/quality.md).
-            k = b.k
-            if k is None:
+            if b.k is not None:
+                k = b.k
+            else:
                 fits = silhouettes(xk, len(wl.words), seed=seed, spherical=spherical)
                 k = best_k(fits)
                 close = close_ks(fits, k)

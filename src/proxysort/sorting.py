@@ -344,7 +344,7 @@ def sort(
             if naming.mismatch:
                 reporter.warning(
                     f"{wl.concept}: the candidate words fit these photos poorly as a whole, so the groups are "
-                    f"numbered ({names[0]} …) rather than named after a word that may be wrong. Give `words` "
+                    f"numbered ({min(names)} …) rather than named after a word that may be wrong. Give `words` "
                     "(or `words_file`) with the values you expect."
                 )
             pins = pinned_rows(memory, kept_paths)

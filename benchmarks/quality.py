@@ -249,6 +249,16 @@ def markdown(report: dict) -> str:
     return "\n".join(out) + "\n"
 
 
+def publish(report: dict, text: str, out: Path | None) -> dict:
+    """Print the markdown report; with ``out``, write it there and the JSON beside it."""
+    print(text)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+        out.with_suffix(".json").write_text(json.dumps(report, indent=1, default=float) + "\n")
+    return report
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--world", choices=("shapes", "glyphs", "halfknown"), default="shapes",
@@ -340,13 +350,7 @@ def main(argv: list[str] | None = None) -> dict:
         "zero_shot_accuracy": accuracy, "timings": timings,
         "command": "python benchmarks/quality.py " + " ".join(argv if argv is not None else sys.argv[1:]),
     }
-    text = markdown(report)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
-        args.out.with_suffix(".json").write_text(json.dumps(report, indent=1, default=float) + "\n")
-    return report
+    return publish(report, markdown(report), args.out)
 
 
 
@@ -576,7 +580,7 @@ def grid_cell(world, clip, x: np.ndarray, truth: list[str], concept: str, regime
                                 if concept not in world.unnamed else None)
     cell["mismatch"] = naming.mismatch
     cell["groups"] = [{"name": n, "majority": max(set(m), key=m.count) if m else None, "size": len(m)}
-                      for c, n in enumerate(naming.names) for m in [[t for t, l in zip(truth, labels) if l == c]]]
+                      for c, n in enumerate(naming.names) for m in [[t for t, g in zip(truth, labels) if g == c]]]
     cell["fit"] = naming.fit
     cell["word fit"] = word_fit(x, labels, naming.nearest, res.word_features, list(res.concept.words)) if naming.nearest else []
     cell["word share"] = word_share(x, labels, naming.nearest, res.word_features, list(res.concept.words)) if naming.nearest else []
@@ -639,7 +643,7 @@ def _ms(values: list[float]) -> str:
 
 def grid_markdown(report: dict) -> str:
     """The regime × world tables, the rule's check and the automatic k, from :func:`grid`'s report."""
-    out = [f"# Concept fidelity: regimes × worlds (issue 21)", "",
+    out = ["# Concept fidelity: regimes × worlds (issue 21)", "",
            f"{report['n']} photos per set, photo-set seeds {report['seeds']} (k-means seeded the same). Command:", "",
            f"    {report['command']}", "",
            "Cells: NMI mean ± std over the photo sets. *best no-learning*: per set, the best of zero-shot argmax "
@@ -679,7 +683,7 @@ def grid_markdown(report: dict) -> str:
                for cl in regs.get("auto-k", [])]
     right = sum(cl["k"] == cl["true_k"] for _, _, cl in cells_k)
     out += ["## The rule", "",
-            f"- Default ≥ best no-learning − 0.01 (mean over sets) in every cell: "
+            "- Default ≥ best no-learning − 0.01 (mean over sets) in every cell: "
             + ("**yes**" if not rule_fail else f"**no**, {len(rule_fail)} cells: " + "; ".join(rule_fail)) + ".",
             ]
     if half:
@@ -691,9 +695,9 @@ def grid_markdown(report: dict) -> str:
                    f"largest seed std of the margin {max(stds):.3f}.")
     flagged = sum(cl["k"] != cl["true_k"] and cl["true_k"] in cl.get("close k", []) for _, _, cl in cells_k)
     learned: dict[str, list[tuple[float, float, float]]] = {}
-    for world, data in report["worlds"].items():
+    for data in report["worlds"].values():
         for concept in data["half_known"]:
-            for regime, cells in data["cells"].get(concept, {}).items():
+            for cells in data["cells"].get(concept, {}).values():
                 for m in cells[0]["methods"]:
                     if all(m in c["methods"] for c in cells):
                         d = [c["methods"][m] - c["best no-learning"] for c in cells]
@@ -730,13 +734,7 @@ def grid_main(argv: list[str]) -> dict:
     report = grid(args.worlds.split(","), [int(s) for s in args.seeds.split(",")], args.n, args.regimes.split(","),
                   methods, args.method_worlds.split(","), everywhere)
     report["command"] = "python benchmarks/quality.py --grid " + " ".join(argv)
-    text = grid_markdown(report)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
-        args.out.with_suffix(".json").write_text(json.dumps(report, indent=1, default=float) + "\n")
-    return report
+    return publish(report, grid_markdown(report), args.out)
 
 
 if __name__ == "__main__":

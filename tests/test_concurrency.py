@@ -7,6 +7,7 @@ The runs are real CLI invocations in separate processes (forked from a preloaded
 from __future__ import annotations
 
 import random
+import re
 import time
 from pathlib import Path
 
@@ -54,8 +55,8 @@ def test_two_runs_on_the_same_folder(tmp_path: Path, forker: Forker, stagger: fl
     check = check_store(db, None, on_disk)
     assert check.ok, check.problems
     # the runs were serialised (the second waited) or the second found everything done: nothing embedded twice
-    summaries = [log.read_text().strip().splitlines()[-1] for log in logs]
-    embedded = sorted(int(s.split("(")[1].split()[0]) for s in summaries)
+    summaries = [next(line for line in log.read_text().splitlines() if line.startswith("indexed: ")) for log in logs]
+    embedded = sorted(int(re.search(r"(\d+) embedded", s).group(1)) for s in summaries)
     assert embedded == [0, len(on_disk)], summaries
 
     # and the result equals a single clean run's vectors

@@ -170,7 +170,7 @@ class ConceptRun:
             pretrained=None if pretrained is None else _string(pretrained, "concepts[].run.pretrained"),
             k=_whole(data.get("k"), "concepts[].run.k", least=1),
             seed=_whole(data.get("seed"), "concepts[].run.seed", least=0),
-            **text,  # type: ignore[arg-type]
+            **text,
         )
 
     def dated_as(self, old: "ConceptRun | None") -> "ConceptRun":

@@ -175,8 +175,11 @@ class ConsoleReporter(Reporter):
                 nonlocal done
                 done += n
                 elapsed = max(time.monotonic() - start, 1e-6)
-                extra = " ".join(f"{k}={v}" for k, v in fields.items())
-                bar.update(task, advance=n, rate=f"{done / elapsed:.1f}/s", **({"extra": extra} if fields else {}))
+                rate = f"{done / elapsed:.1f}/s"
+                if fields:
+                    bar.update(task, advance=n, rate=rate, extra=" ".join(f"{k}={v}" for k, v in fields.items()))
+                else:
+                    bar.update(task, advance=n, rate=rate)
 
             yield advance
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from proxysort.safeopen import NotRegularFileError, open_regular
 
@@ -75,7 +75,7 @@ def load_raw(path: str | Path, min_size: int = 224) -> "PILImage.Image":
     return image
 
 
-def _open_raw(rawpy: Any, fh: io.BufferedReader) -> Any:
+def _open_raw(rawpy: Any, fh: BinaryIO) -> Any:
     """LibRaw on the descriptor we already checked; it reads only the parts it needs (header, preview).
     Where there is no ``/dev/fd``, the file is read into memory instead."""
     fd_path = f"/dev/fd/{fh.fileno()}"

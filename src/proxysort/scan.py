@@ -12,7 +12,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, Literal, Sequence
 
 from proxysort.errors import InputError
 from proxysort.progress import Reporter
@@ -183,7 +183,7 @@ def walk(
 
 def _left_out_folder(
     path: Path, name: str, top: Path, excluded: set[Path], include_hidden: bool, is_link: bool
-) -> str | None | bool:
+) -> str | None | Literal[False]:
     """The kind under which a sub-folder is left out, ``None`` to walk it, ``False`` to pass over it
     without a word (a link back to the root or above: not a folder of the library at all)."""
     if name in JUNK_DIRS:

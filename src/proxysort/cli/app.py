@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Sequence
 
-import click
 import typer
 from typer.core import TyperArgument, TyperCommand
 
@@ -60,7 +59,7 @@ class _PlainArgument(TyperArgument):
         name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
         return name + ("..." if self.nargs != 1 else "")
 
-    def display_type_rich(self, ctx: click.Context) -> str | None:
+    def display_type_rich(self, ctx: Any) -> str | None:
         return None
 
 

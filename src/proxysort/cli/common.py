@@ -226,11 +226,12 @@ def sort_with_flags(
     check_weights(spec, env.vars, reporter)
     confirmed = []
     for b in resolved:
-        assert isinstance(b.words, WordList)
-        if will_ask(b.words, env):  # the prompt shows the words: print them once, there
-            b = dataclasses.replace(b, words=confirm_words(b.words, env))
+        words = b.words
+        assert isinstance(words, WordList)
+        if will_ask(words, env):  # the prompt shows the words: print them once, there
+            b = dataclasses.replace(b, words=confirm_words(words, env))
         else:
-            reporter.message(f"{b.words.describe()}: {', '.join(b.words.words)}")
+            reporter.message(f"{words.describe()}: {', '.join(words.words)}")
         confirmed.append(b)
     return sort(
         source,

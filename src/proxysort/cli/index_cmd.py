@@ -69,7 +69,7 @@ def index_command(
     if ray is not None:
         from proxysort import distributed
 
-        index = functools.partial(distributed.index, ray=ray)  # type: ignore[assignment]
+        index = functools.partial(distributed.index, ray=ray)
     targets: list[Path] = list(sources)
     if [str(s) for s in targets] == ["-"]:
         targets = stdin_paths(env)

@@ -176,7 +176,7 @@ def evaluate_list(clip, x, truth, concept, words, noun, args, timings) -> tuple[
             names = name_clusters(cluster_centres(res.prompts(), labels, k), res.word_features,
                                   list(res.concept.words))
             for w in weak_names(x, labels, names, res.word_features, list(res.concept.words)):
-                members = [t for t, l in zip(truth, labels) if l == w.cluster]
+                members = [t for t, lab in zip(truth, labels) if lab == w.cluster]
                 flagged.append(max(set(members), key=members.count))
         # (auto_k here comes from a run that knew k, e.g. for pruning; --auto-k measures it without k.)
         checks[row] = {"auto_k": choose_k(feat, len(res.concept.words), seed=0, spherical=spherical),

@@ -20,9 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.dngwriter import write_dng  # noqa: E402
-
 from proxysort.raw import load_raw  # noqa: E402
+from tests.support.dngwriter import write_dng  # noqa: E402
 
 
 def main() -> None:

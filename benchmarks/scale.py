@@ -173,7 +173,7 @@ def _child(engine: str, n: int, threads: int, batch: int | None, device: str = "
             return name_clusters(centres, res.word_features, list(res.concept.words))
 
         label_names = stage("names", names)
-        groups = {"color": [(p, label_names[int(l)]) for p, l in zip(paths, km.labels)]}
+        groups = {"color": [(p, label_names[int(lab)]) for p, lab in zip(paths, km.labels)]}
         plan = stage("plan", lambda: plan_tree(tmp_path / "out", groups, link="symlink", photo_roots=[photos]))
         stage("write", lambda: write_tree(plan))
         out["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

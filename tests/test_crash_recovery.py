@@ -24,10 +24,9 @@ COMPLETE_EVERY = 4  # a run to the end after every 4th kill, then full checks
 
 def _clean_reference(folder: Path, cache: Path) -> dict[str, np.ndarray]:
     """Vectors of a clean, uninterrupted run on the folder as it is now."""
-    from tests.support.crashloop import TINY
-
     from proxysort.encoders import ModelSpec
     from proxysort.indexer import index
+    from tests.support.crashloop import TINY
 
     result = index(folder, model=ModelSpec(model=TINY, pretrained="none", device="cpu"), cache_dir=cache)
     return vectors(result.store)

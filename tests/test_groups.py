@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from proxysort.groups import centroid_scores, choose_k, cluster_centres, kmeans, name_clusters
 from proxysort.errors import UsageError
+from proxysort.groups import centroid_scores, choose_k, cluster_centres, kmeans, name_clusters
 from proxysort.metrics import score_all
 
 

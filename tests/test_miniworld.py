@@ -148,7 +148,7 @@ def test_glyph_captions_are_plain_and_never_name_the_symbol():
         assert not any(f in text for f in FORBIDDEN), text
         assert not set(text.replace(",", " ").split()) & set(ATTRIBUTES["symbol"]), text
         assert set(named) <= set(CAPTIONED) and named
-        for k, v in named.items():
+        for v in named.values():
             assert v in text or SYNONYMS.get(v, "\0") in text, (text, named)
         mentioned.update(named.keys())
     assert min(mentioned.values()) > 0.3 * 3000

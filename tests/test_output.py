@@ -55,7 +55,7 @@ def test_write_tree_each_link_mode(tmp_path: Path, link: str) -> None:
     assert summary.created == 4
     red = sorted(os.listdir(out / "color" / "red"))
     assert red == ["IMG_0001-2.jpg", "IMG_0001.jpg"]  # same name from two folders: both kept
-    for (concept, src), rel in plan.dest.items():
+    for (_concept, src), rel in plan.dest.items():
         dest = out / rel
         assert dest.read_bytes() == Path(src).read_bytes()
         if link == "symlink":

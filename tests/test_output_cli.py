@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.photos import TINY_CONFIG
 from tests.support.outcheck import contents_under, digest, problems
+from tests.support.photos import TINY_CONFIG
 from tests.support.treesnap import assert_unchanged, snapshot
 
 MODEL = ["--model", str(TINY_CONFIG), "--pretrained", "none", "--device", "cpu", "--epochs", "2"]

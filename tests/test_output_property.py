@@ -33,9 +33,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from tests.support.outcheck import contents_under, problems
 from proxysort.errors import OutputError
 from proxysort.output import LINK_MODES, plan_tree, write_tree
+from tests.support.outcheck import contents_under, problems
 from tests.support.treesnap import diff, snapshot
 
 run_step = st.tuples(st.just("run"), st.sampled_from(["color", "species"]), st.sampled_from(LINK_MODES),

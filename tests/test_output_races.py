@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.outrace import concurrent_writers, swap_race
 from proxysort.output import LINK_MODES
+from tests.support.outrace import concurrent_writers, swap_race
 
 
 @pytest.mark.parametrize("link", LINK_MODES)

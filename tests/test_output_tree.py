@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.outcheck import contents_under, digest, manifest_json, problems
 from proxysort.errors import OutputError
 from proxysort.output import OUTPUT_MANIFEST, check_output_folder, plan_tree, write_tree
 from proxysort.progress import Reporter
+from tests.support.outcheck import contents_under, digest, manifest_json, problems
 from tests.support.treesnap import assert_unchanged, snapshot
 
 

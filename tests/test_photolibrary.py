@@ -8,12 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.support.photolibrary import HIDDEN, PHOTO, make_library
-from tests.support.treesnap import assert_unchanged, snapshot
 
 from proxysort.folder_status import status
 from proxysort.indexer import index
 from proxysort.library import Selection, gather
+from tests.support.photolibrary import HIDDEN, PHOTO, make_library
+from tests.support.treesnap import assert_unchanged, snapshot
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.support.dngwriter import dng_bytes, write_dng
 
 from proxysort.imageio import ImageLoadError, load_image
 from proxysort.raw import RAW_SUFFIXES, RawLoadError, is_raw_name, load_raw
+from tests.support.dngwriter import dng_bytes, write_dng
 
 RED = (200, 40, 30)
 

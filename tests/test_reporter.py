@@ -54,8 +54,8 @@ def test_verbose_lists_every_file() -> None:
 def test_heic_without_a_decoder_is_one_line_and_a_count(tmp_path, tiny_clip, cache_dir, monkeypatch) -> None:
     """The issue's case: every HEIC skipped for the same reason is one problem, said once with a count."""
     import proxysort.imageio as imageio
-    from tests.support.photos import make_photo
     from proxysort.indexer import index
+    from tests.support.photos import make_photo
 
     monkeypatch.setattr(imageio, "heif_available", lambda: False)
     for i in range(4):

@@ -132,7 +132,7 @@ class ClipModel:
     spec: ModelSpec
     identity: str
     model_name: str
-    model: "torch.nn.Module"
+    model: Any  # an open_clip model (CLIP, CustomTextCLIP, ...): encode_image and encode_text, no common base
     preprocess: Callable[[Any], "torch.Tensor"]
     tokenizer: Callable[..., "torch.Tensor"]
     device: "torch.device"

@@ -20,7 +20,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-
 #: Words whose first letter misleads the a/an rule: a vowel letter with a consonant sound, or a silent h.
 _A_BEFORE = ("uni", "use", "usu", "uti", "eu", "one", "once", "ewe", "ufo", "uro")
 _AN_BEFORE = ("hour", "honest", "honou", "heir")

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from proxysort.progress import Reporter
 from proxysort.names import MAX_WORDS, sanitize_words
+from proxysort.progress import Reporter
 
 if TYPE_CHECKING:  # pragma: no cover
     from proxysort.env import Environment

@@ -251,7 +251,7 @@ def sort(
     if ray is not None:
         from proxysort import distributed
 
-        index = functools.partial(distributed.index, ray=ray)  # type: ignore[assignment]
+        index = functools.partial(distributed.index, ray=ray)
         learner = functools.partial(distributed.learn_proxies, ray=ray)
 
     def check_found(found: int) -> None:  # before any photo is embedded; no photo at all is said below

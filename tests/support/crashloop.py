@@ -168,7 +168,7 @@ class Outcome:
 
 def _last_line(log: Path) -> str:
     try:
-        lines = [l for l in log.read_text(errors="replace").splitlines() if l.strip()]
+        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
     except OSError:
         return ""
     return lines[-1][:120] if lines else "(before any output)"

@@ -23,7 +23,6 @@ from tests.support.outcheck import problems
 from tests.support.treesnap import diff, snapshot
 
 
-
 def _src() -> str:
     """The ``src`` folder of the proxysort under test (writer processes import the same code)."""
     import proxysort

@@ -154,9 +154,12 @@ def _set(path: str, value):
     _set("concepts.0.groups.0.photos.0.src", "x" * 5000),
     _set("concepts", {"a": 1}),
     _set("version", 1),
+    _set("concepts.0.groups.0.photos.0.pinned", "yes"),  # a forged pin: only true or false
+    _set("concepts.0.groups.0.photos.0.pinned", 1),
+    _set("concepts.0.groups.0.by_user", "<b>you</b>"),
 ], ids=["k-html", "score-str", "short-point", "point-group-str", "point-group-range", "names-numbers",
         "group-name-number", "variance-str", "short-word-scores", "thumb-path", "score-nan", "long-text",
-        "concepts-object", "old-version"])
+        "concepts-object", "old-version", "pinned-str", "pinned-number", "by-user-markup"])
 def test_page_data_is_read_as_strictly_as_the_manifest(change) -> None:
     """F8, F13: anything of the wrong type, range or length is one PageDataError, never a traceback or markup."""
     from proxysort.page import PageData, PageDataError
@@ -421,3 +424,66 @@ def test_the_page_says_why_a_group_is_numbered_or_unsure() -> None:
     anchors = PageConcept("person", "person", words, "anchors", ["person-1"], "zeroshot", "scoremix", 1,
                           [PageGroup("person-1", [], [0.9, 0.1, 0.2])])
     assert "random anchors" in why_named(anchors.groups[0], anchors)
+
+
+# ------------------------------------------------------------------------------------------ the user's corrections
+
+
+def _placed_page(extra: int = 0):
+    from proxysort.page import PageConcept, PageData, PageGroup, PagePhoto
+
+    mine = PagePhoto("/p/<i>mine.png", "color/My Keepers/<i>mine.png", "", None, None, None, pinned=True)
+    rest = [PagePhoto(f"/p/r{i}.png", f"color/My Keepers/r{i}.png", "", 0.5, 0.3, None) for i in range(extra)]
+    tail = PagePhoto("/p/late.png", "color/My Keepers/late.png", "", None, None, None, pinned=True)
+    groups = [PageGroup("My Keepers", [mine, *rest, tail], [0.2, 0.1], by_user=True),
+              PageGroup("red", [PagePhoto("/p/a.png", "color/red/a.png", "", 0.9, 0.5, None)], [0.9, 0.1])]
+    concept = PageConcept("color", "color", ["red", "blue"], "user", ["red", "blue"], "subspace", "prompt", 2, groups)
+    return PageData("2026-01-01 00:00 UTC", "tiny", ["/p"], 2 + extra, [], [concept])
+
+
+def test_the_page_marks_photos_placed_and_groups_named_by_the_user() -> None:
+    from proxysort.page.render import INITIAL_THUMBS, render, why_named
+
+    data = _placed_page(extra=INITIAL_THUMBS)  # the last placed photo is drawn by the script, from JSON
+    html = render(data)
+    tiles = re.findall(r'<a class="(t[^"]*)" href="([^"]+)"', html)
+    assert ("t placed", "color/My%20Keepers/%3Ci%3Emine.png") in tiles
+    assert ("t", "color/red/a.png") in tiles and sum(cls == "t placed" for cls, _ in tiles) == 1
+    assert '<span class="placed">placed by you</span>' in html
+    assert "placed by you: you moved it into this group; every later run keeps it here" in html
+    assert "<i>mine" not in html and "&lt;i&gt;mine.png" in html  # names stay text
+    more = json.loads(re.search(r'<script type="application/json" id="c0g0-typical-more">(.*?)</script>', html, re.S)
+                      .group(1))
+    assert more[-1][2] == "late.png" and more[-1][8] == "placed by you"
+    heads = re.findall(r'<span class="gname">([^<]*)</span>(<span class="named"[^>]*>[^<]*</span>)?', html)
+    assert heads == [("My Keepers", '<span class="named" title="you named this folder; every later run keeps the '
+                                    'name">named by you</span>'), ("red", "")]
+    assert "Kept from your changes in the folders: 2 photos placed by you, 1 group named by you." in html
+    assert why_named(data.concepts[0].groups[0], data.concepts[0]) == ""  # no word chose a name the user gave
+    plain = render(_placed_page().__class__.from_json(_placed_page().to_json()))  # the marks survive the data file
+    assert plain.count('<span class="placed">') == 2
+
+
+def test_the_marks_come_from_the_manifest_never_from_the_page_data() -> None:
+    """A pin forged into the page data (valid JSON, a real photo) marks nothing; the manifest's pins and
+    user-named groups are marked, a renamed folder matched by its sanitised name too."""
+    from proxysort.manifest import ConceptTree, Entry, GroupRecord, Manifest, Memory
+    from proxysort.page import reconcile
+
+    forged = _placed_page()
+    forged.concepts[0].groups[1].photos[0].pinned = True
+    forged.concepts[0].groups[1].by_user = True
+    files = [Entry("color/My Keepers/<i>mine.png", "/p/<i>mine.png", "symlink", target="/p/<i>mine.png"),
+             Entry("color/My Keepers/late.png", "/p/late.png", "symlink", target="/p/late.png"),
+             Entry("color/red/a.png", "/p/a.png", "symlink", target="/p/a.png")]
+    memory = Memory(groups=(GroupRecord("red", (), 0.0), GroupRecord("My Keepers", (), 0.0, by_user=True)),
+                    pins=(("/p/<i>mine.png", 1),))
+    page = reconcile(forged, Manifest(files=files, concepts=[ConceptTree("color", "color", "symlink", memory=memory)]),
+                     "now")
+    groups = {g.name: g for g in page.concepts[0].groups}
+    assert groups["My Keepers"].by_user and not groups["red"].by_user
+    assert {p.src: p.pinned for g in groups.values() for p in g.photos} == {
+        "/p/<i>mine.png": True, "/p/late.png": False, "/p/a.png": False}
+    bare = reconcile(forged, Manifest(files=files, concepts=[ConceptTree("color", "color", "symlink")]), "now")
+    assert not any(p.pinned for g in bare.concepts[0].groups for p in g.photos)
+    assert not any(g.by_user for g in bare.concepts[0].groups)

@@ -18,7 +18,8 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence, TypeVar
 
-from proxysort.manifest import Manifest, is_hex_digest, is_manifest_text
+from proxysort.manifest import ConceptTree, Manifest, is_hex_digest, is_manifest_text
+from proxysort.names import safe_name
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -88,6 +89,9 @@ class PagePhoto:
     size: int | None = None  # the original's size and mtime when hashed: a re-run reuses the hash
     mtime_ns: int | None = None
     also: list[str] = field(default_factory=list)  # album/name of byte-identical photos linked once
+    #: the user moved its link into this group by hand ("placed by you"): every later run keeps it there, so
+    #: the page says so, lest a person take the placement for the sorter's and "fix" it back
+    pinned: bool = False
 
 
 @dataclass
@@ -95,6 +99,7 @@ class PageGroup:
     name: str  # the folder name in the tree
     photos: list[PagePhoto]  # best fitting first
     word_scores: list[float]  # cosine of the group centre to each candidate word's prompt, in word order
+    by_user: bool = False  # the user named it (renamed its folder, or made the folder): no word chose the name
 
 
 @dataclass
@@ -181,6 +186,12 @@ def _number(value: object, what: str, lo: float, hi: float) -> float:
     return float(value)
 
 
+def _flag(value: object, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise PageDataError(f"{what} is not true or false")
+    return value
+
+
 def _maybe(value: object, check: Callable[..., T], *args: object) -> T | None:
     return None if value is None else check(value, *args)
 
@@ -213,6 +224,7 @@ def _photo(value: object) -> PagePhoto:
         size=_maybe(p.get("size"), _whole, "photos[].size"),
         mtime_ns=_maybe(p.get("mtime_ns"), _whole, "photos[].mtime_ns"),
         also=[_text(a, "photos[].also[]") for a in _items(p.get("also", []), "photos[].also", MAX_ITEMS)],
+        pinned=_flag(p.get("pinned", False), "photos[].pinned"),
     )
 
 
@@ -226,7 +238,8 @@ def _concept(value: object) -> PageConcept:
         if scores and len(scores) != len(words):
             raise PageDataError("groups[].word_scores does not have one score per word")
         groups.append(PageGroup(_text(g.get("name"), "groups[].name"),
-                                [_photo(p) for p in _items(g.get("photos"), "groups[].photos", MAX_ITEMS)], scores))
+                                [_photo(p) for p in _items(g.get("photos"), "groups[].photos", MAX_ITEMS)], scores,
+                                _flag(g.get("by_user", False), "groups[].by_user")))
     points: list[list[float]] = []
     for item in _items(c.get("map_points"), "concepts[].map_points", MAP_POINTS):
         point = _items(item, "map_points[]", 3)
@@ -397,10 +410,28 @@ def merge(fresh: PageData | None, old: PageData | None) -> PageData | None:
                    sources=list(dict.fromkeys([*fresh.sources, *old.sources])))
 
 
+def corrections_of(tree: ConceptTree) -> tuple[set[str], set[tuple[str, str]]]:
+    """The group folders the user named and the (photo, group folder) pairs the user placed by hand, from
+    the tree's memory in the manifest. The page's marks come from here only, never from the page data on
+    disk: that file may be forged, and a forged "placed by you" would misstate what every run keeps.
+    A name is matched as written and as made safe (a renamed folder's name is sanitised like any name)."""
+    memory = tree.memory
+    if memory is None:
+        return set(), set()
+    names = [g.name for g in memory.groups]
+    return {g.name for g in memory.groups if g.by_user}, {(photo, names[i]) for photo, i in memory.pins}
+
+
+def _is_in(folder: str, names: set[str]) -> bool:
+    return folder in names or safe_name(folder) in names
+
+
 def reconcile(data: PageData | None, manifest: Manifest, created: str) -> PageData:
     """The page for the tree ``manifest`` describes: its concepts, groups and photos exactly; scores, words
     and the map from ``data`` where they describe the same photos (a group the tree changed since loses
-    its map, which was drawn for other groups). Byte-identical photos linked once are notes on their tile."""
+    its map, which was drawn for other groups). Byte-identical photos linked once are notes on their tile.
+    Photos the user placed and groups the user named are marked as the manifest's memory says
+    (:func:`corrections_of`), whatever ``data`` claims."""
     data = data or PageData(created, "", [], 0, [], [])
     if not data.sources:  # no record of the photo folders (the data file is gone): the folder all photos share
         folders = [os.path.dirname(e.source) for e in manifest.files if os.path.isabs(e.source)]
@@ -414,6 +445,10 @@ def reconcile(data: PageData | None, manifest: Manifest, created: str) -> PageDa
     shown_by_dest: dict[str, PagePhoto] = {}
     concepts = []
     for tree in trees:
+        named, placed = corrections_of(tree)
+        placed_in: dict[str, set[str]] = {}
+        for photo, name in placed:
+            placed_in.setdefault(photo, set()).add(name)
         members: dict[str, list[PagePhoto]] = {}
         for e in manifest.files:
             parts = e.path.split("/")
@@ -429,6 +464,7 @@ def reconcile(data: PageData | None, manifest: Manifest, created: str) -> PageDa
                 photo = PagePhoto(e.source, e.path, seen.album, thumb=seen.thumb, size=seen.size, mtime_ns=seen.mtime_ns)
             else:
                 photo = PagePhoto(e.source, e.path, album_of(e.source, data.sources))
+            photo.pinned = _is_in(parts[1], placed_in.get(e.source, set()))
             members.setdefault(parts[1], []).append(photo)
             shown_by_dest[e.path] = photo
         before = known.get(tree.dir)
@@ -441,7 +477,7 @@ def reconcile(data: PageData | None, manifest: Manifest, created: str) -> PageDa
             name: {p.src for p in ps} for name, ps in members.items()}
         groups = [
             PageGroup(name, sorted(ps, key=lambda p: (-(p.score if p.score is not None else -2.0), p.dest)),
-                      old_groups[name].word_scores if name in old_groups else [])
+                      old_groups[name].word_scores if name in old_groups else [], _is_in(name, named))
             for name, ps in sorted(members.items(), key=lambda kv: (-len(kv[1]), kv[0]))
         ]
         index = {g.name: i for i, g in enumerate(groups)}

@@ -37,6 +37,11 @@ INITIAL_THUMBS = 60
 #: How a photo's fit (simplified silhouette, -1..1) reads in words; the cut-offs are Kaufman and
 #: Rousseeuw's reading of silhouettes: above 0.5 a clear structure, 0.25-0.5 a weak one, below 0.25 none.
 WELL, CLEAR = 0.25, 0.5
+#: The words that mark what the user did by hand: a tile's caption, a group's heading, the hover text.
+PLACED = "placed by you"
+PLACED_WHY = "you moved it into this group; every later run keeps it here"
+NAMED = "named by you"
+NAMED_WHY = "you named this folder; every later run keeps the name"
 #: What a browser opens itself; anything else (HEIC, RAW, TIFF) opens its thumbnail instead.
 BROWSER_SHOWS = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".avif"})
 #: Groups get colours by index; the palette repeats beyond 12 groups (the automatic k never goes past 12).
@@ -145,8 +150,9 @@ def verdict(fit: float | None) -> tuple[str, str]:
 
 
 def why_named(group: "PageGroup", c: "PageConcept") -> str:
-    """Why a group's name is not the candidate word nearest to it (empty when it is)."""
-    if not group.word_scores or not c.words:
+    """Why a group's name is not the candidate word nearest to it (empty when it is, and when the user
+    named the group: no word chose that name, and the heading says who did)."""
+    if group.by_user or not group.word_scores or not c.words:
         return ""
     best = c.words[max(range(len(c.words)), key=lambda i: group.word_scores[i])]
     name = group.name.casefold()
@@ -205,6 +211,8 @@ def _tile(p: "PagePhoto", doubt: bool) -> dict[str, Any]:
         x for x in (f"score {p.score:.3f}" if p.score is not None else "", f"fit {p.fit:.2f}" if p.fit is not None else "") if x
     )
     lines = [display(name), display(album), numbers]
+    if p.pinned:
+        lines.append(f"{PLACED}: {PLACED_WHY}")
     if doubt:
         lines.append("among the least typical of this group")
     if not viewable and thumb:
@@ -215,6 +223,7 @@ def _tile(p: "PagePhoto", doubt: bool) -> dict[str, Any]:
         "title": Markup("&#10;").join(x for x in lines if x), "title_text": "\n".join(x for x in lines if x),
         "fit": fit, "fit_class": fit_class,
         "also": display(_also(p.also)),
+        "placed": PLACED if p.pinned else "",
     }
 
 
@@ -237,7 +246,7 @@ def _group_view(ci: int, gi: int, g: "PageGroup", c: "PageConcept") -> dict[str,
         bars = [(c.words[i][:14], r * 13, f"{4 + (g.word_scores[i] - lo) / span * 116:.1f}", f"{g.word_scores[i]:.3f}")
                 for r, i in enumerate(order)]
     return {
-        "name": g.name, "count": n, "fit_words": fit_text, "numbers": numbers, "doubt": doubt,
+        "name": g.name, "count": n, "named": NAMED if g.by_user else "", "named_why": NAMED_WHY, "fit_words": fit_text, "numbers": numbers, "doubt": doubt,
         "bars": bars, "bars_height": 13 * len(bars) + 2, "why": why_named(g, c),
         "typical": [_tile(p, False) for p in typical], "doubtful": [_tile(p, True) for p in doubtful],
     }
@@ -276,7 +285,12 @@ def _concept_view(ci: int, c: "PageConcept", model: str) -> dict[str, Any]:
     used = {g.name.casefold() for g in c.groups} | {n.casefold() for n in c.names}
     words = {w.casefold() for w in c.words}
     text, cls = verdict(c.fit)
+    placed = sum(p.pinned for g in c.groups for p in g.photos)
+    named = sum(g.by_user for g in c.groups)
+    yours = ", ".join(x for x in (f"{placed} photo{'s' if placed != 1 else ''} {PLACED}" if placed else "",
+                                  f"{named} group{'s' if named != 1 else ''} {NAMED}" if named else "") if x)
     return {
+        "yours": f"Kept from your changes in the folders: {yours}." if yours else "",
         "concept": c.concept, "folder": c.folder, "word_source": c.word_source or "unknown",
         "total": sum(len(g.photos) for g in c.groups),
         "verdict": text, "verdict_class": cls,
@@ -313,7 +327,7 @@ def render(data: "PageData") -> str:
 
     def more(tiles: list[dict[str, str]]) -> Any:
         return _json_block([[t["href"], t["thumb"], t["name"], t["album"], t["title_text"], t["fit"], t["fit_class"],
-                             t["also"]] for t in tiles])
+                             t["also"], t["placed"]] for t in tiles])
 
     return _environment().render(
         data=data,

@@ -35,7 +35,7 @@
     b.closest("section.concept").classList.toggle("only-doubt", on);
   });
   // Grids beyond their first thumbnails: data (never HTML) turned into elements when asked for.
-  // item: [link, thumbnail, name, album, hover text, fit in words, fit class, also-in note]
+  // item: [link, thumbnail, name, album, hover text, fit in words, fit class, also-in note, placed-by-you note]
   function span(cls, text, tag) {
     var s = document.createElement(tag || "span");
     if (cls) { s.className = cls; }
@@ -44,7 +44,7 @@
   }
   function thumb(item, doubt) {
     var a = document.createElement("a");
-    a.className = doubt ? "t doubt" : "t";
+    a.className = (doubt ? "t doubt" : "t") + (item[8] ? " placed" : "");
     a.href = item[0];
     a.title = item[4];
     var im = span("im", "");
@@ -66,6 +66,7 @@
     cap.appendChild(span("", item[2], "b"));
     cap.appendChild(span("", item[3], "i"));
     if (item[7]) { cap.appendChild(span("also", item[7])); }
+    if (item[8]) { cap.appendChild(span("placed", item[8])); }
     a.appendChild(cap);
     return a;
   }

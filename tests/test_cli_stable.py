@@ -269,3 +269,52 @@ def test_a_folder_named_for_a_missing_value_names_its_group_on_recluster(run_cli
     assert again.exit_code == 0, again.stderr
     assert "white-unsure" not in again.stderr and not doubtful.exists()
     assert len(list((out / "color" / "purple").iterdir())) >= 10
+
+
+def test_the_page_and_status_show_what_the_user_placed_and_named(run_cli, photos: Path, tmp_path: Path) -> None:
+    """Issue 23 item 4: a link moved and a folder renamed with `mv`, a re-run: the review page marks the photo
+    "placed by you" and the group "named by you"; `status OUT` lists both (and says what is not yet kept)."""
+    import re
+
+    out = tmp_path / "out"
+    dests = _dests(_cluster(run_cli, photos, out).stdout)
+    by_group: dict[str, list[Path]] = {}
+    for d in dests.values():
+        by_group.setdefault(Path(d).parent.name, []).append(Path(d))
+    big, other, third = sorted(by_group, key=lambda g: (-len(by_group[g]), g))
+    moved = by_group[big][0]
+    photo = str(Path(next(p for p, d in dests.items() if Path(d) == moved)))
+    shutil.move(moved, out / "color" / other / moved.name)
+    (out / "color" / third).rename(out / "color" / "crimson")
+
+    before = run_cli(["status", str(out)])  # found, not yet kept: the next run takes them in
+    assert before.exit_code == 0, before.stderr
+    assert "corrections kept: none" in before.stdout
+    assert f"color: {photo}: moved from {big} to {other}" in before.stdout
+    assert f"color: {third}: renamed crimson" in before.stdout
+
+    _cluster(run_cli, photos, out)
+    html = (out / "index.html").read_text()
+    tile = re.search(rf'<a class="t(?: doubt)? placed" href="color/{other}/{re.escape(moved.name)}"[^>]*>.*?</a>', html, re.S)
+    assert tile is not None and '<span class="placed">placed by you</span>' in tile.group(0)
+    assert len(re.findall(r'<a class="t[^"]* placed"', html)) == 1  # only the photo the user moved
+    heads = dict(re.findall(r'<span class="gname">([^<]*)</span>(<span class="named"[^>]*>)?', html))
+    assert heads["crimson"] and not heads[other] and not heads[big]
+    data = json.loads((out / ".proxysort-page.json").read_text())
+    pinned = [p["src"] for g in data["concepts"][0]["groups"] for p in g["photos"] if p["pinned"]]
+    assert pinned == [photo]
+
+    status = run_cli(["status", str(out)])
+    assert status.exit_code == 0, status.stderr
+    lines = status.stdout.splitlines()
+    assert lines[0] == f"output folder: {out}"
+    assert lines[1].startswith("color: 12 photos in 3 groups, folder color/ (method ")
+    n = len(by_group[third])
+    assert f"  crimson: {n} photo{'s' if n != 1 else ''}, named by you" in lines
+    assert f"  color: {photo} placed by you in {other}" in lines
+    assert "  color: group crimson named by you" in lines
+    assert "changed by hand since the last run" not in status.stdout  # all kept now
+    report = json.loads(run_cli(["status", str(out), "--json"]).stdout)
+    assert report["trees"][0]["placed"] == [[photo, other]]
+    assert [g["name"] for g in report["trees"][0]["groups"] if g["by_user"]] == ["crimson"]
+    assert run_cli(["status", str(photos)]).stdout.startswith(f"folder: {photos}")  # a photo folder: as before

@@ -256,6 +256,16 @@ def kept(manifest: Manifest | None) -> list[str]:
     return lines
 
 
+def marks_of(tree: ConceptTree) -> tuple[set[str], set[tuple[str, str]]]:
+    """The group names the user gave (renamed or made the folder) and the (photo, group name) pairs the
+    user placed by hand, as the tree's memory keeps them: what the review page marks and ``status`` lists."""
+    memory = tree.memory
+    if memory is None:
+        return set(), set()
+    names = [g.name for g in memory.groups]
+    return {g.name for g in memory.groups if g.by_user}, {(photo, names[i]) for photo, i in memory.pins}
+
+
 def late(found: list[Gesture], basis: list[Gesture]) -> list[Gesture]:
     """Gestures found under the lock that the groups were not planned with (made while the run learned)."""
     seen = set(basis)

@@ -110,11 +110,17 @@ def status_command(
     json_out: IndexJsonOpt = False,
 ) -> None:
     """Show what the cache holds for DIR: which models indexed it, how many vectors, what changed since,
-    and how much space the cache takes. Reads only; never loads a model."""
+    and how much space the cache takes. Given an output folder (the OUT of `cluster`), list its trees, their
+    groups and the corrections kept: photos placed by you, groups named by you, photos left out, and what
+    you changed by hand since the last run. Reads only; never loads a model."""
     from proxysort.folder_status import status
     from proxysort.library import Selection, describe
+    from proxysort.out_status import is_output_folder
 
     env = get_env()
+    if is_output_folder(folder):
+        _output_status(folder, json_out)
+        return
     selection = Selection.of(exclude or (), include_hidden)
     report = status(folder, cache_dir=cache_dir_for(env, cache_dir), env=env, selection=selection)
     if json_out:
@@ -144,6 +150,35 @@ def status_command(
         out.append(f"ignored: {describe(report.ignored)}")
     out.append(f"cache: {report.cache_dir} ({_size(report.cache_bytes)})")
     env.stdout.write("\n".join(out) + "\n")
+
+
+def _output_status(out: Path, json_out: bool) -> None:
+    """``status OUT``: the trees of an output folder and the corrections they keep, one fact a line."""
+    from proxysort.out_status import out_status
+
+    env = get_env()
+    report = out_status(out)
+    if json_out:
+        env.stdout.write(json.dumps(report.as_dict(), indent=2) + "\n")
+        return
+    lines = [f"output folder: {terminal_safe(str(report.out))}"]
+    for t in report.trees:
+        how = f" ({t.made_with})" if t.made_with else ""
+        lines.append(f"{terminal_safe(t.concept)}: {t.photos} photos in {len(t.groups)} groups, "
+                     f"folder {terminal_safe(t.folder)}/{terminal_safe(how)}")
+        lines += [f"  {terminal_safe(g.name)}: {g.photos} photo{'s' if g.photos != 1 else ''}"
+                  + (", named by you" if g.by_user else "") for g in t.groups]
+    if report.kept:
+        lines.append(f"corrections kept ({len(report.kept)}); every later run keeps them (--recluster brings back "
+                     "the photos left out):")
+        lines += [f"  {terminal_safe(line)}" for line in report.kept]
+    else:
+        lines.append("corrections kept: none (move a link into another group folder, or rename a group folder, "
+                     "and the next run keeps it)")
+    if report.pending:
+        lines.append(f"changed by hand since the last run ({len(report.pending)}); the next run keeps these:")
+        lines += [f"  {terminal_safe(line)}" for line in report.pending]
+    env.stdout.write("\n".join(lines) + "\n")
 
 
 def _duplicates(paths: list[Path], content_ids: list[str]) -> list[list[str]]:

@@ -108,7 +108,7 @@ IndexSourcesArg = Annotated[
         show_default=False,
     ),
 ]
-FolderArg = Annotated[Path, typer.Argument(help="The photo folder to report on.", metavar="DIR", show_default=False)]
+FolderArg = Annotated[Path, typer.Argument(help="The photo folder (or output folder) to report on.", metavar="DIR", show_default=False)]
 ExcludeOpt = Annotated[
     Optional[List[Path]],
     typer.Option("--exclude", help="A folder to leave out (repeatable).", file_okay=False, metavar="DIR", rich_help_panel=WORDS_PANEL),

@@ -18,7 +18,8 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence, TypeVar
 
-from proxysort.manifest import ConceptTree, Manifest, is_hex_digest, is_manifest_text
+from proxysort.corrections import marks_of
+from proxysort.manifest import Manifest, is_hex_digest, is_manifest_text
 from proxysort.names import safe_name
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -410,18 +411,6 @@ def merge(fresh: PageData | None, old: PageData | None) -> PageData | None:
                    sources=list(dict.fromkeys([*fresh.sources, *old.sources])))
 
 
-def corrections_of(tree: ConceptTree) -> tuple[set[str], set[tuple[str, str]]]:
-    """The group folders the user named and the (photo, group folder) pairs the user placed by hand, from
-    the tree's memory in the manifest. The page's marks come from here only, never from the page data on
-    disk: that file may be forged, and a forged "placed by you" would misstate what every run keeps.
-    A name is matched as written and as made safe (a renamed folder's name is sanitised like any name)."""
-    memory = tree.memory
-    if memory is None:
-        return set(), set()
-    names = [g.name for g in memory.groups]
-    return {g.name for g in memory.groups if g.by_user}, {(photo, names[i]) for photo, i in memory.pins}
-
-
 def _is_in(folder: str, names: set[str]) -> bool:
     return folder in names or safe_name(folder) in names
 
@@ -431,7 +420,8 @@ def reconcile(data: PageData | None, manifest: Manifest, created: str) -> PageDa
     and the map from ``data`` where they describe the same photos (a group the tree changed since loses
     its map, which was drawn for other groups). Byte-identical photos linked once are notes on their tile.
     Photos the user placed and groups the user named are marked as the manifest's memory says
-    (:func:`corrections_of`), whatever ``data`` claims."""
+    (:func:`~proxysort.corrections.marks_of`): page data on disk may be
+    forged, and a forged "placed by you" would misstate what every run keeps."""
     data = data or PageData(created, "", [], 0, [], [])
     if not data.sources:  # no record of the photo folders (the data file is gone): the folder all photos share
         folders = [os.path.dirname(e.source) for e in manifest.files if os.path.isabs(e.source)]
@@ -445,10 +435,10 @@ def reconcile(data: PageData | None, manifest: Manifest, created: str) -> PageDa
     shown_by_dest: dict[str, PagePhoto] = {}
     concepts = []
     for tree in trees:
-        named, placed = corrections_of(tree)
+        named, placed = marks_of(tree)
         placed_in: dict[str, set[str]] = {}
-        for photo, name in placed:
-            placed_in.setdefault(photo, set()).add(name)
+        for src, name in placed:
+            placed_in.setdefault(src, set()).add(name)
         members: dict[str, list[PagePhoto]] = {}
         for e in manifest.files:
             parts = e.path.split("/")

@@ -215,3 +215,26 @@ def test_large_groups_open_small_and_expand_to_every_photo_safely(browser, tmp_p
     assert seen["alts"] == order
     assert [unquote_to_bytes(urlparse(u).path).decode() for u in seen["links"]] == [
         f"{out}/color/red/{n}" for n in names[: 150 - doubt] + names[150 - doubt :][::-1]]
+
+
+def test_photos_placed_and_groups_named_by_the_user_are_marked_also_past_the_first_thumbnails(browser, tmp_path) -> None:
+    """Issue 23: "placed by you" on the tiles the HTML holds and on those the script draws from the JSON."""
+    from proxysort.page.render import INITIAL_THUMBS, render
+    from tests.test_page import _placed_page
+
+    page = tmp_path / "index.html"
+    page.write_text(render(_placed_page(extra=INITIAL_THUMBS)))
+    browser.open(page.as_uri())
+    seen = browser.evaluate(
+        """(() => {
+          document.querySelectorAll('button.more').forEach(b => b.click());
+          return {
+            placed: [...document.querySelectorAll('a.t.placed')].map(a => [a.querySelector('.cap b').textContent,
+                                                                             a.querySelector('.cap .placed').textContent]),
+            unmarked: [...document.querySelectorAll('a.t:not(.placed) .cap .placed')].length,
+            named: [...document.querySelectorAll('.group')].map(g => (g.querySelector('.named') || {}).textContent || ''),
+          };
+        })()"""
+    )
+    assert seen == {"placed": [["<i>mine.png", "placed by you"], ["late.png", "placed by you"]], "unmarked": 0,
+                    "named": ["named by you", ""]}

@@ -50,17 +50,21 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
     from proxysort.encoders import ClipModel
+    from proxysort.indexer import LazyModel
     from proxysort.learn.core import Concept, ProxyConfig, ProxyResult
     from proxysort.methods.dproxy import Node, Route
     from proxysort.store import VectorStore
 
 #: The version of the tables below; a store whose cache has another one this proxysort cannot read.
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 #: ``proxy_setups``: one row per setup (its description and last use). ``proxies``: rows per photo (unit
 #: prompt feature and learned parameters, float32). ``word_nodes``: DProxy's learning on a sample, one row
 #: per pruning reached (``methods/dproxy.Node``): ``route`` a JSON list of word-index lists, ``usage`` a JSON
 #: object (k-means centres → list of floats), ``history`` a JSON list of floats, ``logits`` float32
-#: (photos × words).
+#: (photos × words). ``word_features``: the unit text feature of a prompt template filled with one word
+#: (float32), per model identity and text path, and ``model_scales`` CLIP's logit scale per model identity:
+#: what a method that needs nothing else of the model (:attr:`Method.from_words`) learns from, so a re-run
+#: never loads the model (version 2). Neither depends on the photos or settings, so setups never prune them.
 _TABLES = """
 CREATE TABLE IF NOT EXISTS proxy_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS proxy_setups (setup TEXT PRIMARY KEY, description TEXT NOT NULL, used_at REAL NOT NULL);
@@ -80,13 +84,23 @@ CREATE TABLE IF NOT EXISTS word_nodes (
     logits BLOB NOT NULL,
     PRIMARY KEY (setup, route)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS word_features (
+    model TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    path TEXT NOT NULL,
+    word TEXT NOT NULL,
+    feature BLOB NOT NULL,
+    PRIMARY KEY (model, prompt, path, word)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS model_scales (model TEXT PRIMARY KEY, scale REAL NOT NULL);
 """
 #: version → (next version, statements that upgrade the cache to it; the tables are then made if missing).
 #: None: no ``proxy_meta`` yet, a store made before the cache had its own version (vector schemas 2 to 4
 #: kept the same ``proxy_setups``, ``proxies`` and ``word_nodes`` inside the store's schema; their rows keep
 #: their meaning) or a new store. DProxy's word choices per k (vector schema 3) followed an older pruning
 #: rule and are not convertible: dropped.
-_MIGRATIONS: dict[str | None, tuple[str, str]] = {None: ("1", "DROP TABLE IF EXISTS word_choices;")}
+#: Version 1 → 2 only adds the word-feature tables (made after the steps), so its step has no statement.
+_MIGRATIONS: dict[str | None, tuple[str, str]] = {None: ("1", "DROP TABLE IF EXISTS word_choices;"), "1": ("2", "")}
 #: Setups (concept × words × settings) kept; older ones are dropped when a new one is written.
 KEEP_SETUPS = 16
 #: Photos learned and committed together: what an interrupted run can lose at most, per concept set.
@@ -187,6 +201,43 @@ class ProxyCache:
                  np.ascontiguousarray(node.logits, dtype=np.float32).tobytes()),
             )
 
+    def word_features(self, model: str, prompt: str, path: str, words: Sequence[str]) -> "np.ndarray | None":
+        """The unit text features (K×D float32) of ``prompt`` filled with each of ``words``, in their order,
+        or None unless every word is stored: a method cannot use part of them."""
+        import numpy as np
+
+        unique = list(dict.fromkeys(words))
+        found: dict[str, bytes] = {}
+        with self.store.reading() as conn:
+            for i in range(0, len(unique), _IN_CHUNK):
+                chunk = unique[i : i + _IN_CHUNK]
+                sql = ("SELECT word, feature FROM word_features WHERE model = ? AND prompt = ? AND path = ? "
+                       f"AND word IN ({','.join('?' * len(chunk))})")
+                found.update(conn.execute(sql, (model, prompt, path, *chunk)))
+        if len(found) < len(unique):
+            return None
+        return np.stack([np.frombuffer(found[w], dtype=np.float32) for w in words])
+
+    def logit_scale(self, model: str) -> float | None:
+        """CLIP's logit scale stored for ``model``, or None."""
+        with self.store.reading() as conn:
+            row = conn.execute("SELECT scale FROM model_scales WHERE model = ?", (model,)).fetchone()
+        return float(row[0]) if row else None
+
+    def write_word_features(self, model: str, prompt: str, path: str, words: Sequence[str], features: "np.ndarray",
+                            scale: float) -> None:
+        """Keep the unit text features of ``prompt`` filled with each word (rows of ``features``) and the
+        model's logit scale, in one transaction."""
+        import numpy as np
+
+        rows = np.ascontiguousarray(features, dtype=np.float32)
+        with self.store.transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO word_features(model, prompt, path, word, feature) VALUES (?, ?, ?, ?, ?)",
+                ((model, prompt, path, w, rows[i].tobytes()) for i, w in enumerate(words)),
+            )
+            conn.execute("INSERT OR REPLACE INTO model_scales(model, scale) VALUES (?, ?)", (model, float(scale)))
+
     def touch(self, setups: Sequence[str]) -> None:
         """Mark setups as used now (a run served entirely from the cache), so pruning keeps them."""
         with self.store.transaction() as conn:
@@ -235,7 +286,7 @@ class _StoredNodes:
 def learn_cached(
     image_features: "np.ndarray",
     concepts: Sequence["Concept"],
-    clip: "ClipModel",
+    clip: "ClipModel | LazyModel",
     config: "ProxyConfig | None",
     reporter: Reporter | None,
     store_file: Path | None,
@@ -247,6 +298,10 @@ def learn_cached(
     no cache). ``k`` goes to the learner as it is and never into a key of a method that does not use it.
 
     ``learner`` replaces ``learn_proxies`` (same signature), e.g. the Ray version that learns slices on a cluster.
+    ``clip`` may be a :class:`proxysort.indexer.LazyModel`: it is loaded only if something must be embedded or
+    learned. A method that learns from the words' text features alone (:attr:`Method.from_words`) takes them
+    and CLIP's logit scale from the store when it has every word, in NumPy: such a re-run never loads the
+    model nor imports torch; otherwise it learns with the model and keeps them for the next run.
 
     A method that keeps rows per photo (:attr:`Method.rows`) learns only the photos the cache lacks for
     some concept, in committed chunks; one that keeps its own steps (:attr:`Method.learn_stored`) gets a
@@ -254,10 +309,17 @@ def learn_cached(
     """
     import numpy as np
 
+    from proxysort.encoders import ClipModel
     from proxysort.learn.core import unit_rows
     from proxysort.learn.registry import learn_proxies, run_for
     from proxysort.store import VectorStore
 
+    if store_file is not None:
+        served = _from_words(image_features, concepts, clip, config, reporter, Path(store_file), k)
+        if served is not None:
+            return served
+    if not isinstance(clip, ClipModel):
+        clip = clip.get()
     prepared: dict = {}
     method, run = run_for(config, clip, k=k, reporter=reporter, prepared=prepared)
     reporter = run.reporter
@@ -276,7 +338,10 @@ def learn_cached(
                 cache.touch(used)
                 return results
     if store_file is None or method.rows is None:
-        return (learner or learn_proxies)(image_features, concepts, clip, config, reporter, k=k)
+        results = (learner or learn_proxies)(image_features, concepts, clip, config, reporter, k=k)
+        if store_file is not None and method.from_words is not None:
+            _keep_words(Path(store_file), concepts, results, clip, run.config.path)
+        return results
     resolved = run.config
     X = np.ascontiguousarray(image_features, dtype=np.float32)
     keys = photo_keys(X)
@@ -339,3 +404,45 @@ def learn_cached(
             cache.touch([s for s, _ in setups])
     images = unit_rows(X)
     return [method.rows.rebuild(c, clip, images, prompts[i], learned[i], run, history) for i, c in enumerate(concepts)]
+
+
+def _from_words(
+    image_features: "np.ndarray", concepts: Sequence["Concept"], clip: "ClipModel | LazyModel",
+    config: "ProxyConfig | None", reporter: Reporter | None, store_file: Path, k: int | None,
+) -> list["ProxyResult"] | None:
+    """The results of a method declared with :attr:`Method.from_words`, from the words' text features and
+    logit scale kept in the store; None when the method has no such path or the store lacks a word (then
+    the model is needed). The store is opened only for a method that could use it."""
+    from proxysort.encoders import ClipModel
+    from proxysort.learn import engine
+    from proxysort.learn.core import ProxyConfig
+    from proxysort.learn.registry import method_for, run_for
+    from proxysort.store import VectorStore
+
+    if method_for(config or ProxyConfig()).from_words is None or not store_file.exists():
+        return None
+    method, run = run_for(config, None, k=k, reporter=reporter)
+    assert method.from_words is not None
+    identity = clip.identity if isinstance(clip, ClipModel) else clip.spec.identity()
+    engine.check_inputs(image_features, concepts, None)
+    with VectorStore(store_file) as store:
+        cache = ProxyCache(store)
+        scale = cache.logit_scale(identity)
+        words = [cache.word_features(identity, c.prompt, run.config.path, c.words) for c in concepts]
+    if scale is None or any(w is None or w.shape[1] != image_features.shape[1] for w in words):
+        return None
+    return method.from_words(image_features, concepts, [w for w in words if w is not None], scale, run)
+
+
+def _keep_words(store_file: Path, concepts: Sequence["Concept"], results: Sequence["ProxyResult"], clip: "ClipModel",
+                path: str) -> None:
+    """Keep each concept's filled-in prompts' text features (``ProxyResult.word_features``) and the model's
+    logit scale, which is all a :attr:`Method.from_words` re-run needs of the model."""
+    from proxysort.learn.engine import logit_scale
+    from proxysort.store import VectorStore
+
+    with VectorStore(store_file) as store:
+        cache = ProxyCache(store)
+        for concept, res in zip(concepts, results):
+            cache.write_word_features(clip.identity, concept.prompt, path, concept.words, res.word_features,
+                                      logit_scale(clip))

@@ -210,7 +210,7 @@ def sort(
 
     import numpy as np
 
-    from proxysort.encoders import check_weights, load_clip
+    from proxysort.encoders import check_weights
     from proxysort.groups import (
         best_k,
         centroid_scores,
@@ -221,7 +221,7 @@ def sort(
         silhouettes,
         spherical_for,
     )
-    from proxysort.indexer import index
+    from proxysort.indexer import LazyModel, index
     from proxysort.learn.core import Concept, ProxyConfig
     from proxysort.learn.registry import settled
     from proxysort.proxycache import learn_cached
@@ -263,7 +263,11 @@ def sort(
     indexed = index(source, model=model if isinstance(model, ClipModel) else spec, cache_dir=cache_dir,
                     exclude=exclude, include_hidden=include_hidden, strict=strict, reporter=reporter, env=env,
                     check_found=check_found)
-    clip = model if isinstance(model, ClipModel) else (indexed.clip or load_clip(spec, env=env.vars, reporter=reporter))
+    # The model as far as it is loaded: the learning loads it only if something must be embedded or learned
+    # (a re-run whose words' text features are cached never imports torch).
+    clip = model if isinstance(model, ClipModel) else indexed.clip
+    wanted = model.spec if isinstance(model, ClipModel) else (spec or ModelSpec.from_env(env.vars))
+    lazy = LazyModel(wanted, clip, env.vars, reporter)
     n = len(indexed.paths)
     if n == 0:
         raise InputError("No usable photos were found, so there is nothing to sort.")
@@ -276,7 +280,9 @@ def sort(
     ks = {b.k for b in concepts}
     one_k = ks.pop() if len(ks) == 1 else None  # one k for every concept: methods that prune words stop at k
     store = indexed.store if proxy_cache else None
-    results = learn_cached(indexed.vectors, proxy_concepts, clip, config, reporter, store, learner=learner, k=one_k)
+    results = learn_cached(indexed.vectors, proxy_concepts, clip or lazy, config, reporter, store, learner=learner,
+                           k=one_k)
+    clip = lazy.loaded
 
     previous: Manifest | None = None
     gestures: list[Gesture] = []
@@ -385,7 +391,8 @@ def sort(
         summary = ", ".join(f"{names[i]} ({sizes[i]})" for i in np.argsort(-sizes))
         reporter.message(f"{wl.concept}: {len(kept_paths)} photos in {k} groups: {summary}"
                          + (f"; {n - len(kept_paths)} left out (their links were deleted)" if len(kept_paths) < n else ""))
-    return SortResult([Path(p) for p in indexed.paths], out, indexed, seed, model=clip.spec, mode=config.mode,
+    return SortResult([Path(p) for p in indexed.paths], out, indexed, seed, model=clip.spec if clip is not None else wanted,
+                      mode=config.mode,
                       gestures=gestures)
 
 

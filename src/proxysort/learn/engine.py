@@ -79,7 +79,9 @@ def device(config: "ProxyConfig", clip: "ClipModel") -> "torch.device":
     return clip.device
 
 
-def check_inputs(image_features: "np.ndarray", concepts: Sequence["Concept"], clip: "ClipModel") -> None:
+def check_inputs(image_features: "np.ndarray", concepts: Sequence["Concept"], clip: "ClipModel | None") -> None:
+    """Refuse inputs no method can learn from; ``clip`` None (a method learning from stored word features)
+    skips the check of the vectors' width against the model's, which the stored features' width replaces."""
     if not concepts:
         raise UsageError("Give at least one concept to sort by.")
     names = [c.name for c in concepts]
@@ -87,7 +89,7 @@ def check_inputs(image_features: "np.ndarray", concepts: Sequence["Concept"], cl
         raise UsageError(f"Concept names must be different, got {', '.join(names)}.")
     if image_features.ndim != 2 or image_features.shape[0] == 0:
         raise UsageError("There are no image features to learn proxies for.")
-    if image_features.shape[1] != clip.embed_dim:
+    if clip is not None and image_features.shape[1] != clip.embed_dim:
         raise UsageError(
             f"The image features have {image_features.shape[1]} dimensions but the model embeds in "
             f"{clip.embed_dim}: they come from a different model."

@@ -88,6 +88,14 @@ class LearnStored(Protocol):
                  nodes_for: Callable[["Concept", str], Any]) -> list["ProxyResult"] | None: ...
 
 
+class FromWords(Protocol):
+    """Learn from the candidate prompts' unit text features alone (NumPy, no model): ``words[c]`` (K×D
+    float32) are concept ``c``'s filled-in prompts, ``scale`` CLIP's logit scale, ``images`` unit rows."""
+
+    def __call__(self, images: "np.ndarray", concepts: Sequence["Concept"], words: Sequence["np.ndarray"],
+                 scale: float, run: Run) -> list["ProxyResult"]: ...
+
+
 def _never(config: "ProxyConfig") -> bool:
     return False
 
@@ -119,6 +127,9 @@ class Method:
     rows: Rows | None = None
     #: Set for methods that keep intermediate steps between runs (the proxy cache gives them a store).
     learn_stored: LearnStored | None = None
+    #: Set for methods that need nothing of the model but the words' text features and its logit scale: a
+    #: run whose words the store already holds then never loads the model, nor imports torch.
+    from_words: FromWords | None = None
     #: The options once the feature to cluster is known (a method may learn more for some features).
     settle: Callable[[Any, str], Any] = _unchanged
 

@@ -70,14 +70,15 @@ def settled(config: ProxyConfig, feature: str | None) -> tuple[ProxyConfig, str]
 
 
 def run_for(
-    config: ProxyConfig | None, clip: "ClipModel", *, k: int | None = None, reporter: Reporter | None = None,
+    config: ProxyConfig | None, clip: "ClipModel | None", *, k: int | None = None, reporter: Reporter | None = None,
     prepared: dict | None = None,
 ) -> tuple[Method, Run]:
     """The method and the :class:`Run` it is given: the device's epochs and step size filled in, the options
     typed, ``k`` passed only to a method that uses it."""
     config = config or ProxyConfig()
     found = method_for(config)
-    kind = engine.device(config, clip).type
+    # No model: the method learns from stored word features in NumPy (Method.from_words), on the CPU.
+    kind = engine.device(config, clip).type if clip is not None else "cpu"
     epochs = config.epochs if config.epochs is not None else found.default_epochs(config.engine, kind)
     lr = config.lr if config.lr is not None else found.lr
     options = found.parse(config.options)

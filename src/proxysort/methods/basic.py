@@ -287,6 +287,26 @@ def _from_rows(concept: "Concept", clip: "ClipModel", images: "np.ndarray", prom
     return result(concept, features, T, Z, history, _METHODS[mode].default_feature)
 
 
+def _zeroshot_from_words(images: "np.ndarray", concepts: Sequence["Concept"], words: Sequence["np.ndarray"],
+                         scale: float, run: Run) -> list[ProxyResult]:
+    """Zeroshot from the filled-in prompts' stored text features, in NumPy: what :func:`_learn` computes in
+    torch for this mode (each photo's nearest prompt, the scaled cosines, the zero-shot view), without the
+    model, so a cached re-run never imports torch."""
+    import numpy as np
+
+    from proxysort.learn import textonly
+
+    X = textonly.unit_rows(images)
+    out = []
+    for concept, T in zip(concepts, words):
+        T = np.asarray(T, dtype=np.float32)
+        Z = X @ T.T
+        features = FeatureSet("zeroshot", X, T[Z.argmax(axis=1)], logits=(np.float32(scale) * Z).astype(np.float32),
+                              fuse_weight=run.config.fuse_weight, zero_shot=textonly.zero_shot_features(Z, scale))
+        out.append(result(concept, features, T, Z, [], ZEROSHOT.default_feature))
+    return out
+
+
 def _take(res: ProxyResult) -> tuple["np.ndarray", "np.ndarray | None"]:
     """The rows the proxy cache keeps of a result: unit prompt features and the learned parameters."""
     assert isinstance(res.features, FeatureSet)  # what _learn gives
@@ -311,7 +331,7 @@ _LEARNED = ("prompt", "concat", "fused", *_SCORES)
 ZEROSHOT = Method(
     "zeroshot", "no training: each photo takes its nearest filled-in prompt (CLIP's baseline)", _learn,
     features=("prompt", "weights", *_LEARNED[1:]), default_feature="scoremix", epochs=Epochs(0, 0), lr=0.0,
-    per_photo=_always,
+    per_photo=_always, from_words=_zeroshot_from_words,
 )
 SUBSPACE = Method(
     "subspace", "a per-photo mix of the candidate words' tokens (refine engine: exact passes per photo)", _learn,

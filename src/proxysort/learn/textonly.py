@@ -1,0 +1,52 @@
+"""The zero-shot view in NumPy: what a method that needs only the candidate prompts' text features computes,
+without torch.
+
+Why a second version of :func:`proxysort.learn.core.zero_shot_features`: importing torch and open_clip is
+most of a cached re-run's time (benchmarks/results/cached-rerun.md), and a method declared with
+:attr:`proxysort.learn.method.Method.from_words` needs nothing of the model but the words' text features
+and its logit scale, both kept in the store. The operations are the torch ones, in the same order, so the
+two agree to float32 rounding (``tests/test_instant.py``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+
+def unit_rows(a: "np.ndarray") -> "np.ndarray":
+    """float32 rows scaled to unit length, as ``torch.nn.functional.normalize`` does (norm clamped at 1e-12)."""
+    import numpy as np
+
+    a = np.asarray(a, dtype=np.float32)
+    return (a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), np.float32(1e-12))).astype(np.float32)
+
+
+def softmax(z: "np.ndarray") -> "np.ndarray":
+    """Row-wise softmax, shifted by the row's maximum as torch does."""
+    import numpy as np
+
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def scoremix(scores: "np.ndarray", probs: "np.ndarray") -> "np.ndarray":
+    """:func:`proxysort.learn.core.scoremix` in NumPy (why it is made so is said there)."""
+    import numpy as np
+
+    centred = scores - scores.mean(0, keepdims=True)
+    p = probs - probs.mean(0, keepdims=True)
+    tiny = np.float32(1e-12)
+    return np.concatenate([p / np.sqrt(max(p.var(0).sum(), tiny)),
+                           centred / np.sqrt(max(centred.var(0).sum(), tiny))], axis=1).astype(np.float32)
+
+
+def zero_shot_features(Z: "np.ndarray", scale: float) -> dict[str, "np.ndarray"]:
+    """``scores``, ``probs`` and ``scoremix`` of the cosines ``Z`` (N×K), as the torch version gives them."""
+    import numpy as np
+
+    Z = np.asarray(Z, dtype=np.float32)
+    probs = softmax(np.float32(scale) * Z)
+    return {"scores": Z, "probs": probs, "scoremix": scoremix(Z, probs)}

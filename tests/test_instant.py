@@ -1,0 +1,119 @@
+"""Instant re-runs (issue 25, item 3): a `cluster` whose vectors and words' text features are cached never
+loads the model nor imports torch, and gives what the torch path gives."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.support.photos import TINY_CONFIG
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+WORDS = ["red", "green", "blue", "yellow"]
+HEAVY = ("torch", "open_clip", "torchvision")
+CLI_MODEL = ["--model", str(TINY_CONFIG), "--pretrained", "none", "--device", "cpu"]
+
+
+def _sort(folder: Path, spec, cache: Path, **kwargs):
+    from proxysort.sorting import By, sort
+
+    return sort(folder, [By("color", words=WORDS, k=3)], model=spec, cache_dir=cache, **kwargs)
+
+
+def _same(a, b) -> None:
+    (ca,), (cb,) = a.concepts, b.concepts
+    assert ca.names == cb.names and ca.words == cb.words and ca.feature == cb.feature == "scoremix"
+    assert np.array_equal(ca.labels, cb.labels)
+    np.testing.assert_allclose(ca.scores, cb.scores, rtol=1e-5, atol=1e-5)
+    for name in ("scoremix", "scores", "probs", "prompt", "weights", "fused", "concat"):
+        np.testing.assert_allclose(ca.proxy.feature(name), cb.proxy.feature(name), rtol=1e-4, atol=1e-5, err_msg=name)
+    np.testing.assert_allclose(ca.proxy.word_features, cb.proxy.word_features, atol=1e-6)
+    np.testing.assert_allclose(ca.proxy.zero_shot, cb.proxy.zero_shot, atol=1e-6)
+
+
+def test_a_cached_rerun_gives_the_torch_paths_result_without_loading_the_model(photo_folder, tiny_spec, cache_dir,
+                                                                                 monkeypatch) -> None:
+    """First run: torch (and the words' text features kept). Re-run: NumPy from the store, the model never
+    loaded (loading it fails the test). Same labels, names and scores as the first run and as a run with no
+    cache at all."""
+    from proxysort import encoders
+
+    first = _sort(photo_folder, tiny_spec, cache_dir)
+    uncached = _sort(photo_folder, tiny_spec, cache_dir, proxy_cache=False)
+
+    def refuse(*_a, **_k):
+        raise AssertionError("a cached re-run loaded the model")
+
+    monkeypatch.setattr(encoders, "load_clip", refuse)
+    again = _sort(photo_folder, tiny_spec, cache_dir)
+    _same(first, again)
+    _same(uncached, again)
+    assert again.model == tiny_spec
+
+
+def test_a_new_word_loads_the_model_once_and_is_kept(photo_folder, tiny_spec, cache_dir, monkeypatch) -> None:
+    """A word the store lacks needs the text encoder: the model is loaded (once); the run after is served."""
+    from proxysort import encoders
+    from proxysort.sorting import By, sort
+
+    _sort(photo_folder, tiny_spec, cache_dir)
+    loads = []
+    real = encoders.load_clip
+    monkeypatch.setattr(encoders, "load_clip", lambda *a, **k: loads.append(1) or real(*a, **k))
+    by = [By("color", words=[*WORDS, "purple"], k=3)]
+    first = sort(photo_folder, by, model=tiny_spec, cache_dir=cache_dir)
+    assert loads == [1]
+    again = sort(photo_folder, by, model=tiny_spec, cache_dir=cache_dir)
+    assert loads == [1]
+    _same(first, again)
+
+
+def test_word_features_are_kept_per_model_template_and_path(tiny_clip, tmp_path) -> None:
+    """All or nothing: a missing word, another template or another text path gives None."""
+    from proxysort.proxycache import ProxyCache
+    from proxysort.store import VectorStore
+
+    feats = np.random.default_rng(0).standard_normal((2, tiny_clip.embed_dim)).astype(np.float32)
+    with VectorStore(tmp_path / "index.sqlite") as store:
+        cache = ProxyCache(store)
+        assert cache.logit_scale("m") is None
+        cache.write_word_features("m", "a * photo", "prefix", ["red", "blue"], feats, 42.0)
+        assert np.array_equal(cache.word_features("m", "a * photo", "prefix", ["blue", "red"]), feats[::-1])
+        assert cache.word_features("m", "a * photo", "prefix", ["red", "green"]) is None
+        assert cache.word_features("m", "a * thing", "prefix", ["red"]) is None
+        assert cache.word_features("m", "a * photo", "full", ["red"]) is None
+        assert cache.word_features("other", "a * photo", "prefix", ["red"]) is None
+        assert cache.logit_scale("m") == 42.0
+
+
+def _cluster_in_a_fresh_interpreter(folder: Path, cache: Path) -> tuple[subprocess.CompletedProcess, set[str]]:
+    env = dict(os.environ, PROXYSORT_CACHE_DIR=str(cache), HF_HUB_OFFLINE="1")
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "proxysort", "cluster", str(folder), "--by", "color",
+         "--words", ",".join(WORDS), "--k", "3", *CLI_MODEL, "--no-folders", "--format", "paths"],
+        capture_output=True, text=True, env=env,
+    )
+    names = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines()
+             if line.startswith("import time:") and "|" in line}
+    return proc, names
+
+
+def test_a_cached_cluster_run_imports_no_torch(run_cli, photo_folder, cache_dir) -> None:
+    """The CLI in a fresh interpreter (``-X importtime`` lists every import): once the first run has cached
+    the vectors and the words' text features, the re-run imports none of torch, open_clip, torchvision,
+    and prints what the first run printed."""
+    first = run_cli(["cluster", str(photo_folder), "--by", "color", "--words", ",".join(WORDS), "--k", "3",
+                     *CLI_MODEL, "--no-folders", "--format", "paths"])
+    assert first.exit_code == 0, first.stderr
+    proc, names = _cluster_in_a_fresh_interpreter(photo_folder, cache_dir)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert names, proc.stderr[-2000:]
+    assert "proxysort.sorting" in names
+    assert sorted(n for n in names if n.split(".")[0] in HEAVY) == []
+    assert proc.stdout == first.stdout

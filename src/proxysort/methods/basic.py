@@ -217,15 +217,11 @@ def _features(lp: _Params, mode: str, X: "torch.Tensor", batches: list[slice], c
     prompts, logits, proxies = [], [], []
     with torch.no_grad():
         for b, rows in enumerate(batches):
-            if mode == "zeroshot":
-                prompts.append(pb.T[pb.Z[rows].argmax(dim=1)])
-                logits.append(scale * pb.Z[rows])
+            prompts.append(lp.prompts[b] if lp.prompts is not None else lp.prompt(mode, b, rows))
+            if mode == "free":
+                proxies.append(lp.proxy(mode, b, rows))
             else:
-                prompts.append(lp.prompts[b] if lp.prompts is not None else lp.prompt(mode, b, rows))
-                if mode == "free":
-                    proxies.append(lp.proxy(mode, b, rows))
-                else:
-                    logits.append(lp.params[b])
+                logits.append(lp.params[b])
 
     def cat(parts: list["torch.Tensor"]) -> "np.ndarray | None":
         return torch.cat(parts).detach().float().cpu().numpy() if parts else None
@@ -242,6 +238,10 @@ def _learn(image_features: "np.ndarray", concepts: Sequence["Concept"], clip: "C
     start from the zero-shot scores, batches are fixed slices."""
     config = run.config
     mode = config.mode
+    if mode == "zeroshot":  # the prompts' text features are all it needs of the model; the rest is NumPy, so
+        # a re-run from stored features (Method.from_words) gives these very bits
+        words = [engine.prepared(c, clip, run)[2].detach().float().cpu().numpy() for c in concepts]
+        return _zeroshot_from_words(image_features, concepts, words, engine.logit_scale(clip), run)
     where = engine.device(config, clip)
     size = engine.batch_size(config, where, clip, coupled=False)
     with seeded(config.seed, where):
@@ -252,7 +252,7 @@ def _learn(image_features: "np.ndarray", concepts: Sequence["Concept"], clip: "C
         history: list[float] = []
         if mode == "subspace" and config.engine == "refine":
             history = _refine_all(learners, X, batches, run, scale)
-        elif mode != "zeroshot":
+        else:
             _init_params(learners, mode, batches, scale)
             if run.epochs > 0:
                 history = _train(learners, X, batches, run)

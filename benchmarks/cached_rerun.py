@@ -1,0 +1,123 @@
+"""A cached ``cluster`` re-run: wall time with the words' text features in the store (NumPy + FAISS, no
+torch) against the same re-run that must embed the words (model loaded, the torch path), in one run.
+
+    HF_HUB_OFFLINE=1 python -m benchmarks.cached_rerun                 # 300 photos, 3 rounds, 2 threads
+    HF_HUB_OFFLINE=1 python -m benchmarks.cached_rerun --photos 300 --rounds 5 --write
+
+Both sides are the real CLI in a fresh interpreter, on the same folder of the shapes world (``miniworld``,
+seed 5) and the trained miniclip, every photo's vector already cached. Equal work apart from what is
+measured: before each baseline run the store's word features are deleted (``DELETE FROM word_features``),
+which is exactly what a re-run had to do before they were kept; rounds alternate baseline and instant so
+the machine's load falls on both alike. Reported: wall seconds and child CPU seconds per run, their
+medians and the ratio baseline / instant, the 1-minute load average, whether both printed the same bytes,
+and a ``python -X importtime`` excerpt of one instant run (cumulative microseconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
+WORDS = "red,orange,yellow,green,blue,purple,pink,brown"
+#: Modules whose cumulative import time the excerpt shows (those absent were not imported).
+SHOWN = ("torch", "open_clip", "torchvision", "numpy", "faiss", "scipy", "sklearn", "proxysort.cli",
+         "proxysort.sorting", "proxysort.indexer", "proxysort.groups")
+
+
+def _command(folder: Path, importtime: bool = False) -> list[str]:
+    return [sys.executable, *(["-X", "importtime"] if importtime else []), "-m", "proxysort", "cluster", str(folder),
+            "--by", "color", "--words", WORDS, "--k", "6", "--model", str(FIXTURES / "miniclip.json"),
+            "--pretrained", str(FIXTURES / "miniclip.pt"), "--device", "cpu", "--no-folders", "--format", "paths"]
+
+
+def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, subprocess.CompletedProcess]:
+    """(wall s, child CPU s, process) of one run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    wall = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"run failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), proc
+
+
+def _forget_words(cache: Path) -> int:
+    """Delete every stored word feature (the baseline's state); returns how many rows there were."""
+    total = 0
+    for db in cache.glob("stores/*/index.sqlite"):
+        with sqlite3.connect(db) as conn:
+            total += conn.execute("DELETE FROM word_features").rowcount
+    return total
+
+
+def _excerpt(stderr: str) -> list[str]:
+    lines = [line for line in stderr.splitlines() if line.startswith("import time:") and "|" in line]
+    keep = [line for line in lines if line.rsplit("|", 1)[1].strip() in SHOWN]
+    return keep
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--photos", type=int, default=300)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--write", action="store_true", help="write benchmarks/results/cached-rerun.json")
+    args = p.parse_args()
+
+    sys.path.insert(0, str(ROOT))
+    from miniworld.generate import write_folder
+
+    with tempfile.TemporaryDirectory(prefix="cached-rerun-") as tmp:
+        folder, cache = Path(tmp) / "images", Path(tmp) / "cache"
+        write_folder(folder, args.photos, seed=5)
+        threads = str(args.threads)
+        env = dict(os.environ, PROXYSORT_CACHE_DIR=str(cache), HF_HUB_OFFLINE="1", OMP_NUM_THREADS=threads,
+                   MKL_NUM_THREADS=threads, PYTHONPATH=str(ROOT / "src"))
+        first_wall, _, first = _run(_command(folder), env)  # index + learn: fills the vectors and word features
+        print(f"first run (index {args.photos} photos + sort): {first_wall:.2f} s", flush=True)
+        base: list[tuple[float, float]] = []
+        fast: list[tuple[float, float]] = []
+        same = True
+        for r in range(args.rounds):
+            forgotten = _forget_words(cache)
+            wall, cpu, proc = _run(_command(folder), env)
+            base.append((wall, cpu))
+            same &= proc.stdout == first.stdout
+            wall, cpu, proc = _run(_command(folder), env)
+            fast.append((wall, cpu))
+            same &= proc.stdout == first.stdout
+            print(f"round {r + 1}: torch path {base[-1][0]:.2f} s wall ({base[-1][1]:.2f} CPU-s, {forgotten} word rows "
+                  f"deleted), cached {fast[-1][0]:.2f} s wall ({fast[-1][1]:.2f} CPU-s)", flush=True)
+        _, _, traced = _run(_command(folder, importtime=True), env)
+        excerpt = _excerpt(traced.stderr)
+    load = os.getloadavg()[0]
+    b_wall, f_wall = statistics.median(w for w, _ in base), statistics.median(w for w, _ in fast)
+    b_cpu, f_cpu = statistics.median(c for _, c in base), statistics.median(c for _, c in fast)
+    out = {
+        "photos": args.photos, "rounds": args.rounds, "threads": args.threads, "loadavg_1min_after": round(load, 2),
+        "torch_path_wall_s": [round(w, 3) for w, _ in base], "cached_wall_s": [round(w, 3) for w, _ in fast],
+        "torch_path_cpu_s": [round(c, 3) for _, c in base], "cached_cpu_s": [round(c, 3) for _, c in fast],
+        "median_wall_ratio": round(b_wall / f_wall, 2), "median_cpu_ratio": round(b_cpu / f_cpu, 2),
+        "same_stdout": same, "importtime_excerpt": excerpt,
+    }
+    print(f"median wall: torch path {b_wall:.2f} s, cached {f_wall:.2f} s ({b_wall / f_wall:.2f}x); median CPU: "
+          f"{b_cpu:.2f} vs {f_cpu:.2f} s ({b_cpu / f_cpu:.2f}x); load average {load:.2f}; same stdout: {same}")
+    print("\n".join(excerpt))
+    if args.write:
+        (ROOT / "benchmarks" / "results" / "cached-rerun.json").write_text(json.dumps(out, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -117,3 +117,12 @@ def test_a_cached_cluster_run_imports_no_torch(run_cli, photo_folder, cache_dir)
     assert "proxysort.sorting" in names
     assert sorted(n for n in names if n.split(".")[0] in HEAVY) == []
     assert proc.stdout == first.stdout
+
+
+def test_the_tokenizer_is_built_once(tiny_clip) -> None:
+    """Importing open_clip builds its default tokenizer; a model that needs no other reuses it."""
+    import open_clip
+
+    assert tiny_clip.tokenizer is open_clip.tokenizer._tokenizer
+    ids = tiny_clip.tokenizer(["a photo of a red thing"])
+    assert ids.shape == (1, 77) and bool((ids == open_clip.get_tokenizer("ViT-B-32")(["a photo of a red thing"])).all())

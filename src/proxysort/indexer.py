@@ -31,6 +31,7 @@ from proxysort.imageio import ImageLoadError, is_transient, load_image
 from proxysort.library import SKIPPED_COMPANIONS, Library, Selection, companion_counts, content_ids, gather, ordered
 from proxysort.progress import Reporter
 from proxysort.scan import NOT_UTF8, ScanEntry, check_root, is_utf8
+from proxysort.scanskips import SortedSkips, sort_out, store_key
 from proxysort.store import FailureRow, FileRow, VectorStore, content_hash, store_path
 from proxysort.thumbs import keep_decoded
 
@@ -219,8 +220,9 @@ def index(
     given explicitly (e.g. read from stdin) are indexed without any sweep. Which files are photos, which
     are companions of a photo and which are ignored is decided by :mod:`proxysort.library` under
     ``selection`` (built from ``exclude`` and ``include_hidden`` when not given). Files that cannot be
-    decoded are reported through ``reporter.skipped`` and listed in ``failures``; those an earlier run
-    already skipped, unchanged since, are only counted, in one line (``repeated``). With ``strict=True``
+    used (not decoded, or skipped by the scan: dangling links, names that are not UTF-8, unreadable folders
+    and files) are reported through ``reporter.skipped`` and listed in ``failures``; those an earlier run
+    already skipped for the same reason, unchanged since, are only counted, in one line (``repeated``). With ``strict=True``
     any of them raises :class:`StrictModeError` after everything else was indexed and committed.
 
     ``model`` is what to embed with: a loaded :class:`ClipModel`, or a :class:`ModelSpec` to load only if
@@ -260,9 +262,6 @@ def index(
 
     summary = IndexSummary()
     failures: list[tuple[Path, str]] = []
-    for path, reason in unnamed:
-        reporter.skipped(path, reason)
-        failures.append((path, reason))
     db = store_path(cache_root, identity)
     with VectorStore(db, identity=identity) as store:
         lazy = LazyModel(_fit_precision(spec, clip, store.precision()), clip, env.vars, reporter)
@@ -271,14 +270,14 @@ def index(
             entries = lib.photos
             if check_found is not None:
                 check_found(len(entries))
-            failures.extend(scan_skips)  # already reported by the scan
-            for path, reason in lib.missing:
-                reporter.skipped(path, reason)
-                failures.append((path, reason))
+            skips = _remembered(store, [*unnamed, *scan_skips, *lib.missing], reporter)
+            failures.extend([*skips.new, *skips.repeated])
             plan = _diff(store, roots, files, entries, lib.blind_spots)
+            plan.missing_failures -= skips.keys  # skipped again this run: still a problem, not gone
             summary.unchanged = plan.unchanged
             repeated = [(Path(row.path), row.reason) for row in plan.cached_failures]  # said once, below
             failures.extend(repeated)
+            repeated.extend(skips.repeated)
             if plan.jobs:  # an up-to-date folder never starts a runner (nor joins a cluster)
                 with Commit(store, plan, summary, failures, reporter, commit_every, lazy) as commit, \
                         _thumb_cache(cache_root, found.roots, thumbnails and runner is None) as thumbs:
@@ -386,14 +385,14 @@ def _refuse_cache_inside(cache_root: Path, roots: Sequence[Path]) -> None:
 
 
 class _NotingReporter(Reporter):
-    """Passes the scan's skipped-file reports on and keeps them, so they count as failures (exit code 3)
-    like decode failures do: a "skipped:" line on stderr must never come with a clean exit."""
+    """Keeps the scan's skipped-file reports instead of passing them on: they count as failures (exit code
+    3) like decode failures do, and are named only once the store says which of them are new
+    (:func:`_remembered`); a "skipped:" line on stderr must never come with a clean exit."""
 
     def __init__(self, inner: Reporter, noted: list[tuple[Path, str]]) -> None:
         self.inner, self.noted = inner, noted
 
     def skipped(self, path: str | Path, reason: str) -> None:
-        self.inner.skipped(path, reason)
         self.noted.append((Path(path), reason))
 
     def flush(self) -> None:
@@ -409,6 +408,17 @@ def _collect(
     with reporter.progress("scanning") as advance:
         lib = gather(roots, files, selection, reporter=noting, advance=advance)
     return lib, scan_skips
+
+
+def _remembered(store: VectorStore, skips: Sequence[tuple[Path, str]], reporter: Reporter) -> SortedSkips:
+    """The scan's skips split into new ones (named now, and recorded) and ones an earlier run already
+    skipped for the same reason (only counted, in the run's "still skipped" line); see :mod:`proxysort.scanskips`."""
+    sorted_out = sort_out(skips, store.failures_for([store_key(p) for p, _ in skips]))
+    for path, reason in sorted_out.new:
+        reporter.skipped(path, reason)
+    if sorted_out.rows:
+        store.write_batch(failures=sorted_out.rows)
+    return sorted_out
 
 
 def _account(result: IndexedFolder, lib: Library, hashes: dict[str, str]) -> None:

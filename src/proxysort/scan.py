@@ -173,7 +173,14 @@ def walk(
                 if unreadable is not None:
                     unreadable.append(path)
                 continue
-            if stat.S_ISREG(st.st_mode):
+            if stat.S_ISREG(st.st_mode) and not os.access(path, os.R_OK):
+                # Found here rather than at decode time, so the skip is remembered like the scan's other
+                # skips (a permission does not change the file's size or mtime, so a decode failure
+                # could not be; see proxysort.scanskips).
+                reporter.skipped(path, "cannot be read (permission denied)")
+                if unreadable is not None:
+                    unreadable.append(path)
+            elif stat.S_ISREG(st.st_mode):
                 listing.photos.append(ScanEntry(path, st.st_size, st.st_mtime_ns))
             else:
                 listing.left_out.setdefault(SPECIAL_FILES, []).append(path)

@@ -316,7 +316,8 @@ def test_cli_cluster_on_a_hostile_folder_in_every_link_mode(tmp_path: Path, run_
     out = tmp_path / "sorted"
     for link in LINK_MODES:  # each run after the first also replaces the previous run's tree
         result = _cluster(run_cli, corpus.root, out, link)
-        assert result.exit_code == 3, result.stderr[-1500:]  # partial: the corpus has bad files
+        # partial: the corpus has bad files; on the re-runs they were all skipped before (issue 24): exit 0
+        assert result.exit_code == (3 if link == LINK_MODES[0] else 0), result.stderr[-1500:]
         assert "Traceback" not in result.stderr
         assert_unchanged(before, corpus.root)
         assert sorted(os.listdir(tmp_path)) == ["cache", "photos", "sorted"]

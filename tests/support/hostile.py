@@ -497,6 +497,8 @@ def make_list_cases(root: Path) -> list[ListCase]:
         ListCase("nul-list-then-echo-newline", ("-",), g + b"\0" + o + b"\0\n", frozenset({0}), 2),
         ListCase("crlf-line-list", ("-",), g + b"\r\n", frozenset({0}), 1),
         ListCase("name-longer-than-NAME_MAX", ("-",), g + b"\n" + b"x" * 5000 + b".jpg\n", frozenset({3}), 1),
-        ListCase("explicit-non-utf8-file-alone", (os.fsdecode(latin),), b"", frozenset({3}), 0),
-        ListCase("explicit-non-utf8-file-with-others", (os.fsdecode(latin), str(good)), b"", frozenset({3}), 1),
+        # The cases share one cache, and the Latin-1 name was skipped by the first list already: a file
+        # skipped for the same reason by an earlier run is counted, not a new problem (exit 0, issue 24).
+        ListCase("explicit-non-utf8-file-alone", (os.fsdecode(latin),), b"", frozenset({0}), 0),
+        ListCase("explicit-non-utf8-file-with-others", (os.fsdecode(latin), str(good)), b"", frozenset({0}), 1),
     ]

@@ -198,9 +198,15 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batch", type=int, default=None, help="proxy batch size (default: ProxyConfig's)")
     p.add_argument("--device", default="cpu", help="where the text tower learns: cpu (default) or cuda")
-    p.add_argument("--json", type=Path, help="also write the raw measurements here")
+    p.add_argument("--json", type=Path, help="also write the raw measurements here (a bare list)")
+    p.add_argument("--out", type=Path, metavar="STEM",
+                   help="write STEM.json (measurements + settings) and STEM.md (the report) from this one run")
+    p.add_argument("--render", type=Path, metavar="JSON", help="print the report of a saved run; run nothing")
     p.add_argument("--child", nargs=2, metavar=("PATH", "N"), help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.render:
+        print(report(*load(args.render)), end="")
+        return
     if args.child:
         print(json.dumps(_child(args.child[0], int(args.child[1]), args.threads, args.batch, args.device)))
         return
@@ -219,21 +225,59 @@ def main() -> None:
             cmd += ["--batch", str(args.batch)]
         proc = subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=True)
         results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    meta = {"device": args.device, "threads": args.threads, "omp_wait_policy": env["OMP_WAIT_POLICY"], "old": olds,
+            "command": "python -m benchmarks.scale " + " ".join(sys.argv[1:])}
+    text = report(results, meta)
+    print(text, end="")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
+    if args.out:
+        write_both(args.out, results, meta, text)
 
-    print(f"device {args.device}, threads {args.threads}, OMP_WAIT_POLICY={env['OMP_WAIT_POLICY']}, ViT-B-32 text tower (random weights), "
-          f"one concept with {len(WORDS)} words, k = {K}\n")
-    print("| path | N | " + " | ".join(f"{s} s (cpu s)" for s in STAGES) + " | total s (cpu s) | peak RSS MB | RSS per photo KB |")
-    print("|---|---:|" + "---:|" * (len(STAGES) + 3))
+
+def write_both(stem: Path, results: list[dict], meta: dict, text: str) -> None:
+    """``STEM.json`` (the raw measurements and the run's settings) and ``STEM.md`` (the report made from
+    exactly those measurements) from one run: written together so that they cannot drift apart, as
+    results/scale.json and scale.md once did (issue 22)."""
+    stem.with_suffix(".json").write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
+    stem.with_suffix(".md").write_text(
+        "# Sorting stage per N\n\n"
+        f"Written by `{meta['command']}` together with `{stem.with_suffix('.json').name}`, which holds the raw\n"
+        "measurements of this same run (`python -m benchmarks.scale --render` remakes the report from it).\n\n"
+        + text
+    )
+
+
+def load(path: Path) -> tuple[list[dict], dict]:
+    """The measurements and settings of a saved run: ``{"meta", "results"}`` as :func:`write_both` writes
+    it, or the bare list that ``--json`` writes (settings then as this benchmark's defaults were)."""
+    data = json.loads(Path(path).read_text())
+    if isinstance(data, list):
+        engines = [r["engine"] for r in data]
+        olds = [e for e in dict.fromkeys(engines) if e != "default"]
+        threads = data[0]["threads"] if data else 2
+        return data, {"device": None, "threads": threads, "omp_wait_policy": "PASSIVE", "old": olds}
+    return data["results"], data["meta"]
+
+
+def report(results: list[dict], meta: dict) -> str:
+    """The markdown report of one run: the per-stage table, growth exponents and the old paths' ratios."""
+    lines: list[str] = []
+    out = lines.append
+    olds = list(meta["old"])
+    device = f"device {meta['device']}, " if meta.get("device") else ""
+    out(f"{device}threads {meta['threads']}, OMP_WAIT_POLICY={meta['omp_wait_policy']}, ViT-B-32 text tower (random "
+        f"weights), one concept with {len(WORDS)} words, k = {K}\n")
+    out("| path | N | " + " | ".join(f"{s} s (cpu s)" for s in STAGES) + " | total s (cpu s) | peak RSS MB | RSS per photo KB |")
+    out("|---|---:|" + "---:|" * (len(STAGES) + 3))
     for r in results:
         cells = [f"{r[s]['wall_s']:.2f} ({r[s]['cpu_s']:.2f})" for s in STAGES]
         wall = sum(r[s]["wall_s"] for s in STAGES)
         cpu = sum(r[s]["cpu_s"] for s in STAGES)
         peak = max(r[s]["peak_rss_mb"] for s in STAGES)
         per_photo = (peak - r["rss_before_mb"]) * 1024 / r["n"]
-        print(f"| {r['engine']} | {r['n']} | " + " | ".join(cells) + f" | {wall:.1f} ({cpu:.1f}) | {peak:.0f} | {per_photo:.1f} |")
-    print()
+        out(f"| {r['engine']} | {r['n']} | " + " | ".join(cells) + f" | {wall:.1f} ({cpu:.1f}) | {peak:.0f} | {per_photo:.1f} |")
+    out("")
     for engine in ("default", *olds):
         rs = [r for r in results if r["engine"] == engine]
         if len(rs) < 2:
@@ -243,14 +287,14 @@ def main() -> None:
             for clock in ("wall_s", "cpu_s"):
                 vals = [sum(r[s][clock] for s in STAGES) if what == "total" else r[what][clock] for r in rs]
                 e = _slope(ns, vals)
-                print(f"growth exponent, {engine} {what} ({clock[:-2]}): {e:.2f}" if e is not None else "")
+                out(f"growth exponent, {engine} {what} ({clock[:-2]}): {e:.2f}" if e is not None else "")
         peaks = [max(r[s]["peak_rss_mb"] for s in STAGES) for r in rs]
         e = _slope(ns, [p - r["rss_before_mb"] for p, r in zip(peaks, rs)])
         if e is not None:
-            print(f"growth exponent, {engine} peak RSS above the loaded model: {e:.2f}")
+            out(f"growth exponent, {engine} peak RSS above the loaded model: {e:.2f}")
         marginal = (peaks[-1] - peaks[-2]) * 1024 / (ns[-1] - ns[-2])
-        print(f"{engine}: peak RSS grows {marginal:.1f} KB per photo between N={ns[-2]} and N={ns[-1]}; at that rate "
-              f"1,000,000 photos peak at {(peaks[-1] + marginal * (1_000_000 - ns[-1]) / 1024) / 1024:.1f} GB")
+        out(f"{engine}: peak RSS grows {marginal:.1f} KB per photo between N={ns[-2]} and N={ns[-1]}; at that rate "
+            f"1,000,000 photos peak at {(peaks[-1] + marginal * (1_000_000 - ns[-1]) / 1024) / 1024:.1f} GB")
     new = {r["n"]: r for r in results if r["engine"] == "default"}
     for old_name in olds:
         old = {r["n"]: r for r in results if r["engine"] == old_name}
@@ -258,14 +302,16 @@ def main() -> None:
             for clock in ("wall_s", "cpu_s"):
                 ratio = old[n]["learn"][clock] / max(new[n]["learn"][clock], 1e-9)
                 total = sum(old[n][s][clock] for s in STAGES) / max(sum(new[n][s][clock] for s in STAGES), 1e-9)
-                print(f"N={n}, {old_name} / default ({clock[:-2]}): learn {ratio:.1f}x, whole stage {total:.1f}x")
+                out(f"N={n}, {old_name} / default ({clock[:-2]}): learn {ratio:.1f}x, whole stage {total:.1f}x")
         if old:
             n0 = max(old)
             per_photo = old[n0]["learn"]["cpu_s"] / n0
             for n in sorted(new):
                 if n not in old:
-                    print(f"{old_name} learn at N={n}, extrapolated linearly from N={n0} (it learns every photo): "
-                          f"{per_photo * n:.0f} cpu s vs default {new[n]['learn']['cpu_s']:.0f} cpu s")
+                    out(f"{old_name} learn at N={n}, extrapolated linearly from N={n0} (it learns every photo): "
+                        f"{per_photo * n:.0f} cpu s vs default {new[n]['learn']['cpu_s']:.0f} cpu s")
+
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -1,0 +1,111 @@
+"""Benchmark results that agree (issue 22): a report in ``benchmarks/results`` and the JSON beside it come from
+the same run. ``benchmarks/scale.py`` writes both from one run (``--out``) and can remake the report from a
+saved JSON (``--render``), which is how these tests check the saved pair; no benchmark is run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from benchmarks.scale import STAGES, load, report, write_both
+
+RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+
+
+def _in_order(lines: list[str], text: str) -> list[str]:
+    """The lines of ``lines`` that do not appear in ``text`` in this order (empty: all of them do)."""
+    missing, at = [], 0
+    for line in filter(None, lines):
+        found = text.find(line, at)
+        if found < 0:
+            missing.append(line)
+        else:
+            at = found + len(line)
+    return missing
+
+
+def test_the_saved_scale_json_is_the_run_its_report_shows() -> None:
+    rendered = report(*load(RESULTS / "scale-before-k-stop.json")).splitlines()
+    assert not _in_order(rendered, (RESULTS / "scale-before-k-stop.md").read_text())
+
+
+def test_scale_md_says_its_run_has_no_json() -> None:
+    # The first table of scale.md is from a run whose measurements were not saved: no scale.json may claim it.
+    assert not (RESULTS / "scale.json").exists() or not _in_order(
+        report(*load(RESULTS / "scale.json")).splitlines(), (RESULTS / "scale.md").read_text())
+
+
+def _fake(engine: str, n: int, learn: float) -> dict:
+    stage = {"wall_s": 0.5, "cpu_s": 0.75, "peak_rss_mb": 100.0 + n / 100}
+    return {"engine": engine, "n": n, "threads": 2, "rss_before_mb": 90.0, "model_load_s": 1.0,
+            **{s: dict(stage) for s in STAGES}, "learn": {**stage, "wall_s": learn, "cpu_s": 2 * learn}}
+
+
+def test_one_run_writes_both_files_and_they_agree(tmp_path: Path) -> None:
+    results = [_fake("dproxy-all", 1000, 90.0), _fake("default", 1000, 15.0), _fake("default", 10000, 16.0)]
+    meta = {"device": "cpu", "threads": 2, "omp_wait_policy": "PASSIVE", "old": ["dproxy-all"],
+            "command": "python -m benchmarks.scale --out x"}
+    text = report(results, meta)
+    write_both(tmp_path / "scale", results, meta, text)
+    saved = json.loads((tmp_path / "scale.json").read_text())
+    assert saved == {"meta": meta, "results": results}
+    md = (tmp_path / "scale.md").read_text()
+    assert md.endswith(text) and "| dproxy-all | 1000 |" in md and "learn 6.0x" in md
+    assert report(*load(tmp_path / "scale.json")) == text
+
+
+# -- every other pair: the markdown shows the numbers of the JSON written by the same run ----------------------
+
+
+def _mean_std(values: list[float]) -> set[str]:
+    """``mean ± std`` as the reports print it (population std, or the sample's where a report used that)."""
+    import numpy as np
+
+    v = np.asarray(values, dtype=float)
+    return {f"{v.mean():.3f} ± {v.std():.3f}", f"{v.mean():.3f} ± {(v.std(ddof=1) if len(v) > 1 else 0.0):.3f}"}
+
+
+def test_quality_reports_show_their_json_nmi_cells() -> None:
+    pairs = sorted(RESULTS.glob("quality-*.json"))
+    assert pairs
+    for path in pairs:
+        md = path.with_suffix(".md").read_text()
+        cells = [
+            [run["nmi"] for run in runs]
+            for concepts in json.loads(path.read_text())["results"].values()
+            for methods in concepts.values()
+            for runs in methods.values()
+            if isinstance(runs, list) and runs and "nmi" in runs[0]
+        ]
+        assert cells, path.name
+        missing = [c for c in cells if not any(s in md for s in _mean_std(c))]
+        assert not missing, f"{path.name}: {len(missing)} NMI cells not in the report"
+
+
+def test_correction_reports_show_their_json_rows() -> None:
+    data = json.loads((RESULTS / "corrections.json").read_text())
+    md = (RESULTS / "corrections.md").read_text()
+    for r in data["rows"]:
+        cells = [f"{r[s][m]:.3f}" for m in ("nmi", "right") for s in ("before", "stable", "centre", "recluster")]
+        assert " | ".join(cells) in md, (r["world"], r["seed"], r["attribute"])
+    fit = json.loads((RESULTS / "corrections-fit.json").read_text())
+    md = (RESULTS / "corrections-fit.md").read_text()
+    for r in fit["fit"]:
+        assert (f"| {r['world']} | {r['attribute']} | {r['held out']} | {r['same values new']} | {r['same values']:.2f} | "
+                f"{r['a value held out new']} | {r['a value held out']:.2f} |") in md
+
+
+def test_fidelity_report_shows_its_json_default_cells() -> None:
+    data = json.loads((RESULTS / "fidelity.json").read_text())
+    md = (RESULTS / "fidelity.md").read_text()
+    cells = [[s["default"] for s in sets] for world in data["worlds"].values() for regimes in world["cells"].values()
+             for sets in regimes.values() if isinstance(sets, list) and sets and "default" in sets[0]]
+    assert cells and all(any(s in md for s in _mean_std(c)) for c in cells)
+
+
+def test_precision_report_shows_both_runs_json() -> None:
+    md = (RESULTS / "index-precision.md").read_text()
+    for name in ("index-precision.json", "index-precision-passive.json"):
+        assert name in md
+        for p, row in json.loads((RESULTS / name).read_text())["precisions"].items():
+            assert f"{row['index_cpu_ms_per_photo']}" in md and f"{row['ceiling_cpu_ms_per_photo']}" in md, (name, p)

@@ -126,3 +126,25 @@ def test_the_tokenizer_is_built_once(tiny_clip) -> None:
     assert tiny_clip.tokenizer is open_clip.tokenizer._tokenizer
     ids = tiny_clip.tokenizer(["a photo of a red thing"])
     assert ids.shape == (1, 77) and bool((ids == open_clip.get_tokenizer("ViT-B-32")(["a photo of a red thing"])).all())
+
+
+def test_a_version_1_proxy_cache_gains_the_word_tables_and_keeps_its_rows(tmp_path) -> None:
+    """Proxy cache 1 → 2 is one migration step: the word-feature tables are added, nothing else changes."""
+    import sqlite3
+
+    from proxysort.proxycache import SCHEMA_VERSION, ProxyCache
+    from proxysort.store import VectorStore
+
+    db = tmp_path / "index.sqlite"
+    with VectorStore(db) as store:
+        ProxyCache(store).write([("s", "{}", "photo", b"\0" * 8, b"")])
+    with sqlite3.connect(db) as conn:  # as version 1 left it
+        conn.execute("DROP TABLE word_features")
+        conn.execute("DROP TABLE model_scales")
+        conn.execute("UPDATE proxy_meta SET value = '1' WHERE key = 'schema'")
+    with VectorStore(db) as store:
+        cache = ProxyCache(store)
+        assert [row[0] for row in cache.lookup("s", ["photo"])] == ["photo"]
+        assert cache.word_features("m", "a *", "prefix", ["red"]) is None
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT value FROM proxy_meta WHERE key = 'schema'").fetchone() == (SCHEMA_VERSION,) == ("2",)

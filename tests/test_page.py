@@ -151,7 +151,7 @@ def _set(path: str, value):
     _set("concepts.0.groups.0.word_scores", [0.3]),  # shorter than the words
     _set("concepts.0.groups.0.photos.0.thumb", "../../etc/passwd"),
     _set("concepts.0.groups.0.photos.0.score", float("nan")),
-    _set("concepts.0.groups.0.photos.0.src", "x" * 5000),
+    _set("concepts.0.groups.0.photos.0.src", "x" * 70_000),  # past MAX_PATH (paths may pass PATH_MAX)
     _set("concepts", {"a": 1}),
     _set("version", 1),
     _set("concepts.0.groups.0.photos.0.pinned", "yes"),  # a forged pin: only true or false

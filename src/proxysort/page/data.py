@@ -31,6 +31,9 @@ MAP_POINTS = 3000
 #: Limits of what a data file may hold: beyond them it is not proxysort's (a forged file must not make the
 #: page, or the reading, grow without bound).
 MAX_TEXT = 4096
+#: Paths may be longer than PATH_MAX (4096): proxysort reaches such photos through folder descriptors, so
+#: the page must read back the paths it wrote. The bound only keeps a forged file from costing unbounded memory.
+MAX_PATH = 65_536
 MAX_ITEMS = 10_000_000
 MAX_WORDS = 10_000
 
@@ -153,7 +156,7 @@ class PageData:
         return cls(
             created=_text(root.get("created"), "created"),
             model=_text(root.get("model"), "model"),
-            sources=[_text(s, "sources[]") for s in _items(root.get("sources"), "sources", MAX_WORDS)],
+            sources=[_text(s, "sources[]", MAX_PATH) for s in _items(root.get("sources"), "sources", MAX_WORDS)],
             photos=_whole(root.get("photos"), "photos"),
             skipped=[_pair(s) for s in _items(root.get("skipped"), "skipped", MAX_ITEMS)],
             concepts=[_concept(c) for c in _items(root.get("concepts"), "concepts", MAX_WORDS)],
@@ -207,7 +210,7 @@ def _pair(value: object) -> list[str]:
     items = _items(value, "skipped[]", 2)
     if len(items) != 2:
         raise PageDataError("skipped[] is not a [path, reason] pair")
-    return [_text(items[0], "skipped[] path"), _text(items[1], "skipped[] reason")]
+    return [_text(items[0], "skipped[] path", MAX_PATH), _text(items[1], "skipped[] reason")]
 
 
 def _photo(value: object) -> PagePhoto:
@@ -216,15 +219,15 @@ def _photo(value: object) -> PagePhoto:
     if thumb is not None and not is_hex_digest(thumb):
         raise PageDataError("photos[].thumb is not a content hash")
     return PagePhoto(
-        src=_text(p.get("src"), "photos[].src"),
-        dest=_text(p.get("dest"), "photos[].dest"),
-        album=_text(p.get("album"), "photos[].album"),
+        src=_text(p.get("src"), "photos[].src", MAX_PATH),
+        dest=_text(p.get("dest"), "photos[].dest", MAX_PATH),
+        album=_text(p.get("album"), "photos[].album", MAX_PATH),
         score=_maybe(p.get("score"), _number, "photos[].score", -1.0, 1.0),
         fit=_maybe(p.get("fit"), _number, "photos[].fit", -1.0, 1.0),
         thumb=thumb,  # type: ignore[arg-type]
         size=_maybe(p.get("size"), _whole, "photos[].size"),
         mtime_ns=_maybe(p.get("mtime_ns"), _whole, "photos[].mtime_ns"),
-        also=[_text(a, "photos[].also[]") for a in _items(p.get("also", []), "photos[].also", MAX_ITEMS)],
+        also=[_text(a, "photos[].also[]", MAX_PATH) for a in _items(p.get("also", []), "photos[].also", MAX_ITEMS)],
         pinned=_flag(p.get("pinned", False), "photos[].pinned"),
     )
 

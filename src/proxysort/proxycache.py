@@ -436,13 +436,16 @@ def _from_words(
 
 def _keep_words(store_file: Path, concepts: Sequence["Concept"], results: Sequence["ProxyResult"], clip: "ClipModel",
                 path: str) -> None:
-    """Keep each concept's filled-in prompts' text features (``ProxyResult.word_features``) and the model's
-    logit scale, which is all a :attr:`Method.from_words` re-run needs of the model."""
+    """Keep each concept's filled-in prompts' text features (``ProxyResult.word_features``, one row per
+    candidate word for such a method; a result with another count is not kept) and the model's logit scale,
+    which is all a :attr:`Method.from_words` re-run needs of the model."""
     from proxysort.learn.engine import logit_scale
     from proxysort.store import VectorStore
 
     with VectorStore(store_file) as store:
         cache = ProxyCache(store)
         for concept, res in zip(concepts, results):
+            if res.word_features.shape[0] != len(concept.words):
+                continue
             cache.write_word_features(clip.identity, concept.prompt, path, concept.words, res.word_features,
                                       logit_scale(clip))

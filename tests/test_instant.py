@@ -16,7 +16,7 @@ from tests.support.photos import TINY_CONFIG
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 WORDS = ["red", "green", "blue", "yellow"]
-HEAVY = ("torch", "open_clip", "torchvision")
+HEAVY = ("torch", "open_clip", "torchvision", "scipy", "sklearn")
 CLI_MODEL = ["--model", str(TINY_CONFIG), "--pretrained", "none", "--device", "cpu"]
 
 
@@ -92,11 +92,11 @@ def test_word_features_are_kept_per_model_template_and_path(tiny_clip, tmp_path)
         assert cache.logit_scale("m") == 42.0
 
 
-def _cluster_in_a_fresh_interpreter(folder: Path, cache: Path) -> tuple[subprocess.CompletedProcess, set[str]]:
+def _cluster_in_a_fresh_interpreter(folder: Path, cache: Path, k: list[str]) -> tuple[subprocess.CompletedProcess, set[str]]:
     env = dict(os.environ, PROXYSORT_CACHE_DIR=str(cache), HF_HUB_OFFLINE="1")
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "proxysort", "cluster", str(folder), "--by", "color",
-         "--words", ",".join(WORDS), "--k", "3", *CLI_MODEL, "--no-folders", "--format", "paths"],
+         "--words", ",".join(WORDS), *k, *CLI_MODEL, "--no-folders", "--format", "paths"],
         capture_output=True, text=True, env=env,
     )
     names = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines()
@@ -104,14 +104,15 @@ def _cluster_in_a_fresh_interpreter(folder: Path, cache: Path) -> tuple[subproce
     return proc, names
 
 
-def test_a_cached_cluster_run_imports_no_torch(run_cli, photo_folder, cache_dir) -> None:
+@pytest.mark.parametrize("k", [["--k", "3"], []], ids=["k", "automatic-k"])
+def test_a_cached_cluster_run_imports_no_torch(run_cli, photo_folder, cache_dir, k) -> None:
     """The CLI in a fresh interpreter (``-X importtime`` lists every import): once the first run has cached
-    the vectors and the words' text features, the re-run imports none of torch, open_clip, torchvision,
-    and prints what the first run printed."""
-    first = run_cli(["cluster", str(photo_folder), "--by", "color", "--words", ",".join(WORDS), "--k", "3",
+    the vectors and the words' text features, the re-run imports none of torch, open_clip, torchvision
+    (nor scipy or scikit-learn, for names and the automatic k), and prints what the first run printed."""
+    first = run_cli(["cluster", str(photo_folder), "--by", "color", "--words", ",".join(WORDS), *k,
                      *CLI_MODEL, "--no-folders", "--format", "paths"])
     assert first.exit_code == 0, first.stderr
-    proc, names = _cluster_in_a_fresh_interpreter(photo_folder, cache_dir)
+    proc, names = _cluster_in_a_fresh_interpreter(photo_folder, cache_dir, k)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert names, proc.stderr[-2000:]
     assert "proxysort.sorting" in names

@@ -3,7 +3,8 @@
 FAISS is used (not sklearn) because it runs the same code on a GPU when one is visible and is several times
 faster on the CPU for the N×512 features proxysort clusters. faiss is imported inside the
 functions so that importing this module costs nothing at CLI start-up; names are an assignment solved in
-NumPy (:mod:`proxysort.assignment`), not by scipy, whose import alone was a third of a cached re-run.
+NumPy (:mod:`proxysort.assignment`) and silhouettes computed in NumPy (:mod:`proxysort.silhouette`), not by
+scipy or scikit-learn, whose imports alone were most of a cached re-run.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ CLOSE_SILHOUETTE = 0.02
 def silhouettes(features: np.ndarray, n_words: int, *, seed: int = 0, spherical: bool = True) -> dict[int, float]:
     """Cosine silhouette of k-means for every k in 2..min(words, AUTO_K_MAX, distinct rows) (computed on at
     most 2,000 sampled rows); a k whose k-means leaves one group is absent."""
-    from sklearn.metrics import silhouette_score
+    from proxysort.silhouette import cosine_silhouette  # not sklearn's: its import is ~1.5 s of a re-run
 
     top = min(max(n_words, 2), AUTO_K_MAX, count_distinct(features), len(features) - 1)
     sample = min(len(features), _SILHOUETTE_SAMPLE)
@@ -96,7 +97,7 @@ def silhouettes(features: np.ndarray, n_words: int, *, seed: int = 0, spherical:
         labels = kmeans(features, k, seed=seed, n_init=2, spherical=spherical).labels
         if len(set(labels.tolist())) < 2:
             continue
-        out[k] = float(silhouette_score(features, labels, metric="cosine", sample_size=sample, random_state=seed))
+        out[k] = cosine_silhouette(features, labels, sample_size=sample, seed=seed)
     return out
 
 

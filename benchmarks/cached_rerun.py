@@ -3,6 +3,7 @@ torch) against the same re-run that must embed the words (model loaded, the torc
 
     HF_HUB_OFFLINE=1 python -m benchmarks.cached_rerun                 # 300 photos, 3 rounds, 2 threads
     HF_HUB_OFFLINE=1 python -m benchmarks.cached_rerun --photos 300 --rounds 5 --write
+    HF_HUB_OFFLINE=1 python -m benchmarks.cached_rerun --auto-k --write     # no --k: the automatic k
 
 Both sides are the real CLI in a fresh interpreter, on the same folder of the shapes world (``miniworld``,
 seed 5) and the trained miniclip, every photo's vector already cached. Equal work apart from what is
@@ -35,9 +36,9 @@ SHOWN = ("torch", "open_clip", "torchvision", "numpy", "faiss", "scipy", "sklear
          "proxysort.sorting", "proxysort.indexer", "proxysort.groups")
 
 
-def _command(folder: Path, importtime: bool = False) -> list[str]:
+def _command(folder: Path, importtime: bool = False, auto_k: bool = False) -> list[str]:
     return [sys.executable, *(["-X", "importtime"] if importtime else []), "-m", "proxysort", "cluster", str(folder),
-            "--by", "color", "--words", WORDS, "--k", "6", "--model", str(FIXTURES / "miniclip.json"),
+            "--by", "color", "--words", WORDS, *([] if auto_k else ["--k", "6"]), "--model", str(FIXTURES / "miniclip.json"),
             "--pretrained", str(FIXTURES / "miniclip.pt"), "--device", "cpu", "--no-folders", "--format", "paths"]
 
 
@@ -73,7 +74,9 @@ def main() -> None:
     p.add_argument("--photos", type=int, default=300)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--write", action="store_true", help="write benchmarks/results/cached-rerun.json")
+    p.add_argument("--auto-k", action="store_true", help="no --k: the automatic k (silhouettes) on both sides")
+    p.add_argument("--write", action="store_true",
+                   help="write benchmarks/results/cached-rerun.json (cached-rerun-auto-k.json with --auto-k)")
     args = p.parse_args()
 
     sys.path.insert(0, str(ROOT))
@@ -85,28 +88,28 @@ def main() -> None:
         threads = str(args.threads)
         env = dict(os.environ, PROXYSORT_CACHE_DIR=str(cache), HF_HUB_OFFLINE="1", OMP_NUM_THREADS=threads,
                    MKL_NUM_THREADS=threads, PYTHONPATH=str(ROOT / "src"))
-        first_wall, _, first = _run(_command(folder), env)  # index + learn: fills the vectors and word features
+        first_wall, _, first = _run(_command(folder, auto_k=args.auto_k), env)  # index + learn: fills the vectors and word features
         print(f"first run (index {args.photos} photos + sort): {first_wall:.2f} s", flush=True)
         base: list[tuple[float, float]] = []
         fast: list[tuple[float, float]] = []
         same = True
         for r in range(args.rounds):
             forgotten = _forget_words(cache)
-            wall, cpu, proc = _run(_command(folder), env)
+            wall, cpu, proc = _run(_command(folder, auto_k=args.auto_k), env)
             base.append((wall, cpu))
             same &= proc.stdout == first.stdout
-            wall, cpu, proc = _run(_command(folder), env)
+            wall, cpu, proc = _run(_command(folder, auto_k=args.auto_k), env)
             fast.append((wall, cpu))
             same &= proc.stdout == first.stdout
             print(f"round {r + 1}: torch path {base[-1][0]:.2f} s wall ({base[-1][1]:.2f} CPU-s, {forgotten} word rows "
                   f"deleted), cached {fast[-1][0]:.2f} s wall ({fast[-1][1]:.2f} CPU-s)", flush=True)
-        _, _, traced = _run(_command(folder, importtime=True), env)
+        _, _, traced = _run(_command(folder, importtime=True, auto_k=args.auto_k), env)
         excerpt = _excerpt(traced.stderr)
     load = os.getloadavg()[0]
     b_wall, f_wall = statistics.median(w for w, _ in base), statistics.median(w for w, _ in fast)
     b_cpu, f_cpu = statistics.median(c for _, c in base), statistics.median(c for _, c in fast)
     out = {
-        "photos": args.photos, "rounds": args.rounds, "threads": args.threads, "loadavg_1min_after": round(load, 2),
+        "photos": args.photos, "k": "automatic" if args.auto_k else 6, "rounds": args.rounds, "threads": args.threads, "loadavg_1min_after": round(load, 2),
         "torch_path_wall_s": [round(w, 3) for w, _ in base], "cached_wall_s": [round(w, 3) for w, _ in fast],
         "torch_path_cpu_s": [round(c, 3) for _, c in base], "cached_cpu_s": [round(c, 3) for _, c in fast],
         "median_wall_ratio": round(b_wall / f_wall, 2), "median_cpu_ratio": round(b_cpu / f_cpu, 2),
@@ -116,7 +119,8 @@ def main() -> None:
           f"{b_cpu:.2f} vs {f_cpu:.2f} s ({b_cpu / f_cpu:.2f}x); load average {load:.2f}; same stdout: {same}")
     print("\n".join(excerpt))
     if args.write:
-        (ROOT / "benchmarks" / "results" / "cached-rerun.json").write_text(json.dumps(out, indent=1) + "\n")
+        name = "cached-rerun-auto-k.json" if args.auto_k else "cached-rerun.json"
+        (ROOT / "benchmarks" / "results" / name).write_text(json.dumps(out, indent=1) + "\n")
 
 
 if __name__ == "__main__":

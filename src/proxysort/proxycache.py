@@ -85,14 +85,14 @@ CREATE TABLE IF NOT EXISTS word_nodes (
     PRIMARY KEY (setup, route)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS word_features (
-    model TEXT NOT NULL,
-    prompt TEXT NOT NULL,
-    path TEXT NOT NULL,
-    word TEXT NOT NULL,
+    model BLOB NOT NULL,
+    prompt BLOB NOT NULL,
+    path BLOB NOT NULL,
+    word BLOB NOT NULL,
     feature BLOB NOT NULL,
     PRIMARY KEY (model, prompt, path, word)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS model_scales (model TEXT PRIMARY KEY, scale REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS model_scales (model BLOB PRIMARY KEY, scale REAL NOT NULL);
 """
 #: version → (next version, statements that upgrade the cache to it; the tables are then made if missing).
 #: None: no ``proxy_meta`` yet, a store made before the cache had its own version (vector schemas 2 to 4
@@ -124,6 +124,12 @@ def setup_key(
     }
     text = json.dumps(description, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:32], text
+
+
+def _key(text: str) -> bytes:
+    """A text key as the bytes it stands for: a model path or a concept typed in bytes that are not UTF-8
+    reaches Python as lone surrogates (``surrogateescape``), which SQLite's text cannot hold."""
+    return text.encode("utf-8", "surrogateescape")
 
 
 class ProxyCache:
@@ -206,22 +212,22 @@ class ProxyCache:
         or None unless every word is stored: a method cannot use part of them."""
         import numpy as np
 
-        unique = list(dict.fromkeys(words))
-        found: dict[str, bytes] = {}
+        unique = list(dict.fromkeys(_key(w) for w in words))
+        found: dict[bytes, bytes] = {}
         with self.store.reading() as conn:
             for i in range(0, len(unique), _IN_CHUNK):
                 chunk = unique[i : i + _IN_CHUNK]
                 sql = ("SELECT word, feature FROM word_features WHERE model = ? AND prompt = ? AND path = ? "
                        f"AND word IN ({','.join('?' * len(chunk))})")
-                found.update(conn.execute(sql, (model, prompt, path, *chunk)))
+                found.update(conn.execute(sql, (_key(model), _key(prompt), _key(path), *chunk)))
         if len(found) < len(unique):
             return None
-        return np.stack([np.frombuffer(found[w], dtype=np.float32) for w in words])
+        return np.stack([np.frombuffer(found[_key(w)], dtype=np.float32) for w in words])
 
     def logit_scale(self, model: str) -> float | None:
         """CLIP's logit scale stored for ``model``, or None."""
         with self.store.reading() as conn:
-            row = conn.execute("SELECT scale FROM model_scales WHERE model = ?", (model,)).fetchone()
+            row = conn.execute("SELECT scale FROM model_scales WHERE model = ?", (_key(model),)).fetchone()
         return float(row[0]) if row else None
 
     def write_word_features(self, model: str, prompt: str, path: str, words: Sequence[str], features: "np.ndarray",
@@ -234,9 +240,9 @@ class ProxyCache:
         with self.store.transaction() as conn:
             conn.executemany(
                 "INSERT OR REPLACE INTO word_features(model, prompt, path, word, feature) VALUES (?, ?, ?, ?, ?)",
-                ((model, prompt, path, w, rows[i].tobytes()) for i, w in enumerate(words)),
+                ((_key(model), _key(prompt), _key(path), _key(w), rows[i].tobytes()) for i, w in enumerate(words)),
             )
-            conn.execute("INSERT OR REPLACE INTO model_scales(model, scale) VALUES (?, ?)", (model, float(scale)))
+            conn.execute("INSERT OR REPLACE INTO model_scales(model, scale) VALUES (?, ?)", (_key(model), float(scale)))
 
     def touch(self, setups: Sequence[str]) -> None:
         """Mark setups as used now (a run served entirely from the cache), so pruning keeps them."""

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "proxysort"
-FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]+")
+FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*(?![\w:-])")  # --k too; not CSS properties (--c:)
 #: Text that is not a message to a user: CSS custom properties in page templates are not in .py files any more,
 #: and shell commands of *other* programs (``ray start --head``) are quoted for the user to type.
 OTHER_PROGRAMS = ("ray start --head",)
@@ -51,4 +51,6 @@ def test_library_messages_name_parameters_not_flags() -> None:
 def test_the_scan_sees_a_flag() -> None:
     """The scan itself can fail: a literal naming a flag is found."""
     assert FLAG.search("choose another --out.")
+    assert FLAG.search("give --k if you know")  # one-letter flags too
+    assert not FLAG.search("#c0 .c1{--c:#123456}")  # a CSS custom property is no flag
     assert not FLAG.search("choose another `out`.")

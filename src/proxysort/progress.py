@@ -144,7 +144,7 @@ class ConsoleReporter(Reporter):
             yield lambda n=1, **fields: None
             return
         if not self.is_tty:
-            yield from (self._plain_progress(description, total) if counted else self._plain_stage(description, total))
+            yield from self._plain(description, total, counted=counted)
             return
         from rich.progress import (
             BarColumn,
@@ -183,8 +183,9 @@ class ConsoleReporter(Reporter):
 
             yield advance
 
-    def _plain_progress(self, description: str, total: int | None) -> Iterator[Advance]:
-        """When stderr is not a terminal: a line every ~10 s and a final line, never a flood."""
+    def _plain(self, description: str, total: int | None, *, counted: bool) -> Iterator[Advance]:
+        """When stderr is not a terminal: a line every ~10 s and a final line, never a flood. A counted bar
+        says how many and how fast; a stage says the share done, then how long it took."""
         start = last = time.monotonic()
         done = 0
 
@@ -192,30 +193,19 @@ class ConsoleReporter(Reporter):
             nonlocal done, last
             done += n
             now = time.monotonic()
-            if now - last >= 10:
-                last = now
-                rate = done / max(now - start, 1e-6)
+            if now - last < 10:
+                return
+            last = now
+            if counted:
                 of = f"/{total}" if total else ""
-                self._line(f"{description}: {done}{of} ({rate:.1f}/s)")
-
-        yield advance
-        if done:
-            rate = done / max(time.monotonic() - start, 1e-6)
-            self._line(f"{description}: {done} done ({rate:.1f}/s)")
-
-    def _plain_stage(self, description: str, total: int | None) -> Iterator[Advance]:
-        """:meth:`_plain_progress` for a stage: the share done every ~10 s, then how long it took."""
-        start = last = time.monotonic()
-        done = 0
-
-        def advance(n: int = 1, **fields: object) -> None:
-            nonlocal done, last
-            done += n
-            now = time.monotonic()
-            if now - last >= 10 and total:
-                last = now
+                self._line(f"{description}: {done}{of} ({done / max(now - start, 1e-6):.1f}/s)")
+            elif total:
                 self._line(f"{description}: {min(100, 100 * done // total)}%")
 
         yield advance
         if done:
-            self._line(f"{description}: done ({time.monotonic() - start:.1f} s)")
+            elapsed = time.monotonic() - start
+            if counted:
+                self._line(f"{description}: {done} done ({done / max(elapsed, 1e-6):.1f}/s)")
+            else:
+                self._line(f"{description}: done ({elapsed:.1f} s)")

@@ -338,7 +338,7 @@ def sort(
                 if close:
                     reporter.warning(
                         f"{wl.concept}: {k} groups chosen, but {' and '.join(map(str, close))} fit almost as well "
-                        f"(silhouette {fits[k]:.3f} vs {', '.join(f'{fits[c]:.3f}' for c in close)}); give --k "
+                        f"(silhouette {fits[k]:.3f} vs {', '.join(f'{fits[c]:.3f}' for c in close)}); give `k` "
                         "if you know how many values there are."
                     )
             km = kmeans(xk, k, seed=seed, spherical=spherical)

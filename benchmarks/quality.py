@@ -304,7 +304,7 @@ def main(argv: list[str] | None = None) -> dict:
 
         world = get_world(args.world)
     model = args.model or str(world.config if world else MINICLIP_CONFIG)
-    pretrained = args.pretrained or str(world.weights if world else MINICLIP_WEIGHTS)
+    pretrained = args.pretrained or str(world.ready() if world else MINICLIP_WEIGHTS)
     clip = load_clip(ModelSpec(model, pretrained, args.device))
     given = {c: w.split(",") for c, w in (item.split("=", 1) for item in args.words)}
     if world:
@@ -367,7 +367,7 @@ def auto_k(world_name: str, n: int, world_seeds: list[int]) -> str:
     from proxysort.proxy import DEFAULT_FEATURE, DEFAULT_MODE, Concept, ProxyConfig, learn_proxies
 
     world = get_world(world_name)
-    clip = load_clip(ModelSpec(str(world.config), str(world.weights), "cpu"))
+    clip = load_clip(ModelSpec(str(world.config), str(world.ready()), "cpu"))
     rows = [f"| words | concept | true k | {DEFAULT_MODE} / {DEFAULT_FEATURE} | subspace / prompt |", "|---|---|---:|---|---|"]
     for ws in world_seeds:
         with tempfile.TemporaryDirectory() as tmp:
@@ -606,7 +606,7 @@ def grid(worlds: list[str], seeds: list[int], n: int, regimes: list[str], method
     out: dict = {"n": n, "seeds": seeds, "regimes": regimes, "worlds": {}}
     for name in worlds:
         world = get_world(name)
-        clip = load_clip(ModelSpec(str(world.config), str(world.weights), "cpu"))
+        clip = load_clip(ModelSpec(str(world.config), str(world.ready()), "cpu"))
         table: dict = {}
         accuracy: dict = {}
         for seed in seeds:

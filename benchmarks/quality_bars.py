@@ -40,7 +40,7 @@ def main() -> None:
     torch.set_num_threads(1)
     for name in args.worlds.split(","):
         world = get_world(name)
-        clip = load_clip(ModelSpec(str(world.config), str(world.weights), "cpu"))
+        clip = load_clip(ModelSpec(str(world.config), str(world.ready()), "cpu"))
         margins: dict[str, dict[str, list[float]]] = {}
         for ws in [int(s) for s in args.world_seeds.split(",")]:
             with tempfile.TemporaryDirectory() as tmp:

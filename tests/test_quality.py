@@ -198,7 +198,7 @@ def fidelity_world(request, tmp_path_factory):
     from proxysort.encoders import ModelSpec, load_clip
 
     w = get_world(request.param)
-    clip = load_clip(ModelSpec(str(w.config), str(w.weights), "cpu"))
+    clip = load_clip(ModelSpec(str(w.config), str(w.ready()), "cpu"))
     root = tmp_path_factory.mktemp(f"fidelity-{w.name}")
     samples = w.write_folder(root, FIDELITY_N, WORLD_SEED)
     x = encode_images(clip, [root / "images" / f"{i:05d}.png" for i in range(len(samples))])

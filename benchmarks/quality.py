@@ -119,7 +119,7 @@ def words_for(concept: str, truth: list[str], kind: str, given: dict[str, list[s
 
 def evaluate_list(clip, x, truth, concept, words, noun, args, timings) -> tuple[dict[str, list[dict]], dict]:
     """Per row, one score dict per k-means seed; plus auto-k and naming checks for the default."""
-    from proxysort.groups import choose_k, cluster_centres, kmeans, name_clusters, weak_names
+    from proxysort.groups import cluster_centres, kmeans, name_clusters, weak_names
     from proxysort.metrics import score_all
     from proxysort.proxy import DEFAULT_FEATURE, EUCLIDEAN_FEATURES, Concept, ProxyConfig, learn_proxies
 
@@ -179,9 +179,20 @@ def evaluate_list(clip, x, truth, concept, words, noun, args, timings) -> tuple[
                 members = [t for t, lab in zip(truth, labels) if lab == w.cluster]
                 flagged.append(max(set(members), key=members.count))
         # (auto_k here comes from a run that knew k, e.g. for pruning; --auto-k measures it without k.)
-        checks[row] = {"auto_k": choose_k(feat, len(res.concept.words), seed=0, spherical=spherical),
+        auto = product_auto_k(res, feature, len(res.concept.words), anchors=concept in args.unnamed)
+        checks[row] = {"auto_k": auto.k, "close_k": list(auto.close),
                        "true_k": k, "flagged": flagged, "runs": len(seeds)}
     return rows, checks
+
+
+def product_auto_k(res, feature: str, n_words: int, *, anchors: bool, seed: int = 0):
+    """The product's automatic k (:func:`proxysort.autok.choose`) for one learned result, as sorting.py
+    calls it: CLIP's probabilities over the words count only where the words are values, not anchors."""
+    from proxysort.autok import choose
+    from proxysort.groups import spherical_for
+
+    probs = None if anchors else res.features.get("probs")
+    return choose(res.feature(feature), n_words, seed=seed, spherical=spherical_for(feature), probs=probs)
 
 
 def _overrides(args) -> dict:
@@ -310,6 +321,7 @@ def main(argv: list[str] | None = None) -> dict:
     if world:
         given = {**{c: list(w) for c, w in world.candidates.items()}, **given}
     unnamed = world.unnamed if world else ()
+    args.unnamed = unnamed  # evaluate_list's automatic k: anchors are not values, their use says nothing
     concepts = args.concepts.split(",") if args.concepts else None
     world_seeds = [int(s) for s in args.world_seeds.split(",")] if world else [0]
 
@@ -362,8 +374,6 @@ def auto_k(world_name: str, n: int, world_seeds: list[int]) -> str:
     """
     from miniworld.worlds import get_world
     from proxysort.encoders import ModelSpec, load_clip
-    from proxysort.groups import choose_k
-    from proxysort.groups import spherical_for as _spherical
     from proxysort.proxy import DEFAULT_FEATURE, DEFAULT_MODE, Concept, ProxyConfig, learn_proxies
 
     world = get_world(world_name)
@@ -381,7 +391,7 @@ def auto_k(world_name: str, n: int, world_seeds: list[int]) -> str:
                 found = []
                 for mode, feature in ((DEFAULT_MODE, DEFAULT_FEATURE), ("subspace", "prompt")):
                     res = learn_proxies(x, [con], clip, ProxyConfig(mode=mode))[0]
-                    found.append(choose_k(res.feature(feature), len(words), spherical=_spherical(feature)))
+                    found.append(product_auto_k(res, feature, len(words), anchors=concept in world.unnamed).k)
                 rows.append(f"| {kind} | {concept} | {len(set(truth))} | {found[0]} | {found[1]} |")
                 print(rows[-1], file=sys.stderr, flush=True)
     return "\n".join(rows) + "\n"
@@ -527,7 +537,7 @@ def grid_cell(world, clip, x: np.ndarray, truth: list[str], concept: str, regime
               methods: list[tuple[str, str]]) -> dict | None:
     """NMI of the default, the no-learning baselines, image k-means and ``methods`` on one cell; the
     default's k, names and name truth."""
-    from proxysort.groups import best_k, close_ks, kmeans, name_groups, silhouettes, spherical_for, word_fit, word_share
+    from proxysort.groups import kmeans, name_groups, spherical_for, word_fit, word_share
     from proxysort.metrics import score_all
     from proxysort.proxy import DEFAULT_FEATURE, Concept, ProxyConfig, learn_proxies
 
@@ -564,9 +574,11 @@ def grid_cell(world, clip, x: np.ndarray, truth: list[str], concept: str, regime
     spherical = spherical_for(DEFAULT_FEATURE)
     chosen = k
     if regime == "auto-k":
-        sil = silhouettes(feat, len(words), seed=seed, spherical=spherical)
-        chosen = best_k(sil)
-        cell["close k"] = close_ks(sil, chosen)
+        auto = product_auto_k(res, DEFAULT_FEATURE, len(words), anchors=source == "anchors", seed=seed)
+        chosen = auto.k
+        cell["close k"] = list(auto.close)
+        cell["silhouettes"] = auto.silhouettes
+        cell["words used"] = auto.words
     labels = km(feat, spherical, chosen)
     cell["k"] = chosen
     cell["default"] = nmi(labels)
@@ -709,6 +721,24 @@ def grid_markdown(report: dict) -> str:
                    f"− image k-means {np.mean([b for _, b, _ in items]):+.3f}; largest seed std {max(c for *_, c in items):.3f}.")
     out.append(f"- Automatic k right in {right} of {len(cells_k)} auto-k cells (sets × attributes); of the "
                f"{len(cells_k) - right} wrong, {flagged} named the true k among the close ones (warning).")
+    if cells_k:
+        out += ["", "## Automatic k per cell", "",
+                "Per photo set: the k chosen, [the k named as close], and how many words the photos use (– where "
+                "word use says nothing: anchors, or a flat softmax). *right / named / wrong*: the true k chosen, "
+                "named among the close k (the CLI warns), neither.", "",
+                "| world | attribute | true k | chosen [close] per set | words used | right / named / wrong |",
+                "|---|---|---:|---|---|---|"]
+        for world, data in report["worlds"].items():
+            for concept, regs in data["cells"].items():
+                cells = regs.get("auto-k", [])
+                if not cells:
+                    continue
+                named = sum(c["k"] != c["true_k"] and c["true_k"] in c["close k"] for c in cells)
+                hits = sum(c["k"] == c["true_k"] for c in cells)
+                out.append(f"| {world} | {concept} | {cells[0]['true_k']} | "
+                           + ", ".join(f"{c['k']} {c['close k']}" for c in cells) + " | "
+                           + ", ".join("–" if c.get("words used") is None else str(c["words used"]) for c in cells)
+                           + f" | {hits} / {named} / {len(cells) - hits - named} |")
     return "\n".join(out) + "\n"
 
 

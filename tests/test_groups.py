@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from proxysort.errors import UsageError
-from proxysort.groups import centroid_scores, choose_k, cluster_centres, kmeans, name_clusters
+from proxysort.groups import centroid_scores, cluster_centres, kmeans, name_clusters
 from proxysort.metrics import score_all
 
 
@@ -113,12 +113,6 @@ def test_centroid_scores_are_cosines() -> None:
     assert np.allclose(s, 1.0, atol=1e-5)
 
 
-def test_choose_k_finds_separated_groups() -> None:
-    rng = np.random.default_rng(0)
-    x = np.repeat(np.eye(4, 16), 10, axis=0) + 0.02 * rng.normal(size=(40, 16))
-    assert choose_k(x.astype(np.float32), n_words=8) == 4
-
-
 def test_k_errors_name_the_parameter_not_a_flag() -> None:
     from proxysort.groups import check_k
 
@@ -127,17 +121,3 @@ def test_k_errors_name_the_parameter_not_a_flag() -> None:
     with pytest.raises(UsageError, match=r"^`k` 5 asks for more clusters than there are photos \(4\); use `k` 4 or fewer\.$"):
         check_k(5, 4)
     check_k(4, 4, 4)
-
-
-def test_automatic_k_says_which_k_were_close() -> None:
-    """The best silhouette wins (the smallest k on a tie); k within the margin of it are named as close."""
-    from proxysort.groups import best_k, close_ks, silhouettes
-
-    scores = {2: 0.61, 3: 0.40, 4: 0.60, 5: 0.30}
-    assert best_k(scores) == 2 and close_ks(scores, 2) == [4] and close_ks(scores, 2, margin=0.001) == []
-    assert best_k({2: 0.5, 3: 0.5}) == 2 and best_k({}) == 1
-    rng = np.random.default_rng(0)
-    clear = np.concatenate([c + 0.05 * rng.standard_normal((40, 8)) for c in np.eye(8)[:4]]).astype(np.float32)
-    clear_scores = silhouettes(clear, 6)
-    assert sorted(clear_scores) == [2, 3, 4, 5, 6]
-    assert best_k(clear_scores) == 4 and close_ks(clear_scores, 4) == []

@@ -1,10 +1,10 @@
-"""Spherical k-means with FAISS, the automatic choice of k, and naming clusters after the candidate words.
+"""Spherical k-means with FAISS, the one check of k, and naming clusters after the candidate words.
 
 FAISS is used (not sklearn) because it runs the same code on a GPU when one is visible and is several times
 faster on the CPU for the N×512 features proxysort clusters. faiss is imported inside the
 functions so that importing this module costs nothing at CLI start-up; names are an assignment solved in
-NumPy (:mod:`proxysort.assignment`) and silhouettes computed in NumPy (:mod:`proxysort.silhouette`), not by
-scipy or scikit-learn, whose imports alone were most of a cached re-run.
+NumPy (:mod:`proxysort.assignment`), not by scipy, whose import alone was a large part of a cached re-run.
+The automatic k lives in :mod:`proxysort.autok`.
 """
 
 from __future__ import annotations
@@ -22,9 +22,6 @@ DEFAULT_N_INIT = 5
 DEFAULT_NITER = 50
 #: Below this many multiply-adds per iteration (points × clusters × dims) k-means runs on one thread.
 _PARALLEL_WORK = 100_000_000
-#: Largest k the automatic choice considers: beyond this, folders stop being browsable anyway.
-AUTO_K_MAX = 12
-_SILHOUETTE_SAMPLE = 2000
 
 
 @dataclass(frozen=True)
@@ -78,49 +75,6 @@ def spherical_for(feature: str) -> bool:
     from proxysort.learn.core import EUCLIDEAN_FEATURES
 
     return feature not in EUCLIDEAN_FEATURES
-
-
-#: Silhouettes within this of the best one are "close": the automatic k says which k they were.
-CLOSE_SILHOUETTE = 0.02
-
-
-def silhouettes(features: np.ndarray, n_words: int, *, seed: int = 0, spherical: bool = True) -> dict[int, float]:
-    """Cosine silhouette of k-means for every k in 2..min(words, AUTO_K_MAX, distinct rows) (computed on at
-    most 2,000 sampled rows); a k whose k-means leaves one group is absent."""
-    from proxysort.silhouette import cosine_silhouette  # not sklearn's: its import is ~1.5 s of a re-run
-
-    top = min(max(n_words, 2), AUTO_K_MAX, count_distinct(features), len(features) - 1)
-    sample = min(len(features), _SILHOUETTE_SAMPLE)
-    out: dict[int, float] = {}
-    for k in range(2, top + 1):
-        # Two starts per candidate k are enough to rank them; the final clustering uses the full count.
-        labels = kmeans(features, k, seed=seed, n_init=2, spherical=spherical).labels
-        if len(set(labels.tolist())) < 2:
-            continue
-        out[k] = cosine_silhouette(features, labels, sample_size=sample, seed=seed)
-    return out
-
-
-def choose_k(features: np.ndarray, n_words: int, *, seed: int = 0, spherical: bool = True) -> int:
-    """Automatic k: the best cosine silhouette (:func:`silhouettes`); the smallest k on a tie; 1 when fewer
-    than two groups can be made."""
-    return best_k(silhouettes(features, n_words, seed=seed, spherical=spherical))
-
-
-def best_k(scores: dict[int, float]) -> int:
-    """The k of the best silhouette in ``scores`` (the smallest on a tie; 1 for no scores)."""
-    best_k_, best = 1, -np.inf
-    for k in sorted(scores):
-        if scores[k] > best + 1e-9:
-            best_k_, best = k, scores[k]
-    return best_k_ if scores else 1
-
-
-def close_ks(scores: dict[int, float], chosen: int, margin: float = CLOSE_SILHOUETTE) -> list[int]:
-    """The other k whose silhouette is within ``margin`` of the chosen one's: the automatic k was unsure."""
-    if chosen not in scores:
-        return []
-    return [k for k in sorted(scores) if k != chosen and scores[k] >= scores[chosen] - margin]
 
 
 def kmeans(

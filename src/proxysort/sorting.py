@@ -14,7 +14,8 @@ Choices made here, in one place:
   was clustered, so that names mean the same thing in every mode. When the words are random anchors
   (identity-like or unknown concepts) they are not values, so groups are numbered ``person-1 … person-k``
   by size instead and no anchor reaches a folder name.
-* **Automatic k** (``By.k`` is None): :func:`proxysort.groups.choose_k` (best silhouette; close k are said).
+* **Automatic k** (``By.k`` is None): :func:`proxysort.autok.choose` (the best silhouette, checked against how
+  many words the photos use; close k are said).
 * **Scores.** Each image's ``score`` is the cosine similarity of its clustered feature to its centroid.
 """
 
@@ -210,17 +211,9 @@ def sort(
 
     import numpy as np
 
+    from proxysort.autok import choose
     from proxysort.encoders import check_weights
-    from proxysort.groups import (
-        best_k,
-        centroid_scores,
-        close_ks,
-        constrained_kmeans,
-        kmeans,
-        name_groups,
-        silhouettes,
-        spherical_for,
-    )
+    from proxysort.groups import centroid_scores, constrained_kmeans, kmeans, name_groups, spherical_for
     from proxysort.indexer import LazyModel, index
     from proxysort.learn.core import Concept, ProxyConfig
     from proxysort.learn.registry import settled
@@ -332,14 +325,15 @@ def sort(
             if b.k is not None:
                 k = b.k
             else:
-                fits = silhouettes(xk, len(wl.words), seed=seed, spherical=spherical)
-                k = best_k(fits)
-                close = close_ks(fits, k)
-                if close:
+                # Word use is a signal only where the words are values (not random anchors).
+                probs = res.features.get("probs") if wl.source != "anchors" else None
+                auto = choose(xk, len(wl.words), seed=seed, spherical=spherical,
+                              probs=None if probs is None else probs[rows])
+                k = auto.k
+                if auto.close:
                     reporter.warning(
-                        f"{wl.concept}: {k} groups chosen, but {' and '.join(map(str, close))} fit almost as well "
-                        f"(silhouette {fits[k]:.3f} vs {', '.join(f'{fits[c]:.3f}' for c in close)}); give `k` "
-                        "if you know how many values there are."
+                        f"{wl.concept}: unsure how many groups: {k} chosen, but {auto.alternatives()} fit almost as well "
+                        f"({auto.evidence()}); give `k` if you know how many values there are."
                     )
             km = kmeans(xk, k, seed=seed, spherical=spherical)
             # Anchors are random words, not values: never a folder name (person-1 … person-k); nor are words

@@ -1,0 +1,162 @@
+"""The automatic number of groups (no `k`): the best silhouette, checked against how many words the photos use.
+
+Two label-free signals, each of which fails by *merging* values, in different places:
+
+* the **silhouette** of k-means on the clustered feature (:func:`silhouettes`) finds the structure that
+  feature has. On zero-shot features it merges values the text tower confuses (the half-known miniworld:
+  red and orange photos share one score profile, so it chose 3-4 groups for 6 colours);
+* **words used** (:func:`words_used`): how many candidate words are the nearest word of a non-trivial share
+  of the photos. A confused pair still uses both words (each takes part of both values' photos), so the
+  count survives confusion; but the photos of a value missing from the list can pile onto a word that a
+  true value already uses ("plain" and "dots" both nearest "checks"), which merges them.
+
+Since each fails by merging, the larger of the two is chosen, and when they disagree every k between them
+is named as close: the CLI says so and suggests `k`. Word use counts only where CLIP's softmax over the
+words says something (:data:`WORD_ENTROPY`): for a concept the model does not know, the nearest word is
+noise. When the best silhouette itself is weak (:data:`WEAK_SILHOUETTE`), the k near it are named too.
+Measured on three miniworlds, 3 photo sets × 12 attributes (benchmarks/results/auto-k.md).
+
+Only NumPy (and FAISS through :func:`proxysort.groups.kmeans`): a cached re-run without `k` imports no torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from proxysort.groups import count_distinct, kmeans
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+#: Largest k the automatic choice considers: beyond this, folders stop being browsable anyway.
+AUTO_K_MAX = 12
+_SILHOUETTE_SAMPLE = 2000
+#: Silhouettes within this of the best one are "close": the automatic k says which k they were.
+CLOSE_SILHOUETTE = 0.02
+#: A word is used when it is the nearest word of at least this share of the photos. Measured on the three
+#: miniworlds' imperfect lists (benchmarks/results/auto-k.md), where the model knows the concept: words of a
+#: true value (or of a missing value's nearest word) took 0.11 to 0.54 of the photos, unused distractors at
+#: most 0.02; 0.05 sits in the gap. (Half-known shapes sit across it, 0.04-0.08: that concept stays unsure.)
+WORD_SHARE = 0.05
+#: Word use counts only when CLIP's softmax over the words is sharper than this normalised entropy (1 = the
+#: same probability for every word). Measured: attributes the model knows or half-knows 0.27-0.88; position
+#: and the symbols' random anchors, which the model does not know, 0.995-0.996; 0.95 sits in the gap.
+WORD_ENTROPY = 0.95
+#: Rousseeuw's reading: a best silhouette below 0.5 is weak structure. There one k's silhouette moved by up
+#: to 0.09 between photo sets of the same world (half-known shapes, k = 4: 0.462, 0.372, 0.411), so every k
+#: within :data:`WEAK_MARGIN` of the best is named as close rather than ruled out.
+WEAK_SILHOUETTE = 0.5
+WEAK_MARGIN = 0.1
+
+
+@dataclass(frozen=True)
+class AutoK:
+    """The chosen ``k``, the other k that fit about as well (``close``: the choice was unsure), and why."""
+
+    k: int
+    close: tuple[int, ...]
+    silhouettes: dict[int, float]
+    #: How many candidate words the photos use (:func:`words_used`); None where word use says nothing.
+    words: int | None = None
+
+    def alternatives(self) -> str:
+        """The close k in words: ``4``, ``4 or 5``, ``2, 3 or 4``."""
+        others = [str(c) for c in self.close]
+        return others[-1] if len(others) < 2 else f"{', '.join(others[:-1])} or {others[-1]}"
+
+    def evidence(self) -> str:
+        """The figures behind an unsure choice, in words (for the warning that names the close k)."""
+        parts = []
+        if self.silhouettes:
+            shown = sorted({self.k, *self.close} & set(self.silhouettes))
+            parts.append("silhouette " + ", ".join(f"{self.silhouettes[k]:.3f} for {k}" for k in shown))
+        if self.words is not None and self.words != self.k:
+            parts.append(f"the photos use {self.words} of the words")
+        elif self.words is not None:
+            parts.append(f"the photos use {self.words} of the words, as many as the groups chosen")
+        return "; ".join(parts)
+
+
+def silhouettes(features: "np.ndarray", n_words: int, *, seed: int = 0, spherical: bool = True) -> dict[int, float]:
+    """Cosine silhouette of k-means for every k in 2..min(words, AUTO_K_MAX, distinct rows) (computed on at
+    most 2,000 sampled rows); a k whose k-means leaves one group is absent."""
+    from proxysort.silhouette import cosine_silhouette  # not sklearn's: its import is ~1.5 s of a re-run
+
+    top = _top(features, n_words)
+    sample = min(len(features), _SILHOUETTE_SAMPLE)
+    out: dict[int, float] = {}
+    for k in range(2, top + 1):
+        # Two starts per candidate k are enough to rank them; the final clustering uses the full count.
+        labels = kmeans(features, k, seed=seed, n_init=2, spherical=spherical).labels
+        if len(set(labels.tolist())) < 2:
+            continue
+        out[k] = cosine_silhouette(features, labels, sample_size=sample, seed=seed)
+    return out
+
+
+def _top(features: "np.ndarray", n_words: int) -> int:
+    return min(max(n_words, 2), AUTO_K_MAX, count_distinct(features), len(features) - 1)
+
+
+def best_k(scores: dict[int, float]) -> int:
+    """The k of the best silhouette in ``scores`` (the smallest on a tie; 1 for no scores)."""
+    import numpy as np
+
+    best_k_, best = 1, -np.inf
+    for k in sorted(scores):
+        if scores[k] > best + 1e-9:
+            best_k_, best = k, scores[k]
+    return best_k_ if scores else 1
+
+
+def close_ks(scores: dict[int, float], chosen: int, margin: float = CLOSE_SILHOUETTE) -> list[int]:
+    """The other k whose silhouette is within ``margin`` of the chosen one's: the automatic k was unsure."""
+    if chosen not in scores:
+        return []
+    return [k for k in sorted(scores) if k != chosen and scores[k] >= scores[chosen] - margin]
+
+
+def words_used(probs: "np.ndarray", *, share: float = WORD_SHARE, entropy: float = WORD_ENTROPY) -> int | None:
+    """How many words are the nearest word of at least ``share`` of the photos, from CLIP's softmax over the
+    words (N × words); None when that softmax is nearly flat (mean normalised entropy ≥ ``entropy``): the
+    model cannot tell the words apart on these photos, so which one is nearest says nothing.
+
+    Two synonyms in the list split their value's photos and count twice; no merge is attempted, because a
+    merge by shared photos also merges the pairs a half-knowing text tower confuses, whose two words are
+    exactly what finds their two values (measured, benchmarks/results/auto-k.md).
+    """
+    import numpy as np
+
+    p = np.asarray(probs, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] < 2 or len(p) == 0:
+        return None
+    flat = -(p * np.log(np.clip(p, 1e-12, None))).sum(axis=1).mean() / np.log(p.shape[1])
+    if flat >= entropy:
+        return None
+    shares = np.bincount(p.argmax(axis=1), minlength=p.shape[1]) / len(p)
+    return int((shares >= share).sum())
+
+
+def choose(features: "np.ndarray", n_words: int, *, seed: int = 0, spherical: bool = True,
+           probs: "np.ndarray | None" = None) -> AutoK:
+    """The automatic k for ``features`` (the rows k-means will cluster) with ``n_words`` candidate words.
+
+    ``probs`` is CLIP's softmax of each photo over the candidate words (N × words), or None where the words
+    are not values (random anchors) or the method gives none: then only the silhouette speaks. The larger
+    of the best-silhouette k and the words used is chosen (each signal fails by merging values); every k
+    between them, the k within :data:`CLOSE_SILHOUETTE` of the best silhouette and, when that silhouette is
+    weak, those within :data:`WEAK_MARGIN`, are ``close``.
+    """
+    scores = silhouettes(features, n_words, seed=seed, spherical=spherical)
+    by_silhouette = best_k(scores)
+    close = set(close_ks(scores, by_silhouette))
+    if scores and scores[by_silhouette] < WEAK_SILHOUETTE:
+        close |= set(close_ks(scores, by_silhouette, WEAK_MARGIN))
+    used = words_used(probs) if probs is not None and scores else None
+    k = by_silhouette
+    if used is not None and 2 <= used <= _top(features, n_words) and used != by_silhouette:
+        k = max(used, by_silhouette)
+        close |= set(range(min(used, by_silhouette), k))
+    close.discard(k)
+    return AutoK(k, tuple(sorted(close)), scores, used)

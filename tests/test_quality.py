@@ -253,3 +253,31 @@ def test_dproxy_pruning_keeps_every_value_the_photos_use(fidelity_world):
         assert set(used) <= set(res.concept.words), (concept, used, res.concept.words)
         checked += len(used)
     assert checked or w.name == "halfknown", "no value to check"
+
+
+#: Automatic k: per world, at most this many attributes whose true k is neither chosen nor named among the
+#: close k. The worst photo set measured (benchmarks/results/auto-k.md, sets 0-2; auto-k-heldout.md, sets
+#: 3-5): shapes none; glyphs two (symbol, random anchors: 9-10 for 6, and position, which the model does not
+#: know: 2 for 3 once); halfknown one (shape, which its text tower barely knows: 3 for 5). On the attributes a
+#: model knows (KNOWN) the true k was always chosen or named (once 7 for 6 colours, with 6 named).
+AUTO_K_MISSES = {"shapes": 0, "glyphs": 2, "halfknown": 1}
+
+
+@pytest.mark.slow
+def test_automatic_k_finds_or_names_the_true_k(fidelity_world):
+    """Without k, the true k is chosen or named among the close k (the CLI's warning) on every attribute the
+    model knows, and on all but the measured number of the others."""
+    from benchmarks.quality import grid_cell
+
+    w, clip, x, labels = fidelity_world
+    report, missed = {}, []
+    for concept, truth in labels.items():
+        cell = grid_cell(w, clip, x, truth, concept, "auto-k", 0, [])
+        assert cell is not None
+        report[concept] = {"true": cell["true_k"], "chosen": cell["k"], "close": cell["close k"]}
+        if cell["k"] != cell["true_k"] and cell["true_k"] not in cell["close k"]:
+            missed.append(concept)
+    known = [c for c in missed if c in KNOWN.get(w.name, ())]
+    assert not known and len(missed) <= AUTO_K_MISSES[w.name], (
+        f"true k neither chosen nor named for {', '.join(missed)} (known: {known}; at most "
+        f"{AUTO_K_MISSES[w.name]} in all)\n" + json.dumps(report, indent=1))

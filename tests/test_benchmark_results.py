@@ -109,3 +109,10 @@ def test_precision_report_shows_both_runs_json() -> None:
         assert name in md
         for p, row in json.loads((RESULTS / name).read_text())["precisions"].items():
             assert f"{row['index_cpu_ms_per_photo']}" in md and f"{row['ceiling_cpu_ms_per_photo']}" in md, (name, p)
+
+
+def test_index_before_after_report_shows_its_json() -> None:
+    from benchmarks.index_before_after import report
+
+    rendered = report(json.loads((RESULTS / "index-before-after.json").read_text())).splitlines()
+    assert not _in_order(rendered, (RESULTS / "index-before-after.md").read_text())

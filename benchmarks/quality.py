@@ -533,11 +533,21 @@ def name_truth_error(world: str, truth: list[str], labels: np.ndarray, names: li
     return wrong / len(truth)
 
 
+def unsure_share(labels: np.ndarray, names: list[str]) -> float:
+    """Share of photos in a folder flagged ``-unsure``: what honesty costs the user (such photos are sorted, but
+    their folder's word is only a guess), measured beside the name error so that flagging everything cannot
+    pass for truth."""
+    from proxysort.groups import WEAK_MARK
+
+    flagged = np.array([name.endswith(WEAK_MARK) for name in names], dtype=bool)
+    return float(flagged[np.asarray(labels)].mean()) if len(labels) else 0.0
+
+
 def grid_cell(world, clip, x: np.ndarray, truth: list[str], concept: str, regime: str, seed: int,
               methods: list[tuple[str, str]]) -> dict | None:
     """NMI of the default, the no-learning baselines, image k-means and ``methods`` on one cell; the
     default's k, names and name truth."""
-    from proxysort.groups import kmeans, name_groups, spherical_for, word_fit, word_share
+    from proxysort.groups import kmeans, name_groups, spherical_for, word_fit, word_precision, word_share
     from proxysort.metrics import score_all
     from proxysort.proxy import DEFAULT_FEATURE, Concept, ProxyConfig, learn_proxies
 
@@ -590,11 +600,14 @@ def grid_cell(world, clip, x: np.ndarray, truth: list[str], concept: str, regime
     cell["nearest"] = naming.nearest
     cell["name truth error"] = (name_truth_error(world.name, truth, labels, naming.names, naming.neutral)
                                 if concept not in world.unnamed else None)
+    cell["unsure share"] = unsure_share(labels, naming.names)
     cell["mismatch"] = naming.mismatch
     cell["groups"] = [{"name": n, "majority": max(set(m), key=m.count) if m else None, "size": len(m)}
                       for c, n in enumerate(naming.names) for m in [[t for t, g in zip(truth, labels) if g == c]]]
     cell["fit"] = naming.fit
     cell["word fit"] = word_fit(x, labels, naming.nearest, res.word_features, list(res.concept.words)) if naming.nearest else []
+    cell["word precision"] = (word_precision(x, labels, naming.nearest, res.word_features, list(res.concept.words))
+                              if naming.nearest else [])
     cell["word share"] = word_share(x, labels, naming.nearest, res.word_features, list(res.concept.words)) if naming.nearest else []
     cell["weak effects"] = {w.cluster: w.effect for w in naming.weak}
     cell["methods"] = {}
@@ -661,8 +674,8 @@ def grid_markdown(report: dict) -> str:
            "Cells: NMI mean ± std over the photo sets. *best no-learning*: per set, the best of zero-shot argmax "
            "and k-means on the zero-shot scores, centred scores, probabilities and scoremix (what `--method "
            "zeroshot` can do). *name error*: share of photos whose folder name is neither their true value (or a "
-           "synonym) nor flagged `-unsure` nor neutral (mean over sets). *k*: the default's k per set (auto-k: "
-           "chosen without k).", ""]
+           "synonym) nor flagged `-unsure` nor neutral (mean over sets). *unsure*: share of photos in `-unsure` folders "
+           "(what the flags cost; mean over sets). *k*: the default's k per set (auto-k: chosen without k).", ""]
     rule_fail, half = [], []
     for world, data in report["worlds"].items():
         acc = data["zero_shot_accuracy"]
@@ -670,8 +683,8 @@ def grid_markdown(report: dict) -> str:
                 + ", ".join(f"{c} {np.mean(v):.2f}" for c, v in acc.items()) + ".", ""]
         methods = sorted({m for regs in data["cells"].values() for cells in regs.values() for c in cells for m in c["methods"]})
         out += ["| attribute | regime | default | best no-learning | no-learning consensus | image k-means | "
-                + "".join(f"{m} | " for m in methods) + "name error | k (true) | words |",
-                "|---|---|---:|---:|---:|---:|" + "---:|" * len(methods) + "---:|---|---|"]
+                + "".join(f"{m} | " for m in methods) + "name error | unsure | k (true) | words |",
+                "|---|---|---:|---:|---:|---:|" + "---:|" * len(methods) + "---:|---:|---|---|"]
         for concept, regs in data["cells"].items():
             for regime, cells in regs.items():
                 d = [c["default"] for c in cells]
@@ -683,11 +696,13 @@ def grid_markdown(report: dict) -> str:
                     half.append((world, concept, regime, [x - y for x, y in zip(d, b)],
                                  [x - c["image k-means"] for x, c in zip(d, cells)]))
                 errs = [c["name truth error"] for c in cells if c["name truth error"] is not None]
+                unsure = [c["unsure share"] for c in cells if "unsure share" in c]
                 cons = [c["consensus"] for c in cells]
                 ms = [f"{_ms([c['methods'][m] for c in cells])} | " if all(m in c["methods"] for c in cells) else " | "
                       for m in methods]
                 out.append(f"| {concept} | {regime} | {_ms(d)} | {_ms(b)} | {_ms(cons)} | {_ms([c['image k-means'] for c in cells])} | "
                            + "".join(ms) + (f"{np.mean(errs):.3f} | " if errs else "– | ")
+                           + (f"{np.mean(unsure):.3f} | " if unsure else "– | ")
                            + f"{', '.join(str(c['k']) for c in cells)} ({cells[0]['true_k']}) | {len(cells[0]['words'])}"
                            + (" (mismatch)" if any(c["mismatch"] for c in cells) else "") + " |")
         out.append("")

@@ -116,3 +116,16 @@ def test_index_before_after_report_shows_its_json() -> None:
 
     rendered = report(json.loads((RESULTS / "index-before-after.json").read_text())).splitlines()
     assert not _in_order(rendered, (RESULTS / "index-before-after.md").read_text())
+
+
+def test_names_report_is_its_json_rendered() -> None:
+    """benchmarks/results/names.md (the grid after NAME_PRECISION) is exactly what its JSON renders to, name
+    error and unsure columns included."""
+    from benchmarks.quality import grid_markdown
+
+    data = json.loads((RESULTS / "names.json").read_text())
+    md = (RESULTS / "names.md").read_text()
+    assert grid_markdown(data) == md
+    assert "| name error | unsure |" in md
+    assert all("unsure share" in cell for world in data["worlds"].values() for regimes in world["cells"].values()
+               for sets in regimes.values() for cell in sets)

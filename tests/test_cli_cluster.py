@@ -27,7 +27,15 @@ def test_cluster_default_out_tsv_and_idempotent_rerun(run_cli, photo_folder: Pat
     assert len(rows) == 12 and all(len(r) == 6 for r in rows)
     # The tiny model is random: its words fit no group, so the groups are numbered, not named (issue 21).
     assert {r[1] for r in rows} == {"color"} and {r[3] for r in rows} == {"color-1", "color-2", "color-3"}
-    assert first.stderr.count("fit these photos poorly as a whole") == 1
+    # Issue 21: one warning that the words fit poorly as a whole, suggesting --words; the page shows each
+    # numbered group's nearest word.
+    mismatch = [line for line in first.stderr.splitlines() if "fit these photos poorly as a whole" in line]
+    assert len(mismatch) == 1 and "--words" in mismatch[0]
+    from proxysort.pagefiles import PAGE_NAME
+
+    html = (out / PAGE_NAME).read_text(encoding="utf-8")
+    assert html.count("so this group is numbered rather than named after a word that may be wrong; its nearest word "
+                      "is") == 3
     for path, _, _, name, score, dest in rows:
         assert Path(dest) == out / "color" / name / Path(path).name
         assert Path(dest).is_symlink() and Path(dest).read_bytes() == Path(path).read_bytes()

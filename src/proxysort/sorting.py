@@ -363,8 +363,8 @@ def sort(
             doubtful = [names[w.cluster] for w in weak if not by_user[w.cluster]]  # the user named the others
             if doubtful:
                 reporter.warning(
-                    f"{wl.concept}: the photos in {', '.join(doubtful)} match their word clearly worse than the other "
-                    "groups match theirs; a value may be missing from the word list."
+                    f"{wl.concept}: the names of {', '.join(doubtful)} are guesses: their words do not single out "
+                    "their photos (a value may be missing from the word list, or the model confuses two of its words)."
                 )
         labels = np.zeros(n, dtype=np.int64)
         labels[rows] = kept_labels

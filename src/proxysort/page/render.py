@@ -168,8 +168,8 @@ def why_named(group: "PageGroup", c: "PageConcept") -> str:
                 f"named after a word that may be wrong; its nearest word is “{best}”.")
     if group.name.endswith(WEAK_MARK):
         return (f"“{group.name.removesuffix(WEAK_MARK)}” is a guess: it does not single out this group's "
-                f"photos, or few of them prefer it (nearest word: “{best}”); a value may be missing from "
-                "the words.")
+                f"photos, few of them prefer it, or photos of other groups prefer it as much (nearest word: "
+                f"“{best}”); a value may be missing from the words, or the model confuses two of them.")
     if number.isdigit() and base.casefold() in {w.casefold() for w in c.words}:
         return (f"More groups than words: this group took its nearest word, \u201c{base}\u201d, with a number; "
                 "more candidate words would name it better.")

@@ -379,10 +379,10 @@ def word_share(
 #: value's photos took "dots", the dots photos were left with an untrained distractor, "checks", which most
 #: photos of both groups prefer), or the model confuses two values (the half-known miniworld's red and
 #: orange, blue and purple). Measured on the three miniworlds (photo sets 0-4, every attribute × word-list
-#: regime, groups the other rules left unflagged; the grid is benchmarks/results/names.md): wrongly
-#: named groups scored 0.45-0.75 (one 0.83: a half-blue half-purple group, where half its photos are under
-#: a wrong name whatever the word), truthfully named ones 0.84 and above (0.84-0.89: "striped" in the
-#: offline lexicon, which shares its photos with "plaid"). 0.8 sits in the gap, nearer the lies.
+#: regime, the groups the other rules left unflagged; the grid of sets 0-2 after it is
+#: benchmarks/results/names.md): wrongly named groups scored 0.45-0.75 (one 0.83: a half-blue half-purple
+#: group, where half its photos are under a wrong name whatever the word), truthfully named ones 0.84 and
+#: above (0.84-0.89: "striped" in the offline lexicon; 0.87-0.94: "medium"). 0.8 sits in the gap.
 NAME_PRECISION = 0.8
 
 

@@ -17,10 +17,14 @@ not depend on the weights' values. Paths (``learn`` is the only stage where they
 
 Stages, as ``proxysort cluster`` runs them after ``index``:
 
-* ``read``   – the vectors of N paths out of the SQLite store (what ``index`` does for an indexed folder);
+* ``read``   – which of N paths have a vector in the SQLite store, as ``index(load_vectors=False)`` hands
+  them to the sort: the vectors stay in the store (:class:`proxysort.rows.StoredRows`) and each pass
+  below that needs them reads them a block at a time; an old path reads them all when it learns;
 * ``learn``  – proxies for one concept (8 candidate words, k = 4 so DProxy prunes);
-* ``kmeans`` – k = 4 on the path's default feature (FAISS); ``names`` – centres and candidate names;
-* ``plan``   – the output tree planned (``--dry-run``); ``write`` – the symlink tree written.
+* ``kmeans`` – k = 4 on the path's default feature (FAISS); ``names`` – the groups named as
+  :func:`proxysort.sort` names them (:func:`proxysort.groups.name_groups`) and each photo's score;
+* ``plan``   – the output tree planned (``--dry-run``), then dropped; ``write`` – the symlink tree planned
+  under the folder's lock and written, as ``proxysort cluster`` writes it (:func:`proxysort.output.make_tree`).
 
 Reported per stage: wall seconds, CPU seconds of the process (on a shared machine CPU time is the stable
 figure: wall time there mostly measures the other tenants), and the process's peak RSS during the stage.
@@ -106,9 +110,10 @@ def _child(engine: str, n: int, threads: int, batch: int | None, device: str = "
     import scipy.optimize  # noqa: F401
 
     from proxysort.encoders import ModelSpec, load_clip
-    from proxysort.groups import centroid_scores, cluster_centres, kmeans, name_clusters, spherical_for
-    from proxysort.output import plan_tree, write_tree
+    from proxysort.groups import centroid_scores, kmeans, name_groups, spherical_for
+    from proxysort.output import make_tree, plan_tree
     from proxysort.proxy import Concept, learn_proxies
+    from proxysort.rows import StoredRows
     from proxysort.store import VectorStore
 
     rss = _PeakRSS()
@@ -156,9 +161,11 @@ def _child(engine: str, n: int, threads: int, batch: int | None, device: str = "
 
         def read():
             with VectorStore(store_file) as store:
-                found, matrix = store.matrix_for(paths)
-            assert len(found) == len(paths)
-            return matrix
+                rows = store.rows_for(paths)
+                found = [p for p in paths if p in rows and rows[p].has_vector]
+                dim = store.dim()
+            assert len(found) == len(paths) and dim is not None
+            return StoredRows(store_file, found, dim)
 
         X = stage("read", read)
         (res,) = stage("learn", lambda: learn_proxies(X, [concept], clip, config, k=K))
@@ -168,14 +175,15 @@ def _child(engine: str, n: int, threads: int, batch: int | None, device: str = "
         km = stage("kmeans", lambda: kmeans(feat, K, seed=0, spherical=spherical))
 
         def names():
-            centres = cluster_centres(res.prompts(), km.labels, K)
+            naming = name_groups(concept.name, X, km.labels, K, res.prompts(), res.word_features,
+                                 list(res.concept.words))
             centroid_scores(feat, km.labels, km.centroids)
-            return name_clusters(centres, res.word_features, list(res.concept.words))
+            return naming.names
 
         label_names = stage("names", names)
         groups = {"color": [(p, label_names[int(lab)]) for p, lab in zip(paths, km.labels)]}
-        plan = stage("plan", lambda: plan_tree(tmp_path / "out", groups, link="symlink", photo_roots=[photos]))
-        stage("write", lambda: write_tree(plan))
+        stage("plan", lambda: plan_tree(tmp_path / "out", groups, link="symlink", photo_roots=[photos]).files.clear())
+        stage("write", lambda: make_tree(tmp_path / "out", groups, link="symlink", photo_roots=[photos]).created)
         out["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
 

@@ -10,11 +10,14 @@ The automatic k lives in :mod:`proxysort.autok`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
 from proxysort.errors import UsageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from proxysort.rows import Matrix
 
 #: Restarts per run: k-means is sensitive to its start; the best objective of a few starts is stable.
 DEFAULT_N_INIT = 5
@@ -46,7 +49,7 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
 
 
 def count_distinct(features: np.ndarray, decimals: int = 6) -> int:
-    """Rows that differ after rounding: k-means cannot make more non-empty clusters than this."""
+    """Matrix that differ after rounding: k-means cannot make more non-empty clusters than this."""
     if len(features) == 0:
         return 0
     return len(np.unique(np.round(features, decimals), axis=0))
@@ -183,12 +186,33 @@ def _assign(x: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     return np.argmin(d2, axis=1).astype(np.int64)
 
 
-def cluster_centres(features: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
-    """Unit-normalised mean of each cluster's rows (k×d); used to name clusters in the prompt space."""
+def cluster_centres(features: "Matrix", labels: np.ndarray, k: int) -> np.ndarray:
+    """Unit-normalised mean of each cluster's rows (k×d); used to name clusters in the prompt space. The rows
+    are summed a block at a time in row order (the very sums of one pass), so lazy rows never become N×d."""
+    from proxysort.rows import blocks
+
     d = features.shape[1]
     centres = np.zeros((k, d), dtype=np.float64)
-    np.add.at(centres, labels, features.astype(np.float64))
+    start = 0
+    for block in blocks(features):
+        np.add.at(centres, labels[start : start + len(block)], np.asarray(block).astype(np.float64))
+        start += len(block)
     return _unit_rows(centres)
+
+
+def similarities(image_features: "Matrix", word_features: np.ndarray) -> np.ndarray:
+    """N×K cosines of the photos with the words' prompt features, computed a block of photos at a time: what
+    naming needs of the N×d image vectors, which therefore need not be in memory (:mod:`proxysort.rows`)."""
+    from proxysort.rows import blocks
+
+    t = _unit_rows(np.asarray(word_features, dtype=np.float32))
+    out = np.empty((len(image_features), len(t)), np.float32)
+    start = 0
+    for block in blocks(image_features):
+        x = _unit_rows(np.asarray(block, dtype=np.float32))
+        out[start : start + len(x)] = x @ t.T
+        start += len(x)
+    return out
 
 
 def name_clusters(
@@ -267,7 +291,7 @@ def _base_word(name: str, words: Sequence[str]) -> str:
 
 
 def weak_names(
-    image_features: np.ndarray,
+    image_features: "Matrix",
     labels: np.ndarray,
     names: Sequence[str],
     word_features: np.ndarray,
@@ -283,9 +307,11 @@ def weak_names(
     named after the nearest remaining word, but those photos are not especially close to it: their
     standardised similarity is low while the other groups' is high. Groups of one photo are never flagged.
     """
-    x = _unit_rows(np.asarray(image_features, dtype=np.float32))
-    t = _unit_rows(np.asarray(word_features, dtype=np.float32))
-    sims = x @ t.T
+    return _weak_names(similarities(image_features, word_features), labels, names, words, threshold)
+
+
+def _weak_names(sims: np.ndarray, labels: np.ndarray, names: Sequence[str], words: Sequence[str],
+                threshold: float) -> list[WeakName]:
     z = (sims - sims.mean(0)) / np.maximum(sims.std(0), 1e-6)
     index = {w: j for j, w in enumerate(words)}
     cols = [index.get(_base_word(n, words)) for n in names]
@@ -321,7 +347,7 @@ MISMATCH_SHARE = 0.5
 
 
 def word_fit(
-    image_features: np.ndarray, labels: np.ndarray, names: Sequence[str], word_features: np.ndarray,
+    image_features: "Matrix", labels: np.ndarray, names: Sequence[str], word_features: np.ndarray,
     words: Sequence[str],
 ) -> list[float]:
     """Per group, how well its word singles out its photos: Cohen's d of the photos' standardised similarity
@@ -331,9 +357,10 @@ def word_fit(
     the word tells its group apart at all: words of another kind of value ("standing" for a position) are
     about as near every photo, so each group's d is small even though some word is always nearest.
     """
-    x = _unit_rows(np.asarray(image_features, dtype=np.float32))
-    t = _unit_rows(np.asarray(word_features, dtype=np.float32))
-    sims = x @ t.T
+    return _word_fit(similarities(image_features, word_features), labels, names, words)
+
+
+def _word_fit(sims: np.ndarray, labels: np.ndarray, names: Sequence[str], words: Sequence[str]) -> list[float]:
     z = (sims - sims.mean(0)) / np.maximum(sims.std(0), 1e-6)
     index = {w: j for j, w in enumerate(words)}
     out = []
@@ -357,13 +384,15 @@ NAME_SHARE = 0.6
 
 
 def word_share(
-    image_features: np.ndarray, labels: np.ndarray, names: Sequence[str], word_features: np.ndarray,
+    image_features: "Matrix", labels: np.ndarray, names: Sequence[str], word_features: np.ndarray,
     words: Sequence[str],
 ) -> list[float]:
     """Per group, the share of its photos whose nearest candidate word is the group's word (nan: unknown name)."""
-    x = _unit_rows(np.asarray(image_features, dtype=np.float32))
-    t = _unit_rows(np.asarray(word_features, dtype=np.float32))
-    nearest = (x @ t.T).argmax(1)
+    return _word_share(similarities(image_features, word_features), labels, names, words)
+
+
+def _word_share(sims: np.ndarray, labels: np.ndarray, names: Sequence[str], words: Sequence[str]) -> list[float]:
+    nearest = sims.argmax(1)
     index = {w: j for j, w in enumerate(words)}
     out = []
     for c, name in enumerate(names):
@@ -387,7 +416,7 @@ NAME_PRECISION = 0.8
 
 
 def word_precision(
-    image_features: np.ndarray, labels: np.ndarray, names: Sequence[str], word_features: np.ndarray,
+    image_features: "Matrix", labels: np.ndarray, names: Sequence[str], word_features: np.ndarray,
     words: Sequence[str],
 ) -> list[float]:
     """Per group, the share of the photos whose nearest candidate word is the group's word that lie in a group
@@ -397,9 +426,11 @@ def word_precision(
     group: a word that most photos of two groups choose names neither of them truthfully. Groups that share a
     word on purpose (``red`` and ``red-2``, more groups than words) count as one.
     """
-    x = _unit_rows(np.asarray(image_features, dtype=np.float32))
-    t = _unit_rows(np.asarray(word_features, dtype=np.float32))
-    nearest = (x @ t.T).argmax(1)
+    return _word_precision(similarities(image_features, word_features), labels, names, words)
+
+
+def _word_precision(sims: np.ndarray, labels: np.ndarray, names: Sequence[str], words: Sequence[str]) -> list[float]:
+    nearest = sims.argmax(1)
     index = {w: j for j, w in enumerate(words)}
     word_of = np.array([index.get(_base_word(name, words), -1) for name in names], dtype=np.int64)
     photo_word = word_of[np.asarray(labels)]
@@ -430,10 +461,10 @@ class Naming:
 
 def name_groups(
     concept: str,
-    image_features: np.ndarray,
+    image_features: "Matrix",
     labels: np.ndarray,
     k: int,
-    naming_features: np.ndarray,
+    naming_features: "Matrix",
     word_features: np.ndarray,
     words: Sequence[str],
     *,
@@ -453,13 +484,14 @@ def name_groups(
     if anchors:
         return Naming(numbered_names(concept, sizes), [], [], None, False, True)
     nearest = name_clusters(cluster_centres(naming_features, labels, k), word_features, list(words))
-    fits = word_fit(image_features, labels, nearest, word_features, words)
+    sims = similarities(image_features, word_features)  # one pass over the photos for the three tests below
+    fits = _word_fit(sims, labels, nearest, words)
     known = [f for f in fits if not np.isnan(f)]
     fit = float(np.median(known)) if known else None
-    weak = weak_names(image_features, labels, nearest, word_features, list(words))
+    weak = _weak_names(sims, labels, nearest, list(words), WEAK_NAME_EFFECT)
     flagged = {w.cluster for w in weak}
-    shares = word_share(image_features, labels, nearest, word_features, words)
-    precisions = word_precision(image_features, labels, nearest, word_features, words)
+    shares = _word_share(sims, labels, nearest, words)
+    precisions = _word_precision(sims, labels, nearest, words)
     weak += [WeakName(c, _base_word(nearest[c], words), f, share, f)
              for c, (f, share, precision) in enumerate(zip(fits, shares, precisions))
              if (f < NAME_FIT or share < NAME_SHARE or precision < NAME_PRECISION) and c not in flagged]

@@ -30,6 +30,7 @@ from proxysort.errors import CacheError, InputError, StrictModeError, UsageError
 from proxysort.imageio import ImageLoadError, is_transient, load_image
 from proxysort.library import SKIPPED_COMPANIONS, Library, Selection, companion_counts, content_ids, gather, ordered
 from proxysort.progress import Reporter
+from proxysort.rows import StoredRows
 from proxysort.scan import NOT_UTF8, ScanEntry, check_root, is_utf8
 from proxysort.scanskips import SortedSkips, sort_out, store_key
 from proxysort.store import FailureRow, FileRow, VectorStore, content_hash, store_path
@@ -109,10 +110,12 @@ class IndexSummary:
 
 @dataclass
 class IndexedFolder:
-    """The index of one or more sources: ``vectors[i]`` is the unit-norm feature of ``paths[i]``."""
+    """The index of one or more sources: ``vectors[i]`` is the unit-norm feature of ``paths[i]``; kept in
+    the store and read a block at a time (:class:`proxysort.rows.StoredRows`) when :func:`index` was
+    asked not to load them, so that a sort of millions of photos never holds them all (issue 25)."""
 
     paths: list[Path]
-    vectors: "np.ndarray"
+    vectors: "np.ndarray | StoredRows"
     summary: IndexSummary
     failures: list[tuple[Path, str]]
     identity: str
@@ -213,6 +216,7 @@ def index(
     runner: "PipelineRunner | None" = None,
     check_found: Callable[[int], None] | None = None,
     thumbnails: bool = True,
+    load_vectors: bool = True,
 ) -> IndexedFolder:
     """Index ``source`` (a folder, a file, or a list of either) and return its paths and vectors.
 
@@ -238,6 +242,9 @@ def index(
     ``thumbnails`` makes the review page's thumbnails (:func:`proxysort.thumbs.keep_decoded`, in the cache
     folder the page reads) from the images decoded for the model, so the page never decodes those photos
     again; only the local runner does, and only from decodes at least the thumbnail's size.
+
+    ``load_vectors=False`` leaves the vectors in the store: ``vectors`` is then a
+    :class:`~proxysort.rows.StoredRows` that reads them a block at a time (:func:`proxysort.sort` asks so).
     """
     started = time.monotonic()
     reporter = reporter or Reporter()
@@ -288,9 +295,17 @@ def index(
         summary.failed = len(failures)
         failed_keys = {str(p) for p, _ in failures}
         wanted = sorted(k for k in entries if k not in failed_keys)
-        paths, matrix = store.matrix_for(wanted)  # one matrix, filled chunk by chunk: memory stays ~N x d floats
-        hashes = {k: row.hash for k, row in store.rows_for(paths).items()}
         dim = store.dim() or (lazy.loaded.embed_dim if lazy.loaded is not None else 0)
+        matrix: np.ndarray | StoredRows
+        if load_vectors:
+            paths, matrix = store.matrix_for(wanted)  # one matrix, filled chunk by chunk: memory stays ~N x d floats
+            hashes = {k: row.hash for k, row in store.rows_for(paths).items()}
+        else:
+            rows = store.rows_for(wanted)
+            paths = [k for k in wanted if k in rows and rows[k].has_vector]
+            hashes = {k: rows[k].hash for k in paths}
+            del rows
+            matrix = StoredRows(db, paths, dim)
         precision = store.precision()
 
     import numpy as np

@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import json
 import stat
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Iterator, Mapping
 
 from proxysort.errors import OutputError
 
@@ -55,9 +55,10 @@ class ManifestError(ValueError):
     """The manifest's content is not what proxysort writes (the message says what)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
-    """One file proxysort created, with what it must still look like for proxysort to remove it."""
+    """One file proxysort created, with what it must still look like for proxysort to remove it (slots: a
+    plan holds one per photo, and an instance dict would be most of its size)."""
 
     path: str  # relative to the output folder, POSIX separators
     source: str
@@ -79,7 +80,8 @@ class Entry:
         return replace(self, sha256=None) == replace(other, sha256=None)
 
     def to_json(self) -> dict[str, object]:
-        return {k: v for k, v in self.__dict__.items() if v is not None and v is not False}
+        values = ((f.name, getattr(self, f.name)) for f in fields(self))
+        return {k: v for k, v in values if v is not None and v is not False}
 
     @classmethod
     def from_json(cls, data: object) -> "Entry":
@@ -355,21 +357,34 @@ class Manifest:
         return next((c for c in self.concepts if c.dir == top), None)
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "tool": "proxysort",
-                "version": MANIFEST_VERSION,
-                **({} if self.complete else {"complete": False}),
-                "link": self.link,
-                "concepts": [c.to_json() for c in sorted(self.concepts, key=lambda c: c.dir)],
-                "dirs": sorted(set(self.dirs)),
-                "files": [e.to_json() for e in sorted(self.files, key=lambda e: e.path)],
-                "duplicates": [d.__dict__ for d in sorted(self.duplicates, key=lambda d: (d.concept, d.source))],
-                **({"page": self.page.to_json()} if self.page is not None else {}),
-            },
-            indent=1,
-            ensure_ascii=True,  # names may hold lone surrogates (undecodable bytes): escaped, read back exactly
-        )
+        return "".join(self.json_parts())
+
+    def json_parts(self) -> Iterator[str]:
+        """The manifest's JSON text in pieces, one per file entry: joined, exactly what one ``json.dumps`` of
+        the whole object with ``indent=1`` gives, but never a list of N dicts nor one string of every entry
+        at once (a tree of millions of photos is written a piece at a time; issue 25)."""
+
+        def dump(value: object) -> str:
+            # ensure_ascii: names may hold lone surrogates (undecodable bytes): escaped, read back exactly
+            return json.dumps(value, indent=1, ensure_ascii=True)
+
+        head = dump({
+            "tool": "proxysort",
+            "version": MANIFEST_VERSION,
+            **({} if self.complete else {"complete": False}),
+            "link": self.link,
+            "concepts": [c.to_json() for c in sorted(self.concepts, key=lambda c: c.dir)],
+            "dirs": sorted(set(self.dirs)),
+        })
+        tail = dump({
+            "duplicates": [d.__dict__ for d in sorted(self.duplicates, key=lambda d: (d.concept, d.source))],
+            **({"page": self.page.to_json()} if self.page is not None else {}),
+        })
+        yield head[: -len("\n}")] + ',\n "files": ['
+        files = sorted(self.files, key=lambda e: e.path)
+        for i, entry in enumerate(files):  # each entry as the whole dump nests it: two levels deeper
+            yield ("\n" if i == 0 else ",\n") + "\n".join("  " + line for line in dump(entry.to_json()).split("\n"))
+        yield ("\n ]" if files else "]") + ",\n" + tail[len("{\n"):]
 
 
 def is_manifest_text(value: str) -> bool:

@@ -24,7 +24,7 @@ import stat
 import time
 import uuid
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator
 
 if TYPE_CHECKING:  # pragma: no cover
     import hashlib
@@ -305,6 +305,30 @@ class OutDir:
         finally:
             os.close(fd)
 
+    def holds(self, rel: str, pieces: Iterable[bytes]) -> bool:
+        """Whether regular file ``rel`` (never a link or a FIFO) holds exactly the concatenation of ``pieces``,
+        compared a piece at a time (neither side is ever whole in memory); False when it is missing."""
+        parent, name = self.split(rel)
+        if parent is None:
+            return False
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=parent)
+        except FileNotFoundError:
+            return False
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError(errno.EINVAL, "not a regular file")
+            for piece in pieces:
+                at = 0
+                while at < len(piece):
+                    chunk = os.read(fd, min(len(piece) - at, 1 << 20))
+                    if not chunk or chunk != piece[at : at + len(chunk)]:
+                        return False
+                    at += len(chunk)
+            return os.read(fd, 1) == b""
+        finally:
+            os.close(fd)
+
     def unlink(self, rel: str) -> bool:
         """Remove file or link ``rel`` (never follows a link); False when it was already gone."""
         parent, name = self.split(rel)
@@ -373,14 +397,16 @@ class OutDir:
                 os.unlink(tmp, dir_fd=parent)
         return done
 
-    def write_atomic(self, name: str, text: str) -> None:
-        """Replace top-level file ``name`` atomically (temporary file + rename, both in the root)."""
+    def write_atomic(self, name: str, text: str | Iterable[str]) -> None:
+        """Replace top-level file ``name`` atomically (temporary file + rename, both in the root) with
+        ``text``, or the pieces of text it yields one after another."""
         assert self.root_fd is not None
         tmp = f"{PARTIAL_PREFIX}{uuid.uuid4().hex}.json"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=self.root_fd)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
+                for piece in [text] if isinstance(text, str) else text:
+                    fh.write(piece)
             os.rename(tmp, name, src_dir_fd=self.root_fd, dst_dir_fd=self.root_fd)
         except BaseException:
             with contextlib.suppress(OSError):

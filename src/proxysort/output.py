@@ -37,7 +37,7 @@ import re
 import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import Callable, Literal, Mapping, Sequence
+from typing import Any, Callable, Literal, Mapping, Sequence
 
 from proxysort.corrections import Gesture, adopt, apply, regroup
 from proxysort.corrections import late as made_since
@@ -64,7 +64,7 @@ from proxysort.progress import Reporter
 
 __all__ = [
     "LINK_MODES", "OUTPUT_MANIFEST", "Entry", "Manifest", "TreePlan", "WriteSummary",
-    "CleanSummary", "check_location", "check_output_folder", "clean_tree", "default_out", "plan_tree",
+    "CleanSummary", "check_location", "check_output_folder", "clean_tree", "default_out", "make_tree", "plan_tree",
     "read_manifest", "write_tree",
 ]
 
@@ -555,6 +555,28 @@ def plan_tree(
     ``--dry-run`` is this alone; :func:`write_tree` plans again under the folder's lock before it changes
     anything.
     """
+    out, inputs = _checked_inputs(out, groups, link=link, photo_roots=photo_roots, companions=companions,
+                                  content_ids=content_ids, keep_duplicates=keep_duplicates, runs=runs,
+                                  keep_folders=keep_folders, memories=memories, basis=basis)
+    with OutDir.open(out) as od:
+        return _plan(od, inputs)
+
+
+def _checked_inputs(
+    out: Path,
+    groups: Mapping[str, Sequence[tuple[str, str]]],
+    *,
+    link: str = "symlink",
+    photo_roots: Sequence[Path] = (),
+    companions: Mapping[str, Sequence[str]] | None = None,
+    content_ids: Mapping[str, str] | None = None,
+    keep_duplicates: bool = False,
+    runs: Mapping[str, ConceptRun] | None = None,
+    keep_folders: bool = False,
+    memories: Mapping[str, Memory] | None = None,
+    basis: Sequence[Gesture] = (),
+) -> tuple[Path, TreeInputs]:
+    """The absolute output folder and what :func:`plan_tree` was asked, after every check that needs no plan."""
     if link not in LINK_MODES:
         raise UsageError(f"`link` must be one of {', '.join(LINK_MODES)} (got {link!r}).")
     for concept in groups:  # kept as given in the manifest, which must read back what it was written with
@@ -577,8 +599,7 @@ def plan_tree(
     check_location(out, inputs.photo_roots)
     if os.path.lexists(out) and not os.path.isdir(out):
         raise OutputError(f"{out} exists and is not a folder; choose another `out`.")
-    with OutDir.open(out) as od:
-        return _plan(od, inputs)
+    return out, inputs
 
 
 def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None) -> TreePlan:
@@ -642,6 +663,7 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
         return path in refused
 
     present = {s: st for s, st in stats.items() if st is not None and not leaks(s)}
+    del stats, wanted  # one map of the photos at a time: a tree of millions is held once (issue 25)
     orphans = [replace(e, orphan=True) for e in ours_on_disk
                if late.get(e.path) == "orphan" or _is_last_copy(od, e, present, thorough=False)]
     orphan_paths = {e.path for e in orphans}
@@ -755,7 +777,9 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
         out, inputs.link, files, dirs, keep, remove, foreign, old if old.concepts or old.files else None, dest,
         concept_dirs, inputs=inputs, carried=carried, carried_dirs=carried_dirs, concepts=concepts,
         orphans=orphans, vanished=vanished, duplicates=duplicates, refused=sorted(refused.items()),
-        source_ids={s: (st.st_dev, st.st_ino) for s, st in [*present.items(), *companion_stats.items()] if st is not None},
+        # A symlink is made of no file's bytes: only a copy or hard link is checked against its source's identity.
+        source_ids={} if inputs.link == "symlink" else
+        {s: (st.st_dev, st.st_ino) for s, st in [*present.items(), *companion_stats.items()] if st is not None},
     )
 
 
@@ -801,11 +825,35 @@ def write_tree(
     ``after`` runs in the same locked section once the tree and its manifest are written, on the same
     descriptors: the review page is written there, so it always describes the tree beside it.
     """
-    reporter = reporter or Reporter()
     inputs = plan.inputs or TreeInputs(groups={}, link=plan.link)
-    with _open_for_writing(plan.out, inputs.photo_roots, list(plan.concept_dirs.values())) as od:
+    return _write(plan.out, inputs, list(plan.concept_dirs.values()), None if plan.inputs is not None else plan,
+                  reporter or Reporter(), lock_timeout, after)
+
+
+def make_tree(
+    out: Path,
+    groups: Mapping[str, Sequence[tuple[str, str]]],
+    *,
+    reporter: Reporter | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    after: "Callable[[OutDir, WriteSummary], None] | None" = None,
+    **options: Any,
+) -> WriteSummary:
+    """:func:`plan_tree` (``options`` are its keyword arguments) and :func:`write_tree` in one, planned once,
+    under the folder's lock: no plan is made beforehand to be made again there, so the rows of a tree of
+    millions of photos are held once, not twice (issue 25). The summary's ``plan`` is the one carried out."""
+    out, inputs = _checked_inputs(out, groups, **options)
+    return _write(out, inputs, [], None, reporter or Reporter(), lock_timeout, after)
+
+
+def _write(
+    out: Path, inputs: TreeInputs, concept_dirs: list[str], planned: TreePlan | None, reporter: Reporter,
+    lock_timeout: float, after: "Callable[[OutDir, WriteSummary], None] | None",
+) -> WriteSummary:
+    """Plan ``inputs`` under the lock (or carry out ``planned``, a plan made without inputs) and write it."""
+    with _open_for_writing(out, inputs.photo_roots, concept_dirs) as od:
         with od.lock(lock_timeout, reporter.warning):
-            fresh = _plan(od, inputs) if plan.inputs is not None else plan
+            fresh = planned if planned is not None else _plan(od, inputs)
             summary = _execute(od, fresh, reporter)
             if after is not None:
                 after(od, summary)
@@ -967,15 +1015,16 @@ def save_manifest(od: OutDir, manifest: Manifest) -> None:
 
 
 def _save(od: OutDir, manifest: Manifest) -> None:
-    """Atomic replace: a reader (or a crash) sees the old or the new manifest, never half of one."""
-    text = manifest.to_json()
+    """Atomic replace: a reader (or a crash) sees the old or the new manifest, never half of one. Compared and
+    written a piece at a time (:meth:`Manifest.json_parts`): a manifest of millions of files is never one
+    string in memory, nor the old one read whole."""
     try:
-        if od.read_bytes(OUTPUT_MANIFEST, len(text.encode()) + 1) == text.encode("utf-8"):
+        if od.holds(OUTPUT_MANIFEST, (part.encode("utf-8") for part in manifest.json_parts())):
             return  # unchanged: a repeated run leaves the folder exactly as it was
     except OSError:
         pass
     try:
-        od.write_atomic(OUTPUT_MANIFEST, text)
+        od.write_atomic(OUTPUT_MANIFEST, manifest.json_parts())
     except OSError as exc:
         raise OutputError(f"Cannot write the manifest in {od.path}: {exc.strerror or exc}.") from exc
 

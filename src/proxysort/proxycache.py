@@ -53,6 +53,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from proxysort.indexer import LazyModel
     from proxysort.learn.core import Concept, ProxyConfig, ProxyResult
     from proxysort.methods.dproxy import Node, Route
+    from proxysort.rows import Matrix
     from proxysort.store import VectorStore
 
 #: The version of the tables below; a store whose cache has another one this proxysort cannot read.
@@ -290,7 +291,7 @@ class _StoredNodes:
 
 
 def learn_cached(
-    image_features: "np.ndarray",
+    image_features: "Matrix",
     concepts: Sequence["Concept"],
     clip: "ClipModel | LazyModel",
     config: "ProxyConfig | None",
@@ -413,7 +414,7 @@ def learn_cached(
 
 
 def _from_words(
-    image_features: "np.ndarray", concepts: Sequence["Concept"], clip: "ClipModel | LazyModel",
+    image_features: "Matrix", concepts: Sequence["Concept"], clip: "ClipModel | LazyModel",
     config: "ProxyConfig | None", reporter: Reporter | None, store_file: Path, k: int | None,
 ) -> list["ProxyResult"] | None:
     """The results of a method declared with :attr:`Method.from_words`, from the words' text features and

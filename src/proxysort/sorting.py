@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from proxysort.encoders import ClipModel, ModelSpec
 from proxysort.env import Environment
@@ -216,8 +216,9 @@ def sort(
     from proxysort.groups import centroid_scores, constrained_kmeans, kmeans, name_groups, spherical_for
     from proxysort.indexer import LazyModel, index
     from proxysort.learn.core import Concept, ProxyConfig
-    from proxysort.learn.registry import settled
+    from proxysort.learn.registry import method_for, settled
     from proxysort.proxycache import learn_cached
+    from proxysort.rows import subset
     from proxysort.stable import (
         changed_settings,
         distances,
@@ -253,9 +254,11 @@ def sort(
                 check_k(b.k, found)
 
     # The index loads the model only if some photo needs embedding; learning needs it in any case.
+    # The vectors stay in the store: the default method scores them a block at a time (issue 25: a sort's
+    # memory does not grow by N×d floats); a method that learns every photo at once reads them all below.
     indexed = index(source, model=model if isinstance(model, ClipModel) else spec, cache_dir=cache_dir,
                     exclude=exclude, include_hidden=include_hidden, strict=strict, reporter=reporter, env=env,
-                    check_found=check_found)
+                    check_found=check_found, load_vectors=False)
     # The model as far as it is loaded: the learning loads it only if something must be embedded or learned
     # (a re-run whose words' text features are cached never imports torch).
     clip = model if isinstance(model, ClipModel) else indexed.clip
@@ -273,8 +276,8 @@ def sort(
     ks = {b.k for b in concepts}
     one_k = ks.pop() if len(ks) == 1 else None  # one k for every concept: methods that prune words stop at k
     store = indexed.store if proxy_cache else None
-    results = learn_cached(indexed.vectors, proxy_concepts, clip or lazy, config, reporter, store, learner=learner,
-                           k=one_k)
+    vectors = indexed.vectors if method_for(config).from_words is not None else np.asarray(indexed.vectors)
+    results = learn_cached(vectors, proxy_concepts, clip or lazy, config, reporter, store, learner=learner, k=one_k)
     clip = lazy.loaded
 
     previous: Manifest | None = None
@@ -338,8 +341,10 @@ def sort(
             km = kmeans(xk, k, seed=seed, spherical=spherical)
             # Anchors are random words, not values: never a folder name (person-1 … person-k); nor are words
             # that fit the photos poorly as a whole (groups.name_groups).
-            naming = name_groups(wl.concept, indexed.vectors[rows], km.labels, k, res.prompts()[rows],
-                                 res.word_features, list(res.concept.words), anchors=wl.source == "anchors")
+            every = bool(rows.all())
+            naming = name_groups(wl.concept, vectors if every else subset(vectors, rows), km.labels, k,
+                                 res.prompts() if every else subset(res.prompts(), rows), res.word_features,
+                                 list(res.concept.words), anchors=wl.source == "anchors")
             names, weak = list(naming.names), naming.weak
             if naming.mismatch:
                 reporter.warning(
@@ -412,7 +417,9 @@ def write_folders(
     :func:`page_run` of ``result``) makes the thumbnails first, then writes the review page in the same
     locked section as the tree.
     """
-    from proxysort.output import plan_tree, write_tree
+    import os
+
+    from proxysort.output import check_output_folder, make_tree, plan_tree
 
     groups = {c.concept: [(p, name) for p, name in zip(map(str, result.paths), c.image_names()) if p not in c.left_out]
               for c in result.concepts}
@@ -421,15 +428,19 @@ def write_folders(
     companions = {str(k): [str(c) for c in v] for k, v in index.companions.items()}
     ids = list(index.content_ids)
     content_ids = dict(zip(map(str, result.paths), ids)) if len(ids) == len(result.paths) else {}
-    plan = plan_tree(Path(out).expanduser(), groups, link=link, photo_roots=result.roots, companions=companions,
-                     content_ids=content_ids, keep_duplicates=keep_duplicates, runs=run_records(result),
-                     keep_folders=keep_folders, memories=memories, basis=result.gestures)
+    where = Path(os.path.abspath(Path(out).expanduser()))
+    options: dict[str, Any] = dict(link=link, photo_roots=result.roots, companions=companions, content_ids=content_ids,
+                   keep_duplicates=keep_duplicates, runs=run_records(result), keep_folders=keep_folders,
+                   memories=memories, basis=result.gestures)
     if dry_run:
-        return plan, None
+        return plan_tree(where, groups, **options), None
     if page is not None:
-        page.prepare(plan.out)
-    summary = write_tree(plan, reporter, after=page)
-    return summary.plan or plan, summary
+        check_output_folder(where, result.roots)  # refused before the thumbnails are made, not after
+        page.prepare(where)
+    # Planned once, under the folder's lock (a plan made here first would be made again there: twice the rows).
+    summary = make_tree(where, groups, reporter=reporter, after=page, **options)
+    assert summary.plan is not None  # make_tree always plans
+    return summary.plan, summary
 
 
 def page_run(result: SortResult) -> "PageRun":
@@ -443,7 +454,7 @@ def page_run(result: SortResult) -> "PageRun":
 
     concepts = []
     for c in result.concepts:
-        centres = cluster_centres(np.asarray(c.proxy.prompts()), np.asarray(c.labels), c.k)
+        centres = cluster_centres(c.proxy.prompts(), np.asarray(c.labels), c.k)
         wf = np.asarray(c.proxy.word_features, dtype=np.float64)
         wf = wf / np.maximum(np.linalg.norm(wf, axis=1, keepdims=True), 1e-12)
         word_scores = centres @ wf.T if len(wf) else np.zeros((c.k, 0))

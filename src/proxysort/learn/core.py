@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
     from proxysort.learn.options import Options
+    from proxysort.rows import Matrix, PickedRows
 
 #: The method used unless told otherwise (the registry refuses to load if it names no registered method).
 #: No learning: k-means on CLIP's zero-shot scores over every candidate word (feature ``scoremix``). Chosen
@@ -123,13 +124,22 @@ class ProxyResult:
     epochs_run: int = 0
     #: The feature :meth:`feature` gives unless told otherwise: the method's own default.
     default_feature: str = "scoremix"
+    #: Each photo's prompt feature without its N×d matrix, where the method knows it as rows of a small
+    #: table (zeroshot: its nearest word's); None: the ``prompt`` feature, or the zero-shot words'.
+    prompt_rows: "PickedRows | None" = None
 
-    def prompts(self) -> "np.ndarray":
+    def prompts(self) -> "Matrix":
         """Each photo's prompt feature, what groups are named from: the learned one where every photo was
-        learned, else the filled-in prompt of the photo's zero-shot word (DProxy learned on a sample)."""
+        learned, else the filled-in prompt of the photo's zero-shot word (DProxy learned on a sample). Matrix
+        that are a word's feature are picked lazily (:class:`proxysort.rows.PickedRows`): ``np.asarray``
+        makes the matrix; :func:`proxysort.groups.cluster_centres` walks it a block at a time."""
+        from proxysort.rows import PickedRows
+
+        if self.prompt_rows is not None:
+            return self.prompt_rows
         if "prompt" in self.features:
             return self.features["prompt"]
-        return self.word_features[self.zero_shot.argmax(axis=1)]
+        return PickedRows(self.word_features, self.zero_shot.argmax(axis=1))
 
     def feature(self, name: str | None = None) -> "np.ndarray":
         """The named feature (``None`` → the method's default feature), float32 N×?."""
@@ -148,11 +158,14 @@ def result(
     zero_shot: "np.ndarray | torch.Tensor",
     history: Sequence[float],
     default_feature: str,
+    *,
+    prompts: "PickedRows | None" = None,
 ) -> ProxyResult:
     """The one way a :class:`ProxyResult` is made: tensors become float32 numpy rows, and the epochs run
-    are the length of the loss history (one entry per epoch learned)."""
+    are the length of the loss history (one entry per epoch learned); ``prompts`` is
+    :attr:`ProxyResult.prompt_rows`."""
     return ProxyResult(concept, features, _numpy(word_features), _numpy(zero_shot), list(history), len(history),
-                       default_feature)
+                       default_feature, prompts)
 
 
 def _numpy(a: "np.ndarray | torch.Tensor") -> "np.ndarray":
@@ -174,7 +187,7 @@ def photo_keys(vectors: "np.ndarray") -> list[str]:
 
 
 def unit(a: "torch.Tensor") -> "torch.Tensor":
-    """Rows scaled to unit length (the one normalisation every learner applies to its input)."""
+    """Matrix scaled to unit length (the one normalisation every learner applies to its input)."""
     import torch
 
     return torch.nn.functional.normalize(a, dim=-1)

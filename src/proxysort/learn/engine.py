@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from proxysort.encoders import ClipModel
     from proxysort.learn.core import Concept, ProxyConfig
     from proxysort.learn.method import Run
+    from proxysort.rows import Matrix
     from proxysort.textpath import PromptEncoder
 
 _MAX_LOGIT_SCALE = 100.0
@@ -79,7 +80,7 @@ def device(config: "ProxyConfig", clip: "ClipModel") -> "torch.device":
     return clip.device
 
 
-def check_inputs(image_features: "np.ndarray", concepts: Sequence["Concept"], clip: "ClipModel | None") -> None:
+def check_inputs(image_features: "Matrix", concepts: Sequence["Concept"], clip: "ClipModel | None") -> None:
     """Refuse inputs no method can learn from; ``clip`` None (a method learning from stored word features)
     skips the check of the vectors' width against the model's, which the stored features' width replaces."""
     if not concepts:
@@ -96,7 +97,7 @@ def check_inputs(image_features: "np.ndarray", concepts: Sequence["Concept"], cl
         )
 
 
-def images(image_features: "np.ndarray", where: "torch.device") -> "torch.Tensor":
+def images(image_features: "Matrix", where: "torch.device") -> "torch.Tensor":
     """The photos as unit float32 rows on ``where`` (what every learner sees)."""
     import numpy as np
     import torch

@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from proxysort.encoders import ClipModel
     from proxysort.learn.core import Concept, ProxyConfig, ProxyResult
     from proxysort.progress import Reporter
+    from proxysort.rows import Matrix
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class Run:
 
 
 class Learn(Protocol):
-    def __call__(self, image_features: "np.ndarray", concepts: Sequence["Concept"], clip: "ClipModel",
+    def __call__(self, image_features: "Matrix", concepts: Sequence["Concept"], clip: "ClipModel",
                  run: Run) -> list["ProxyResult"]: ...
 
 
@@ -84,15 +85,16 @@ class LearnStored(Protocol):
     """Learn through a store of the method's own intermediate steps (DProxy's word-choice nodes), which
     ``nodes_for(concept, digest)`` opens per concept and set of photos; None when the options learn none."""
 
-    def __call__(self, image_features: "np.ndarray", concepts: Sequence["Concept"], clip: "ClipModel", run: Run,
+    def __call__(self, image_features: "Matrix", concepts: Sequence["Concept"], clip: "ClipModel", run: Run,
                  nodes_for: Callable[["Concept", str], Any]) -> list["ProxyResult"] | None: ...
 
 
 class FromWords(Protocol):
     """Learn from the candidate prompts' unit text features alone (NumPy, no model): ``words[c]`` (K×D
-    float32) are concept ``c``'s filled-in prompts, ``scale`` CLIP's logit scale, ``images`` unit rows."""
+    float32) are concept ``c``'s filled-in prompts, ``scale`` CLIP's logit scale, ``images`` unit rows, in
+    memory or read a block at a time (:mod:`proxysort.rows`)."""
 
-    def __call__(self, images: "np.ndarray", concepts: Sequence["Concept"], words: Sequence["np.ndarray"],
+    def __call__(self, images: "Matrix", concepts: Sequence["Concept"], words: Sequence["np.ndarray"],
                  scale: float, run: Run) -> list["ProxyResult"]: ...
 
 

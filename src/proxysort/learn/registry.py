@@ -19,9 +19,9 @@ from proxysort.methods import basic, dproxy, multimap, multisub
 from proxysort.progress import Reporter
 
 if TYPE_CHECKING:  # pragma: no cover
-    import numpy as np
 
     from proxysort.encoders import ClipModel
+    from proxysort.rows import Matrix
 
 #: Every method, by name, in the order ``--method`` lists them: one line per method.
 METHODS: dict[str, Method] = {m.name: m for m in (
@@ -89,7 +89,7 @@ def run_for(
 
 
 def learn_proxies(
-    image_features: "np.ndarray",
+    image_features: "Matrix",
     concepts: Sequence[Concept],
     clip: "ClipModel",
     config: ProxyConfig | None = None,

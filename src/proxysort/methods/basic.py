@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from proxysort.encoders import ClipModel
     from proxysort.learn.core import Concept, ProxyConfig
+    from proxysort.rows import Matrix
 
 #: What the basic modes give besides their own rows: the zero-shot view over the candidate prompts.
 _SCORES = ("scores", "probs", "scoremix")
@@ -50,8 +51,8 @@ class FeatureSet(Mapping):
     def __init__(
         self,
         mode: str,
-        images: "np.ndarray",
-        prompt: "np.ndarray",
+        images: "Matrix",
+        prompt: "Matrix",
         *,
         logits: "np.ndarray | None" = None,
         proxy: "np.ndarray | None" = None,
@@ -89,7 +90,7 @@ class FeatureSet(Mapping):
         if name not in self._names:
             raise KeyError(name)
         if name == "prompt":
-            return self.prompt
+            return np.asarray(self.prompt, dtype=np.float32)
         if name in self.zero_shot:
             return self.zero_shot[name]
         if name == "weights":
@@ -100,10 +101,11 @@ class FeatureSet(Mapping):
         if name == "proxy":
             return self.proxy_rows if self.proxy_rows is not None else self["weights"] @ self.candidates
         if name == "concat":
-            first = _unit_np(self["proxy"]) if self.mode in ("subspace", "free") else self.prompt
-            return (np.concatenate([first, self.images], axis=1) / np.float32(math.sqrt(2.0))).astype(np.float32)
+            first = _unit_np(self["proxy"]) if self.mode in ("subspace", "free") else self["prompt"]
+            images = np.asarray(self.images, dtype=np.float32)
+            return (np.concatenate([first, images], axis=1) / np.float32(math.sqrt(2.0))).astype(np.float32)
         fw = np.float32(self.fuse_weight)
-        return _unit_np(fw * self.prompt + (np.float32(1.0) - fw) * self.images)
+        return _unit_np(fw * self["prompt"] + (np.float32(1.0) - fw) * np.asarray(self.images, dtype=np.float32))
 
 
 def _unit_np(a: "np.ndarray") -> "np.ndarray":
@@ -233,7 +235,7 @@ def _features(lp: _Params, mode: str, X: "torch.Tensor", batches: list[slice], c
     )
 
 
-def _learn(image_features: "np.ndarray", concepts: Sequence["Concept"], clip: "ClipModel", run: Run) -> list[ProxyResult]:
+def _learn(image_features: "Matrix", concepts: Sequence["Concept"], clip: "ClipModel", run: Run) -> list[ProxyResult]:
     """Learn one proxy per image and concept. Deterministic for a given input, config and device: parameters
     start from the zero-shot scores, batches are fixed slices."""
     config = run.config
@@ -287,7 +289,7 @@ def _from_rows(concept: "Concept", clip: "ClipModel", images: "np.ndarray", prom
     return result(concept, features, T, Z, history, _METHODS[mode].default_feature)
 
 
-def _zeroshot_from_words(images: "np.ndarray", concepts: Sequence["Concept"], words: Sequence["np.ndarray"],
+def _zeroshot_from_words(images: "Matrix", concepts: Sequence["Concept"], words: Sequence["np.ndarray"],
                          scale: float, run: Run) -> list[ProxyResult]:
     """Zeroshot from the filled-in prompts' stored text features, in NumPy: what :func:`_learn` computes in
     torch for this mode (each photo's nearest prompt, the scaled cosines, the zero-shot view), without the
@@ -295,22 +297,31 @@ def _zeroshot_from_words(images: "np.ndarray", concepts: Sequence["Concept"], wo
     import numpy as np
 
     from proxysort.learn import textonly
+    from proxysort.rows import PickedRows, UnitRows, blocks
 
-    X = textonly.unit_rows(images)
+    # Photos in the store (rows.StoredRows) are scored a block at a time, in one pass for every concept: what
+    # is kept per photo is K cosines and the index of its nearest prompt, never its N×d vector or prompt.
+    X: np.ndarray | UnitRows = textonly.unit_rows(images) if isinstance(images, np.ndarray) else UnitRows(images)
+    tables = [np.asarray(T, dtype=np.float32) for T in words]
+    scores = [np.empty((len(X), len(T)), np.float32) for T in tables]
+    start = 0
+    for block in blocks(X):
+        for T, Z in zip(tables, scores):
+            Z[start : start + len(block)] = block @ T.T
+        start += len(block)
     out = []
-    for concept, T in zip(concepts, words):
-        T = np.asarray(T, dtype=np.float32)
-        Z = X @ T.T
-        features = FeatureSet("zeroshot", X, T[Z.argmax(axis=1)], logits=(np.float32(scale) * Z).astype(np.float32),
+    for concept, T, Z in zip(concepts, tables, scores):
+        prompts = PickedRows(T, Z.argmax(axis=1))
+        features = FeatureSet("zeroshot", X, prompts, logits=(np.float32(scale) * Z).astype(np.float32),
                               fuse_weight=run.config.fuse_weight, zero_shot=textonly.zero_shot_features(Z, scale))
-        out.append(result(concept, features, T, Z, [], ZEROSHOT.default_feature))
+        out.append(result(concept, features, T, Z, [], ZEROSHOT.default_feature, prompts=prompts))
     return out
 
 
 def _take(res: ProxyResult) -> tuple["np.ndarray", "np.ndarray | None"]:
     """The rows the proxy cache keeps of a result: unit prompt features and the learned parameters."""
     assert isinstance(res.features, FeatureSet)  # what _learn gives
-    return res.features.prompt, res.features.learned
+    return res.features["prompt"], res.features.learned
 
 
 _ROWS = Rows(_take, _from_rows)

@@ -69,6 +69,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from proxysort.encoders import ClipModel
     from proxysort.progress import Reporter
+    from proxysort.rows import Matrix
 
 PRUNINGS = 4  # the list may be halved after each quarter of the epochs but the last
 #: Epochs unless told otherwise, on every device: a GPU gives the CPU's word choice, faster (the pruning
@@ -445,11 +446,14 @@ def _survivors(pb: engine.Problem, kept: list[int]) -> Concept:
     return Concept(c.name, words, noun=c.noun, template=c.template) if len(words) >= 2 else c
 
 
-def learn(image_features: "np.ndarray", concepts: Sequence[Concept], clip: "ClipModel", run: Run) -> list[ProxyResult]:
+def learn(image_features: "Matrix", concepts: Sequence[Concept], clip: "ClipModel", run: Run) -> list[ProxyResult]:
     """DProxy's result per concept: with a ``sample`` (the default), the zero-shot features over the words
     learned on the sample; with ``sample`` 0, every photo's learned proxy and every feature."""
     import numpy as np
 
+    from proxysort.rows import whole
+
+    image_features = whole(image_features)
     if sample_size(run.options):
         return _choose_and_score(image_features, concepts, clip, run, lambda concept, digest: _MemoryNodes())
     k, epochs = run.k, run.epochs
@@ -473,12 +477,15 @@ def learn(image_features: "np.ndarray", concepts: Sequence[Concept], clip: "Clip
 
 
 def learn_stored(
-    image_features: "np.ndarray", concepts: Sequence[Concept], clip: "ClipModel", run: Run,
+    image_features: "Matrix", concepts: Sequence[Concept], clip: "ClipModel", run: Run,
     nodes_for: "Callable[[Concept, str], Nodes]",
 ) -> list[ProxyResult] | None:
     """DProxy with a sample: the word choices through the nodes ``nodes_for(concept, digest)`` keeps (the
     digest names the sampled photos' vectors), then every photo's zero-shot features. None when ``sample``
     is 0: every photo's proxy is then learned, and nothing is kept between runs."""
+    from proxysort.rows import whole
+
+    image_features = whole(image_features)
     if not sample_size(run.options):
         return None
     return _choose_and_score(image_features, concepts, clip, run, nodes_for)

@@ -29,11 +29,11 @@ from proxysort.learn.method import Epochs, Method, Run
 from proxysort.learn.options import Options, option
 
 if TYPE_CHECKING:  # pragma: no cover
-    import numpy as np
     import torch
 
     from proxysort.encoders import ClipModel
     from proxysort.learn.core import Concept
+    from proxysort.rows import Matrix
 
 #: Aspects a photo collection is commonly sorted by; those that are not being sorted act as negatives.
 NEGATIVES = ("color", "shape", "size", "material", "background", "style", "species", "place", "pose", "pattern")
@@ -44,7 +44,7 @@ class MultiMapOptions(Options):
     gamma: float = option(0.1, "weight of the pull toward the concept word's token", minimum=0)
 
 
-def learn(image_features: "np.ndarray", concepts: Sequence["Concept"], clip: "ClipModel", run: Run) -> list[ProxyResult]:
+def learn(image_features: "Matrix", concepts: Sequence["Concept"], clip: "ClipModel", run: Run) -> list[ProxyResult]:
     import torch
 
     config, gamma = run.config, run.options.gamma

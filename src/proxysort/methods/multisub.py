@@ -39,11 +39,11 @@ from proxysort.learn.method import Epochs, Method, Run
 from proxysort.learn.options import Options, option
 
 if TYPE_CHECKING:  # pragma: no cover
-    import numpy as np
     import torch
 
     from proxysort.encoders import ClipModel
     from proxysort.learn.core import Concept
+    from proxysort.rows import Matrix
 
 ROUNDS = 3
 
@@ -73,7 +73,7 @@ def _phase_two_loss(f: "torch.Tensor", labels: "torch.Tensor", k: int, margin: f
     return intra + f.shape[0] * inter
 
 
-def learn(image_features: "np.ndarray", concepts: Sequence["Concept"], clip: "ClipModel", run: Run) -> list[ProxyResult]:
+def learn(image_features: "Matrix", concepts: Sequence["Concept"], clip: "ClipModel", run: Run) -> list[ProxyResult]:
     import torch
 
     config, opts = run.config, run.options

@@ -187,12 +187,12 @@ def evaluate_list(clip, x, truth, concept, words, noun, args, timings) -> tuple[
 
 def product_auto_k(res, feature: str, n_words: int, *, anchors: bool, seed: int = 0):
     """The product's automatic k (:func:`proxysort.autok.choose`) for one learned result, as sorting.py
-    calls it: CLIP's probabilities over the words count only where the words are values, not anchors."""
+    calls it (``anchors``: the words are random anchors, not values)."""
     from proxysort.autok import choose
     from proxysort.groups import spherical_for
 
-    probs = None if anchors else res.features.get("probs")
-    return choose(res.feature(feature), n_words, seed=seed, spherical=spherical_for(feature), probs=probs)
+    return choose(res.feature(feature), n_words, seed=seed, spherical=spherical_for(feature),
+                  probs=res.features.get("probs"), anchors=anchors)
 
 
 def _overrides(args) -> dict:

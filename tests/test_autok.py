@@ -85,13 +85,30 @@ def test_silhouette_finds_values_that_share_a_word() -> None:
     assert "silhouette" in auto.evidence() and "the photos use 3 of the words" in auto.evidence()
 
 
-def test_agreeing_signals_are_sure_and_flat_words_are_ignored() -> None:
+def test_agreeing_signals_are_sure() -> None:
     x = _blobs([0, 1, 2])
     sure = choose(x, 5, probs=_probs(np.repeat([0, 1, 2], 40), 5))
-    assert (sure.k, sure.close, sure.words) == (3, (), 3)
-    # The same photos where the model cannot tell the words apart: only the silhouette speaks.
-    flat = choose(x, 5, probs=_probs(np.repeat([0, 1, 2, 3, 4], 24), 5, sharpness=0.0))
-    assert (flat.k, flat.close, flat.words) == (3, (), None)
+    assert (sure.k, sure.close, sure.words, sure.unknown) == (3, (), 3, False)
+
+
+def test_words_that_say_nothing_leave_k_a_guess() -> None:
+    """Two pairs of nearby groups: 2 has the best silhouette, 3 and 4 trail it by 0.02-0.1. With a sharp
+    softmax that agrees, or no word signal at all, 2 is sure; where the model cannot tell the words apart or
+    the words are anchors, the structure may be another attribute's, so 3 and 4 are named too."""
+    c = np.zeros((4, 16))
+    c[[0, 1], 0] = c[[2, 3], 1] = 1.0
+    c[1, 2] = c[3, 3] = 0.6
+    rng = np.random.default_rng(0)
+    x = np.concatenate([ci + 0.05 * rng.standard_normal((40, 16)) for ci in c]).astype(np.float32)
+    scores = silhouettes(x, 6)
+    assert best_k(scores) == 2 and close_ks(scores, 2) == [] and close_ks(scores, 2, 0.1) == [3, 4]
+    pairs = np.repeat([0, 1], 80)
+    assert choose(x, 6).close == () and choose(x, 6, probs=_probs(pairs, 6)).close == ()
+    flat = choose(x, 6, probs=_probs(pairs, 6, sharpness=0.0))
+    anchors = choose(x, 6, probs=_probs(pairs, 6), anchors=True)
+    for auto in (flat, anchors):
+        assert (auto.k, auto.close, auto.words, auto.unknown) == (2, (3, 4), None, True)
+        assert "k is a guess" in auto.evidence()
 
 
 def test_weak_structure_names_the_k_near_the_best() -> None:

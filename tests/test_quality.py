@@ -263,9 +263,10 @@ def test_dproxy_pruning_keeps_every_value_the_photos_use(fidelity_world):
 
 #: Automatic k: per world, at most this many attributes whose true k is neither chosen nor named among the
 #: close k. The worst photo set measured (benchmarks/results/auto-k.md, sets 0-2; auto-k-heldout.md, sets
-#: 3-5): shapes none; glyphs two (symbol, random anchors: 9-10 for 6, and position, which the model does not
-#: know: 2 for 3 once); halfknown one (shape, which its text tower barely knows: 3 for 5). On the attributes a
-#: model knows (KNOWN) the true k was always chosen or named (once 7 for 6 colours, with 6 named).
+#: 3-5): shapes none; glyphs one (symbol, random anchors, 10 for 6 with only 7 named, in one set; position,
+#: which the model does not know, 2 for 3, in another: both unknown attributes may miss at once, so two);
+#: halfknown one (shape, which its text tower barely knows: 3 for 5). On the attributes a model knows (KNOWN)
+#: the true k was always chosen or named (once 7 for 6 colours, with 6 named).
 AUTO_K_MISSES = {"shapes": 0, "glyphs": 2, "halfknown": 1}
 
 

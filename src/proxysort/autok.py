@@ -13,10 +13,11 @@ Two label-free signals, each of which fails by *merging* values, in different pl
 Since each fails by merging, the larger of the two is chosen, and when they disagree every k between them
 is named as close: the CLI says so and suggests `k`. Word use counts only where CLIP's softmax over the
 words says something (:data:`WORD_ENTROPY`): for a concept the model does not know, the nearest word is
-noise. When the best silhouette itself is weak (:data:`WEAK_SILHOUETTE`), the k near it are named too.
-Measured on three miniworlds, 3 photo sets × 12 attributes, right / named as close / wrong: 27 / 7 / 2
+noise. When the best silhouette itself is weak (:data:`WEAK_SILHOUETTE`), or the words say nothing (a
+flat softmax, random anchors), the k near the best silhouette are named too.
+Measured on three miniworlds, 3 photo sets × 12 attributes, right / named as close / wrong: 27 / 8 / 1
 (benchmarks/results/auto-k.md; the silhouette alone 21 / 3 / 12), and on photo sets the thresholds below
-were not read from 26 / 5 / 5 (auto-k-heldout.md; silhouette alone 20 / 2 / 14).
+were not read from 26 / 7 / 3 (auto-k-heldout.md; silhouette alone 20 / 2 / 14).
 
 Only NumPy (and FAISS through :func:`proxysort.groups.kmeans`): a cached re-run without `k` imports no torch.
 """
@@ -47,7 +48,9 @@ WORD_SHARE = 0.05
 WORD_ENTROPY = 0.95
 #: Rousseeuw's reading: a best silhouette below 0.5 is weak structure. There one k's silhouette moved by up
 #: to 0.09 between photo sets of the same world (half-known shapes, k = 4: 0.462, 0.372, 0.411), so every k
-#: within :data:`WEAK_MARGIN` of the best is named as close rather than ruled out.
+#: within :data:`WEAK_MARGIN` of the best is named as close rather than ruled out; likewise where the words
+#: say nothing, since the structure the silhouette finds may then be another attribute's (position: 3 groups
+#: chosen for 3 values at NMI 0.003).
 WEAK_SILHOUETTE = 0.5
 WEAK_MARGIN = 0.1
 
@@ -61,6 +64,8 @@ class AutoK:
     silhouettes: dict[int, float]
     #: How many candidate words the photos use (:func:`words_used`); None where word use says nothing.
     words: int | None = None
+    #: The words say nothing about these photos (random anchors, or a softmax over them that is nearly flat).
+    unknown: bool = False
 
     def alternatives(self) -> str:
         """The close k in words: ``4``, ``4 or 5``, ``2, 3 or 4``."""
@@ -73,7 +78,9 @@ class AutoK:
         if self.silhouettes:
             shown = sorted({self.k, *self.close} & set(self.silhouettes))
             parts.append("silhouette " + ", ".join(f"{self.silhouettes[k]:.3f} for {k}" for k in shown))
-        if self.words is not None and self.words != self.k:
+        if self.unknown:
+            parts.append("the words do not tell these photos apart, so k is a guess")
+        elif self.words is not None and self.words != self.k:
             parts.append(f"the photos use {self.words} of the words")
         elif self.words is not None:
             parts.append(f"the photos use {self.words} of the words, as many as the groups chosen")
@@ -141,24 +148,26 @@ def words_used(probs: "np.ndarray", *, share: float = WORD_SHARE, entropy: float
 
 
 def choose(features: "np.ndarray", n_words: int, *, seed: int = 0, spherical: bool = True,
-           probs: "np.ndarray | None" = None) -> AutoK:
+           probs: "np.ndarray | None" = None, anchors: bool = False) -> AutoK:
     """The automatic k for ``features`` (the rows k-means will cluster) with ``n_words`` candidate words.
 
-    ``probs`` is CLIP's softmax of each photo over the candidate words (N × words), or None where the words
-    are not values (random anchors) or the method gives none: then only the silhouette speaks. The larger
-    of the best-silhouette k and the words used is chosen (each signal fails by merging values); every k
-    between them, the k within :data:`CLOSE_SILHOUETTE` of the best silhouette and, when that silhouette is
-    weak, those within :data:`WEAK_MARGIN`, are ``close``.
+    ``probs`` is CLIP's softmax of each photo over the candidate words (N × words), None where the method
+    gives none; ``anchors``: the words are random anchors, not values. The larger of the best-silhouette k
+    and the words used is chosen (each signal fails by merging values); every k between them, the k within
+    :data:`CLOSE_SILHOUETTE` of the best silhouette and, when that silhouette is weak or the words say
+    nothing (anchors, a flat softmax: the feature's structure may be another attribute's), those within
+    :data:`WEAK_MARGIN`, are ``close``.
     """
     scores = silhouettes(features, n_words, seed=seed, spherical=spherical)
     by_silhouette = best_k(scores)
+    used = None if anchors or probs is None or not scores else words_used(probs)
+    unknown = anchors or (probs is not None and used is None)
     close = set(close_ks(scores, by_silhouette))
-    if scores and scores[by_silhouette] < WEAK_SILHOUETTE:
+    if scores and (unknown or scores[by_silhouette] < WEAK_SILHOUETTE):
         close |= set(close_ks(scores, by_silhouette, WEAK_MARGIN))
-    used = words_used(probs) if probs is not None and scores else None
     k = by_silhouette
     if used is not None and 2 <= used <= _top(features, n_words) and used != by_silhouette:
         k = max(used, by_silhouette)
         close |= set(range(min(used, by_silhouette), k))
     close.discard(k)
-    return AutoK(k, tuple(sorted(close)), scores, used)
+    return AutoK(k, tuple(sorted(close)), scores, used, unknown)

@@ -328,10 +328,9 @@ def sort(
             if b.k is not None:
                 k = b.k
             else:
-                # Word use is a signal only where the words are values (not random anchors).
-                probs = res.features.get("probs") if wl.source != "anchors" else None
+                probs = res.features.get("probs")
                 auto = choose(xk, len(wl.words), seed=seed, spherical=spherical,
-                              probs=None if probs is None else probs[rows])
+                              probs=None if probs is None else probs[rows], anchors=wl.source == "anchors")
                 k = auto.k
                 if auto.close:
                     reporter.warning(

@@ -28,10 +28,10 @@ def _sort(folder: Path, spec, cache: Path, **kwargs):
 
 def _same(a, b) -> None:
     (ca,), (cb,) = a.concepts, b.concepts
-    assert ca.names == cb.names and ca.words == cb.words and ca.feature == cb.feature == "scoremix"
+    assert ca.names == cb.names and ca.words == cb.words and ca.feature == cb.feature == "imagemix"
     assert np.array_equal(ca.labels, cb.labels)
     np.testing.assert_allclose(ca.scores, cb.scores, rtol=1e-5, atol=1e-5)
-    for name in ("scoremix", "scores", "probs", "prompt", "weights", "fused", "concat"):
+    for name in ("imagemix", "scoremix", "scores", "probs", "prompt", "weights", "fused", "concat"):
         np.testing.assert_allclose(ca.proxy.feature(name), cb.proxy.feature(name), rtol=1e-4, atol=1e-5, err_msg=name)
     np.testing.assert_allclose(ca.proxy.word_features, cb.proxy.word_features, atol=1e-6)
     np.testing.assert_allclose(ca.proxy.zero_shot, cb.proxy.zero_shot, atol=1e-6)

@@ -23,7 +23,7 @@ def test_every_method_declares_what_the_rest_of_proxysort_reads() -> None:
     from proxysort.learn.registry import DEFAULT_FEATURE, METHODS, MODES
 
     assert {"zeroshot", "subspace", "free", "linear", "multimap", "multisub", "dproxy"} <= set(MODES)
-    assert DEFAULT_MODE == "zeroshot" and DEFAULT_FEATURE == "scoremix"
+    assert DEFAULT_MODE == "zeroshot" and DEFAULT_FEATURE == "imagemix"
     for name, m in METHODS.items():
         assert m.name == name and m.summary and callable(m.learn)
         assert m.default_feature in m.features and set(m.features) <= set(FEATURES)
@@ -151,7 +151,7 @@ def test_the_old_module_names_keep_working_for_library_users(tiny_clip) -> None:
 
     assert proxysort.learn_proxies is proxy.learn_proxies is registry.learn_proxies
     assert proxysort.ProxyConfig is proxy.ProxyConfig is core.ProxyConfig
-    assert proxy.DEFAULT_MODE == "zeroshot" and proxy.DEFAULT_FEATURE == "scoremix" and "dproxy" in proxy.MODES
+    assert proxy.DEFAULT_MODE == "zeroshot" and proxy.DEFAULT_FEATURE == "imagemix" and "dproxy" in proxy.MODES
     (r,) = proxy.learn_proxies(_images(tiny_clip), [proxy.Concept("color", COLOR)], tiny_clip,
                                proxy.ProxyConfig(mode="subspace", epochs=1))
     assert r.feature().shape == (12, tiny_clip.embed_dim) and r.default_feature == "prompt"

@@ -179,7 +179,7 @@ def test_features_and_default(tiny_clip):
 
     X = _images(tiny_clip)
     color, _ = _concepts()
-    score_features = {"scores", "probs", "scoremix"}  # the zero-shot score vector, in every mode
+    score_features = {"scores", "probs", "scoremix", "imagemix"}  # the zero-shot view, in every mode
     expected = {
         "zeroshot": {"prompt", "weights", "concat", "fused"} | score_features,
         "subspace": set(FEATURES),

@@ -85,7 +85,8 @@ def learn_proxies(
                 advance(1)
     except Exception as exc:  # noqa: BLE001 - one sentence, never a Ray traceback
         raise reraise_cause(exc) from exc
-    return [_join([p[c] for p in parts], [b - a for a, b in zip(cuts[:-1], cuts[1:])]) for c in range(len(concepts))]
+    return [_join([p[c] for p in parts], [b - a for a, b in zip(cuts[:-1], cuts[1:])], features)
+            for c in range(len(concepts))]
 
 
 def _cuts(n: int, step: int, wanted: int) -> list[int]:
@@ -97,13 +98,14 @@ def _cuts(n: int, step: int, wanted: int) -> list[int]:
     return [min(i * per * step, n) for i in range(math.ceil(batches / per))] + [n]
 
 
-def _join(parts: Sequence["ProxyResult"], sizes: Sequence[int]) -> "ProxyResult":
+def _join(parts: Sequence["ProxyResult"], sizes: Sequence[int], images: "np.ndarray") -> "ProxyResult":
     """One concept's result from its slices: rows concatenated; the loss curve is the photo-weighted mean
-    (a slice that stopped early keeps its last loss)."""
+    (a slice that stopped early keeps its last loss). ``images``: every photo's image vector, in order."""
     import numpy as np
     import torch
 
     from proxysort.learn.core import result, scoremix
+    from proxysort.learn.textonly import imagemix
 
     first = parts[0]
     history = []
@@ -114,6 +116,8 @@ def _join(parts: Sequence["ProxyResult"], sizes: Sequence[int]) -> "ProxyResult"
     if "scoremix" in features:  # centred and scaled over all photos: a property of the set, made again here
         mixed = scoremix(torch.from_numpy(features["scores"]), torch.from_numpy(features["probs"]))
         features["scoremix"] = mixed.numpy().astype(np.float32)
+    if "imagemix" in features:  # the same, and its image half too
+        features["imagemix"] = imagemix(features["scoremix"], images)
     return result(first.concept, features, first.word_features, np.concatenate([p.zero_shot for p in parts]), history,
                   first.default_feature)
 

@@ -22,18 +22,19 @@ if TYPE_CHECKING:  # pragma: no cover
     from proxysort.rows import Matrix, PickedRows
 
 #: The method used unless told otherwise (the registry refuses to load if it names no registered method).
-#: No learning: k-means on CLIP's zero-shot scores over every candidate word (feature ``scoremix``). Chosen
-#: by measurement on three miniworlds (benchmarks/results/fidelity.md, docs/METHOD.md): no learned method
-#: was never worse than not learning, nor ahead where CLIP half knows the concept (issue 21).
+#: No learning: k-means on CLIP's zero-shot scores over every candidate word beside the image vectors
+#: (feature ``imagemix``). Chosen by measurement on three miniworlds (benchmarks/results/fidelity.md,
+#: benchmarks/results/no-learning.md, docs/METHOD.md): no learned method was never worse than not
+#: learning, nor ahead where CLIP half knows the concept (issue 21).
 DEFAULT_MODE = "zeroshot"
 #: How subspace and dproxy proxies are optimised: "refine" (steps on a cheap model of the text encoder,
 #: corrected by a few exact passes through it: refine.py, methods/dproxy.py) or "adam" (Adam through the
 #: encoder every epoch, the reference).
 ENGINES = ("refine", "adam")
 #: Every feature a method may give (each method declares which of them it gives, and its default).
-FEATURES = ("prompt", "proxy", "weights", "concat", "fused", "scores", "probs", "scoremix")
+FEATURES = ("prompt", "proxy", "weights", "concat", "fused", "scores", "probs", "scoremix", "imagemix")
 #: Features whose length means something (probabilities, raw cosines): k-means on them is not spherical.
-EUCLIDEAN_FEATURES = ("weights", "scores", "probs", "scoremix")
+EUCLIDEAN_FEATURES = ("weights", "scores", "probs", "scoremix", "imagemix")
 #: The largest seed: k-means (FAISS) and NumPy take seeds as 32-bit integers, so larger ones cannot be
 #: honoured exactly; one range for every step keeps "same seed, same result" true.
 MAX_SEED = 2**31 - 1

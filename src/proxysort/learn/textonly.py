@@ -43,6 +43,33 @@ def scoremix(scores: "np.ndarray", probs: "np.ndarray") -> "np.ndarray":
                            centred / np.sqrt(max(centred.var(0).sum(), tiny))], axis=1).astype(np.float32)
 
 
+#: Weight of the photos' own image vectors in :func:`imagemix`, against 1 for each half of ``scoremix``.
+#: Measured on three miniworlds × four word lists × photo sets 0-5 (benchmarks/results/no-learning.md):
+#: 0.5 barely changes ``scoremix``, 1.0 and more let the image's dominant structure (another attribute)
+#: pull the groups of a concept the words hardly tell apart (shape: −0.02 to −0.13 NMI); 0.75 was best.
+IMAGE_WEIGHT = 0.75
+
+
+def imagemix(scoremix_rows: "np.ndarray", images: "np.ndarray") -> "np.ndarray":
+    """``scoremix`` beside the photos' unit image vectors, centred and scaled to unit total variance and
+    weighted by :data:`IMAGE_WEIGHT` (Euclidean k-means on it).
+
+    Why: where CLIP's text side confuses two values (red and orange named alike) every score the words
+    give is the same for both, so no feature of the scores can split them, while the image vectors often
+    do (a linear probe tells them apart perfectly in the half-known miniworld). Beside the scores, the
+    image part decides only what the scores leave open: the words still say which groups there are, at
+    a weight where the image's own dominant structure does not pull groups the words do tell apart.
+    Centring and scaling are over the photos of the run (a property of the set, like ``scoremix``).
+    """
+    import numpy as np
+
+    x = unit_rows(images)
+    x = x - x.mean(0, keepdims=True)
+    x = x / np.sqrt(max(x.var(0).sum(), np.float32(1e-12)))
+    return np.concatenate([np.asarray(scoremix_rows, dtype=np.float32), np.float32(IMAGE_WEIGHT) * x],
+                          axis=1).astype(np.float32)
+
+
 def zero_shot_features(Z: "np.ndarray", scale: float) -> dict[str, "np.ndarray"]:
     """``scores``, ``probs`` and ``scoremix`` of the cosines ``Z`` (N×K), as the torch version gives them."""
     import numpy as np

@@ -33,8 +33,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from proxysort.learn.core import Concept, ProxyConfig
     from proxysort.rows import Matrix
 
-#: What the basic modes give besides their own rows: the zero-shot view over the candidate prompts.
-_SCORES = ("scores", "probs", "scoremix")
+#: What the basic modes give besides their own rows: the zero-shot view over the candidate prompts, and
+#: that view beside the image vectors (``imagemix``, made on access).
+_SCORES = ("scores", "probs", "scoremix", "imagemix")
 #: Epoch caps of the Adam engine: a CPU budget of minutes, a GPU one of seconds.
 _ADAM_EPOCHS = Epochs(20, 300)
 
@@ -43,7 +44,7 @@ class FeatureSet(Mapping):
     """The k-means candidates of METHOD §4 for one concept, as float32 N×? numpy arrays (a read-only mapping).
 
     Only what was learned is held: the unit prompt features, and the logits (subspace, linear, zeroshot) or
-    the proxy rows (free). ``proxy``, ``weights``, ``concat`` and ``fused`` are derived on access from those
+    the proxy rows (free). ``proxy``, ``weights``, ``concat``, ``fused`` and ``imagemix`` are derived on access from those
     and the image features (shared with the caller, not copied), so a run holds ~2 KB per photo and concept
     instead of ~10 KB, and a cached run can rebuild every feature from the cache's rows.
     """
@@ -69,7 +70,8 @@ class FeatureSet(Mapping):
             names.append("weights")
         if mode in ("subspace", "free"):
             names.append("proxy")
-        self._names = (*names, "concat", "fused", *self.zero_shot)
+        mixed = ("imagemix",) if "scoremix" in self.zero_shot else ()
+        self._names = (*names, "concat", "fused", *self.zero_shot, *mixed)
 
     @property
     def learned(self) -> "np.ndarray | None":
@@ -93,6 +95,10 @@ class FeatureSet(Mapping):
             return np.asarray(self.prompt, dtype=np.float32)
         if name in self.zero_shot:
             return self.zero_shot[name]
+        if name == "imagemix":
+            from proxysort.learn.textonly import imagemix
+
+            return imagemix(self.zero_shot["scoremix"], self.images)
         if name == "weights":
             assert self.logits is not None  # "weights" is listed only with logits
             z = self.logits - self.logits.max(axis=1, keepdims=True)
@@ -341,7 +347,7 @@ _LEARNED = ("prompt", "concat", "fused", *_SCORES)
 
 ZEROSHOT = Method(
     "zeroshot", "no training: each photo takes its nearest filled-in prompt (CLIP's baseline)", _learn,
-    features=("prompt", "weights", *_LEARNED[1:]), default_feature="scoremix", epochs=Epochs(0, 0), lr=0.0,
+    features=("prompt", "weights", *_LEARNED[1:]), default_feature="imagemix", epochs=Epochs(0, 0), lr=0.0,
     per_photo=_always, from_words=_zeroshot_from_words,
 )
 SUBSPACE = Method(

@@ -190,7 +190,9 @@ def product_auto_k(res, feature: str, n_words: int, *, anchors: bool, seed: int 
     calls it (``anchors``: the words are random anchors, not values)."""
     from proxysort.autok import choose
     from proxysort.groups import spherical_for
+    from proxysort.learn.core import AUTO_K_FEATURE
 
+    feature = AUTO_K_FEATURE.get(feature, feature)
     return choose(res.feature(feature), n_words, seed=seed, spherical=spherical_for(feature),
                   probs=res.features.get("probs"), anchors=anchors)
 

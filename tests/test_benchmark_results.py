@@ -129,3 +129,10 @@ def test_names_report_is_its_json_rendered() -> None:
     assert "| name error | unsure |" in md
     assert all("unsure share" in cell for world in data["worlds"].values() for regimes in world["cells"].values()
                for sets in regimes.values() for cell in sets)
+
+
+def test_the_no_learning_report_shows_its_json() -> None:
+    from benchmarks.no_learning import markdown
+
+    data = json.loads((RESULTS / "no-learning.json").read_text())
+    assert (RESULTS / "no-learning.md").read_text() == markdown(data)

@@ -215,7 +215,7 @@ def sort(
     from proxysort.encoders import check_weights
     from proxysort.groups import centroid_scores, constrained_kmeans, kmeans, name_groups, spherical_for
     from proxysort.indexer import LazyModel, index
-    from proxysort.learn.core import Concept, ProxyConfig
+    from proxysort.learn.core import AUTO_K_FEATURE, Concept, ProxyConfig
     from proxysort.learn.registry import method_for, settled
     from proxysort.proxycache import learn_cached
     from proxysort.rows import subset
@@ -329,7 +329,8 @@ def sort(
                 k = b.k
             else:
                 probs = res.features.get("probs")
-                auto = choose(xk, len(wl.words), seed=seed, spherical=spherical,
+                k_feature = AUTO_K_FEATURE.get(feature, feature)  # imagemix: its words' half
+                auto = choose(res.feature(k_feature)[rows], len(wl.words), seed=seed, spherical=spherical_for(k_feature),
                               probs=None if probs is None else probs[rows], anchors=wl.source == "anchors")
                 k = auto.k
                 if auto.close:

@@ -1,0 +1,170 @@
+"""What `--method zeroshot` can cluster without learning, against the rule of issue 21: which feature is
+the default.
+
+    python benchmarks/no_learning.py --seeds 0,1,2,3,4,5 --out benchmarks/results/no-learning.md
+
+For every world × attribute × word list (exact, imperfect, long, lexicon; k = the true number of values)
+and photo set, the NMI of k-means (seeded with the photo set's seed) on each candidate feature, and of the
+*best no-learning* partition as benchmarks/quality.py --grid defines it (per photo set, the best of
+zero-shot argmax and k-means on the scores, probabilities and ``scoremix``: an oracle over four views that
+picks with the labels). The rule: a feature's mean over photo sets is ≥ that best − 0.01 in every cell.
+Candidates: each of the four views alone, and ``imagemix`` (``scoremix`` beside the image vectors) at
+several image weights and numbers of the image vectors' principal directions (32 unless said). On the half-known attributes (the half-known world's color and pattern, exact,
+imperfect and long lists) the margin to the best no-learning partition and to image k-means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "src"))
+
+REGIMES = ("exact", "imperfect", "long", "lexicon")
+#: Image weights of ``imagemix`` measured (the default's is proxysort.learn.textonly.IMAGE_WEIGHT).
+WEIGHTS = (0.5, 0.75, 1.0)
+VIEWS = ("zero-shot argmax", "scores", "probs", "scoremix")
+#: Principal directions of the image vectors kept, besides the default's (0: all of them).
+COMPONENTS = (8, 16, 0)
+
+
+def candidates(x: np.ndarray, res, k: int, seed: int) -> dict[str, np.ndarray]:
+    """Every candidate's partition of one cell."""
+    from proxysort.groups import kmeans
+    from proxysort.learn.textonly import IMAGE_WEIGHT, imagemix
+
+    def km(feats: np.ndarray) -> np.ndarray:
+        return kmeans(feats, k, seed=seed, spherical=False).labels
+
+    out = {"zero-shot argmax": res.zero_shot.argmax(1)}
+    for f in VIEWS[1:]:
+        out[f] = km(res.feature(f))
+    for w in WEIGHTS:
+        out[f"imagemix {w}"] = km(imagemix(res.feature("scoremix"), x, weight=w))
+    for c in COMPONENTS:
+        out[f"imagemix {IMAGE_WEIGHT}, {c or 'all'} directions"] = km(
+            imagemix(res.feature("scoremix"), x, components=c or x.shape[1]))
+    return out
+
+
+def measure(worlds: list[str], seeds: list[int], n: int) -> dict:
+    """Per cell, per photo set: NMI of every candidate, the best no-learning partition and image k-means."""
+    from benchmarks.quality import encode_images, regime_words
+    from miniworld.worlds import get_world
+    from proxysort.encoders import ModelSpec, load_clip
+    from proxysort.groups import kmeans
+    from proxysort.metrics import score_all
+    from proxysort.proxy import Concept, ProxyConfig, learn_proxies
+
+    cells: dict[str, dict] = {}
+    half: list[str] = []
+    for name in worlds:
+        world = get_world(name)
+        clip = load_clip(ModelSpec(str(world.config), str(world.ready()), "cpu"))
+        for seed in seeds:
+            with tempfile.TemporaryDirectory(prefix="proxysort-no-learning-") as tmp:
+                samples = world.write_folder(Path(tmp), n, seed)
+                x = encode_images(clip, [Path(tmp) / "images" / f"{i:05d}.png" for i in range(len(samples))])
+            for concept in world.attributes:
+                truth = [s.attrs()[concept] for s in samples]
+                k = len(set(truth))
+                image = float(score_all(truth, kmeans(x, k, seed=seed).labels)["nmi"])
+                for regime in REGIMES:
+                    got = regime_words(world, concept, truth, regime)
+                    if got is None:
+                        continue
+                    res = learn_proxies(x, [Concept(concept, tuple(got[0]), noun=world.noun)], clip,
+                                        ProxyConfig(mode="zeroshot"))[0]
+                    nmi = {c: float(score_all(truth, labels)["nmi"]) for c, labels in candidates(x, res, k, seed).items()}
+                    where = f"{name} {concept} {regime}"
+                    cell = cells.setdefault(where, {"best no-learning": [], "image k-means": [], "nmi": {}})
+                    cell["best no-learning"].append(max(nmi[v] for v in VIEWS))
+                    cell["image k-means"].append(image)
+                    for c, v in nmi.items():
+                        cell["nmi"].setdefault(c, []).append(v)
+                    if concept in world.half_known and regime != "lexicon" and where not in half:
+                        half.append(where)
+            print(f"{name} photo set {seed} done", file=sys.stderr, flush=True)
+    return {"n": n, "seeds": seeds, "cells": cells, "half_known": half}
+
+
+def summary(report: dict) -> dict[str, dict]:
+    """Per candidate: the cells that break the rule, the worst and summed margins, the half-known margins."""
+    out = {}
+    cells = report["cells"]
+    for c in next(iter(cells.values()))["nmi"]:
+        margins = {w: float(np.mean(cell["nmi"][c]) - np.mean(cell["best no-learning"])) for w, cell in cells.items()}
+        half = [(np.array(cells[w]["nmi"][c]) - cells[w]["best no-learning"],
+                 np.array(cells[w]["nmi"][c]) - cells[w]["image k-means"]) for w in report["half_known"]]
+        out[c] = {"below": sorted((w for w, m in margins.items() if m < -0.01), key=margins.get),
+                  "worst": min(margins.values()), "sum": sum(margins.values()),
+                  "half vs best": float(np.mean([b.mean() for b, _ in half])),
+                  "half vs image": float(np.mean([i.mean() for _, i in half])),
+                  "half std": float(max(b.std() for b, _ in half)), "margins": margins}
+    return out
+
+
+def markdown(report: dict) -> str:
+    from proxysort.learn.textonly import IMAGE_COMPONENTS, IMAGE_WEIGHT
+
+    rows = summary(report)
+    out = ["# No-learning features against the rule of issue 21", "",
+           f"{report['n']} photos per set, photo sets {report['seeds']} (k-means seeded the same), the three "
+           f"miniworlds × every attribute × exact, imperfect, long and lexicon lists, k = the true number. "
+           f"Command:", "", f"    {report['command']}", "",
+           "*best no-learning*: per photo set, the best of zero-shot argmax and k-means on scores, "
+           "probabilities and `scoremix` (an oracle: it picks with the labels). *cells below*: cells whose "
+           "mean NMI over the sets is below that best − 0.01. *half-known*: the half-known world's color and "
+           f"pattern ({len(report['half_known'])} cells). The default is `imagemix` at weight {IMAGE_WEIGHT} with "
+           f"{IMAGE_COMPONENTS} directions of the image vectors (the miniworlds' have 64).", "",
+           "| feature | cells below (of {}) | worst margin | summed margin | half-known − best no-learning "
+           "| half-known − image k-means | half-known largest seed std |".format(len(report["cells"])),
+           "|---|---:|---:|---:|---:|---:|---:|"]
+    for c, r in rows.items():
+        out.append(f"| {c} | {len(r['below'])} | {r['worst']:+.3f} | {r['sum']:+.3f} | {r['half vs best']:+.3f} | "
+                   f"{r['half vs image']:+.3f} | {r['half std']:.3f} |")
+    out += ["", "Cells below the rule:", ""]
+    for c, r in rows.items():
+        out.append(f"- {c}: " + ("none" if not r["below"] else
+                                 "; ".join(f"{w} {r['margins'][w]:+.3f}" for w in r["below"])))
+    out += ["", "## Half-known cells (NMI mean ± std over the photo sets)", "",
+            "| cell | best no-learning | image k-means | " + " | ".join(rows) + " |",
+            "|---|---:|---:|" + "---:|" * len(rows)]
+    for w in report["half_known"]:
+        cell = report["cells"][w]
+        out.append(f"| {w} | {_ms(cell['best no-learning'])} | {_ms(cell['image k-means'])} | "
+                   + " | ".join(_ms(cell["nmi"][c]) for c in rows) + " |")
+    return "\n".join(out) + "\n"
+
+
+def _ms(values: list[float]) -> str:
+    return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
+
+
+def main(argv: list[str] | None = None) -> dict:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--worlds", default="shapes,glyphs,halfknown")
+    p.add_argument("--seeds", default="0,1,2,3,4,5", help="photo-set seeds (k-means is seeded the same)")
+    p.add_argument("--n", type=int, default=800)
+    p.add_argument("--out", type=Path)
+    args = p.parse_args(argv)
+    import torch
+
+    from benchmarks.quality import publish
+
+    torch.set_num_threads(1)
+    report = measure(args.worlds.split(","), [int(s) for s in args.seeds.split(",")], args.n)
+    report["command"] = "python benchmarks/no_learning.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    return publish(report, markdown(report), args.out)
+
+
+if __name__ == "__main__":
+    main()

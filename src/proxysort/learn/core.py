@@ -35,8 +35,9 @@ ENGINES = ("refine", "adam")
 FEATURES = ("prompt", "proxy", "weights", "concat", "fused", "scores", "probs", "scoremix", "imagemix")
 #: The feature the automatic k reads for a feature that is not its own best guide: ``imagemix``'s image
 #: half carries the image's other structure (another attribute), which the silhouette reads as more groups
-#: (measured with ``benchmarks/quality.py --grid``, photo sets 0-2: the true k in 17 of 36 auto-k cells on
-#: ``imagemix``, 21 on ``scoremix``); the words' half says how many groups the words tell apart.
+#: (measured with ``benchmarks/quality.py --grid``, photo sets 0-2, when the automatic k was the silhouette
+#: alone: the true k in 17 of 36 auto-k cells on ``imagemix``, 21 on ``scoremix``); the words' half says how
+#: many groups the words tell apart.
 AUTO_K_FEATURE = {"imagemix": "scoremix"}
 #: Features whose length means something (probabilities, raw cosines): k-means on them is not spherical.
 EUCLIDEAN_FEATURES = ("weights", "scores", "probs", "scoremix", "imagemix")

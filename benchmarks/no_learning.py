@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
 REGIMES = ("exact", "imperfect", "long", "lexicon")
-#: Image weights of ``imagemix`` measured (the default's is proxysort.learn.textonly.IMAGE_WEIGHT).
+#: Image weights of ``imagemix`` measured (the default's is proxysort.learn.core.IMAGE_WEIGHT).
 WEIGHTS = (0.5, 0.75, 1.0)
 VIEWS = ("zero-shot argmax", "scores", "probs", "scoremix")
 #: Principal directions of the image vectors kept, besides the default's (0: all of them).
@@ -38,7 +38,7 @@ COMPONENTS = (8, 16, 0)
 def candidates(x: np.ndarray, res, k: int, seed: int) -> dict[str, np.ndarray]:
     """Every candidate's partition of one cell."""
     from proxysort.groups import kmeans
-    from proxysort.learn.textonly import IMAGE_WEIGHT, imagemix
+    from proxysort.learn.core import IMAGE_WEIGHT, imagemix
 
     def km(feats: np.ndarray) -> np.ndarray:
         return kmeans(feats, k, seed=seed, spherical=False).labels
@@ -112,7 +112,7 @@ def summary(report: dict) -> dict[str, dict]:
 
 
 def markdown(report: dict) -> str:
-    from proxysort.learn.textonly import IMAGE_COMPONENTS, IMAGE_WEIGHT
+    from proxysort.learn.core import IMAGE_COMPONENTS, IMAGE_WEIGHT
 
     rows = summary(report)
     out = ["# No-learning features against the rule of issue 21", "",

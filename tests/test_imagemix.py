@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from proxysort.groups import kmeans
-from proxysort.learn.textonly import IMAGE_WEIGHT, imagemix, scoremix, softmax
+from proxysort.learn.core import IMAGE_WEIGHT, imagemix
+from proxysort.learn.textonly import scoremix, softmax
 from proxysort.metrics import score_all
 
 

@@ -104,8 +104,7 @@ def _join(parts: Sequence["ProxyResult"], sizes: Sequence[int], images: "np.ndar
     import numpy as np
     import torch
 
-    from proxysort.learn.core import result, scoremix
-    from proxysort.learn.textonly import imagemix
+    from proxysort.learn.core import imagemix, result, scoremix
 
     first = parts[0]
     history = []

@@ -239,6 +239,54 @@ def scoremix(scores: "torch.Tensor", probs: "torch.Tensor") -> "torch.Tensor":
                       centred / centred.var(0, unbiased=False).sum().clamp_min(1e-12).sqrt()], 1)
 
 
+#: Weight of the photos' own image vectors in :func:`imagemix`, against 1 for each half of ``scoremix``.
+#: Measured on three miniworlds × four word lists × photo sets 0-5 (benchmarks/results/no-learning.md):
+#: 0.5 barely changes ``scoremix``, 1.0 and more let the image's dominant structure (another attribute)
+#: pull the groups of a concept the words hardly tell apart (shape: −0.02 to −0.13 NMI); 0.75 was best.
+IMAGE_WEIGHT = 0.75
+#: The image vectors' principal directions :func:`imagemix` keeps: k-means then works on N × (2K + 32)
+#: numbers rather than N × (2K + 512), and the image vectors are read a block at a time (rows.py), never
+#: held whole (issue 25). On the miniworlds (64-dimensional vectors) 16 and 32 directions clustered as
+#: all 64 did (no-learning.md); 8 lost half of the gain.
+IMAGE_COMPONENTS = 32
+
+
+def imagemix(scoremix_rows: "np.ndarray", images: "Matrix", weight: float = IMAGE_WEIGHT,
+             components: int = IMAGE_COMPONENTS) -> "np.ndarray":
+    """``scoremix`` beside the photos' unit image vectors, centred, projected on their
+    ``components`` principal directions, scaled by the vectors' whole total variance (so the kept
+    part has at most unit total variance) and weighted by ``weight`` (Euclidean k-means on it).
+
+    Why: where CLIP's text side confuses two values (red and orange named alike) every score the words
+    give is the same for both, so no feature of the scores can split them, while the image vectors often
+    do (a linear probe tells them apart perfectly in the half-known miniworld). Beside the scores, the
+    image part decides only what the scores leave open: the words still say which groups there are, at
+    a weight where the image's own dominant structure does not pull groups the words do tell apart.
+    Centring, directions and scale are over the photos of the run (a property of the set, like
+    ``scoremix``); two passes over ``images`` (an array or a lazy row matrix), in float64 for the moments.
+    """
+    import numpy as np
+
+    from proxysort.learn.textonly import unit_rows
+    from proxysort.rows import blocks
+
+    n, total, second = 0, None, None
+    for block in blocks(images):
+        u = unit_rows(block).astype(np.float64)
+        total = u.sum(0) if total is None else total + u.sum(0)
+        second = u.T @ u if second is None else second + u.T @ u
+        n += len(u)
+    assert total is not None and second is not None and n > 0  # a run has photos
+    mean = total / n
+    cov = second / n - np.outer(mean, mean)
+    spread = float(max(np.trace(cov), 1e-12))
+    _, vecs = np.linalg.eigh(cov)
+    top = vecs[:, ::-1][:, :components]
+    image = np.concatenate([(unit_rows(block).astype(np.float64) - mean) @ top for block in blocks(images)])
+    return np.concatenate([np.asarray(scoremix_rows, dtype=np.float32),
+                           (weight / np.sqrt(spread) * image).astype(np.float32)], axis=1).astype(np.float32)
+
+
 def zero_shot_features(Z: "torch.Tensor", scale: float) -> dict[str, "np.ndarray"]:
     """``scores`` (cosines with the candidate prompts), ``probs`` (CLIP's softmax of them) and ``scoremix``."""
     import torch

@@ -96,7 +96,7 @@ class FeatureSet(Mapping):
         if name in self.zero_shot:
             return self.zero_shot[name]
         if name == "imagemix":
-            from proxysort.learn.textonly import imagemix
+            from proxysort.learn.core import imagemix
 
             return imagemix(self.zero_shot["scoremix"], self.images)
         if name == "weights":

@@ -37,7 +37,7 @@ import re
 import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Literal, Mapping, Sequence
+from typing import Any, Callable, Literal, Mapping, NamedTuple, Sequence
 
 from proxysort.corrections import Gesture, adopt, apply, regroup
 from proxysort.corrections import late as made_since
@@ -371,16 +371,26 @@ def _notes(orphans: Sequence[Entry], duplicates: Sequence[Duplicate], vanished: 
     return lines
 
 
-def _source_stat(source: str) -> os.stat_result | None:
+class _Stat(NamedTuple):
+    """What planning needs of a photo's ``os.stat``: four numbers, not an ``os.stat_result`` (about 560 bytes
+    with its numbers), since a plan holds one per photo (issue 25)."""
+
+    st_size: int
+    st_mtime_ns: int
+    st_dev: int
+    st_ino: int
+
+
+def _source_stat(source: str) -> _Stat | None:
     """The photo as it is now (following its own links); ``None`` when it is gone or not a file."""
     try:
         st = os.stat(source)
     except (OSError, ValueError):
         return None
-    return st if stat.S_ISREG(st.st_mode) else None
+    return _Stat(st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
 
 
-def _fingerprint(rel: str, source: str, link: str, out_real: Path, st: os.stat_result, companion_of: str | None) -> Entry:
+def _fingerprint(rel: str, source: str, link: str, out_real: Path, st: _Stat, companion_of: str | None) -> Entry:
     if link == "symlink":
         dest_dir = out_real / Path(*PurePosixPath(rel).parts[:-1])
         return Entry(rel, source, link, target=os.path.relpath(os.path.realpath(source), dest_dir), companion_of=companion_of)
@@ -479,7 +489,7 @@ def _same_photo(od: OutDir, entry: Entry, *, thorough: bool = True) -> bool:
     return not thorough or _same_bytes(od, entry.path, entry.source)
 
 
-def _is_last_copy(od: OutDir, entry: Entry, planned: Mapping[str, os.stat_result], *, thorough: bool = True) -> bool:
+def _is_last_copy(od: OutDir, entry: Entry, planned: Mapping[str, _Stat], *, thorough: bool = True) -> bool:
     """True when removing ``entry`` could lose a photo: it is a hard link or copy, the photo's own path no
     longer holds *that* photo (:func:`_same_photo`), no other hard link to it exists, and no photo planned
     in this run has its bytes."""
@@ -583,7 +593,9 @@ def _checked_inputs(
         if not is_manifest_text(str(concept)):
             raise UsageError(f"The concept name {ascii(str(concept))} holds a NUL or a character that is not text.")
     inputs = TreeInputs(
-        groups={c: [(str(s), str(n)) for s, n in m] for c, m in groups.items()},
+        # A pair that is already two strings is kept, not copied: the caller's list holds one per photo.
+        groups={c: [t if type(t) is tuple and type(t[0]) is str and type(t[1]) is str else (str(t[0]), str(t[1]))
+                    for t in m] for c, m in groups.items()},
         link=link,
         photo_roots=tuple(Path(r) for r in photo_roots),
         companions={str(k): [str(c) for c in v] for k, v in (companions or {}).items()},
@@ -679,7 +691,7 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
     dirs: list[str] = []
     dest: dict[tuple[str, str], str] = {}
     duplicates: list[Duplicate] = []
-    companion_stats: dict[str, os.stat_result | None] = {}
+    companion_stats: dict[str, _Stat | None] = {}
     checked: dict[tuple[str, str], bool] = {}
     album_dirs: dict[tuple[str, str], str] = {}  # (folder in OUT, album folder's name) -> its folder in OUT
     subfolders: dict[str, set[str]] = {}  # folder in OUT -> album folders planned in it (files avoid them)
@@ -917,7 +929,7 @@ def _execute(od: OutDir, plan: TreePlan, reporter: Reporter) -> WriteSummary:
         reporter.warning(line)
     # 2. Remove our stale files (each checked again just before), then make folders and new files.
     removed = 0
-    planned: dict[str, os.stat_result] | None = None
+    planned: dict[str, _Stat] | None = None
     late_orphans: list[Entry] = []
     for entry in plan.remove:
         # Checked again just before: the user may have edited it, or deleted its photo, since planning.

@@ -8,8 +8,9 @@ vectors in a real vector store (float16 rows, as ``index`` leaves them) and N em
 the real ViT-B-32 architecture with random weights (``pretrained=None``): the cost of the text path does
 not depend on the weights' values. Paths (``learn`` is the only stage where they differ):
 
-* ``default`` – today's default (issue 21): no learning, every photo gets the zero-shot view (``scoremix``)
-  over the candidate words, scored a block of photos at a time straight from the store;
+* ``default`` – today's default (issue 21): no learning, every photo gets the zero-shot view over the
+  candidate words beside its image vector's principal directions (``imagemix``), scored a block of photos
+  at a time straight from the store;
 * ``dproxy-all`` – an earlier default: DProxy learning every photo's proxy with Adam through the text
   encoder every epoch (``mode="dproxy"``, ``engine="adam"``, ``sample`` 0);
 * ``subspace-adam`` – the default this benchmark was first written against: the subspace proxy, 20 Adam
@@ -21,7 +22,8 @@ Stages, as ``proxysort cluster`` runs them after ``index``:
   them to the sort: the vectors stay in the store (:class:`proxysort.rows.StoredRows`) and each pass
   below that needs them reads them a block at a time; an old path reads them all when it learns;
 * ``learn``  – proxies for one concept (8 candidate words, k = 4 so DProxy prunes);
-* ``kmeans`` – k = 4 on the path's default feature (FAISS); ``names`` – the groups named as
+* ``kmeans`` – the path's default feature made (zeroshot's ``imagemix``: two passes over the stored
+  vectors) and k = 4 on it (FAISS); ``names`` – the groups named as
   :func:`proxysort.sort` names them (:func:`proxysort.groups.name_groups`) and each photo's score;
 * ``plan``   – the output tree planned (``--dry-run``), then dropped; ``write`` – the symlink tree planned
   under the folder's lock and written, as ``proxysort cluster`` writes it (:func:`proxysort.output.make_tree`).
@@ -170,9 +172,14 @@ def _child(engine: str, n: int, threads: int, batch: int | None, device: str = "
         X = stage("read", read)
         (res,) = stage("learn", lambda: learn_proxies(X, [concept], clip, config, k=K))
         out["epochs_run"] = res.epochs_run
-        feat = res.feature()  # the method's own default feature (subspace: prompt)
         spherical = spherical_for(res.default_feature)
-        km = stage("kmeans", lambda: kmeans(feat, K, seed=0, spherical=spherical))
+
+        def cluster():
+            # The method's own default feature, made here (imagemix reads the vectors twice), then k-means.
+            made = res.feature()
+            return made, kmeans(made, K, seed=0, spherical=spherical)
+
+        feat, km = stage("kmeans", cluster)
 
         def names():
             naming = name_groups(concept.name, X, km.labels, K, res.prompts(), res.word_features,

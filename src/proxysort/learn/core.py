@@ -282,9 +282,15 @@ def imagemix(scoremix_rows: "np.ndarray", images: "Matrix", weight: float = IMAG
     spread = float(max(np.trace(cov), 1e-12))
     _, vecs = np.linalg.eigh(cov)
     top = vecs[:, ::-1][:, :components]
-    image = np.concatenate([(unit_rows(block).astype(np.float64) - mean) @ top for block in blocks(images)])
-    return np.concatenate([np.asarray(scoremix_rows, dtype=np.float32),
-                           (weight / np.sqrt(spread) * image).astype(np.float32)], axis=1).astype(np.float32)
+    mix = np.asarray(scoremix_rows, dtype=np.float32)
+    out = np.empty((n, mix.shape[1] + top.shape[1]), np.float32)  # filled a block at a time: no N×32 float64
+    out[:, : mix.shape[1]] = mix
+    start = 0
+    for block in blocks(images):
+        image = (unit_rows(block).astype(np.float64) - mean) @ top
+        out[start : start + len(block), mix.shape[1] :] = weight / np.sqrt(spread) * image
+        start += len(block)
+    return out
 
 
 def zero_shot_features(Z: "torch.Tensor", scale: float) -> dict[str, "np.ndarray"]:

@@ -46,6 +46,16 @@ def test_k_larger_than_the_photos_fails_before_any_photo_is_embedded(run_cli, ph
     assert "not indexed yet" in status.stdout or "0 indexed" in status.stdout, status.stdout
 
 
+def test_one_word_is_refused_before_any_photo_is_read(run_cli, photo_folder: Path) -> None:
+    for words in ("red", "red,red, red"):
+        result = run_cli(["cluster", str(photo_folder), "--by", "color", "--words", words, "--k", "2", *MODEL])
+        assert result.exit_code == 2, result.stderr
+        assert "needs at least two different candidate words, got 1" in result.stderr
+        assert "scanning" not in result.stderr and "indexed:" not in result.stderr
+    status = run_cli(["status", str(photo_folder)])
+    assert "not indexed yet" in status.stdout or "0 indexed" in status.stdout, status.stdout
+
+
 def test_a_photo_given_as_the_folder_is_told_about_the_folder_argument(run_cli, photo_folder: Path) -> None:
     photo = sorted(photo_folder.rglob("img*.jpg"))[0]
     result = run_cli(["cluster", str(photo), *WORDS, "--k", "2", *MODEL])

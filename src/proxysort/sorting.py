@@ -239,6 +239,9 @@ def sort(
     # Settings, options and feature checked before asking an LLM for words or indexing anything.
     config, feature = settled(training or ProxyConfig(), feature)
     concepts = resolve_words(by, llm_model=llm_model, env=env, reporter=reporter, cache_dir=cache_dir)
+    # Made here, before the scan: a list of fewer than two different words is refused before any photo is read.
+    wordlists = [b.words for b in concepts if isinstance(b.words, WordList)]
+    proxy_concepts = [Concept(w.concept, tuple(w.words), noun=w.noun) for w in wordlists]
     seed = config.seed
 
     learner = None
@@ -271,8 +274,6 @@ def sort(
         if b.k is not None:
             check_k(b.k, n)
 
-    wordlists = [b.words for b in concepts if isinstance(b.words, WordList)]
-    proxy_concepts = [Concept(w.concept, tuple(w.words), noun=w.noun) for w in wordlists]
     ks = {b.k for b in concepts}
     one_k = ks.pop() if len(ks) == 1 else None  # one k for every concept: methods that prune words stop at k
     store = indexed.store if proxy_cache else None

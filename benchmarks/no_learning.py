@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +55,7 @@ def candidates(x: np.ndarray, res, k: int, seed: int) -> dict[str, np.ndarray]:
 
 def measure(worlds: list[str], seeds: list[int], n: int) -> dict:
     """Per cell, per photo set: NMI of every candidate, the best no-learning partition and image k-means."""
-    from benchmarks.quality import encode_images, regime_words
+    from benchmarks.quality import encode_world, regime_words
     from miniworld.worlds import get_world
     from proxysort.encoders import ModelSpec, load_clip
     from proxysort.groups import kmeans
@@ -69,9 +68,7 @@ def measure(worlds: list[str], seeds: list[int], n: int) -> dict:
         world = get_world(name)
         clip = load_clip(ModelSpec(str(world.config), str(world.ready()), "cpu"))
         for seed in seeds:
-            with tempfile.TemporaryDirectory(prefix="proxysort-no-learning-") as tmp:
-                samples = world.write_folder(Path(tmp), n, seed)
-                x = encode_images(clip, [Path(tmp) / "images" / f"{i:05d}.png" for i in range(len(samples))])
+            samples, x = encode_world(world, clip, n, seed)
             for concept in world.attributes:
                 truth = [s.attrs()[concept] for s in samples]
                 k = len(set(truth))

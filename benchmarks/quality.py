@@ -91,6 +91,15 @@ def encode_images(clip, paths: list[Path], batch: int = 64) -> np.ndarray:
     return np.concatenate(out)
 
 
+def encode_world(world, clip, n: int, seed: int) -> tuple[list, np.ndarray]:
+    """(samples, image features) of ``world``'s photo set ``seed`` of ``n`` photos: the photos are written to a
+    temporary folder, encoded as the index would, and removed."""
+    with tempfile.TemporaryDirectory(prefix="proxysort-world-") as tmp:
+        samples = world.write_folder(Path(tmp), n, seed)
+        x = encode_images(clip, [Path(tmp) / "images" / f"{i:05d}.png" for i in range(len(samples))])
+    return samples, x
+
+
 #: (mode, features) rows after the baselines. Each mode is learned once per concept and list.
 ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("subspace", ("prompt", "fused", "weights")),
@@ -382,9 +391,7 @@ def auto_k(world_name: str, n: int, world_seeds: list[int]) -> str:
     clip = load_clip(ModelSpec(str(world.config), str(world.ready()), "cpu"))
     rows = [f"| words | concept | true k | {DEFAULT_MODE} / {DEFAULT_FEATURE} | subspace / prompt |", "|---|---|---:|---|---|"]
     for ws in world_seeds:
-        with tempfile.TemporaryDirectory() as tmp:
-            samples = world.write_folder(Path(tmp), n, ws)
-            x = encode_images(clip, [Path(tmp) / "images" / f"{i:05d}.png" for i in range(len(samples))])
+        samples, x = encode_world(world, clip, n, ws)
         for concept in world.attributes:
             truth = [s.attrs()[concept] for s in samples]
             for kind in ("exact", "imperfect"):
@@ -637,9 +644,7 @@ def grid(worlds: list[str], seeds: list[int], n: int, regimes: list[str], method
         table: dict = {}
         accuracy: dict = {}
         for seed in seeds:
-            with tempfile.TemporaryDirectory(prefix="proxysort-quality-") as tmp:
-                samples = world.write_folder(Path(tmp), n, seed)
-                x = encode_images(clip, [Path(tmp) / "images" / f"{i:05d}.png" for i in range(len(samples))])
+            samples, x = encode_world(world, clip, n, seed)
             for concept in world.attributes:
                 truth = [s.attrs()[concept] for s in samples]
                 if concept not in world.unnamed:

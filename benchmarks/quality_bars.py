@@ -14,7 +14,6 @@ import argparse
 import math
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +31,7 @@ def main() -> None:
     args = p.parse_args()
     import torch
 
-    from benchmarks.quality import encode_images
+    from benchmarks.quality import encode_world
     from miniworld.worlds import get_world
     from proxysort.encoders import ModelSpec, load_clip
     from tests.test_quality import KNOWN, N_IMAGES, measure
@@ -43,9 +42,7 @@ def main() -> None:
         clip = load_clip(ModelSpec(str(world.config), str(world.ready()), "cpu"))
         margins: dict[str, dict[str, list[float]]] = {}
         for ws in [int(s) for s in args.world_seeds.split(",")]:
-            with tempfile.TemporaryDirectory() as tmp:
-                samples = world.write_folder(Path(tmp), N_IMAGES, ws)
-                x = encode_images(clip, [Path(tmp) / "images" / f"{i:05d}.png" for i in range(len(samples))])
+            samples, x = encode_world(world, clip, N_IMAGES, ws)
             for concept in KNOWN[name]:
                 truth = [s.attrs()[concept] for s in samples]
                 m = measure(world, clip, x, truth, concept)

@@ -290,6 +290,17 @@ def _base_word(name: str, words: Sequence[str]) -> str:
     return head if tail.isdigit() and head in words else name
 
 
+def _columns(names: Sequence[str], words: Sequence[str]) -> list[int | None]:
+    """Each group name's column among ``words`` (``red-2`` is ``red``'s); None for a name that is no word."""
+    index = {w: j for j, w in enumerate(words)}
+    return [index.get(_base_word(n, words)) for n in names]
+
+
+def _standardised(sims: np.ndarray) -> np.ndarray:
+    """Each word's similarities standardised over the photos: some prompts sit nearer every photo than others."""
+    return (sims - sims.mean(0)) / np.maximum(sims.std(0), 1e-6)
+
+
 def weak_names(
     image_features: "Matrix",
     labels: np.ndarray,
@@ -312,9 +323,8 @@ def weak_names(
 
 def _weak_names(sims: np.ndarray, labels: np.ndarray, names: Sequence[str], words: Sequence[str],
                 threshold: float) -> list[WeakName]:
-    z = (sims - sims.mean(0)) / np.maximum(sims.std(0), 1e-6)
-    index = {w: j for j, w in enumerate(words)}
-    cols = [index.get(_base_word(n, words)) for n in names]
+    z = _standardised(sims)
+    cols = _columns(names, words)
     per_photo = np.array([z[i, cols[c]] if cols[c] is not None else np.nan for i, c in enumerate(labels)])
     out = []
     for c, name in enumerate(names):
@@ -361,11 +371,9 @@ def word_fit(
 
 
 def _word_fit(sims: np.ndarray, labels: np.ndarray, names: Sequence[str], words: Sequence[str]) -> list[float]:
-    z = (sims - sims.mean(0)) / np.maximum(sims.std(0), 1e-6)
-    index = {w: j for j, w in enumerate(words)}
+    z = _standardised(sims)
     out = []
-    for c, name in enumerate(names):
-        j = index.get(_base_word(name, words))
+    for c, j in enumerate(_columns(names, words)):
         mine, rest = labels == c, labels != c
         if j is None or mine.sum() < 2 or rest.sum() < 2:
             out.append(float("nan"))
@@ -393,10 +401,8 @@ def word_share(
 
 def _word_share(sims: np.ndarray, labels: np.ndarray, names: Sequence[str], words: Sequence[str]) -> list[float]:
     nearest = sims.argmax(1)
-    index = {w: j for j, w in enumerate(words)}
     out = []
-    for c, name in enumerate(names):
-        j = index.get(_base_word(name, words))
+    for c, j in enumerate(_columns(names, words)):
         mine = labels == c
         out.append(float("nan") if j is None or not mine.any() else float((nearest[mine] == j).mean()))
     return out
@@ -431,8 +437,7 @@ def word_precision(
 
 def _word_precision(sims: np.ndarray, labels: np.ndarray, names: Sequence[str], words: Sequence[str]) -> list[float]:
     nearest = sims.argmax(1)
-    index = {w: j for j, w in enumerate(words)}
-    word_of = np.array([index.get(_base_word(name, words), -1) for name in names], dtype=np.int64)
+    word_of = np.array([-1 if j is None else j for j in _columns(names, words)], dtype=np.int64)
     photo_word = word_of[np.asarray(labels)]
     out = []
     for j in word_of:

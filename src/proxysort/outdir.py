@@ -399,7 +399,11 @@ class OutDir:
 
     def write_atomic(self, name: str, text: str | Iterable[str]) -> None:
         """Replace top-level file ``name`` atomically (temporary file + rename, both in the root) with
-        ``text``, or the pieces of text it yields one after another."""
+        ``text``, or the pieces of text it yields one after another.
+
+        The bytes are flushed to disk before the rename and the rename after it: this is the manifest, the
+        record of what the tool placed, and after a power cut it must be the old one or the new one, never
+        an empty file under the new name (one fsync per run is cheap; thumbnails are not synced)."""
         assert self.root_fd is not None
         tmp = f"{PARTIAL_PREFIX}{uuid.uuid4().hex}.json"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=self.root_fd)
@@ -407,7 +411,10 @@ class OutDir:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 for piece in [text] if isinstance(text, str) else text:
                     fh.write(piece)
+                fh.flush()
+                os.fsync(fh.fileno())
             os.rename(tmp, name, src_dir_fd=self.root_fd, dst_dir_fd=self.root_fd)
+            os.fsync(self.root_fd)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp, dir_fd=self.root_fd)

@@ -4,6 +4,7 @@ torch) against the same re-run that must embed the words (model loaded, the torc
     HF_HUB_OFFLINE=1 python -m benchmarks.cached_rerun                 # 300 photos, 3 rounds, 2 threads
     HF_HUB_OFFLINE=1 python -m benchmarks.cached_rerun --photos 300 --rounds 5 --write
     HF_HUB_OFFLINE=1 python -m benchmarks.cached_rerun --auto-k --write     # no --k: the automatic k
+    HF_HUB_OFFLINE=1 python -m benchmarks.cached_rerun --method dproxy --write   # DProxy's stored word choice
 
 Both sides are the real CLI in a fresh interpreter, on the same folder of the shapes world (``miniworld``,
 seed 5) and the trained miniclip, every photo's vector already cached. Equal work apart from what is
@@ -12,6 +13,9 @@ which is exactly what a re-run had to do before they were kept; rounds alternate
 the machine's load falls on both alike. Reported: wall seconds and child CPU seconds per run, their
 medians and the ratio baseline / instant, the 1-minute load average, whether both printed the same bytes,
 and a ``python -X importtime`` excerpt of one instant run (cumulative microseconds).
+
+``--method dproxy``: the same with DProxy (its word choice stored as nodes on the first run); each round
+also runs the default zeroshot re-run from the same cache, so the two cached re-runs are side by side.
 """
 
 from __future__ import annotations
@@ -36,10 +40,11 @@ SHOWN = ("torch", "open_clip", "torchvision", "numpy", "faiss", "scipy", "sklear
          "proxysort.sorting", "proxysort.indexer", "proxysort.groups")
 
 
-def _command(folder: Path, importtime: bool = False, auto_k: bool = False) -> list[str]:
+def _command(folder: Path, importtime: bool = False, auto_k: bool = False, method: str = "zeroshot") -> list[str]:
     return [sys.executable, *(["-X", "importtime"] if importtime else []), "-m", "proxysort", "cluster", str(folder),
             "--by", "color", "--words", WORDS, *([] if auto_k else ["--k", "6"]), "--model", str(FIXTURES / "miniclip.json"),
-            "--pretrained", str(FIXTURES / "miniclip.pt"), "--device", "cpu", "--no-folders", "--format", "paths"]
+            "--pretrained", str(FIXTURES / "miniclip.pt"), "--device", "cpu", "--method", method, "--no-folders",
+            "--format", "paths"]
 
 
 def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, subprocess.CompletedProcess]:
@@ -75,8 +80,10 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--auto-k", action="store_true", help="no --k: the automatic k (silhouettes) on both sides")
+    p.add_argument("--method", choices=("zeroshot", "dproxy"), default="zeroshot")
     p.add_argument("--write", action="store_true",
-                   help="write benchmarks/results/cached-rerun.json (cached-rerun-auto-k.json with --auto-k)")
+                   help="write benchmarks/results/cached-rerun.json (cached-rerun-auto-k.json with --auto-k, "
+                        "cached-rerun-dproxy.json with --method dproxy)")
     args = p.parse_args()
 
     sys.path.insert(0, str(ROOT))
@@ -88,38 +95,55 @@ def main() -> None:
         threads = str(args.threads)
         env = dict(os.environ, PROXYSORT_CACHE_DIR=str(cache), HF_HUB_OFFLINE="1", OMP_NUM_THREADS=threads,
                    MKL_NUM_THREADS=threads, PYTHONPATH=str(ROOT / "src"))
-        first_wall, _, first = _run(_command(folder, auto_k=args.auto_k), env)  # index + learn: fills the vectors and word features
+        command = _command(folder, auto_k=args.auto_k, method=args.method)
+        first_wall, _, first = _run(command, env)  # index + learn: fills the vectors, word features (and nodes)
         print(f"first run (index {args.photos} photos + sort): {first_wall:.2f} s", flush=True)
+        zeroshot = _command(folder, auto_k=args.auto_k) if args.method != "zeroshot" else None
+        zeroshot_first = _run(zeroshot, env)[2] if zeroshot else None
         base: list[tuple[float, float]] = []
         fast: list[tuple[float, float]] = []
+        other: list[tuple[float, float]] = []  # the zeroshot re-run from the same cache (--method dproxy)
         same = True
         for r in range(args.rounds):
             forgotten = _forget_words(cache)
-            wall, cpu, proc = _run(_command(folder, auto_k=args.auto_k), env)
+            wall, cpu, proc = _run(command, env)
             base.append((wall, cpu))
             same &= proc.stdout == first.stdout
-            wall, cpu, proc = _run(_command(folder, auto_k=args.auto_k), env)
+            wall, cpu, proc = _run(command, env)
             fast.append((wall, cpu))
             same &= proc.stdout == first.stdout
-            print(f"round {r + 1}: torch path {base[-1][0]:.2f} s wall ({base[-1][1]:.2f} CPU-s, {forgotten} word rows "
-                  f"deleted), cached {fast[-1][0]:.2f} s wall ({fast[-1][1]:.2f} CPU-s)", flush=True)
-        _, _, traced = _run(_command(folder, importtime=True, auto_k=args.auto_k), env)
+            line = (f"round {r + 1}: torch path {base[-1][0]:.2f} s wall ({base[-1][1]:.2f} CPU-s, {forgotten} word rows "
+                    f"deleted), cached {fast[-1][0]:.2f} s wall ({fast[-1][1]:.2f} CPU-s)")
+            if zeroshot and zeroshot_first:
+                wall, cpu, proc = _run(zeroshot, env)
+                other.append((wall, cpu))
+                same &= proc.stdout == zeroshot_first.stdout
+                line += f", zeroshot cached {wall:.2f} s wall ({cpu:.2f} CPU-s)"
+            print(line, flush=True)
+        _, _, traced = _run(_command(folder, importtime=True, auto_k=args.auto_k, method=args.method), env)
         excerpt = _excerpt(traced.stderr)
     load = os.getloadavg()[0]
     b_wall, f_wall = statistics.median(w for w, _ in base), statistics.median(w for w, _ in fast)
     b_cpu, f_cpu = statistics.median(c for _, c in base), statistics.median(c for _, c in fast)
     out = {
-        "photos": args.photos, "k": "automatic" if args.auto_k else 6, "rounds": args.rounds, "threads": args.threads, "loadavg_1min_after": round(load, 2),
+        "photos": args.photos, "method": args.method, "k": "automatic" if args.auto_k else 6, "rounds": args.rounds, "threads": args.threads, "loadavg_1min_after": round(load, 2),
         "torch_path_wall_s": [round(w, 3) for w, _ in base], "cached_wall_s": [round(w, 3) for w, _ in fast],
         "torch_path_cpu_s": [round(c, 3) for _, c in base], "cached_cpu_s": [round(c, 3) for _, c in fast],
         "median_wall_ratio": round(b_wall / f_wall, 2), "median_cpu_ratio": round(b_cpu / f_cpu, 2),
         "same_stdout": same, "importtime_excerpt": excerpt,
     }
+    if other:
+        out["zeroshot_cached_wall_s"] = [round(w, 3) for w, _ in other]
+        out["zeroshot_cached_cpu_s"] = [round(c, 3) for _, c in other]
     print(f"median wall: torch path {b_wall:.2f} s, cached {f_wall:.2f} s ({b_wall / f_wall:.2f}x); median CPU: "
           f"{b_cpu:.2f} vs {f_cpu:.2f} s ({b_cpu / f_cpu:.2f}x); load average {load:.2f}; same stdout: {same}")
+    if other:
+        print(f"median wall of the zeroshot re-run from the same cache: {statistics.median(w for w, _ in other):.2f} s")
     print("\n".join(excerpt))
     if args.write:
         name = "cached-rerun-auto-k.json" if args.auto_k else "cached-rerun.json"
+        if args.method != "zeroshot":
+            name = f"cached-rerun-{args.method}.json"
         (ROOT / "benchmarks" / "results" / name).write_text(json.dumps(out, indent=1) + "\n")
 
 

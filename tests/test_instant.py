@@ -92,11 +92,12 @@ def test_word_features_are_kept_per_model_template_and_path(tiny_clip, tmp_path)
         assert cache.logit_scale("m") == 42.0
 
 
-def _cluster_in_a_fresh_interpreter(folder: Path, cache: Path, k: list[str]) -> tuple[subprocess.CompletedProcess, set[str]]:
+def _cluster_in_a_fresh_interpreter(folder: Path, cache: Path, k: list[str],
+                                    model: list[str] = CLI_MODEL) -> tuple[subprocess.CompletedProcess, set[str]]:
     env = dict(os.environ, PROXYSORT_CACHE_DIR=str(cache), HF_HUB_OFFLINE="1")
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "proxysort", "cluster", str(folder), "--by", "color",
-         "--words", ",".join(WORDS), *k, *CLI_MODEL, "--no-folders", "--format", "paths"],
+         "--words", ",".join(WORDS), *k, *model, "--no-folders", "--format", "paths"],
         capture_output=True, text=True, env=env,
     )
     names = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines()
@@ -115,6 +116,92 @@ def test_a_cached_cluster_run_imports_no_torch(run_cli, photo_folder, cache_dir,
     proc, names = _cluster_in_a_fresh_interpreter(photo_folder, cache_dir, k)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert names, proc.stderr[-2000:]
+    assert "proxysort.sorting" in names
+    assert sorted(n for n in names if n.split(".")[0] in HEAVY) == []
+    assert proc.stdout == first.stdout
+
+
+DPROXY_WORDS = [*WORDS, "purple", "brown"]  # more words than k: the word choice prunes, nodes are stored
+
+
+def _dproxy(folder: Path, spec, cache: Path, k: int | None = 3, **kwargs):
+    from proxysort.learn.core import ProxyConfig
+    from proxysort.sorting import By, sort
+
+    return sort(folder, [By("color", words=DPROXY_WORDS, k=k)], model=spec, cache_dir=cache,
+                training=ProxyConfig(mode="dproxy", epochs=8), **kwargs)
+
+
+@pytest.mark.parametrize("k", [3, None], ids=["k", "automatic-k"])
+def test_a_cached_dproxy_rerun_gives_the_torch_paths_result_without_loading_the_model(
+        photo_folder, tiny_spec, cache_dir, monkeypatch, k) -> None:
+    """DProxy's word choice is stored as nodes: once they and every word's text feature are, the re-run walks
+    the nodes and scores the photos in NumPy (the model never loaded), with the first run's words, labels
+    and features; a run with another k learns where its route leaves the stored one, so it loads the model."""
+    from proxysort import encoders
+
+    first = _dproxy(photo_folder, tiny_spec, cache_dir, k)
+    uncached = _dproxy(photo_folder, tiny_spec, cache_dir, k, proxy_cache=False)
+    real = encoders.load_clip
+
+    def refuse(*_a, **_k):
+        raise AssertionError("a cached re-run loaded the model")
+
+    monkeypatch.setattr(encoders, "load_clip", refuse)
+    again = _dproxy(photo_folder, tiny_spec, cache_dir, k)
+    for want in (first, uncached):
+        (cw,), (cg,) = want.concepts, again.concepts
+        assert cg.words == cw.words and len(cw.words) < len(DPROXY_WORDS)  # the pruned list, the same
+        assert cg.names == cw.names and cg.k == cw.k and np.array_equal(cg.labels, cw.labels)
+        for name in ("scoremix", "scores", "probs"):
+            np.testing.assert_allclose(cg.proxy.feature(name), cw.proxy.feature(name), rtol=1e-4, atol=1e-5,
+                                       err_msg=name)
+        np.testing.assert_allclose(cg.proxy.word_features, cw.proxy.word_features, atol=1e-6)
+        np.testing.assert_allclose(cg.proxy.zero_shot, cw.proxy.zero_shot, atol=1e-6)
+    loads = []
+    monkeypatch.setattr(encoders, "load_clip", lambda *a, **kw: loads.append(1) or real(*a, **kw))
+    _dproxy(photo_folder, tiny_spec, cache_dir, 2)  # another k: a node it needs may be missing, then learned
+    learned = len(loads)
+    _dproxy(photo_folder, tiny_spec, cache_dir, 2)
+    assert learned <= 1 and len(loads) == learned
+
+
+def test_a_dproxy_run_on_auto_is_served_by_the_device_auto_meant_last(photo_folder, tiny_spec, cache_dir,
+                                                                       monkeypatch) -> None:
+    """``--device auto`` needs torch to resolve; the store remembers what auto meant when the model was last
+    loaded, so the re-run is keyed by it without torch. A store that never recorded it loads the model."""
+    import dataclasses
+
+    from proxysort import encoders
+    from proxysort.proxycache import ProxyCache
+    from proxysort.store import VectorStore
+
+    auto = dataclasses.replace(tiny_spec, device="auto")
+    first = _dproxy(photo_folder, auto, cache_dir)
+    (db,) = cache_dir.glob("stores/*/index.sqlite")
+    with VectorStore(db) as store:
+        assert ProxyCache(store).auto_device() == encoders.resolve_device("auto").type
+    monkeypatch.setattr(encoders, "load_clip", lambda *a, **k: (_ for _ in ()).throw(AssertionError("loaded")))
+    again = _dproxy(photo_folder, auto, cache_dir)
+    assert again.concepts[0].words == first.concepts[0].words
+    assert np.array_equal(again.concepts[0].labels, first.concepts[0].labels)
+    with VectorStore(db) as store, store.transaction() as conn:
+        conn.execute("DELETE FROM proxy_meta WHERE key = 'auto_device'")
+    with pytest.raises(AssertionError, match="loaded"):
+        _dproxy(photo_folder, auto, cache_dir)
+
+
+@pytest.mark.parametrize("k", [["--k", "3"], []], ids=["k", "automatic-k"])
+def test_a_cached_dproxy_cluster_run_imports_no_torch(run_cli, photo_folder, cache_dir, k) -> None:
+    """``--method dproxy`` re-run in a fresh interpreter: the stored word choice and words' text features
+    serve it; none of torch, open_clip, torchvision, scipy or scikit-learn is imported, same output."""
+    model = [*CLI_MODEL, "--method", "dproxy", "--epochs", "8"]
+    args = ["cluster", str(photo_folder), "--by", "color", "--words", ",".join(WORDS), *k, *model, "--no-folders",
+            "--format", "paths"]
+    first = run_cli(args)
+    assert first.exit_code == 0, first.stderr
+    proc, names = _cluster_in_a_fresh_interpreter(photo_folder, cache_dir, k, model)
+    assert proc.returncode == 0, proc.stderr[-3000:]
     assert "proxysort.sorting" in names
     assert sorted(n for n in names if n.split(".")[0] in HEAVY) == []
     assert proc.stdout == first.stdout

@@ -49,7 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     import numpy as np
 
-    from proxysort.encoders import ClipModel
+    from proxysort.encoders import ClipModel, ModelSpec
     from proxysort.indexer import LazyModel
     from proxysort.learn.core import Concept, ProxyConfig, ProxyResult
     from proxysort.methods.dproxy import Node, Route
@@ -111,13 +111,15 @@ _IN_CHUNK = 500
 _NEUTRAL = ("batch_size", "gpu_batch_size", "fuse_weight", "device")
 
 def setup_key(
-    concept: "Concept", others: Sequence["Concept"], config: "ProxyConfig", clip: "ClipModel", set_digest: str | None
+    concept: "Concept", others: Sequence["Concept"], config: "ProxyConfig", identity: str, device: str,
+    set_digest: str | None,
 ) -> tuple[str, str]:
-    """(key, description) of one concept's learning setup; ``config`` must be resolved (no ``None`` defaults)."""
+    """(key, description) of one concept's learning setup for the model ``identity`` on the device type
+    ``device``; ``config`` must be resolved (no ``None`` defaults)."""
     settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in _NEUTRAL}
     description = {
-        "model": clip.identity,
-        "device": clip.device.type,
+        "model": identity,
+        "device": device,
         "concept": [concept.name, concept.noun, concept.prompt, list(concept.words)],
         "with": [c.name for c in others],
         "settings": settings,
@@ -245,6 +247,17 @@ class ProxyCache:
             )
             conn.execute("INSERT OR REPLACE INTO model_scales(model, scale) VALUES (?, ?)", (_key(model), float(scale)))
 
+    def auto_device(self) -> str | None:
+        """The device type ``auto`` meant when a model was last loaded for this store (None: never recorded):
+        what a run served from stored steps keys them by without importing torch to ask."""
+        with self.store.reading() as conn:
+            row = conn.execute("SELECT value FROM proxy_meta WHERE key = 'auto_device'").fetchone()
+        return row[0] if row else None
+
+    def remember_auto_device(self, device: str) -> None:
+        with self.store.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO proxy_meta(key, value) VALUES ('auto_device', ?)", (device,))
+
     def touch(self, setups: Sequence[str]) -> None:
         """Mark setups as used now (a run served entirely from the cache), so pruning keeps them."""
         with self.store.transaction() as conn:
@@ -317,12 +330,13 @@ def learn_cached(
     import numpy as np
 
     from proxysort.encoders import ClipModel
+    from proxysort.learn import engine
     from proxysort.learn.core import unit_rows
     from proxysort.learn.registry import learn_proxies, run_for
     from proxysort.store import VectorStore
 
     if store_file is not None:
-        served = _from_words(image_features, concepts, clip, config, reporter, Path(store_file), k)
+        served = _without_model(image_features, concepts, clip, config, reporter, Path(store_file), k)
         if served is not None:
             return served
     if not isinstance(clip, ClipModel):
@@ -336,18 +350,26 @@ def learn_cached(
             used: list[str] = []
 
             def nodes_for(concept: "Concept", digest: str) -> _StoredNodes:
-                setup = setup_key(concept, [], run.config, clip, digest)
+                setup = setup_key(concept, [], run.config, clip.identity, clip.device.type, digest)
                 used.append(setup[0])
                 return _StoredNodes(cache, *setup)
 
             results = method.learn_stored(image_features, concepts, clip, run, nodes_for)
             if results is not None:
                 cache.touch(used)
+                if method.from_stored is not None:  # what the next run needs to be served without the model
+                    words = [engine.prepared(c, clip, run)[2].detach().float().cpu().numpy() for c in concepts]
+                    _keep_words(cache, concepts, words, clip, run.config.path)
+                    if _asked_device(run.config, clip.spec) is None:
+                        cache.remember_auto_device(clip.device.type)
                 return results
     if store_file is None or method.rows is None:
         results = (learner or learn_proxies)(image_features, concepts, clip, config, reporter, k=k)
         if store_file is not None and method.from_words is not None:
-            _keep_words(Path(store_file), concepts, results, clip, run.config.path)
+            # One row per candidate word for such a method; a result with another count is not kept.
+            kept = [(c, r.word_features) for c, r in zip(concepts, results) if r.word_features.shape[0] == len(c.words)]
+            with VectorStore(Path(store_file)) as store:
+                _keep_words(ProxyCache(store), [c for c, _ in kept], [w for _, w in kept], clip, run.config.path)
         return results
     resolved = run.config
     X = np.ascontiguousarray(image_features, dtype=np.float32)
@@ -356,7 +378,9 @@ def learn_cached(
     set_digest = None if per_photo else hashlib.sha256("".join(keys).encode()).hexdigest()[:32]
     coupled = len(concepts) > 1 and resolved.beta > 0
     setups = [
-        setup_key(c, [o for o in concepts if o is not c] if coupled else [], resolved, clip, set_digest) for c in concepts
+        setup_key(c, [o for o in concepts if o is not c] if coupled else [], resolved, clip.identity, clip.device.type,
+                  set_digest)
+        for c in concepts
     ]
     n, dim = X.shape
     prompts = [np.empty((n, dim), np.float32) for _ in concepts]
@@ -413,46 +437,71 @@ def learn_cached(
     return [method.rows.rebuild(c, clip, images, prompts[i], learned[i], run, history) for i, c in enumerate(concepts)]
 
 
-def _from_words(
+def _without_model(
     image_features: "Matrix", concepts: Sequence["Concept"], clip: "ClipModel | LazyModel",
     config: "ProxyConfig | None", reporter: Reporter | None, store_file: Path, k: int | None,
 ) -> list["ProxyResult"] | None:
-    """The results of a method declared with :attr:`Method.from_words`, from the words' text features and
-    logit scale kept in the store; None when the method has no such path or the store lacks a word (then
-    the model is needed). The store is opened only for a method that could use it."""
+    """The results of a method that needs nothing of the model but the words' text features and logit scale
+    kept in the store: one declared with :attr:`Method.from_words`, or with :attr:`Method.from_stored` whose
+    every step the store holds (keyed by the device type, known without torch: :func:`_asked_device`, else
+    what ``auto`` meant when the model was last loaded). None when the method has no such path or the store
+    lacks a word, a step or the device (then the model is needed). The store is opened only for a method
+    that could use it."""
     from proxysort.encoders import ClipModel
     from proxysort.learn import engine
     from proxysort.learn.core import ProxyConfig
     from proxysort.learn.registry import method_for, run_for
     from proxysort.store import VectorStore
 
-    if method_for(config or ProxyConfig()).from_words is None or not store_file.exists():
+    found = method_for(config or ProxyConfig())
+    if (found.from_words is None and found.from_stored is None) or not store_file.exists():
         return None
-    method, run = run_for(config, None, k=k, reporter=reporter)
-    assert method.from_words is not None
     identity = clip.identity if isinstance(clip, ClipModel) else clip.spec.identity()
     engine.check_inputs(image_features, concepts, None)
     with VectorStore(store_file) as store:
         cache = ProxyCache(store)
+        device = None
+        if found.from_words is None:
+            device = clip.device.type if isinstance(clip, ClipModel) else (_asked_device(config or ProxyConfig(), clip.spec)
+                                                                          or cache.auto_device())
+            if device is None:
+                return None
+        method, run = run_for(config, None, k=k, reporter=reporter, device=device)
         scale = cache.logit_scale(identity)
         words = [cache.word_features(identity, c.prompt, run.config.path, c.words) for c in concepts]
-    if scale is None or any(w is None or w.shape[1] != image_features.shape[1] for w in words):
-        return None
-    return method.from_words(image_features, concepts, [w for w in words if w is not None], scale, run)
+        if scale is None or any(w is None or w.shape[1] != image_features.shape[1] for w in words):
+            return None
+        tables = [w for w in words if w is not None]
+        if method.from_words is None:
+            assert method.from_stored is not None and device is not None
+            used: list[str] = []
+
+            def nodes_for(concept: "Concept", digest: str) -> _StoredNodes:
+                assert device is not None
+                setup = setup_key(concept, [], run.config, identity, device, digest)
+                used.append(setup[0])
+                return _StoredNodes(cache, *setup)
+
+            results = method.from_stored(image_features, concepts, tables, scale, run, nodes_for)
+            if results is not None:
+                cache.touch(used)
+            return results
+    return method.from_words(image_features, concepts, tables, scale, run)
 
 
-def _keep_words(store_file: Path, concepts: Sequence["Concept"], results: Sequence["ProxyResult"], clip: "ClipModel",
+def _asked_device(config: "ProxyConfig", spec: "ModelSpec") -> str | None:
+    """The device type asked for (``device``, else the model's), known without torch; None for ``auto``."""
+    for asked in (config.device, spec.device):
+        if asked and asked.lower() != "auto":
+            return asked.lower().split(":")[0]
+    return None
+
+
+def _keep_words(cache: ProxyCache, concepts: Sequence["Concept"], words: Sequence["np.ndarray"], clip: "ClipModel",
                 path: str) -> None:
-    """Keep each concept's filled-in prompts' text features (``ProxyResult.word_features``, one row per
-    candidate word for such a method; a result with another count is not kept) and the model's logit scale,
-    which is all a :attr:`Method.from_words` re-run needs of the model."""
+    """Keep each concept's filled-in prompts' text features ``words`` (one row per candidate word) and the
+    model's logit scale, which is all a re-run without the model (:func:`_without_model`) needs of it."""
     from proxysort.learn.engine import logit_scale
-    from proxysort.store import VectorStore
 
-    with VectorStore(store_file) as store:
-        cache = ProxyCache(store)
-        for concept, res in zip(concepts, results):
-            if res.word_features.shape[0] != len(concept.words):
-                continue
-            cache.write_word_features(clip.identity, concept.prompt, path, concept.words, res.word_features,
-                                      logit_scale(clip))
+    for concept, features in zip(concepts, words):
+        cache.write_word_features(clip.identity, concept.prompt, path, concept.words, features, logit_scale(clip))

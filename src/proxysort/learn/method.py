@@ -98,6 +98,16 @@ class FromWords(Protocol):
                  scale: float, run: Run) -> list["ProxyResult"]: ...
 
 
+class FromStored(Protocol):
+    """Make a :class:`LearnStored` run again from what the store keeps alone, in NumPy, no model: its steps
+    (through ``nodes_for`` as there) and the candidate prompts' unit text features ``words[c]`` (K×D float32,
+    every word of concept ``c``) and CLIP's logit scale ``scale``; None when a step is missing (the model is
+    then needed to learn it)."""
+
+    def __call__(self, image_features: "Matrix", concepts: Sequence["Concept"], words: Sequence["np.ndarray"],
+                 scale: float, run: Run, nodes_for: Callable[["Concept", str], Any]) -> list["ProxyResult"] | None: ...
+
+
 def _never(config: "ProxyConfig") -> bool:
     return False
 
@@ -129,6 +139,9 @@ class Method:
     rows: Rows | None = None
     #: Set for methods that keep intermediate steps between runs (the proxy cache gives them a store).
     learn_stored: LearnStored | None = None
+    #: Set for such methods when a run whose steps are all stored needs nothing else of the model than the
+    #: words' text features and its logit scale: it then never loads the model, nor imports torch.
+    from_stored: FromStored | None = None
     #: Set for methods that need nothing of the model but the words' text features and its logit scale: a
     #: run whose words the store already holds then never loads the model, nor imports torch.
     from_words: FromWords | None = None

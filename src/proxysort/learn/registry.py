@@ -71,14 +71,16 @@ def settled(config: ProxyConfig, feature: str | None) -> tuple[ProxyConfig, str]
 
 def run_for(
     config: ProxyConfig | None, clip: "ClipModel | None", *, k: int | None = None, reporter: Reporter | None = None,
-    prepared: dict | None = None,
+    prepared: dict | None = None, device: str | None = None,
 ) -> tuple[Method, Run]:
     """The method and the :class:`Run` it is given: the device's epochs and step size filled in, the options
-    typed, ``k`` passed only to a method that uses it."""
+    typed, ``k`` passed only to a method that uses it. Without a model, ``device`` is the device type the
+    defaults are read for (a run served from stored results, which knows it without torch; default cpu)."""
     config = config or ProxyConfig()
     found = method_for(config)
-    # No model: the method learns from stored word features in NumPy (Method.from_words), on the CPU.
-    kind = engine.device(config, clip).type if clip is not None else "cpu"
+    # No model: the method learns from stored word features in NumPy (Method.from_words), on the CPU, or is
+    # made again from its stored steps (Method.from_stored) for the device they were learned on.
+    kind = engine.device(config, clip).type if clip is not None else (device or "cpu")
     epochs = config.epochs if config.epochs is not None else found.default_epochs(config.engine, kind)
     lr = config.lr if config.lr is not None else found.lr
     options = found.parse(config.options)

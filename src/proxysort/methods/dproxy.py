@@ -388,47 +388,70 @@ def choose_words(
     run with another k reads its usage from the node and learns only where its words leave every stored
     route. The result is the same whatever the store holds.
     """
-    import numpy as np
-
     config, reporter, k = run.config, run.reporter, run.k
     where = engine.device(config, clip)  # the same checks whether or not anything is learned
     stores = list(nodes) if nodes is not None else [_MemoryNodes() for _ in concepts]
     learner: _Learner | None = None
-    choices = []
-    epochs = run.epochs
-    horizons = [horizon(len(c.words), k, epochs) for c in concepts]
+    horizons = [horizon(len(c.words), k, run.epochs) for c in concepts]
     bar: Reporter | None = None  # opened at the first stretch to learn: a choice from the store shows none
     with seeded(config.seed, clip.device), contextlib.ExitStack() as opened:
-        for c, concept in enumerate(concepts):
-            active: list[int] = list(range(len(concept.words)))
-            used: tuple[int, ...] | None = None
-            route: Route = ()
-            logits, first, learned = None, 0, 0
-            history: list[float] = []
-            for e in pruning_epochs(epochs):
-                if len(active) <= _floor(k):
-                    break
-                route += (tuple(active),)
-                node = stores[c].get(route)
-                if node is None:
-                    if learner is None:
-                        learner = _Learner(sample, concepts, clip, run)
-                    if bar is None:
-                        left = horizons[c] - first + sum(horizons[c + 1 :])
-                        advance = opened.enter_context(
-                            reporter.stage(f"learning which words fit: {len(sample)} photos", total=left))
-                        bar = OneBar(reporter, advance)
-                    start = learner.start(c) if logits is None else logits
-                    after, part = learner.stretch(c, start, active, first, e, bar)
-                    node = Node(route, e, learner.usages(c, after, active, e), after, tuple(part))
-                    stores[c].put(node)
-                    learned += e - first
-                history += node.history
-                logits, first = node.logits, e
-                if used is None:  # the prompts are encoded once per concept, learned or served from the store
-                    used = used_words(engine.setup(concept, clip, engine.images(sample, where), run).Z.cpu().numpy(), k)
-                active = prune(active, np.asarray(node.usage[_centres(k, active, len(sample))]), k, used)
-            choices.append(Choice(tuple(active), history, len(sample), learned))
+
+        def learn(c: int, logits: "np.ndarray | None", active: list[int], first: int, e: int, route: Route) -> Node:
+            nonlocal learner, bar
+            if learner is None:
+                learner = _Learner(sample, concepts, clip, run)
+            if bar is None:
+                left = horizons[c] - first + sum(horizons[c + 1 :])
+                advance = opened.enter_context(reporter.stage(f"learning which words fit: {len(sample)} photos", total=left))
+                bar = OneBar(reporter, advance)
+            start = learner.start(c) if logits is None else logits
+            after, part = learner.stretch(c, start, active, first, e, bar)
+            return Node(route, e, learner.usages(c, after, active, e), after, tuple(part))
+
+        def scores(c: int) -> "np.ndarray":  # the prompts are encoded once per concept, learned or served
+            return engine.setup(concepts[c], clip, engine.images(sample, where), run).Z.cpu().numpy()
+
+        choices = _walk(len(sample), concepts, run, stores, scores, learn)
+    assert choices is not None  # every missing node is learned
+    return choices
+
+
+def _walk(
+    photos: int, concepts: Sequence[Concept], run: Run, stores: Sequence[Nodes],
+    scores: "Callable[[int], np.ndarray]",
+    learn: "Callable[[int, np.ndarray | None, list[int], int, int, Route], Node] | None",
+) -> list[Choice] | None:
+    """The pruning walk of :func:`choose_words` over ``photos`` sampled photos: each concept's nodes from its
+    store, a missing one learned by ``learn`` (concept, parameters so far or None, active words, first and
+    last epoch, route) and put there; ``scores(c)`` are the sample's zero-shot scores over every word of
+    concept ``c``. None when ``learn`` is None and a node is missing."""
+    import numpy as np
+
+    k, epochs = run.k, run.epochs
+    choices = []
+    for c, concept in enumerate(concepts):
+        active: list[int] = list(range(len(concept.words)))
+        used: tuple[int, ...] | None = None
+        route: Route = ()
+        logits, first, learned = None, 0, 0
+        history: list[float] = []
+        for e in pruning_epochs(epochs):
+            if len(active) <= _floor(k):
+                break
+            route += (tuple(active),)
+            node = stores[c].get(route)
+            if node is None:
+                if learn is None:
+                    return None
+                node = learn(c, logits, active, first, e, route)
+                stores[c].put(node)
+                learned += e - first
+            history += node.history
+            logits, first = node.logits, e
+            if used is None:
+                used = used_words(scores(c), k)
+            active = prune(active, np.asarray(node.usage[_centres(k, active, photos)]), k, used)
+        choices.append(Choice(tuple(active), history, photos, learned))
     return choices
 
 
@@ -436,13 +459,12 @@ def _scored(pb: engine.Problem, clip: "ClipModel", choice: Choice) -> ProxyResul
     """Every photo's zero-shot view (``scores``, ``probs``, ``scoremix``) over the words ``choice`` kept."""
     kept = list(choice.kept)
     T, Z = pb.T[kept], pb.Z[:, kept]
-    return result(_survivors(pb, kept), zero_shot_features(Z, engine.logit_scale(clip)), T, Z, choice.history,
+    return result(_survivors(pb.concept, kept), zero_shot_features(Z, engine.logit_scale(clip)), T, Z, choice.history,
                   METHOD.default_feature)
 
 
-def _survivors(pb: engine.Problem, kept: list[int]) -> Concept:
-    words = tuple(pb.words[j] for j in kept)
-    c = pb.concept
+def _survivors(c: Concept, kept: list[int]) -> Concept:
+    words = tuple(c.words[j] for j in kept)
     return Concept(c.name, words, noun=c.noun, template=c.template) if len(words) >= 2 else c
 
 
@@ -491,26 +513,70 @@ def learn_stored(
     return _choose_and_score(image_features, concepts, clip, run, nodes_for)
 
 
-def _choose_and_score(
-    image_features: "np.ndarray", concepts: Sequence[Concept], clip: "ClipModel", run: Run,
+def from_stored(
+    image_features: "Matrix", concepts: Sequence[Concept], words: Sequence["np.ndarray"], scale: float, run: Run,
     nodes_for: "Callable[[Concept, str], Nodes]",
-) -> list[ProxyResult]:
-    """The word choice on the sample, through ``nodes_for``'s nodes, then every photo's zero-shot view."""
-    import hashlib
-
+) -> list[ProxyResult] | None:
+    """:func:`learn_stored` made again in NumPy from the stored nodes and the words' stored text features
+    ``words`` (every word of each concept) and logit scale, no model (a cached re-run never imports torch);
+    None when ``sample`` is 0 or a node is missing. The operations are :func:`_choose_and_score`'s, so the
+    two agree to float32 rounding (``tests/test_instant.py``)."""
     import numpy as np
 
-    X = np.ascontiguousarray(image_features, dtype=np.float32)
+    from proxysort.learn import textonly
+    from proxysort.rows import whole
+
+    if not sample_size(run.options):
+        return None
+    X = np.ascontiguousarray(whole(image_features), dtype=np.float32)
+    rows, digest = _sample(X, run)
+    images, tables = textonly.unit_rows(X), [np.asarray(T, dtype=np.float32) for T in words]
+    sample = images[rows]
+    choices = _walk(len(rows), concepts, run, [nodes_for(c, digest) for c in concepts],
+                    lambda c: sample @ tables[c].T, None)
+    if choices is None:
+        return None
+    _say_served(concepts, choices, run)
+    out = []
+    for concept, T_all, choice in zip(concepts, tables, choices):
+        kept = list(choice.kept)
+        T = T_all[kept]
+        Z = images @ T.T
+        out.append(result(_survivors(concept, kept), textonly.zero_shot_features(Z, scale), T, Z, choice.history,
+                          METHOD.default_feature))
+    return out
+
+
+def _sample(X: "np.ndarray", run: Run) -> tuple["np.ndarray", str]:
+    """(the rows of the photos the word choice is learned on, the digest of their vectors: the nodes' key)."""
+    import hashlib
+
     keys = photo_keys(X)
     rows = sample_rows(keys, sample_size(run.options))
-    digest = hashlib.sha256("".join(keys[i] for i in rows).encode()).hexdigest()[:32]
-    choices = choose_words(X[rows], concepts, clip, run, nodes=[nodes_for(c, digest) for c in concepts])
+    return rows, hashlib.sha256("".join(keys[i] for i in rows).encode()).hexdigest()[:32]
+
+
+def _say_served(concepts: Sequence[Concept], choices: Sequence[Choice], run: Run) -> None:
+    """Which word choices came from the cache, whole or in part."""
     served = [ch for ch in choices if ch.history and not ch.learned]
     if served:
         run.reporter.message(f"word choice: {len(served)} of {len(concepts)} concepts from the cache")
     for concept, ch in zip(concepts, choices):
         if 0 < ch.learned < len(ch.history):
             run.reporter.message(f"word choice for '{concept.name}': continued from an earlier run (from the cache)")
+
+
+def _choose_and_score(
+    image_features: "np.ndarray", concepts: Sequence[Concept], clip: "ClipModel", run: Run,
+    nodes_for: "Callable[[Concept, str], Nodes]",
+) -> list[ProxyResult]:
+    """The word choice on the sample, through ``nodes_for``'s nodes, then every photo's zero-shot view."""
+    import numpy as np
+
+    X = np.ascontiguousarray(image_features, dtype=np.float32)
+    rows, digest = _sample(X, run)
+    choices = choose_words(X[rows], concepts, clip, run, nodes=[nodes_for(c, digest) for c in concepts])
+    _say_served(concepts, choices, run)
     where = engine.device(run.config, clip)
     return [_scored(engine.setup(c, clip, engine.images(X, where), run), clip, ch) for c, ch in zip(concepts, choices)]
 
@@ -529,12 +595,12 @@ def _learned(learner: _Learner, c: int, logits: "np.ndarray", active: list[int],
         T = pb.T[active]
         feats = engine.features(h, X, T, run.config.fuse_weight, w=w, weights=p[:, active], gate=gate,
                                 scale=learner.scale)
-    return result(_survivors(pb, active), feats, T, pb.Z[:, active], history, METHOD.default_feature)
+    return result(_survivors(pb.concept, active), feats, T, pb.Z[:, active], history, METHOD.default_feature)
 
 
 METHOD = Method(
     "dproxy", "Multi-DProxy (AAAI 2026): word choice by pruning on a sample, scored zero-shot (the default)",
     learn, features=("prompt", "proxy", "weights", "concat", "fused", "scores", "probs", "scoremix"),
     default_feature="scoremix", epochs=Epochs(EPOCHS, EPOCHS), lr=0.1, options=DProxyOptions, uses_k=True,
-    settle=_settle, learn_stored=learn_stored,
+    settle=_settle, learn_stored=learn_stored, from_stored=from_stored,
 )

@@ -281,3 +281,64 @@ def test_an_unreachable_head_is_one_sentence_in_seconds():
         _reachable("127.0.0.1:1")
     with pytest.raises(UsageError, match="`ray` must be auto, local or HOST:PORT"):
         _reachable("nonsense")
+
+
+def test_the_default_sort_scores_every_photo_on_the_workers(ray_cluster, photos, tiny_clip, tmp_path, monkeypatch):
+    """With `ray`, the default method's per-photo passes (each photo's cosines with the words, imagemix's
+    moments and image columns, naming's cosines) run in Ray tasks that read the store themselves: the driver
+    never reads a vector (reading one fails the test), and the result is the local one: same groups and
+    names, features equal up to the float rounding of summing the moments in other blocks."""
+    import numpy as np
+
+    from proxysort.rows import StoredRows
+    from proxysort.sorting import By, sort
+
+    by = By("color", words=["red", "green", "blue", "yellow"], k=3)
+    cache = tmp_path / "cache"
+    local = sort(photos, by, model=tiny_clip, cache_dir=cache)  # also keeps the words' features: the Ray run
+    # below is served from the store, as a re-run is
+    names = ("imagemix", "scoremix", "scores", "probs")
+    want = {name: local.concepts[0].proxy.feature(name) for name in names}  # made before the driver may not read
+    real = distributed.on_workers
+    tasks: list[int] = []
+
+    def spread(rows, ray, reporter):
+        out = real(rows, ray, reporter, rows_per_task=5)  # 24 photos: five tasks per pass
+        assert isinstance(out, distributed.scoring.RayRows)
+        tasks.append(len(rows))
+        return out
+
+    def driver_read(self, size=0):
+        raise AssertionError("the driver read the photos' vectors")
+
+    monkeypatch.setattr(distributed, "on_workers", spread)
+    monkeypatch.setattr(StoredRows, "blocks", driver_read)
+    remote = sort(photos, by, model=tiny_clip, cache_dir=cache, ray="auto")
+    assert tasks == [24]
+    (lc,), (rc,) = local.concepts, remote.concepts
+    assert rc.feature == lc.feature == "imagemix"
+    assert rc.labels.tolist() == lc.labels.tolist() and rc.names == lc.names
+    for name in names:
+        np.testing.assert_allclose(rc.proxy.feature(name), want[name], rtol=1e-4, atol=1e-5, err_msg=name)
+    assert np.array_equal(rc.proxy.zero_shot.argmax(1), lc.proxy.zero_shot.argmax(1))
+    np.testing.assert_allclose(rc.scores, lc.scores, rtol=1e-5, atol=1e-5)
+
+
+def test_a_store_no_worker_sees_is_scored_on_the_driver(ray_cluster, photos, tiny_clip, tmp_path, monkeypatch):
+    """A cache folder that is not shared: one line says so, and the driver reads the rows as without Ray."""
+    from proxysort.distributed import scoring
+    from proxysort.rows import StoredRows
+
+    lines: list[str] = []
+
+    class Said(Reporter):
+        def message(self, text: str) -> None:
+            lines.append(text)
+
+    indexed = local_index(photos, model=tiny_clip, cache_dir=tmp_path / "cache", load_vectors=False)
+    assert isinstance(indexed.vectors, StoredRows)
+    assert scoring._unseen(ray_cluster, indexed.vectors.store_file) is None  # this cluster's one node sees it
+    monkeypatch.setattr(scoring, "_unseen", lambda session, store: f"elsewhere ({store} is missing)")
+    rows = distributed.on_workers(indexed.vectors, "auto", Said())
+    assert type(rows) is StoredRows and rows is indexed.vectors
+    assert len(lines) == 1 and "the cache is not visible on Ray node" in lines[0] and "is missing" in lines[0]

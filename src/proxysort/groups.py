@@ -201,18 +201,23 @@ def cluster_centres(features: "Matrix", labels: np.ndarray, k: int) -> np.ndarra
 
 
 def similarities(image_features: "Matrix", word_features: np.ndarray) -> np.ndarray:
-    """N×K cosines of the photos with the words' prompt features, computed a block of photos at a time: what
-    naming needs of the N×d image vectors, which therefore need not be in memory (:mod:`proxysort.rows`)."""
-    from proxysort.rows import blocks
+    """N×K cosines of the photos with the words' prompt features, computed a block of photos at a time (where
+    the rows are: :func:`proxysort.rows.map_blocks`): what naming needs of the N×d image vectors, which
+    therefore need not be in memory (:mod:`proxysort.rows`)."""
+    from proxysort.rows import map_blocks
 
     t = _unit_rows(np.asarray(word_features, dtype=np.float32))
     out = np.empty((len(image_features), len(t)), np.float32)
     start = 0
-    for block in blocks(image_features):
-        x = _unit_rows(np.asarray(block, dtype=np.float32))
-        out[start : start + len(x)] = x @ t.T
-        start += len(x)
+    for part in map_blocks(image_features, _cosines, t):
+        out[start : start + len(part)] = part
+        start += len(part)
     return out
+
+
+def _cosines(block: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """A block of photos' cosines with the unit rows ``t``."""
+    return _unit_rows(np.asarray(block, dtype=np.float32)) @ t.T
 
 
 def name_clusters(

@@ -364,7 +364,10 @@ def learn_cached(
                         cache.remember_auto_device(clip.device.type)
                 return results
     if store_file is None or method.rows is None:
-        results = (learner or learn_proxies)(image_features, concepts, clip, config, reporter, k=k)
+        # A method that learns from the words alone scores the photos where their rows are (the rows decide:
+        # rows.map_blocks), so a learner that spreads photos between workers has nothing to add.
+        learn = learn_proxies if method.from_words is not None else (learner or learn_proxies)
+        results = learn(image_features, concepts, clip, config, reporter, k=k)
         if store_file is not None and method.from_words is not None:
             # One row per candidate word for such a method; a result with another count is not kept.
             kept = [(c, r.word_features) for c, r in zip(concepts, results) if r.word_features.shape[0] == len(c.words)]

@@ -9,7 +9,8 @@ needs only one pass over them. Each class here stands for such a matrix without 
 * :class:`PickedRows` – ``table[index]``: each photo's row of a small table (a zero-shot photo's prompt
   is the text feature of its nearest word, so N×512 prompts are N indices into K rows).
 
-Each has ``shape``, ``ndim``, ``len()``, :meth:`blocks`, :meth:`subset` (a boolean mask) and
+Each has ``shape``, ``ndim``, ``len()``, :meth:`blocks`, :meth:`map_blocks` (a function of each block,
+where the rows are), :meth:`subset` (a boolean mask) and
 ``__array__``, which makes the whole matrix for a method that needs every row at once (the learned modes
 do); :func:`blocks` and :func:`subset` treat a plain array the same way. Blocks are computed row by row,
 so every number equals the whole matrix's; a matrix of at most :data:`BLOCK` rows is one block, exactly
@@ -19,13 +20,14 @@ the computation made before these existed.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TypeVar, Union
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
 #: Rows per block: 16k rows of 512 float32 numbers are 32 MB, a bounded share of any run's memory.
 BLOCK = 16384
+T = TypeVar("T")
 
 
 class _Lazy:
@@ -42,6 +44,12 @@ class _Lazy:
 
     def blocks(self, size: int = BLOCK) -> Iterator["np.ndarray"]:  # pragma: no cover - every subclass has one
         raise NotImplementedError
+
+    def map_blocks(self, fn: Callable[..., T], args: tuple, size: int = BLOCK) -> Iterator[T]:
+        """``fn(block, *args)`` of every block, in order: here, in this process (rows that live where other
+        processes can read them may run it there: :class:`proxysort.distributed.scoring.RayRows`)."""
+        for block in self.blocks(size):
+            yield fn(block, *args)
 
     def __array__(self, dtype: object = None, copy: object = None) -> "np.ndarray":
         import numpy as np
@@ -92,8 +100,17 @@ class UnitRows(_Lazy):
         for block in blocks(self.source, size):
             yield unit_rows(block)
 
+    def map_blocks(self, fn: Callable[..., T], args: tuple, size: int = BLOCK) -> Iterator[T]:
+        return map_blocks(self.source, _unit_then, fn, *args, size=size)  # wherever the source's blocks are mapped
+
     def subset(self, mask: "np.ndarray") -> "UnitRows":
         return UnitRows(subset(self.source, mask))
+
+
+def _unit_then(block: "np.ndarray", fn: Callable[..., T], *args: Any) -> T:
+    from proxysort.learn.textonly import unit_rows
+
+    return fn(unit_rows(block), *args)
 
 
 class PickedRows(_Lazy):
@@ -122,6 +139,14 @@ def blocks(rows: Matrix, size: int = BLOCK) -> Iterator["np.ndarray"]:
         return
     for start in range(0, len(rows), size):
         yield rows[start : start + size]
+
+
+def map_blocks(rows: Matrix, fn: Callable[..., T], *args: Any, size: int = BLOCK) -> Iterator[T]:
+    """``fn(block, *args)`` of each block of ``rows`` (:func:`blocks`), in order: one pass over the photos
+    whose per-photo work may run where the rows are (``fn`` a module-level function, its results small)."""
+    if isinstance(rows, _Lazy):
+        return rows.map_blocks(fn, args, size)
+    return (fn(block, *args) for block in blocks(rows, size))
 
 
 def subset(rows: Matrix, mask: "np.ndarray") -> Matrix:

@@ -201,7 +201,7 @@ def sort(
     kept in the model's store and reused; ``proxy_cache=False`` learns afresh and keeps nothing); see
     :func:`write_folders` for the folder tree. ``ray`` (a Ray address, ``auto`` or ``local``) indexes and
     learns the proxies on that cluster (:mod:`proxysort.distributed`); k-means and naming stay here, so the
-    result is the local one.
+    result is the local one; the default method's scores of every photo are computed there too.
 
     ``tree`` is the output folder a re-run writes to: its groups are kept (:mod:`proxysort.stable`) when the
     setup is the same, unless ``recluster``; the user's corrections there (:mod:`proxysort.corrections`)
@@ -278,6 +278,8 @@ def sort(
     one_k = ks.pop() if len(ks) == 1 else None  # one k for every concept: methods that prune words stop at k
     store = indexed.store if proxy_cache else None
     vectors = indexed.vectors if method_for(config).from_words is not None else np.asarray(indexed.vectors)
+    if ray is not None and not isinstance(vectors, np.ndarray):  # scored on the workers, each reading the store
+        vectors = distributed.on_workers(vectors, ray, reporter)
     results = learn_cached(vectors, proxy_concepts, clip or lazy, config, reporter, store, learner=learner, k=one_k)
     clip = lazy.loaded
 

@@ -267,15 +267,15 @@ def imagemix(scoremix_rows: "np.ndarray", images: "Matrix", weight: float = IMAG
     """
     import numpy as np
 
-    from proxysort.learn.textonly import unit_rows
-    from proxysort.rows import blocks
+    from proxysort.rows import map_blocks
 
+    # Both passes are a function of each block (run where the rows are: on Ray workers for the store's
+    # rows with `ray`); the moments are summed here in block order, so the set's directions are the same.
     n, total, second = 0, None, None
-    for block in blocks(images):
-        u = unit_rows(block).astype(np.float64)
-        total = u.sum(0) if total is None else total + u.sum(0)
-        second = u.T @ u if second is None else second + u.T @ u
-        n += len(u)
+    for m, s, ss in map_blocks(images, image_moments):
+        total = s if total is None else total + s
+        second = ss if second is None else second + ss
+        n += m
     assert total is not None and second is not None and n > 0  # a run has photos
     mean = total / n
     cov = second / n - np.outer(mean, mean)
@@ -286,11 +286,31 @@ def imagemix(scoremix_rows: "np.ndarray", images: "Matrix", weight: float = IMAG
     out = np.empty((n, mix.shape[1] + top.shape[1]), np.float32)  # filled a block at a time: no N×32 float64
     out[:, : mix.shape[1]] = mix
     start = 0
-    for block in blocks(images):
-        image = (unit_rows(block).astype(np.float64) - mean) @ top
-        out[start : start + len(block), mix.shape[1] :] = weight / np.sqrt(spread) * image
-        start += len(block)
+    for columns in map_blocks(images, image_columns, mean, top, weight / np.sqrt(spread)):
+        out[start : start + len(columns), mix.shape[1] :] = columns
+        start += len(columns)
     return out
+
+
+def image_moments(block: "np.ndarray") -> tuple[int, "np.ndarray", "np.ndarray"]:
+    """(rows, sum, sum of outer products) of a block's unit rows, in float64: what :func:`imagemix` needs
+    of each block to centre the photos and find their principal directions."""
+    import numpy as np
+
+    from proxysort.learn.textonly import unit_rows
+
+    u = unit_rows(block).astype(np.float64)
+    return len(u), u.sum(0), u.T @ u
+
+
+def image_columns(block: "np.ndarray", mean: "np.ndarray", top: "np.ndarray", factor: float) -> "np.ndarray":
+    """A block's unit rows centred on ``mean``, projected on the directions ``top`` and scaled by ``factor``:
+    :func:`imagemix`'s image half of these photos (float32)."""
+    import numpy as np
+
+    from proxysort.learn.textonly import unit_rows
+
+    return (factor * ((unit_rows(block).astype(np.float64) - mean) @ top)).astype(np.float32)
 
 
 def zero_shot_features(Z: "torch.Tensor", scale: float) -> dict[str, "np.ndarray"]:

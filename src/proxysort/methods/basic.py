@@ -86,6 +86,9 @@ class FeatureSet(Mapping):
     def __len__(self) -> int:
         return len(self._names)
 
+    def __contains__(self, name: object) -> bool:  # by name: Mapping's would make the feature (imagemix: two passes)
+        return name in self._names
+
     def __getitem__(self, name: str) -> "np.ndarray":
         import numpy as np
 
@@ -303,18 +306,19 @@ def _zeroshot_from_words(images: "Matrix", concepts: Sequence["Concept"], words:
     import numpy as np
 
     from proxysort.learn import textonly
-    from proxysort.rows import PickedRows, UnitRows, blocks
+    from proxysort.rows import PickedRows, UnitRows, map_blocks
 
-    # Photos in the store (rows.StoredRows) are scored a block at a time, in one pass for every concept: what
-    # is kept per photo is K cosines and the index of its nearest prompt, never its N×d vector or prompt.
+    # Photos in the store (rows.StoredRows) are scored a block at a time, in one pass for every concept, where
+    # the rows are (on Ray workers with `ray`): what is kept per photo is K cosines and the index of its
+    # nearest prompt, never its N×d vector or prompt.
     X: np.ndarray | UnitRows = textonly.unit_rows(images) if isinstance(images, np.ndarray) else UnitRows(images)
     tables = [np.asarray(T, dtype=np.float32) for T in words]
     scores = [np.empty((len(X), len(T)), np.float32) for T in tables]
     start = 0
-    for block in blocks(X):
-        for T, Z in zip(tables, scores):
-            Z[start : start + len(block)] = block @ T.T
-        start += len(block)
+    for parts in map_blocks(X, _cosines, tables):
+        for Z, part in zip(scores, parts):
+            Z[start : start + len(part)] = part
+        start += len(parts[0])
     out = []
     for concept, T, Z in zip(concepts, tables, scores):
         prompts = PickedRows(T, Z.argmax(axis=1))
@@ -322,6 +326,11 @@ def _zeroshot_from_words(images: "Matrix", concepts: Sequence["Concept"], words:
                               fuse_weight=run.config.fuse_weight, zero_shot=textonly.zero_shot_features(Z, scale))
         out.append(result(concept, features, T, Z, [], ZEROSHOT.default_feature, prompts=prompts))
     return out
+
+
+def _cosines(block: "np.ndarray", tables: Sequence["np.ndarray"]) -> list["np.ndarray"]:
+    """A block of unit photo rows against each concept's prompt features: its rows of every concept's scores."""
+    return [block @ T.T for T in tables]
 
 
 def _take(res: ProxyResult) -> tuple["np.ndarray", "np.ndarray | None"]:

@@ -58,7 +58,7 @@ import math
 from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence
 
 from proxysort.learn import engine
-from proxysort.learn.core import Concept, ProxyResult, photo_keys, result, seeded, zero_shot_features
+from proxysort.learn.core import Concept, ProxyResult, photo_keys, result, seeded
 from proxysort.learn.method import Epochs, Method, Run
 from proxysort.learn.options import Options, option
 from proxysort.progress import OneBar
@@ -389,7 +389,7 @@ def choose_words(
     route. The result is the same whatever the store holds.
     """
     config, reporter, k = run.config, run.reporter, run.k
-    where = engine.device(config, clip)  # the same checks whether or not anything is learned
+    engine.device(config, clip)  # the same checks whether or not anything is learned
     stores = list(nodes) if nodes is not None else [_MemoryNodes() for _ in concepts]
     learner: _Learner | None = None
     horizons = [horizon(len(c.words), k, run.epochs) for c in concepts]
@@ -409,7 +409,7 @@ def choose_words(
             return Node(route, e, learner.usages(c, after, active, e), after, tuple(part))
 
         def scores(c: int) -> "np.ndarray":  # the prompts are encoded once per concept, learned or served
-            return engine.setup(concepts[c], clip, engine.images(sample, where), run).Z.cpu().numpy()
+            return _zero_shot(sample, _words(concepts[c], clip, run))
 
         choices = _walk(len(sample), concepts, run, stores, scores, learn)
     assert choices is not None  # every missing node is learned
@@ -455,12 +455,34 @@ def _walk(
     return choices
 
 
-def _scored(pb: engine.Problem, clip: "ClipModel", choice: Choice) -> ProxyResult:
-    """Every photo's zero-shot view (``scores``, ``probs``, ``scoremix``) over the words ``choice`` kept."""
-    kept = list(choice.kept)
-    T, Z = pb.T[kept], pb.Z[:, kept]
-    return result(_survivors(pb.concept, kept), zero_shot_features(Z, engine.logit_scale(clip)), T, Z, choice.history,
-                  METHOD.default_feature)
+def _words(concept: Concept, clip: "ClipModel", run: Run) -> "np.ndarray":
+    """The unit text features of ``concept``'s prompt filled with each of its words (K×D float32): what the
+    store keeps, so that a run served from it (:func:`from_stored`) computes from the very same numbers."""
+    return engine.prepared(concept, clip, run)[2].detach().float().cpu().numpy()
+
+
+def _zero_shot(images: "np.ndarray", words: "np.ndarray") -> "np.ndarray":
+    """The photos' (raw rows) cosines with the prompts ``words``, in NumPy on every path (the same bits)."""
+    from proxysort.learn import textonly
+
+    return textonly.unit_rows(images) @ words.T
+
+
+def _scored(images: "np.ndarray", concepts: Sequence[Concept], words: Sequence["np.ndarray"], scale: float,
+            choices: Sequence[Choice]) -> list[ProxyResult]:
+    """Every photo's zero-shot view (``scores``, ``probs``, ``scoremix``) over the words each choice kept, in
+    NumPy (:mod:`proxysort.learn.textonly`) whether or not the model is loaded: a re-run served from the store
+    gives the first run's bits."""
+    from proxysort.learn import textonly
+
+    out = []
+    for concept, T_all, choice in zip(concepts, words, choices):
+        kept = list(choice.kept)
+        T = T_all[kept]
+        Z = _zero_shot(images, T)
+        out.append(result(_survivors(concept, kept), textonly.zero_shot_features(Z, scale), T, Z, choice.history,
+                          METHOD.default_feature))
+    return out
 
 
 def _survivors(c: Concept, kept: list[int]) -> Concept:
@@ -523,28 +545,20 @@ def from_stored(
     two agree to float32 rounding (``tests/test_instant.py``)."""
     import numpy as np
 
-    from proxysort.learn import textonly
     from proxysort.rows import whole
 
     if not sample_size(run.options):
         return None
     X = np.ascontiguousarray(whole(image_features), dtype=np.float32)
     rows, digest = _sample(X, run)
-    images, tables = textonly.unit_rows(X), [np.asarray(T, dtype=np.float32) for T in words]
-    sample = images[rows]
+    tables = [np.asarray(T, dtype=np.float32) for T in words]
+    sample = X[rows]
     choices = _walk(len(rows), concepts, run, [nodes_for(c, digest) for c in concepts],
-                    lambda c: sample @ tables[c].T, None)
+                    lambda c: _zero_shot(sample, tables[c]), None)
     if choices is None:
         return None
     _say_served(concepts, choices, run)
-    out = []
-    for concept, T_all, choice in zip(concepts, tables, choices):
-        kept = list(choice.kept)
-        T = T_all[kept]
-        Z = images @ T.T
-        out.append(result(_survivors(concept, kept), textonly.zero_shot_features(Z, scale), T, Z, choice.history,
-                          METHOD.default_feature))
-    return out
+    return _scored(X, concepts, tables, scale, choices)
 
 
 def _sample(X: "np.ndarray", run: Run) -> tuple["np.ndarray", str]:
@@ -577,8 +591,7 @@ def _choose_and_score(
     rows, digest = _sample(X, run)
     choices = choose_words(X[rows], concepts, clip, run, nodes=[nodes_for(c, digest) for c in concepts])
     _say_served(concepts, choices, run)
-    where = engine.device(run.config, clip)
-    return [_scored(engine.setup(c, clip, engine.images(X, where), run), clip, ch) for c, ch in zip(concepts, choices)]
+    return _scored(X, concepts, [_words(c, clip, run) for c in concepts], engine.logit_scale(clip), choices)
 
 
 def _learned(learner: _Learner, c: int, logits: "np.ndarray", active: list[int], history: list[float],

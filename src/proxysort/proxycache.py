@@ -28,7 +28,10 @@ The default ``dproxy`` learns no per-photo rows, only a word choice on a sample 
 with the sample's parameters and the usage every k reads there. A run with another k walks the stored
 nodes and learns a stretch only where its words leave every stored route. Nodes are keyed by the setup without k and the
 digest of the sampled photos' vectors, so a new photo whose digest enters the sample learns the choice
-again; one that sorts after the sample does not.
+again; one that sorts after the sample does not. A run whose every node and word's text feature is stored
+is made again in NumPy without the model (:attr:`Method.from_stored`): its setup's device type is the one
+asked for, or for ``auto`` the one ``auto`` meant when the model was last loaded for this store
+(``proxy_meta``), so torch is not imported to resolve it.
 """
 
 from __future__ import annotations

@@ -105,7 +105,8 @@ def silhouettes(features: "np.ndarray", n_words: int, *, seed: int = 0, spherica
 
 
 def _top(features: "np.ndarray", n_words: int) -> int:
-    return min(max(n_words, 2), AUTO_K_MAX, count_distinct(features), len(features) - 1)
+    most = min(max(n_words, 2), AUTO_K_MAX)
+    return min(most, count_distinct(features, at_most=most), len(features) - 1)
 
 
 def best_k(scores: dict[int, float]) -> int:

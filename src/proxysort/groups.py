@@ -45,14 +45,24 @@ class KMeansResult:
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return (x / np.maximum(norms, 1e-12)).astype(np.float32)
+    return (x / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
 
 
-def count_distinct(features: np.ndarray, decimals: int = 6) -> int:
-    """Matrix that differ after rounding: k-means cannot make more non-empty clusters than this."""
-    if len(features) == 0:
-        return 0
-    return len(np.unique(np.round(features, decimals), axis=0))
+def count_distinct(features: np.ndarray, decimals: int = 6, at_most: int | None = None) -> int:
+    """Rows that differ after rounding: k-means cannot make more non-empty clusters than this.
+
+    Counted a block of rows at a time (the distinct rows of each block merged into those seen so far), so
+    an archive's N×d features are never rounded and sorted whole (issue 25); ``at_most`` stops the count
+    once that many are found (a caller that only compares it with a small k needs no more), so a count
+    below ``at_most`` is always exact."""
+    from proxysort.rows import blocks
+
+    seen = np.empty((0, features.shape[1]), dtype=features.dtype)
+    for block in blocks(features):
+        seen = np.unique(np.concatenate([seen, np.unique(np.round(block, decimals), axis=0)]), axis=0)
+        if at_most is not None and len(seen) >= at_most:
+            break
+    return len(seen)
 
 
 def check_k(k: int, n: int | None = None, distinct: int | None = None) -> None:
@@ -100,7 +110,7 @@ def kmeans(
     x = np.ascontiguousarray(features, dtype=np.float32)
     if x.ndim != 2:
         raise ValueError(f"features must be a 2-D array, got shape {x.shape}")
-    check_k(k, len(x), count_distinct(x))
+    check_k(k, len(x), count_distinct(x, at_most=k))
     if spherical:
         x = _unit_rows(x)
     n, d = x.shape
@@ -139,7 +149,7 @@ def kmeans(
         faiss.omp_set_num_threads(previous)
     centroids = np.asarray(km.centroids, dtype=np.float32).reshape(k, d)
     labels = _assign(x, centroids)
-    objective = float(((x - centroids[labels]) ** 2).sum())
+    objective = _objective(x, centroids, labels)
     iterations = len(km.iteration_stats or [])
     return KMeansResult(labels, centroids, objective, iterations)
 
@@ -176,14 +186,33 @@ def constrained_kmeans(
             if member.any():
                 centre = x[member].mean(axis=0, keepdims=True)
                 centroids[c] = (_unit_rows(centre) if spherical else centre)[0]
-    objective = float(((x - centroids[labels]) ** 2).sum())
+    objective = _objective(x, centroids, labels)
     return KMeansResult(labels, centroids, objective, iterations)
 
 
 def _assign(x: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-    """Nearest centroid by squared L2 (equals max cosine when both sides are unit rows)."""
-    d2 = (x**2).sum(1, keepdims=True) - 2.0 * x @ centroids.T + (centroids**2).sum(1)[None, :]
-    return np.argmin(d2, axis=1).astype(np.int64)
+    """Nearest centroid by squared L2 (equals max cosine when both sides are unit rows), a block of rows at a
+    time: the N×d squares are never whole (issue 25); a set of at most one block is computed as before."""
+    from proxysort.rows import BLOCK
+
+    out = np.empty(len(x), dtype=np.int64)
+    c2 = (centroids**2).sum(1)[None, :]
+    for start in range(0, len(x), BLOCK):
+        b = x[start : start + BLOCK]
+        d2 = (b**2).sum(1, keepdims=True) - 2.0 * b @ centroids.T + c2
+        out[start : start + BLOCK] = np.argmin(d2, axis=1)
+    return out
+
+
+def _objective(x: np.ndarray, centroids: np.ndarray, labels: np.ndarray) -> float:
+    """The sum of squared distances of each row to its centroid, a block of rows at a time (no N×d copies)."""
+    from proxysort.rows import BLOCK
+
+    total = 0.0
+    for start in range(0, len(x), BLOCK):
+        b = x[start : start + BLOCK]
+        total += float(((b - centroids[labels[start : start + BLOCK]]) ** 2).sum())
+    return total
 
 
 def cluster_centres(features: "Matrix", labels: np.ndarray, k: int) -> np.ndarray:
@@ -260,10 +289,18 @@ def name_clusters(
 
 
 def centroid_scores(features: np.ndarray, labels: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-    """Per row, how typical it is of its cluster: cosine similarity to its centroid (1 = at the centre)."""
-    x = _unit_rows(np.asarray(features, dtype=np.float32))
+    """Per row, how typical it is of its cluster: cosine similarity to its centroid (1 = at the centre).
+    A block of rows at a time (no N×d unit copy at archive scale); a set of one block as it was computed whole."""
+    from proxysort.rows import blocks
+
     c = _unit_rows(np.asarray(centroids, dtype=np.float32))
-    return np.einsum("ij,ij->i", x, c[labels]).astype(np.float32)
+    out = np.empty(len(features), dtype=np.float32)
+    start = 0
+    for block in blocks(features):
+        x = _unit_rows(np.asarray(block, dtype=np.float32))
+        out[start : start + len(x)] = np.einsum("ij,ij->i", x, c[labels[start : start + len(x)]])
+        start += len(x)
+    return out
 
 
 #: A group's name is marked as doubtful when its photos match its word this many pooled standard deviations

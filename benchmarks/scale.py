@@ -31,7 +31,9 @@ Stages, as ``proxysort cluster`` runs them after ``index``:
 Reported per stage: wall seconds, CPU seconds of the process (on a shared machine CPU time is the stable
 figure: wall time there mostly measures the other tenants), and the process's peak RSS during the stage.
 The growth exponent is the least-squares slope of log(seconds) against log(N). Model loading is not a stage
-(random weights load differently from real ones) and is reported apart.
+(random weights load differently from real ones) and is reported apart. What the stages hold follows
+:func:`proxysort.sort`: after ``learn`` the model is let go (the words are embedded), and after ``names`` the
+clustered feature matrix (``sort`` returns labels and scores; the tree is written after it returns).
 """
 
 from __future__ import annotations
@@ -172,6 +174,7 @@ def _child(engine: str, n: int, threads: int, batch: int | None, device: str = "
         X = stage("read", read)
         (res,) = stage("learn", lambda: learn_proxies(X, [concept], clip, config, k=K))
         out["epochs_run"] = res.epochs_run
+        del clip  # as proxysort.sort lets the model go once the words are embedded, before the N-sized work
         spherical = spherical_for(res.default_feature)
 
         def cluster():
@@ -188,6 +191,7 @@ def _child(engine: str, n: int, threads: int, batch: int | None, device: str = "
             return naming.names
 
         label_names = stage("names", names)
+        del feat  # proxysort.sort returns labels and scores, not the clustered matrix: the tree is written without it
         groups = {"color": [(p, label_names[int(lab)]) for p, lab in zip(paths, km.labels)]}
         stage("plan", lambda: plan_tree(tmp_path / "out", groups, link="symlink", photo_roots=[photos]).files.clear())
         stage("write", lambda: make_tree(tmp_path / "out", groups, link="symlink", photo_roots=[photos]).created)

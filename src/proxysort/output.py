@@ -37,7 +37,9 @@ import re
 import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Literal, Mapping, NamedTuple, Sequence
+from array import array
+from bisect import bisect_left
+from typing import Any, Callable, Iterator, Literal, Mapping, NamedTuple, Sequence
 
 from proxysort.corrections import Gesture, adopt, apply, regroup
 from proxysort.corrections import late as made_since
@@ -295,7 +297,7 @@ class TreePlan:
     remove: list[Entry]  # old entries no longer planned (or planned differently), verified ours
     foreign: list[str]  # old entries someone changed: left alone and dropped from the manifest
     old: Manifest | None
-    dest: dict[tuple[str, str], str]  # (concept, source path) -> path under out
+    dest: Mapping[tuple[str, str], str]  # (concept, source path) -> path under out
     concept_dirs: dict[str, str]  # concept -> its folder name
     inputs: TreeInputs | None = None
     carried: list[Entry] = field(default_factory=list)  # other concepts' files: untouched
@@ -306,7 +308,7 @@ class TreePlan:
     duplicates: list[Duplicate] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)  # (photo or companion, why it was not linked)
     # photo or companion -> (st_dev, st_ino) when planned: what a copy or hard link must turn out to be made of
-    source_ids: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False)
+    source_ids: Mapping[str, tuple[int, int]] = field(default_factory=dict, repr=False)
 
     @property
     def to_create(self) -> list[Entry]:
@@ -318,7 +320,7 @@ class TreePlan:
         that show them (a link per photo, byte-identical copies once, companions beside their photo)."""
 
         def group(rel: str) -> str:  # OUT/<concept>/<group>/..., whatever album folders lie below
-            return "/".join(PurePosixPath(rel).parts[:2])
+            return "/".join(rel.split("/", 2)[:2])  # planned paths are normalised
 
         photos: dict[str, int] = {}
         for rel in self.dest.values():
@@ -381,6 +383,87 @@ class _Stat(NamedTuple):
     st_ino: int
 
 
+class _Stats(Mapping[str, _Stat]):
+    """The planned photos' :class:`_Stat` numbers as four machine-integer columns beside their paths in sorted
+    order, looked up by bisection: about 40 bytes a photo where a dict of ``_Stat`` tuples held about 300
+    (issue 25). Read-only; ``get``, ``in`` and ``items`` work as on the dict it replaces."""
+
+    def __init__(self) -> None:
+        self._paths: list[str] = []
+        self._columns = (array("Q"), array("q"), array("Q"), array("Q"))  # size, mtime_ns, dev, ino
+
+    def append(self, path: str, st: _Stat) -> None:
+        """Add ``path`` (after every path added so far, in sorted order)."""
+        assert not self._paths or self._paths[-1] < path
+        self._paths.append(path)
+        for column, value in zip(self._columns, st):
+            column.append(value)
+
+    def _at(self, path: object) -> int | None:
+        i = bisect_left(self._paths, path) if isinstance(path, str) else len(self._paths)
+        return i if i < len(self._paths) and self._paths[i] == path else None
+
+    def __contains__(self, path: object) -> bool:
+        return self._at(path) is not None
+
+    def __getitem__(self, path: str) -> _Stat:
+        i = self._at(path)
+        if i is None:
+            raise KeyError(path)
+        return _Stat(*(column[i] for column in self._columns))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+
+class _Dest(Mapping[tuple[str, str], str]):
+    """(concept, photo) -> the photo's path in OUT, held as one map per concept: a tree of millions of photos
+    holds no (concept, photo) pair per photo (issue 25)."""
+
+    def __init__(self) -> None:
+        self._by_concept: dict[str, dict[str, str]] = {}
+
+    def add(self, concept: str, source: str, rel: str) -> None:
+        self._by_concept.setdefault(concept, {})[source] = rel
+
+    def __getitem__(self, key: tuple[str, str]) -> str:
+        try:
+            concept, source = key
+        except (TypeError, ValueError):
+            raise KeyError(key) from None
+        return self._by_concept[concept][source]
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return ((c, s) for c, members in self._by_concept.items() for s in members)
+
+    def __len__(self) -> int:
+        return sum(len(members) for members in self._by_concept.values())
+
+
+class _SourceIds(Mapping[str, tuple[int, int]]):
+    """(st_dev, st_ino) of each planned photo and companion, read from their stat records (no dict of pairs
+    per photo): what a copy or hard link must turn out to be made of."""
+
+    def __init__(self, photos: Mapping[str, _Stat], companions: Mapping[str, _Stat | None]) -> None:
+        self._photos, self._companions = photos, companions
+
+    def __getitem__(self, path: str) -> tuple[int, int]:
+        st = self._photos.get(path) or self._companions.get(path)
+        if st is None:
+            raise KeyError(path)
+        return st.st_dev, st.st_ino
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._photos
+        yield from (c for c, st in self._companions.items() if st is not None and c not in self._photos)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 def _source_stat(source: str) -> _Stat | None:
     """The photo as it is now (following its own links); ``None`` when it is gone or not a file."""
     try:
@@ -392,11 +475,18 @@ def _source_stat(source: str) -> _Stat | None:
 
 def _fingerprint(rel: str, source: str, link: str, out_real: Path, st: _Stat, companion_of: str | None) -> Entry:
     if link == "symlink":
-        dest_dir = out_real / Path(*PurePosixPath(rel).parts[:-1])
+        dest_dir = os.path.join(out_real, rel.rpartition("/")[0])  # a planned path is normalised: cdir/group/.../name
         return Entry(rel, source, link, target=os.path.relpath(os.path.realpath(source), dest_dir), companion_of=companion_of)
     if link == "hardlink":
         return Entry(rel, source, link, dev=st.st_dev, ino=st.st_ino, companion_of=companion_of)
     return Entry(rel, source, link, size=st.st_size, mtime_ns=st.st_mtime_ns, companion_of=companion_of)
+
+
+def _top(rel: str) -> str:
+    """The top folder of a normalised path in OUT (planned, or read from a manifest, which accepts only
+    normalised ones: :func:`proxysort.manifest.safe_relative`), without a ``PurePosixPath`` per file: its
+    parts are interned, and a tree of millions of files would grow the interpreter's table by as many."""
+    return rel.partition("/")[0]
 
 
 def _open_ours(od: OutDir, rel: str) -> int | None:
@@ -624,8 +714,10 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
         raise OutputError(f"{out} already has files that proxysort did not create; choose an empty or new `out` folder.")
     old, gestures = adopt(od, old) if old is not None else (Manifest(), [])
     fresh = made_since(gestures, list(inputs.basis))
-    groups = {c: regroup(list(m), [g for g in fresh if g.concept.casefold() == c.casefold()])
-              for c, m in inputs.groups.items()}
+    groups: dict[str, Sequence[tuple[str, str]]] = {}
+    for c, m in inputs.groups.items():
+        mine_now = [g for g in fresh if g.concept.casefold() == c.casefold()]
+        groups[c] = regroup(list(m), mine_now) if mine_now else m  # no gesture: the caller's pairs as they are
     rerun = {c.casefold() for c in inputs.groups}
     previous = {t.name.casefold(): t for t in old.concepts if t.name.casefold() in rerun}
     others = [t for t in old.concepts if t.name.casefold() not in rerun]
@@ -651,9 +743,7 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
         concept_dirs[concept] = name
     check_location(od.real_path(), inputs.photo_roots, list(concept_dirs.values()))
 
-    def top(rel: str) -> str:
-        return PurePosixPath(rel).parts[0]
-
+    top = _top
     carried = [e for e in old.files if top(e.path) in other_dirs and e.matches_disk(od)]
     carried_dirs = [d for d in old.dirs if top(d) in other_dirs and od.is_dir(d)]
     mine = [e for e in old.files if top(e.path) in mine_dirs]
@@ -662,9 +752,6 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
     foreign = sorted({e.path for e in mine if e not in ours_on_disk and od.lstat(e.path) is not None})
 
     # The photos as they are now: a photo deleted since it was indexed is reported, not linked.
-    wanted = {s for members in groups.values() for s, _ in members}
-    stats = {s: _source_stat(s) for s in sorted(wanted)}
-    vanished = sorted(s for s, st in stats.items() if st is None)
     real_roots = [_real(r) for r in inputs.photo_roots]
     refused: dict[str, str] = {}
 
@@ -674,8 +761,14 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
             refused[path] = reason
         return path in refused
 
-    present = {s: st for s, st in stats.items() if st is not None and not leaks(s)}
-    del stats, wanted  # one map of the photos at a time: a tree of millions is held once (issue 25)
+    present = _Stats()
+    vanished: list[str] = []
+    for s in sorted({s for members in groups.values() for s, _ in members}):
+        st = _source_stat(s)
+        if st is None:
+            vanished.append(s)
+        elif not leaks(s):
+            present.append(s, st)
     orphans = [replace(e, orphan=True) for e in ours_on_disk
                if late.get(e.path) == "orphan" or _is_last_copy(od, e, present, thorough=False)]
     orphan_paths = {e.path for e in orphans}
@@ -689,7 +782,7 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
     out_real = od.real_path() if od.exists else Path(os.path.realpath(out))
     files: list[Entry] = list(orphans)
     dirs: list[str] = []
-    dest: dict[tuple[str, str], str] = {}
+    dest = _Dest()
     duplicates: list[Duplicate] = []
     companion_stats: dict[str, _Stat | None] = {}
     checked: dict[tuple[str, str], bool] = {}
@@ -716,9 +809,15 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
             checked[(a, b)] = present[a].st_size == present[b].st_size and _files_equal(a, b)
         return checked[(a, b)]
 
+    # Each folder's photos already linked there, under their link's name (read once, not once per folder).
+    linked_in: dict[str, dict[str, str]] = {}
+    for e in ours_on_disk:
+        if e.companion_of is None:
+            parent, _, name = e.path.rpartition("/")
+            linked_in.setdefault(parent, {})[e.source] = name
     for concept, cdir in concept_dirs.items():
         dirs.append(cdir)
-        members = [(s, n) for s, n in groups[concept] if s in present]
+        members = [t for t in groups[concept] if t[0] in present]  # the pairs themselves, not copies
         cluster_names = sorted({name for _, name in members})
         taken = {n for n in od.listdir(cdir) if blocked(f"{cdir}/{n}")}  # a file or link is never our folder
         safe = dict(zip(cluster_names, unique_names(cluster_names, taken=taken, fallback="cluster")))
@@ -736,14 +835,13 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
             first_source: dict[str, str] = {}  # content id -> that copy's photo
             for rel_dir, album_sources in by_album.items():
                 names_taken = {n.casefold() for n in occupied(rel_dir)} | subfolders.get(rel_dir, set())
-                linked = {e.source: PurePosixPath(e.path).name for e in ours_on_disk
-                          if e.companion_of is None and str(PurePosixPath(e.path).parent) == rel_dir}
+                linked = linked_in.get(rel_dir, {})
                 # Photos already linked here first, under their names: a new photo never takes an old link's name.
                 for source in sorted(album_sources, key=lambda s: (s not in linked, s)):
                     cid = inputs.content_ids.get(source)
                     if cid and not inputs.keep_duplicates and cid in first_of and identical(first_source[cid], source):
                         duplicates.append(Duplicate(concept, source, first_of[cid]))
-                        dest[(concept, source)] = first_of[cid]
+                        dest.add(concept, source, first_of[cid])
                         continue
                     comps = []
                     for c in inputs.companions.get(source, []):
@@ -759,14 +857,15 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
                                                    prefer=linked.get(source))
                     rel = f"{rel_dir}/{name}"
                     files.append(_fingerprint(rel, source, inputs.link, out_real, present[source], None))
-                    dest[(concept, source)] = rel
+                    dest.add(concept, source, rel)
                     if cid and cid not in first_of:
                         first_of[cid], first_source[cid] = rel, source
                     for comp, comp_name in zip(comps, comp_names):
                         files.append(_fingerprint(f"{rel_dir}/{comp_name}", comp, inputs.link, out_real,
                                                   companion_stats[comp], rel))  # type: ignore[arg-type]
 
-    planned = {e.path: e for e in files}
+    on_disk = {e.path for e in ours_on_disk}
+    planned = {e.path: e for e in files if e.path in on_disk}  # only what may be kept: none on a first run
     keep = {e.path for e in ours_on_disk if e.path in planned and e.same_plan(planned[e.path]) and e.path not in orphan_paths}
     remove = [e for e in ours_on_disk if e.path not in keep and e.path not in orphan_paths]
     # What is to be removed must be proxysort's bytes and not the last copy of a photo, checked in full now
@@ -776,7 +875,8 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
     if found:
         return _plan(od, inputs, {**late, **found})
     kept_entries = {e.path: e for e in ours_on_disk if e.path in keep}  # with their content hash
-    files = [kept_entries.get(e.path, e) for e in files]
+    if kept_entries:
+        files = [kept_entries.get(e.path, e) for e in files]
     # A tree that stays exactly as it was keeps the time of its record (a repeated run rewrites nothing).
     changed = {top(e.path) for e in remove} | {top(e.path) for e in files if e.path not in keep and not e.orphan}
     concepts = [*others]
@@ -790,8 +890,7 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
         concept_dirs, inputs=inputs, carried=carried, carried_dirs=carried_dirs, concepts=concepts,
         orphans=orphans, vanished=vanished, duplicates=duplicates, refused=sorted(refused.items()),
         # A symlink is made of no file's bytes: only a copy or hard link is checked against its source's identity.
-        source_ids={} if inputs.link == "symlink" else
-        {s: (st.st_dev, st.st_ino) for s, st in [*present.items(), *companion_stats.items()] if st is not None},
+        source_ids={} if inputs.link == "symlink" else _SourceIds(present, companion_stats),
     )
 
 
@@ -942,7 +1041,8 @@ def _execute(od: OutDir, plan: TreePlan, reporter: Reporter) -> WriteSummary:
                 late_orphans.append(replace(entry, orphan=True))
                 continue
         removed += od.unlink(entry.path)
-    created: list[Entry] = []
+    created = 0
+    made_as: dict[str, Entry] = {}  # the entries whose fingerprint the making changed (hard links, copies)
     vanished = list(plan.vanished)
     refused = list(plan.refused)
     skipped: set[str] = set()
@@ -960,7 +1060,10 @@ def _execute(od: OutDir, plan: TreePlan, reporter: Reporter) -> WriteSummary:
                     advance()
                     continue
                 try:
-                    created.append(_create(od, entry, real_roots, plan.source_ids.get(entry.source)))
+                    made = _create(od, entry, real_roots, plan.source_ids.get(entry.source))
+                    created += 1
+                    if made is not entry:
+                        made_as[made.path] = made
                 except FileNotFoundError:
                     if _source_stat(entry.source) is not None:
                         raise
@@ -981,8 +1084,7 @@ def _execute(od: OutDir, plan: TreePlan, reporter: Reporter) -> WriteSummary:
     for rel in sorted(stale, key=lambda d: -d.count("/")):
         od.rmdir(rel)
     made = [d for d in dict.fromkeys([*old.dirs, *new_dirs]) if od.is_dir(d)]
-    by_path = {e.path: e for e in created}
-    final = [by_path.get(e.path, e) for e in plan.files if e.path not in skipped]
+    final = [made_as.get(e.path, e) for e in plan.files if e.path not in skipped]
     dups = [d for d in old.duplicates if d.concept.casefold() not in {c.casefold() for c in plan.concept_dirs}]
     for line in _notes(late_orphans, [], [], out):
         reporter.warning(line)
@@ -990,7 +1092,7 @@ def _execute(od: OutDir, plan: TreePlan, reporter: Reporter) -> WriteSummary:
                        concepts=plan.concepts, duplicates=[*dups, *plan.duplicates], page=old.page))
     refused = sorted(set(refused))
     return WriteSummary(
-        created=len(created), kept=len(plan.keep), removed=removed, left_alone=len(plan.foreign),
+        created=created, kept=len(plan.keep), removed=removed, left_alone=len(plan.foreign),
         orphans=[e.path for e in [*plan.orphans, *late_orphans]], vanished=sorted(set(vanished)),
         duplicates=len(plan.duplicates), refused=refused,
         plan=replace(plan, vanished=sorted(set(vanished)), refused=refused),
@@ -1043,6 +1145,8 @@ def _save(od: OutDir, manifest: Manifest) -> None:
 
 def _union(old: Sequence[Entry], new: Sequence[Entry]) -> list[Entry]:
     """Old and new entries; where both name a path, the old fingerprint matters until it is replaced."""
+    if not old:  # a first run: the planned entries themselves (planned paths are distinct), no map of them
+        return list(new)
     by_path = {e.path: e for e in new}
     by_path.update({e.path: e for e in old})
     extra = [e for e in new if by_path[e.path] != e]

@@ -281,7 +281,12 @@ def sort(
     if ray is not None and not isinstance(vectors, np.ndarray):  # scored on the workers, each reading the store
         vectors = distributed.on_workers(vectors, ray, reporter)
     results = learn_cached(vectors, proxy_concepts, clip or lazy, config, reporter, store, learner=learner, k=one_k)
-    clip = lazy.loaded
+    loaded = lazy.loaded
+    used = loaded.spec if loaded is not None else wanted
+    # The words are embedded: the model (~0.6 GB for ViT-B-32) is let go before the work that grows with the
+    # photos (k-means, names, the tree), unless the caller holds it (issue 25).
+    del clip, loaded, lazy
+    indexed.clip = None
 
     previous: Manifest | None = None
     gestures: list[Gesture] = []
@@ -393,7 +398,7 @@ def sort(
         summary = ", ".join(f"{names[i]} ({sizes[i]})" for i in np.argsort(-sizes))
         reporter.message(f"{wl.concept}: {len(kept_paths)} photos in {k} groups: {summary}"
                          + (f"; {n - len(kept_paths)} left out (their links were deleted)" if len(kept_paths) < n else ""))
-    return SortResult([Path(p) for p in indexed.paths], out, indexed, seed, model=clip.spec if clip is not None else wanted,
+    return SortResult([Path(p) for p in indexed.paths], out, indexed, seed, model=used,
                       mode=config.mode,
                       gestures=gestures)
 

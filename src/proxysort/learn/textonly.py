@@ -10,7 +10,7 @@ two agree to float32 rounding (``tests/test_instant.py``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator, Mapping
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -43,10 +43,36 @@ def scoremix(scores: "np.ndarray", probs: "np.ndarray") -> "np.ndarray":
                            centred / np.sqrt(max(centred.var(0).sum(), tiny))], axis=1).astype(np.float32)
 
 
-def zero_shot_features(Z: "np.ndarray", scale: float) -> dict[str, "np.ndarray"]:
-    """``scores``, ``probs`` and ``scoremix`` of the cosines ``Z`` (N×K), as the torch version gives them."""
-    import numpy as np
+class ZeroShotView(Mapping[str, "np.ndarray"]):
+    """``scores``, ``probs`` and ``scoremix`` of the cosines ``Z`` (N×K), as the torch version gives them,
+    made on access from ``Z`` alone: a sort holds K numbers per photo for them, not 4K (issue 25). Each
+    access computes the same numbers (the same NumPy operations on the same ``Z``)."""
 
-    Z = np.asarray(Z, dtype=np.float32)
-    probs = softmax(np.float32(scale) * Z)
-    return {"scores": Z, "probs": probs, "scoremix": scoremix(Z, probs)}
+    _NAMES = ("scores", "probs", "scoremix")
+
+    def __init__(self, Z: "np.ndarray", scale: float) -> None:
+        import numpy as np
+
+        self.Z, self.scale = np.asarray(Z, dtype=np.float32), scale
+
+    def __getitem__(self, name: str) -> "np.ndarray":
+        import numpy as np
+
+        if name == "scores":
+            return self.Z
+        if name not in self._NAMES:
+            raise KeyError(name)
+        probs = softmax(np.float32(self.scale) * self.Z)
+        return probs if name == "probs" else scoremix(self.Z, probs)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._NAMES)
+
+    def __len__(self) -> int:
+        return len(self._NAMES)
+
+
+def zero_shot_features(Z: "np.ndarray", scale: float) -> ZeroShotView:
+    """``scores``, ``probs`` and ``scoremix`` of the cosines ``Z`` (N×K), as the torch version gives them
+    (a read-only mapping that makes the last two on access)."""
+    return ZeroShotView(Z, scale)

@@ -63,8 +63,9 @@ class FeatureSet(Mapping):
     ) -> None:
         self.mode, self.images, self.prompt = mode, images, prompt
         self.logits, self.proxy_rows, self.candidates, self.fuse_weight = logits, proxy, candidates, fuse_weight
-        #: ``scores``, ``probs``, ``scoremix`` (N×K, small): the zero-shot view over the candidate prompts.
-        self.zero_shot = dict(zero_shot or {})
+        #: ``scores``, ``probs``, ``scoremix`` (N×K): the zero-shot view over the candidate prompts (the NumPy path
+        #: makes the last two on access from the scores, :class:`proxysort.learn.textonly.ZeroShotView`).
+        self.zero_shot = zero_shot if zero_shot is not None else {}  # read-only: shared, never copied
         names = ["prompt"]
         if logits is not None:
             names.append("weights")

@@ -175,6 +175,7 @@ def _child(engine: str, n: int, threads: int, batch: int | None, device: str = "
         (res,) = stage("learn", lambda: learn_proxies(X, [concept], clip, config, k=K))
         out["epochs_run"] = res.epochs_run
         del clip  # as proxysort.sort lets the model go once the words are embedded, before the N-sized work
+        out["rss_released_mb"] = rss.reset() / 2**20
         spherical = spherical_for(res.default_feature)
 
         def cluster():
@@ -317,7 +318,9 @@ def report(results: list[dict], meta: dict) -> str:
         out(f"{engine}: peak RSS grows {marginal:.1f} KB per photo between N={ns[-2]} and N={ns[-1]}; at that rate "
             f"{far:,} photos peak at {(peaks[-1] + marginal * (far - ns[-1]) / 1024) / 1024:.1f} GB")
         if ns[-1] >= 1_000_000:  # where the memory goes at the largest N: each stage's own peak
-            out(f"{engine} at N={ns[-1]}: model loaded {rs[-1]['rss_before_mb']:.0f} MB; peak per stage "
+            released = rs[-1].get("rss_released_mb")  # runs before the model was let go after learning have none
+            out(f"{engine} at N={ns[-1]}: model loaded {rs[-1]['rss_before_mb']:.0f} MB"
+                + (f", {released:.0f} MB once let go after learn" if released is not None else "") + "; peak per stage "
                 + ", ".join(f"{st} {rs[-1][st]['peak_rss_mb']:.0f} MB" for st in STAGES))
     new = {r["n"]: r for r in results if r["engine"] == "default"}
     for old_name in olds:

@@ -39,6 +39,7 @@ clustered feature matrix (``sort`` returns labels and scores; the tree is writte
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -172,7 +173,7 @@ def _child(engine: str, n: int, threads: int, batch: int | None, device: str = "
             return StoredRows(store_file, found, dim)
 
         X = stage("read", read)
-        (res,) = stage("learn", lambda: learn_proxies(X, [concept], clip, config, k=K))
+        (res,) = stage("learn", functools.partial(learn_proxies, X, [concept], clip, config, k=K))
         out["epochs_run"] = res.epochs_run
         del clip  # as proxysort.sort lets the model go once the words are embedded, before the N-sized work
         out["rss_released_mb"] = rss.reset() / 2**20
@@ -185,13 +186,13 @@ def _child(engine: str, n: int, threads: int, batch: int | None, device: str = "
 
         feat, km = stage("kmeans", cluster)
 
-        def names():
+        def names(feat):
             naming = name_groups(concept.name, X, km.labels, K, res.prompts(), res.word_features,
                                  list(res.concept.words))
             centroid_scores(feat, km.labels, km.centroids)
             return naming.names
 
-        label_names = stage("names", names)
+        label_names = stage("names", functools.partial(names, feat))
         del feat  # proxysort.sort returns labels and scores, not the clustered matrix: the tree is written without it
         groups = {"color": [(p, label_names[int(lab)]) for p, lab in zip(paths, km.labels)]}
         stage("plan", lambda: plan_tree(tmp_path / "out", groups, link="symlink", photo_roots=[photos]).files.clear())

@@ -35,10 +35,10 @@ import hashlib
 import os
 import re
 import stat
-from dataclasses import dataclass, field, replace
-from pathlib import Path, PurePosixPath
 from array import array
 from bisect import bisect_left
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterator, Literal, Mapping, NamedTuple, Sequence
 
 from proxysort.corrections import Gesture, adopt, apply, regroup
@@ -1060,10 +1060,10 @@ def _execute(od: OutDir, plan: TreePlan, reporter: Reporter) -> WriteSummary:
                     advance()
                     continue
                 try:
-                    made = _create(od, entry, real_roots, plan.source_ids.get(entry.source))
+                    result = _create(od, entry, real_roots, plan.source_ids.get(entry.source))
                     created += 1
-                    if made is not entry:
-                        made_as[made.path] = made
+                    if result is not entry:
+                        made_as[result.path] = result
                 except FileNotFoundError:
                     if _source_stat(entry.source) is not None:
                         raise

@@ -8,6 +8,10 @@ teach the sorter: compared with what the manifest says proxysort made,
 * a group folder **renamed** gives the group the new name (sanitised like any name);
 * a **new folder** made inside a concept's folder, holding links moved there, is a new group with the
   user's name, its photos pinned to it;
+* a group's ``-unsure`` folder (``red-unsure`` beside ``red``: its photos on the group's edge) is part of
+  the group, not a group of its own: a link moved out of it into ``red`` pins the photo to ``red`` (the
+  user says it is red), into another group pins it there, and a link moved into it pins the photo to
+  ``red`` and keeps it shown in ``red-unsure``;
 * a link **deleted** (or moved out of the concept's folder entirely) leaves the photo out of the
   concept until a recluster or ``proxysort clean``; not when the last run did not finish
   (``Manifest.complete``), since a missing file may then never have been made.
@@ -27,6 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Literal
 
+from proxysort.groups import WEAK_MARK, unsure_folder
 from proxysort.manifest import ConceptTree, Entry, GroupRecord, Manifest, Memory
 from proxysort.names import safe_name
 
@@ -76,6 +81,16 @@ def _keys_on_disk(od: OutDir, rel: str, kind: str) -> tuple[object, ...] | None:
     if kind == "hardlink":
         return ("hardlink", st.st_dev, st.st_ino)
     return ("copy", st.st_size, st.st_mtime_ns, PurePosixPath(rel).name)
+
+
+def _shown_in(index_of: dict[str, int], folder: str) -> tuple[int, bool] | None:
+    """The group a folder of the tree shows and whether it is that group's ``-unsure`` folder; None when it
+    is neither a group's folder nor its ``-unsure`` folder. A group of that very name comes first (a whole
+    group named ``olive-unsure``, or a folder the user made and named so before)."""
+    if folder in index_of:
+        return index_of[folder], False
+    base = folder.removesuffix(WEAK_MARK)
+    return (index_of[base], True) if base != folder and base in index_of else None
 
 
 def _memory_of(tree: ConceptTree, manifest: Manifest) -> Memory:
@@ -148,7 +163,7 @@ def _adopt_tree(
     renames: dict[str, str] = {}  # old group folder -> the group's new name
     moved_to: dict[str, str] = {}  # old group folder -> the folder on disk it was renamed to
     for folder, sources in sorted(arrivals.items()):
-        if folder in known_dirs or folder in index_of:
+        if folder in known_dirs or _shown_in(index_of, folder) is not None:
             continue
         top = max(set(sources), key=lambda f: (sources.count(f), f))
         elsewhere = any(top in s for f, s in arrivals.items() if f != folder)
@@ -164,15 +179,18 @@ def _adopt_tree(
     members = {m[0]: (m[1], m[2]) for m in memory.members}
     pins = dict(memory.pins)
     left_out = set(memory.left_out)
+    unsure = set(memory.unsure)
     by_path = {e.path: e for e in photos}
     for old, new in sorted(found.items()):
         entry, before, after = by_path[old], parts(old)[1], parts(new)[1]
         if before == after or (before in renames and moved_to[before] == after):
             continue  # within its group, or moved with its folder: not a correction of its own
-        known = after in known_dirs or after in index_of
+        shown = _shown_in(index_of, after)
+        known = after in known_dirs or shown is not None
         name = after if known else safe_name(after)  # the user's folder name, made safe like any name
-        i = group_index(name)
+        i, on_edge = shown if shown is not None else (group_index(name), False)
         pins[entry.source] = i
+        (unsure.add if on_edge else unsure.discard)(entry.source)
         if entry.source in members:
             members[entry.source] = (i, members[entry.source][1])
         gestures.append(Gesture(tree.name, "moved" if known or name in renames.values() else "new group",
@@ -182,6 +200,7 @@ def _adopt_tree(
             left_out.add(entry.source)
             pins.pop(entry.source, None)
             members.pop(entry.source, None)
+            unsure.discard(entry.source)
             gestures.append(Gesture(tree.name, "deleted", entry.source, None, parts(entry.path)[1]))
 
     # The files and folders as they now are: moved files listed at their new place, with their companions
@@ -211,7 +230,7 @@ def _adopt_tree(
     new_dirs += sorted(d for d in arrived - set(new_dirs) if od.is_dir(d))
     memory = replace(
         memory, groups=tuple(groups), members=tuple((s, g, c) for s, (g, c) in members.items()),
-        pins=tuple(pins.items()), left_out=tuple(sorted(left_out)),
+        pins=tuple(pins.items()), left_out=tuple(sorted(left_out)), unsure=tuple(sorted(unsure)),
     )
     return new_files, new_dirs, replace(tree, memory=memory), gestures
 
@@ -250,8 +269,10 @@ def kept(manifest: Manifest | None) -> list[str]:
         if tree.memory is None:
             continue
         names = [g.name for g in tree.memory.groups]
+        unsure = set(tree.memory.unsure)
         lines += [f"{tree.name}: group {g.name} named by you" for g in tree.memory.groups if g.by_user]
-        lines += [f"{tree.name}: {photo} placed by you in {names[i]}" for photo, i in sorted(tree.memory.pins)]
+        lines += [f"{tree.name}: {photo} placed by you in {unsure_folder(names[i]) if photo in unsure else names[i]}"
+                  for photo, i in sorted(tree.memory.pins)]
         lines += [f"{tree.name}: {photo} left out (its link was deleted)" for photo in tree.memory.left_out]
     return lines
 
@@ -279,30 +300,36 @@ def apply(memory: Memory, gestures: list[Gesture]) -> Memory:
     members = {m[0]: (m[1], m[2]) for m in memory.members}
     pins = dict(memory.pins)
     left_out = set(memory.left_out)
+    unsure = set(memory.unsure)
     for g in gestures:
         if g.kind == "renamed" and g.before in index_of and g.group is not None:
             i = index_of.pop(g.before)
             groups[i] = replace(groups[i], name=g.group, by_user=True)
             index_of[g.group] = i
         elif g.kind in ("moved", "new group") and g.photo is not None and g.group is not None:
-            if g.group not in index_of:
+            shown = _shown_in(index_of, g.group)
+            if shown is None:
                 index_of[g.group] = len(groups)
                 groups.append(GroupRecord(g.group, (), 0.0, by_user=True))
-            pins[g.photo] = index_of[g.group]
+            i, on_edge = shown if shown is not None else (index_of[g.group], False)
+            pins[g.photo] = i
+            (unsure.add if on_edge else unsure.discard)(g.photo)
             if g.photo in members:
-                members[g.photo] = (index_of[g.group], members[g.photo][1])
+                members[g.photo] = (i, members[g.photo][1])
         elif g.kind == "deleted" and g.photo is not None:
             left_out.add(g.photo)
             pins.pop(g.photo, None)
             members.pop(g.photo, None)
+            unsure.discard(g.photo)
     return replace(memory, groups=tuple(groups), members=tuple((s, i, c) for s, (i, c) in members.items()),
-                   pins=tuple(pins.items()), left_out=tuple(sorted(left_out)))
+                   pins=tuple(pins.items()), left_out=tuple(sorted(left_out)), unsure=tuple(sorted(unsure)))
 
 
 def regroup(members: list[tuple[str, str]], gestures: list[Gesture]) -> list[tuple[str, str]]:
     """(photo, group name) pairs with ``gestures`` (one concept's) obeyed: a group renamed carries its new
     name, a photo moved is in its new group, a photo whose link was deleted is not there."""
-    renamed = {g.before: g.group for g in gestures if g.kind == "renamed"}
+    renamed = {str(g.before): str(g.group) for g in gestures if g.kind == "renamed"}
+    renamed |= {unsure_folder(old): unsure_folder(new) for old, new in renamed.items()}  # its -unsure folder follows
     placed = {g.photo: g.group for g in gestures if g.kind in ("moved", "new group")}
     dropped = {g.photo for g in gestures if g.kind == "deleted"}
     return [(s, str(placed.get(s) or renamed.get(n, n))) for s, n in members if s not in dropped]

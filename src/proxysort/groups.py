@@ -288,6 +288,15 @@ def name_clusters(
     return [str(n) for n in names]
 
 
+def distances(x: np.ndarray, centres: np.ndarray, spherical: bool) -> np.ndarray:
+    """N×k distances: 1 - cosine for spherical features, Euclidean otherwise."""
+    if spherical:
+        xn = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+        cn = centres / np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
+        return 1.0 - xn @ cn.T
+    return np.sqrt(np.maximum(((x[:, None, :] - centres[None, :, :]) ** 2).sum(-1), 0.0))
+
+
 def centroid_scores(features: np.ndarray, labels: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     """Per row, how typical it is of its cluster: cosine similarity to its centroid (1 = at the centre).
     A block of rows at a time (no N×d unit copy at archive scale); a set of one block as it was computed whole."""
@@ -379,6 +388,52 @@ def _weak_names(sims: np.ndarray, labels: np.ndarray, names: Sequence[str], word
         if effect < -threshold:
             out.append(WeakName(c, _base_word(name, words), float(mine.mean()), float(rest.mean()), effect))
     return out
+
+
+#: A photo goes to its group's ``-unsure`` folder when it lies almost as near another group as its own: its
+#: margin (distance to the second-nearest group centre minus distance to its own) is below this share of the
+#: median photo's margin. A word names a group truthfully and still lies about the photos on the group's edge
+#: (a tenth of the "medium" group are small or large photos in the miniworlds). Measured on the three
+#: miniworlds (benchmarks/results/fidelity.md, photo sets 0-2; 3-4 held out): 0.2 takes the size cells'
+#: name error from 0.055-0.058 to under 0.04 at 4-5 % of their photos, and flags no photo in the cells whose
+#: groups are well apart. The same margin between words (a photo's own word against its next) flagged up to
+#: a third of the photos where a long word list holds near-synonyms, nine in ten of them rightly named.
+UNSURE_MARGIN = 0.2
+
+
+def unsure_folder(name: str) -> str:
+    """The folder beside group ``name`` that holds its photos on the edge (``red`` -> ``red-unsure``)."""
+    return f"{name}{WEAK_MARK}"
+
+
+def centre_margins(d: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per row of ``d`` (N×k distances to the group centres, :func:`distances`), how much nearer it lies to its
+    own group's centre than to the next one (``inf`` when there is no other group)."""
+    rows = np.arange(len(d))
+    labels = np.asarray(labels, dtype=np.int64)
+    others = np.array(d, dtype=np.float64)
+    own = others[rows, labels].copy()
+    others[rows, labels] = np.inf
+    return others.min(axis=1) - own if others.shape[1] > 1 else np.full(len(d), np.inf)
+
+
+def unsure_photos(margins: np.ndarray, labels: np.ndarray, names: Sequence[str], cut: float) -> np.ndarray:
+    """Which photos go to their group's ``-unsure`` folder: margin below ``cut``, except in a group whose whole
+    folder is ``-unsure`` already (its word is a guess for every photo)."""
+    whole = np.array([n.endswith(WEAK_MARK) for n in names], dtype=bool)
+    return (np.asarray(margins) < cut) & ~whole[np.asarray(labels, dtype=np.int64)]
+
+
+def find_unsure(
+    x: np.ndarray, labels: np.ndarray, centres: np.ndarray, names: Sequence[str], *, spherical: bool, neutral: bool
+) -> tuple[np.ndarray, float]:
+    """(which photos of a clustering go to their group's ``-unsure`` folder, the margin cut that chose them):
+    the cut is :data:`UNSURE_MARGIN` × the median margin (:func:`centre_margins`) of the photos ``x`` in the
+    clustered feature. Neutral names (``color-1``) claim no value, so their photos are never unsure (cut 0)."""
+    margins = centre_margins(distances(x, centres, spherical), labels)
+    finite = margins[np.isfinite(margins)]
+    cut = 0.0 if neutral or not len(finite) else float(UNSURE_MARGIN * np.median(finite))
+    return unsure_photos(margins, labels, names, cut), cut
 
 
 def mark_weak(names: Sequence[str], weak: Sequence[WeakName]) -> list[str]:

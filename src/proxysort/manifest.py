@@ -222,7 +222,10 @@ class Memory:
     ``setup`` is the settings that made the groups (a different setup re-makes the tree); ``members`` maps
     each sorted photo to its group (an index into ``groups``) and its content id (a changed photo is placed
     again); ``pins`` are photos the user moved into a group by hand ("placed by you"); ``left_out`` are photos
-    whose link the user deleted, kept out of the concept until a recluster or ``clean``.
+    whose link the user deleted, kept out of the concept until a recluster or ``clean``; ``unsure`` are
+    photos shown in their group's ``-unsure`` folder (``red-unsure`` beside ``red``: they lie almost as near
+    another group, :func:`proxysort.groups.unsure_photos`), still members of the group, and ``unsure_margin``
+    the margin below which a new photo joins them (0: the tree shows no such folders).
     """
 
     setup: tuple[tuple[str, str], ...] = ()
@@ -230,15 +233,21 @@ class Memory:
     members: tuple[tuple[str, int, str], ...] = ()  # (photo, group index, content id)
     pins: tuple[tuple[str, int], ...] = ()  # (photo, group index)
     left_out: tuple[str, ...] = ()
+    unsure: tuple[str, ...] = ()
+    unsure_margin: float = 0.0
 
     def to_json(self) -> dict[str, object]:
-        return {
+        data: dict[str, object] = {
             "setup": dict(self.setup),
             "groups": [g.to_json() for g in self.groups],
             "members": [list(m) for m in sorted(self.members)],
             "pins": [list(p) for p in sorted(self.pins)],
             "left_out": sorted(self.left_out),
         }
+        if self.unsure or self.unsure_margin:  # absent from trees without them: their manifests stay as they were
+            data["unsure"] = sorted(self.unsure)
+            data["unsure_margin"] = self.unsure_margin
+        return data
 
     @classmethod
     def from_json(cls, data: object) -> "Memory":
@@ -265,10 +274,15 @@ class Memory:
             if not isinstance(p, list) or len(p) != 2:
                 raise ManifestError("concepts[].memory.pins[] is not [photo, group]")
             pins.append((_string(p[0], "pins[].photo"), index(p[1], "pins[].group")))
+        margin = data.get("unsure_margin", 0.0)
+        if not _is_number(margin) or margin < 0:
+            raise ManifestError("concepts[].memory.unsure_margin is not a number of at least 0")
         return cls(
             setup=tuple(sorted((_string(k, "setup key"), _string(v, "setup value")) for k, v in setup.items())),
             groups=groups, members=tuple(members), pins=tuple(pins),
             left_out=tuple(_string(s, "left_out[]") for s in _list(data, "left_out")),
+            unsure=tuple(_string(s, "unsure[]") for s in _list(data, "unsure")),
+            unsure_margin=float(margin),
         )
 
 

@@ -86,10 +86,17 @@ class ConceptResult:
     #: The candidate words as given (user, file, LLM, lexicon); ``words`` are those the method kept. Both are
     #: recorded, so a tree can be made again from its record.
     candidates: list[str] = field(default_factory=list)
+    #: N, photos on their group's edge, shown in its ``-unsure`` folder (:func:`proxysort.groups.unsure_photos`);
+    #: None: none.
+    unsure: "np.ndarray | None" = field(default=None, repr=False)
 
     def image_names(self) -> list[str]:
-        """The group name of every image, in image order."""
-        return [self.names[int(i)] for i in self.labels]
+        """The folder of every image, in image order: its group's name, or the group's ``-unsure`` folder."""
+        from proxysort.groups import unsure_folder
+
+        if self.unsure is None:
+            return [self.names[int(i)] for i in self.labels]
+        return [unsure_folder(self.names[int(i)]) if u else self.names[int(i)] for i, u in zip(self.labels, self.unsure)]
 
 
 @dataclass
@@ -213,7 +220,16 @@ def sort(
 
     from proxysort.autok import choose
     from proxysort.encoders import check_weights
-    from proxysort.groups import centroid_scores, constrained_kmeans, kmeans, name_groups, spherical_for
+    from proxysort.groups import (
+        centroid_scores,
+        constrained_kmeans,
+        distances,
+        find_unsure,
+        kmeans,
+        name_groups,
+        spherical_for,
+        unsure_folder,
+    )
     from proxysort.indexer import LazyModel, index
     from proxysort.learn.core import AUTO_K_FEATURE, Concept, ProxyConfig
     from proxysort.learn.registry import method_for, settled
@@ -221,7 +237,6 @@ def sort(
     from proxysort.rows import subset
     from proxysort.stable import (
         changed_settings,
-        distances,
         pin_clusters,
         pinned_rows,
         place,
@@ -320,7 +335,7 @@ def sort(
         if memory is not None and placement is not None:
             k, names, centres = len(placement.names), placement.names, placement.centres
             by_user = [g.by_user for g in memory.groups]
-            kept_labels = placement.labels
+            kept_labels, kept_unsure, unsure_margin = placement.labels, placement.unsure, memory.unsure_margin
         else:
             if changed:
                 reporter.message(f"{wl.concept}: the setup changed ({', '.join(changed)}), so its tree is made again")
@@ -373,6 +388,12 @@ def sort(
                 k = len(names)
             kept_labels, centres = km.labels, km.centroids
             names, by_user = user_names(memory, of_id, names, km.labels, kept_paths)
+            # Photos on a group's edge go to its -unsure folder; neutral names never lie, so they need none.
+            kept_unsure, unsure_margin = find_unsure(xk, kept_labels, np.asarray(centres), names, spherical=spherical,
+                                                     neutral=naming.neutral)
+            placed_unsure = set(memory.unsure) if memory is not None else set()
+            for r in pins:  # where the user put them: the group's folder, or its -unsure folder
+                kept_unsure[r] = kept_paths[r] in placed_unsure
             doubtful = [names[w.cluster] for w in weak if not by_user[w.cluster]]  # the user named the others
             if doubtful:
                 reporter.warning(
@@ -381,21 +402,25 @@ def sort(
                 )
         labels = np.zeros(n, dtype=np.int64)
         labels[rows] = kept_labels
+        unsure = np.zeros(n, dtype=bool)
+        unsure[rows] = kept_unsure
         if not rows.all():  # photos left out are labelled with their nearest group, for the listing only
             labels[~rows] = np.argmin(distances(x[~rows], np.asarray(centres), spherical), axis=1)
         scores = centroid_scores(x, labels, np.asarray(centres))
         kept_memory = remember(xk, kept_labels, names, kept_paths, [c for c, r in zip(content_ids, rows) if r],
                                setup=setup, spherical=spherical, previous=memory, recluster=recluster, by_user=by_user,
-                               centres=np.asarray(centres))
+                               centres=np.asarray(centres), unsure=kept_unsure, unsure_margin=unsure_margin)
         out.append(
             ConceptResult(wl.concept, wl.noun, list(res.concept.words), wl.source, wl.detail, feature, k,
                           labels, names, scores, res, memory=kept_memory, placement=placement, left_out=left_out,
-                          candidates=list(wl.words))
+                          candidates=list(wl.words), unsure=unsure)
         )
         if placement is not None:
             reporter.message(placement.summary(wl.concept))
         sizes = np.bincount(labels[rows], minlength=k)
-        summary = ", ".join(f"{names[i]} ({sizes[i]})" for i in np.argsort(-sizes))
+        edge = np.bincount(labels[rows & unsure], minlength=k)
+        summary = ", ".join(f"{names[i]} ({sizes[i]}" + (f", {edge[i]} in {unsure_folder(names[i])})" if edge[i] else ")")
+                            for i in np.argsort(-sizes))
         reporter.message(f"{wl.concept}: {len(kept_paths)} photos in {k} groups: {summary}"
                          + (f"; {n - len(kept_paths)} left out (their links were deleted)" if len(kept_paths) < n else ""))
     return SortResult([Path(p) for p in indexed.paths], out, indexed, seed, model=used,
@@ -468,7 +493,8 @@ def page_run(result: SortResult) -> "PageRun":
         word_scores = centres @ wf.T if len(wf) else np.zeros((c.k, 0))
         concepts.append(RunConcept(c.concept, list(c.words), c.word_source, list(c.names), result.mode, c.feature,
                                    c.k, np.asarray(c.labels), np.asarray(c.scores),
-                                   np.asarray(c.proxy.feature(c.feature)), word_scores))
+                                   np.asarray(c.proxy.feature(c.feature)), word_scores,
+                                   np.zeros(len(c.labels), dtype=bool) if c.unsure is None else np.asarray(c.unsure)))
     spec = result.model
     label = " \u00b7 ".join(Path(v).name if ("/" in v or v.endswith((".json", ".pt", ".bin", ".safetensors"))) else v
                            for v in (spec.model, spec.pretrained or "none"))

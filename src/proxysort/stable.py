@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from proxysort.groups import centre_margins, distances, unsure_photos
 from proxysort.manifest import GroupRecord, Memory
 
 #: A group's spread: the distance from its centre within which this share of its own photos lie.
@@ -48,15 +49,6 @@ def changed_settings(old: Memory, setup: tuple[tuple[str, str], ...]) -> list[st
     return sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
 
 
-def distances(x: np.ndarray, centres: np.ndarray, spherical: bool) -> np.ndarray:
-    """N×k distances: 1 - cosine for spherical features, Euclidean otherwise."""
-    if spherical:
-        xn = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-        cn = centres / np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
-        return 1.0 - xn @ cn.T
-    return np.sqrt(np.maximum(((x[:, None, :] - centres[None, :, :]) ** 2).sum(-1), 0.0))
-
-
 def _centre(rows: np.ndarray, spherical: bool) -> np.ndarray:
     c = rows.mean(axis=0)
     return c / max(float(np.linalg.norm(c)), 1e-12) if spherical else c
@@ -69,6 +61,7 @@ class Placement:
     labels: np.ndarray  # N, index into names
     names: list[str]
     centres: np.ndarray  # k×d, after the move to their members' mean
+    unsure: np.ndarray  # N, shown in their group's -unsure folder (kept as it was; judged for new photos)
     new: int
     unchanged: int
     moved: int
@@ -108,6 +101,8 @@ def place(
     pins = dict(memory.pins)
     labels = np.full(len(paths), -1, dtype=np.int64)
     known = np.zeros(len(paths), dtype=bool)
+    were_unsure = set(memory.unsure)
+    unsure = np.array([p in were_unsure for p in paths], dtype=bool)
     for i, (path, cid) in enumerate(zip(paths, content_ids)):
         if path in pins:
             labels[i], known[i] = pins[path], True
@@ -135,6 +130,9 @@ def place(
         labels[new_rows] = nearest
         limit = np.where(spreads[nearest] > 0, spreads[nearest], np.inf)
         misfits = int((dist[np.arange(len(new_rows)), nearest] > limit).sum())
+        # New photos on a group's edge are unsure by the rule that made the tree; the others keep their folder.
+        unsure[new_rows] = unsure_photos(centre_margins(dist, nearest), nearest, [g.name for g in memory.groups],
+                                         memory.unsure_margin)
     # Pinned photos count as unchanged: they are where the user put them. A changed photo placed in
     # another group than before counts as moved; in the same group, as placed.
     moved = sum(1 for i, p in enumerate(paths) if not known[i] and p in members and labels[i] != members[p][0])
@@ -143,7 +141,7 @@ def place(
     for g in range(k):  # the centres the next run starts from
         if (labels == g).any():
             centres[g] = _centre(x[labels == g], spherical)
-    return Placement(labels, [g.name for g in memory.groups], centres, new, unchanged, moved, misfits)
+    return Placement(labels, [g.name for g in memory.groups], centres, unsure, new, unchanged, moved, misfits)
 
 
 def remember(
@@ -159,11 +157,14 @@ def remember(
     recluster: bool = False,
     by_user: Sequence[bool] | None = None,
     centres: np.ndarray | None = None,
+    unsure: np.ndarray | None = None,
+    unsure_margin: float = 0.0,
 ) -> Memory:
     """The memory of a grouping for the next run: centres, spreads, members; the user's pins carried over
     (re-indexed by group name), and their photos left out unless ``recluster`` (which forgets those). A
     group left without photos (the user moved them all away) keeps its centre from ``centres`` and its
-    spread, so a new photo like its old ones can still join it."""
+    spread, so a new photo like its old ones can still join it. ``unsure`` (per photo) and ``unsure_margin``
+    are the photos in ``-unsure`` folders and the margin that put them there (:data:`Memory.unsure`)."""
     k = len(names)
     spread_of = {g.name: g.spread for g in (previous.groups if previous is not None else ())}
     groups = []
@@ -192,7 +193,9 @@ def remember(
             left_out = tuple(p for p in previous.left_out)
     out = set(left_out)
     members = tuple((p, int(labels[i]), cid) for i, (p, cid) in enumerate(zip(paths, content_ids)) if p not in out)
-    return Memory(setup=setup, groups=tuple(groups), members=members, pins=pins, left_out=left_out)
+    doubtful = () if unsure is None else tuple(p for p, u in zip(paths, unsure) if u and p not in out)
+    return Memory(setup=setup, groups=tuple(groups), members=members, pins=pins, left_out=left_out,
+                  unsure=doubtful, unsure_margin=unsure_margin)
 
 
 def pinned_rows(memory: Memory | None, paths: Sequence[str]) -> dict[int, int]:

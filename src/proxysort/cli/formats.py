@@ -53,10 +53,10 @@ def result_rows(
     """One :class:`ResultRow` per (image, concept); ``dest``/``out`` come from a :class:`~proxysort.output.TreePlan`."""
     rows = []
     for c in result.concepts:
-        for path, label, score in zip(result.paths, c.labels, c.scores):
+        for path, label, score, name in zip(result.paths, c.labels, c.scores, c.image_names()):
             rel = dest.get((c.concept, str(path))) if dest else None
             where = str(out / rel) if (rel is not None and out is not None) else None
-            rows.append(ResultRow(str(path), c.concept, int(label), c.names[int(label)], float(score), where))
+            rows.append(ResultRow(str(path), c.concept, int(label), name, float(score), where))
     return rows
 
 

@@ -63,6 +63,7 @@ class RunConcept:
     scores: "np.ndarray"  # N, cosine to the own group's centre
     features: "np.ndarray"  # N x d, the clustered feature (for fit and the map)
     word_scores: "np.ndarray"  # k x len(words), cosine of each group centre to each word's prompt
+    unsure: "np.ndarray"  # N, shown in the group's -unsure folder (on its edge): the group's folder is the other
 
 
 @dataclass
@@ -374,7 +375,10 @@ def build_page_data(
                 PagePhoto(path, rel, album_of(path, run.roots), _round(score), None if fit is None else _round(fit[i]),
                           digest, size, mtime)
             )
-            folders.setdefault(int(label), rel.split("/")[1])
+            if not c.unsure[i]:
+                folders.setdefault(int(label), rel.split("/")[1])
+        for g, photos in by_cluster.items():  # a group whose every photo is on its edge: that folder
+            folders.setdefault(g, photos[0].dest.split("/")[1])
         order = sorted(by_cluster, key=lambda g: (-len(by_cluster[g]), folders[g]))
         groups = [
             PageGroup(folders[g], sorted(by_cluster[g], key=lambda p: -(p.score or 0.0)),

@@ -277,6 +277,14 @@ def kept(manifest: Manifest | None) -> list[str]:
     return lines
 
 
+def group_folder(tree: ConceptTree, folder: str) -> str:
+    """The group folder that ``folder`` of the tree shows: a group's ``-unsure`` folder belongs to the group
+    (``red-unsure`` -> ``red``), as its memory knows the groups; any other folder is its own."""
+    groups = tree.memory.groups if tree.memory is not None else ()
+    shown = _shown_in({g.name: i for i, g in enumerate(groups)}, folder)
+    return groups[shown[0]].name if shown is not None else folder
+
+
 def marks_of(tree: ConceptTree) -> tuple[set[str], set[tuple[str, str]]]:
     """The group names the user gave (renamed or made the folder) and the (photo, group name) pairs the
     user placed by hand, as the tree's memory keeps them: what the review page marks and ``status`` lists."""

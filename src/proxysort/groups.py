@@ -419,9 +419,9 @@ def centre_margins(d: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 def unsure_photos(margins: np.ndarray, labels: np.ndarray, names: Sequence[str], cut: float) -> np.ndarray:
     """Which photos go to their group's ``-unsure`` folder: margin below ``cut``, except in a group whose whole
-    folder is ``-unsure`` already (its word is a guess for every photo)."""
+    folder is ``-unsure`` already (its word is a guess for every photo); none with a cut of 0 (neutral names)."""
     whole = np.array([n.endswith(WEAK_MARK) for n in names], dtype=bool)
-    return (np.asarray(margins) < cut) & ~whole[np.asarray(labels, dtype=np.int64)]
+    return (np.asarray(margins) < cut) & ~whole[np.asarray(labels, dtype=np.int64)] & (cut > 0)
 
 
 def find_unsure(

@@ -1235,6 +1235,14 @@ def clean_tree(
     return summary
 
 
+def _corrections_only(memory: Memory) -> Memory:
+    """A tree kept for its placed links remembers only the user's corrections (pins, names, and which placed
+    photos the user put in an ``-unsure`` folder): the next run makes it again."""
+    pinned = {p for p, _ in memory.pins}
+    return replace(memory, setup=(), members=(), left_out=(), unsure_margin=0.0,
+                   unsure=tuple(p for p in memory.unsure if p in pinned))
+
+
 def _check_removable(out: Path) -> None:
     """``clean`` on a read-only file system or folder is one sentence, before anything is tried."""
     try:
@@ -1280,9 +1288,7 @@ def _clean(
         keep_files = [e for e in old.files if PurePosixPath(e.path).parts[0] not in dirs or e.path in placed]
         kept_dirs = [d for d in old.dirs if od.is_dir(d)]
         tops = {PurePosixPath(e.path).parts[0] for e in [*orphans, *(f for f in old.files if f.path in placed)]}
-        # A tree kept for its placed links remembers only the user's corrections: the next run makes it again.
-        concepts = [t if t.dir not in dirs or t.memory is None else
-                    replace(t, memory=replace(t.memory, setup=(), members=(), left_out=()))
+        concepts = [t if t.dir not in dirs or t.memory is None else replace(t, memory=_corrections_only(t.memory))
                     for t in old.concepts if t.dir not in dirs or t.dir in tops]
         dups = [d for d in old.duplicates if d.concept.casefold() not in {t.name.casefold() for t in trees}]
         _save(od, Manifest(files=[*keep_files, *orphans], dirs=kept_dirs, link=old.link, concepts=concepts, duplicates=dups,

@@ -11,6 +11,9 @@ Whether new photos fit is measured, not assumed: each group remembers its ``spre
 which :data:`SPREAD_QUANTILE` of its own photos lie from its centre; when more than :data:`MISFIT_SHARE` of
 the new photos lie farther than that from their nearest centre, the run says so and suggests a recluster
 (a group of fewer than :data:`SPREAD_MIN_MEMBERS` photos has no spread to judge by).
+
+Photos on a group's edge (its ``-unsure`` folder, :func:`proxysort.groups.find_unsure`) stay there, and
+the others stay out: only new photos are judged, by the margin the tree was made with (``Memory.unsure_margin``).
 """
 
 from __future__ import annotations

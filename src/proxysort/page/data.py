@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence, TypeVar
 
-from proxysort.corrections import marks_of
+from proxysort.corrections import group_folder, marks_of
 from proxysort.manifest import Manifest, is_hex_digest, is_manifest_text
 from proxysort.names import safe_name
 
@@ -451,8 +451,9 @@ def reconcile(data: PageData | None, manifest: Manifest, created: str) -> PageDa
             parts = e.path.split("/")
             if parts[0] != tree.dir or len(parts) < 3 or e.companion_of is not None or e.orphan:
                 continue
+            group = group_folder(tree, parts[1])  # a group's -unsure folder is shown with the group
             old = photos.get((tree.dir, e.source))
-            if old is not None and group_of[(tree.dir, e.source)] == parts[1]:
+            if old is not None and group_of[(tree.dir, e.source)] == group:
                 photo = replace(old, dest=e.path, also=[])
             elif old is not None:  # in another group now: how it fitted the old one says nothing
                 photo = replace(old, dest=e.path, also=[], score=None, fit=None)
@@ -461,8 +462,8 @@ def reconcile(data: PageData | None, manifest: Manifest, created: str) -> PageDa
                 photo = PagePhoto(e.source, e.path, seen.album, thumb=seen.thumb, size=seen.size, mtime_ns=seen.mtime_ns)
             else:
                 photo = PagePhoto(e.source, e.path, album_of(e.source, data.sources))
-            photo.pinned = _is_in(parts[1], placed_in.get(e.source, set()))
-            members.setdefault(parts[1], []).append(photo)
+            photo.pinned = _is_in(group, placed_in.get(e.source, set()))
+            members.setdefault(group, []).append(photo)
             shown_by_dest[e.path] = photo
         before = known.get(tree.dir)
         run = tree.run

@@ -182,6 +182,18 @@ def why_named(group: "PageGroup", c: "PageConcept") -> str:
             "together.")
 
 
+def why_unsure(group: "PageGroup") -> str:
+    """What the group's ``-unsure`` folder holds, when some of its photos are there (empty otherwise)."""
+    from proxysort.groups import unsure_folder
+
+    folder = unsure_folder(group.name)
+    edge = sum(1 for p in group.photos if p.dest.split("/")[1] == folder)
+    if not edge:
+        return ""
+    return (f"{edge} of its photos are in \u201c{folder}\u201d: each lies almost as near another group as this one, "
+            f"so \u201c{group.name}\u201d is a guess for them; move a link to where it belongs and the next run keeps it.")
+
+
 def _doubtful(n: int) -> int:
     """How many of a group's ``n`` photos are marked as doubtful (none in groups too small to judge)."""
     return 0 if n < 3 else max(1, math.ceil(n * DOUBT_SHARE))
@@ -247,7 +259,7 @@ def _group_view(ci: int, gi: int, g: "PageGroup", c: "PageConcept") -> dict[str,
                 for r, i in enumerate(order)]
     return {
         "name": g.name, "count": n, "named": NAMED if g.by_user else "", "named_why": NAMED_WHY, "fit_words": fit_text, "numbers": numbers, "doubt": doubt,
-        "bars": bars, "bars_height": 13 * len(bars) + 2, "why": why_named(g, c),
+        "bars": bars, "bars_height": 13 * len(bars) + 2, "why": " ".join(x for x in (why_named(g, c), why_unsure(g)) if x),
         "typical": [_tile(p, False) for p in typical], "doubtful": [_tile(p, True) for p in doubtful],
     }
 

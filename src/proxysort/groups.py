@@ -289,12 +289,17 @@ def name_clusters(
 
 
 def distances(x: np.ndarray, centres: np.ndarray, spherical: bool) -> np.ndarray:
-    """N×k distances: 1 - cosine for spherical features, Euclidean otherwise."""
+    """N×k distances: 1 - cosine for spherical features, Euclidean otherwise (a block of rows at a time: the
+    differences of every photo to every centre at once would be N×k×d, gigabytes at archive scale)."""
+    from proxysort.rows import BLOCK
+
     if spherical:
         xn = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
         cn = centres / np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
         return 1.0 - xn @ cn.T
-    return np.sqrt(np.maximum(((x[:, None, :] - centres[None, :, :]) ** 2).sum(-1), 0.0))
+    parts = [np.sqrt(np.maximum(((x[i : i + BLOCK, None, :] - centres[None, :, :]) ** 2).sum(-1), 0.0))
+             for i in range(0, len(x), BLOCK)]
+    return np.concatenate(parts) if parts else np.zeros((0, len(centres)))
 
 
 def centroid_scores(features: np.ndarray, labels: np.ndarray, centroids: np.ndarray) -> np.ndarray:

@@ -118,16 +118,16 @@ def test_index_before_after_report_shows_its_json() -> None:
 
 
 def test_names_report_is_its_json_rendered() -> None:
-    """benchmarks/results/names.md (the grid after NAME_PRECISION) is exactly what its JSON renders to, name
-    error and unsure columns included."""
+    """benchmarks/results/names.md (the grid after NAME_PRECISION, remade with photos on a group's edge in its
+    ``-unsure`` folder) is exactly what its JSON renders to, name error and unsure columns included."""
     from benchmarks.quality import grid_markdown
 
     data = json.loads((RESULTS / "names.json").read_text())
     md = (RESULTS / "names.md").read_text()
     assert grid_markdown(data) == md
-    assert "| name error | unsure |" in md
-    assert all("unsure share" in cell for world in data["worlds"].values() for regimes in world["cells"].values()
-               for sets in regimes.values() for cell in sets)
+    assert "| name error | without edge | unsure | on edge |" in md
+    assert all({"unsure share", "edge share", "group name truth error"} <= set(cell) for world in data["worlds"].values()
+               for regimes in world["cells"].values() for sets in regimes.values() for cell in sets)
 
 
 def test_the_no_learning_report_shows_its_json() -> None:

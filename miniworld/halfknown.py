@@ -6,7 +6,13 @@ fixture's (tests/fixtures/miniclip.pt), frozen; only the text tower is trained (
 plain captions that name a *confused pair's other value* part of the time:
 
 - color: red <-> orange and blue <-> purple, each named as its partner in CONFUSION_RATE of captions;
-- pattern: stripes <-> grid, the same.
+- pattern: stripes <-> plain, the same.
+
+The pairs are ones the frozen image tower splits on its own: k-means with two groups on the image vectors of
+just a pair's photos gives NMI 0.97-1.00 for every color pair and 0.98-1.00 for stripes/plain (photo sets
+0-2, 800 photos; `tests/test_miniworld.py` checks it). The first recipe confused stripes <-> grid, which the
+image tower does *not* split that way (NMI 0.00, though a linear probe can), so its pattern cells did not
+follow the issue's recipe and are not comparable.
 
 So the text side knows yellow, green, dots and plain as well as the first world does, and knows each
 confused pair only by a weak majority (zero-shot accuracy on those attributes drops to 0.5-0.8), while the
@@ -25,7 +31,7 @@ from miniworld.generate import Sample
 #: Pairs of values whose captions name the partner part of the time.
 CONFUSED: dict[str, tuple[tuple[str, str], ...]] = {
     "color": (("red", "orange"), ("blue", "purple")),
-    "pattern": (("stripes", "grid"),),
+    "pattern": (("stripes", "plain"),),
 }
 #: Share of captions mentioning a confused value that name its partner instead.
 CONFUSION_RATE = 0.5

@@ -224,7 +224,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--world", default="shapes", choices=WORLDS,
                    help="shapes: the first world (miniclip.pt); glyphs: the second, plain captions (miniclip2.pt); "
-                        "halfknown: the first world's frozen image tower, a text tower that confuses pairs (miniclip3.pt)")
+                        "halfknown: the first world's frozen image tower, a text tower that confuses pairs (miniclip3b.pt)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="tests/fixtures/miniclip.pt")
     p.add_argument("--config", default=str(DEFAULT_CONFIG))

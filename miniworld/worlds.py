@@ -3,7 +3,7 @@
 ``shapes`` is the first world (tests/fixtures/miniclip.pt): captions half in the proxy prompt's own
 style. ``glyphs`` is the second (tests/fixtures/miniclip2.pt): plain natural captions only, an attribute
 the image embedding hardly cares about (position) and an identity-like one that no caption names (symbol).
-``halfknown`` is the third (tests/fixtures/miniclip3.pt, made on first use: :meth:`World.ready`): the first world's photos and frozen image tower,
+``halfknown`` is the third (tests/fixtures/miniclip3b.pt, made on first use: :meth:`World.ready`): the first world's photos and frozen image tower,
 a text tower trained on plain captions that confuse pairs of colors and patterns part of the time
 (miniworld/halfknown.py), so CLIP's text side half knows what its image side separates.
 """
@@ -90,7 +90,7 @@ def get_world(name: str) -> World:
         return World("halfknown", generate.ATTRIBUTES, generate.sample_attributes, generate.render,
                      halfknown.caption_with_attributes, generate.write_folder,
                      "a photo of an object with a {concept} of {value}", "object", CANDIDATES,
-                     FIXTURES / "miniclip.json", FIXTURES / "miniclip3.pt", long=LONG,
+                     FIXTURES / "miniclip.json", FIXTURES / "miniclip3b.pt", long=LONG,
                      frozen_image=FIXTURES / "miniclip.pt", half_known=halfknown.HALF_KNOWN,
                      build=("--world", "halfknown", "--seed", "0", "--steps", "800"))
     if name == "glyphs":

@@ -837,7 +837,8 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
                 names_taken = {n.casefold() for n in occupied(rel_dir)} | subfolders.get(rel_dir, set())
                 linked = linked_in.get(rel_dir, {})
                 # Photos already linked here first, under their names: a new photo never takes an old link's name.
-                for source in sorted(album_sources, key=lambda s: (s not in linked, s)):
+                # (album_sources are sorted already: with no old link here, no key pair per photo is made)
+                for source in sorted(album_sources, key=lambda s: (s not in linked, s)) if linked else album_sources:
                     cid = inputs.content_ids.get(source)
                     if cid and not inputs.keep_duplicates and cid in first_of and identical(first_source[cid], source):
                         duplicates.append(Duplicate(concept, source, first_of[cid]))

@@ -20,8 +20,10 @@ Stages, as ``proxysort cluster`` runs them after ``index``:
 
 * ``read``   – which of N paths have a vector in the SQLite store, as ``index(load_vectors=False)`` hands
   them to the sort: the vectors stay in the store (:class:`proxysort.rows.StoredRows`) and each pass
-  below that needs them reads them a block at a time; an old path reads them all when it learns;
-* ``learn``  – proxies for one concept (8 candidate words, k = 4 so DProxy prunes);
+  below that needs them reads them a block at a time; an old path reads them all when it learns. The
+  model is not loaded yet (the index of an indexed folder never loads it);
+* ``learn``  – the model loaded (not timed), then proxies for one concept (8 candidate words, k = 4 so
+  DProxy prunes);
 * ``kmeans`` – the path's default feature made (zeroshot's ``imagemix``: two passes over the stored
   vectors) and k = 4 on it (FAISS); ``names`` – the groups named as
   :func:`proxysort.sort` names them (:func:`proxysort.groups.name_groups`) and each photo's score;
@@ -32,8 +34,10 @@ Reported per stage: wall seconds, CPU seconds of the process (on a shared machin
 figure: wall time there mostly measures the other tenants), and the process's peak RSS during the stage.
 The growth exponent is the least-squares slope of log(seconds) against log(N). Model loading is not a stage
 (random weights load differently from real ones) and is reported apart. What the stages hold follows
-:func:`proxysort.sort`: after ``learn`` the model is let go (the words are embedded), and after ``names`` the
-clustered feature matrix (``sort`` returns labels and scores; the tree is written after it returns).
+:func:`proxysort.sort`: the model is loaded after ``read`` and let go after ``learn`` (the words are
+embedded), and the clustered feature matrix is let go after ``names`` (``sort`` returns labels and scores;
+the tree is written after it returns). ``rss_released_mb`` is the resident set once the model is let go (glibc
+keeps the freed heap, so it barely drops; the later stages reuse it).
 """
 
 from __future__ import annotations
@@ -144,15 +148,10 @@ def _child(engine: str, n: int, threads: int, batch: int | None, device: str = "
                     files.append((str(p), 0, 0, f"h{s + j}"))
                     vectors[f"h{s + j}"] = vec[j]
                 store.write_batch(files, vectors)
-        t0 = time.perf_counter()
-        clip = load_clip(ModelSpec("ViT-B-32", "none", device))
-        out["model_load_s"] = time.perf_counter() - t0
         concept = Concept("color", WORDS, noun="fruit")
         config = PATHS[engine]()
         if batch:
             config.batch_size = batch
-        base = rss.reset()
-        out["rss_before_mb"] = base / 2**20
 
         def stage(name: str, fn):
             rss.reset()
@@ -173,6 +172,12 @@ def _child(engine: str, n: int, threads: int, batch: int | None, device: str = "
             return StoredRows(store_file, found, dim)
 
         X = stage("read", read)
+        # The model is loaded where proxysort.sort loads it: after the index found every photo's vector, to
+        # embed the words (the index of an indexed folder never loads it).
+        t0 = time.perf_counter()
+        clip = load_clip(ModelSpec("ViT-B-32", "none", device))
+        out["model_load_s"] = time.perf_counter() - t0
+        out["rss_before_mb"] = rss.reset() / 2**20
         (res,) = stage("learn", functools.partial(learn_proxies, X, [concept], clip, config, k=K))
         out["epochs_run"] = res.epochs_run
         del clip  # as proxysort.sort lets the model go once the words are embedded, before the N-sized work
@@ -318,6 +323,13 @@ def report(results: list[dict], meta: dict) -> str:
         far = 10_000_000 if ns[-1] >= 1_000_000 else 1_000_000
         out(f"{engine}: peak RSS grows {marginal:.1f} KB per photo between N={ns[-2]} and N={ns[-1]}; at that rate "
             f"{far:,} photos peak at {(peaks[-1] + marginal * (far - ns[-1]) / 1024) / 1024:.1f} GB")
+        # The overall peaks may come from different stages (a fixed cost at small N, the tree at large N): the
+        # stage that peaks at the largest N, extrapolated from its own peaks, is the rate that lasts.
+        top = max(STAGES, key=lambda st: rs[-1][st]["peak_rss_mb"])
+        own = (rs[-1][top]["peak_rss_mb"] - rs[-2][top]["peak_rss_mb"]) * 1024 / (ns[-1] - ns[-2])
+        if top != max(STAGES, key=lambda st: rs[-2][st]["peak_rss_mb"]):
+            out(f"{engine}: the {top} stage (the peak at N={ns[-1]}) grows {own:.1f} KB per photo between the same N; "
+                f"at that rate {far:,} photos peak at {(rs[-1][top]['peak_rss_mb'] + own * (far - ns[-1]) / 1024) / 1024:.1f} GB")
         if ns[-1] >= 1_000_000:  # where the memory goes at the largest N: each stage's own peak
             released = rs[-1].get("rss_released_mb")  # runs before the model was let go after learning have none
             out(f"{engine} at N={ns[-1]}: model loaded {rs[-1]['rss_before_mb']:.0f} MB"

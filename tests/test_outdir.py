@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -34,3 +35,26 @@ def test_write_atomic_syncs_the_bytes_before_the_rename_and_the_folder_after(
     assert events == ["fsync-file", "rename", "fsync-dir"]
     assert (tmp_path / "out" / "manifest.json").read_text() == "{}"
     assert os.listdir(tmp_path / "out") == ["manifest.json"]  # no temporary file left
+
+
+def test_write_atomic_goes_on_where_the_file_system_cannot_sync_a_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Some network and FUSE file systems refuse fsync on a folder (EINVAL): the manifest is written anyway;
+    a real error on the file itself (EIO) still stops the run rather than pass for a safe write."""
+    real_fsync = os.fsync
+
+    def fsync(fd: int, fail: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode) or fail == errno.EIO:
+            raise OSError(fail, os.strerror(fail))
+        real_fsync(fd)
+
+    with OutDir.open(tmp_path / "out", create=True) as od:
+        monkeypatch.setattr(os, "fsync", lambda fd: fsync(fd, errno.EINVAL))
+        od.write_atomic("manifest.json", "{}")
+        assert (tmp_path / "out" / "manifest.json").read_text() == "{}"
+        monkeypatch.setattr(os, "fsync", lambda fd: fsync(fd, errno.EIO))
+        with pytest.raises(OSError):
+            od.write_atomic("manifest.json", "{\"new\": 1}")
+    assert (tmp_path / "out" / "manifest.json").read_text() == "{}"  # the old record, untouched
+    assert os.listdir(tmp_path / "out") == ["manifest.json"]

@@ -414,7 +414,11 @@ class OutDir:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.rename(tmp, name, src_dir_fd=self.root_fd, dst_dir_fd=self.root_fd)
-            os.fsync(self.root_fd)
+            try:
+                os.fsync(self.root_fd)
+            except OSError as exc:  # some network and FUSE file systems cannot sync a folder: the file is
+                if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):  # written; keep going
+                    raise
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp, dir_fd=self.root_fd)

@@ -36,8 +36,8 @@ The growth exponent is the least-squares slope of log(seconds) against log(N). M
 (random weights load differently from real ones) and is reported apart. What the stages hold follows
 :func:`proxysort.sort`: the model is loaded after ``read`` and let go after ``learn`` (the words are
 embedded), and the clustered feature matrix is let go after ``names`` (``sort`` returns labels and scores;
-the tree is written after it returns). ``rss_released_mb`` is the resident set once the model is let go (glibc
-keeps the freed heap, so it barely drops; the later stages reuse it).
+the tree is written after it returns). ``rss_released_mb`` is the resident set once the model is let go and
+the freed heap given back (:func:`proxysort.encoders.return_freed_memory`).
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def _child(engine: str, n: int, threads: int, batch: int | None, device: str = "
     import faiss  # noqa: F401  (imports are start-up cost, not a stage's)
     import scipy.optimize  # noqa: F401
 
-    from proxysort.encoders import ModelSpec, load_clip
+    from proxysort.encoders import ModelSpec, load_clip, return_freed_memory
     from proxysort.groups import centroid_scores, kmeans, name_groups, spherical_for
     from proxysort.output import make_tree, plan_tree
     from proxysort.proxy import Concept, learn_proxies
@@ -181,6 +181,7 @@ def _child(engine: str, n: int, threads: int, batch: int | None, device: str = "
         (res,) = stage("learn", functools.partial(learn_proxies, X, [concept], clip, config, k=K))
         out["epochs_run"] = res.epochs_run
         del clip  # as proxysort.sort lets the model go once the words are embedded, before the N-sized work
+        return_freed_memory()
         out["rss_released_mb"] = rss.reset() / 2**20
         spherical = spherical_for(res.default_feature)
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from proxysort.encoders import ClipModel, ModelSpec
+from proxysort.encoders import ClipModel, ModelSpec, return_freed_memory
 from proxysort.env import Environment
 from proxysort.errors import InputError, UsageError
 from proxysort.groups import check_k
@@ -299,9 +299,12 @@ def sort(
     loaded = lazy.loaded
     used = loaded.spec if loaded is not None else wanted
     # The words are embedded: the model (~0.6 GB for ViT-B-32) is let go before the work that grows with the
-    # photos (k-means, names, the tree), unless the caller holds it (issue 25).
+    # photos (k-means, names, the tree), and its memory given back, unless the caller holds it (issue 25).
+    ours = loaded is not None and not isinstance(model, ClipModel)
     del clip, loaded, lazy
     indexed.clip = None
+    if ours:
+        return_freed_memory()
 
     previous: Manifest | None = None
     gestures: list[Gesture] = []
@@ -423,7 +426,8 @@ def sort(
                             for i in np.argsort(-sizes))
         reporter.message(f"{wl.concept}: {len(kept_paths)} photos in {k} groups: {summary}"
                          + (f"; {n - len(kept_paths)} left out (their links were deleted)" if len(kept_paths) < n else ""))
-    return SortResult([Path(p) for p in indexed.paths], out, indexed, seed, model=used,
+    # The index's own Path objects (a new Path per photo would hold its parts and text again: ~250 B a photo).
+    return SortResult(list(indexed.paths), out, indexed, seed, model=used,
                       mode=config.mode,
                       gestures=gestures)
 

@@ -113,3 +113,38 @@ def test_manifest_lists_every_created_file(run, tmp_path: Path) -> None:
     listed = {f["path"] for f in json.loads((out / OUTPUT_MANIFEST).read_text())["files"]}
     on_disk = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()} - {OUTPUT_MANIFEST}
     assert listed == on_disk
+
+
+def test_the_model_is_let_go_after_learning_and_its_memory_given_back(photo_folder: Path, tiny_spec, tiny_clip,
+                                                                       cache_dir: Path, monkeypatch) -> None:
+    # Issue 25: the N-sized work after learning runs without the model; a model the caller gave stays theirs.
+    import proxysort.sorting
+
+    calls: list[int] = []
+    monkeypatch.setattr(proxysort.sorting, "return_freed_memory", lambda: calls.append(1))
+    loaded_here = sort(photo_folder, [By("color", words=COLORS, k=3)], model=tiny_spec, cache_dir=cache_dir,
+                       training=ZERO)
+    assert loaded_here.index.clip is None and calls == [1] and loaded_here.model.model == tiny_spec.model
+    given = sort(photo_folder, [By("color", words=["red", "blue"], k=2)], model=tiny_clip, cache_dir=cache_dir,
+                 training=ZERO)
+    assert calls == [1] and given.model == tiny_clip.spec
+
+
+def test_freed_memory_is_given_back_where_the_c_library_can_and_nothing_happens_elsewhere(monkeypatch) -> None:
+    import ctypes
+
+    from proxysort.encoders import return_freed_memory
+
+    trimmed: list[int] = []
+
+    class Glibc:
+        def malloc_trim(self, pad: int) -> int:
+            trimmed.append(pad)
+            return 1
+
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: Glibc())
+    return_freed_memory()
+    assert trimmed == [0]
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: object())  # no malloc_trim (macOS, musl): a no-op
+    return_freed_memory()
+    assert trimmed == [0]

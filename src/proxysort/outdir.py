@@ -285,8 +285,10 @@ class OutDir:
         except OSError:
             return None
 
-    def read_bytes(self, rel: str, limit: int) -> bytes | None:
-        """Up to ``limit`` bytes of regular file ``rel`` (never a link or a FIFO); ``None`` when missing."""
+    def open_regular(self, rel: str) -> int | None:
+        """A read descriptor on regular file ``rel``, looked up without following links and opened without
+        blocking (a FIFO swapped in is refused, never waited on); ``None`` when it is missing. Raises
+        :class:`OSError` for anything that is not a regular file."""
         parent, name = self.split(rel)
         if parent is None:
             return None
@@ -294,9 +296,17 @@ class OutDir:
             fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=parent)
         except FileNotFoundError:
             return None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise OSError(errno.EINVAL, "not a regular file")
+        return fd
+
+    def read_bytes(self, rel: str, limit: int) -> bytes | None:
+        """Up to ``limit`` bytes of regular file ``rel`` (never a link or a FIFO); ``None`` when missing."""
+        fd = self.open_regular(rel)
+        if fd is None:
+            return None
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise OSError(errno.EINVAL, "not a regular file")
             chunks, size = [], 0
             while size <= limit and (chunk := os.read(fd, 1 << 20)):
                 chunks.append(chunk)
@@ -308,16 +318,10 @@ class OutDir:
     def holds(self, rel: str, pieces: Iterable[bytes]) -> bool:
         """Whether regular file ``rel`` (never a link or a FIFO) holds exactly the concatenation of ``pieces``,
         compared a piece at a time (neither side is ever whole in memory); False when it is missing."""
-        parent, name = self.split(rel)
-        if parent is None:
+        fd = self.open_regular(rel)
+        if fd is None:
             return False
         try:
-            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=parent)
-        except FileNotFoundError:
-            return False
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise OSError(errno.EINVAL, "not a regular file")
             for piece in pieces:
                 at = 0
                 while at < len(piece):

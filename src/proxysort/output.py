@@ -491,17 +491,10 @@ def _top(rel: str) -> str:
 
 def _open_ours(od: OutDir, rel: str) -> int | None:
     """A read descriptor on regular file ``rel`` in OUT, looked up without following links (None: cannot)."""
-    parent, name = od.split(rel)
-    if parent is None:
-        return None
     try:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=parent)
+        return od.open_regular(rel)
     except OSError:
         return None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        return None
-    return fd
 
 
 def _same_bytes(od: OutDir, rel: str, source: str) -> bool:

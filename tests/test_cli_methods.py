@@ -17,8 +17,8 @@ WORDS = ["--by", "color", "--words", ",".join(COLORS)]
 ROW_CACHED = [m.name for m in METHODS.values() if m.rows]
 
 
-def test_the_per_photo_cache_serves_the_basic_learned_modes() -> None:
-    assert ROW_CACHED == ["subspace", "free", "linear"]
+def test_the_per_photo_cache_serves_every_method_that_learns_per_photo() -> None:
+    assert ROW_CACHED == ["subspace", "free", "linear", "multimap", "multisub"]
 
 
 @pytest.mark.parametrize("mode", MODES)  # every registered method, a new one included

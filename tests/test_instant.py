@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from proxysort.learn.registry import METHODS
 from tests.support.photos import TINY_CONFIG
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -207,6 +208,59 @@ def test_a_cached_dproxy_cluster_run_imports_no_torch(run_cli, photo_folder, cac
     assert proc.stdout == first.stdout
 
 
+#: Every method whose learning the store keeps as rows per photo (declared: ``Method.rows``).
+ROW_METHODS = [m.name for m in METHODS.values() if m.rows]
+
+
+@pytest.mark.parametrize("method", ROW_METHODS)
+def test_a_method_kept_as_rows_is_rebuilt_from_the_store_without_the_model_bit_for_bit(
+        photo_folder, tiny_spec, cache_dir, monkeypatch, method) -> None:
+    """Once a method's rows per photo, the words' text features and (where it reads them) token rows are
+    stored, the re-run makes the result in NumPy without loading the model, from the numbers the first run
+    made it from: every feature, the scores, names and labels are the first run's bits. A run without the
+    cache learns the same result (the same rows, made the same way)."""
+    from proxysort import encoders
+    from proxysort.learn.core import ProxyConfig
+    from proxysort.sorting import By, sort
+
+    def run(**kwargs):
+        return sort(photo_folder, [By("color", words=WORDS, k=3)], model=tiny_spec, cache_dir=cache_dir,
+                    training=ProxyConfig(mode=method, epochs=2), **kwargs)
+
+    first = run()
+    uncached = run(proxy_cache=False)
+    monkeypatch.setattr(encoders, "load_clip", lambda *a, **k: (_ for _ in ()).throw(AssertionError("loaded")))
+    again = run()
+    (cf,), (cu,), (ca,) = first.concepts, uncached.concepts, again.concepts
+    assert ca.names == cf.names and np.array_equal(ca.labels, cf.labels) and np.array_equal(ca.scores, cf.scores)
+    assert set(ca.proxy.features) == set(cf.proxy.features) == set(METHODS[method].features)
+    for name in cf.proxy.features:
+        assert np.array_equal(ca.proxy.feature(name), cf.proxy.feature(name)), name
+        np.testing.assert_allclose(cu.proxy.feature(name), cf.proxy.feature(name), rtol=1e-5, atol=1e-6, err_msg=name)
+    assert np.array_equal(ca.proxy.word_features, cf.proxy.word_features)
+    assert np.array_equal(ca.proxy.zero_shot, cf.proxy.zero_shot)
+    assert cu.names == cf.names and np.array_equal(cu.labels, cf.labels)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ROW_METHODS)
+def test_a_cached_cluster_run_of_a_method_kept_as_rows_imports_no_torch(run_cli, photo_folder, cache_dir,
+                                                                        method) -> None:
+    """Every method kept as rows per photo, re-run in a fresh interpreter once the first run has stored its
+    rows, the words' text features and token rows: none of torch, open_clip, torchvision, scipy or
+    scikit-learn is imported, and the output is the first run's, byte for byte."""
+    model = [*CLI_MODEL, "--method", method, "--epochs", "2"]
+    args = ["cluster", str(photo_folder), "--by", "color", "--words", ",".join(WORDS), "--k", "3", *model,
+            "--no-folders", "--format", "paths"]
+    first = run_cli(args)
+    assert first.exit_code == 0, first.stderr
+    proc, names = _cluster_in_a_fresh_interpreter(photo_folder, cache_dir, ["--k", "3"], model)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "proxysort.sorting" in names
+    assert sorted(n for n in names if n.split(".")[0] in HEAVY) == []
+    assert proc.stdout == first.stdout
+
+
 def test_the_tokenizer_is_built_once(tiny_clip) -> None:
     """Importing open_clip builds its default tokenizer; a model that needs no other reuses it."""
     import open_clip
@@ -216,8 +270,10 @@ def test_the_tokenizer_is_built_once(tiny_clip) -> None:
     assert ids.shape == (1, 77) and bool((ids == open_clip.get_tokenizer("ViT-B-32")(["a photo of a red thing"])).all())
 
 
-def test_a_version_1_proxy_cache_gains_the_word_tables_and_keeps_its_rows(tmp_path) -> None:
-    """Proxy cache 1 → 2 is one migration step: the word-feature tables are added, nothing else changes."""
+@pytest.mark.parametrize("old", ["1", "2"])
+def test_an_older_proxy_cache_gains_the_word_tables_and_keeps_its_rows(tmp_path, old) -> None:
+    """Proxy cache 1 → 2 adds the word-feature tables, 2 → 3 the word-token table: one step each, nothing else
+    changes."""
     import sqlite3
 
     from proxysort.proxycache import SCHEMA_VERSION, ProxyCache
@@ -226,13 +282,20 @@ def test_a_version_1_proxy_cache_gains_the_word_tables_and_keeps_its_rows(tmp_pa
     db = tmp_path / "index.sqlite"
     with VectorStore(db) as store:
         ProxyCache(store).write([("s", "{}", "photo", b"\0" * 8, b"")])
-    with sqlite3.connect(db) as conn:  # as version 1 left it
-        conn.execute("DROP TABLE word_features")
-        conn.execute("DROP TABLE model_scales")
-        conn.execute("UPDATE proxy_meta SET value = '1' WHERE key = 'schema'")
+    with sqlite3.connect(db) as conn:  # as that version left it
+        conn.execute("DROP TABLE word_tokens")
+        if old == "1":
+            conn.execute("DROP TABLE word_features")
+            conn.execute("DROP TABLE model_scales")
+        conn.execute("UPDATE proxy_meta SET value = ? WHERE key = 'schema'", (old,))
+    tokens = np.arange(6, dtype=np.float32).reshape(2, 3)
     with VectorStore(db) as store:
         cache = ProxyCache(store)
         assert [row[0] for row in cache.lookup("s", ["photo"])] == ["photo"]
         assert cache.word_features("m", "a *", "prefix", ["red"]) is None
+        assert cache.word_tokens("m", ["red"]) is None
+        cache.write_word_tokens("m", ["red", "blue"], tokens)
+        assert np.array_equal(cache.word_tokens("m", ["blue", "red"]), tokens[::-1])
+        assert cache.word_tokens("m", ["red", "green"]) is None and cache.word_tokens("other", ["red"]) is None
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT value FROM proxy_meta WHERE key = 'schema'").fetchone() == (SCHEMA_VERSION,) == ("2",)
+        assert conn.execute("SELECT value FROM proxy_meta WHERE key = 'schema'").fetchone() == (SCHEMA_VERSION,) == ("3",)

@@ -82,7 +82,8 @@ def test_a_schema_2_or_3_store_gains_the_word_node_table(tiny_clip, tmp_path, ol
     assert _nodes(store) == 1
     with sqlite3.connect(store) as conn:  # a choice per k used the old pruning rule: it is not kept
         assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'word_choices'").fetchone()
-        assert conn.execute("SELECT value FROM proxy_meta WHERE key = 'schema'").fetchone() == ("2",)  # through version 1, then 2 (the word features)
+        # through version 1, then 2 (the word features), then 3 (the word tokens)
+        assert conn.execute("SELECT value FROM proxy_meta WHERE key = 'schema'").fetchone() == ("3",)
 
 
 def test_the_proxy_cache_keeps_its_own_tables_and_version_apart_from_the_vector_store(tiny_clip, tmp_path):

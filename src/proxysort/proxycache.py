@@ -18,9 +18,13 @@ Keys:
 * a **photo**: a digest of its float32 vector, i.e. of exactly what the learner sees.
 
 A row holds the photo's unit prompt feature and its learned parameters (float32), ~2 KB per photo and
-setup for ViT-B-32. New photos learn only their own proxies (another --k learns nothing for these modes),
-in chunks that are committed one by one, so an interrupted run keeps every finished chunk. The least
-recently used setups beyond :data:`KEEP_SETUPS` are dropped.
+setup for ViT-B-32 (Multi-Sub's also its mapped image, ~4 KB). New photos learn only their own proxies
+(another --k learns nothing for these modes), in chunks that are committed one by one, so an interrupted
+run keeps every finished chunk. The least recently used setups beyond :data:`KEEP_SETUPS` are dropped. A
+result is made from its rows in NumPy (:attr:`Rows.rebuild`) with the words' text features, CLIP's logit
+scale and, for methods whose proxies are weights over the words (:attr:`Rows.tokens`), the words' token
+rows, all kept here too: a run whose every row is stored never loads the model nor imports torch, and
+gives the first run's bits (the first run's result is made from the same numbers the same way).
 
 The default ``dproxy`` learns no per-photo rows, only a word choice on a sample of the photos
 (``methods/dproxy.py``), and stops once the words are known. Its learning is stored as nodes (table
@@ -55,12 +59,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from proxysort.encoders import ClipModel, ModelSpec
     from proxysort.indexer import LazyModel
     from proxysort.learn.core import Concept, ProxyConfig, ProxyResult
+    from proxysort.learn.method import Method, Run, Words
     from proxysort.methods.dproxy import Node, Route
     from proxysort.rows import Matrix
     from proxysort.store import VectorStore
 
 #: The version of the tables below; a store whose cache has another one this proxysort cannot read.
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 #: ``proxy_setups``: one row per setup (its description and last use). ``proxies``: rows per photo (unit
 #: prompt feature and learned parameters, float32). ``word_nodes``: DProxy's learning on a sample, one row
 #: per pruning reached (``methods/dproxy.Node``): ``route`` a JSON list of word-index lists, ``usage`` a JSON
@@ -68,7 +73,10 @@ SCHEMA_VERSION = "2"
 #: (photos × words). ``word_features``: the unit text feature of a prompt template filled with one word
 #: (float32), per model identity and text path, and ``model_scales`` CLIP's logit scale per model identity:
 #: what a method that needs nothing else of the model (:attr:`Method.from_words`) learns from, so a re-run
-#: never loads the model (version 2). Neither depends on the photos or settings, so setups never prune them.
+#: never loads the model (version 2). ``word_tokens``: a word's token row (the mean of its BPE token
+#: embeddings, float32) per model identity, which the results of some methods that keep rows per photo are
+#: made from (:attr:`Rows.tokens`: subspace's and Multi-Sub's proxies are weights over them) (version 3).
+#: None of these depends on the photos or settings, so setups never prune them.
 _TABLES = """
 CREATE TABLE IF NOT EXISTS proxy_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS proxy_setups (setup TEXT PRIMARY KEY, description TEXT NOT NULL, used_at REAL NOT NULL);
@@ -97,14 +105,22 @@ CREATE TABLE IF NOT EXISTS word_features (
     PRIMARY KEY (model, prompt, path, word)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS model_scales (model BLOB PRIMARY KEY, scale REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS word_tokens (
+    model BLOB NOT NULL,
+    word BLOB NOT NULL,
+    token BLOB NOT NULL,
+    PRIMARY KEY (model, word)
+) WITHOUT ROWID;
 """
 #: version → (next version, statements that upgrade the cache to it; the tables are then made if missing).
 #: None: no ``proxy_meta`` yet, a store made before the cache had its own version (vector schemas 2 to 4
 #: kept the same ``proxy_setups``, ``proxies`` and ``word_nodes`` inside the store's schema; their rows keep
 #: their meaning) or a new store. DProxy's word choices per k (vector schema 3) followed an older pruning
 #: rule and are not convertible: dropped.
-#: Version 1 → 2 only adds the word-feature tables (made after the steps), so its step has no statement.
-_MIGRATIONS: dict[str | None, tuple[str, str]] = {None: ("1", "DROP TABLE IF EXISTS word_choices;"), "1": ("2", "")}
+#: Version 1 → 2 only adds the word-feature tables and 2 → 3 the word-token table (made after the steps), so
+#: their steps have no statement.
+_MIGRATIONS: dict[str | None, tuple[str, str]] = {None: ("1", "DROP TABLE IF EXISTS word_choices;"), "1": ("2", ""),
+                                                  "2": ("3", "")}
 #: Setups (concept × words × settings) kept; older ones are dropped when a new one is written.
 KEEP_SETUPS = 16
 #: Photos learned and committed together: what an interrupted run can lose at most, per concept set.
@@ -216,6 +232,16 @@ class ProxyCache:
     def word_features(self, model: str, prompt: str, path: str, words: Sequence[str]) -> "np.ndarray | None":
         """The unit text features (K×D float32) of ``prompt`` filled with each of ``words``, in their order,
         or None unless every word is stored: a method cannot use part of them."""
+        return self._per_word("SELECT word, feature FROM word_features WHERE model = ? AND prompt = ? AND path = ?",
+                              (model, prompt, path), words)
+
+    def word_tokens(self, model: str, words: Sequence[str]) -> "np.ndarray | None":
+        """The token rows (K×d_tok float32) of ``words`` in their order, or None unless every word is stored."""
+        return self._per_word("SELECT word, token FROM word_tokens WHERE model = ?", (model,), words)
+
+    def _per_word(self, select: str, keys: tuple[str, ...], words: Sequence[str]) -> "np.ndarray | None":
+        """The float32 rows ``select`` (word, row; ``keys`` fill its placeholders) gives for ``words``, stacked
+        in their order, or None unless every word has one."""
         import numpy as np
 
         unique = list(dict.fromkeys(_key(w) for w in words))
@@ -223,9 +249,8 @@ class ProxyCache:
         with self.store.reading() as conn:
             for i in range(0, len(unique), _IN_CHUNK):
                 chunk = unique[i : i + _IN_CHUNK]
-                sql = ("SELECT word, feature FROM word_features WHERE model = ? AND prompt = ? AND path = ? "
-                       f"AND word IN ({','.join('?' * len(chunk))})")
-                found.update(conn.execute(sql, (_key(model), _key(prompt), _key(path), *chunk)))
+                sql = f"{select} AND word IN ({','.join('?' * len(chunk))})"
+                found.update(conn.execute(sql, (*map(_key, keys), *chunk)))
         if len(found) < len(unique):
             return None
         return np.stack([np.frombuffer(found[_key(w)], dtype=np.float32) for w in words])
@@ -249,6 +274,15 @@ class ProxyCache:
                 ((_key(model), _key(prompt), _key(path), _key(w), rows[i].tobytes()) for i, w in enumerate(words)),
             )
             conn.execute("INSERT OR REPLACE INTO model_scales(model, scale) VALUES (?, ?)", (_key(model), float(scale)))
+
+    def write_word_tokens(self, model: str, words: Sequence[str], tokens: "np.ndarray") -> None:
+        """Keep each word's token row (rows of ``tokens``) for ``model``, in one transaction."""
+        import numpy as np
+
+        rows = np.ascontiguousarray(tokens, dtype=np.float32)
+        with self.store.transaction() as conn:
+            conn.executemany("INSERT OR REPLACE INTO word_tokens(model, word, token) VALUES (?, ?, ?)",
+                             ((_key(model), _key(w), rows[i].tobytes()) for i, w in enumerate(words)))
 
     def auto_device(self) -> str | None:
         """The device type ``auto`` meant when a model was last loaded for this store (None: never recorded):
@@ -322,19 +356,22 @@ def learn_cached(
 
     ``learner`` replaces ``learn_proxies`` (same signature), e.g. the Ray version that learns slices on a cluster.
     ``clip`` may be a :class:`proxysort.indexer.LazyModel`: it is loaded only if something must be embedded or
-    learned. A method that learns from the words' text features alone (:attr:`Method.from_words`) takes them
-    and CLIP's logit scale from the store when it has every word, in NumPy: such a re-run never loads the
-    model nor imports torch; otherwise it learns with the model and keeps them for the next run.
+    learned. A run that needs nothing of the model but what the store keeps is served in NumPy, without
+    loading the model or importing torch (:func:`_without_model`): a method that learns from the words' text
+    features alone (:attr:`Method.from_words`), one whose every step is stored (:attr:`Method.from_stored`),
+    or one that keeps rows per photo (:attr:`Method.rows`) whose every photo's rows are stored. Otherwise the
+    model is loaded, and what such a re-run needs of it (the words' text features, token rows, logit scale)
+    is kept for the next run.
 
-    A method that keeps rows per photo (:attr:`Method.rows`) learns only the photos the cache lacks for
-    some concept, in committed chunks; one that keeps its own steps (:attr:`Method.learn_stored`) gets a
-    store for them; the others learn every time. The result equals an uncached run up to float rounding.
+    A method that keeps rows per photo learns only the photos the cache lacks for some concept, in committed
+    chunks; one that keeps its own steps (:attr:`Method.learn_stored`) gets a store for them; the others learn
+    every time. The result equals an uncached run up to float rounding (a served one equals the learned one).
     """
     import numpy as np
 
     from proxysort.encoders import ClipModel
-    from proxysort.learn import engine
-    from proxysort.learn.core import unit_rows
+    from proxysort.learn import engine, textonly
+    from proxysort.learn.method import Words
     from proxysort.learn.registry import learn_proxies, run_for
     from proxysort.store import VectorStore
 
@@ -361,10 +398,8 @@ def learn_cached(
             if results is not None:
                 cache.touch(used)
                 if method.from_stored is not None:  # what the next run needs to be served without the model
-                    words = [engine.prepared(c, clip, run)[2].detach().float().cpu().numpy() for c in concepts]
-                    _keep_words(cache, concepts, words, clip, run.config.path)
-                    if _asked_device(run.config, clip.spec) is None:
-                        cache.remember_auto_device(clip.device.type)
+                    _keep_words(cache, clip, concepts, [_model_words(c, clip, run, False) for c in concepts],
+                                run.config)
                 return results
     if store_file is None or method.rows is None:
         # A method that learns from the words alone scores the photos where their rows are (the rows decide:
@@ -373,40 +408,22 @@ def learn_cached(
         results = learn(image_features, concepts, clip, config, reporter, k=k)
         if store_file is not None and method.from_words is not None:
             # One row per candidate word for such a method; a result with another count is not kept.
-            kept = [(c, r.word_features) for c, r in zip(concepts, results) if r.word_features.shape[0] == len(c.words)]
+            scale = engine.logit_scale(clip)
+            kept = [(c, Words(r.word_features, scale)) for c, r in zip(concepts, results)
+                    if r.word_features.shape[0] == len(c.words)]
             with VectorStore(Path(store_file)) as store:
-                _keep_words(ProxyCache(store), [c for c, _ in kept], [w for _, w in kept], clip, run.config.path)
+                _keep_words(ProxyCache(store), clip, [c for c, _ in kept], [w for _, w in kept], run.config)
         return results
+    rows_of = method.rows
     resolved = run.config
     X = np.ascontiguousarray(image_features, dtype=np.float32)
     keys = photo_keys(X)
     per_photo = method.per_photo(resolved)
-    set_digest = None if per_photo else hashlib.sha256("".join(keys).encode()).hexdigest()[:32]
-    coupled = len(concepts) > 1 and resolved.beta > 0
-    setups = [
-        setup_key(c, [o for o in concepts if o is not c] if coupled else [], resolved, clip.identity, clip.device.type,
-                  set_digest)
-        for c in concepts
-    ]
-    n, dim = X.shape
-    prompts = [np.empty((n, dim), np.float32) for _ in concepts]
-    learned: list[np.ndarray | None] = [None] * len(concepts)
+    setups = _setups(concepts, resolved, per_photo, keys, clip.identity, clip.device.type)
+    n = len(keys)
     with VectorStore(Path(store_file)) as store:
         cache = ProxyCache(store)
-        where: dict[str, list[int]] = {}
-        for i, key in enumerate(keys):
-            where.setdefault(key, []).append(i)
-        have = np.zeros((len(concepts), n), dtype=bool)
-        for c, (setup, _) in enumerate(setups):
-            for photo, prompt, row in cache.lookup(setup, keys):
-                rows_of = where[photo]
-                prompts[c][rows_of] = np.frombuffer(prompt, dtype=np.float32)
-                into = learned[c]
-                if into is None:
-                    into = learned[c] = np.empty((n, len(row) // 4), np.float32)
-                into[rows_of] = np.frombuffer(row, dtype=np.float32)
-                have[c, rows_of] = True
-        del where
+        prompts, learned, have = _stored_rows(cache, setups, keys, X.shape[1])
         missing = np.flatnonzero(~have.all(axis=0)).tolist()
         if len(missing) < n:
             reporter.message(f"proxies: {n - len(missing)} of {n} photos from the cache, {len(missing)} to learn")
@@ -424,7 +441,7 @@ def learn_cached(
                     results = learn_proxies(X[rows], concepts, clip, config, inner, k=k, prepared=prepared)
                 out = []
                 for c, res in enumerate(results):
-                    unit_prompts, part = method.rows.take(res)
+                    unit_prompts, part = rows_of.take(res)
                     prompts[c][rows] = unit_prompts
                     if part is not None:
                         into = learned[c]
@@ -439,20 +456,59 @@ def learn_cached(
                 history = results[0].loss_history
         if not missing:
             cache.touch([s for s, _ in setups])
-    images = unit_rows(X)
-    return [method.rows.rebuild(c, clip, images, prompts[i], learned[i], run, history) for i, c in enumerate(concepts)]
+        # The result is made from the numbers the store now keeps, as a re-run without the model makes it.
+        words = [_model_words(c, clip, run, rows_of.tokens) for c in concepts]
+        _keep_words(cache, clip, concepts, words, resolved)
+    images = textonly.unit_rows(X)
+    return [rows_of.rebuild(c, images, prompts[i], learned[i], words[i], run, history) for i, c in enumerate(concepts)]
+
+
+def _setups(concepts: Sequence["Concept"], config: "ProxyConfig", per_photo: bool, keys: Sequence[str], identity: str,
+            device: str) -> list[tuple[str, str]]:
+    """Each concept's setup (key, description) for a method that keeps rows per photo: with the others when
+    the contrast term couples them, and with the digest of the whole ordered set unless ``per_photo``."""
+    set_digest = None if per_photo else hashlib.sha256("".join(keys).encode()).hexdigest()[:32]
+    coupled = len(concepts) > 1 and config.beta > 0
+    return [setup_key(c, [o for o in concepts if o is not c] if coupled else [], config, identity, device, set_digest)
+            for c in concepts]
+
+
+def _stored_rows(cache: ProxyCache, setups: Sequence[tuple[str, str]], keys: Sequence[str], dim: int,
+                 ) -> tuple[list["np.ndarray"], list["np.ndarray | None"], "np.ndarray"]:
+    """(unit prompt features, learned rows, which photos have them) per setup, for the photos ``keys``:
+    rows the cache lacks are left unset, learned rows None where the setup has none yet."""
+    import numpy as np
+
+    n = len(keys)
+    prompts = [np.empty((n, dim), np.float32) for _ in setups]
+    learned: list[np.ndarray | None] = [None] * len(setups)
+    where: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        where.setdefault(key, []).append(i)
+    have = np.zeros((len(setups), n), dtype=bool)
+    for c, (setup, _) in enumerate(setups):
+        for photo, prompt, row in cache.lookup(setup, keys):
+            at = where[photo]
+            prompts[c][at] = np.frombuffer(prompt, dtype=np.float32)
+            into = learned[c]
+            if into is None:
+                into = learned[c] = np.empty((n, len(row) // 4), np.float32)
+            into[at] = np.frombuffer(row, dtype=np.float32)
+            have[c, at] = True
+    return prompts, learned, have
 
 
 def _without_model(
     image_features: "Matrix", concepts: Sequence["Concept"], clip: "ClipModel | LazyModel",
     config: "ProxyConfig | None", reporter: Reporter | None, store_file: Path, k: int | None,
 ) -> list["ProxyResult"] | None:
-    """The results of a method that needs nothing of the model but the words' text features and logit scale
-    kept in the store: one declared with :attr:`Method.from_words`, or with :attr:`Method.from_stored` whose
-    every step the store holds (keyed by the device type, known without torch: :func:`_asked_device`, else
-    what ``auto`` meant when the model was last loaded). None when the method has no such path or the store
-    lacks a word, a step or the device (then the model is needed). The store is opened only for a method
-    that could use it."""
+    """The results of a method that needs nothing of the model but what the store keeps of it (the words'
+    text features, logit scale and, where :attr:`Rows.tokens` says so, token rows): one declared with
+    :attr:`Method.from_words`; with :attr:`Method.from_stored` whose every step the store holds; or with
+    :attr:`Method.rows` whose every photo's rows it holds. The latter two are keyed by the device type, known
+    without torch (:func:`_asked_device`, else what ``auto`` meant when the model was last loaded). None when
+    the method has no such path or the store lacks a word, a step, a row or the device (then the model is
+    needed). The store is opened only for a method that could use it."""
     from proxysort.encoders import ClipModel
     from proxysort.learn import engine
     from proxysort.learn.core import ProxyConfig
@@ -460,7 +516,7 @@ def _without_model(
     from proxysort.store import VectorStore
 
     found = method_for(config or ProxyConfig())
-    if (found.from_words is None and found.from_stored is None) or not store_file.exists():
+    if (found.from_words is None and found.from_stored is None and found.rows is None) or not store_file.exists():
         return None
     identity = clip.identity if isinstance(clip, ClipModel) else clip.spec.identity()
     engine.check_inputs(image_features, concepts, None)
@@ -473,13 +529,14 @@ def _without_model(
             if device is None:
                 return None
         method, run = run_for(config, None, k=k, reporter=reporter, device=device)
-        scale = cache.logit_scale(identity)
-        words = [cache.word_features(identity, c.prompt, run.config.path, c.words) for c in concepts]
-        if scale is None or any(w is None or w.shape[1] != image_features.shape[1] for w in words):
+        tokens = method.from_words is None and method.from_stored is None and method.rows is not None and method.rows.tokens
+        words = _stored_words(cache, identity, concepts, run.config.path, image_features.shape[1], tokens)
+        if words is None:
             return None
-        tables = [w for w in words if w is not None]
         if method.from_words is None:
-            assert method.from_stored is not None and device is not None
+            assert device is not None
+            if method.from_stored is None:
+                return _rows_without_model(cache, method, run, image_features, concepts, words, identity, device)
             used: list[str] = []
 
             def nodes_for(concept: "Concept", digest: str) -> _StoredNodes:
@@ -488,11 +545,55 @@ def _without_model(
                 used.append(setup[0])
                 return _StoredNodes(cache, *setup)
 
-            results = method.from_stored(image_features, concepts, tables, scale, run, nodes_for)
+            results = method.from_stored(image_features, concepts, [w.features for w in words], words[0].scale, run,
+                                         nodes_for)
             if results is not None:
                 cache.touch(used)
             return results
-    return method.from_words(image_features, concepts, tables, scale, run)
+    return method.from_words(image_features, concepts, [w.features for w in words], words[0].scale, run)
+
+
+def _stored_words(cache: ProxyCache, identity: str, concepts: Sequence["Concept"], path: str, width: int,
+                  tokens: bool) -> list["Words"] | None:
+    """Each concept's :class:`Words` as the store keeps them for the model ``identity`` (with the token rows
+    when ``tokens``), or None when it lacks any of them or its features are not ``width`` wide."""
+    from proxysort.learn.method import Words
+
+    scale = cache.logit_scale(identity)
+    if scale is None:
+        return None
+    out = []
+    for c in concepts:
+        features = cache.word_features(identity, c.prompt, path, c.words)
+        rows = cache.word_tokens(identity, c.words) if tokens else None
+        if features is None or features.shape[1] != width or (tokens and rows is None):
+            return None
+        out.append(Words(features, scale, rows))
+    return out
+
+
+def _rows_without_model(cache: ProxyCache, method: "Method", run: "Run", image_features: "Matrix",
+                        concepts: Sequence["Concept"], words: Sequence["Words"], identity: str, device: str,
+                        ) -> list["ProxyResult"] | None:
+    """A method that keeps rows per photo, made from the store alone (NumPy, no model) when it holds every
+    photo's rows for every concept (None otherwise): what :func:`learn_cached` returns when it learns
+    nothing, with the same numbers, so the same bits."""
+    import numpy as np
+
+    from proxysort.learn import textonly
+
+    assert method.rows is not None
+    X = np.ascontiguousarray(image_features, dtype=np.float32)
+    keys = photo_keys(X)
+    setups = _setups(concepts, run.config, method.per_photo(run.config), keys, identity, device)
+    prompts, learned, have = _stored_rows(cache, setups, keys, X.shape[1])
+    if not have.all():
+        return None
+    n = len(keys)
+    run.reporter.message(f"proxies: {n} of {n} photos from the cache, 0 to learn")
+    cache.touch([s for s, _ in setups])
+    images = textonly.unit_rows(X)
+    return [method.rows.rebuild(c, images, prompts[i], learned[i], words[i], run, []) for i, c in enumerate(concepts)]
 
 
 def _asked_device(config: "ProxyConfig", spec: "ModelSpec") -> str | None:
@@ -503,11 +604,24 @@ def _asked_device(config: "ProxyConfig", spec: "ModelSpec") -> str | None:
     return None
 
 
-def _keep_words(cache: ProxyCache, concepts: Sequence["Concept"], words: Sequence["np.ndarray"], clip: "ClipModel",
-                path: str) -> None:
-    """Keep each concept's filled-in prompts' text features ``words`` (one row per candidate word) and the
-    model's logit scale, which is all a re-run without the model (:func:`_without_model`) needs of it."""
-    from proxysort.learn.engine import logit_scale
+def _model_words(concept: "Concept", clip: "ClipModel", run: "Run", tokens: bool) -> "Words":
+    """``concept``'s :class:`Words` from the loaded model (token rows only when ``tokens``), as NumPy: what
+    the store keeps for a re-run without it."""
+    from proxysort.learn import engine
+    from proxysort.learn.method import Words
 
-    for concept, features in zip(concepts, words):
-        cache.write_word_features(clip.identity, concept.prompt, path, concept.words, features, logit_scale(clip))
+    _encoder, G, T = engine.prepared(concept, clip, run)
+    return Words(T.detach().float().cpu().numpy(), engine.logit_scale(clip),
+                 G.detach().float().cpu().numpy() if tokens else None)
+
+
+def _keep_words(cache: ProxyCache, clip: "ClipModel", concepts: Sequence["Concept"], words: Sequence["Words"],
+                config: "ProxyConfig") -> None:
+    """Keep each concept's :class:`Words` (one row per candidate word) and, for ``auto``, the device type it
+    meant: all a re-run without the model (:func:`_without_model`) needs of it."""
+    for concept, kept in zip(concepts, words):
+        cache.write_word_features(clip.identity, concept.prompt, config.path, concept.words, kept.features, kept.scale)
+        if kept.tokens is not None:
+            cache.write_word_tokens(clip.identity, concept.words, kept.tokens)
+    if _asked_device(config, clip.spec) is None:
+        cache.remember_auto_device(clip.device.type)

@@ -16,7 +16,6 @@ from proxysort.learn.core import unit
 from proxysort.progress import Reporter
 
 if TYPE_CHECKING:  # pragma: no cover
-    import numpy as np
     import torch
 
     from proxysort.encoders import ClipModel
@@ -227,46 +226,3 @@ def adam(
                 if stalled >= patience and len(history) >= min_epochs:
                     break
     return history
-
-
-def features(
-    h: "torch.Tensor",
-    x: "torch.Tensor",
-    T: "torch.Tensor",
-    fuse_weight: float,
-    *,
-    w: "torch.Tensor | None" = None,
-    weights: "torch.Tensor | None" = None,
-    gate: "torch.Tensor | None" = None,
-    scale: float | None = None,
-) -> dict[str, "np.ndarray"]:
-    """The k-means candidates (METHOD §4) of a method that learns on the whole run, as float32 numpy arrays.
-
-    ``x`` is the image side the method ended with (Multi-Sub's mapped images; otherwise the inputs), ``h``
-    the unit prompt features, ``w`` the proxy rows. ``scores`` is the image's cosine with every candidate
-    prompt: the zero-shot score vector (Multi-Sub: after its image map). ``gate`` (N, in [0, 1]) replaces
-    the fixed ``fuse_weight`` in ``fused`` by a per-image weight. With ``scale`` (CLIP's logit scale),
-    ``probs`` is CLIP's softmax of ``scores`` and ``scoremix`` is :func:`proxysort.learn.core.scoremix` of the two.
-    """
-    import math
-
-    import torch
-
-    from proxysort.learn.core import scoremix
-
-    with torch.no_grad():
-        g = gate[:, None] if gate is not None else torch.full_like(h[:, :1], fuse_weight)
-        out = {
-            "prompt": h,
-            "fused": unit(g * h + (1.0 - g) * x),
-            "scores": x @ T.T,
-            "concat": torch.cat([unit(w) if w is not None else h, x], dim=1) / math.sqrt(2.0),
-        }
-        if scale is not None:
-            out["probs"] = (scale * out["scores"]).softmax(-1)
-            out["scoremix"] = scoremix(out["scores"], out["probs"])
-        if w is not None:
-            out["proxy"] = w
-        if weights is not None:
-            out["weights"] = weights
-        return {k: v.detach().float().cpu().numpy() for k, v in out.items()}

@@ -64,21 +64,38 @@ class Learn(Protocol):
                  run: Run) -> list["ProxyResult"]: ...
 
 
-class FromRows(Protocol):
-    """Rebuild one concept's result from the rows a per-photo cache kept (unit prompt features and the
-    learned parameters, ``None`` when the method learns none)."""
+@dataclass(frozen=True)
+class Words:
+    """What a result is made from besides the photos' rows, as NumPy (float32): the candidate prompts' unit
+    text features ``features`` (K×D), CLIP's logit scale, and the candidate words' token rows ``tokens``
+    (K×d_tok; None unless the method's :attr:`Rows.tokens` asks for them). All of it is kept in the store,
+    so a result rebuilt from it needs no model."""
 
-    def __call__(self, concept: "Concept", clip: "ClipModel", images: "np.ndarray", prompt: "np.ndarray",
-                 learned: "np.ndarray | None", run: Run, history: Sequence[float]) -> "ProxyResult": ...
+    features: "np.ndarray"
+    scale: float
+    tokens: "np.ndarray | None" = None
+
+
+class FromRows(Protocol):
+    """Make one concept's result, in NumPy, from its rows (unit prompt features and the learned parameters,
+    ``None`` when the method learns none) and the concept's :class:`Words`; ``images`` are the photos'
+    unit rows (:func:`proxysort.learn.textonly.unit_rows`)."""
+
+    def __call__(self, concept: "Concept", images: "np.ndarray", prompt: "np.ndarray", learned: "np.ndarray | None",
+                 words: Words, run: Run, history: Sequence[float]) -> "ProxyResult": ...
 
 
 @dataclass(frozen=True)
 class Rows:
-    """How a per-photo result is kept as rows (the proxy cache): ``take`` gives a result's unit prompt
-    features and learned parameters (None when none are learned), ``rebuild`` makes the result again."""
+    """How a result is kept as rows per photo (the proxy cache): ``take`` gives a result's unit prompt
+    features and learned parameters (None when none are learned), ``rebuild`` makes the result from them
+    in NumPy. The method makes its own results with ``rebuild`` too, so a result served from the store has
+    the bits of the one learned (no model: a re-run whose rows and words are stored never imports torch).
+    ``tokens``: whether ``rebuild`` reads the candidate words' token rows (:attr:`Words.tokens`)."""
 
     take: Callable[["ProxyResult"], tuple["np.ndarray", "np.ndarray | None"]]
     rebuild: FromRows
+    tokens: bool = False
 
 
 class LearnStored(Protocol):
@@ -135,7 +152,8 @@ class Method:
     #: True when a photo's result depends on its own vector alone (not on the run's other photos): it can be
     #: cached per photo (new photos learn only their own) and split between Ray workers.
     per_photo: Callable[["ProxyConfig"], bool] = _never
-    #: Set for methods whose results the proxy cache keeps as rows per photo (and rebuilds from them).
+    #: Set for methods whose results the proxy cache keeps as rows per photo and makes again from them in
+    #: NumPy: a run whose every photo's rows the store holds never loads the model, nor imports torch.
     rows: Rows | None = None
     #: Set for methods that keep intermediate steps between runs (the proxy cache gives them a store).
     learn_stored: LearnStored | None = None

@@ -1,11 +1,13 @@
-"""The zero-shot view in NumPy: what a method that needs only the candidate prompts' text features computes,
-without torch.
+"""Results in NumPy: the zero-shot view a method that needs only the candidate prompts' text features
+computes, and the features of a method whose learned rows the store keeps, without torch.
 
 Why a second version of :func:`proxysort.learn.core.zero_shot_features`: importing torch and open_clip is
 most of a cached re-run's time (benchmarks/results/cached-rerun.md), and a method declared with
 :attr:`proxysort.learn.method.Method.from_words` needs nothing of the model but the words' text features
 and its logit scale, both kept in the store. The operations are the torch ones, in the same order, so the
-two agree to float32 rounding (``tests/test_instant.py``).
+two agree to float32 rounding (``tests/test_instant.py``). The methods whose rows the store keeps
+(:attr:`proxysort.learn.method.Method.rows`) make their results here on every path (:func:`features`), so
+a re-run served from the store gives the first run's bits.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import TYPE_CHECKING, Iterator, Mapping
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
+
+    from proxysort.learn.core import ProxyResult
 
 
 def unit_rows(a: "np.ndarray") -> "np.ndarray":
@@ -41,6 +45,65 @@ def scoremix(scores: "np.ndarray", probs: "np.ndarray") -> "np.ndarray":
     tiny = np.float32(1e-12)
     return np.concatenate([p / np.sqrt(max(p.var(0).sum(), tiny)),
                            centred / np.sqrt(max(centred.var(0).sum(), tiny))], axis=1).astype(np.float32)
+
+
+def features(
+    h: "np.ndarray",
+    x: "np.ndarray",
+    T: "np.ndarray",
+    fuse_weight: float,
+    *,
+    w: "np.ndarray | None" = None,
+    weights: "np.ndarray | None" = None,
+    gate: "np.ndarray | None" = None,
+    scale: float | None = None,
+) -> dict[str, "np.ndarray"]:
+    """The k-means candidates (METHOD §4) of a method that learns on the whole run, as float32 arrays.
+
+    ``x`` is the image side the method ended with (Multi-Sub's mapped images; otherwise the photos' unit
+    rows), ``h`` the unit prompt features, ``w`` the proxy rows. ``scores`` is the image's cosine with every
+    candidate prompt ``T``: the zero-shot score vector (Multi-Sub: after its image map). ``gate`` (N, in
+    [0, 1]) replaces the fixed ``fuse_weight`` in ``fused`` by a per-image weight. With ``scale`` (CLIP's
+    logit scale), ``probs`` is CLIP's softmax of ``scores`` and ``scoremix`` is :func:`scoremix` of the two.
+    In NumPy on every path, from the numbers the store keeps, so a result rebuilt from the store without the
+    model has the learned result's bits.
+    """
+    import math
+
+    import numpy as np
+
+    h, x = np.asarray(h, dtype=np.float32), np.asarray(x, dtype=np.float32)
+    g = np.asarray(gate, dtype=np.float32)[:, None] if gate is not None else np.float32(fuse_weight)
+    scores = (x @ np.asarray(T, dtype=np.float32).T).astype(np.float32)
+    out = {
+        "prompt": h,
+        "fused": unit_rows(g * h + (np.float32(1.0) - g) * x),
+        "scores": scores,
+        "concat": np.concatenate([unit_rows(w) if w is not None else h, x], axis=1) / np.float32(math.sqrt(2.0)),
+    }
+    if scale is not None:
+        out["probs"] = softmax(np.float32(scale) * scores)
+        out["scoremix"] = scoremix(scores, out["probs"])
+    if w is not None:
+        out["proxy"] = w
+    if weights is not None:
+        out["weights"] = weights
+    return {k: np.asarray(v, dtype=np.float32) for k, v in out.items()}
+
+
+class Learned(dict):
+    """Features (:func:`features`) beside the rows per photo they were made from (``learned``), which the
+    proxy cache keeps (:func:`take`): some of those rows (Multi-Sub's mapped images) are no feature."""
+
+    def __init__(self, made: Mapping[str, "np.ndarray"], learned: "np.ndarray") -> None:
+        super().__init__(made)
+        self.learned = learned
+
+
+def take(res: "ProxyResult") -> tuple["np.ndarray", "np.ndarray | None"]:
+    """The rows the proxy cache keeps of a result made as :class:`Learned`: unit prompt features, learned rows."""
+    assert isinstance(res.features, Learned)  # what the methods that declare this give
+    return res.features["prompt"], res.features.learned
 
 
 class ZeroShotView(Mapping[str, "np.ndarray"]):

@@ -12,8 +12,9 @@ part of the image the concept is about; clustering those prompts follows the con
 * ``linear`` – a softmax mix of the filled-in prompts' text features, no text encoder in the loop.
 
 Several concepts at once add the concept-contrast term: each proxy should be nearer its own concept word
-than the others (``beta``). Their results are rows per photo (:class:`FeatureSet`), which the proxy cache
-keeps and rebuilds (:func:`from_rows`).
+than the others (``beta``). Their results are rows per photo (:class:`FeatureSet`), made in NumPy from the
+learned rows and the words' features (:func:`_from_rows`), which the proxy cache keeps: a re-run served
+from it needs no model.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ import math
 from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
 
 from proxysort.learn import engine
-from proxysort.learn.core import ProxyResult, result, seeded, zero_shot_features
-from proxysort.learn.method import Epochs, Method, Rows, Run
+from proxysort.learn.core import ProxyResult, result, seeded
+from proxysort.learn.method import Epochs, Method, Rows, Run, Words
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -220,34 +221,30 @@ def _refine_all(learners: list[_Params], X: "torch.Tensor", batches: list[slice]
     return [t / n for t in totals[1:]]  # totals[0] is the zero-shot start
 
 
-def _features(lp: _Params, mode: str, X: "torch.Tensor", batches: list[slice], config: "ProxyConfig",
-              scale: float) -> FeatureSet:
-    """The learned rows of every batch gathered into one :class:`FeatureSet` (plus the zero-shot features)."""
+def _rows(lp: _Params, mode: str, batches: list[slice]) -> tuple["np.ndarray", "np.ndarray"]:
+    """The learned rows of every batch gathered: (unit prompt features, learned parameters: proxy rows for
+    free, logits otherwise), what the proxy cache keeps and :func:`_from_rows` makes the result from."""
     import torch
 
-    pb = lp.pb
-    prompts, logits, proxies = [], [], []
+    prompts, learned = [], []
     with torch.no_grad():
         for b, rows in enumerate(batches):
             prompts.append(lp.prompts[b] if lp.prompts is not None else lp.prompt(mode, b, rows))
-            if mode == "free":
-                proxies.append(lp.proxy(mode, b, rows))
-            else:
-                logits.append(lp.params[b])
+            learned.append(lp.proxy(mode, b, rows) if mode == "free" else lp.params[b])
+    return (torch.cat(prompts).detach().float().cpu().numpy(), torch.cat(learned).detach().float().cpu().numpy())
 
-    def cat(parts: list["torch.Tensor"]) -> "np.ndarray | None":
-        return torch.cat(parts).detach().float().cpu().numpy() if parts else None
 
-    return FeatureSet(
-        mode, X.detach().cpu().numpy(), torch.cat(prompts).detach().float().cpu().numpy(), logits=cat(logits), proxy=cat(proxies),
-        candidates=pb.G.detach().float().cpu().numpy(), fuse_weight=config.fuse_weight,
-        zero_shot=zero_shot_features(pb.Z, scale),
-    )
+def _words(pb: engine.Problem, scale: float) -> Words:
+    """A problem's prompt features and token rows as NumPy: the numbers the store keeps for a re-run."""
+    return Words(pb.T.detach().float().cpu().numpy(), scale, pb.G.detach().float().cpu().numpy())
 
 
 def _learn(image_features: "Matrix", concepts: Sequence["Concept"], clip: "ClipModel", run: Run) -> list[ProxyResult]:
     """Learn one proxy per image and concept. Deterministic for a given input, config and device: parameters
     start from the zero-shot scores, batches are fixed slices."""
+    from proxysort.learn import textonly
+    from proxysort.rows import whole
+
     config = run.config
     mode = config.mode
     if mode == "zeroshot":  # the prompts' text features are all it needs of the model; the rest is NumPy, so
@@ -268,34 +265,29 @@ def _learn(image_features: "Matrix", concepts: Sequence["Concept"], clip: "ClipM
             _init_params(learners, mode, batches, scale)
             if run.epochs > 0:
                 history = _train(learners, X, batches, run)
-        default = _METHODS[mode].default_feature
-        return [result(lp.pb.concept, _features(lp, mode, X, batches, config, scale), lp.pb.T, lp.pb.Z, history, default)
+        images = textonly.unit_rows(whole(image_features))
+        return [_from_rows(lp.pb.concept, images, *_rows(lp, mode, batches), _words(lp.pb, scale), run, history)
                 for lp in learners]
 
 
-def _from_rows(concept: "Concept", clip: "ClipModel", images: "np.ndarray", prompt: "np.ndarray",
-               learned: "np.ndarray | None", run: Run, history: Sequence[float]) -> ProxyResult:
-    """A result rebuilt from stored rows: unit prompt features and the learned parameters (logits for
-    subspace/linear, proxy rows for free, nothing for zeroshot). ``images`` must already be unit rows
-    (:func:`proxysort.learn.core.unit_rows`); they are shared, not copied, so several concepts hold one
-    matrix between them."""
-    import torch
+def _from_rows(concept: "Concept", images: "np.ndarray", prompt: "np.ndarray", learned: "np.ndarray | None",
+               words: Words, run: Run, history: Sequence[float]) -> ProxyResult:
+    """A result made from its rows, in NumPy: unit prompt features and the learned parameters (logits for
+    subspace and linear, proxy rows for free), the prompts' text features and (subspace) the words' token
+    rows. ``images`` must already be unit rows (:func:`proxysort.learn.textonly.unit_rows`); they are shared,
+    not copied, so several concepts hold one matrix between them. Learned and cached results are both made
+    here, so a re-run served from the store has the learned result's bits."""
+    import numpy as np
+
+    from proxysort.learn import textonly
 
     mode = run.config.mode
-    _encoder, G, T = engine.prepared(concept, clip, run)
-    with torch.no_grad():
-        X = torch.as_tensor(images, device=T.device)
-        Z = X @ T.T
-    scale = engine.logit_scale(clip)
-    logits = proxy_rows = None
-    if mode == "zeroshot":
-        logits = (scale * Z).cpu().numpy()
-    elif mode == "free":
-        proxy_rows = learned
-    else:
-        logits = learned
-    features = FeatureSet(mode, images, prompt, logits=logits, proxy=proxy_rows, candidates=G.cpu().numpy(),
-                          fuse_weight=run.config.fuse_weight, zero_shot=zero_shot_features(Z, scale))
+    T = np.asarray(words.features, dtype=np.float32)
+    Z = (images @ T.T).astype(np.float32)
+    free = mode == "free"
+    features = FeatureSet(mode, images, prompt, logits=None if free else learned, proxy=learned if free else None,
+                          candidates=words.tokens, fuse_weight=run.config.fuse_weight,
+                          zero_shot=textonly.zero_shot_features(Z, words.scale))
     return result(concept, features, T, Z, history, _METHODS[mode].default_feature)
 
 
@@ -341,6 +333,8 @@ def _take(res: ProxyResult) -> tuple["np.ndarray", "np.ndarray | None"]:
 
 
 _ROWS = Rows(_take, _from_rows)
+#: Subspace's proxies are its weights over the words' token rows: its results read them.
+_ROWS_WITH_TOKENS = Rows(_take, _from_rows, tokens=True)
 
 
 def _refine_per_photo(config: "ProxyConfig") -> bool:
@@ -364,7 +358,7 @@ SUBSPACE = Method(
     "subspace", "a per-photo mix of the candidate words' tokens (refine engine: exact passes per photo)", _learn,
     features=("prompt", "proxy", "weights", *_LEARNED[1:]), default_feature="prompt", epochs=_ADAM_EPOCHS, lr=0.1,
     engine_epochs={"refine": Epochs(1, 1, "exact passes per photo", "exact pass per photo")}, per_photo=_refine_per_photo,
-    rows=_ROWS,
+    rows=_ROWS_WITH_TOKENS,
 )
 FREE = Method(
     "free", "the zero-shot word's token plus a free, penalised offset", _learn,

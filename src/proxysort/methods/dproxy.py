@@ -599,6 +599,8 @@ def _learned(learner: _Learner, c: int, logits: "np.ndarray", active: list[int],
     """Every feature of concept ``c`` from its learned parameters (every photo learned: ``sample`` 0)."""
     import torch
 
+    from proxysort.learn import textonly
+
     pb, X = learner.problems[c], learner.X
     with torch.no_grad():
         p, h = learner.snapshot(c, logits, active, max(learner.epochs, 1) - 1)
@@ -606,8 +608,12 @@ def _learned(learner: _Learner, c: int, logits: "np.ndarray", active: list[int],
         align = (h * X).sum(-1)
         gate = torch.sigmoid(run.options.gate_bias + (align - align.mean()) / align.std().clamp_min(1e-6))
         T = pb.T[active]
-        feats = engine.features(h, X, T, run.config.fuse_weight, w=w, weights=p[:, active], gate=gate,
-                                scale=learner.scale)
+
+    def numpy(t: "torch.Tensor") -> "np.ndarray":
+        return t.detach().float().cpu().numpy()
+
+    feats = textonly.features(numpy(h), numpy(X), numpy(T), run.config.fuse_weight, w=numpy(w),
+                              weights=numpy(p[:, active]), gate=numpy(gate), scale=learner.scale)
     return result(_survivors(pb.concept, active), feats, T, pb.Z[:, active], history, METHOD.default_feature)
 
 

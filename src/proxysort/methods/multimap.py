@@ -15,7 +15,9 @@ images and concepts:
   several, so generic aspects stand in for them.
 
 Training: Adam (lr 1e-3, token-embedding units) per mini-batch, stopping on a loss plateau like the basic
-modes. Features: ``prompt``, ``proxy``, ``concat`` ([proxy, image]), ``fused``, ``scores``.
+modes. Features: ``prompt``, ``proxy``, ``concat`` ([proxy, image]), ``fused``, ``scores``, made in NumPy
+from the prompt and proxy rows, which the proxy cache keeps (for an identical set of photos: the plateau
+is the whole set's), so a re-run served from it needs no model.
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
-from proxysort.learn import engine
+from proxysort.learn import engine, textonly
 from proxysort.learn.core import ProxyResult, result, seeded, unit
-from proxysort.learn.method import Epochs, Method, Run
+from proxysort.learn.method import Epochs, Method, Rows, Run, Words
 from proxysort.learn.options import Options, option
 
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
     import torch
 
     from proxysort.encoders import ClipModel
@@ -46,6 +49,8 @@ class MultiMapOptions(Options):
 
 def learn(image_features: "Matrix", concepts: Sequence["Concept"], clip: "ClipModel", run: Run) -> list[ProxyResult]:
     import torch
+
+    from proxysort.rows import whole
 
     config, gamma = run.config, run.options.gamma
     where = engine.device(config, clip)
@@ -81,17 +86,29 @@ def learn(image_features: "Matrix", concepts: Sequence["Concept"], clip: "ClipMo
             history = engine.adam(deltas, slices, loss_fn, run.epochs, run.lr, run.reporter,
                                   f"fitting the words to each photo: {X.shape[0]} photos", plateau=(config.tol, config.patience, config.min_epochs))
         results = []
+        images = textonly.unit_rows(whole(image_features))
         with torch.no_grad():
             for c, pb in enumerate(problems):
                 w = torch.cat([base[c][rows] + deltas[b][c] for b, rows in enumerate(slices)])
                 h = torch.cat([pb.encoder.encode(w[rows]) for rows in slices])
-                feats = engine.features(h, X, pb.T, config.fuse_weight, w=w)
-                results.append(result(pb.concept, feats, pb.T, pb.Z, history, METHOD.default_feature))
+                words = Words(pb.T.float().cpu().numpy(), engine.logit_scale(clip))
+                results.append(rebuild(pb.concept, images, h.float().cpu().numpy(), w.float().cpu().numpy(), words,
+                                       run, history))
         return results
+
+
+def rebuild(concept: "Concept", images: "np.ndarray", prompt: "np.ndarray", learned: "np.ndarray | None",
+            words: Words, run: Run, history: Sequence[float]) -> ProxyResult:
+    """The result from its rows (unit prompt features ``prompt``, proxy rows ``learned``) and the prompts'
+    text features, in NumPy: how :func:`learn` makes it too, so one served from the store has its bits."""
+    assert learned is not None  # every photo has a proxy row
+    T = words.features
+    feats = textonly.features(prompt, images, T, run.config.fuse_weight, w=learned)
+    return result(concept, textonly.Learned(feats, learned), T, feats["scores"], history, METHOD.default_feature)
 
 
 METHOD = Method(
     "multimap", "Multi-MaP (CVPR 2024): a free proxy pulled toward the concept word", learn,
     features=("prompt", "proxy", "concat", "fused", "scores"), default_feature="prompt", epochs=Epochs(24, 300),
-    lr=1e-3, options=MultiMapOptions,
+    lr=1e-3, options=MultiMapOptions, rows=Rows(textonly.take, rebuild),
 )

@@ -24,7 +24,9 @@ nothing to run and needs no change to the cache. Storing the pre-projection feat
 index and tie it to one model's internals for one method.
 
 Features: ``prompt``, ``proxy``, ``weights``, ``concat`` ([proxy, mapped image], what phase II shapes),
-``fused``, ``scores`` (the mapped image against the candidate prompts).
+``fused``, ``scores`` (the mapped image against the candidate prompts), made in NumPy from each photo's
+prompt feature, weights and mapped image, which the proxy cache keeps (for an identical set of photos:
+the image map is the whole set's), so a re-run served from it needs no model.
 """
 
 from __future__ import annotations
@@ -33,12 +35,13 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
-from proxysort.learn import engine
+from proxysort.learn import engine, textonly
 from proxysort.learn.core import ProxyResult, result, seeded, unit
-from proxysort.learn.method import Epochs, Method, Run
+from proxysort.learn.method import Epochs, Method, Rows, Run, Words
 from proxysort.learn.options import Options, option
 
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
     import torch
 
     from proxysort.encoders import ClipModel
@@ -75,6 +78,8 @@ def _phase_two_loss(f: "torch.Tensor", labels: "torch.Tensor", k: int, margin: f
 
 def learn(image_features: "Matrix", concepts: Sequence["Concept"], clip: "ClipModel", run: Run) -> list[ProxyResult]:
     import torch
+
+    from proxysort.rows import whole
 
     config, opts = run.config, run.options
     rho, margin, map_lr, lr, epochs = opts.rho, opts.margin, opts.map_lr, run.lr, run.epochs
@@ -133,19 +138,35 @@ def learn(image_features: "Matrix", concepts: Sequence["Concept"], clip: "ClipMo
                 epoch += two
 
         results = []
+        images = textonly.unit_rows(whole(image_features))
         with torch.no_grad():
             for c, pb in enumerate(problems):
                 lam = torch.cat([logits[b][c] for b in range(len(slices))]).softmax(-1)
                 w = lam @ pb.G
                 h = torch.cat([pb.encoder.encode(w[rows]) for rows in slices])
                 xm = unit(X @ maps[c].T)
-                feats = engine.features(h, xm, pb.T, config.fuse_weight, w=w, weights=lam, scale=scale)
-                results.append(result(pb.concept, feats, pb.T, pb.Z, history, METHOD.default_feature))
+                learned = torch.cat([lam, xm], dim=1).float().cpu().numpy()
+                words = Words(pb.T.float().cpu().numpy(), scale, pb.G.float().cpu().numpy())
+                results.append(rebuild(pb.concept, images, h.float().cpu().numpy(), learned, words, run, history))
         return results
+
+
+def rebuild(concept: "Concept", images: "np.ndarray", prompt: "np.ndarray", learned: "np.ndarray | None",
+            words: Words, run: Run, history: Sequence[float]) -> ProxyResult:
+    """The result from its rows, in NumPy: unit prompt features ``prompt``; ``learned`` holds each photo's
+    weights over the K words, then its mapped image (D); the proxies are the weights over the words' token
+    rows. How :func:`learn` makes it too, so one served from the store has its bits."""
+    assert learned is not None and words.tokens is not None  # declared: Rows(tokens=True)
+    T, k = words.features, words.features.shape[0]
+    lam, xm = learned[:, :k], learned[:, k:]
+    feats = textonly.features(prompt, xm, T, run.config.fuse_weight, w=lam @ words.tokens, weights=lam,
+                              scale=words.scale)
+    return result(concept, textonly.Learned(feats, learned), T, images @ T.T, history, METHOD.default_feature)
 
 
 METHOD = Method(
     "multisub", "Multi-Sub (NeurIPS 2024): subspace proxies with a learnable image map, two phases", learn,
     features=("prompt", "proxy", "weights", "concat", "fused", "scores", "probs", "scoremix"),
     default_feature="concat", epochs=Epochs(24, 300), lr=0.1, options=MultiSubOptions,
+    rows=Rows(textonly.take, rebuild, tokens=True),
 )

@@ -98,6 +98,22 @@ class Rows:
     tokens: bool = False
 
 
+class Learned(dict):
+    """Features (:func:`proxysort.learn.textonly.features`) beside the rows per photo they were made from
+    (``learned``), which the proxy cache keeps (:func:`take`): some of those rows (Multi-Sub's mapped
+    images) are no feature."""
+
+    def __init__(self, made: Mapping[str, "np.ndarray"], learned: "np.ndarray") -> None:
+        super().__init__(made)
+        self.learned = learned
+
+
+def take(res: "ProxyResult") -> tuple["np.ndarray", "np.ndarray | None"]:
+    """The rows the proxy cache keeps of a result made as :class:`Learned`: unit prompt features, learned rows."""
+    assert isinstance(res.features, Learned)  # what the methods that declare this give
+    return res.features["prompt"], res.features.learned
+
+
 class LearnStored(Protocol):
     """Learn through a store of the method's own intermediate steps (DProxy's word-choice nodes), which
     ``nodes_for(concept, digest)`` opens per concept and set of photos; None when the options learn none."""

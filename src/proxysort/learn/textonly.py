@@ -17,8 +17,6 @@ from typing import TYPE_CHECKING, Iterator, Mapping
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-    from proxysort.learn.core import ProxyResult
-
 
 def unit_rows(a: "np.ndarray") -> "np.ndarray":
     """float32 rows scaled to unit length, as ``torch.nn.functional.normalize`` does (norm clamped at 1e-12)."""
@@ -89,21 +87,6 @@ def features(
     if weights is not None:
         out["weights"] = weights
     return {k: np.asarray(v, dtype=np.float32) for k, v in out.items()}
-
-
-class Learned(dict):
-    """Features (:func:`features`) beside the rows per photo they were made from (``learned``), which the
-    proxy cache keeps (:func:`take`): some of those rows (Multi-Sub's mapped images) are no feature."""
-
-    def __init__(self, made: Mapping[str, "np.ndarray"], learned: "np.ndarray") -> None:
-        super().__init__(made)
-        self.learned = learned
-
-
-def take(res: "ProxyResult") -> tuple["np.ndarray", "np.ndarray | None"]:
-    """The rows the proxy cache keeps of a result made as :class:`Learned`: unit prompt features, learned rows."""
-    assert isinstance(res.features, Learned)  # what the methods that declare this give
-    return res.features["prompt"], res.features.learned
 
 
 class ZeroShotView(Mapping[str, "np.ndarray"]):

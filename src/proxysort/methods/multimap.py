@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from proxysort.learn import engine, textonly
 from proxysort.learn.core import ProxyResult, result, seeded, unit
-from proxysort.learn.method import Epochs, Method, Rows, Run, Words
+from proxysort.learn.method import Epochs, Learned, Method, Rows, Run, Words, take
 from proxysort.learn.options import Options, option
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -104,11 +104,11 @@ def rebuild(concept: "Concept", images: "np.ndarray", prompt: "np.ndarray", lear
     assert learned is not None  # every photo has a proxy row
     T = words.features
     feats = textonly.features(prompt, images, T, run.config.fuse_weight, w=learned)
-    return result(concept, textonly.Learned(feats, learned), T, feats["scores"], history, METHOD.default_feature)
+    return result(concept, Learned(feats, learned), T, feats["scores"], history, METHOD.default_feature)
 
 
 METHOD = Method(
     "multimap", "Multi-MaP (CVPR 2024): a free proxy pulled toward the concept word", learn,
     features=("prompt", "proxy", "concat", "fused", "scores"), default_feature="prompt", epochs=Epochs(24, 300),
-    lr=1e-3, options=MultiMapOptions, rows=Rows(textonly.take, rebuild),
+    lr=1e-3, options=MultiMapOptions, rows=Rows(take, rebuild),
 )

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from proxysort.learn import engine, textonly
 from proxysort.learn.core import ProxyResult, result, seeded, unit
-from proxysort.learn.method import Epochs, Method, Rows, Run, Words
+from proxysort.learn.method import Epochs, Learned, Method, Rows, Run, Words, take
 from proxysort.learn.options import Options, option
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -161,12 +161,12 @@ def rebuild(concept: "Concept", images: "np.ndarray", prompt: "np.ndarray", lear
     lam, xm = learned[:, :k], learned[:, k:]
     feats = textonly.features(prompt, xm, T, run.config.fuse_weight, w=lam @ words.tokens, weights=lam,
                               scale=words.scale)
-    return result(concept, textonly.Learned(feats, learned), T, images @ T.T, history, METHOD.default_feature)
+    return result(concept, Learned(feats, learned), T, images @ T.T, history, METHOD.default_feature)
 
 
 METHOD = Method(
     "multisub", "Multi-Sub (NeurIPS 2024): subspace proxies with a learnable image map, two phases", learn,
     features=("prompt", "proxy", "weights", "concat", "fused", "scores", "probs", "scoremix"),
     default_feature="concat", epochs=Epochs(24, 300), lr=0.1, options=MultiSubOptions,
-    rows=Rows(textonly.take, rebuild, tokens=True),
+    rows=Rows(take, rebuild, tokens=True),
 )

@@ -135,3 +135,14 @@ def test_the_no_learning_report_shows_its_json() -> None:
 
     data = json.loads((RESULTS / "no-learning.json").read_text())
     assert (RESULTS / "no-learning.md").read_text() == markdown(data)
+
+
+def test_the_cached_rerun_methods_report_is_its_json_rendered() -> None:
+    """cached-rerun-methods.md shows the table ``python -m benchmarks.cached_rerun --method all --write``
+    rendered from the JSON it wrote in the same run, with every registered method in it."""
+    from benchmarks.cached_rerun import report
+    from proxysort.learn.registry import METHODS
+
+    data = json.loads((RESULTS / "cached-rerun-methods.json").read_text())
+    assert set(data["methods"]) == set(METHODS)
+    assert (RESULTS / "cached-rerun-methods.md").read_text().endswith(report(data))

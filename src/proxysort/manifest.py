@@ -28,7 +28,7 @@ import stat
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Iterator, Mapping
+from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
 
 from proxysort.errors import OutputError
 
@@ -351,7 +351,7 @@ def is_hex_digest(value: object) -> bool:
 
 @dataclass
 class Manifest:
-    files: list[Entry] = field(default_factory=list)
+    files: Sequence[Entry] = field(default_factory=list)  # a list, or a plan's files (proxysort.plannedfiles)
     dirs: list[str] = field(default_factory=list)
     link: str | None = None
     concepts: list[ConceptTree] = field(default_factory=list)
@@ -395,10 +395,14 @@ class Manifest:
             **({"page": self.page.to_json()} if self.page is not None else {}),
         })
         yield head[: -len("\n}")] + ',\n "files": ['
-        files = sorted(self.files, key=lambda e: e.path)
-        for i, entry in enumerate(files):  # each entry as the whole dump nests it: two levels deeper
-            yield ("\n" if i == 0 else ",\n") + "\n".join("  " + line for line in dump(entry.to_json()).split("\n"))
-        yield ("\n ]" if files else "]") + ",\n" + tail[len("{\n"):]
+        # A plan's files come in path order without a sorted list of them (PlannedFiles.in_path_order).
+        ordered = getattr(self.files, "in_path_order", None)
+        files = ordered() if ordered is not None else iter(sorted(self.files, key=lambda e: e.path))
+        first = True
+        for entry in files:  # each entry as the whole dump nests it: two levels deeper
+            yield ("\n" if first else ",\n") + "\n".join("  " + line for line in dump(entry.to_json()).split("\n"))
+            first = False
+        yield ("]" if first else "\n ]") + ",\n" + tail[len("{\n"):]
 
 
 def is_manifest_text(value: str) -> bool:

@@ -62,6 +62,7 @@ from proxysort.manifest import (
 from proxysort.names import unique_names
 from proxysort.outdir import DEFAULT_LOCK_TIMEOUT, PARTIAL_PREFIX, OutDir, check_path_length
 from proxysort.pagefiles import remove_page
+from proxysort.plannedfiles import PlannedFiles
 from proxysort.progress import Reporter
 
 __all__ = [
@@ -291,7 +292,7 @@ class TreePlan:
 
     out: Path
     link: str
-    files: list[Entry]  # what the re-run concepts' trees will hold (orphans kept included)
+    files: PlannedFiles  # what the re-run concepts' trees will hold (orphans kept included)
     dirs: list[str]
     keep: set[str]  # planned paths already on disk, exactly as planned
     remove: list[Entry]  # old entries no longer planned (or planned differently), verified ours
@@ -312,7 +313,16 @@ class TreePlan:
 
     @property
     def to_create(self) -> list[Entry]:
-        return [e for e in self.files if e.path not in self.keep and not e.orphan]
+        return list(self.iter_create())
+
+    def iter_create(self) -> Iterator[Entry]:
+        """:attr:`to_create` one entry at a time: a tree of millions of files is never a list of them."""
+        keep = self.keep
+        return (e for e in self.files if e.path not in keep and not e.orphan)
+
+    def count_create(self) -> int:
+        """``len(to_create)`` without making the entries: the kept paths and the orphans are planned files too."""
+        return len(self.files) - len(self.keep) - len(self.orphans)
 
     def describe(self) -> list[str]:
         """Human-readable lines for ``--dry-run`` (stderr), in the units of the run's other lines: each
@@ -343,9 +353,10 @@ class TreePlan:
         kept_trees = sorted({c.dir for c in self.concepts} - set(self.concept_dirs.values()))
         if kept_trees:
             lines.append(f"  kept from earlier runs: {', '.join(t + '/' for t in kept_trees)}")
-        new_companions = sum(1 for e in self.to_create if e.companion_of is not None)
+        new_companions = sum(1 for e in self.iter_create() if e.companion_of is not None)
+        creates = self.count_create()
         lines.append(
-            f"would create {_count(len(self.to_create), 'file')} ({len(self.to_create) - new_companions} for photos, "
+            f"would create {_count(creates, 'file')} ({creates - new_companions} for photos, "
             f"{new_companions} companions), keep {len(self.keep)}, remove {len(self.remove)} "
             f"(every file listed in {OUTPUT_MANIFEST})"
         )
@@ -406,6 +417,13 @@ class _Stats(Mapping[str, _Stat]):
     def __contains__(self, path: object) -> bool:
         return self._at(path) is not None
 
+    def position(self, path: str) -> int | None:
+        """Where ``path`` is in sorted order (``None``: not planned)."""
+        return self._at(path)
+
+    def path_at(self, i: int) -> str:
+        return self._paths[i]
+
     def __getitem__(self, path: str) -> _Stat:
         i = self._at(path)
         if i is None:
@@ -420,27 +438,49 @@ class _Stats(Mapping[str, _Stat]):
 
 
 class _Dest(Mapping[tuple[str, str], str]):
-    """(concept, photo) -> the photo's path in OUT, held as one map per concept: a tree of millions of photos
-    holds no (concept, photo) pair per photo (issue 25)."""
+    """(concept, photo) -> the photo's path in OUT, held per concept as one row number per planned photo (4 bytes
+    in the order of ``photos``): a tree of millions of photos holds no pair, string or dict entry per photo
+    (issue 25). Paths are the planned rows' (:meth:`PlannedFiles.path`)."""
 
-    def __init__(self) -> None:
-        self._by_concept: dict[str, dict[str, str]] = {}
+    def __init__(self, photos: _Stats, files: PlannedFiles) -> None:
+        self._photos, self._files = photos, files
+        self._rows: dict[str, array] = {}
 
-    def add(self, concept: str, source: str, rel: str) -> None:
-        self._by_concept.setdefault(concept, {})[source] = rel
+    def add(self, concept: str, source: str, row: int) -> None:
+        """``source`` (a planned photo) appears in ``concept``'s tree as planned row ``row``."""
+        rows = self._rows.get(concept)
+        if rows is None:
+            rows = self._rows[concept] = array("i", [-1]) * len(self._photos)
+        i = self._photos.position(source)
+        assert i is not None
+        rows[i] = row
+
+    def _row(self, key: object) -> int:
+        if not (isinstance(key, tuple) and len(key) == 2 and isinstance(key[1], str)):
+            raise KeyError(key)
+        concept, source = key
+        i = self._photos.position(source)
+        rows = self._rows.get(concept)
+        row = -1 if i is None or rows is None else rows[i]
+        if row < 0:
+            raise KeyError(key)
+        return row
 
     def __getitem__(self, key: tuple[str, str]) -> str:
+        return self._files.path(self._row(key))
+
+    def __contains__(self, key: object) -> bool:
         try:
-            concept, source = key
-        except (TypeError, ValueError):
-            raise KeyError(key) from None
-        return self._by_concept[concept][source]
+            self._row(key)
+        except KeyError:
+            return False
+        return True
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
-        return ((c, s) for c, members in self._by_concept.items() for s in members)
+        return ((c, self._photos.path_at(i)) for c, rows in self._rows.items() for i, row in enumerate(rows) if row >= 0)
 
     def __len__(self) -> int:
-        return sum(len(members) for members in self._by_concept.values())
+        return sum(len(rows) - rows.count(-1) for rows in self._rows.values())
 
 
 class _SourceIds(Mapping[str, tuple[int, int]]):
@@ -473,13 +513,12 @@ def _source_stat(source: str) -> _Stat | None:
     return _Stat(st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
 
 
-def _fingerprint(rel: str, source: str, link: str, out_real: Path, st: _Stat, companion_of: str | None) -> Entry:
-    if link == "symlink":
-        dest_dir = os.path.join(out_real, rel.rpartition("/")[0])  # a planned path is normalised: cdir/group/.../name
-        return Entry(rel, source, link, target=os.path.relpath(os.path.realpath(source), dest_dir), companion_of=companion_of)
+def _numbers(link: str, st: _Stat) -> tuple[int, int] | None:
+    """What an entry of ``link`` records of its source: a hard link its device and inode, a copy its size and
+    mtime, a symlink nothing (its text is worked out from the path)."""
     if link == "hardlink":
-        return Entry(rel, source, link, dev=st.st_dev, ino=st.st_ino, companion_of=companion_of)
-    return Entry(rel, source, link, size=st.st_size, mtime_ns=st.st_mtime_ns, companion_of=companion_of)
+        return st.st_dev, st.st_ino
+    return (st.st_size, st.st_mtime_ns) if link == "copy" else None
 
 
 def _top(rel: str) -> str:
@@ -773,9 +812,9 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
         return {n for n in names if (f"{rel_dir}/{n}" if rel_dir else n) not in replaceable}
 
     out_real = od.real_path() if od.exists else Path(os.path.realpath(out))
-    files: list[Entry] = list(orphans)
+    files = PlannedFiles(inputs.link, str(out_real), orphans)
     dirs: list[str] = []
-    dest = _Dest()
+    dest = _Dest(present, files)
     duplicates: list[Duplicate] = []
     companion_stats: dict[str, _Stat | None] = {}
     checked: dict[tuple[str, str], bool] = {}
@@ -824,7 +863,7 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
             for source in sorted(set(sources)):
                 parts = album(source, inputs.photo_roots) if inputs.keep_folders else ()
                 by_album.setdefault(album_dir(group_dir, parts), []).append(source)
-            first_of: dict[str, str] = {}  # content id -> path in OUT of the copy linked (once per group)
+            first_of: dict[str, int] = {}  # content id -> planned row of the copy linked (once per group)
             first_source: dict[str, str] = {}  # content id -> that copy's photo
             for rel_dir, album_sources in by_album.items():
                 names_taken = {n.casefold() for n in occupied(rel_dir)} | subfolders.get(rel_dir, set())
@@ -834,7 +873,7 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
                 for source in sorted(album_sources, key=lambda s: (s not in linked, s)) if linked else album_sources:
                     cid = inputs.content_ids.get(source)
                     if cid and not inputs.keep_duplicates and cid in first_of and identical(first_source[cid], source):
-                        duplicates.append(Duplicate(concept, source, first_of[cid]))
+                        duplicates.append(Duplicate(concept, source, files.path(first_of[cid])))
                         dest.add(concept, source, first_of[cid])
                         continue
                     comps = []
@@ -849,17 +888,16 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
                     name, comp_names = _file_names(os.path.basename(source) or "photo",
                                                    [os.path.basename(c) for c in comps], names_taken,
                                                    prefer=linked.get(source))
-                    rel = f"{rel_dir}/{name}"
-                    files.append(_fingerprint(rel, source, inputs.link, out_real, present[source], None))
-                    dest.add(concept, source, rel)
+                    row = files.add(rel_dir, name, source, _numbers(inputs.link, present[source]))
+                    dest.add(concept, source, row)
                     if cid and cid not in first_of:
-                        first_of[cid], first_source[cid] = rel, source
+                        first_of[cid], first_source[cid] = row, source
                     for comp, comp_name in zip(comps, comp_names):
-                        files.append(_fingerprint(f"{rel_dir}/{comp_name}", comp, inputs.link, out_real,
-                                                  companion_stats[comp], rel))  # type: ignore[arg-type]
+                        files.add(rel_dir, comp_name, comp, _numbers(inputs.link, companion_stats[comp]),  # type: ignore[arg-type]
+                                  companion_of=row)
 
     on_disk = {e.path for e in ours_on_disk}
-    planned = {e.path: e for e in files if e.path in on_disk}  # only what may be kept: none on a first run
+    planned = {e.path: e for e in files if e.path in on_disk} if on_disk else {}  # only what may be kept
     keep = {e.path for e in ours_on_disk if e.path in planned and e.same_plan(planned[e.path]) and e.path not in orphan_paths}
     remove = [e for e in ours_on_disk if e.path not in keep and e.path not in orphan_paths]
     # What is to be removed must be proxysort's bytes and not the last copy of a photo, checked in full now
@@ -870,9 +908,9 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
         return _plan(od, inputs, {**late, **found})
     kept_entries = {e.path: e for e in ours_on_disk if e.path in keep}  # with their content hash
     if kept_entries:
-        files = [kept_entries.get(e.path, e) for e in files]
+        files = files.keeping(kept_entries)
     # A tree that stays exactly as it was keeps the time of its record (a repeated run rewrites nothing).
-    changed = {top(e.path) for e in remove} | {top(e.path) for e in files if e.path not in keep and not e.orphan}
+    changed = {top(e.path) for e in remove} | {top(p) for p in files.paths() if p not in keep}  # rows: no orphan
     concepts = [*others]
     for c, d in concept_dirs.items():
         run, prev = inputs.runs.get(c), previous.get(c.casefold())
@@ -1014,7 +1052,7 @@ def _execute(od: OutDir, plan: TreePlan, reporter: Reporter) -> WriteSummary:
     # 1. Announce everything that may exist during the change, so a crash leaves nothing unlisted.
     concepts = _merge_concepts(old.concepts, plan.concepts)
     _save(od, Manifest(files=_union(mine_old, plan.files), dirs=announced_dirs, link=plan.link, concepts=concepts,
-                       duplicates=old.duplicates, complete=not plan.to_create, page=old.page))
+                       duplicates=old.duplicates, complete=not plan.count_create(), page=old.page))
     od.clean_partials(sorted(set(old.dirs)))
     for path in plan.foreign:
         reporter.warning(f"{out / path} was changed by someone else; proxysort leaves it alone.")
@@ -1046,8 +1084,8 @@ def _execute(od: OutDir, plan: TreePlan, reporter: Reporter) -> WriteSummary:
         for rel in plan.dirs:
             current = rel
             od.mkdir(rel)
-        with reporter.progress(f"writing {plan.link}s", total=len(plan.to_create)) as advance:
-            for entry in plan.to_create:
+        with reporter.progress(f"writing {plan.link}s", total=plan.count_create()) as advance:
+            for entry in plan.iter_create():
                 current = entry.path
                 if entry.companion_of in skipped:
                     skipped.add(entry.path)  # its photo was not linked: neither is it
@@ -1078,11 +1116,11 @@ def _execute(od: OutDir, plan: TreePlan, reporter: Reporter) -> WriteSummary:
     for rel in sorted(stale, key=lambda d: -d.count("/")):
         od.rmdir(rel)
     made = [d for d in dict.fromkeys([*old.dirs, *new_dirs]) if od.is_dir(d)]
-    final = [made_as.get(e.path, e) for e in plan.files if e.path not in skipped]
     dups = [d for d in old.duplicates if d.concept.casefold() not in {c.casefold() for c in plan.concept_dirs}]
     for line in _notes(late_orphans, [], [], out):
         reporter.warning(line)
-    _save(od, Manifest(files=[*plan.carried, *final, *late_orphans], dirs=made, link=plan.link,
+    final = plan.files.written(made_as, skipped, [*plan.carried, *late_orphans])  # the rows, not a list of them
+    _save(od, Manifest(files=final, dirs=made, link=plan.link,
                        concepts=plan.concepts, duplicates=[*dups, *plan.duplicates], page=old.page))
     refused = sorted(set(refused))
     return WriteSummary(
@@ -1137,10 +1175,10 @@ def _save(od: OutDir, manifest: Manifest) -> None:
         raise OutputError(f"Cannot write the manifest in {od.path}: {exc.strerror or exc}.") from exc
 
 
-def _union(old: Sequence[Entry], new: Sequence[Entry]) -> list[Entry]:
+def _union(old: Sequence[Entry], new: Sequence[Entry]) -> Sequence[Entry]:
     """Old and new entries; where both name a path, the old fingerprint matters until it is replaced."""
-    if not old:  # a first run: the planned entries themselves (planned paths are distinct), no map of them
-        return list(new)
+    if not old:  # a first run: the planned entries themselves (planned paths are distinct), no map or list of them
+        return new
     by_path = {e.path: e for e in new}
     by_path.update({e.path: e for e in old})
     extra = [e for e in new if by_path[e.path] != e]

@@ -120,7 +120,7 @@ def _child(engine: str, n: int, threads: int, batch: int | None, device: str = "
 
     from proxysort.encoders import ModelSpec, load_clip, return_freed_memory
     from proxysort.groups import centroid_scores, kmeans, name_groups, spherical_for
-    from proxysort.output import make_tree, plan_tree
+    from proxysort.output import Grouped, make_tree, plan_tree
     from proxysort.proxy import Concept, learn_proxies
     from proxysort.rows import StoredRows
     from proxysort.store import VectorStore
@@ -200,8 +200,9 @@ def _child(engine: str, n: int, threads: int, batch: int | None, device: str = "
 
         label_names = stage("names", functools.partial(names, feat))
         del feat  # proxysort.sort returns labels and scores, not the clustered matrix: the tree is written without it
-        groups = {"color": [(p, label_names[int(lab)]) for p, lab in zip(paths, km.labels)]}
-        stage("plan", lambda: plan_tree(tmp_path / "out", groups, link="symlink", photo_roots=[photos]).files.clear())
+        # As proxysort.sorting.write_folders hands them over: pairs made when read, none held per photo.
+        groups = {"color": Grouped(paths, km.labels, label_names)}
+        stage("plan", lambda: plan_tree(tmp_path / "out", groups, link="symlink", photo_roots=[photos]).out)
         stage("write", lambda: make_tree(tmp_path / "out", groups, link="symlink", photo_roots=[photos]).created)
         out["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out

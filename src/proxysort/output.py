@@ -39,7 +39,7 @@ from array import array
 from bisect import bisect_left
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Iterator, Literal, Mapping, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, Mapping, NamedTuple, Sequence, overload
 
 from proxysort.corrections import Gesture, adopt, apply, regroup
 from proxysort.corrections import late as made_since
@@ -65,9 +65,12 @@ from proxysort.pagefiles import remove_page
 from proxysort.plannedfiles import PlannedFiles
 from proxysort.progress import Reporter
 
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
 __all__ = [
     "LINK_MODES", "OUTPUT_MANIFEST", "Entry", "Manifest", "TreePlan", "WriteSummary",
-    "CleanSummary", "check_location", "check_output_folder", "clean_tree", "default_out", "make_tree", "plan_tree",
+    "CleanSummary", "Grouped", "check_location", "check_output_folder", "clean_tree", "default_out", "make_tree", "plan_tree",
     "read_manifest", "write_tree",
 ]
 
@@ -268,6 +271,40 @@ def _foreign_names(od: OutDir) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------ planning
+
+
+class Grouped(Sequence[tuple[str, str]]):
+    """A concept's (photo, group folder) pairs, made when read from the photos' paths, each photo's group number
+    and the groups' folder names: a tree's input of millions of photos holds no tuple per photo (issue 25).
+    ``rows`` (positions in ``photos``) keeps only those photos, in that order; ``None`` keeps every one."""
+
+    def __init__(self, photos: Sequence[str | Path], groups: "Sequence[int] | np.ndarray", names: Sequence[str],
+                 rows: Sequence[int] | None = None) -> None:
+        if len(groups) != len(photos):
+            raise ValueError("`groups` needs one group number per photo")
+        self._photos, self._groups, self._names, self._rows = photos, groups, [str(n) for n in names], rows
+
+    def __len__(self) -> int:
+        return len(self._photos) if self._rows is None else len(self._rows)
+
+    @overload
+    def __getitem__(self, i: int) -> tuple[str, str]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[tuple[str, str]]: ...
+
+    def __getitem__(self, i: int | slice) -> tuple[str, str] | list[tuple[str, str]]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        j = i if self._rows is None else self._rows[i]
+        return str(self._photos[j]), self._names[self._groups[j]]
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        names = self._names
+        if self._rows is None:
+            return ((str(p), names[g]) for p, g in zip(self._photos, self._groups))
+        return ((str(self._photos[j]), names[self._groups[j]]) for j in self._rows)
+
 
 
 @dataclass(frozen=True)
@@ -715,9 +752,11 @@ def _checked_inputs(
         if not is_manifest_text(str(concept)):
             raise UsageError(f"The concept name {ascii(str(concept))} holds a NUL or a character that is not text.")
     inputs = TreeInputs(
-        # A pair that is already two strings is kept, not copied: the caller's list holds one per photo.
-        groups={c: [t if type(t) is tuple and type(t[0]) is str and type(t[1]) is str else (str(t[0]), str(t[1]))
-                    for t in m] for c, m in groups.items()},
+        # A pair that is already two strings is kept, not copied: the caller's list holds one per photo;
+        # a Grouped makes its pairs of strings when read, and is kept as it is.
+        groups={c: m if isinstance(m, Grouped) else
+                [t if type(t) is tuple and type(t[0]) is str and type(t[1]) is str else (str(t[0]), str(t[1])) for t in m]
+                for c, m in groups.items()},
         link=link,
         photo_roots=tuple(Path(r) for r in photo_roots),
         companions={str(k): [str(c) for c in v] for k, v in (companions or {}).items()},
@@ -849,13 +888,15 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
             linked_in.setdefault(parent, {})[e.source] = name
     for concept, cdir in concept_dirs.items():
         dirs.append(cdir)
-        members = [t for t in groups[concept] if t[0] in present]  # the pairs themselves, not copies
-        cluster_names = sorted({name for _, name in members})
+        members: dict[str, list[str]] = {}  # cluster name -> its photos (the caller's strings, no pair per photo)
+        for source, name in groups[concept]:
+            if source in present:
+                members.setdefault(name, []).append(source)
+        cluster_names = sorted(members)
         taken = {n for n in od.listdir(cdir) if blocked(f"{cdir}/{n}")}  # a file or link is never our folder
         safe = dict(zip(cluster_names, unique_names(cluster_names, taken=taken, fallback="cluster")))
-        by_cluster: dict[str, list[str]] = {}
-        for source, name in members:
-            by_cluster.setdefault(safe[name], []).append(source)
+        by_cluster = {safe[name]: sources for name, sources in members.items()}  # safe names are distinct
+        del members
         for folder, sources in sorted(by_cluster.items()):
             group_dir = f"{cdir}/{folder}"
             dirs.append(group_dir)

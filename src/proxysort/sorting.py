@@ -40,7 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from proxysort.indexer import IndexedFolder, Source
     from proxysort.learn.core import ProxyConfig, ProxyResult
     from proxysort.manifest import ConceptRun, Manifest, Memory
-    from proxysort.output import TreePlan, WriteSummary
+    from proxysort.output import Grouped, TreePlan, WriteSummary
     from proxysort.page.data import PageRun
     from proxysort.page.publish import PageJob
     from proxysort.stable import Placement
@@ -458,8 +458,7 @@ def write_folders(
 
     from proxysort.output import check_output_folder, make_tree, plan_tree
 
-    groups = {c.concept: [(p, name) for p, name in zip(map(str, result.paths), c.image_names()) if p not in c.left_out]
-              for c in result.concepts}
+    groups = {c.concept: _grouped(c, result.paths) for c in result.concepts}
     memories = {c.concept: c.memory for c in result.concepts if c.memory is not None}
     index = result.index
     companions = {str(k): [str(c) for c in v] for k, v in index.companions.items()}
@@ -478,6 +477,22 @@ def write_folders(
     summary = make_tree(where, groups, reporter=reporter, after=page, **options)
     assert summary.plan is not None  # make_tree always plans
     return summary.plan, summary
+
+
+def _grouped(c: ConceptResult, paths: Sequence[Path]) -> "Grouped":
+    """The concept's (photo, folder) pairs for the tree, as :meth:`ConceptResult.image_names` names the folders and
+    without the photos left out, made when read (:class:`proxysort.output.Grouped`): no pair per photo held."""
+    import numpy as np
+
+    from proxysort.groups import unsure_folder
+    from proxysort.output import Grouped
+
+    names, groups = list(c.names), np.asarray(c.labels, dtype=np.int64)
+    if c.unsure is not None:  # group i's -unsure folder is name k + i
+        names += [unsure_folder(n) for n in c.names]
+        groups = groups + len(c.names) * np.asarray(c.unsure, dtype=np.int64)
+    rows = None if not c.left_out else [i for i, p in enumerate(paths) if str(p) not in c.left_out]
+    return Grouped(paths, groups, names, rows)
 
 
 def page_run(result: SortResult) -> "PageRun":

@@ -232,6 +232,32 @@ def test_proxies_learned_in_slices_equal_one_run(ray_cluster, reference, tiny_cl
     assert np.abs(sliced.zero_shot - whole.zero_shot).max() <= 1e-6
 
 
+def test_slices_learned_through_the_proxy_cache_are_kept_and_equal_the_local_result(ray_cluster, reference, tiny_clip,
+                                                                                   tmp_path):
+    """A method kept as rows per photo: the driver makes the joined result from the slices' rows as a local
+    run makes it, so the cache can keep them (a result joined feature by feature gave no rows back) and a
+    re-run is served from them; the result is the local cached one."""
+    import functools
+
+    import numpy as np
+
+    from proxysort.proxy import Concept, ProxyConfig
+    from proxysort.proxycache import learn_cached
+
+    vectors = reference[0].vectors
+    concepts = [Concept("color", ("red", "green", "blue", "yellow"))]
+    config = ProxyConfig(mode="subspace", batch_size=8, epochs=4)  # the refine engine: per photo, so sliced
+    sliced = functools.partial(distributed.learn_proxies, ray="auto", shards=3)
+    local = learn_cached(vectors, concepts, tiny_clip, config, None, tmp_path / "local.sqlite")[0]
+    first = learn_cached(vectors, concepts, tiny_clip, config, None, tmp_path / "ray.sqlite", learner=sliced)[0]
+    again = learn_cached(vectors, concepts, tiny_clip, config, None, tmp_path / "ray.sqlite", learner=sliced)[0]
+    assert set(first.features) == set(local.features) == set(again.features)
+    for name in local.features:
+        tolerance = 1e-5 if name in ("scoremix", "imagemix") else 1e-6  # as for slices without the cache
+        assert np.abs(first.feature(name) - local.feature(name)).max() <= tolerance, name
+        assert np.array_equal(again.feature(name), first.feature(name)), name
+
+
 def test_methods_that_couple_photos_are_not_sliced(ray_cluster, reference, tiny_clip):
     """DProxy prunes words by k-means usage over all photos: slices would change it, so it runs in one piece."""
     import numpy as np

@@ -398,7 +398,7 @@ def learn_cached(
             if results is not None:
                 cache.touch(used)
                 if method.from_stored is not None:  # what the next run needs to be served without the model
-                    _keep_words(cache, clip, concepts, [_model_words(c, clip, run, False) for c in concepts],
+                    _keep_words(cache, clip, concepts, [engine.words(c, clip, run, tokens=False) for c in concepts],
                                 run.config)
                 return results
     if store_file is None or method.rows is None:
@@ -457,7 +457,7 @@ def learn_cached(
         if not missing:
             cache.touch([s for s, _ in setups])
         # The result is made from the numbers the store now keeps, as a re-run without the model makes it.
-        words = [_model_words(c, clip, run, rows_of.tokens) for c in concepts]
+        words = [engine.words(c, clip, run, tokens=rows_of.tokens) for c in concepts]
         _keep_words(cache, clip, concepts, words, resolved)
     images = textonly.unit_rows(X)
     return [rows_of.rebuild(c, images, prompts[i], learned[i], words[i], run, history) for i, c in enumerate(concepts)]
@@ -602,17 +602,6 @@ def _asked_device(config: "ProxyConfig", spec: "ModelSpec") -> str | None:
         if asked and asked.lower() != "auto":
             return asked.lower().split(":")[0]
     return None
-
-
-def _model_words(concept: "Concept", clip: "ClipModel", run: "Run", tokens: bool) -> "Words":
-    """``concept``'s :class:`Words` from the loaded model (token rows only when ``tokens``), as NumPy: what
-    the store keeps for a re-run without it."""
-    from proxysort.learn import engine
-    from proxysort.learn.method import Words
-
-    _encoder, G, T = engine.prepared(concept, clip, run)
-    return Words(T.detach().float().cpu().numpy(), engine.logit_scale(clip),
-                 G.detach().float().cpu().numpy() if tokens else None)
 
 
 def _keep_words(cache: ProxyCache, clip: "ClipModel", concepts: Sequence["Concept"], words: Sequence["Words"],

@@ -2,7 +2,8 @@
 
 Every photo owns its proxy parameters, so the photos can be split between workers, each running the
 public :func:`proxysort.learn.registry.learn_proxies` with the same model, concepts and config on its slice; the
-driver joins the slices in order. Slices are cut at multiples of the learner's own batch size, so every
+driver joins the slices in order (a method kept as rows per photo, :attr:`~proxysort.learn.method.Method.rows`:
+their rows, from which it makes the result as a local run does, so the proxy cache can keep it). Slices are cut at multiples of the learner's own batch size, so every
 worker sees exactly the batches a local run would: the joined result equals the local one whenever
 the method declares each photo's result independent of the other photos of the run
 (:attr:`proxysort.learn.method.Method.per_photo`; see ``tests/test_ray.py``).
@@ -24,6 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from proxysort.encoders import ClipModel
     from proxysort.learn.core import Concept, ProxyConfig, ProxyResult
+    from proxysort.learn.method import Method
 
 
 def learn_proxies(
@@ -85,8 +87,10 @@ def learn_proxies(
                 advance(1)
     except Exception as exc:  # noqa: BLE001 - one sentence, never a Ray traceback
         raise reraise_cause(exc) from exc
-    return [_join([p[c] for p in parts], [b - a for a, b in zip(cuts[:-1], cuts[1:])], features)
-            for c in range(len(concepts))]
+    sizes = [b - a for a, b in zip(cuts[:-1], cuts[1:])]
+    if method.rows is not None:
+        return _join_rows(method, [[p[c] for p in parts] for c in range(len(concepts))], sizes, features, clip, config, k)
+    return [_join([p[c] for p in parts], sizes, features) for c in range(len(concepts))]
 
 
 def _cuts(n: int, step: int, wanted: int) -> list[int]:
@@ -98,6 +102,40 @@ def _cuts(n: int, step: int, wanted: int) -> list[int]:
     return [min(i * per * step, n) for i in range(math.ceil(batches / per))] + [n]
 
 
+def _history(parts: Sequence["ProxyResult"], sizes: Sequence[int]) -> list[float]:
+    """The slices' loss curve joined: the photo-weighted mean (a slice that stopped early keeps its last loss)."""
+    history = []
+    for e in range(max(len(p.loss_history) for p in parts)):
+        total = sum(size * p.loss_history[min(e, len(p.loss_history) - 1)] for p, size in zip(parts, sizes) if p.loss_history)
+        history.append(total / sum(sizes))
+    return history
+
+
+def _join_rows(method: "Method", parts: Sequence[Sequence["ProxyResult"]], sizes: Sequence[int], images: "np.ndarray",
+               clip: "ClipModel", config: "ProxyConfig", k: int | None) -> list["ProxyResult"]:
+    """Each concept's result (``parts[c]``: its slices) made from the slices' rows joined in order, with the
+    driver's words, as a local run makes it (:attr:`Method.rows`): the same result, and one the proxy cache
+    can keep (a result joined feature by feature would not give its rows back)."""
+    import numpy as np
+
+    from proxysort.learn import engine, textonly
+    from proxysort.learn.registry import run_for
+
+    rows = method.rows
+    assert rows is not None  # the caller's condition
+    _, run = run_for(config, clip, k=k)
+    units = textonly.unit_rows(images)
+    out = []
+    for slices in parts:
+        taken = [rows.take(p) for p in slices]
+        learned = [part for _, part in taken if part is not None]
+        joined = np.concatenate(learned) if len(learned) == len(taken) else None
+        concept = slices[0].concept
+        out.append(rows.rebuild(concept, units, np.concatenate([prompt for prompt, _ in taken]), joined,
+                                engine.words(concept, clip, run, tokens=rows.tokens), run, _history(slices, sizes)))
+    return out
+
+
 def _join(parts: Sequence["ProxyResult"], sizes: Sequence[int], images: "np.ndarray") -> "ProxyResult":
     """One concept's result from its slices: rows concatenated; the loss curve is the photo-weighted mean
     (a slice that stopped early keeps its last loss). ``images``: every photo's image vector, in order."""
@@ -107,10 +145,7 @@ def _join(parts: Sequence["ProxyResult"], sizes: Sequence[int], images: "np.ndar
     from proxysort.learn.core import imagemix, result, scoremix
 
     first = parts[0]
-    history = []
-    for e in range(max(len(p.loss_history) for p in parts)):
-        total = sum(size * p.loss_history[min(e, len(p.loss_history) - 1)] for p, size in zip(parts, sizes) if p.loss_history)
-        history.append(total / sum(sizes))
+    history = _history(parts, sizes)
     features = {name: np.concatenate([p.features[name] for p in parts]) for name in first.features}
     if "scoremix" in features:  # centred and scaled over all photos: a property of the set, made again here
         mixed = scoremix(torch.from_numpy(features["scores"]), torch.from_numpy(features["probs"]))

@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from proxysort.encoders import ClipModel
     from proxysort.learn.core import Concept, ProxyConfig
-    from proxysort.learn.method import Run
+    from proxysort.learn.method import Run, Words
     from proxysort.rows import Matrix
     from proxysort.textpath import PromptEncoder
 
@@ -117,6 +117,16 @@ def prepared(concept: "Concept", clip: "ClipModel", run: "Run") -> tuple["Prompt
         G = torch.stack([encoder.word_embedding(w) for w in concept.words]).float()
         run.prepared[key] = (encoder, G, encoder.encode_words(concept.words))
     return run.prepared[key]
+
+
+def words(concept: "Concept", clip: "ClipModel", run: "Run", tokens: bool = True) -> "Words":
+    """``concept``'s :class:`~proxysort.learn.method.Words` from the loaded model, as NumPy (the token rows
+    only with ``tokens``): what a result kept as rows is made from (:attr:`Method.rows`), and what the store
+    keeps of the model so that a re-run can make it without the model."""
+    from proxysort.learn.method import Words
+
+    _encoder, G, T = prepared(concept, clip, run)
+    return Words(T.detach().float().cpu().numpy(), logit_scale(clip), G.detach().float().cpu().numpy() if tokens else None)
 
 
 def setup(concept: "Concept", clip: "ClipModel", X: "torch.Tensor", run: "Run") -> Problem:

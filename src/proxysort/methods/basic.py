@@ -234,11 +234,6 @@ def _rows(lp: _Params, mode: str, batches: list[slice]) -> tuple["np.ndarray", "
     return (torch.cat(prompts).detach().float().cpu().numpy(), torch.cat(learned).detach().float().cpu().numpy())
 
 
-def _words(pb: engine.Problem, scale: float) -> Words:
-    """A problem's prompt features and token rows as NumPy: the numbers the store keeps for a re-run."""
-    return Words(pb.T.detach().float().cpu().numpy(), scale, pb.G.detach().float().cpu().numpy())
-
-
 def _learn(image_features: "Matrix", concepts: Sequence["Concept"], clip: "ClipModel", run: Run) -> list[ProxyResult]:
     """Learn one proxy per image and concept. Deterministic for a given input, config and device: parameters
     start from the zero-shot scores, batches are fixed slices."""
@@ -266,7 +261,8 @@ def _learn(image_features: "Matrix", concepts: Sequence["Concept"], clip: "ClipM
             if run.epochs > 0:
                 history = _train(learners, X, batches, run)
         images = textonly.unit_rows(whole(image_features))
-        return [_from_rows(lp.pb.concept, images, *_rows(lp, mode, batches), _words(lp.pb, scale), run, history)
+        return [_from_rows(lp.pb.concept, images, *_rows(lp, mode, batches), engine.words(lp.pb.concept, clip, run),
+                           run, history)
                 for lp in learners]
 
 

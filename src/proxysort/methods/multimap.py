@@ -91,9 +91,8 @@ def learn(image_features: "Matrix", concepts: Sequence["Concept"], clip: "ClipMo
             for c, pb in enumerate(problems):
                 w = torch.cat([base[c][rows] + deltas[b][c] for b, rows in enumerate(slices)])
                 h = torch.cat([pb.encoder.encode(w[rows]) for rows in slices])
-                words = Words(pb.T.float().cpu().numpy(), engine.logit_scale(clip))
-                results.append(rebuild(pb.concept, images, h.float().cpu().numpy(), w.float().cpu().numpy(), words,
-                                       run, history))
+                results.append(rebuild(pb.concept, images, h.float().cpu().numpy(), w.float().cpu().numpy(),
+                                       engine.words(pb.concept, clip, run, tokens=False), run, history))
         return results
 
 

@@ -146,8 +146,8 @@ def learn(image_features: "Matrix", concepts: Sequence["Concept"], clip: "ClipMo
                 h = torch.cat([pb.encoder.encode(w[rows]) for rows in slices])
                 xm = unit(X @ maps[c].T)
                 learned = torch.cat([lam, xm], dim=1).float().cpu().numpy()
-                words = Words(pb.T.float().cpu().numpy(), scale, pb.G.float().cpu().numpy())
-                results.append(rebuild(pb.concept, images, h.float().cpu().numpy(), learned, words, run, history))
+                results.append(rebuild(pb.concept, images, h.float().cpu().numpy(), learned,
+                                       engine.words(pb.concept, clip, run), run, history))
         return results
 
 

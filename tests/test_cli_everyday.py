@@ -84,10 +84,10 @@ def test_ctrl_c_while_learning_says_what_is_kept(photo_folder: Path, tmp_path: P
     _, rest = proc.communicate(timeout=300)
     assert proc.returncode == 130, "".join(seen) + rest
     assert rest.strip().splitlines()[-1] == (
-        "proxysort: interrupted; photos indexed so far are kept in the cache, and so are proxies learned in "
-        "finished chunks of 2,048 photos by the subspace, free and linear methods and the learning steps dproxy "
-        "finished (not the other methods' proxies); "
-        "no folder tree was written."
+        "proxysort: interrupted; photos indexed so far are kept in the cache, and so are the proxies the "
+        "subspace, free, linear, multimap and multisub methods finished (every 2,048 photos where each photo "
+        "learns alone, otherwise once the whole set is learned) and the learning steps dproxy finished (not the "
+        "other methods' proxies); no folder tree was written."
     )
     assert not (photo_folder.parent / "photos-sorted").exists()
 

@@ -126,9 +126,10 @@ def _interrupted_message(command: str) -> str:
         rows = _listed([m.name for m in METHODS.values() if m.rows])  # what each method keeps, as declared
         steps = _listed([m.name for m in METHODS.values() if m.learn_stored])
         return (
-            f"interrupted; photos indexed so far are kept in the cache, and so are proxies learned in finished "
-            f"chunks of {CHUNK:,} photos by the {rows} methods and the learning steps {steps} finished (not the "
-            "other methods' proxies); no folder tree was written."
+            f"interrupted; photos indexed so far are kept in the cache, and so are the proxies the {rows} methods "
+            f"finished (every {CHUNK:,} photos where each photo learns alone, otherwise once the whole set is "
+            f"learned) and the learning steps {steps} finished (not the other methods' proxies); no folder tree "
+            "was written."
         )
     return "interrupted."
 

@@ -92,6 +92,16 @@ def _heavy(stderr: str) -> list[str]:
     return sorted(n for n in names if n.split(".")[0] in HEAVY)
 
 
+def _round(command: list[str], env: dict[str, str], cache: Path, first: str) -> tuple[tuple[float, float], tuple[float, float], bool, int]:
+    """One round: the torch path (every stored word feature deleted first), then the cached re-run; the (wall,
+    CPU) seconds of each, whether both printed ``first``, and how many word rows were deleted."""
+    forgotten = _forget_words(cache)
+    wall, cpu, proc = _run(command, env)
+    torch_path, same = (wall, cpu), proc.stdout == first
+    wall, cpu, proc = _run(command, env)
+    return torch_path, (wall, cpu), same and proc.stdout == first, forgotten
+
+
 def _method(folder: Path, cache: Path, env: dict[str, str], method: str, rounds: int, auto_k: bool) -> dict:
     """One method's first run, then ``rounds`` of (torch path, cached) re-runs alternating, then one cached
     run under ``-X importtime``."""
@@ -101,13 +111,10 @@ def _method(folder: Path, cache: Path, env: dict[str, str], method: str, rounds:
     fast: list[tuple[float, float]] = []
     same = True
     for r in range(rounds):
-        _forget_words(cache)
-        wall, cpu, proc = _run(command, env)
-        base.append((wall, cpu))
-        same &= proc.stdout == first.stdout
-        wall, cpu, proc = _run(command, env)
-        fast.append((wall, cpu))
-        same &= proc.stdout == first.stdout
+        torch_path, cached, same_here, _ = _round(command, env, cache, first.stdout)
+        base.append(torch_path)
+        fast.append(cached)
+        same &= same_here
         print(f"{method} round {r + 1}: torch path {base[-1][0]:.2f} s wall ({base[-1][1]:.2f} CPU-s), cached "
               f"{fast[-1][0]:.2f} s wall ({fast[-1][1]:.2f} CPU-s)", flush=True)
     _, _, traced = _run(_command(folder, importtime=True, auto_k=auto_k, method=method), env)
@@ -203,13 +210,10 @@ def main() -> None:
         other: list[tuple[float, float]] = []  # the zeroshot re-run from the same cache (--method dproxy)
         same = True
         for r in range(args.rounds):
-            forgotten = _forget_words(cache)
-            wall, cpu, proc = _run(command, env)
-            base.append((wall, cpu))
-            same &= proc.stdout == first.stdout
-            wall, cpu, proc = _run(command, env)
-            fast.append((wall, cpu))
-            same &= proc.stdout == first.stdout
+            torch_path, cached, same_here, forgotten = _round(command, env, cache, first.stdout)
+            base.append(torch_path)
+            fast.append(cached)
+            same &= same_here
             line = (f"round {r + 1}: torch path {base[-1][0]:.2f} s wall ({base[-1][1]:.2f} CPU-s, {forgotten} word rows "
                     f"deleted), cached {fast[-1][0]:.2f} s wall ({fast[-1][1]:.2f} CPU-s)")
             if zeroshot and zeroshot_first:

@@ -434,11 +434,15 @@ class _Stat(NamedTuple):
 class _Stats(Mapping[str, _Stat]):
     """The planned photos' :class:`_Stat` numbers as four machine-integer columns beside their paths in sorted
     order, looked up by bisection: about 40 bytes a photo where a dict of ``_Stat`` tuples held about 300
-    (issue 25). Read-only; ``get``, ``in`` and ``items`` work as on the dict it replaces."""
+    (issue 25). Read-only; ``get``, ``in`` and ``items`` work as on the dict it replaces.
 
-    def __init__(self) -> None:
+    Without ``numbers`` only the paths are kept (a symlink tree with no hard link or copy on disk reads a
+    photo's numbers only to compare two byte-identical candidates): a lookup then takes the photo as it is
+    now, size -1 when it is gone (no file has that size, so no comparison passes)."""
+
+    def __init__(self, numbers: bool = True) -> None:
         self._paths: list[str] = []
-        self._columns = (array("Q"), array("q"), array("Q"), array("Q"))  # size, mtime_ns, dev, ino
+        self._columns = (array("Q"), array("q"), array("Q"), array("Q")) if numbers else ()  # size, mtime_ns, dev, ino
 
     def append(self, path: str, st: _Stat) -> None:
         """Add ``path`` (after every path added so far, in sorted order)."""
@@ -465,6 +469,8 @@ class _Stats(Mapping[str, _Stat]):
         i = self._at(path)
         if i is None:
             raise KeyError(path)
+        if not self._columns:
+            return _source_stat(path) or _Stat(-1, 0, 0, 0)
         return _Stat(*(column[i] for column in self._columns))
 
     def __iter__(self) -> Iterator[str]:
@@ -550,12 +556,14 @@ def _source_stat(source: str) -> _Stat | None:
     return _Stat(st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
 
 
-def _numbers(link: str, st: _Stat) -> tuple[int, int] | None:
-    """What an entry of ``link`` records of its source: a hard link its device and inode, a copy its size and
-    mtime, a symlink nothing (its text is worked out from the path)."""
-    if link == "hardlink":
-        return st.st_dev, st.st_ino
-    return (st.st_size, st.st_mtime_ns) if link == "copy" else None
+def _numbers(link: str, stats: Mapping[str, _Stat | None], source: str) -> tuple[int, int] | None:
+    """What an entry of ``link`` records of ``source`` (its numbers in ``stats``): a hard link its device and
+    inode, a copy its size and mtime, a symlink nothing (its text is worked out from the path; no lookup)."""
+    if link == "symlink":
+        return None
+    st = stats[source]
+    assert st is not None  # planned files are present
+    return (st.st_dev, st.st_ino) if link == "hardlink" else (st.st_size, st.st_mtime_ns)
 
 
 def _top(rel: str) -> str:
@@ -832,7 +840,9 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
             refused[path] = reason
         return path in refused
 
-    present = _Stats()
+    # A symlink is made of no file's bytes: its tree keeps the photos' numbers only when an old hard link or
+    # copy on disk may have to be compared with them (the last copy of a photo is never removed).
+    present = _Stats(numbers=inputs.link != "symlink" or any(e.kind != "symlink" for e in ours_on_disk))
     vanished: list[str] = []
     for s in sorted({s for members in groups.values() for s, _ in members}):
         st = _source_stat(s)
@@ -929,13 +939,12 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
                     name, comp_names = _file_names(os.path.basename(source) or "photo",
                                                    [os.path.basename(c) for c in comps], names_taken,
                                                    prefer=linked.get(source))
-                    row = files.add(rel_dir, name, source, _numbers(inputs.link, present[source]))
+                    row = files.add(rel_dir, name, source, _numbers(inputs.link, present, source))
                     dest.add(concept, source, row)
                     if cid and cid not in first_of:
                         first_of[cid], first_source[cid] = row, source
                     for comp, comp_name in zip(comps, comp_names):
-                        files.add(rel_dir, comp_name, comp, _numbers(inputs.link, companion_stats[comp]),  # type: ignore[arg-type]
-                                  companion_of=row)
+                        files.add(rel_dir, comp_name, comp, _numbers(inputs.link, companion_stats, comp), companion_of=row)
 
     on_disk = {e.path for e in ours_on_disk}
     planned = {e.path: e for e in files if e.path in on_disk} if on_disk else {}  # only what may be kept

@@ -129,6 +129,7 @@ def words_for(concept: str, truth: list[str], kind: str, given: dict[str, list[s
 def evaluate_list(clip, x, truth, concept, words, noun, args, timings) -> tuple[dict[str, list[dict]], dict]:
     """Per row, one score dict per k-means seed; plus auto-k and naming checks for the default."""
     from proxysort.groups import cluster_centres, kmeans, name_clusters, weak_names
+    from proxysort.learn.core import clustered_feature
     from proxysort.metrics import score_all
     from proxysort.proxy import DEFAULT_FEATURE, EUCLIDEAN_FEATURES, Concept, ProxyConfig, learn_proxies
 
@@ -162,7 +163,7 @@ def evaluate_list(clip, x, truth, concept, words, noun, args, timings) -> tuple[
     t0 = time.time()
     results["default"] = learn_proxies(x, [con], clip, ProxyConfig(**_overrides(args)), k=k)[0]
     timings.setdefault("default", []).append(time.time() - t0)
-    km_rows(f"**default** ({default_row})", results["default"].feature(DEFAULT_FEATURE),
+    km_rows(f"**default** ({default_row})", clustered_feature(results["default"], DEFAULT_FEATURE, slice(None), k),
             DEFAULT_FEATURE not in EUCLIDEAN_FEATURES)
     if "dproxy" in args.modes:  # the default before the sample and the refine engine, for comparison
         previous = learn_proxies(x, [con], clip, ProxyConfig(engine="adam", options={"sample": 0}), k=k)[0]
@@ -177,7 +178,7 @@ def evaluate_list(clip, x, truth, concept, words, noun, args, timings) -> tuple[
         if mode not in results:
             continue
         res = results[mode]
-        feat = res.feature(feature)
+        feat = clustered_feature(res, feature, slice(None), k)
         spherical = feature not in EUCLIDEAN_FEATURES
         flagged = []
         for s in seeds:
@@ -569,6 +570,7 @@ def grid_cell(world, clip, x: np.ndarray, truth: list[str], concept: str, regime
         word_precision,
         word_share,
     )
+    from proxysort.learn.core import clustered_feature
     from proxysort.metrics import score_all
     from proxysort.proxy import DEFAULT_FEATURE, Concept, ProxyConfig, learn_proxies
 
@@ -601,7 +603,6 @@ def grid_cell(world, clip, x: np.ndarray, truth: list[str], concept: str, regime
     t0 = time.time()
     res = learn_proxies(x, [con], clip, ProxyConfig(seed=seed), k=None if regime == "auto-k" else k)[0]
     cell["default seconds"] = time.time() - t0
-    feat = res.feature(DEFAULT_FEATURE)
     spherical = spherical_for(DEFAULT_FEATURE)
     chosen = k
     if regime == "auto-k":
@@ -610,6 +611,7 @@ def grid_cell(world, clip, x: np.ndarray, truth: list[str], concept: str, regime
         cell["close k"] = list(auto.close)
         cell["silhouettes"] = auto.silhouettes
         cell["words used"] = auto.words
+    feat = clustered_feature(res, DEFAULT_FEATURE, slice(None), chosen, seed)  # what the sort clusters at that k
     clustering = kmeans(feat, chosen, seed=seed, spherical=spherical)
     labels = clustering.labels
     cell["k"] = chosen

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from proxysort.errors import UsageError
-from proxysort.groups import centroid_scores, cluster_centres, kmeans, name_clusters
+from proxysort import groups
+from proxysort.groups import DEFAULT_N_INIT, centroid_scores, cluster_centres, kmeans, name_clusters
 from proxysort.metrics import score_all
 
 
@@ -26,7 +27,7 @@ def test_kmeans_recovers_separable_blobs() -> None:
     assert result.centroids.shape == (4, 32)
     assert np.allclose(np.linalg.norm(result.centroids, axis=1), 1, atol=1e-4)
     assert score_all(truth, result.labels)["nmi"] == pytest.approx(1.0)
-    assert 1 <= result.iterations <= 50 * 5  # iterations FAISS really ran, over the five starts
+    assert 1 <= result.iterations <= 50 * DEFAULT_N_INIT  # iterations FAISS really ran, over every start
 
 
 def test_kmeans_is_deterministic_per_seed() -> None:
@@ -41,6 +42,21 @@ def test_kmeans_objective_is_sum_of_squared_distances() -> None:
     r = kmeans(x, 3, seed=1)
     unit = x / np.linalg.norm(x, axis=1, keepdims=True)
     assert r.objective == pytest.approx(float(((unit - r.centroids[r.labels]) ** 2).sum()), rel=1e-4)
+
+
+def test_restarts_on_a_sample_find_what_restarts_on_every_row_find(monkeypatch) -> None:
+    """Above RESTART_ROWS rows the restarts run on a sample and one start on every row follows: on blobs where
+    one start alone can land in a bad optimum, the result is the all-rows restarts' (and stays seeded)."""
+    x, truth, _ = _blobs(k=6, per=200, d=8, noise=0.35, seed=4)
+    every = kmeans(x, 6, seed=2, spherical=False)
+    monkeypatch.setattr(groups, "RESTART_ROWS", 300)
+    sampled, again = kmeans(x, 6, seed=2, spherical=False), kmeans(x, 6, seed=2, spherical=False)
+    assert np.array_equal(sampled.labels, again.labels)
+    assert sampled.objective == pytest.approx(every.objective, rel=1e-3)
+    assert score_all(truth, sampled.labels)["nmi"] == pytest.approx(score_all(truth, every.labels)["nmi"], abs=1e-3)
+    assert sampled.iterations <= 50  # the start on every row; the restarts ran on the sample
+    single = [kmeans(x, 6, seed=s, spherical=False, n_init=1).objective for s in range(10)]
+    assert max(single) > every.objective * 1.01  # one start alone can do worse: the restarts matter here
 
 
 def test_kmeans_k_one_and_non_spherical() -> None:

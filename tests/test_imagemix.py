@@ -9,9 +9,10 @@ and the rule's guard on the miniworlds in tests/test_quality.py.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from proxysort.groups import kmeans
-from proxysort.learn.core import IMAGE_WEIGHT, imagemix
+from proxysort.learn.core import IMAGE_WEIGHT, Concept, clustered_feature, image_factor, imagemix, result, words_share
 from proxysort.learn.textonly import scoremix, softmax
 from proxysort.metrics import score_all
 
@@ -51,3 +52,68 @@ def test_imagemix_is_scoremix_beside_the_weighted_image_rows() -> None:
     np.testing.assert_allclose(image.var(0).sum(), IMAGE_WEIGHT**2, rtol=1e-4)
     one = imagemix(mixed[:1], images[:1])  # one photo: no spread, no NaN
     assert np.isfinite(one).all()
+
+
+def _result(scores: np.ndarray, images: np.ndarray):
+    """A zero-shot result with ``scoremix`` and ``imagemix`` made from these scores and images (no model)."""
+    mixed = scoremix(scores, softmax(20.0 * scores))
+    words = np.eye(scores.shape[1], dtype=np.float32)
+    return result(Concept("c", tuple(f"w{i}" for i in range(scores.shape[1]))),
+                  {"scoremix": mixed, "imagemix": imagemix(mixed, images)}, words, scores, [], "imagemix")
+
+
+def test_words_share_is_high_where_the_words_group_the_photos_tightly() -> None:
+    scores, _, _ = _confused()
+    mixed = scoremix(scores, softmax(20.0 * scores))
+    tight = words_share(mixed, 2)  # the words' two groups: value 0, and the pair they score alike
+    rng = np.random.default_rng(1)
+    loose = words_share(rng.normal(size=mixed.shape).astype(np.float32), 2)  # words that tell nothing apart
+    assert tight > 0.95 and loose < 0.5
+    assert words_share(mixed, 1) == 1.0
+
+
+def test_imagemix_is_weighed_at_k_by_the_words_share_squared_on_a_copy() -> None:
+    scores, images, truth = _confused()
+    res = _result(scores, images)
+    rows = np.arange(len(scores))
+    width = res.feature("scoremix").shape[1]
+    factor = image_factor(res, "imagemix", rows, 3)
+    assert factor == pytest.approx(words_share(res.feature("scoremix"), 3) ** 2)
+    assert image_factor(res, "scoremix", rows, 3) == 1.0  # no other feature is weighed
+    before = res.feature("imagemix").copy()
+    out = clustered_feature(res, "imagemix", rows, 3)
+    np.testing.assert_array_equal(res.feature("imagemix"), before)  # the result's own rows are untouched
+    np.testing.assert_array_equal(out[:, :width], before[:, :width])
+    np.testing.assert_allclose(out[:, width:], factor * before[:, width:], rtol=1e-6)
+    assert _nmi(truth, out) > 0.95  # the words group tightly: the image still splits the pair
+
+
+def test_the_image_weighs_less_where_the_words_know_little() -> None:
+    """Words that barely separate the values leave their groups loose: the image columns, whose own strongest
+    structure may be another attribute, are scaled down rather than left to take over."""
+    scores, images, _ = _confused()
+    rng = np.random.default_rng(2)
+    vague = (0.2 + 0.01 * scores + rng.normal(0, 0.02, scores.shape)).astype(np.float32)
+    rows = np.arange(len(scores))
+    assert image_factor(_result(vague, images), "imagemix", rows, 3) < 0.7 * image_factor(
+        _result(scores, images), "imagemix", rows, 3)
+
+
+def test_the_sort_measures_every_photo_in_the_weighed_feature() -> None:
+    """Photos left out of the tree are placed by their nearest group and every photo's centroid score is
+    measured in the same numbers k-means saw: the kept rows and all rows are weighed alike."""
+    from proxysort.sorting import at_k
+
+    scores, images, _ = _confused()
+    res = _result(scores, images)
+    before = res.feature("imagemix").copy()
+    rows = np.ones(len(scores), dtype=bool)
+    rows[::7] = False
+    x, xk = at_k(res, "imagemix", rows, 3, 0)
+    np.testing.assert_array_equal(x[rows], xk)
+    np.testing.assert_array_equal(xk, clustered_feature(res, "imagemix", rows, 3))
+    np.testing.assert_array_equal(res.feature("imagemix"), before)
+    every, kept = at_k(res, "imagemix", np.ones(len(scores), dtype=bool), 3, 0)
+    assert every is kept  # every photo kept: one array, no second copy
+    plain, _ = at_k(res, "scoremix", rows, 3, 0)
+    assert plain is res.feature("scoremix")

@@ -90,12 +90,13 @@ def evaluate(
     (unless ``k`` is given): :func:`proxysort.metrics.kmeans_scores`. Only labelled images are scored.
     """
     from proxysort.groups import spherical_for
+    from proxysort.learn.core import clustered_feature
     from proxysort.metrics import DEFAULT_SEEDS, kmeans_scores
 
     out = []
     for concept, truth, rows, true, unlabelled in _labelled(result, labels):
         k_eval = k if k is not None else len(set(true))
-        x = concept.proxy.feature(concept.feature)[rows]
+        x = clustered_feature(concept.proxy, concept.feature, rows, k_eval)
         scores = kmeans_scores(x, true, k_eval, seeds=seeds or DEFAULT_SEEDS, spherical=spherical_for(concept.feature))
         out.append(EvalResult(concept.concept, truth.column, k_eval, len(rows), scores, unlabelled))
     return out

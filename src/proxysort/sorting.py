@@ -180,6 +180,25 @@ def resolve_words(
     return out
 
 
+
+def at_k(res: "ProxyResult", feature: str, rows: "np.ndarray", k: int, seed: int) -> tuple["np.ndarray", "np.ndarray"]:
+    """(every photo's, the kept ``rows``') ``feature`` as k-means at ``k`` groups of the kept photos sees it
+    (:func:`proxysort.learn.core.image_factor`): centres, edges, scores and the left-out photos' nearest group
+    are all measured in it. Made afresh from ``res`` on each call; with every photo kept (the usual case) both
+    are one array, so the weighing costs no second N-row copy."""
+    import numpy as np
+
+    from proxysort.learn.core import image_factor, weigh_image
+
+    factor = image_factor(res, feature, rows, k, seed)
+    x = res.feature(feature)
+    if factor == 1.0:
+        return x, x[rows]
+    width = res.feature("scoremix").shape[1]
+    xk = weigh_image(x[rows], width, factor)  # advanced indexing: a copy, never res's own rows
+    return (xk if rows.all() else weigh_image(np.array(x, dtype=np.float32), width, factor)), xk
+
+
 def sort(
     source: "Source",
     by: str | By | Sequence[str | By],
@@ -334,6 +353,7 @@ def sort(
         xk = x[rows]
         placement = None
         if memory is not None and usable(memory) and not recluster and not changed:
+            x, xk = at_k(res, feature, rows, len(memory.groups), seed)
             placement = place(xk, kept_paths, [c for c, r in zip(content_ids, rows) if r], memory, spherical=spherical)
         if memory is not None and placement is not None:
             k, names, centres = len(placement.names), placement.names, placement.centres
@@ -364,6 +384,7 @@ def sort(
                         f"{wl.concept}: unsure how many groups: {k} chosen, but {auto.alternatives()} fit almost as well "
                         f"({auto.evidence()}); give `k` if you know how many values there are."
                     )
+            x, xk = at_k(res, feature, rows, k, seed)
             km = kmeans(xk, k, seed=seed, spherical=spherical)
             # Anchors are random words, not values: never a folder name (person-1 … person-k); nor are words
             # that fit the photos poorly as a whole (groups.name_groups).

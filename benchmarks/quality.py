@@ -128,8 +128,7 @@ def words_for(concept: str, truth: list[str], kind: str, given: dict[str, list[s
 
 def evaluate_list(clip, x, truth, concept, words, noun, args, timings) -> tuple[dict[str, list[dict]], dict]:
     """Per row, one score dict per k-means seed; plus auto-k and naming checks for the default."""
-    from proxysort.groups import cluster_centres, kmeans, name_clusters, weak_names
-    from proxysort.learn.core import clustered_feature
+    from proxysort.groups import cluster_centres, clustered_feature, kmeans, name_clusters, weak_names
     from proxysort.metrics import score_all
     from proxysort.proxy import DEFAULT_FEATURE, EUCLIDEAN_FEATURES, Concept, ProxyConfig, learn_proxies
 
@@ -561,6 +560,7 @@ def grid_cell(world, clip, x: np.ndarray, truth: list[str], concept: str, regime
     """NMI of the default, the no-learning baselines, image k-means and ``methods`` on one cell; the
     default's k, names and name truth."""
     from proxysort.groups import (
+        clustered_feature,
         find_unsure,
         kmeans,
         name_groups,
@@ -570,7 +570,6 @@ def grid_cell(world, clip, x: np.ndarray, truth: list[str], concept: str, regime
         word_precision,
         word_share,
     )
-    from proxysort.learn.core import clustered_feature
     from proxysort.metrics import score_all
     from proxysort.proxy import DEFAULT_FEATURE, Concept, ProxyConfig, learn_proxies
 

@@ -12,7 +12,7 @@ number), photo sets as given (k-means seeded with the photo set's seed):
    for the found partition means the feature itself prefers it (more restarts cannot help); a higher one means
    a local optimum (more restarts can).
 2. *Candidates*: ``imagemix`` at several fixed image weights × k-means restarts (``n_init``), and the default
-   (the image weight scaled at k by the words' own grouping: proxysort.learn.core.image_factor), each scored as
+   (the image weight scaled at k by the words' own grouping: proxysort.groups.image_factor), each scored as
    benchmarks/no_learning.py scores a feature (cells below the best no-learning − 0.01, the half-known margin
    and its largest seed std), on the first and the second half of the photo sets apart (chosen on one half,
    checked on the other) and on all of them.
@@ -34,8 +34,8 @@ sys.path.insert(0, str(ROOT / "src"))
 REGIMES = ("exact", "imperfect", "long", "lexicon")
 #: (fixed image weight, k-means restarts); the first is the default before this measurement.
 CANDIDATES = ((0.75, 5), (0.75, 20), (0.85, 20), (0.9, 20), (1.0, 5), (1.0, 20), (1.0, 40))
-#: The default now: ``imagemix`` weighed at k (proxysort.learn.core.image_factor), k-means with its restarts.
-DEFAULT = "default: imagemix 1.25 × words' share², 20 restarts"
+#: The default now: ``imagemix`` weighed at k (proxysort.groups.image_factor), k-means with its restarts.
+DEFAULT = "default: imagemix 1.15 × words' share^1.5, 20 restarts"
 VIEWS = ("zero-shot argmax", "scores", "probs", "scoremix")
 
 
@@ -72,8 +72,8 @@ def measure(worlds: list[str], seeds: list[int], n: int) -> dict:
     from benchmarks.quality import encode_world, regime_words
     from miniworld.worlds import get_world
     from proxysort.encoders import ModelSpec, load_clip
-    from proxysort.groups import kmeans
-    from proxysort.learn.core import clustered_feature, imagemix
+    from proxysort.groups import clustered_feature, kmeans
+    from proxysort.learn.core import imagemix
     from proxysort.metrics import score_all
     from proxysort.proxy import Concept, ProxyConfig, learn_proxies
 

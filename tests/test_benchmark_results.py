@@ -146,3 +146,10 @@ def test_the_cached_rerun_methods_report_is_its_json_rendered() -> None:
     data = json.loads((RESULTS / "cached-rerun-methods.json").read_text())
     assert set(data["methods"]) == set(METHODS)
     assert (RESULTS / "cached-rerun-methods.md").read_text().endswith(report(data))
+
+
+def test_the_restarts_report_shows_its_json() -> None:
+    from benchmarks.restarts import markdown
+
+    data = json.loads((RESULTS / "restarts.json").read_text())
+    assert (RESULTS / "restarts.md").read_text() == markdown(data)

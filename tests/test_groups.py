@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from proxysort.errors import UsageError
 from proxysort import groups
+from proxysort.errors import UsageError
 from proxysort.groups import DEFAULT_N_INIT, centroid_scores, cluster_centres, kmeans, name_clusters
 from proxysort.metrics import score_all
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from proxysort.groups import kmeans
-from proxysort.learn.core import IMAGE_WEIGHT, Concept, clustered_feature, image_factor, imagemix, result, words_share
+from proxysort.groups import WORDS_SHARE_POWER, clustered_feature, image_factor, kmeans, words_share
+from proxysort.learn.core import IMAGE_WEIGHT, Concept, imagemix, result
 from proxysort.learn.textonly import scoremix, softmax
 from proxysort.metrics import score_all
 
@@ -72,13 +72,13 @@ def test_words_share_is_high_where_the_words_group_the_photos_tightly() -> None:
     assert words_share(mixed, 1) == 1.0
 
 
-def test_imagemix_is_weighed_at_k_by_the_words_share_squared_on_a_copy() -> None:
+def test_imagemix_is_weighed_at_k_by_a_power_of_the_words_share_on_a_copy() -> None:
     scores, images, truth = _confused()
     res = _result(scores, images)
     rows = np.arange(len(scores))
     width = res.feature("scoremix").shape[1]
     factor = image_factor(res, "imagemix", rows, 3)
-    assert factor == pytest.approx(words_share(res.feature("scoremix"), 3) ** 2)
+    assert factor == pytest.approx(words_share(res.feature("scoremix"), 3) ** WORDS_SHARE_POWER)
     assert image_factor(res, "scoremix", rows, 3) == 1.0  # no other feature is weighed
     before = res.feature("imagemix").copy()
     out = clustered_feature(res, "imagemix", rows, 3)

@@ -89,8 +89,7 @@ def evaluate(
     k-means is re-run on the same features with ten seeds (0..9) and ``k`` = the true number of classes
     (unless ``k`` is given): :func:`proxysort.metrics.kmeans_scores`. Only labelled images are scored.
     """
-    from proxysort.groups import spherical_for
-    from proxysort.learn.core import clustered_feature
+    from proxysort.groups import clustered_feature, spherical_for
     from proxysort.metrics import DEFAULT_SEEDS, kmeans_scores
 
     out = []

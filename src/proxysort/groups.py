@@ -10,13 +10,14 @@ The automatic k lives in :mod:`proxysort.autok`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
 from proxysort.errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from proxysort.learn.core import ProxyResult
     from proxysort.rows import Matrix
 
 #: Restarts per run: k-means is sensitive to its start. 20, not 5: where CLIP half knows a concept the default
@@ -164,6 +165,58 @@ def kmeans(
     objective = _objective(x, centroids, labels)
     iterations = len(km.iteration_stats or [])
     return KMeansResult(labels, centroids, objective, iterations)
+
+
+#: The power of :func:`words_share` that scales ``imagemix``'s image columns (:func:`image_factor`). Chosen with
+#: the image weight (proxysort.learn.core.IMAGE_WEIGHT) among 1.15-1.3 × share^1.5-3 on photo sets 0-2 and
+#: checked on 3-5 (benchmarks/results/restarts.md): 1.15 × share^1.5 was never behind the fixed 0.75 in cells
+#: below the rule on either half, 1.25 × share² was one behind on sets 0-2 (a shape cell at −0.0104).
+WORDS_SHARE_POWER = 1.5
+
+
+def words_share(scoremix_rows: "np.ndarray", k: int, seed: int = 0) -> float:
+    """The share of the words' own variance (``scoremix``) that their own k-means at ``k`` explains: near 1 when
+    the words sort the photos into ``k`` tight groups, lower when they hardly tell the values apart."""
+    rows = np.asarray(scoremix_rows, dtype=np.float32)
+    total = float(((rows - rows.mean(0, dtype=np.float64)) ** 2).sum(dtype=np.float64))
+    if k < 2 or total <= 0.0:
+        return 1.0
+    return max(0.0, 1.0 - kmeans(rows, k, seed=seed, spherical=False).objective / total)
+
+
+def image_factor(res: "ProxyResult", feature: str, rows: "np.ndarray", k: int, seed: int = 0) -> float:
+    """What :func:`weigh_image` scales ``imagemix``'s image columns by for k-means at ``k`` groups of the photos
+    ``rows`` (a boolean mask or indices): :func:`words_share` to the power :data:`WORDS_SHARE_POWER`; 1 for any
+    other feature.
+
+    Why: the image columns must decide what the words leave open (two values CLIP names alike: the words group
+    them as one, tightly) without pulling apart what the words hardly know at all (their groups are loose,
+    and the image's strongest structure, another attribute, would take over). Measured on three miniworlds ×
+    four word lists × photo sets 0-5 (benchmarks/results/restarts.md): on half-known color and pattern the
+    margin over the best no-learning partition rose from +0.056 (seed std 0.089) at a fixed 0.75 to +0.126
+    (0.029), and the cells below that best − 0.01 fell from 7 to 5 (shape and size, which CLIP hardly knows)."""
+    if feature != "imagemix":
+        return 1.0
+    return words_share(res.feature("scoremix")[rows], k, seed) ** WORDS_SHARE_POWER
+
+
+def weigh_image(imagemix_rows: "np.ndarray", width: int, factor: float) -> "np.ndarray":
+    """``imagemix_rows`` with their image columns (after the first ``width``, ``scoremix``'s) scaled by
+    ``factor`` in place (returned)."""
+    imagemix_rows[:, width:] *= factor
+    return imagemix_rows
+
+
+def clustered_feature(res: "ProxyResult", feature: str, rows: Any, k: int, seed: int = 0) -> "np.ndarray":
+    """The ``rows`` (whatever NumPy indexes rows with) of ``res``'s ``feature`` as k-means at ``k`` groups sees
+    them (:func:`image_factor`; weighed on a copy, never on ``res``'s own array). The one place the evaluation
+    and the benchmarks take what they cluster from, as the sort does (``sorting.at_k``), so all of them cluster
+    the same numbers."""
+    x = res.feature(feature)[rows]
+    factor = image_factor(res, feature, rows, k, seed)
+    if factor == 1.0:
+        return x
+    return weigh_image(np.array(x, dtype=np.float32), res.feature("scoremix").shape[1], factor)
 
 
 def constrained_kmeans(

@@ -183,12 +183,12 @@ def resolve_words(
 
 def at_k(res: "ProxyResult", feature: str, rows: "np.ndarray", k: int, seed: int) -> tuple["np.ndarray", "np.ndarray"]:
     """(every photo's, the kept ``rows``') ``feature`` as k-means at ``k`` groups of the kept photos sees it
-    (:func:`proxysort.learn.core.image_factor`): centres, edges, scores and the left-out photos' nearest group
+    (:func:`proxysort.groups.image_factor`): centres, edges, scores and the left-out photos' nearest group
     are all measured in it. Made afresh from ``res`` on each call; with every photo kept (the usual case) both
     are one array, so the weighing costs no second N-row copy."""
     import numpy as np
 
-    from proxysort.learn.core import image_factor, weigh_image
+    from proxysort.groups import image_factor, weigh_image
 
     factor = image_factor(res, feature, rows, k, seed)
     x = res.feature(feature)

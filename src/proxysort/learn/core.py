@@ -240,11 +240,11 @@ def scoremix(scores: "torch.Tensor", probs: "torch.Tensor") -> "torch.Tensor":
 
 
 #: Weight of the photos' own image vectors in :func:`imagemix`, against 1 for each half of ``scoremix``, before
-#: :func:`weigh_image` scales it by how well the words group the photos on their own. Measured on three
+#: :func:`proxysort.groups.weigh_image` scales it by how well the words group the photos on their own. Measured on three
 #: miniworlds × four word lists × photo sets 0-5 (benchmarks/results/restarts.md, no-learning.md): a fixed 0.75
 #: left the half-known partitions near ties (pattern 0.65 or 0.90 by the photo set), 1.0 and more let the
 #: image's dominant structure (another attribute) pull the groups of a concept the words hardly know (shape).
-IMAGE_WEIGHT = 1.25
+IMAGE_WEIGHT = 1.15
 #: The image vectors' principal directions :func:`imagemix` keeps: k-means then works on N × (2K + 32)
 #: numbers rather than N × (2K + 512), and the image vectors are read a block at a time (rows.py), never
 #: held whole (issue 25). On the miniworlds (64-dimensional vectors) 16 and 32 directions clustered as
@@ -291,56 +291,6 @@ def imagemix(scoremix_rows: "np.ndarray", images: "Matrix", weight: float = IMAG
         out[start : start + len(columns), mix.shape[1] :] = columns
         start += len(columns)
     return out
-
-
-def words_share(scoremix_rows: "np.ndarray", k: int, seed: int = 0) -> float:
-    """The share of the words' own variance (``scoremix``) that their own k-means at ``k`` explains: near 1 when
-    the words sort the photos into ``k`` tight groups, lower when they hardly tell the values apart."""
-    import numpy as np
-
-    from proxysort.groups import kmeans
-
-    rows = np.asarray(scoremix_rows, dtype=np.float32)
-    total = float(((rows - rows.mean(0, dtype=np.float64)) ** 2).sum(dtype=np.float64))
-    if k < 2 or total <= 0.0:
-        return 1.0
-    return max(0.0, 1.0 - kmeans(rows, k, seed=seed, spherical=False).objective / total)
-
-
-def image_factor(res: "ProxyResult", feature: str, rows: "np.ndarray", k: int, seed: int = 0) -> float:
-    """What :func:`weigh_image` scales ``imagemix``'s image columns by for k-means at ``k`` groups of the photos
-    ``rows`` (a boolean mask or indices): the square of :func:`words_share`; 1 for any other feature.
-
-    Why: the image columns must decide what the words leave open (two values CLIP names alike: the words group
-    them as one, tightly) without pulling apart what the words hardly know at all (their groups are loose,
-    and the image's strongest structure, another attribute, would take over). Measured on three miniworlds ×
-    four word lists × photo sets 0-5 (benchmarks/results/restarts.md): half-known color and pattern +0.125
-    NMI over the best no-learning partition with a seed std of 0.027, against +0.056 and 0.089 at a fixed
-    0.75, and 5 cells below that best − 0.01 instead of 7."""
-    if feature != "imagemix":
-        return 1.0
-    return words_share(res.feature("scoremix")[rows], k, seed) ** 2
-
-
-def weigh_image(imagemix_rows: "np.ndarray", width: int, factor: float) -> "np.ndarray":
-    """``imagemix_rows`` with their image columns (after the first ``width``, ``scoremix``'s) scaled by
-    ``factor`` in place (returned)."""
-    imagemix_rows[:, width:] *= factor
-    return imagemix_rows
-
-
-def clustered_feature(res: "ProxyResult", feature: str, rows: Any, k: int, seed: int = 0) -> "np.ndarray":
-    """The ``rows`` (whatever NumPy indexes rows with) of ``res``'s ``feature`` as k-means at ``k`` groups sees
-    them (:func:`image_factor`; weighed on a copy, never on ``res``'s own array). The one place the evaluation
-    and the benchmarks take what they cluster from, as the sort does (``sorting.at_k``), so all of them cluster
-    the same numbers."""
-    import numpy as np
-
-    x = res.feature(feature)[rows]
-    factor = image_factor(res, feature, rows, k, seed)
-    if factor == 1.0:
-        return x
-    return weigh_image(np.array(x, dtype=np.float32), res.feature("scoremix").shape[1], factor)
 
 
 def image_moments(block: "np.ndarray") -> tuple[int, "np.ndarray", "np.ndarray"]:

@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -216,3 +217,26 @@ def _make_golden() -> None:
 
 if __name__ == "__main__":
     _make_golden()
+
+
+def test_tree_memories_are_written_a_member_at_a_time_as_one_dump_writes_them() -> None:
+    from proxysort.manifest import ConceptTree, Entry, GroupRecord, Memory, parse_manifest
+
+    odd = os.fsdecode(b"/p/caf\xe9 \"quoted\".jpg")
+    members = ((odd, 1, "c" * 32), ("/p/\u00e9t\u00e9.jpg", 0, "d" * 32), ("/p/a\\b.jpg", 1, "e" * 32))
+    groups = (GroupRecord("red", (0.25, -1.0), 0.5), GroupRecord("blue", (1.0, 0.0), 0.25, by_user=True))
+    trees = [ConceptTree("size", "size", "copy", None, Memory(groups=groups, members=())),
+             ConceptTree("color", "color", "symlink", None, Memory(setup=(("k", "2"),), groups=groups, members=members,
+                                                                  pins=((odd, 1),), unsure=(odd,), unsure_margin=0.1)),
+             ConceptTree("plain", "plain", "symlink"),
+             ConceptTree("mood", "mood", "hardlink", None, Memory(groups=groups[:1], members=members[1:2]))]
+    files = [Entry("color/red/x.jpg", "/p/x.jpg", "symlink", target="../../p/x.jpg")]
+    manifest = Manifest(files=files, dirs=["color", "color/red"], link="symlink", concepts=trees, complete=False)
+    whole = json.dumps({"tool": "proxysort", "version": 2, "complete": False, "link": "symlink",
+                        "concepts": [c.to_json() for c in sorted(trees, key=lambda c: c.dir)],
+                        "dirs": ["color", "color/red"], "files": [e.to_json() for e in files], "duplicates": []},
+                       indent=1, ensure_ascii=True)
+    assert "".join(manifest.json_parts()) == whole
+    back = parse_manifest(whole)
+    assert {c.dir: c.memory for c in back.concepts} == {
+        c.dir: c.memory and replace(c.memory, members=tuple(sorted(c.memory.members))) for c in trees}

@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import json
 import stat
+import uuid
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
+from json.encoder import encode_basestring_ascii as _quote  # what dumps(ensure_ascii=True) writes for a str
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
 
@@ -236,11 +238,13 @@ class Memory:
     unsure: tuple[str, ...] = ()
     unsure_margin: float = 0.0
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self, members: str | None = None) -> dict[str, object]:
+        """The memory as JSON values; ``members`` (a placeholder string) stands in for the list of members,
+        which :meth:`Manifest.json_parts` then writes one member at a time (a list per photo otherwise)."""
         data: dict[str, object] = {
             "setup": dict(self.setup),
             "groups": [g.to_json() for g in self.groups],
-            "members": [list(m) for m in sorted(self.members)],
+            "members": members if members is not None else [list(m) for m in sorted(self.members)],
             "pins": [list(p) for p in sorted(self.pins)],
             "left_out": sorted(self.left_out),
         }
@@ -298,12 +302,13 @@ class ConceptTree:
     run: ConceptRun | None = None
     memory: Memory | None = None  # what the next run keeps, and the user's corrections
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self, members: str | None = None) -> dict[str, object]:
+        """The tree as JSON values (``members``: see :meth:`Memory.to_json`)."""
         data: dict[str, object] = {"name": self.name, "dir": self.dir, "link": self.link}
         if self.run is not None:
             data["run"] = self.run.to_json()
         if self.memory is not None:
-            data["memory"] = self.memory.to_json()
+            data["memory"] = self.memory.to_json(members)
         return data
 
 
@@ -382,18 +387,28 @@ class Manifest:
             # ensure_ascii: names may hold lone surrogates (undecodable bytes): escaped, read back exactly
             return json.dumps(value, indent=1, ensure_ascii=True)
 
+        # Each tree's members (one per sorted photo) are written one at a time where a placeholder stands: the
+        # head is never one string holding millions of members, nor a list per photo made for it (issue 25).
+        trees = sorted(self.concepts, key=lambda c: c.dir)
+        holders = [f"\x00members {uuid.uuid4().hex}\x00" for _ in trees]  # no name or word holds one
         head = dump({
             "tool": "proxysort",
             "version": MANIFEST_VERSION,
             **({} if self.complete else {"complete": False}),
             "link": self.link,
-            "concepts": [c.to_json() for c in sorted(self.concepts, key=lambda c: c.dir)],
+            "concepts": [c.to_json(h) for c, h in zip(trees, holders)],
             "dirs": sorted(set(self.dirs)),
         })
         tail = dump({
             "duplicates": [d.__dict__ for d in sorted(self.duplicates, key=lambda d: (d.concept, d.source))],
             **({"page": self.page.to_json()} if self.page is not None else {}),
         })
+        for tree, holder in zip(trees, holders):
+            if tree.memory is None:
+                continue
+            before, head = head.split(dump(holder), 1)
+            yield before
+            yield from _members_json(tree.memory.members, before.rpartition("\n")[2][: -len('"members": ')])
         yield head[: -len("\n}")] + ',\n "files": ['
         # A plan's files come in path order without a sorted list of them (PlannedFiles.in_path_order).
         ordered = getattr(self.files, "in_path_order", None)
@@ -403,6 +418,20 @@ class Manifest:
             yield ("\n" if first else ",\n") + "\n".join("  " + line for line in dump(entry.to_json()).split("\n"))
             first = False
         yield ("]" if first else "\n ]") + ",\n" + tail[len("{\n"):]
+
+
+def _members_json(members: Sequence[tuple[str, int, str]], indent: str) -> Iterator[str]:
+    """A memory's members as ``json.dumps(..., indent=1, ensure_ascii=True)`` of their sorted list nests them
+    after ``indent`` (its key's line), one member at a time, each ``[photo, group, content id]`` formatted here
+    (the same escapes as ``dumps``; a ``dumps`` per member costs three times the CPU)."""
+    if not members:
+        yield "[]"
+        return
+    inner = indent + "  "
+    for i, (photo, group, cid) in enumerate(sorted(members)):
+        yield (f"{'[' if i == 0 else ','}\n{indent} [\n{inner}{_quote(photo)},\n{inner}{int(group)},\n"
+               f"{inner}{_quote(cid)}\n{indent} ]")
+    yield "\n" + indent + "]"
 
 
 def is_manifest_text(value: str) -> bool:

@@ -240,3 +240,15 @@ def test_tree_memories_are_written_a_member_at_a_time_as_one_dump_writes_them() 
     back = parse_manifest(whole)
     assert {c.dir: c.memory for c in back.concepts} == {
         c.dir: c.memory and replace(c.memory, members=tuple(sorted(c.memory.members))) for c in trees}
+
+
+def test_maps_of_a_photo_each_are_used_as_given_or_read_with_string_keys(tmp_path: Path) -> None:
+    root, groups, companions, ids = _library(tmp_path)
+    groups = {"one": [(p, "all") for p, _ in groups["color"]]}  # the two byte-identical photos in one group
+    as_given = plan_tree(tmp_path / "out", groups, photo_roots=[root], companions=companions, content_ids=ids)
+    assert as_given.inputs is not None and as_given.inputs.content_ids is ids and as_given.inputs.companions is companions
+    by_path = plan_tree(tmp_path / "out", groups, photo_roots=[root],
+                        companions={Path(k): tuple(Path(c) for c in v) for k, v in companions.items()},
+                        content_ids={Path(k): v for k, v in ids.items()})
+    assert by_path.inputs is not None and by_path.inputs.content_ids == ids and by_path.inputs.companions == companions
+    assert list(by_path.files) == list(as_given.files) and by_path.duplicates == as_given.duplicates != []

@@ -767,8 +767,9 @@ def _checked_inputs(
                 for c, m in groups.items()},
         link=link,
         photo_roots=tuple(Path(r) for r in photo_roots),
-        companions={str(k): [str(c) for c in v] for k, v in (companions or {}).items()},
-        content_ids={str(k): v for k, v in (content_ids or {}).items()},
+        companions=_str_keyed(companions or {}, lambda v: v if type(v) is list and all(type(c) is str for c in v)
+                              else [str(c) for c in v]),
+        content_ids=_str_keyed(content_ids or {}, lambda v: v),
         keep_duplicates=keep_duplicates,
         runs=dict(runs or {}),
         keep_folders=keep_folders,
@@ -781,6 +782,14 @@ def _checked_inputs(
     if os.path.lexists(out) and not os.path.isdir(out):
         raise OutputError(f"{out} exists and is not a folder; choose another `out`.")
     return out, inputs
+
+
+def _str_keyed(mapping: Mapping[Any, Any], value: Callable[[Any], Any]) -> Mapping[str, Any]:
+    """``mapping`` itself when its keys are strings and ``value`` keeps every value as it is (a map of one
+    entry per photo is not copied: issue 25); otherwise a copy with ``str`` keys and ``value`` of each."""
+    if all(type(k) is str for k in mapping) and all(value(v) is v for v in mapping.values()):
+        return mapping
+    return {str(k): value(v) for k, v in mapping.items()}
 
 
 def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None) -> TreePlan:

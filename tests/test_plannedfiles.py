@@ -64,7 +64,7 @@ def _library(base: Path) -> tuple[Path, dict[str, list[tuple[str, str]]], dict[s
     os.utime(odd, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_000))
     paths.append(odd)
     names = ["red", "green", "blue"]
-    groups = {"color": [(p, names[i % 3]) for i, p in enumerate(paths)], "size": [(p, "all") for p in paths[::2]]}
+    groups = {"color": [(p, names[i % 3]) for i, p in enumerate(paths)], "size": [(p, "all") for p in paths]}
     ids = {p: hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths}
     return root, groups, companions, ids
 

@@ -123,6 +123,7 @@ def _child(engine: str, n: int, threads: int, batch: int | None, device: str = "
     from proxysort.output import Grouped, make_tree, plan_tree
     from proxysort.proxy import Concept, learn_proxies
     from proxysort.rows import StoredRows
+    from proxysort.sorting import at_k
     from proxysort.store import VectorStore
 
     rss = _PeakRSS()
@@ -186,8 +187,9 @@ def _child(engine: str, n: int, threads: int, batch: int | None, device: str = "
         spherical = spherical_for(res.default_feature)
 
         def cluster():
-            # The method's own default feature, made here (imagemix reads the vectors twice), then k-means.
-            made = res.feature()
+            # The method's own default feature as the sort's k-means sees it at K (imagemix reads the vectors
+            # twice, and its image columns are weighed by the words' own k-means at K), then k-means.
+            _, made = at_k(res, res.default_feature, np.ones(len(X), dtype=bool), K, 0)
             return made, kmeans(made, K, seed=0, spherical=spherical)
 
         feat, km = stage("kmeans", cluster)

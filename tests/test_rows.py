@@ -86,6 +86,25 @@ def test_zeroshot_from_stored_rows_equals_zeroshot_from_the_matrix(tmp_path: Pat
     assert np.array_equal(np.asarray(lazy.prompts()), np.asarray(eager.prompts()))
 
 
+def test_zeroshot_weights_made_on_access_are_the_softmax_of_the_logits_it_once_held(tmp_path: Path) -> None:
+    """zeroshot holds no logits (issue 25): its ``weights`` are made from the scores and the scale, and equal
+    bit for bit the softmax of the float32 logits ``scale * scores`` that it held before."""
+    from proxysort.learn.core import Concept, ProxyConfig
+    from proxysort.learn.registry import run_for
+    from proxysort.methods.basic import ZEROSHOT
+
+    db, paths, _ = _store(tmp_path, 40)
+    words = [unit_rows(np.random.default_rng(6).standard_normal((4, 8)).astype(np.float32))]
+    _, run = run_for(ProxyConfig(), None)
+    assert ZEROSHOT.from_words is not None
+    (res,) = ZEROSHOT.from_words(StoredRows(db, paths, 8), [Concept("c", ("a", "b", "c", "d"))], words, 57.3, run)
+    logits = (np.float32(57.3) * res.zero_shot).astype(np.float32)
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    expected = (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+    assert "weights" in res.features and res.features.learned is None  # type: ignore[attr-defined]
+    assert np.array_equal(res.feature("weights"), expected)
+
+
 def test_the_manifest_written_in_pieces_is_the_one_json_dump_of_the_whole() -> None:
     from proxysort.manifest import Entry, Manifest
 

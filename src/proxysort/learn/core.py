@@ -311,7 +311,9 @@ def image_columns(block: "np.ndarray", mean: "np.ndarray", top: "np.ndarray", fa
 
     from proxysort.learn.textonly import unit_rows
 
-    return (factor * ((unit_rows(block).astype(np.float64) - mean) @ top)).astype(np.float32)
+    u = unit_rows(block).astype(np.float64)
+    u -= mean  # in place: one float64 block at a time, not two
+    return (factor * (u @ top)).astype(np.float32)
 
 
 def zero_shot_features(Z: "torch.Tensor", scale: float) -> dict[str, "np.ndarray"]:

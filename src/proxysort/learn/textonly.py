@@ -23,7 +23,8 @@ def unit_rows(a: "np.ndarray") -> "np.ndarray":
     import numpy as np
 
     a = np.asarray(a, dtype=np.float32)
-    return (a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), np.float32(1e-12))).astype(np.float32)
+    # float32 already: astype copies nothing (a copy would be a second N×d matrix at the peak, issue 25)
+    return (a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), np.float32(1e-12))).astype(np.float32, copy=False)
 
 
 def softmax(z: "np.ndarray") -> "np.ndarray":
@@ -31,7 +32,7 @@ def softmax(z: "np.ndarray") -> "np.ndarray":
     import numpy as np
 
     e = np.exp(z - z.max(axis=1, keepdims=True))
-    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32, copy=False)
 
 
 def scoremix(scores: "np.ndarray", probs: "np.ndarray") -> "np.ndarray":
@@ -42,7 +43,7 @@ def scoremix(scores: "np.ndarray", probs: "np.ndarray") -> "np.ndarray":
     p = probs - probs.mean(0, keepdims=True)
     tiny = np.float32(1e-12)
     return np.concatenate([p / np.sqrt(max(p.var(0).sum(), tiny)),
-                           centred / np.sqrt(max(centred.var(0).sum(), tiny))], axis=1).astype(np.float32)
+                           centred / np.sqrt(max(centred.var(0).sum(), tiny))], axis=1).astype(np.float32, copy=False)
 
 
 def features(

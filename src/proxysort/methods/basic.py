@@ -44,9 +44,10 @@ _ADAM_EPOCHS = Epochs(20, 300)
 class FeatureSet(Mapping):
     """The k-means candidates of METHOD §4 for one concept, as float32 N×? numpy arrays (a read-only mapping).
 
-    Only what was learned is held: the unit prompt features, and the logits (subspace, linear, zeroshot) or
-    the proxy rows (free). ``proxy``, ``weights``, ``concat``, ``fused`` and ``imagemix`` are derived on access from those
-    and the image features (shared with the caller, not copied), so a run holds ~2 KB per photo and concept
+    Only what was learned is held: the unit prompt features, and the logits (subspace, linear; zeroshot's are
+    its scaled zero-shot scores, made on access) or the proxy rows (free). ``proxy``, ``weights``, ``concat``,
+    ``fused`` and ``imagemix`` are derived on access from those and the image features (shared with the
+    caller, not copied), so a run holds ~2 KB per photo and concept
     instead of ~10 KB, and a cached run can rebuild every feature from the cache's rows.
     """
 
@@ -61,14 +62,18 @@ class FeatureSet(Mapping):
         candidates: "np.ndarray | None" = None,
         fuse_weight: float = 0.5,
         zero_shot: "Mapping[str, np.ndarray] | None" = None,
+        logit_scale: float | None = None,
     ) -> None:
         self.mode, self.images, self.prompt = mode, images, prompt
         self.logits, self.proxy_rows, self.candidates, self.fuse_weight = logits, proxy, candidates, fuse_weight
+        #: zeroshot: its logits are this scale times the zero-shot ``scores``, made on access rather than held
+        #: (K numbers per photo fewer, issue 25)
+        self.logit_scale = logit_scale
         #: ``scores``, ``probs``, ``scoremix`` (N×K): the zero-shot view over the candidate prompts (the NumPy path
         #: makes the last two on access from the scores, :class:`proxysort.learn.textonly.ZeroShotView`).
         self.zero_shot = zero_shot if zero_shot is not None else {}  # read-only: shared, never copied
         names = ["prompt"]
-        if logits is not None:
+        if logits is not None or logit_scale is not None:
             names.append("weights")
         if mode in ("subspace", "free"):
             names.append("proxy")
@@ -105,8 +110,11 @@ class FeatureSet(Mapping):
 
             return imagemix(self.zero_shot["scoremix"], self.images)
         if name == "weights":
-            assert self.logits is not None  # "weights" is listed only with logits
-            z = self.logits - self.logits.max(axis=1, keepdims=True)
+            logits = self.logits
+            if logits is None:  # "weights" is listed only with logits or their scale
+                assert self.logit_scale is not None
+                logits = np.float32(self.logit_scale) * self.zero_shot["scores"]
+            z = logits - logits.max(axis=1, keepdims=True)
             e = np.exp(z)
             return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
         if name == "proxy":
@@ -311,8 +319,8 @@ def _zeroshot_from_words(images: "Matrix", concepts: Sequence["Concept"], words:
     out = []
     for concept, T, Z in zip(concepts, tables, scores):
         prompts = PickedRows(T, Z.argmax(axis=1))
-        features = FeatureSet("zeroshot", X, prompts, logits=(np.float32(scale) * Z).astype(np.float32),
-                              fuse_weight=run.config.fuse_weight, zero_shot=textonly.zero_shot_features(Z, scale))
+        features = FeatureSet("zeroshot", X, prompts, logit_scale=scale, fuse_weight=run.config.fuse_weight,
+                              zero_shot=textonly.zero_shot_features(Z, scale))
         out.append(result(concept, features, T, Z, [], ZEROSHOT.default_feature, prompts=prompts))
     return out
 

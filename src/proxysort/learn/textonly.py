@@ -31,8 +31,11 @@ def softmax(z: "np.ndarray") -> "np.ndarray":
     """Row-wise softmax, shifted by the row's maximum as torch does."""
     import numpy as np
 
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32, copy=False)
+    # In place on one new array: the same operations (so the same bits), one N×K temporary rather than three
+    e = z - z.max(axis=1, keepdims=True)
+    np.exp(e, out=e)
+    e /= e.sum(axis=1, keepdims=True)
+    return e.astype(np.float32, copy=False)
 
 
 def scoremix(scores: "np.ndarray", probs: "np.ndarray") -> "np.ndarray":
@@ -42,8 +45,9 @@ def scoremix(scores: "np.ndarray", probs: "np.ndarray") -> "np.ndarray":
     centred = scores - scores.mean(0, keepdims=True)
     p = probs - probs.mean(0, keepdims=True)
     tiny = np.float32(1e-12)
-    return np.concatenate([p / np.sqrt(max(p.var(0).sum(), tiny)),
-                           centred / np.sqrt(max(centred.var(0).sum(), tiny))], axis=1).astype(np.float32, copy=False)
+    p /= np.sqrt(max(p.var(0).sum(), tiny))  # in place: the same division, no second N×K copy of each half
+    centred /= np.sqrt(max(centred.var(0).sum(), tiny))
+    return np.concatenate([p, centred], axis=1).astype(np.float32, copy=False)
 
 
 def features(

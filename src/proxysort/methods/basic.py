@@ -114,9 +114,9 @@ class FeatureSet(Mapping):
             if logits is None:  # "weights" is listed only with logits or their scale
                 assert self.logit_scale is not None
                 logits = np.float32(self.logit_scale) * self.zero_shot["scores"]
-            z = logits - logits.max(axis=1, keepdims=True)
-            e = np.exp(z)
-            return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+            from proxysort.learn.textonly import softmax
+
+            return softmax(logits)
         if name == "proxy":
             return self.proxy_rows if self.proxy_rows is not None else self["weights"] @ self.candidates
         if name == "concat":

@@ -178,7 +178,9 @@ def words_share(scoremix_rows: "np.ndarray", k: int, seed: int = 0) -> float:
     """The share of the words' own variance (``scoremix``) that their own k-means at ``k`` explains: near 1 when
     the words sort the photos into ``k`` tight groups, lower when they hardly tell the values apart."""
     rows = np.asarray(scoremix_rows, dtype=np.float32)
-    total = float(((rows - rows.mean(0, dtype=np.float64)) ** 2).sum(dtype=np.float64))
+    centred = rows - rows.mean(0, dtype=np.float64)
+    centred *= centred  # squared in place: the same products, one N×2K float64 array rather than two
+    total = float(centred.sum(dtype=np.float64))
     if k < 2 or total <= 0.0:
         return 1.0
     return max(0.0, 1.0 - kmeans(rows, k, seed=seed, spherical=False).objective / total)

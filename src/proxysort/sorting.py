@@ -339,7 +339,6 @@ def sort(
     content_ids = ids if len(ids) == n else [""] * n
     out: list[ConceptResult] = []
     for b, wl, res in zip(concepts, wordlists, results):
-        x = res.feature(feature)
         spherical = spherical_for(feature)
         memory = memories.get(wl.concept.casefold())
         setup = setup_of(identity=indexed.identity, mode=config.mode, feature=feature, words=wl.words, k=b.k, seed=seed)
@@ -350,11 +349,14 @@ def sort(
         if len(kept_paths) == 0:
             raise InputError(f"Every photo's link was deleted from the '{wl.concept}' tree, so there is nothing to sort; "
                              "`recluster` brings them back.")
-        xk = x[rows]
+        # Every photo's feature (x) and the kept photos' (xk) are made by at_k at the k clustered, once: an
+        # N-row copy made here too would be held beside them (issue 25).
         placement = None
         if memory is not None and usable(memory) and not recluster and not changed:
             x, xk = at_k(res, feature, rows, len(memory.groups), seed)
             placement = place(xk, kept_paths, [c for c, r in zip(content_ids, rows) if r], memory, spherical=spherical)
+            if placement is None:
+                del x, xk  # made again below at the k chosen then; not held beside the new ones
         if memory is not None and placement is not None:
             k, names, centres = len(placement.names), placement.names, placement.centres
             by_user = [g.by_user for g in memory.groups]

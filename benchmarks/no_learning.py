@@ -15,12 +15,14 @@ imperfect and long lists) the margin to the best no-learning partition and to im
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterator, NamedTuple
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from proxysort.learn.core import ProxyResult
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -56,8 +58,22 @@ def candidates(x: np.ndarray, res, k: int, seed: int) -> dict[str, np.ndarray]:
     return out
 
 
-def measure(worlds: list[str], seeds: list[int], n: int) -> dict:
-    """Per cell, per photo set: NMI of every candidate, the best no-learning partition and image k-means."""
+class Cell(NamedTuple):
+    """One world × photo set × attribute × word regime, zero-shot learned: what each study measures."""
+
+    where: str  # "world attribute regime", the report's key
+    seed: int  # the photo set's (k-means is seeded the same)
+    truth: list[str]
+    k: int
+    x: np.ndarray  # the photos' image vectors
+    res: ProxyResult  # zeroshot's result on the regime's words
+    image: float  # NMI of k-means on the image vectors alone
+    half_known: bool  # an attribute the world's text half confuses, words that fit (not the lexicon)
+
+
+def zeroshot_cells(worlds: list[str], seeds: list[int], n: int) -> Iterator[Cell]:
+    """Every cell of the studies' grid in order (world, photo set, attribute, regime), one model per world;
+    says on stderr when a photo set is done."""
     from benchmarks.quality import encode_world, regime_words
     from miniworld.worlds import get_world
     from proxysort.encoders import ModelSpec, load_clip
@@ -65,8 +81,6 @@ def measure(worlds: list[str], seeds: list[int], n: int) -> dict:
     from proxysort.metrics import score_all
     from proxysort.proxy import Concept, ProxyConfig, learn_proxies
 
-    cells: dict[str, dict] = {}
-    half: list[str] = []
     for name in worlds:
         world = get_world(name)
         clip = load_clip(ModelSpec(str(world.config), str(world.ready()), "cpu"))
@@ -82,16 +96,26 @@ def measure(worlds: list[str], seeds: list[int], n: int) -> dict:
                         continue
                     res = learn_proxies(x, [Concept(concept, tuple(got[0]), noun=world.noun)], clip,
                                         ProxyConfig(mode="zeroshot"))[0]
-                    nmi = {c: float(score_all(truth, labels)["nmi"]) for c, labels in candidates(x, res, k, seed).items()}
-                    where = f"{name} {concept} {regime}"
-                    cell = cells.setdefault(where, {"best no-learning": [], "image k-means": [], "nmi": {}})
-                    cell["best no-learning"].append(max(nmi[v] for v in VIEWS))
-                    cell["image k-means"].append(image)
-                    for c, v in nmi.items():
-                        cell["nmi"].setdefault(c, []).append(v)
-                    if concept in world.half_known and regime != "lexicon" and where not in half:
-                        half.append(where)
+                    yield Cell(f"{name} {concept} {regime}", seed, truth, k, x, res, image,
+                               concept in world.half_known and regime != "lexicon")
             print(f"{name} photo set {seed} done", file=sys.stderr, flush=True)
+
+
+def measure(worlds: list[str], seeds: list[int], n: int) -> dict:
+    """Per cell, per photo set: NMI of every candidate, the best no-learning partition and image k-means."""
+    from proxysort.metrics import score_all
+
+    cells: dict[str, dict] = {}
+    half: list[str] = []
+    for c in zeroshot_cells(worlds, seeds, n):
+        nmi = {v: float(score_all(c.truth, labels)["nmi"]) for v, labels in candidates(c.x, c.res, c.k, c.seed).items()}
+        cell = cells.setdefault(c.where, {"best no-learning": [], "image k-means": [], "nmi": {}})
+        cell["best no-learning"].append(max(nmi[v] for v in VIEWS))
+        cell["image k-means"].append(c.image)
+        for v, value in nmi.items():
+            cell["nmi"].setdefault(v, []).append(value)
+        if c.half_known and c.where not in half:
+            half.append(c.where)
     return {"n": n, "seeds": seeds, "cells": cells, "half_known": half}
 
 
@@ -111,6 +135,21 @@ def summary(report: dict) -> dict[str, dict]:
     return out
 
 
+def rule_table(rows: dict[str, dict], column: str, cells: int) -> list[str]:
+    """The rule's table for :func:`summary`'s ``rows`` (per candidate: cells below, margins, the half-known
+    figures), then the cells each leaves below the rule; ``column`` names the first column."""
+    out = [f"| {column} | cells below (of {cells}) | worst margin | summed margin | half-known − best no-learning "
+           "| half-known − image k-means | half-known largest seed std |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for c, r in rows.items():
+        out.append(f"| {c} | {len(r['below'])} | {r['worst']:+.3f} | {r['sum']:+.3f} | {r['half vs best']:+.3f} | "
+                   f"{r['half vs image']:+.3f} | {r['half std']:.3f} |")
+    out += ["", "Cells below the rule:", ""]
+    for c, r in rows.items():
+        out.append(f"- {c}: " + ("none" if not r["below"] else
+                                 "; ".join(f"{w} {r['margins'][w]:+.3f}" for w in r["below"])))
+    return out
+
+
 def markdown(report: dict) -> str:
     from proxysort.learn.core import IMAGE_COMPONENTS
 
@@ -125,16 +164,7 @@ def markdown(report: dict) -> str:
            f"pattern ({len(report['half_known'])} cells). `imagemix` at a fixed weight, with {IMAGE_COMPONENTS} "
            f"directions of the image vectors unless said (the miniworlds' have 64); the default now scales its "
            f"image weight at k (benchmarks/results/restarts.md).", "",
-           "| feature | cells below (of {}) | worst margin | summed margin | half-known − best no-learning "
-           "| half-known − image k-means | half-known largest seed std |".format(len(report["cells"])),
-           "|---|---:|---:|---:|---:|---:|---:|"]
-    for c, r in rows.items():
-        out.append(f"| {c} | {len(r['below'])} | {r['worst']:+.3f} | {r['sum']:+.3f} | {r['half vs best']:+.3f} | "
-                   f"{r['half vs image']:+.3f} | {r['half std']:.3f} |")
-    out += ["", "Cells below the rule:", ""]
-    for c, r in rows.items():
-        out.append(f"- {c}: " + ("none" if not r["below"] else
-                                 "; ".join(f"{w} {r['margins'][w]:+.3f}" for w in r["below"])))
+           *rule_table(rows, "feature", len(report["cells"]))]
     out += ["", "## Half-known cells (NMI mean ± std over the photo sets)", "",
             "| cell | best no-learning | image k-means | " + " | ".join(rows) + " |",
             "|---|---:|---:|" + "---:|" * len(rows)]
@@ -150,21 +180,9 @@ def _ms(values: list[float]) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--worlds", default="shapes,glyphs,halfknown")
-    p.add_argument("--seeds", default="0,1,2,3,4,5", help="photo-set seeds (k-means is seeded the same)")
-    p.add_argument("--n", type=int, default=800)
-    p.add_argument("--out", type=Path)
-    args = p.parse_args(argv)
-    import torch
+    from benchmarks.quality import study_main
 
-    from benchmarks.quality import publish
-
-    torch.set_num_threads(1)
-    report = measure(args.worlds.split(","), [int(s) for s in args.seeds.split(",")], args.n)
-    report["command"] = "python benchmarks/no_learning.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    return publish(report, markdown(report), args.out)
+    return study_main("no_learning.py", __doc__.splitlines()[0], measure, markdown, argv)
 
 
 if __name__ == "__main__":

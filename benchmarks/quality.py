@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -279,6 +280,25 @@ def publish(report: dict, text: str, out: Path | None) -> dict:
         out.write_text(text)
         out.with_suffix(".json").write_text(json.dumps(report, indent=1, default=float) + "\n")
     return report
+
+
+def study_main(script: str, description: str, measure: Callable[[list[str], list[int], int], dict],
+              markdown: Callable[[dict], str], argv: list[str] | None) -> dict:
+    """The command line the grid studies share (``benchmarks/no_learning.py``, ``restarts.py``): worlds,
+    photo-set seeds and size in, one measurement, its report printed and with ``--out`` written as a pair."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--worlds", default="shapes,glyphs,halfknown")
+    p.add_argument("--seeds", default="0,1,2,3,4,5", help="photo-set seeds (k-means is seeded the same)")
+    p.add_argument("--n", type=int, default=800)
+    p.add_argument("--out", type=Path)
+    args = p.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    report = measure(args.worlds.split(","), [int(s) for s in args.seeds.split(",")], args.n)
+    report["command"] = f"python benchmarks/{script} " + " ".join(argv if argv is not None else sys.argv[1:])
+    return publish(report, markdown(report), args.out)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

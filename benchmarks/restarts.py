@@ -20,8 +20,6 @@ number), photo sets as given (k-means seeded with the photo set's seed):
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -31,7 +29,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
-REGIMES = ("exact", "imperfect", "long", "lexicon")
 #: (fixed image weight, k-means restarts); the first is the default before this measurement.
 CANDIDATES = ((0.75, 5), (0.75, 20), (0.85, 20), (0.9, 20), (1.0, 5), (1.0, 20), (1.0, 40))
 #: The default now: ``imagemix`` weighed at k (proxysort.groups.image_factor), k-means with its restarts.
@@ -69,56 +66,36 @@ def diagnose(feature: np.ndarray, truth: list[str], k: int, seed: int, halves: t
 def measure(worlds: list[str], seeds: list[int], n: int) -> dict:
     """Per cell, per photo set: NMI of every candidate, the best no-learning partition and image k-means; the
     diagnosis on the half-known cells."""
-    from benchmarks.quality import encode_world, regime_words
-    from miniworld.worlds import get_world
-    from proxysort.encoders import ModelSpec, load_clip
+    from benchmarks.no_learning import zeroshot_cells
     from proxysort.groups import clustered_feature, kmeans
     from proxysort.learn.core import imagemix
     from proxysort.metrics import score_all
-    from proxysort.proxy import Concept, ProxyConfig, learn_proxies
 
     cells: dict[str, dict] = {}
     half: list[str] = []
     diagnosis: dict[str, list] = {}
-    for name in worlds:
-        world = get_world(name)
-        clip = load_clip(ModelSpec(str(world.config), str(world.ready()), "cpu"))
-        for seed in seeds:
-            samples, x = encode_world(world, clip, n, seed)
-            for concept in world.attributes:
-                truth = [s.attrs()[concept] for s in samples]
-                k = len(set(truth))
-                image = float(score_all(truth, kmeans(x, k, seed=seed).labels)["nmi"])
-                for regime in REGIMES:
-                    got = regime_words(world, concept, truth, regime)
-                    if got is None:
-                        continue
-                    res = learn_proxies(x, [Concept(concept, tuple(got[0]), noun=world.noun)], clip,
-                                        ProxyConfig(mode="zeroshot"))[0]
+    for c in zeroshot_cells(worlds, seeds, n):
+        k, seed = c.k, c.seed
 
-                    def nmi(labels: np.ndarray, truth: list[str] = truth) -> float:
-                        return float(score_all(truth, labels)["nmi"])
+        def nmi(labels: np.ndarray, truth: list[str] = c.truth) -> float:
+            return float(score_all(truth, labels)["nmi"])
 
-                    views = [nmi(res.zero_shot.argmax(1))] + [
-                        nmi(kmeans(res.feature(f), k, seed=seed, spherical=False).labels) for f in VIEWS[1:]]
-                    where = f"{name} {concept} {regime}"
-                    cell = cells.setdefault(where, {"best no-learning": [], "image k-means": [], "nmi": {}})
-                    cell["best no-learning"].append(max(views))
-                    cell["image k-means"].append(image)
-                    mix = res.feature("scoremix")
-                    for weight, n_init in CANDIDATES:
-                        labels = kmeans(imagemix(mix, x, weight=weight), k, seed=seed, spherical=False,
-                                        n_init=n_init).labels
-                        cell["nmi"].setdefault(_name(weight, n_init), []).append(nmi(labels))
-                    ours = kmeans(clustered_feature(res, "imagemix", slice(None), k, seed), k, seed=seed, spherical=False)
-                    cell["nmi"].setdefault(DEFAULT, []).append(nmi(ours.labels))
-                    if concept in world.half_known and regime != "lexicon":
-                        if where not in half:
-                            half.append(where)
-                        K = mix.shape[1] // 2
-                        diagnosis.setdefault(where, []).append(
-                            diagnose(imagemix(mix, x, weight=0.75), truth, k, seed, (K, K)))
-            print(f"{name} photo set {seed} done", file=sys.stderr, flush=True)
+        views = [nmi(c.res.zero_shot.argmax(1))] + [
+            nmi(kmeans(c.res.feature(f), k, seed=seed, spherical=False).labels) for f in VIEWS[1:]]
+        cell = cells.setdefault(c.where, {"best no-learning": [], "image k-means": [], "nmi": {}})
+        cell["best no-learning"].append(max(views))
+        cell["image k-means"].append(c.image)
+        mix = c.res.feature("scoremix")
+        for weight, n_init in CANDIDATES:
+            labels = kmeans(imagemix(mix, c.x, weight=weight), k, seed=seed, spherical=False, n_init=n_init).labels
+            cell["nmi"].setdefault(_name(weight, n_init), []).append(nmi(labels))
+        ours = kmeans(clustered_feature(c.res, "imagemix", slice(None), k, seed), k, seed=seed, spherical=False)
+        cell["nmi"].setdefault(DEFAULT, []).append(nmi(ours.labels))
+        if c.half_known:
+            if c.where not in half:
+                half.append(c.where)
+            K = mix.shape[1] // 2
+            diagnosis.setdefault(c.where, []).append(diagnose(imagemix(mix, c.x, weight=0.75), c.truth, k, seed, (K, K)))
     return {"n": n, "seeds": seeds, "cells": cells, "half_known": half, "diagnosis": diagnosis}
 
 
@@ -137,7 +114,7 @@ def _ms(values: list[float]) -> str:
 
 
 def markdown(report: dict) -> str:
-    from benchmarks.no_learning import summary
+    from benchmarks.no_learning import rule_table, summary
 
     seeds = report["seeds"]
     first = list(range(len(seeds) // 2))
@@ -169,18 +146,7 @@ def markdown(report: dict) -> str:
             f"(a higher objective), {len(wrong) - local} are the feature's own preference (a lower one).", ""]
     for title, part in parts:
         rows = summary(part)
-        out += [f"## Candidates on {title}", "",
-                "| candidate | cells below (of {}) | worst margin | summed margin | half-known − best no-learning "
-                "| half-known − image k-means | half-known largest seed std |".format(len(part["cells"])),
-                "|---|---:|---:|---:|---:|---:|---:|"]
-        for c, r in rows.items():
-            out.append(f"| {c} | {len(r['below'])} | {r['worst']:+.3f} | {r['sum']:+.3f} | {r['half vs best']:+.3f} | "
-                       f"{r['half vs image']:+.3f} | {r['half std']:.3f} |")
-        out += ["", "Cells below the rule:", ""]
-        for c, r in rows.items():
-            out.append(f"- {c}: " + ("none" if not r["below"] else
-                                     "; ".join(f"{w} {r['margins'][w]:+.3f}" for w in r["below"])))
-        out.append("")
+        out += [f"## Candidates on {title}", "", *rule_table(rows, "candidate", len(part["cells"])), ""]
     out += [f"## Half-known cells, photo sets {seeds} (NMI mean ± std)", "",
             "| cell | best no-learning | " + " | ".join([*(_name(*c) for c in CANDIDATES), DEFAULT]) + " |",
             "|---|---:|" + "---:|" * (len(CANDIDATES) + 1)]
@@ -192,21 +158,9 @@ def markdown(report: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--worlds", default="shapes,glyphs,halfknown")
-    p.add_argument("--seeds", default="0,1,2,3,4,5", help="photo-set seeds (k-means is seeded the same)")
-    p.add_argument("--n", type=int, default=800)
-    p.add_argument("--out", type=Path)
-    args = p.parse_args(argv)
-    import torch
+    from benchmarks.quality import study_main
 
-    from benchmarks.quality import publish
-
-    torch.set_num_threads(1)
-    report = measure(args.worlds.split(","), [int(s) for s in args.seeds.split(",")], args.n)
-    report["command"] = "python benchmarks/restarts.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    return publish(report, markdown(report), args.out)
+    return study_main("restarts.py", __doc__.splitlines()[0], measure, markdown, argv)
 
 
 if __name__ == "__main__":

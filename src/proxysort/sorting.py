@@ -180,7 +180,6 @@ def resolve_words(
     return out
 
 
-
 def at_k(res: "ProxyResult", feature: str, rows: "np.ndarray", k: int, seed: int) -> tuple["np.ndarray", "np.ndarray"]:
     """(every photo's, the kept ``rows``') ``feature`` as k-means at ``k`` groups of the kept photos sees it
     (:func:`proxysort.groups.image_factor`): centres, edges, scores and the left-out photos' nearest group

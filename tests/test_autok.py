@@ -15,6 +15,7 @@ from proxysort.autok import (
     best_k,
     choose,
     close_ks,
+    hidden_words,
     silhouettes,
     words_used,
 )
@@ -94,7 +95,7 @@ def test_agreeing_signals_are_sure() -> None:
 def test_words_that_say_nothing_leave_k_a_guess() -> None:
     """Two pairs of nearby groups: 2 has the best silhouette, 3 and 4 trail it by 0.02-0.1. With a sharp
     softmax that agrees, or no word signal at all, 2 is sure; where the model cannot tell the words apart or
-    the words are anchors, the structure may be another attribute's, so 3 and 4 are named too."""
+    the words are anchors, the structure may be another attribute's, so every other k considered is named."""
     c = np.zeros((4, 16))
     c[[0, 1], 0] = c[[2, 3], 1] = 1.0
     c[1, 2] = c[3, 3] = 0.6
@@ -107,8 +108,38 @@ def test_words_that_say_nothing_leave_k_a_guess() -> None:
     flat = choose(x, 6, probs=_probs(pairs, 6, sharpness=0.0))
     anchors = choose(x, 6, probs=_probs(pairs, 6), anchors=True)
     for auto in (flat, anchors):
-        assert (auto.k, auto.close, auto.words, auto.unknown) == (2, (3, 4), None, True)
+        assert (auto.k, auto.close, auto.words, auto.unknown) == (2, (3, 4, 5, 6), None, True)
         assert "k is a guess" in auto.evidence()
+
+
+def _confused_pair_probs(truth: np.ndarray, n_words: int) -> np.ndarray:
+    """CLIP-like softmax rows where values 0 and 1 both pick word 0 first and word 1 a close second (a pair the
+    text tower confuses); values 2 and 3 pick their own word first and one of the unused words 4 and 5 second."""
+    rng = np.random.default_rng(0)
+    logits = 0.3 * rng.standard_normal((len(truth), n_words))
+    rows = np.arange(len(truth))
+    logits[rows, np.where(truth == 1, 0, truth)] += 8.0
+    logits[truth <= 1, 1] += 7.0
+    logits[truth >= 2, 4:] += 2.0
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_a_word_hidden_behind_another_names_one_more_k() -> None:
+    """Values 0 and 1 share a direction of the feature and word 0 wins both: the silhouette and the words
+    used both see 3 groups. Word 1 is no photo's first word but the runner-up of value 1's photos, every one
+    of them behind word 0 (a confused pair, or a synonym: the words cannot tell), so 4 is named, not chosen.
+    The unused words 4 and 5 come second behind two words each: not hidden."""
+    x = _blobs([0, 0, 1, 2])
+    truth = np.repeat([0, 1, 2, 3], 40)
+    probs = _confused_pair_probs(truth, 6)
+    assert words_used(probs) == 3 and hidden_words(probs) == 1
+    auto = choose(x, 6, probs=probs)
+    assert (auto.k, auto.close, auto.words, auto.hidden) == (3, (4,), 3, 1)
+    assert "1 more word(s) come second only to one other word" in auto.evidence()
+    # The same photos with every word their own value's: nothing hides.
+    sure = choose(x, 6, probs=_probs(truth, 6))
+    assert sure.hidden == 0 and 5 not in sure.close
 
 
 def test_weak_structure_names_the_k_near_the_best() -> None:

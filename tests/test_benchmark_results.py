@@ -153,3 +153,10 @@ def test_the_restarts_report_shows_its_json() -> None:
 
     data = json.loads((RESULTS / "restarts.json").read_text())
     assert (RESULTS / "restarts.md").read_text() == markdown(data)
+
+
+def test_the_auto_k_study_report_shows_its_json() -> None:
+    from benchmarks.autok_study import markdown
+
+    data = json.loads((RESULTS / "auto-k-study.json").read_text())
+    assert (RESULTS / "auto-k-study.md").read_text() == markdown(data)

@@ -13,11 +13,16 @@ Two label-free signals, each of which fails by *merging* values, in different pl
 Since each fails by merging, the larger of the two is chosen, and when they disagree every k between them
 is named as close: the CLI says so and suggests `k`. Word use counts only where CLIP's softmax over the
 words says something (:data:`WORD_ENTROPY`): for a concept the model does not know, the nearest word is
-noise. When the best silhouette itself is weak (:data:`WEAK_SILHOUETTE`), or the words say nothing (a
-flat softmax, random anchors), the k near the best silhouette are named too.
-Measured on three miniworlds, 3 photo sets × 12 attributes, right / named as close / wrong: 27 / 8 / 1
-(benchmarks/results/auto-k.md; the silhouette alone 21 / 3 / 12), and on photo sets the thresholds below
-were not read from 26 / 7 / 3 (auto-k-heldout.md; silhouette alone 20 / 2 / 14).
+noise, so k is a guess and every k considered is named. When the best silhouette itself is weak
+(:data:`WEAK_SILHOUETTE`), the k near it are named too. Both signals can still merge a pair the text tower
+confuses into one word (the half-known miniworld's red and orange: "orange" is no photo's nearest word),
+which neither sees; a word that no photo picks first but that is the runner-up of one other word's photos
+(:func:`hidden_words`) may be such a pair, so one more k per such word is named as close (not chosen:
+a synonym looks the same to the words, and no label-free reading of the image columns told the two apart,
+benchmarks/results/auto-k-study.md).
+Measured with the default feature on three miniworlds, 3 photo sets × 12 attributes, right / named as close
+/ wrong: 21 / 15 / 0 (benchmarks/results/auto-k.md), and on photo sets the thresholds were not read from
+20 / 16 / 0 (auto-k-heldout.md); before the last two rules 21 / 12 / 3 and 20 / 11 / 5.
 
 Only NumPy (and FAISS through :func:`proxysort.groups.kmeans`): a cached re-run without `k` imports no torch.
 """
@@ -48,11 +53,18 @@ WORD_SHARE = 0.05
 WORD_ENTROPY = 0.95
 #: Rousseeuw's reading: a best silhouette below 0.5 is weak structure. There one k's silhouette moved by up
 #: to 0.09 between photo sets of the same world (half-known shapes, k = 4: 0.462, 0.372, 0.411), so every k
-#: within :data:`WEAK_MARGIN` of the best is named as close rather than ruled out; likewise where the words
-#: say nothing, since the structure the silhouette finds may then be another attribute's (position: 3 groups
-#: chosen for 3 values at NMI 0.003).
+#: within :data:`WEAK_MARGIN` of the best is named as close rather than ruled out. Where the words say nothing,
+#: every k is: the structure the silhouette finds may then be another attribute's (position: 3 groups chosen
+#: for 3 values at NMI 0.003; 2 for 3 on photo set 4, with no k within the margin).
 WEAK_SILHOUETTE = 0.5
 WEAK_MARGIN = 0.1
+#: A word no photo picks first is *hidden* behind another when at least this share of the photos whose runner-up
+#: it is (itself at least :data:`WORD_SHARE` of all photos) pick that one other word first. Measured on every
+#: word list of photo sets 0-2 (benchmarks/results/auto-k-study.md): the pairs the half-known text tower
+#: confuses ("orange" behind "red", "purple" behind "blue", "stripes" behind "plain") 0.99-1.00; words behind
+#: several ("huge" behind all three size words: 0.36) at most 0.81; 0.9 sits in the gap. A synonym sits above it
+#: too ("gold" behind "yellow" 1.00), so a hidden word only names a k as close, never chooses it.
+HIDDEN_BEHIND = 0.9
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,9 @@ class AutoK:
     words: int | None = None
     #: The words say nothing about these photos (random anchors, or a softmax over them that is nearly flat).
     unknown: bool = False
+    #: How many words no photo picks first hide behind another word (:func:`hidden_words`): a pair the model
+    #: may confuse, so one more group each may be there.
+    hidden: int = 0
 
     def alternatives(self) -> str:
         """The close k in words: ``4``, ``4 or 5``, ``2, 3 or 4``."""
@@ -84,6 +99,9 @@ class AutoK:
             parts.append(f"the photos use {self.words} of the words")
         elif self.words is not None:
             parts.append(f"the photos use {self.words} of the words, as many as the groups chosen")
+        if self.hidden:
+            parts.append(f"{self.hidden} more word(s) come second only to one other word, as a pair the model "
+                         "confuses would")
         return "; ".join(parts)
 
 
@@ -148,6 +166,32 @@ def words_used(probs: "np.ndarray", *, share: float = WORD_SHARE, entropy: float
     return int((shares >= share).sum())
 
 
+def hidden_words(probs: "np.ndarray", *, share: float = WORD_SHARE, behind: float = HIDDEN_BEHIND) -> int:
+    """How many words are the nearest word of fewer than ``share`` of the photos yet the runner-up of at least
+    ``share`` of them, ``behind`` of which pick one and the same word first (CLIP's softmax over the words,
+    N × words).
+
+    Why: where the text tower confuses two values (the half-known miniworld's red and orange), one word wins
+    both values' photos and the other is only their close second, so :func:`words_used` counts one value
+    where the photos have two. A synonym or a plausible distractor can look the same, so this only names more
+    k as close; it chooses none.
+    """
+    import numpy as np
+
+    p = np.asarray(probs, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] < 2 or len(p) == 0:
+        return 0
+    order = np.argsort(-p, axis=1)
+    first, second = order[:, 0], order[:, 1]
+    picked = np.bincount(first, minlength=p.shape[1]) / len(p)
+    count = 0
+    for word in np.flatnonzero(picked < share):
+        runner_up = second == word
+        if runner_up.mean() >= share and np.bincount(first[runner_up]).max() >= behind * runner_up.sum():
+            count += 1
+    return count
+
+
 def choose(features: "np.ndarray", n_words: int, *, seed: int = 0, spherical: bool = True,
            probs: "np.ndarray | None" = None, anchors: bool = False) -> AutoK:
     """The automatic k for ``features`` (the rows k-means will cluster) with ``n_words`` candidate words.
@@ -155,20 +199,25 @@ def choose(features: "np.ndarray", n_words: int, *, seed: int = 0, spherical: bo
     ``probs`` is CLIP's softmax of each photo over the candidate words (N × words), None where the method
     gives none; ``anchors``: the words are random anchors, not values. The larger of the best-silhouette k
     and the words used is chosen (each signal fails by merging values); every k between them, the k within
-    :data:`CLOSE_SILHOUETTE` of the best silhouette and, when that silhouette is weak or the words say
-    nothing (anchors, a flat softmax: the feature's structure may be another attribute's), those within
-    :data:`WEAK_MARGIN`, are ``close``.
+    :data:`CLOSE_SILHOUETTE` of the best silhouette (within :data:`WEAK_MARGIN` when that silhouette is
+    weak) and one more k per :func:`hidden_words` are ``close``; where the words say nothing (anchors, a flat
+    softmax: the feature's structure may be another attribute's) every k considered is.
     """
     scores = silhouettes(features, n_words, seed=seed, spherical=spherical)
     by_silhouette = best_k(scores)
     used = None if anchors or probs is None or not scores else words_used(probs)
     unknown = anchors or (probs is not None and used is None)
     close = set(close_ks(scores, by_silhouette))
-    if scores and (unknown or scores[by_silhouette] < WEAK_SILHOUETTE):
+    if scores and scores[by_silhouette] < WEAK_SILHOUETTE:
         close |= set(close_ks(scores, by_silhouette, WEAK_MARGIN))
+    if unknown:
+        close |= set(scores)
     k = by_silhouette
-    if used is not None and 2 <= used <= _top(features, n_words) and used != by_silhouette:
+    top = _top(features, n_words)
+    if used is not None and 2 <= used <= top and used != by_silhouette:
         k = max(used, by_silhouette)
         close |= set(range(min(used, by_silhouette), k))
+    hidden = 0 if used is None or probs is None else hidden_words(probs)
+    close |= set(range(k + 1, min(k + hidden, top) + 1))
     close.discard(k)
-    return AutoK(k, tuple(sorted(close)), scores, used, unknown)
+    return AutoK(k, tuple(sorted(close)), scores, used, unknown, hidden)

@@ -23,7 +23,8 @@ Stages, as ``proxysort cluster`` runs them after ``index``:
   below that needs them reads them a block at a time; an old path reads them all when it learns. The
   model is not loaded yet (the index of an indexed folder never loads it);
 * ``learn``  – the model loaded (not timed), then proxies for one concept (8 candidate words, k = 4 so
-  DProxy prunes);
+  DProxy prunes) through the sort's entry point (:func:`proxysort.proxycache.learn_cached`): the default
+  embeds the words, lets the model go, then scores the photos;
 * ``kmeans`` – the path's default feature made (zeroshot's ``imagemix``: two passes over the stored
   vectors) and k = 4 on it (FAISS); ``names`` – the groups named as
   :func:`proxysort.sort` names them (:func:`proxysort.groups.name_groups`) and each photo's score;
@@ -34,8 +35,8 @@ Reported per stage: wall seconds, CPU seconds of the process (on a shared machin
 figure: wall time there mostly measures the other tenants), and the process's peak RSS during the stage.
 The growth exponent is the least-squares slope of log(seconds) against log(N). Model loading is not a stage
 (random weights load differently from real ones) and is reported apart. What the stages hold follows
-:func:`proxysort.sort`: the model is loaded after ``read`` and let go after ``learn`` (the words are
-embedded), and the clustered feature matrix is let go after ``names`` (``sort`` returns labels and scores;
+:func:`proxysort.sort`: the model is loaded after ``read`` and let go once the words are embedded (the
+default, inside ``learn``) or after ``learn`` (the old paths), and the clustered feature matrix is let go after ``names`` (``sort`` returns labels and scores;
 the tree is written after it returns). ``rss_released_mb`` is the resident set once the model is let go and
 the freed heap given back (:func:`proxysort.encoders.return_freed_memory`).
 """
@@ -118,10 +119,12 @@ def _child(engine: str, n: int, threads: int, batch: int | None, device: str = "
     import faiss  # noqa: F401  (imports are start-up cost, not a stage's)
     import scipy.optimize  # noqa: F401
 
-    from proxysort.encoders import ModelSpec, load_clip, return_freed_memory
+    from proxysort.encoders import ModelSpec, load_clip
     from proxysort.groups import centroid_scores, kmeans, name_groups, spherical_for
+    from proxysort.indexer import LazyModel
     from proxysort.output import Grouped, make_tree, plan_tree
-    from proxysort.proxy import Concept, learn_proxies
+    from proxysort.proxy import Concept
+    from proxysort.proxycache import learn_cached
     from proxysort.rows import StoredRows
     from proxysort.sorting import at_k
     from proxysort.store import VectorStore
@@ -176,13 +179,15 @@ def _child(engine: str, n: int, threads: int, batch: int | None, device: str = "
         # The model is loaded where proxysort.sort loads it: after the index found every photo's vector, to
         # embed the words (the index of an indexed folder never loads it).
         t0 = time.perf_counter()
-        clip = load_clip(ModelSpec("ViT-B-32", "none", device))
+        spec = ModelSpec("ViT-B-32", "none", device)
+        lazy = LazyModel(spec, load_clip(spec), None)  # as proxysort.sort hands it to the learning: its one holder
         out["model_load_s"] = time.perf_counter() - t0
         out["rss_before_mb"] = rss.reset() / 2**20
-        (res,) = stage("learn", functools.partial(learn_proxies, X, [concept], clip, config, k=K))
+        # Through the sort's entry point (without a store, so the words' features are not kept: a few KB), which
+        # lets the model go once the words are embedded, before the photos are scored.
+        (res,) = stage("learn", functools.partial(learn_cached, X, [concept], lazy, config, None, None, k=K))
         out["epochs_run"] = res.epochs_run
-        del clip  # as proxysort.sort lets the model go once the words are embedded, before the N-sized work
-        return_freed_memory()
+        lazy.release()  # as proxysort.sort lets go a model the learning still held (the old paths learn with it)
         out["rss_released_mb"] = rss.reset() / 2**20
         spherical = spherical_for(res.default_feature)
 

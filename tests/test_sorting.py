@@ -115,19 +115,38 @@ def test_manifest_lists_every_created_file(run, tmp_path: Path) -> None:
     assert listed == on_disk
 
 
-def test_the_model_is_let_go_after_learning_and_its_memory_given_back(photo_folder: Path, tiny_spec, tiny_clip,
-                                                                       cache_dir: Path, monkeypatch) -> None:
-    # Issue 25: the N-sized work after learning runs without the model; a model the caller gave stays theirs.
-    import proxysort.sorting
+def test_the_model_is_let_go_before_the_photos_are_scored_and_its_memory_given_back(
+        photo_folder: Path, tiny_spec, tiny_clip, cache_dir: Path, monkeypatch) -> None:
+    # Issue 25: the default method needs nothing of the model but the words' text features, so the photos are
+    # scored (and all that grows with them after) with no model alive but one the caller holds.
+    import gc
 
-    calls: list[int] = []
-    monkeypatch.setattr(proxysort.sorting, "return_freed_memory", lambda: calls.append(1))
+    import proxysort.indexer
+    from proxysort.encoders import ClipModel
+    from proxysort.methods import basic
+
+    events: list[str] = []
+    scoring = basic._cosines
+
+    def scored(block: np.ndarray, tables: list[np.ndarray]) -> list[np.ndarray]:
+        alive = sum(isinstance(o, ClipModel) and o is not tiny_clip for o in gc.get_objects())
+        events.append(f"scored, {alive} other model(s) alive")
+        return scoring(block, tables)
+
+    monkeypatch.setattr(proxysort.indexer, "return_freed_memory", lambda: events.append("freed"))
+    monkeypatch.setattr(basic, "_cosines", scored)
     loaded_here = sort(photo_folder, [By("color", words=COLORS, k=3)], model=tiny_spec, cache_dir=cache_dir,
                        training=ZERO)
-    assert loaded_here.index.clip is None and calls == [1] and loaded_here.model.model == tiny_spec.model
-    given = sort(photo_folder, [By("color", words=["red", "blue"], k=2)], model=tiny_clip, cache_dir=cache_dir,
-                 training=ZERO)
-    assert calls == [1] and given.model == tiny_clip.spec
+    assert events == ["freed", "scored, 0 other model(s) alive"]
+    assert loaded_here.index.clip is None and loaded_here.model.model == tiny_spec.model
+    events.clear()
+    given = sort(photo_folder, [By("color", words=["pink", "grey"], k=2)], model=tiny_clip, cache_dir=cache_dir,
+                 training=ZERO)  # words the store does not hold yet: the model embeds them
+    assert events == ["freed", "scored, 0 other model(s) alive"] and given.model == tiny_clip.spec
+    events.clear()
+    again = sort(photo_folder, [By("color", words=["pink", "grey"], k=2)], model=tiny_spec, cache_dir=cache_dir,
+                 training=ZERO)  # every word's feature is in the store: served without loading a model
+    assert events == ["scored, 0 other model(s) alive"] and again.model.model == tiny_spec.model
 
 
 def test_freed_memory_is_given_back_where_the_c_library_can_and_nothing_happens_elsewhere(monkeypatch) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 from proxysort.decodeguard import InFlight, crashes, forget, leftovers
-from proxysort.encoders import ClipModel, ModelSpec
+from proxysort.encoders import ClipModel, ModelSpec, return_freed_memory
 from proxysort.env import Environment
 from proxysort.errors import CacheError, InputError, StrictModeError, UsageError
 from proxysort.imageio import ImageLoadError, is_transient, load_image
@@ -172,16 +172,35 @@ class Prepared:
 
 
 class LazyModel:
-    """Loads the model on first use, from whichever thread needs it first, exactly once."""
+    """Loads the model on first use, from whichever thread needs it first, exactly once; :meth:`release` lets it
+    go once its last use is over."""
 
     def __init__(self, spec: ModelSpec, clip: ClipModel | None, env_vars: Any, reporter: Reporter | None = None) -> None:
         self.spec, self._clip, self._env_vars, self._reporter = spec, clip, env_vars, reporter
         self._lock = threading.Lock()
         self._failed: BaseException | None = None
+        self._released: ModelSpec | None = None
 
     @property
     def loaded(self) -> ClipModel | None:
         return self._clip
+
+    @property
+    def used(self) -> ModelSpec | None:
+        """The spec of the model given or loaded, also once it was let go (what a run's record names); None
+        when there was none."""
+        return self._clip.spec if self._clip is not None else self._released
+
+    def release(self) -> None:
+        """Let the model go and give its freed heap back (:func:`proxysort.encoders.return_freed_memory`):
+        called once the words are embedded, so that the work that grows with the photos (scoring them, k-means,
+        the tree) runs without ~0.6 GB of model resident (issue 25). A model the caller still holds stays
+        loaded there; a later :meth:`get` loads it again."""
+        with self._lock:
+            if self._clip is None:
+                return
+            self._released, self._clip = self._clip.spec, None
+        return_freed_memory()
 
     def get(self) -> ClipModel:
         with self._lock:

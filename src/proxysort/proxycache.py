@@ -356,7 +356,8 @@ def learn_cached(
 
     ``learner`` replaces ``learn_proxies`` (same signature), e.g. the Ray version that learns slices on a cluster.
     ``clip`` may be a :class:`proxysort.indexer.LazyModel`: it is loaded only if something must be embedded or
-    learned. A run that needs nothing of the model but what the store keeps is served in NumPy, without
+    learned, and let go (:meth:`~proxysort.indexer.LazyModel.release`) as soon as a method that learns from the
+    words alone has them, before any photo is scored. A run that needs nothing of the model but what the store keeps is served in NumPy, without
     loading the model or importing torch (:func:`_without_model`): a method that learns from the words' text
     features alone (:attr:`Method.from_words`), one whose every step is stored (:attr:`Method.from_stored`),
     or one that keeps rows per photo (:attr:`Method.rows`) whose every photo's rows are stored. Otherwise the
@@ -371,7 +372,6 @@ def learn_cached(
 
     from proxysort.encoders import ClipModel
     from proxysort.learn import engine, textonly
-    from proxysort.learn.method import Words
     from proxysort.learn.registry import learn_proxies, run_for
     from proxysort.store import VectorStore
 
@@ -379,8 +379,9 @@ def learn_cached(
         served = _without_model(image_features, concepts, clip, config, reporter, Path(store_file), k)
         if served is not None:
             return served
-    if not isinstance(clip, ClipModel):
-        clip = clip.get()
+    lazy = None if isinstance(clip, ClipModel) else clip
+    if lazy is not None:
+        clip = lazy.get()
     prepared: dict = {}
     method, run = run_for(config, clip, k=k, reporter=reporter, prepared=prepared)
     reporter = run.reporter
@@ -401,19 +402,23 @@ def learn_cached(
                     _keep_words(cache, clip, concepts, [engine.words(c, clip, run, tokens=False) for c in concepts],
                                 run.config)
                 return results
-    if store_file is None or method.rows is None:
-        # A method that learns from the words alone scores the photos where their rows are (the rows decide:
-        # rows.map_blocks), so a learner that spreads photos between workers has nothing to add.
-        learn = learn_proxies if method.from_words is not None else (learner or learn_proxies)
-        results = learn(image_features, concepts, clip, config, reporter, k=k)
-        if store_file is not None and method.from_words is not None:
-            # One row per candidate word for such a method; a result with another count is not kept.
-            scale = engine.logit_scale(clip)
-            kept = [(c, Words(r.word_features, scale)) for c, r in zip(concepts, results)
-                    if r.word_features.shape[0] == len(c.words)]
+    if method.from_words is not None:
+        # A method that learns from the words alone needs nothing else of the model: the words are embedded (and
+        # kept for the next run), the model let go, and the photos scored as a re-run scores them, where their
+        # rows are (rows.map_blocks: a learner that spreads photos between workers has nothing to add), without
+        # the model resident beside the per-photo work (issue 25).
+        engine.check_inputs(image_features, concepts, clip)
+        words = [engine.words(c, clip, run, tokens=False) for c in concepts]
+        if store_file is not None:
             with VectorStore(Path(store_file)) as store:
-                _keep_words(ProxyCache(store), clip, [c for c, _ in kept], [w for _, w in kept], run.config)
-        return results
+                _keep_words(ProxyCache(store), clip, concepts, words, run.config)
+        del clip
+        prepared.clear()  # the prompt encoders hold the model's text tower
+        if lazy is not None:
+            lazy.release()
+        return method.from_words(image_features, concepts, [w.features for w in words], words[0].scale, run)
+    if store_file is None or method.rows is None:
+        return (learner or learn_proxies)(image_features, concepts, clip, config, reporter, k=k)
     rows_of = method.rows
     resolved = run.config
     X = np.ascontiguousarray(image_features, dtype=np.float32)
@@ -518,14 +523,15 @@ def _without_model(
     found = method_for(config or ProxyConfig())
     if (found.from_words is None and found.from_stored is None and found.rows is None) or not store_file.exists():
         return None
-    identity = clip.identity if isinstance(clip, ClipModel) else clip.spec.identity()
+    loaded = clip if isinstance(clip, ClipModel) else clip.loaded  # one the index loaded has its fitted precision
+    identity = loaded.identity if loaded is not None else clip.spec.identity()
     engine.check_inputs(image_features, concepts, None)
     with VectorStore(store_file) as store:
         cache = ProxyCache(store)
         device = None
         if found.from_words is None:
-            device = clip.device.type if isinstance(clip, ClipModel) else (_asked_device(config or ProxyConfig(), clip.spec)
-                                                                          or cache.auto_device())
+            device = loaded.device.type if loaded is not None else (_asked_device(config or ProxyConfig(), clip.spec)
+                                                                   or cache.auto_device())
             if device is None:
                 return None
         method, run = run_for(config, None, k=k, reporter=reporter, device=device)

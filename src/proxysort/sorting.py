@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from proxysort.encoders import ClipModel, ModelSpec, return_freed_memory
+from proxysort.encoders import ClipModel, ModelSpec
 from proxysort.env import Environment
 from proxysort.errors import InputError, UsageError
 from proxysort.groups import check_k
@@ -184,18 +184,24 @@ def at_k(res: "ProxyResult", feature: str, rows: "np.ndarray", k: int, seed: int
     """(every photo's, the kept ``rows``') ``feature`` as k-means at ``k`` groups of the kept photos sees it
     (:func:`proxysort.groups.image_factor`): centres, edges, scores and the left-out photos' nearest group
     are all measured in it. Made afresh from ``res`` on each call; with every photo kept (the usual case) both
-    are one array, so the weighing costs no second N-row copy."""
+    are one array, weighed in place where ``res`` makes the feature on access (:meth:`ProxyResult.owned_feature`),
+    so the weighing costs no second N-row copy."""
     import numpy as np
 
     from proxysort.groups import image_factor, weigh_image
 
     factor = image_factor(res, feature, rows, k, seed)
-    x = res.feature(feature)
+    every = bool(rows.all())
     if factor == 1.0:
-        return x, x[rows]
-    width = res.feature("scoremix").shape[1]
+        x = res.feature(feature)
+        return x, (x if every else x[rows])
+    width = res.feature("scoremix").shape[1]  # made and let go before the feature: not held beside it
+    if every:  # weighed in place on an array of the caller's own: no second N-row copy at the peak (issue 25)
+        x = weigh_image(res.owned_feature(feature), width, factor)
+        return x, x
+    x = res.feature(feature)
     xk = weigh_image(x[rows], width, factor)  # advanced indexing: a copy, never res's own rows
-    return (xk if rows.all() else weigh_image(np.array(x, dtype=np.float32), width, factor)), xk
+    return weigh_image(np.array(x, dtype=np.float32), width, factor), xk
 
 
 def sort(
@@ -299,7 +305,11 @@ def sort(
     # (a re-run whose words' text features are cached never imports torch).
     clip = model if isinstance(model, ClipModel) else indexed.clip
     wanted = model.spec if isinstance(model, ClipModel) else (spec or ModelSpec.from_env(env.vars))
+    # The lazy model is the only holder of the model here (a caller's own model aside): the learning lets it go
+    # as soon as the words are embedded, before the photos are scored (issue 25: ~0.6 GB for ViT-B-32).
     lazy = LazyModel(wanted, clip, env.vars, reporter)
+    del clip
+    indexed.clip = None
     n = len(indexed.paths)
     if n == 0:
         raise InputError("No usable photos were found, so there is nothing to sort.")
@@ -313,16 +323,12 @@ def sort(
     vectors = indexed.vectors if method_for(config).from_words is not None else np.asarray(indexed.vectors)
     if ray is not None and not isinstance(vectors, np.ndarray):  # scored on the workers, each reading the store
         vectors = distributed.on_workers(vectors, ray, reporter)
-    results = learn_cached(vectors, proxy_concepts, clip or lazy, config, reporter, store, learner=learner, k=one_k)
-    loaded = lazy.loaded
-    used = loaded.spec if loaded is not None else wanted
-    # The words are embedded: the model (~0.6 GB for ViT-B-32) is let go before the work that grows with the
-    # photos (k-means, names, the tree), and its memory given back, unless the caller holds it (issue 25).
-    ours = loaded is not None and not isinstance(model, ClipModel)
-    del clip, loaded, lazy
-    indexed.clip = None
-    if ours:
-        return_freed_memory()
+    results = learn_cached(vectors, proxy_concepts, lazy, config, reporter, store, learner=learner, k=one_k)
+    # A method that learns every photo let it go only now: before the work that grows with the photos (k-means,
+    # names, the tree).
+    lazy.release()
+    used = lazy.used or wanted
+    del lazy
 
     previous: Manifest | None = None
     gestures: list[Gesture] = []

@@ -157,6 +157,14 @@ class ProxyResult:
             )
         return self.features[name]
 
+    def owned_feature(self, name: str | None = None) -> "np.ndarray":
+        """:meth:`feature` as an array the caller owns and may change in place: as it comes where the features
+        make it afresh on each access (their ``made_on_access``, e.g. ``imagemix`` of the basic methods), else a
+        copy of the one held here. Why: weighing an N-row feature in place (``sorting.at_k``) then needs no second
+        N-row array beside it (issue 25)."""
+        x = self.feature(name)
+        return x if (name or self.default_feature) in getattr(self.features, "made_on_access", ()) else x.copy()
+
 
 def result(
     concept: Concept,

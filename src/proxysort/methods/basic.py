@@ -51,6 +51,9 @@ class FeatureSet(Mapping):
     instead of ~10 KB, and a cached run can rebuild every feature from the cache's rows.
     """
 
+    #: The features made afresh on every access (an array the caller may change in place: ProxyResult.owned_feature).
+    made_on_access = frozenset({"imagemix"})
+
     def __init__(
         self,
         mode: str,

@@ -117,3 +117,31 @@ def test_the_sort_measures_every_photo_in_the_weighed_feature() -> None:
     assert every is kept  # every photo kept: one array, no second copy
     plain, _ = at_k(res, "scoremix", rows, 3, 0)
     assert plain is res.feature("scoremix")
+
+
+def test_every_photo_kept_is_weighed_in_place_on_a_feature_made_on_access() -> None:
+    """Issue 25: the default result makes ``imagemix`` afresh on each access, so at k it is weighed in place
+    (no second N-row array at the peak) with the same numbers as the copy ``clustered_feature`` weighs; a feature
+    the result holds is copied before anyone may change it."""
+    from proxysort.learn.textonly import zero_shot_features
+    from proxysort.methods.basic import FeatureSet
+    from proxysort.rows import PickedRows
+    from proxysort.sorting import at_k
+
+    scores, images, _ = _confused()
+    words = np.eye(scores.shape[1], dtype=np.float32)
+    prompts = PickedRows(words, scores.argmax(axis=1))
+    features = FeatureSet("zeroshot", images, prompts, logit_scale=20.0, zero_shot=zero_shot_features(scores, 20.0))
+    res = result(Concept("c", ("w0", "w1")), features, words, scores, [], "imagemix", prompts=prompts)
+    before = res.feature("imagemix")
+    owned = res.owned_feature()
+    assert owned is not before and not np.shares_memory(owned, before)
+    np.testing.assert_array_equal(owned, before)
+    held = res.owned_feature("scores")
+    assert not np.shares_memory(held, res.feature("scores"))  # held by the result: a copy
+    every = np.ones(len(scores), dtype=bool)
+    x, xk = at_k(res, "imagemix", every, 3, 0)
+    assert x is xk
+    np.testing.assert_array_equal(xk, clustered_feature(res, "imagemix", every, 3))
+    np.testing.assert_array_equal(res.feature("imagemix"), before)  # made afresh: nothing of the result changed
+    assert not np.array_equal(xk, before)  # and it was weighed

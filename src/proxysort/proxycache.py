@@ -380,10 +380,9 @@ def learn_cached(
         if served is not None:
             return served
     lazy = None if isinstance(clip, ClipModel) else clip
-    if lazy is not None:
-        clip = lazy.get()
+    model = clip if isinstance(clip, ClipModel) else clip.get()
     prepared: dict = {}
-    method, run = run_for(config, clip, k=k, reporter=reporter, prepared=prepared)
+    method, run = run_for(config, model, k=k, reporter=reporter, prepared=prepared)
     reporter = run.reporter
     if store_file is not None and method.learn_stored is not None:
         with VectorStore(Path(store_file)) as store:
@@ -391,15 +390,15 @@ def learn_cached(
             used: list[str] = []
 
             def nodes_for(concept: "Concept", digest: str) -> _StoredNodes:
-                setup = setup_key(concept, [], run.config, clip.identity, clip.device.type, digest)
+                setup = setup_key(concept, [], run.config, model.identity, model.device.type, digest)
                 used.append(setup[0])
                 return _StoredNodes(cache, *setup)
 
-            results = method.learn_stored(image_features, concepts, clip, run, nodes_for)
+            results = method.learn_stored(image_features, concepts, model, run, nodes_for)
             if results is not None:
                 cache.touch(used)
                 if method.from_stored is not None:  # what the next run needs to be served without the model
-                    _keep_words(cache, clip, concepts, [engine.words(c, clip, run, tokens=False) for c in concepts],
+                    _keep_words(cache, model, concepts, [engine.words(c, model, run, tokens=False) for c in concepts],
                                 run.config)
                 return results
     if method.from_words is not None:
@@ -407,24 +406,24 @@ def learn_cached(
         # kept for the next run), the model let go, and the photos scored as a re-run scores them, where their
         # rows are (rows.map_blocks: a learner that spreads photos between workers has nothing to add), without
         # the model resident beside the per-photo work (issue 25).
-        engine.check_inputs(image_features, concepts, clip)
-        words = [engine.words(c, clip, run, tokens=False) for c in concepts]
+        engine.check_inputs(image_features, concepts, model)
+        words = [engine.words(c, model, run, tokens=False) for c in concepts]
         if store_file is not None:
             with VectorStore(Path(store_file)) as store:
-                _keep_words(ProxyCache(store), clip, concepts, words, run.config)
-        del clip
+                _keep_words(ProxyCache(store), model, concepts, words, run.config)
+        del model
         prepared.clear()  # the prompt encoders hold the model's text tower
         if lazy is not None:
             lazy.release()
         return method.from_words(image_features, concepts, [w.features for w in words], words[0].scale, run)
     if store_file is None or method.rows is None:
-        return (learner or learn_proxies)(image_features, concepts, clip, config, reporter, k=k)
+        return (learner or learn_proxies)(image_features, concepts, model, config, reporter, k=k)
     rows_of = method.rows
     resolved = run.config
     X = np.ascontiguousarray(image_features, dtype=np.float32)
     keys = photo_keys(X)
     per_photo = method.per_photo(resolved)
-    setups = _setups(concepts, resolved, per_photo, keys, clip.identity, clip.device.type)
+    setups = _setups(concepts, resolved, per_photo, keys, model.identity, model.device.type)
     n = len(keys)
     with VectorStore(Path(store_file)) as store:
         cache = ProxyCache(store)
@@ -441,9 +440,9 @@ def learn_cached(
             for start in range(0, len(missing), chunk):
                 rows = np.asarray(missing[start : start + chunk])
                 if learner is not None:
-                    results = learner(X[rows], concepts, clip, config, inner, k=k)
+                    results = learner(X[rows], concepts, model, config, inner, k=k)
                 else:
-                    results = learn_proxies(X[rows], concepts, clip, config, inner, k=k, prepared=prepared)
+                    results = learn_proxies(X[rows], concepts, model, config, inner, k=k, prepared=prepared)
                 out = []
                 for c, res in enumerate(results):
                     unit_prompts, part = rows_of.take(res)
@@ -462,8 +461,8 @@ def learn_cached(
         if not missing:
             cache.touch([s for s, _ in setups])
         # The result is made from the numbers the store now keeps, as a re-run without the model makes it.
-        words = [engine.words(c, clip, run, tokens=rows_of.tokens) for c in concepts]
-        _keep_words(cache, clip, concepts, words, resolved)
+        words = [engine.words(c, model, run, tokens=rows_of.tokens) for c in concepts]
+        _keep_words(cache, model, concepts, words, resolved)
     images = textonly.unit_rows(X)
     return [rows_of.rebuild(c, images, prompts[i], learned[i], words[i], run, history) for i, c in enumerate(concepts)]
 

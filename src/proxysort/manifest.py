@@ -23,16 +23,20 @@ the folder (absolute, ``..``) are dropped, never followed.
 
 from __future__ import annotations
 
+import codecs
 import json
+import os
 import stat
 import uuid
+from array import array
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from json.encoder import encode_basestring_ascii as _quote  # what dumps(ensure_ascii=True) writes for a str
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, Sequence, overload
 
 from proxysort.errors import OutputError
+from proxysort.jsonstream import JSONStream, JSONSyntaxError, TooDeep, TooLarge
 
 if TYPE_CHECKING:  # pragma: no cover
     from proxysort.outdir import OutDir
@@ -48,7 +52,15 @@ PAGE_THUMBS = ".proxysort-thumbs"
 
 LINK_MODES: tuple[str, ...] = ("symlink", "hardlink", "copy")
 MANIFEST_VERSION = 2
-_MAX_BYTES = 256 << 20
+#: The largest manifest read: 32 GiB, about 100 million entries as proxysort writes them (a file ~250 bytes, a
+#: member ~130): 10M photos in several concepts with their sidecars. It bounds what a forged or runaway file
+#: (a sparse 50 GB file, one that grows while read) can cost; the memory of what is read is bounded per entry
+#: (:class:`FileColumns`, :class:`MemberColumns`), never the text as a whole.
+MAX_MANIFEST_BYTES = 32 << 30
+#: The longest single value decoded whole (a file entry, a member, a group, one word, one string): a path is
+#: at most 4096 bytes (PATH_MAX), 24 KiB of JSON with every byte escaped, so 1 MiB refuses only forgeries.
+MAX_VALUE_CHARS = 1 << 20
+_READ_BYTES = 1 << 20  # the manifest is read this much at a time
 _STR_FIELDS = ("path", "source", "kind", "target", "companion_of", "sha256")
 _INT_FIELDS = ("dev", "ino", "size", "mtime_ns")
 
@@ -124,6 +136,225 @@ class Entry:
         if self.kind == "hardlink":
             return (st.st_dev, st.st_ino) == (self.dev, self.ino)
         return (st.st_size, st.st_mtime_ns) == (self.size, self.mtime_ns)
+
+
+_NO_FOLDER = 0xFFFFFFFF
+_TEXT_FIELDS = ("path", "source", "target", "companion_of")
+_INT_FLAGS = tuple(1 << (6 + i) for i in range(len(_INT_FIELDS)))
+_ORPHAN, _SHA = 1 << 2, 1 << 10
+
+
+#: The flag of a text field (by its place in _TEXT_FIELDS: source, target, companion_of) whose last part is
+#: the path's name, which is then not kept again.
+_SAME_NAME = (0, 1 << 3, 1 << 4, 1 << 5)
+
+class FileColumns(Sequence[Entry]):
+    """A manifest's file entries read as columns, each :class:`Entry` made when read (issue 25).
+
+    A manifest of millions of files held one ``Entry`` per file, with five strings of its own: over 1 KB a
+    file while it was read. Here a file is a 2-byte flag word, four indexes into a table of folder parts (its
+    path's, its source's, its link text's and its photo's, each up to and including the last ``/``; shared by
+    every file in the same folder) and its names in one byte string: the path's name, then only the names
+    that differ from it (a link's source and text usually end in the same name), then its numbers and content
+    hash as text. About 30 bytes plus its name; every value reads back exactly as it was given.
+    """
+
+    def __init__(self) -> None:
+        self._flags = array("H")  # kind (2 bits), orphan, same-name flags, which numbers and hash are present
+        self._folders = array("I")  # 4 per file: index into _parts, _NO_FOLDER for a field it has not
+        self._start = array("Q")  # where each file's names begin in _text
+        self._text = bytearray()  # the names, NUL-separated (no manifest text holds a NUL), UTF-8 + surrogateescape
+        self._parts: list[str] = []
+        self._part_index: dict[str, int] = {}
+        self.error: ManifestError | None = None  # the first entry that was not proxysort's (reading stops keeping)
+
+    def add(self, entry: Entry) -> None:
+        """Keep ``entry`` (checked already: every string holds no NUL and round-trips as file names do)."""
+        path_part, _, name = entry.path.rpartition("/")
+        flags = LINK_MODES.index(entry.kind) | (_ORPHAN if entry.orphan else 0)
+        texts = [name]
+        folders = [self._part(path_part + "/"), _NO_FOLDER, _NO_FOLDER, _NO_FOLDER]
+        for i, value in ((1, entry.source), (2, entry.target), (3, entry.companion_of)):
+            if value is not None:
+                part, slash, own = value.rpartition("/")
+                folders[i] = self._part(part + slash)
+                if own == name:
+                    flags |= _SAME_NAME[i]
+                else:
+                    texts.append(own)
+        for flag, number in zip(_INT_FLAGS, (entry.dev, entry.ino, entry.size, entry.mtime_ns)):
+            if number is not None:
+                flags |= flag
+                texts.append(str(number))
+        if entry.sha256 is not None:
+            flags |= _SHA
+            texts.append(entry.sha256)
+        self._flags.append(flags)
+        self._folders.extend(folders)
+        self._start.append(len(self._text))
+        self._text += "\0".join(texts).encode("utf-8", "surrogateescape")
+
+    def _part(self, part: str) -> int:
+        i = self._part_index.get(part)
+        if i is None:
+            i = self._part_index[part] = len(self._parts)
+            self._parts.append(part)
+        return i
+
+    def _entry(self, row: int) -> Entry:
+        end = self._start[row + 1] if row + 1 < len(self._start) else len(self._text)
+        texts = iter(self._text[self._start[row]:end].decode("utf-8", "surrogateescape").split("\0"))
+        flags, at = self._flags[row], 4 * row
+        name = next(texts)
+        values: dict[str, object] = {"path": self._parts[self._folders[at]] + name}
+        for i in (1, 2, 3):
+            part = self._folders[at + i]
+            if part != _NO_FOLDER:
+                values[_TEXT_FIELDS[i]] = self._parts[part] + (name if flags & _SAME_NAME[i] else next(texts))
+        for flag, key in zip(_INT_FLAGS, _INT_FIELDS):
+            if flags & flag:
+                values[key] = int(next(texts))
+        if flags & _SHA:
+            values["sha256"] = next(texts)
+        return Entry(kind=LINK_MODES[flags & 3], orphan=bool(flags & _ORPHAN), **values)  # type: ignore[arg-type]
+
+    def __len__(self) -> int:
+        return len(self._flags)
+
+    @overload
+    def __getitem__(self, i: int) -> Entry: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Entry]: ...
+
+    def __getitem__(self, i: int | slice) -> Entry | list[Entry]:
+        if isinstance(i, slice):
+            return [self._entry(row) for row in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self._entry(i)
+
+    def __iter__(self) -> Iterator[Entry]:
+        return (self._entry(row) for row in range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to any sequence of the same entries in the same order (a manifest read back equals the one
+        written, or one whose files a caller listed)."""
+        if not isinstance(other, Sequence) or isinstance(other, (str, bytes)):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def tops(self) -> set[str]:
+        """The first folder of every file's path (read from the folder table, no entry made)."""
+        return {self._parts[p].split("/", 1)[0] for p in set(self._folders[::4])}
+
+    def within(self, tops: set[str]) -> "FileColumns":
+        """The files whose path lies under one of ``tops``: these columns when all do (the usual case)."""
+        outside = {i for i, part in enumerate(self._parts) if part.split("/", 1)[0] not in tops}
+        rows = [row for row in range(len(self)) if self._folders[4 * row] not in outside] if outside else None
+        if rows is None or len(rows) == len(self):
+            return self
+        kept = FileColumns()
+        for row in rows:
+            kept.add(self._entry(row))
+        return kept
+
+
+class MemberColumns(Sequence[tuple[str, int, str]]):
+    """A tree memory's members, ``(photo, group index, content id)``, read as columns: the photo's folder as an
+    index into a table of folders, the group as 4 bytes, the photo's name and content id in one byte string
+    (about 20 bytes plus the name and id, where a tuple of three objects held ~250). Equal to any sequence of
+    the same members, so a memory read back compares equal to the one written."""
+
+    def __init__(self) -> None:
+        self._folder = array("I")
+        self._group = array("I")
+        self._start = array("Q")
+        self._text = bytearray()
+        self._parts: list[str] = []
+        self._part_index: dict[str, int] = {}
+        self._most = -1  # the largest group index: checked against the groups once they are all read
+        self.error: ManifestError | None = None  # the first member that was not proxysort's
+
+    @classmethod
+    def of(cls, items: Iterable[object]) -> "MemberColumns":
+        """Members from JSON values (each checked as :meth:`add_json` checks it)."""
+        members = cls()
+        for item in items:
+            members.add_json(item)
+        return members
+
+    def add_json(self, item: object) -> None:
+        """Check and keep one member as JSON gives it; a wrong one is kept as :attr:`error` (the first only)."""
+        if self.error is not None:
+            return
+        try:
+            if not isinstance(item, list) or len(item) != 3:
+                raise ManifestError("concepts[].memory.members[] is not [photo, group, content id]")
+            photo, cid = _string(item[0], "members[].photo"), _string(item[2], "members[].id")
+            group = _whole(item[1], "members[].group", least=0)
+        except ManifestError as exc:
+            self.error = exc
+            return
+        if group > _NO_FOLDER:  # no memory has that many groups
+            self.error = ManifestError("members[].group names no group")
+            return
+        part, slash, name = photo.rpartition("/")
+        i = self._part_index.get(part + slash)
+        if i is None:
+            i = self._part_index[part + slash] = len(self._parts)
+            self._parts.append(part + slash)
+        self._folder.append(i)
+        self._group.append(group)
+        self._most = max(self._most, group)
+        self._start.append(len(self._text))
+        self._text += f"{name}\0{cid}".encode("utf-8", "surrogateescape")
+
+    def check(self, groups: int) -> None:
+        """Raise the first wrong member, or a group index of ``groups`` or more (ManifestError)."""
+        if self.error is not None:
+            raise self.error
+        if self._most >= groups:
+            raise ManifestError("members[].group names no group")
+
+    def _member(self, row: int) -> tuple[str, int, str]:
+        end = self._start[row + 1] if row + 1 < len(self._start) else len(self._text)
+        name, _, cid = self._text[self._start[row]:end].decode("utf-8", "surrogateescape").partition("\0")
+        return self._parts[self._folder[row]] + name, self._group[row], cid
+
+    def __len__(self) -> int:
+        return len(self._group)
+
+    @overload
+    def __getitem__(self, i: int) -> tuple[str, int, str]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[tuple[str, int, str]]: ...
+
+    def __getitem__(self, i: int | slice) -> tuple[str, int, str] | list[tuple[str, int, str]]:
+        if isinstance(i, slice):
+            return [self._member(row) for row in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self._member(i)
+
+    def __iter__(self) -> Iterator[tuple[str, int, str]]:
+        return (self._member(row) for row in range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, (str, bytes)):
+            return NotImplemented
+        return len(self) == len(other) and all(a == tuple(b) for a, b in zip(self, other))
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
 
 
 @dataclass(frozen=True)
@@ -232,7 +463,8 @@ class Memory:
 
     setup: tuple[tuple[str, str], ...] = ()
     groups: tuple[GroupRecord, ...] = ()
-    members: tuple[tuple[str, int, str], ...] = ()  # (photo, group index, content id)
+    # (photo, group index, content id); read from a manifest: a MemberColumns (columns, not a tuple per photo)
+    members: Sequence[tuple[str, int, str]] = ()
     pins: tuple[tuple[str, int], ...] = ()  # (photo, group index)
     left_out: tuple[str, ...] = ()
     unsure: tuple[str, ...] = ()
@@ -268,11 +500,11 @@ class Memory:
                 raise ManifestError(f"{what} names no group")
             return i
 
-        members = []
-        for m in _list(data, "members"):
-            if not isinstance(m, list) or len(m) != 3:
-                raise ManifestError("concepts[].memory.members[] is not [photo, group, content id]")
-            members.append((_string(m[0], "members[].photo"), index(m[1], "members[].group"), _string(m[2], "members[].id")))
+        # A manifest read from a file gives its members already read into columns (see _read_members).
+        members = data.get("members")
+        if not isinstance(members, MemberColumns):
+            members = MemberColumns.of(_list(data, "members"))
+        members.check(len(groups))
         pins = []
         for p in _list(data, "pins"):
             if not isinstance(p, list) or len(p) != 2:
@@ -283,7 +515,7 @@ class Memory:
             raise ManifestError("concepts[].memory.unsure_margin is not a number of at least 0")
         return cls(
             setup=tuple(sorted((_string(k, "setup key"), _string(v, "setup value")) for k, v in setup.items())),
-            groups=groups, members=tuple(members), pins=tuple(pins),
+            groups=groups, members=members, pins=tuple(pins),
             left_out=tuple(_string(s, "left_out[]") for s in _list(data, "left_out")),
             unsure=tuple(_string(s, "unsure[]") for s in _list(data, "unsure")),
             unsure_margin=float(margin),
@@ -456,7 +688,7 @@ def _string(value: object, what: str) -> str:
         raise ManifestError(f"{what} is not text")
     if "\x00" in value:
         raise ManifestError(f"{what} contains a NUL character")
-    if not is_manifest_text(value):
+    if not value.isascii() and not is_manifest_text(value):  # ASCII text round-trips (a manifest is mostly ASCII)
         raise ManifestError(f"{what} is not valid text")
     return value
 
@@ -480,20 +712,79 @@ def _list(data: Mapping[str, object], key: str) -> list[object]:
 
 def safe_relative(rel: str) -> bool:
     """A manifest path may only name something strictly inside the output folder (it could be edited)."""
-    p = PurePosixPath(rel)
-    if p.is_absolute() or not p.parts or any(part in ("", ".", "..") for part in p.parts):
-        return False
-    return rel == str(p) and p.parts != (OUTPUT_MANIFEST,)
+    # Exactly the normalised relative paths (``PurePosixPath(rel)`` gives back ``rel``) with no ``.``/``..``
+    # part, by splitting: checked once per file of a manifest of millions.
+    parts = rel.split("/")
+    return "" not in parts and "." not in parts and ".." not in parts and parts != [OUTPUT_MANIFEST]
 
 
 def parse_manifest(text: str) -> Manifest:
     """Validate and load a manifest's text; :class:`ManifestError` says what is wrong."""
+    return _parse(iter((text,)))
+
+
+def _parse(pieces: Iterator[str]) -> Manifest:
+    """A manifest from its text given in pieces: read a value at a time (:mod:`proxysort.jsonstream`), the
+    files and each tree's members straight into columns, then checked as a whole value would be."""
+    stream = JSONStream(pieces, value_limit=MAX_VALUE_CHARS)
     try:
-        data = json.loads(text)
-    except RecursionError:
+        data = _read(stream, (), 0)
+        stream.end()
+    except TooDeep:
         raise ManifestError("it is nested too deeply to be proxysort's") from None
-    except ValueError as exc:
+    except TooLarge:
+        raise ManifestError(f"one of its values is longer than {MAX_VALUE_CHARS >> 20} MiB of text") from None
+    except JSONSyntaxError as exc:
         raise ManifestError(f"it is not JSON ({exc})") from None
+    return _manifest(data)
+
+
+_STREAM_DEPTH = 8  # objects nested deeper than any proxysort writes are decoded whole (bounded, C recursion)
+
+
+def _read(stream: JSONStream, where: tuple[str, ...], depth: int) -> object:
+    """The value at ``where`` (keys from the top, ``[]`` for a list's element): objects a key at a time, lists
+    an element at a time, each element whole (at most MAX_VALUE_CHARS), except the top's ``files`` and each
+    tree's ``memory.members``, which go into columns as they are read, and the trees, which hold them."""
+    char = stream.peek()
+    if char == "[" and where == ("files",):
+        return _read_files(stream)
+    if char == "[" and where == ("concepts", "[]", "memory", "members"):
+        members = MemberColumns()
+        for _ in stream.items():
+            members.add_json(stream.value())
+        return members
+    if depth >= _STREAM_DEPTH:
+        return stream.value()
+    if char == "{":
+        return {key: _read(stream, (*where, key), depth + 1) for key in stream.keys()}
+    if char == "[":
+        if where == ("concepts",):
+            return [_read(stream, (*where, "[]"), depth + 1) for _ in stream.items()]
+        return [stream.value() for _ in stream.items()]
+    return stream.value()
+
+
+def _read_files(stream: JSONStream) -> FileColumns:
+    """The ``files`` list into columns, each entry checked as read; after a wrong one the rest are only read
+    (the error is raised where the whole manifest is checked, in the order a whole value is checked)."""
+    files = FileColumns()
+    for _ in stream.items():
+        item = stream.value()
+        if files.error is not None:
+            continue
+        try:
+            entry = Entry.from_json(item)
+        except ManifestError as exc:
+            files.error = exc
+            continue
+        if safe_relative(entry.path) and "/" in entry.path:
+            files.add(entry)
+    return files
+
+
+def _manifest(data: object) -> Manifest:
+    """Check the manifest read by :func:`_read` (lists of files and members already in columns)."""
     if not isinstance(data, dict) or data.get("tool") != "proxysort":
         raise ManifestError("it was not written by proxysort")
     version = data.get("version", 1)
@@ -504,7 +795,12 @@ def parse_manifest(text: str) -> Manifest:
     link = data.get("link")
     if link is not None and link not in LINK_MODES:
         raise ManifestError("its 'link' is not a link mode")
-    files = [Entry.from_json(item) for item in _list(data, "files")]
+    files = data.get("files", FileColumns())
+    if not isinstance(files, FileColumns):
+        _list(data, "files")  # raises: every list of files was read into columns
+        files = FileColumns()
+    if files.error is not None:
+        raise files.error
     dirs = [_string(d, "dirs[]") for d in _list(data, "dirs")]
     concepts = []
     for item in _list(data, "concepts"):
@@ -524,14 +820,13 @@ def parse_manifest(text: str) -> Manifest:
         if not isinstance(item, dict):
             raise ManifestError("a 'duplicates' entry is not an object")
         duplicates.append(Duplicate(*(_string(item.get(k), f"duplicates[].{k}") for k in ("concept", "source", "same_as"))))
-    files = [e for e in files if safe_relative(e.path) and "/" in e.path]
     dirs = [d for d in dirs if safe_relative(d)]
     if version == 1:  # one unnamed tree per top-level folder, all in the run's link mode
-        tops = sorted({PurePosixPath(p).parts[0] for p in [*dirs, *(e.path for e in files)]})
+        tops = sorted({PurePosixPath(d).parts[0] for d in dirs} | files.tops())
         concepts = [ConceptTree(top, top, link or "symlink") for top in tops]
     known = {c.dir for c in concepts}
     # Anything outside every concept folder cannot be attributed to a tree: it is left alone.
-    files = [e for e in files if PurePosixPath(e.path).parts[0] in known]
+    files = files.within(known)
     dirs = [d for d in dirs if PurePosixPath(d).parts[0] in known]
     complete = data.get("complete", True)
     if not isinstance(complete, bool):
@@ -541,23 +836,52 @@ def parse_manifest(text: str) -> Manifest:
                     page=page)
 
 
-def read_manifest_at(out: "OutDir") -> Manifest | None:
-    """The manifest of an open output folder, ``None`` if it has none; OutputError if it is not ours."""
+class _TooLargeFile(Exception):
+    """The manifest grew past :data:`MAX_MANIFEST_BYTES` while it was read."""
+
+
+def _pieces(fd: int, limit: int) -> Iterator[str]:
+    """The text of open file ``fd``, a read at a time, strict UTF-8 (a character cut by a read is joined)."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    total = 0
+    while chunk := os.read(fd, _READ_BYTES):
+        total += len(chunk)
+        if total > limit:
+            raise _TooLargeFile
+        yield decoder.decode(chunk)
+    yield decoder.decode(b"", final=True)
+
+
+def read_manifest_at(out: "OutDir", limit: int = MAX_MANIFEST_BYTES) -> Manifest | None:
+    """The manifest of an open output folder, ``None`` if it has none; OutputError if it is not ours.
+
+    Opened as a regular file without following a link (a FIFO, device or link swapped in is refused, never
+    waited on or followed) and read a piece at a time (:func:`_parse`): at most ``limit`` bytes, its size
+    checked before the first read and again as it is read (a file that grows, a ``/proc`` file of size 0)."""
     path = out.path / OUTPUT_MANIFEST
+    too_large = f"{path} is too large to be a proxysort manifest; move it away or choose another `out`."
     try:
-        raw = out.read_bytes(OUTPUT_MANIFEST, _MAX_BYTES)
+        fd = out.open_regular(OUTPUT_MANIFEST)
     except OSError as exc:
         raise OutputError(f"{path} is not a readable proxysort manifest ({exc.strerror or exc}); move it away or choose another `out`.") from exc
-    if raw is None:
+    if fd is None:
         return None
-    if len(raw) > _MAX_BYTES:
-        raise OutputError(f"{path} is too large to be a proxysort manifest; move it away or choose another `out`.")
     try:
-        return parse_manifest(raw.decode("utf-8"))
+        if os.fstat(fd).st_size > limit:
+            raise OutputError(too_large)
+        return _parse(_pieces(fd, limit))
+    except _TooLargeFile:
+        raise OutputError(too_large) from None
+    except MemoryError:
+        raise OutputError(f"{path} is too large for this machine's memory; move it away or choose another `out`.") from None
+    except OSError as exc:
+        raise OutputError(f"{path} is not a readable proxysort manifest ({exc.strerror or exc}); move it away or choose another `out`.") from exc
     except UnicodeDecodeError:
         raise OutputError(f"{path} is not proxysort's: it is not UTF-8 text; move it away or choose another `out`.") from None
     except ManifestError as exc:
         raise OutputError(f"{path} is not proxysort's: {exc}; move it away or choose another `out`.") from None
+    finally:
+        os.close(fd)
 
 
 def read_manifest(out: Path) -> Manifest | None:

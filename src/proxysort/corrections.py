@@ -29,7 +29,7 @@ from __future__ import annotations
 import stat
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Sequence
 
 from proxysort.groups import WEAK_MARK, unsure_folder
 from proxysort.manifest import ConceptTree, Entry, GroupRecord, Manifest, Memory
@@ -103,8 +103,9 @@ def _memory_of(tree: ConceptTree, manifest: Manifest) -> Memory:
 
 
 def adopt(od: OutDir, manifest: Manifest) -> tuple[Manifest, list[Gesture]]:
-    """``manifest`` as the folder now is after the user's gestures, and the gestures found (read only)."""
-    files = list(manifest.files)
+    """``manifest`` as the folder now is after the user's gestures, and the gestures found (read only). A tree
+    the user did not touch leaves the manifest's files as they are (read as columns: no list of them)."""
+    files: Sequence[Entry] = manifest.files
     dirs = list(manifest.dirs)
     trees: list[ConceptTree] = []
     gestures: list[Gesture] = []
@@ -119,14 +120,16 @@ def adopt(od: OutDir, manifest: Manifest) -> tuple[Manifest, list[Gesture]]:
 
 
 def _adopt_tree(
-    od: OutDir, tree: ConceptTree, files: list[Entry], dirs: list[str], manifest: Manifest
-) -> tuple[list[Entry], list[str], ConceptTree, list[Gesture]]:
+    od: OutDir, tree: ConceptTree, files: Sequence[Entry], dirs: list[str], manifest: Manifest
+) -> tuple[Sequence[Entry], list[str], ConceptTree, list[Gesture]]:
     def parts(rel: str) -> tuple[str, ...]:
         return PurePosixPath(rel).parts
 
-    photos = [e for e in files if parts(e.path)[0] == tree.dir and len(parts(e.path)) >= 3
-              and e.companion_of is None and not e.orphan]
-    missing = [e for e in photos if od.lstat(e.path) is None]
+    def photo(e: Entry) -> bool:  # a photo's link in a group of this tree (a manifest's paths are normalised)
+        top, _, rest = e.path.partition("/")
+        return top == tree.dir and "/" in rest and e.companion_of is None and not e.orphan
+
+    missing = [e for e in files if photo(e) and od.lstat(e.path) is None]
     if not missing:
         return files, dirs, tree, []
     listed = {e.path for e in files}
@@ -180,7 +183,7 @@ def _adopt_tree(
     pins = dict(memory.pins)
     left_out = set(memory.left_out)
     unsure = set(memory.unsure)
-    by_path = {e.path: e for e in photos}
+    by_path = {e.path: e for e in missing}  # every moved photo was missing from its old path
     for old, new in sorted(found.items()):
         entry, before, after = by_path[old], parts(old)[1], parts(new)[1]
         if before == after or (before in renames and moved_to[before] == after):

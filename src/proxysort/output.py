@@ -837,7 +837,9 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
     mine = [e for e in old.files if top(e.path) in mine_dirs]
     old_mine_dirs = [d for d in old.dirs if top(d) in mine_dirs]
     ours_on_disk = [e for e in mine if e.matches_disk(od) and late.get(e.path) != "foreign"]
-    foreign = sorted({e.path for e in mine if e not in ours_on_disk and od.lstat(e.path) is not None})
+    on_disk_entries = set(ours_on_disk)  # a set: `in` a list of them made this quadratic (10.6 s of 11.8 at 5k photos)
+    foreign = sorted({e.path for e in mine if e not in on_disk_entries and od.lstat(e.path) is not None})
+    del on_disk_entries
 
     # The photos as they are now: a photo deleted since it was indexed is reported, not linked.
     real_roots = [_real(r) for r in inputs.photo_roots]

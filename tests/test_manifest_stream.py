@@ -333,3 +333,43 @@ def test_a_wrong_entry_after_many_good_ones_makes_the_folder_not_ours(tmp_path: 
     data["files"][-1]["size"] = "12"
     (out / OUTPUT_MANIFEST).write_text(json.dumps(data, indent=1))
     _refused(out, root, "not proxysort's: files\\[\\]\\.size is not a whole number")
+
+
+# --------------------------------------------------------------------------- above the old 256 MB refusal
+
+
+@pytest.mark.slow
+def test_a_manifest_above_the_old_limit_serves_status_rerun_and_clean(tmp_path: Path) -> None:
+    """800k photos' files and members (~270 MB, which the whole-text read refused above 256 MB), written by
+    the real writer as a crash leaves it (``complete: false``: the links need not exist, so none is made
+    here): status counts every photo, a re-run of the concept replaces the tree with what is on disk, and
+    ``clean`` of the same manifest leaves an empty folder; the photo folder is never touched."""
+    from benchmarks.manifest_read import GROUPS, _photo, generate
+
+    n = 800_000
+    out = tmp_path / "out"
+    out.mkdir()
+    assert generate(out / OUTPUT_MANIFEST, n, complete=False) > 256 << 20
+    os.link(out / OUTPUT_MANIFEST, tmp_path / "saved.json")  # the same manifest again, for clean
+
+    read = read_manifest(out)
+    assert read is not None and len(read.files) == n and not read.complete
+    assert read.files[n - 1].source == _photo(max(range(GROUPS - 1, n, GROUPS)))[0]
+    memory = read.concepts[0].memory
+    assert memory is not None and len(memory.members) == n and memory.members[7] == (_photo(7)[0], 7, f"{7:016x}")
+    status = out_status(out)
+    assert [(t.folder, t.photos) for t in status.trees] == [("color", n)] and len(status.trees[0].groups) == GROUPS
+    assert status.pending == []  # an incomplete manifest's missing links are not the user's deletions
+
+    root, files = _library(tmp_path, 12)
+    before = snapshot(root)
+    summary = write_tree(plan_tree(out, {"color": [(f, "red") for f in files]}, photo_roots=[root]))
+    assert summary.created == 12 and problems(out) == []
+    assert sorted(e["source"] for e in manifest_json(out)["files"] if "companion_of" not in e) == sorted(files)
+
+    other = tmp_path / "other"
+    other.mkdir()
+    os.replace(tmp_path / "saved.json", other / OUTPUT_MANIFEST)
+    cleaned = clean_tree(other)
+    assert cleaned.removed == 0 and not other.exists()
+    assert_unchanged(before, root)

@@ -160,3 +160,13 @@ def test_the_auto_k_study_report_shows_its_json() -> None:
 
     data = json.loads((RESULTS / "auto-k-study.json").read_text())
     assert (RESULTS / "auto-k-study.md").read_text() == markdown(data)
+
+
+def test_the_manifest_read_report_is_its_json_rendered() -> None:
+    """manifest-read.md is what ``python -m benchmarks.manifest_read --out ...`` rendered from the JSON it wrote
+    in the same run (issue 25: the manifest read a value at a time, before/after at 1M and 2M photos)."""
+    from benchmarks.manifest_read import markdown
+
+    data = json.loads((RESULTS / "manifest-read.json").read_text())
+    assert {r["n"] for r in data["rows"]} >= {1_000_000, 2_000_000} and {r["way"] for r in data["rows"]} == {"before", "after"}
+    assert (RESULTS / "manifest-read.md").read_text() == markdown(data)

@@ -340,13 +340,13 @@ def test_a_wrong_entry_after_many_good_ones_makes_the_folder_not_ours(tmp_path: 
 
 @pytest.mark.slow
 def test_a_manifest_above_the_old_limit_serves_status_rerun_and_clean(tmp_path: Path) -> None:
-    """800k photos' files and members (~270 MB, which the whole-text read refused above 256 MB), written by
+    """850k photos' files and members (~275 MB, which the whole-text read refused above 256 MB), written by
     the real writer as a crash leaves it (``complete: false``: the links need not exist, so none is made
     here): status counts every photo, a re-run of the concept replaces the tree with what is on disk, and
     ``clean`` of the same manifest leaves an empty folder; the photo folder is never touched."""
     from benchmarks.manifest_read import GROUPS, _photo, generate
 
-    n = 800_000
+    n = 850_000
     out = tmp_path / "out"
     out.mkdir()
     assert generate(out / OUTPUT_MANIFEST, n, complete=False) > 256 << 20

@@ -17,7 +17,7 @@ import os
 import stat
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from proxysort.corrections import adopt, kept, marks_of
@@ -76,8 +76,8 @@ def is_output_folder(folder: Path | str) -> bool:
 def _tree_status(tree: ConceptTree, manifest: Manifest) -> TreeStatus:
     counts: Counter[str] = Counter()
     for e in manifest.files:
-        parts = PurePosixPath(e.path).parts
-        if parts[0] == tree.dir and len(parts) >= 3 and e.companion_of is None and not e.orphan:
+        parts = e.path.split("/", 2)  # a manifest's paths are normalised (manifest.safe_relative)
+        if parts[0] == tree.dir and len(parts) == 3 and e.companion_of is None and not e.orphan:
             counts[parts[1]] += 1
     named, placed = marks_of(tree)
     groups = [GroupStatus(name, n, name in named) for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]

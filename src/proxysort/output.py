@@ -957,9 +957,25 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
                     for comp, comp_name in zip(comps, comp_names):
                         files.add(rel_dir, comp_name, comp, _numbers(inputs.link, companion_stats, comp), companion_of=row)
 
-    on_disk = {e.path for e in ours_on_disk}
-    planned = {e.path: e for e in files if e.path in on_disk} if on_disk else {}  # only what may be kept
-    keep = {e.path for e in ours_on_disk if e.path in planned and e.same_plan(planned[e.path]) and e.path not in orphan_paths}
+    # A planned file already on disk exactly as planned is kept. Each planned entry is made, compared and let go:
+    # no map of every planned entry beside the old ones (a re-run of millions of files; issue 25).
+    on_disk: dict[str, Entry] = {}  # path -> our old entry there (the last one listed, as a map of them kept)
+    listed_twice: dict[str, list[Entry]] = {}  # paths listed more than once (a crash's union lists old and new)
+    for e in ours_on_disk:
+        if e.path in on_disk:
+            listed_twice.setdefault(e.path, [on_disk[e.path]]).append(e)
+        on_disk[e.path] = e
+    keep: set[str] = set()
+    kept_entries: dict[str, Entry] = {}  # kept paths whose old entry is not the planned one: a copy's content hash
+    for planned in files if on_disk else ():
+        old_entry = on_disk.get(planned.path)
+        if old_entry is None or planned.path in orphan_paths:
+            continue
+        if any(e.same_plan(planned) for e in listed_twice.get(planned.path, (old_entry,))):
+            keep.add(planned.path)
+            if old_entry != planned:
+                kept_entries[planned.path] = old_entry
+    del on_disk, listed_twice
     remove = [e for e in ours_on_disk if e.path not in keep and e.path not in orphan_paths]
     # What is to be removed must be proxysort's bytes and not the last copy of a photo, checked in full now
     # (the first pass took size and mtime on trust); anything that fails is planned around.
@@ -967,7 +983,6 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
     found |= {e.path: "orphan" for e in remove if e.path not in found and _is_last_copy(od, e, present)}
     if found:
         return _plan(od, inputs, {**late, **found})
-    kept_entries = {e.path: e for e in ours_on_disk if e.path in keep}  # with their content hash
     if kept_entries:
         files = files.keeping(kept_entries)
     # A tree that stays exactly as it was keeps the time of its record (a repeated run rewrites nothing).

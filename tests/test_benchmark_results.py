@@ -169,4 +169,4 @@ def test_the_manifest_read_report_is_its_json_rendered() -> None:
 
     data = json.loads((RESULTS / "manifest-read.json").read_text())
     assert {r["n"] for r in data["rows"]} >= {1_000_000, 2_000_000} and {r["way"] for r in data["rows"]} == {"before", "after"}
-    assert (RESULTS / "manifest-read.md").read_text() == markdown(data)
+    assert (RESULTS / "manifest-read.md").read_text().endswith(markdown(data))  # after any notes above it

@@ -145,3 +145,18 @@ def test_every_photo_kept_is_weighed_in_place_on_a_feature_made_on_access() -> N
     np.testing.assert_array_equal(xk, clustered_feature(res, "imagemix", every, 3))
     np.testing.assert_array_equal(res.feature("imagemix"), before)  # made afresh: nothing of the result changed
     assert not np.array_equal(xk, before)  # and it was weighed
+
+
+@pytest.mark.parametrize("n", [1, 50, 16384 + 3])
+def test_imagemix_of_the_zero_shot_view_writes_the_same_bits_a_block_at_a_time(n: int) -> None:
+    """Issue 25: from the view, ``scoremix`` is written into ``imagemix`` a block of photos at a time (no N×2K
+    array beside it); every number is the one made from the whole ``scoremix`` (blocks of rows.BLOCK)."""
+    from proxysort.learn.textonly import zero_shot_features
+    from proxysort.rows import BLOCK
+
+    assert BLOCK == 16384  # the largest n crosses a block's edge
+    rng = np.random.default_rng(n)
+    scores = rng.normal(0.2, 0.05, (n, 5)).astype(np.float32)
+    images = rng.normal(size=(n, 16)).astype(np.float32)
+    view = zero_shot_features(scores, 100.0)
+    assert imagemix(view, images).tobytes() == imagemix(view["scoremix"], images).tobytes()

@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
     from proxysort.learn.options import Options
+    from proxysort.learn.textonly import ZeroShotView
     from proxysort.rows import Matrix, PickedRows
 
 #: The method used unless told otherwise (the registry refuses to load if it names no registered method).
@@ -260,7 +261,7 @@ IMAGE_WEIGHT = 1.15
 IMAGE_COMPONENTS = 32
 
 
-def imagemix(scoremix_rows: "np.ndarray", images: "Matrix", weight: float = IMAGE_WEIGHT,
+def imagemix(scoremix_rows: "np.ndarray | ZeroShotView", images: "Matrix", weight: float = IMAGE_WEIGHT,
              components: int = IMAGE_COMPONENTS) -> "np.ndarray":
     """``scoremix`` beside the photos' unit image vectors, centred, projected on their
     ``components`` principal directions, scaled by the vectors' whole total variance (so the kept
@@ -273,6 +274,9 @@ def imagemix(scoremix_rows: "np.ndarray", images: "Matrix", weight: float = IMAG
     a weight where the image's own dominant structure does not pull groups the words do tell apart.
     Centring, directions and scale are over the photos of the run (a property of the set, like
     ``scoremix``); two passes over ``images`` (an array or a lazy row matrix), in float64 for the moments.
+    ``scoremix_rows`` may be the zero-shot view that makes them
+    (:class:`proxysort.learn.textonly.ZeroShotView`): they are then written into the output a block at a time,
+    never held whole beside it (issue 25), the same numbers.
     """
     import numpy as np
 
@@ -291,12 +295,20 @@ def imagemix(scoremix_rows: "np.ndarray", images: "Matrix", weight: float = IMAG
     spread = float(max(np.trace(cov), 1e-12))
     _, vecs = np.linalg.eigh(cov)
     top = vecs[:, ::-1][:, :components]
-    mix = np.asarray(scoremix_rows, dtype=np.float32)
-    out = np.empty((n, mix.shape[1] + top.shape[1]), np.float32)  # filled a block at a time: no N×32 float64
-    out[:, : mix.shape[1]] = mix
+    from proxysort.learn.textonly import ZeroShotView
+
+    if isinstance(scoremix_rows, ZeroShotView):
+        width = 2 * scoremix_rows.Z.shape[1]
+        out = np.empty((n, width + top.shape[1]), np.float32)  # filled a block at a time: no N×32 float64
+        scoremix_rows.scoremix_into(out[:, :width])
+    else:
+        mix = np.asarray(scoremix_rows, dtype=np.float32)
+        width = mix.shape[1]
+        out = np.empty((n, width + top.shape[1]), np.float32)
+        out[:, :width] = mix
     start = 0
     for columns in map_blocks(images, image_columns, mean, top, weight / np.sqrt(spread)):
-        out[start : start + len(columns), mix.shape[1] :] = columns
+        out[start : start + len(columns), width:] = columns
         start += len(columns)
     return out
 

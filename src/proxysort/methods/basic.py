@@ -110,8 +110,12 @@ class FeatureSet(Mapping):
             return self.zero_shot[name]
         if name == "imagemix":
             from proxysort.learn.core import imagemix
+            from proxysort.learn.textonly import ZeroShotView
 
-            return imagemix(self.zero_shot["scoremix"], self.images)
+            # The view itself where there is one: its scoremix is then written into imagemix a block at a time,
+            # not held whole beside it (issue 25)
+            view = self.zero_shot if isinstance(self.zero_shot, ZeroShotView) else None
+            return imagemix(view if view is not None else self.zero_shot["scoremix"], self.images)
         if name == "weights":
             logits = self.logits
             if logits is None:  # "weights" is listed only with logits or their scale

@@ -280,7 +280,7 @@ def imagemix(scoremix_rows: "np.ndarray | ZeroShotView", images: "Matrix", weigh
     """
     import numpy as np
 
-    from proxysort.rows import map_blocks
+    from proxysort.rows import BLOCK, map_blocks
 
     # Both passes are a function of each block (run where the rows are: on Ray workers for the store's
     # rows with `ray`); the moments are summed here in block order, so the set's directions are the same.
@@ -300,7 +300,7 @@ def imagemix(scoremix_rows: "np.ndarray | ZeroShotView", images: "Matrix", weigh
     if isinstance(scoremix_rows, ZeroShotView):
         width = 2 * scoremix_rows.Z.shape[1]
         out = np.empty((n, width + top.shape[1]), np.float32)  # filled a block at a time: no N×32 float64
-        scoremix_rows.scoremix_into(out[:, :width])
+        scoremix_rows.scoremix_into(out[:, :width], BLOCK)
     else:
         mix = np.asarray(scoremix_rows, dtype=np.float32)
         width = mix.shape[1]

@@ -116,14 +116,12 @@ class ZeroShotView(Mapping[str, "np.ndarray"]):
         probs = softmax(np.float32(self.scale) * self.Z)
         return probs if name == "probs" else scoremix(self.Z, probs)
 
-    def scoremix_into(self, out: "np.ndarray") -> None:
-        """``self["scoremix"]`` written into ``out`` (N×2K, e.g. the first columns of ``imagemix``) a block of
+    def scoremix_into(self, out: "np.ndarray", size: int) -> None:
+        """``self["scoremix"]`` written into ``out`` (N×2K, e.g. the first columns of ``imagemix``) ``size``
         photos at a time, so that no N×2K array is held beside ``out`` (issue 25): the column statistics come
         from the whole arrays, as :func:`scoremix` takes them, then each block's rows are made by the same
         operations (the softmax is a row's own), so every number is the one :func:`scoremix` gives."""
         import numpy as np
-
-        from proxysort.rows import BLOCK
 
         scale, tiny = np.float32(self.scale), np.float32(1e-12)
         probs = softmax(scale * self.Z)
@@ -136,9 +134,9 @@ class ZeroShotView(Mapping[str, "np.ndarray"]):
         s_norm = np.sqrt(max(centred.var(0).sum(), tiny))
         del centred
         k = self.Z.shape[1]
-        for start in range(0, len(self.Z), BLOCK):
-            z = self.Z[start : start + BLOCK]
-            p, c = out[start : start + BLOCK, :k], out[start : start + BLOCK, k:]
+        for start in range(0, len(self.Z), size):
+            z = self.Z[start : start + size]
+            p, c = out[start : start + size, :k], out[start : start + size, k:]
             np.subtract(softmax(scale * z), p_mean, out=p)
             p /= p_norm
             np.subtract(z, s_mean, out=c)

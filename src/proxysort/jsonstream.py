@@ -132,9 +132,11 @@ class JSONStream:
             return value
 
     def _grow(self) -> bool:
-        """Read more text for a value that did not decode yet; False when there is no more. A value that
-        needs more than ``value_limit`` characters is :class:`TooLarge`."""
-        if len(self._buf) - self._pos > self._limit:
+        """Read more text for a value that did not decode yet, or that may go on; False when there is no more.
+        A value that needs more than ``value_limit`` characters is :class:`TooLarge`: more than that and the
+        lookahead held, since a value of at most ``value_limit`` may end up to the lookahead before the end of
+        the text read (whether it is whole, the decode after this read says; any piece split reads the same)."""
+        if len(self._buf) - self._pos > self._limit + _LOOKAHEAD:
             raise TooLarge(f"a value is longer than {self._limit} characters")
         return self._more()
 

@@ -85,7 +85,10 @@ class JSONStream:
             self._pos = 0
 
     def _error(self, message: str, pos: int) -> JSONSyntaxError:
-        """``json``'s wording for an error at ``pos`` in the buffer, located in the whole text."""
+        """``json``'s wording for an error at ``pos`` in the buffer, located in the whole text. Text that starts
+        with a byte order mark fails at it, said as ``json.loads`` says it (an editor that saved the file so)."""
+        if self._base + pos == 0 and self._buf.startswith("\ufeff"):
+            message = "Unexpected UTF-8 BOM (decode using utf-8-sig)"
         line = self._lines + self._buf.count("\n", 0, pos) + 1
         newline = self._buf.rfind("\n", 0, pos)
         column = pos - newline if newline >= 0 else self._base + pos - self._last_newline

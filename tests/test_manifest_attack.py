@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -145,7 +146,7 @@ def _differential(seed: int, documents: int) -> list[str]:
     for _ in range(documents):
         text = _document(rng)
         pieces, depth = _pieces(rng, text), rng.randint(0, 5)
-        expected, got = _outcome(lambda: json.loads(text)), _stream_outcome(pieces, depth)
+        expected, got = _outcome(partial(json.loads, text)), _stream_outcome(pieces, depth)
         # An int json will not convert is a ValueError without a position: only that both refuse is compared.
         same = got == expected or (expected == ("error", "") and got[0] == "error")
         if not same:
@@ -159,10 +160,10 @@ def test_random_json_text_cut_anywhere_reads_as_json_loads_reads_it() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1, 2])
 def test_many_more_random_json_texts_read_as_json_loads_reads_them(seed: int) -> None:
-    wrong = _differential(seed, 30000)
-    assert not wrong, f"{len(wrong)} of 30000 differ, e.g.\n" + "\n".join(wrong[:5])
+    wrong = _differential(seed, 15000)
+    assert not wrong, f"{len(wrong)} of 15000 differ, e.g.\n" + "\n".join(wrong[:5])
 
 
 def test_a_value_up_to_the_limit_is_read_wherever_the_pieces_are_cut() -> None:
@@ -433,12 +434,23 @@ def test_a_sparse_file_of_gigabytes_under_the_limit_is_refused_at_its_first_zero
 # ------------------------------------------------------------------------- runs that overlap or are killed
 
 _RERUN = r"""
-import json, sys
+import json, sys, time
 sys.path.insert(0, sys.argv[1])
 from proxysort import manifest
 from proxysort.output import plan_tree, write_tree
-args = json.loads(sys.argv[2])
-manifest._READ_BYTES = args["read_bytes"]  # the large manifest in many reads: a kill lands mid-read
+with open(sys.argv[2]) as f:
+    args = json.load(f)
+manifest._READ_BYTES = args["read_bytes"]  # the large manifest in many reads, each a little slow:
+pieces = manifest._pieces  # a kill lands while the plan or the locked re-plan reads it, or while it is written
+
+
+def slow(fd, limit):
+    for piece in pieces(fd, limit):
+        time.sleep(0.002)
+        yield piece
+
+
+manifest._pieces = slow
 groups = {"c": [(f, name) for f, name in args["pairs"]]}
 print("reading", flush=True)
 write_tree(plan_tree(args["out"], groups, link=args["link"], photo_roots=[args["photos"]]))
@@ -461,12 +473,13 @@ def test_a_rerun_killed_while_it_reads_or_writes_a_large_manifest_leaves_out_usa
     kills = 0
     for round_ in range(12):
         pairs = [(f, f"g{rng.randrange(5)}") for f in files]
-        args = json.dumps({"out": str(out), "photos": str(root), "pairs": pairs, "link": link,
-                           "read_bytes": rng.choice([512, 4096, 1 << 20])})
-        proc = subprocess.Popen([sys.executable, "-c", _RERUN, _src(), args], stdout=subprocess.PIPE,
+        args = tmp_path / "args.json"
+        args.write_text(json.dumps({"out": str(out), "photos": str(root), "pairs": pairs, "link": link,
+                                    "read_bytes": rng.choice([256, 512, 1024])}))
+        proc = subprocess.Popen([sys.executable, "-c", _RERUN, _src(), str(args)], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         assert proc.stdout is not None and proc.stdout.readline() == "reading\n", proc.communicate()
-        time.sleep(rng.uniform(0, 1.2))
+        time.sleep(rng.uniform(0, 3.0))
         proc.send_signal(signal.SIGKILL)
         _, err = proc.communicate()
         assert proc.returncode in (0, -signal.SIGKILL), err

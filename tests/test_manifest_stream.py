@@ -373,3 +373,106 @@ def test_a_manifest_above_the_old_limit_serves_status_rerun_and_clean(tmp_path: 
     cleaned = clean_tree(other)
     assert cleaned.removed == 0 and not other.exists()
     assert_unchanged(before, root)
+
+
+# ------------------------------------------------------------------- the same decisions as the whole-text read
+
+BEFORE = "2fa9fd9"  # manifest.py before the streaming reader: json.loads of the whole text, checked as a whole
+
+
+def _before_module():
+    """``manifest.py`` at BEFORE, loaded from the repository's history (skipped where there is none)."""
+    import importlib.util
+    import subprocess
+    import sys
+    import tempfile
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        source = subprocess.run(["git", "show", f"{BEFORE}:src/proxysort/manifest.py"], cwd=root, check=True,
+                                capture_output=True, text=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip(f"no git history with {BEFORE} here")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "manifest_before.py"
+        path.write_text(source)
+        spec = importlib.util.spec_from_file_location("manifest_before", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["manifest_before"] = module
+        spec.loader.exec_module(module)
+    return module
+
+
+def _outcome(module, text: str) -> str:
+    """What a reader makes of ``text``, as text (the two modules' classes differ, their reprs do not)."""
+    try:
+        m = module.parse_manifest(text)
+    except module.ManifestError as exc:
+        return f"refused: {exc}"
+    memories = [None if c.memory is None else (c.memory.setup, c.memory.groups, [tuple(x) for x in c.memory.members],
+                                               c.memory.pins, c.memory.left_out, c.memory.unsure, c.memory.unsure_margin)
+                for c in m.concepts]
+    return repr(([e for e in m.files], m.dirs, m.link, [(c.name, c.dir, c.link, c.run) for c in m.concepts], memories,
+                 m.duplicates, m.complete, m.page))
+
+
+def test_the_streaming_reader_accepts_refuses_and_says_exactly_what_the_whole_text_reader_did() -> None:
+    """Random forgeries of a rich manifest (a value replaced by one of every kind, a key deleted, keys in
+    reversed order so that members come before their groups, with and without indentation): the same manifest
+    read, or the same sentence, as the reader before (same message, and the first error in the same order)."""
+    import copy
+    import random
+
+    from proxysort.manifest import ConceptRun, Duplicate, PageRecord
+
+    before = _before_module()
+    run = ConceptRun(("red", "blue"), ("red", "blue", "green"), "user", "ViT-B-32", None, "id", "zeroshot", "imagemix",
+                     2, 0, "0.1.0", "2026-12-07T08:00:00+00:00")
+    memory = Memory(setup=(("k", "2"),), groups=(GroupRecord("g", (0.5, -0.25), 0.1), GroupRecord("h", (), 0.0, True)),
+                    members=(("/p/a.jpg", 0, "id1"), ("/p/b.jpg", 1, "id2")), pins=(("/p/a.jpg", 0),),
+                    left_out=("/p/gone.jpg",), unsure=("/p/a.jpg",), unsure_margin=0.05)
+    files = [Entry("c/g/a.jpg", "/p/a.jpg", "symlink", target="../../../p/a.jpg"),
+             Entry("c/g/a.xmp", "/p/a.xmp", "symlink", target="../../../p/a.xmp", companion_of="c/g/a.jpg"),
+             Entry("c/h/b.jpg", "/p/q/B.jpg", "copy", size=12, mtime_ns=5, sha256="0f" * 32, orphan=True),
+             Entry("d/g/x.jpg", "/p/x.jpg", "hardlink", dev=1, ino=2)]
+    base = json.loads(Manifest(files=files, dirs=["c", "c/g", "c/h", "d", "d/g"], link="symlink",
+                               concepts=[ConceptTree("c", "c", "symlink", run, memory), ConceptTree("d", "d", "hardlink")],
+                               duplicates=[Duplicate("c", "/p/a2.jpg", "c/g/a.jpg")],
+                               page=PageRecord("ab" * 32, None, ("cd" * 32,))).to_json())
+    values = [1, -1, 0, "x", "", None, [], {}, True, False, 1.5, "a\x00b", "\udc80", "\ud800", "c/g/z.jpg", "../x",
+              "/abs", 2**70, [1, 2], {"a": 1}, "ab" * 32, float("nan"), 5, ["/p/c.jpg", 7, "i"]]
+
+    def places(value: object, at: tuple = ()) -> list[tuple]:
+        inner = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        return [at, *(p for k, v in inner for p in places(v, (*at, k)))]
+
+    def reversed_keys(value: object) -> object:
+        if isinstance(value, dict):
+            return {k: reversed_keys(v) for k, v in reversed(value.items())}
+        return [reversed_keys(v) for v in value] if isinstance(value, list) else value
+
+    rng = random.Random(25)
+    spots = [p for p in places(base) if p]
+    spots += [p for p in spots if "memory" in p] * 4  # where errors depend most on order: members and groups
+    differ = []
+    for _ in range(3000):
+        data = copy.deepcopy(base)
+        for _ in range(rng.randint(1, 2)):
+            *path, key = rng.choice(spots)
+            parent = data
+            try:
+                for k in path:
+                    parent = parent[k]
+                if rng.random() < 0.2 and isinstance(parent, dict):
+                    del parent[key]
+                else:
+                    parent[key] = copy.deepcopy(rng.choice(values))
+            except (KeyError, IndexError, TypeError):
+                continue  # the place went away with an earlier change
+        if rng.random() < 0.3:
+            data = reversed_keys(data)
+        text = json.dumps(data, indent=rng.choice([None, 1]))
+        if _outcome(before, text) != _outcome(manifest_module, text):
+            differ.append(text)
+    assert not differ, differ[:3]

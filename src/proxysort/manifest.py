@@ -279,7 +279,8 @@ class MemberColumns(Sequence[tuple[str, int, str]]):
         self._parts: list[str] = []
         self._part_index: dict[str, int] = {}
         self._most = -1  # the largest group index: checked against the groups once they are all read
-        self.error: ManifestError | None = None  # the first member that was not proxysort's
+        self.error: ManifestError | None = None  # the first member that was not proxysort's (none kept after it)
+        self._error_group: int | None = None  # that member's group, when only its content id was wrong
 
     @classmethod
     def of(cls, items: Iterable[object]) -> "MemberColumns":
@@ -290,19 +291,23 @@ class MemberColumns(Sequence[tuple[str, int, str]]):
         return members
 
     def add_json(self, item: object) -> None:
-        """Check and keep one member as JSON gives it; a wrong one is kept as :attr:`error` (the first only)."""
+        """Check and keep one member as JSON gives it; a wrong one is kept as :attr:`error` (the first only),
+        checked in the order a whole memory is: photo, group, content id."""
         if self.error is not None:
             return
         try:
             if not isinstance(item, list) or len(item) != 3:
                 raise ManifestError("concepts[].memory.members[] is not [photo, group, content id]")
-            photo, cid = _string(item[0], "members[].photo"), _string(item[2], "members[].id")
-            group = _whole(item[1], "members[].group", least=0)
+            photo, group = _string(item[0], "members[].photo"), _whole(item[1], "members[].group", least=0)
+            if group > _NO_FOLDER:  # no memory has that many groups
+                raise ManifestError("members[].group names no group")
         except ManifestError as exc:
             self.error = exc
             return
-        if group > _NO_FOLDER:  # no memory has that many groups
-            self.error = ManifestError("members[].group names no group")
+        try:
+            cid = _string(item[2], "members[].id")
+        except ManifestError as exc:
+            self.error, self._error_group = exc, group  # its group, if it names none, is the first error
             return
         part, slash, name = photo.rpartition("/")
         i = self._part_index.get(part + slash)
@@ -316,11 +321,12 @@ class MemberColumns(Sequence[tuple[str, int, str]]):
         self._text += f"{name}\0{cid}".encode("utf-8", "surrogateescape")
 
     def check(self, groups: int) -> None:
-        """Raise the first wrong member, or a group index of ``groups`` or more (ManifestError)."""
+        """Raise the first wrong member as a whole memory's check finds it, a group index of ``groups`` or more
+        included (ManifestError): the groups may come after the members in the text."""
+        if self._most >= groups or (self._error_group is not None and self._error_group >= groups):
+            raise ManifestError("members[].group names no group")
         if self.error is not None:
             raise self.error
-        if self._most >= groups:
-            raise ManifestError("members[].group names no group")
 
     def _member(self, row: int) -> tuple[str, int, str]:
         end = self._start[row + 1] if row + 1 < len(self._start) else len(self._text)

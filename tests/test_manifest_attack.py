@@ -504,3 +504,15 @@ def test_runs_at_once_on_a_folder_with_a_large_manifest_leave_it_equal_to_it(tmp
     assert again.ok, (again.codes, again.problems[:5], again.errors)
     assert again.trees == ["color", "shape"]
     assert (tmp_path / "out" / OUTPUT_MANIFEST).stat().st_size > 300_000  # large enough to take many reads
+
+
+def test_a_manifest_saved_with_a_byte_order_mark_is_refused_in_the_whole_readers_words(tmp_path: Path) -> None:
+    root, out, _ = _written(tmp_path)
+    text = (out / OUTPUT_MANIFEST).read_text()
+    with pytest.raises(json.JSONDecodeError) as whole:
+        json.loads("\ufeff" + text)
+    (out / OUTPUT_MANIFEST).write_text("\ufeff" + text)
+    for call in _readers(out):
+        with pytest.raises(OutputError) as err:
+            call()
+        assert f"it is not JSON ({whole.value})" in str(err.value)  # "Unexpected UTF-8 BOM ...", as before

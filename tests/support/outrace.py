@@ -121,7 +121,8 @@ _WRITER = r"""
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
 from proxysort.output import plan_tree, write_tree
-args = json.loads(sys.argv[2])
+with open(sys.argv[2]) as fh:  # a file: 1200 photos' paths exceed one argument's limit (128 KiB)
+    args = json.load(fh)
 plan = plan_tree(args["out"], args["groups"], link=args["link"], photo_roots=[args["photos"]])
 time.sleep(max(0.0, args["start_at"] - time.time()))
 write_tree(plan)
@@ -148,11 +149,13 @@ def concurrent_writers(work: Path, concepts: list[str], link: str = "symlink", n
     rng = random.Random(seed)
     start_at = time.time() + 1.5
     procs = []
-    for concept in concepts:
+    for k, concept in enumerate(concepts):
         names = [f"{concept}-{i}" for i in range(4)]
         groups = {concept: [(f, rng.choice(names)) for f in files]}
-        args = json.dumps({"out": str(out), "photos": str(photos), "groups": groups, "link": link, "start_at": start_at})
-        procs.append(subprocess.Popen([sys.executable, "-c", _WRITER, _src(), args], stdout=subprocess.PIPE,
+        args = work / f"writer{k}.json"
+        args.write_text(json.dumps({"out": str(out), "photos": str(photos), "groups": groups, "link": link,
+                                    "start_at": start_at}))
+        procs.append(subprocess.Popen([sys.executable, "-c", _WRITER, _src(), str(args)], stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, text=True))
     codes, errors = [], []
     for p in procs:

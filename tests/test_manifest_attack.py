@@ -18,7 +18,7 @@ import sys
 import time
 from functools import partial
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pytest
 
@@ -516,3 +516,34 @@ def test_a_manifest_saved_with_a_byte_order_mark_is_refused_in_the_whole_readers
         with pytest.raises(OutputError) as err:
             call()
         assert f"it is not JSON ({whole.value})" in str(err.value)  # "Unexpected UTF-8 BOM ...", as before
+
+
+@pytest.mark.parametrize("filler", ["[]", "{}", '"a"', "0"])
+@pytest.mark.parametrize("key", ["dirs", "unknown"])
+def test_what_is_held_besides_files_and_members_is_refused_past_its_budget_as_it_is_read(key: str, filler: str) -> None:
+    # A forged `[[],[],…]` costs ~20 bytes of memory per byte of text: without a budget a 32 GiB manifest
+    # exhausts the machine before any check sees it. The reader must stop soon after the budget, not read on.
+    read = 0
+
+    def pieces() -> Iterator[str]:
+        nonlocal read
+        yield f'{{"tool": "proxysort", "version": 2, "{key}": ['
+        for _ in range(1_000_000):
+            read += 1
+            yield filler + ","
+        yield filler + "]}"
+
+    budget = 1 << 20
+    with pytest.raises(ManifestError, match="besides its files and members"):
+        manifest_module._parse(pieces(), held_limit=budget)
+    assert read < budget // 16  # each element held costs at least 16 bytes: refused at the budget, not the end
+
+
+def test_an_honest_manifest_is_well_within_what_may_be_held() -> None:
+    # What proxysort writes per photo outside the columns: the page's thumbnail digest, and the photo's path
+    # if it is unsure or left out (one or the other: left-out photos are not members). Even with every photo
+    # of a 10M archive in that list, under a realistic path, it must fit.
+    per_photo = manifest_module._Held(1 << 62)
+    for value in ("f" * 64, "/home/someone/Pictures/2024/2024-06-01 Lisbon trip/IMG_0001.jpg"):
+        per_photo.take(value)
+    assert per_photo.bytes * 10_000_000 < manifest_module.MAX_HELD_BYTES

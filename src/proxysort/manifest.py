@@ -27,6 +27,7 @@ import codecs
 import json
 import os
 import stat
+import sys
 import uuid
 from array import array
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -60,6 +61,13 @@ MAX_MANIFEST_BYTES = 32 << 30
 #: The longest single value decoded whole (a file entry, a member, a group, one word, one string): a path is
 #: at most 4096 bytes (PATH_MAX), 24 KiB of JSON with every byte escaped, so 1 MiB refuses only forgeries.
 MAX_VALUE_CHARS = 1 << 20
+#: What may be held as plain Python values outside the columns (``dirs``, ``duplicates``, each tree's
+#: ``unsure``, ``left_out`` and ``pins``, the page's thumbnails, keys proxysort does not know): 4 GiB. A
+#: manifest of 10M photos holds about 1.3 GB there (a thumbnail's digest per photo, a few % of them unsure),
+#: 2.4 GB if every photo were unsure or left out; a forged ``[[],[],…]`` costs ~20 bytes of memory per byte of
+#: text, so without this a 32 GiB file could exhaust the machine before any check sees it (the old 256 MB
+#: limit held it to ~5 GB).
+MAX_HELD_BYTES = 4 << 30
 _READ_BYTES = 1 << 20  # the manifest is read this much at a time
 _STR_FIELDS = ("path", "source", "kind", "target", "companion_of", "sha256")
 _INT_FIELDS = ("dev", "ino", "size", "mtime_ns")
@@ -729,12 +737,13 @@ def parse_manifest(text: str) -> Manifest:
     return _parse(iter((text,)))
 
 
-def _parse(pieces: Iterator[str]) -> Manifest:
+def _parse(pieces: Iterator[str], held_limit: int = MAX_HELD_BYTES) -> Manifest:
     """A manifest from its text given in pieces: read a value at a time (:mod:`proxysort.jsonstream`), the
-    files and each tree's members straight into columns, then checked as a whole value would be."""
+    files and each tree's members straight into columns, the rest counted against ``held_limit`` bytes, then
+    checked as a whole value would be."""
     stream = JSONStream(pieces, value_limit=MAX_VALUE_CHARS)
     try:
-        data = _read(stream, (), 0)
+        data = _read(stream, (), 0, _Held(held_limit))
         stream.end()
     except TooDeep:
         raise ManifestError("it is nested too deeply to be proxysort's") from None
@@ -748,10 +757,45 @@ def _parse(pieces: Iterator[str]) -> Manifest:
 _STREAM_DEPTH = 8  # objects nested deeper than any proxysort writes are decoded whole (bounded, C recursion)
 
 
-def _read(stream: JSONStream, where: tuple[str, ...], depth: int) -> object:
+class _Held:
+    """Bytes of memory held as plain values while a manifest is read, refused past ``limit`` as they come (an
+    estimate from ``sys.getsizeof``, the references in containers included)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.bytes = 0
+
+    def take(self, value: object) -> object:
+        """``value``, counted (ManifestError once the total passes the limit)."""
+        if not isinstance(value, (dict, list)):  # a digest, a path, a number: most of what is held
+            self.bytes += sys.getsizeof(value) + 8
+            if self.bytes > self.limit:
+                raise self._refusal()
+            return value
+        size, stack = 0, [value]
+        while stack:
+            item = stack.pop()
+            size += sys.getsizeof(item)
+            if isinstance(item, dict):
+                stack.extend(item.keys())
+                stack.extend(item.values())
+            elif isinstance(item, list):
+                stack.extend(item)
+        self.bytes += size + 8  # and the reference that holds it
+        if self.bytes > self.limit:
+            raise self._refusal()
+        return value
+
+    def _refusal(self) -> ManifestError:
+        return ManifestError(f"it holds more than {self.limit >> 20} MiB besides its files and members, far more "
+                             "than proxysort writes")
+
+
+def _read(stream: JSONStream, where: tuple[str, ...], depth: int, held: _Held) -> object:
     """The value at ``where`` (keys from the top, ``[]`` for a list's element): objects a key at a time, lists
     an element at a time, each element whole (at most MAX_VALUE_CHARS), except the top's ``files`` and each
-    tree's ``memory.members``, which go into columns as they are read, and the trees, which hold them."""
+    tree's ``memory.members``, which go into columns as they are read, and the trees, which hold them; what is
+    held as plain values is counted by ``held``."""
     char = stream.peek()
     if char == "[" and where == ("files",):
         return _read_files(stream)
@@ -761,14 +805,14 @@ def _read(stream: JSONStream, where: tuple[str, ...], depth: int) -> object:
             members.add_json(stream.value())
         return members
     if depth >= _STREAM_DEPTH:
-        return stream.value()
+        return held.take(stream.value())
     if char == "{":
-        return {key: _read(stream, (*where, key), depth + 1) for key in stream.keys()}
+        return {held.take(key): _read(stream, (*where, key), depth + 1, held) for key in stream.keys()}
     if char == "[":
         if where == ("concepts",):
-            return [_read(stream, (*where, "[]"), depth + 1) for _ in stream.items()]
-        return [stream.value() for _ in stream.items()]
-    return stream.value()
+            return [_read(stream, (*where, "[]"), depth + 1, held) for _ in stream.items()]
+        return [held.take(stream.value()) for _ in stream.items()]
+    return held.take(stream.value())
 
 
 def _read_files(stream: JSONStream) -> FileColumns:

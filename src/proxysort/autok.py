@@ -90,7 +90,8 @@ class AutoK:
     def evidence(self) -> str:
         """The figures behind an unsure choice, in words (for the warning that names the close k)."""
         parts = []
-        if self.silhouettes:
+        # Where the words say nothing every k is close: a figure for each would be noise, so none is given.
+        if self.silhouettes and not self.unknown:
             shown = sorted({self.k, *self.close} & set(self.silhouettes))
             parts.append("silhouette " + ", ".join(f"{self.silhouettes[k]:.3f} for {k}" for k in shown))
         if self.unknown:

@@ -29,12 +29,13 @@ import os
 import stat
 import sys
 import uuid
+from abc import abstractmethod
 from array import array
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from json.encoder import encode_basestring_ascii as _quote  # what dumps(ensure_ascii=True) writes for a str
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, Sequence, overload
+from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, Sequence, TypeVar, overload
 
 from proxysort.errors import OutputError
 from proxysort.jsonstream import JSONStream, JSONSyntaxError, TooDeep, TooLarge
@@ -156,7 +157,37 @@ _ORPHAN, _SHA = 1 << 2, 1 << 10
 #: the path's name, which is then not kept again.
 _SAME_NAME = (0, 1 << 3, 1 << 4, 1 << 5)
 
-class FileColumns(Sequence[Entry]):
+_Row = TypeVar("_Row")
+
+
+class _Rows(Sequence[_Row]):
+    """A sequence whose items are made from columns when read (:meth:`_row`): indexing, slices and iteration
+    for :class:`FileColumns` and :class:`MemberColumns`, written once."""
+
+    @abstractmethod
+    def _row(self, row: int) -> _Row:
+        """The item at ``row`` (0 ≤ row < len), made from the columns."""
+
+    @overload
+    def __getitem__(self, i: int) -> _Row: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[_Row]: ...
+
+    def __getitem__(self, i: int | slice) -> _Row | list[_Row]:
+        if isinstance(i, slice):
+            return [self._row(row) for row in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self._row(i)
+
+    def __iter__(self) -> Iterator[_Row]:
+        return (self._row(row) for row in range(len(self)))
+
+
+class FileColumns(_Rows[Entry]):
     """A manifest's file entries read as columns, each :class:`Entry` made when read (issue 25).
 
     A manifest of millions of files held one ``Entry`` per file, with five strings of its own: over 1 KB a
@@ -209,7 +240,7 @@ class FileColumns(Sequence[Entry]):
             self._parts.append(part)
         return i
 
-    def _entry(self, row: int) -> Entry:
+    def _row(self, row: int) -> Entry:
         end = self._start[row + 1] if row + 1 < len(self._start) else len(self._text)
         texts = iter(self._text[self._start[row]:end].decode("utf-8", "surrogateescape").split("\0"))
         flags, at = self._flags[row], 4 * row
@@ -228,24 +259,6 @@ class FileColumns(Sequence[Entry]):
 
     def __len__(self) -> int:
         return len(self._flags)
-
-    @overload
-    def __getitem__(self, i: int) -> Entry: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[Entry]: ...
-
-    def __getitem__(self, i: int | slice) -> Entry | list[Entry]:
-        if isinstance(i, slice):
-            return [self._entry(row) for row in range(*i.indices(len(self)))]
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError(i)
-        return self._entry(i)
-
-    def __iter__(self) -> Iterator[Entry]:
-        return (self._entry(row) for row in range(len(self)))
 
     def __eq__(self, other: object) -> bool:
         """Equal to any sequence of the same entries in the same order (a manifest read back equals the one
@@ -269,11 +282,11 @@ class FileColumns(Sequence[Entry]):
             return self
         kept = FileColumns()
         for row in rows:
-            kept.add(self._entry(row))
+            kept.add(self._row(row))
         return kept
 
 
-class MemberColumns(Sequence[tuple[str, int, str]]):
+class MemberColumns(_Rows[tuple[str, int, str]]):
     """A tree memory's members, ``(photo, group index, content id)``, read as columns: the photo's folder as an
     index into a table of folders, the group as 4 bytes, the photo's name and content id in one byte string
     (about 20 bytes plus the name and id, where a tuple of three objects held ~250). Equal to any sequence of
@@ -336,31 +349,13 @@ class MemberColumns(Sequence[tuple[str, int, str]]):
         if self.error is not None:
             raise self.error
 
-    def _member(self, row: int) -> tuple[str, int, str]:
+    def _row(self, row: int) -> tuple[str, int, str]:
         end = self._start[row + 1] if row + 1 < len(self._start) else len(self._text)
         name, _, cid = self._text[self._start[row]:end].decode("utf-8", "surrogateescape").partition("\0")
         return self._parts[self._folder[row]] + name, self._group[row], cid
 
     def __len__(self) -> int:
         return len(self._group)
-
-    @overload
-    def __getitem__(self, i: int) -> tuple[str, int, str]: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[tuple[str, int, str]]: ...
-
-    def __getitem__(self, i: int | slice) -> tuple[str, int, str] | list[tuple[str, int, str]]:
-        if isinstance(i, slice):
-            return [self._member(row) for row in range(*i.indices(len(self)))]
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError(i)
-        return self._member(i)
-
-    def __iter__(self) -> Iterator[tuple[str, int, str]]:
-        return (self._member(row) for row in range(len(self)))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Sequence) or isinstance(other, (str, bytes)):

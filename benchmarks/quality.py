@@ -652,7 +652,8 @@ def grid_cell(world, clip, x: np.ndarray, truth: list[str], concept: str, regime
     cell["edge share"] = float(np.mean(unsure))
     cell["unsure share"] = unsure_share(folders)
     cell["mismatch"] = naming.mismatch
-    cell["groups"] = [{"name": n, "majority": max(set(m), key=m.count) if m else None, "size": len(m)}
+    # A tie goes to the first value by name, not to the set's hash order (the JSON differed between runs).
+    cell["groups"] = [{"name": n, "majority": max(sorted(set(m)), key=m.count) if m else None, "size": len(m)}
                       for c, n in enumerate(naming.names) for m in [[t for t, g in zip(truth, labels) if g == c]]]
     cell["fit"] = naming.fit
     cell["word fit"] = word_fit(x, labels, naming.nearest, res.word_features, list(res.concept.words)) if naming.nearest else []

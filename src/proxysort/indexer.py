@@ -28,7 +28,8 @@ from proxysort.encoders import ClipModel, ModelSpec, return_freed_memory
 from proxysort.env import Environment
 from proxysort.errors import CacheError, InputError, StrictModeError, UsageError
 from proxysort.imageio import ImageLoadError, is_transient, load_image
-from proxysort.library import SKIPPED_COMPANIONS, Library, Selection, companion_counts, content_ids, gather, ordered
+from proxysort.library import SKIPPED_COMPANIONS, Library, Selection, companion_counts, gather, ordered
+from proxysort.pathcolumn import ContentIds, PathColumn, columns
 from proxysort.progress import Reporter
 from proxysort.rows import StoredRows
 from proxysort.scan import NOT_UTF8, ScanEntry, check_root, is_utf8
@@ -112,9 +113,14 @@ class IndexSummary:
 class IndexedFolder:
     """The index of one or more sources: ``vectors[i]`` is the unit-norm feature of ``paths[i]``; kept in
     the store and read a block at a time (:class:`proxysort.rows.StoredRows`) when :func:`index` was
-    asked not to load them, so that a sort of millions of photos never holds them all (issue 25)."""
+    asked not to load them, so that a sort of millions of photos never holds them all (issue 25).
 
-    paths: list[Path]
+    ``paths`` is a sequence of ``Path`` in sorted order: from :func:`index`, a
+    :class:`~proxysort.pathcolumn.PathColumn` (one buffer; each ``Path`` made when read, its ``text`` the
+    same paths as ``str``), and ``content_ids`` a :class:`~proxysort.pathcolumn.ContentIds`; both index,
+    slice, iterate and compare as lists do."""
+
+    paths: Sequence[Path]
     vectors: "np.ndarray | StoredRows"
     summary: IndexSummary
     failures: list[tuple[Path, str]]
@@ -131,7 +137,7 @@ class IndexedFolder:
     #: dropped silently; summaries, --json and status report them.
     ignored: dict[str, list[Path]] = field(default_factory=dict)
     #: content hash of ``paths[i]`` (same order); byte-identical photos share one, so outputs can dedupe.
-    content_ids: list[str] = field(default_factory=list)
+    content_ids: Sequence[str] = field(default_factory=list)
     #: the part of ``failures`` an earlier run already skipped for the same reason, the file unchanged since
     #: (same path, size and mtime): counted in one line rather than reported again, and no new problem.
     repeated: list[tuple[Path, str]] = field(default_factory=list)
@@ -317,23 +323,24 @@ def index(
         dim = store.dim() or (lazy.loaded.embed_dim if lazy.loaded is not None else 0)
         matrix: np.ndarray | StoredRows
         if load_vectors:
-            paths, matrix = store.matrix_for(wanted)  # one matrix, filled chunk by chunk: memory stays ~N x d floats
-            hashes = {k: row.hash for k, row in store.rows_for(paths).items()}
+            have, matrix = store.matrix_for(wanted)  # one matrix, filled chunk by chunk: memory stays ~N x d floats
+            paths, ids = columns(store.hashes_for(have))
+            del have
         else:
-            rows = store.rows_for(wanted)
-            paths = [k for k in wanted if k in rows and rows[k].has_vector]
-            hashes = {k: rows[k].hash for k in paths}
-            del rows
-            matrix = StoredRows(db, paths, dim)
+            # The paths that have a vector and their content ids, streamed into two columns (~85 bytes a photo,
+            # where a Path, its str and the id as str were ~0.5 KB: issue 25); the vectors stay in the store.
+            paths, ids = columns(store.hashes_for(wanted))
+            matrix = StoredRows(db, paths.text, dim)
+        del wanted
         precision = store.precision()
 
     import numpy as np
 
     if not paths:
         matrix = np.zeros((0, dim), np.float32)
-    result = IndexedFolder([Path(k) for k in paths], matrix, summary, failures, identity, found.roots, lazy.loaded, db,
+    result = IndexedFolder(paths, matrix, summary, failures, identity, found.roots, lazy.loaded, db,
                            repeated=repeated, precision=precision)
-    _account(result, lib, hashes)
+    _account(result, lib, paths, ids)
     summary.seconds = time.monotonic() - started
     reporter.flush()
     reporter.message(f"indexed: {summary.line()}")
@@ -455,12 +462,13 @@ def _remembered(store: VectorStore, skips: Sequence[tuple[Path, str]], reporter:
     return sorted_out
 
 
-def _account(result: IndexedFolder, lib: Library, hashes: dict[str, str]) -> None:
-    """Fill the result's companions, ignored files and content ids, and count them in its summary.
+def _account(result: IndexedFolder, lib: Library, paths: PathColumn, ids: ContentIds) -> None:
+    """Fill the result's companions, ignored files and content ids (``ids``, in the order of ``paths``, its
+    paths), and count them in its summary.
 
     Companions of a photo that could not be indexed are ignored with it, so that every file is either
     sorted with a photo or counted."""
-    indexed = {str(p) for p in result.paths}
+    indexed = paths.text  # in order: a companion's photo is found by bisection, with no set of N paths
     result.ignored = {kind: list(paths) for kind, paths in lib.ignored.items()}
     for key, companions in lib.companions.items():
         if key in indexed:
@@ -468,11 +476,11 @@ def _account(result: IndexedFolder, lib: Library, hashes: dict[str, str]) -> Non
         else:
             result.ignored.setdefault(SKIPPED_COMPANIONS, []).extend(companions)
     result.ignored = ordered({kind: sorted(paths, key=str) for kind, paths in result.ignored.items()})
-    result.content_ids = content_ids(result.paths, hashes)
+    result.content_ids = ids
     summary = result.summary
     summary.companions = companion_counts(result.companions)
     summary.ignored = {kind: len(paths) for kind, paths in result.ignored.items()}
-    summary.duplicates = len(result.content_ids) - len(set(result.content_ids))
+    summary.duplicates = len(ids) - ids.distinct()
 
 
 @dataclass

@@ -389,17 +389,6 @@ def _resolved(path: Path) -> Path:
 # -- after indexing -----------------------------------------------------------------------------------
 
 
-def content_ids(paths: Sequence[Path], sampled: Mapping[str, str]) -> list[str]:
-    """One content id per path, in order: the store's content hash (the size and a hash of every byte, see
-    :func:`proxysort.store.content_hash`), so byte-identical copies share an id at no extra read.
-
-    Rows indexed before the hash covered every byte carry the older sampled hash until their file changes;
-    two different files could share such an id, which is why the output tree still compares the bytes of
-    photos it would link once (``output.plan_tree``).
-    """
-    return [sampled[str(p)] for p in paths]
-
-
 def ordered(by_kind: Mapping[str, T]) -> dict[str, T]:
     """``by_kind`` with its kinds in :data:`KIND_ORDER` (unknown kinds last, by name)."""
     rank = {kind: i for i, kind in enumerate(KIND_ORDER)}

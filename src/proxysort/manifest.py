@@ -669,7 +669,8 @@ def _members_json(members: Sequence[tuple[str, int, str]], indent: str) -> Itera
         yield "[]"
         return
     inner = indent + "  "
-    for i, (photo, group, cid) in enumerate(sorted(members)):
+    # Members that say they are sorted already (stable.Members of the index's column) are not sorted again.
+    for i, (photo, group, cid) in enumerate(members if getattr(members, "in_order", False) else sorted(members)):
         yield (f"{'[' if i == 0 else ','}\n{indent} [\n{inner}{_quote(photo)},\n{inner}{int(group)},\n"
                f"{inner}{_quote(cid)}\n{indent} ]")
     yield "\n" + indent + "]"

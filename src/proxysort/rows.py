@@ -22,6 +22,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TypeVar, Union
 
+from proxysort.pathcolumn import PathTexts
+
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
@@ -68,7 +70,9 @@ class StoredRows(_Lazy):
     since (another run swept it): a :class:`~proxysort.errors.CacheError`, never rows out of line."""
 
     def __init__(self, store_file: Path, paths: Sequence[str], dim: int) -> None:
-        self.store_file, self.paths, self.shape = Path(store_file), list(paths), (len(paths), dim)
+        # The index's own column of paths is held as it is (a view of one buffer); any other sequence is copied.
+        self.paths: Sequence[str] = paths if isinstance(paths, PathTexts) else list(paths)
+        self.store_file, self.shape = Path(store_file), (len(paths), dim)
 
     def blocks(self, size: int = BLOCK) -> Iterator["np.ndarray"]:
         from proxysort.errors import CacheError
@@ -84,7 +88,14 @@ class StoredRows(_Lazy):
                 yield block
 
     def subset(self, mask: "np.ndarray") -> "StoredRows":
-        return StoredRows(self.store_file, [p for p, keep in zip(self.paths, mask.tolist()) if keep], self.shape[1])
+        return StoredRows(self.store_file, paths_where(self.paths, mask), self.shape[1])
+
+
+def paths_where(paths: Sequence[str], mask: "np.ndarray") -> Sequence[str]:
+    """The paths where ``mask`` is true: a column's own kind (:class:`~proxysort.pathcolumn.PathTexts`), else a list."""
+    if isinstance(paths, PathTexts):
+        return paths.subset(mask)
+    return [p for p, keep in zip(paths, mask.tolist()) if keep]
 
 
 class UnitRows(_Lazy):

@@ -24,12 +24,13 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from proxysort.encoders import ClipModel, ModelSpec
 from proxysort.env import Environment
 from proxysort.errors import InputError, UsageError
 from proxysort.groups import check_k
+from proxysort.pathcolumn import ContentIds, IdsByPath, PathColumn, texts_of
 from proxysort.progress import Reporter
 from proxysort.words import WordList
 
@@ -107,7 +108,7 @@ class SortResult:
     from the result (the manifest's run records, the review page) names the settings that made it.
     """
 
-    paths: list[Path]
+    paths: Sequence[Path]  # the index's: a PathColumn from sort() (a Path made when read)
     concepts: list[ConceptResult]
     index: "IndexedFolder" = field(repr=False)
     seed: int = 0
@@ -258,7 +259,7 @@ def sort(
     from proxysort.learn.core import AUTO_K_FEATURE, Concept, ProxyConfig
     from proxysort.learn.registry import method_for, settled
     from proxysort.proxycache import learn_cached
-    from proxysort.rows import subset
+    from proxysort.rows import paths_where, subset
     from proxysort.stable import (
         changed_settings,
         pin_clusters,
@@ -339,9 +340,9 @@ def sort(
         for line in changes(gestures):
             reporter.message(line)
     memories = {t.name.casefold(): t.memory for t in (previous.concepts if previous else []) if t.memory is not None}
-    paths = [str(p) for p in indexed.paths]
-    ids = list(indexed.content_ids)
-    content_ids = ids if len(ids) == n else [""] * n
+    # The index's column read as str, and its content ids: views, nothing made per photo (issue 25).
+    paths = texts_of(indexed.paths)
+    content_ids: Sequence[str] = indexed.content_ids if len(indexed.content_ids) == n else [""] * n
     out: list[ConceptResult] = []
     for b, wl, res in zip(concepts, wordlists, results):
         spherical = spherical_for(feature)
@@ -349,8 +350,9 @@ def sort(
         setup = setup_of(identity=indexed.identity, mode=config.mode, feature=feature, words=wl.words, k=b.k, seed=seed)
         changed = changed_settings(memory, setup) if memory is not None and memory.setup else []
         left_out = frozenset(memory.left_out) if memory is not None and not recluster else frozenset()
-        rows = np.array([p not in left_out for p in paths], dtype=bool)
-        kept_paths = [p for p, r in zip(paths, rows) if r]
+        rows = np.array([p not in left_out for p in paths], dtype=bool) if left_out else np.ones(n, dtype=bool)
+        kept_paths = paths_where(paths, rows) if left_out else paths
+        kept_ids = _where(content_ids, rows) if left_out else content_ids
         if len(kept_paths) == 0:
             raise InputError(f"Every photo's link was deleted from the '{wl.concept}' tree, so there is nothing to sort; "
                              "`recluster` brings them back.")
@@ -359,7 +361,7 @@ def sort(
         placement = None
         if memory is not None and usable(memory) and not recluster and not changed:
             x, xk = at_k(res, feature, rows, len(memory.groups), seed)
-            placement = place(xk, kept_paths, [c for c, r in zip(content_ids, rows) if r], memory, spherical=spherical)
+            placement = place(xk, kept_paths, kept_ids, memory, spherical=spherical)
             if placement is None:
                 del x, xk  # made again below at the k chosen then; not held beside the new ones
         if memory is not None and placement is not None:
@@ -438,7 +440,7 @@ def sort(
         if not rows.all():  # photos left out are labelled with their nearest group, for the listing only
             labels[~rows] = np.argmin(distances(x[~rows], np.asarray(centres), spherical), axis=1)
         scores = centroid_scores(x, labels, np.asarray(centres))
-        kept_memory = remember(xk, kept_labels, names, kept_paths, [c for c, r in zip(content_ids, rows) if r],
+        kept_memory = remember(xk, kept_labels, names, kept_paths, kept_ids,
                                setup=setup, spherical=spherical, previous=memory, recluster=recluster, by_user=by_user,
                                centres=np.asarray(centres), unsure=kept_unsure, unsure_margin=unsure_margin)
         out.append(
@@ -454,10 +456,15 @@ def sort(
                             for i in np.argsort(-sizes))
         reporter.message(f"{wl.concept}: {len(kept_paths)} photos in {k} groups: {summary}"
                          + (f"; {n - len(kept_paths)} left out (their links were deleted)" if len(kept_paths) < n else ""))
-    # The index's own Path objects (a new Path per photo would hold its parts and text again: ~250 B a photo).
-    return SortResult(list(indexed.paths), out, indexed, seed, model=used,
+    # The index's own paths (a column: a Path is made when one is read).
+    return SortResult(indexed.paths, out, indexed, seed, model=used,
                       mode=config.mode,
                       gestures=gestures)
+
+
+def _where(ids: Sequence[str], rows: "np.ndarray") -> Sequence[str]:
+    """The content ids where ``rows`` is true: a column's own kind, else a list."""
+    return ids.take(rows) if isinstance(ids, ContentIds) else [c for c, r in zip(ids, rows) if r]
 
 
 def write_folders(
@@ -486,12 +493,16 @@ def write_folders(
 
     from proxysort.output import check_output_folder, make_tree, plan_tree
 
-    groups = {c.concept: _grouped(c, result.paths) for c in result.concepts}
+    texts = texts_of(result.paths)
+    groups = {c.concept: _grouped(c, texts) for c in result.concepts}
     memories = {c.concept: c.memory for c in result.concepts if c.memory is not None}
     index = result.index
     companions = {str(k): [str(c) for c in v] for k, v in index.companions.items()}
-    ids = list(index.content_ids)
-    content_ids = dict(zip(map(str, result.paths), ids)) if len(ids) == len(result.paths) else {}
+    ids = index.content_ids
+    content_ids: Mapping[str, str] = {}
+    if len(ids) == len(result.paths):  # photo -> content id: read from the columns, no dict of N entries (issue 25)
+        content_ids = (IdsByPath(result.paths, ids) if isinstance(result.paths, PathColumn)
+                       else dict(zip(texts, ids)))
     where = Path(os.path.abspath(Path(out).expanduser()))
     options: dict[str, Any] = dict(link=link, photo_roots=result.roots, companions=companions, content_ids=content_ids,
                    keep_duplicates=keep_duplicates, runs=run_records(result), keep_folders=keep_folders,
@@ -507,7 +518,7 @@ def write_folders(
     return summary.plan, summary
 
 
-def _grouped(c: ConceptResult, paths: Sequence[Path]) -> "Grouped":
+def _grouped(c: ConceptResult, paths: Sequence[str]) -> "Grouped":
     """The concept's (photo, folder) pairs for the tree, as :meth:`ConceptResult.image_names` names the folders and
     without the photos left out, made when read (:class:`proxysort.output.Grouped`): no pair per photo held."""
     import numpy as np
@@ -519,7 +530,7 @@ def _grouped(c: ConceptResult, paths: Sequence[Path]) -> "Grouped":
     if c.unsure is not None:  # group i's -unsure folder is name k + i
         names += [unsure_folder(n) for n in c.names]
         groups = groups + len(c.names) * np.asarray(c.unsure, dtype=np.int64)
-    rows = None if not c.left_out else [i for i, p in enumerate(paths) if str(p) not in c.left_out]
+    rows = None if not c.left_out else [i for i, p in enumerate(paths) if p not in c.left_out]
     return Grouped(paths, groups, names, rows)
 
 
@@ -545,7 +556,7 @@ def page_run(result: SortResult) -> "PageRun":
     spec = result.model
     label = " \u00b7 ".join(Path(v).name if ("/" in v or v.endswith((".json", ".pt", ".bin", ".safetensors"))) else v
                            for v in (spec.model, spec.pretrained or "none"))
-    return PageRun([str(p) for p in result.paths], [str(r) for r in result.roots],
+    return PageRun(texts_of(result.paths), [str(r) for r in result.roots],
                    [(str(p), str(reason)) for p, reason in result.failures], label, result.seed, concepts)
 
 

@@ -18,7 +18,7 @@ the others stay out: only new photos are judged, by the margin the tree was made
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -182,10 +182,10 @@ def remember(
             centre, spread = np.zeros(x.shape[1], dtype=np.float32), 0.0
         groups.append(GroupRecord(names[g], tuple(float(v) for v in centre), spread,
                                   bool(by_user[g]) if by_user is not None else False))
-    present = set(paths)
     pins: tuple[tuple[str, int], ...] = ()
     left_out: tuple[str, ...] = ()
     if previous is not None:
+        present = set(paths)
         index_of = {n: i for i, n in enumerate(names)}
         label_of = {p: int(labels[i]) for i, p in enumerate(paths)}
         old_names = [g.name for g in previous.groups]
@@ -195,10 +195,48 @@ def remember(
         if not recluster:
             left_out = tuple(p for p in previous.left_out)
     out = set(left_out)
-    members = tuple((p, int(labels[i]), cid) for i, (p, cid) in enumerate(zip(paths, content_ids)) if p not in out)
+    members = Members(paths, labels, content_ids, out)
     doubtful = () if unsure is None else tuple(p for p, u in zip(paths, unsure) if u and p not in out)
     return Memory(setup=setup, groups=tuple(groups), members=members, pins=pins, left_out=left_out,
                   unsure=doubtful, unsure_margin=unsure_margin)
+
+
+class Members(Sequence[tuple[str, int, str]]):
+    """A new memory's members, ``(photo, group index, content id)`` of every photo not left ``out``, made when
+    read from the sort's own columns (paths, labels, content ids): a tuple per photo, its path and its id as
+    ``str`` were ~250 bytes a photo held until the tree was written (issue 25). Equal to any sequence of the
+    same members. ``in_order`` says the members are sorted already (paths from the index's sorted column), so
+    the manifest writes them without sorting a list of them all."""
+
+    def __init__(self, paths: Sequence[str], labels: np.ndarray, content_ids: Sequence[str], out: set[str]) -> None:
+        self._paths, self._labels, self._ids = paths, labels, content_ids
+        self._rows = np.flatnonzero([p not in out for p in paths]) if out else None
+        self.in_order = bool(getattr(getattr(paths, "column", None), "in_order", False))
+
+    def __len__(self) -> int:
+        return len(self._paths) if self._rows is None else len(self._rows)
+
+    def _member(self, row: int) -> tuple[str, int, str]:
+        return self._paths[row], int(self._labels[row]), self._ids[row]
+
+    def __getitem__(self, i: int) -> tuple[str, int, str]:  # type: ignore[override]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self._member(i if self._rows is None else int(self._rows[i]))
+
+    def __iter__(self) -> Iterator[tuple[str, int, str]]:
+        if self._rows is None:
+            return ((p, int(g), c) for p, g, c in zip(self._paths, self._labels, self._ids))
+        return (self._member(int(r)) for r in self._rows)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, (str, bytes)):
+            return NotImplemented
+        return len(other) == len(self) and all(tuple(o) == m for o, m in zip(other, self))
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def pinned_rows(memory: Memory | None, paths: Sequence[str]) -> dict[int, int]:

@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Mapping, Sequence
 
+from proxysort.pathcolumn import texts_of
+
 if TYPE_CHECKING:  # pragma: no cover
     from proxysort.evaluation import EvalResult
     from proxysort.sorting import SortResult
@@ -53,7 +55,7 @@ def result_rows(
     """One :class:`ResultRow` per (image, concept); ``dest``/``out`` come from a :class:`~proxysort.output.TreePlan`."""
     rows = []
     for c in result.concepts:
-        for path, label, score, name in zip(result.paths, c.labels, c.scores, c.image_names()):
+        for path, label, score, name in zip(texts_of(result.paths), c.labels, c.scores, c.image_names()):
             rel = dest.get((c.concept, str(path))) if dest else None
             where = str(out / rel) if (rel is not None and out is not None) else None
             rows.append(ResultRow(str(path), c.concept, int(label), name, float(score), where))

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from proxysort.distributed.session import AUTO, connect, import_ray, probe_paths, reraise_cause
-from proxysort.rows import BLOCK, StoredRows, T
+from proxysort.rows import BLOCK, StoredRows, T, paths_where
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -57,8 +57,7 @@ class RayRows(StoredRows):
             raise reraise_cause(exc) from exc
 
     def subset(self, mask: "np.ndarray") -> "RayRows":
-        kept = [p for p, keep in zip(self.paths, mask.tolist()) if keep]
-        return RayRows(self.store_file, kept, self.shape[1], session=self.session, rows_per_task=self.rows_per_task)
+        return RayRows(self.store_file, paths_where(self.paths, mask), self.shape[1], session=self.session, rows_per_task=self.rows_per_task)
 
 
 def _block(store_file: str, paths: list[str], dim: int, fn: Callable[..., T], args: tuple) -> T:

@@ -70,7 +70,7 @@ class RunConcept:
 class PageRun:
     """The page's input: a sort's photos and concepts, without the learning machinery (``SortResult``)."""
 
-    paths: list[str]  # absolute
+    paths: Sequence[str]  # absolute (a sort's column of paths, read as str)
     roots: list[str]  # the photo folders (albums are named relative to them)
     failures: list[tuple[str, str]]  # [path, reason] of photos the run could not use
     model: str  # as a person reads it ("ViT-B-32 · openai", a model file by its name)

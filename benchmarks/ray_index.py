@@ -64,7 +64,7 @@ def stage_costs(paths: list[Path], clip, samples: int = 16) -> dict[str, float]:
     from proxysort.store import VectorStore
 
     torch.set_num_threads(1)
-    jobs = [Job(ScanEntry(p, p.stat().st_size, p.stat().st_mtime_ns), updated=False) for p in paths[:samples]]
+    jobs = [Job(ScanEntry(str(p), p.stat().st_size, p.stat().st_mtime_ns), updated=False) for p in paths[:samples]]
     start = time.process_time()
     tensors = [prepare(j, set(), lambda: clip).tensor for j in jobs]
     decode = (time.process_time() - start) / len(jobs)

@@ -48,7 +48,7 @@ def test_entries_carry_absolute_path_size_and_mtime(tmp_path: Path) -> None:
     photo = touch(tmp_path / "p" / "a.jpg", b"12345")
     os.utime(photo, ns=(1_000_000_000, 1_234_567_890_123))
     [entry] = list(scan(tmp_path / "p"))
-    assert entry == ScanEntry(photo.resolve(), 5, 1_234_567_890_123)
+    assert entry == ScanEntry(str(photo.resolve()), 5, 1_234_567_890_123)
     assert entry.path.is_absolute()
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import os
 import threading
 import time
@@ -34,7 +35,7 @@ from proxysort.progress import Reporter
 from proxysort.rows import StoredRows
 from proxysort.scan import NOT_UTF8, ScanEntry, check_root, is_utf8
 from proxysort.scanskips import SortedSkips, sort_out, store_key
-from proxysort.store import FailureRow, FileRow, VectorStore, content_hash, store_path
+from proxysort.store import FailureRow, VectorStore, content_hash, store_path
 from proxysort.thumbs import keep_decoded
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -163,7 +164,7 @@ class Job:
 
     @property
     def key(self) -> str:
-        return str(self.entry.path)
+        return self.entry.key
 
 
 @dataclass
@@ -501,28 +502,22 @@ def _diff(
     entries: dict[str, ScanEntry],
     blind_spots: Sequence[Path],
 ) -> _Plan:
-    rows: dict[str, FileRow] = {}
+    """What the run must do: the photos to embed (in the scan's order), how many are unchanged, the failures
+    still valid, and the rows to sweep.
+
+    The store's rows under the roots are streamed in path order and looked up among the scan's keys, sorted
+    once (a list of references): nothing is kept per photo but a flag, where a dict of every ``FileRow`` under
+    the roots held ~0.45 KB a photo beside the scan's own map (issue 25). Only what must change is kept:
+    the photos to embed, and the rows whose file is gone."""
+    import bisect
+
+    import numpy as np
+
     fails: dict[str, FailureRow] = {}
     for root in roots:
-        rows.update(store.rows_under(root))
         fails.update(store.failures_under(root))
     file_keys = [str(p) for p in files]
-    rows.update(store.rows_for(file_keys))
     fails.update(store.failures_for(file_keys))
-
-    jobs: list[Job] = []
-    unchanged = 0
-    cached: list[FailureRow] = []
-    for key, entry in entries.items():
-        row = rows.get(key)
-        if row is not None and row.has_vector and (row.size, row.mtime_ns) == (entry.size, entry.mtime_ns):
-            unchanged += 1
-            continue
-        failure = fails.get(key)
-        if row is None and failure is not None and (failure.size, failure.mtime_ns) == (entry.size, entry.mtime_ns):
-            cached.append(failure)
-            continue
-        jobs.append(Job(entry, updated=row is not None))
 
     # Sweep only inside scanned roots, and never below a folder the scan could not read or was told to
     # leave out: those files may well still exist.
@@ -534,16 +529,47 @@ def _diff(
             path == b or path.startswith(b.rstrip(os.sep) + os.sep) for b in blind
         ) and any(path.startswith(str(r).rstrip(os.sep) + os.sep) for r in roots)
 
-    missing = {p for p in rows if gone(p)}
+    keys = sorted(entries)
+    had_row = np.zeros(len(keys), dtype=bool)
+    needs: dict[str, bool] = {}  # photo -> whether the store had a (stale) row for it: the photos to embed
+    unchanged = 0
+    vanished: dict[str, str] = {}  # rows under a root whose file is gone -> their content hash
+    for row in itertools.chain(*(store.each_row_under(root) for root in roots), store.rows_for(file_keys).values()):
+        at = bisect.bisect_left(keys, row.path)
+        if at < len(keys) and keys[at] == row.path:
+            if had_row[at]:
+                continue  # a root inside another root: the same row again
+            had_row[at] = True
+            entry = entries[keys[at]]
+            if row.has_vector and (row.size, row.mtime_ns) == (entry.size, entry.mtime_ns):
+                unchanged += 1
+            else:
+                needs[keys[at]] = True
+        elif gone(row.path):
+            vanished[row.path] = row.hash
+    cached_keys: set[str] = set()
+    for at in np.flatnonzero(~had_row).tolist():
+        key = keys[at]
+        failure, entry = fails.get(key), entries[key]
+        if failure is not None and (failure.size, failure.mtime_ns) == (entry.size, entry.mtime_ns):
+            cached_keys.add(key)
+        else:
+            needs[key] = False
+    del keys, had_row
+    jobs = [Job(entry, updated=needs[key]) for key, entry in entries.items() if key in needs] if needs else []
+    cached = [fails[key] for key in entries if key in cached_keys] if cached_keys else []
+
     missing_hashes: dict[str, list[str]] = {}
-    for p in sorted(missing):
-        missing_hashes.setdefault(rows[p].hash, []).append(p)
+    for p in sorted(vanished):
+        missing_hashes.setdefault(vanished[p], []).append(p)
+    gone_fails = [p for p in fails if gone(p)]
+    with_rows = store.rows_for(gone_fails)
     return _Plan(
         jobs=jobs,
         unchanged=unchanged,
         cached_failures=cached,
-        missing=missing,
-        missing_failures={p for p in fails if gone(p) and p not in rows},
+        missing=set(vanished),
+        missing_failures={p for p in gone_fails if p not in with_rows},
         missing_hashes=missing_hashes,
     )
 
@@ -582,7 +608,7 @@ def prepare(
             image = load_image(entry.path, clip.image_size)
         tensor = clip.preprocess(image)
         if thumbs is not None:
-            keep_decoded(str(entry.path), image, thumbs)
+            keep_decoded(entry.key, image, thumbs)
     except ImageLoadError as exc:
         return Prepared(job, hash=digest, error=str(exc), transient=is_transient(exc))
     except Exception as exc:  # noqa: BLE001 - one hostile file must not end a run over 50,000 photos
@@ -620,16 +646,16 @@ class _Writer:
         self.last = time.monotonic()
 
     def add_file(self, entry: ScanEntry, digest: str, vector: Any = None) -> None:
-        self.files.append((str(entry.path), entry.size, entry.mtime_ns, digest))
-        self.forget.append(str(entry.path))
+        self.files.append((entry.key, entry.size, entry.mtime_ns, digest))
+        self.forget.append(entry.key)
         if vector is not None:
             self.vectors[digest] = vector
 
     def add_failure(self, prepared: Prepared) -> None:
         entry = prepared.job.entry
-        self.drop.append(str(entry.path))  # an old vector no longer describes this file
+        self.drop.append(entry.key)  # an old vector no longer describes this file
         if not prepared.transient:
-            self.failures.append(FailureRow(str(entry.path), entry.size, entry.mtime_ns, prepared.error or ""))
+            self.failures.append(FailureRow(entry.key, entry.size, entry.mtime_ns, prepared.error or ""))
 
     def maybe_flush(self) -> None:
         if len(self.files) + len(self.failures) >= self.every or time.monotonic() - self.last >= COMMIT_SECONDS:

@@ -292,7 +292,7 @@ def gather(
             for kind, paths in listing.left_out.items():
                 lib.ignore(kind, paths)
                 lib.blind_spots.extend(paths)
-            by_name = {e.path.name: e for e in listing.photos}
+            by_name = {os.path.basename(e.key): e for e in listing.photos}
             plan = classify(list(by_name), listing.others)
             _apply(lib, listing.folder, plan, by_name, advance)
     lib.blind_spots.extend(unreadable)
@@ -304,7 +304,7 @@ def gather(
 
 def _apply(lib: Library, folder: Path, plan: FolderPlan, entries: Mapping[str, ScanEntry], advance: Callable[..., None]) -> None:
     for name in plan.photos:
-        key = str(entries[name].path)
+        key = entries[name].key  # the entry's own string: one per photo, shared by the map and the entry
         if key in lib.photos:
             continue  # the same folder reached twice (a root inside another root)
         lib.photos[key] = entries[name]
@@ -331,7 +331,7 @@ def _gather_files(lib: Library, files: Sequence[Path], advance: Callable[..., No
         if not path.is_file():
             lib.missing.append((path, "not a regular file"))
             continue
-        entry = ScanEntry(path, st.st_size, st.st_mtime_ns) if _suffix(path.name) in IMAGE_SUFFIXES else None
+        entry = ScanEntry(str(path), st.st_size, st.st_mtime_ns) if _suffix(path.name) in IMAGE_SUFFIXES else None
         listed.setdefault(path.parent, {})[path.name] = entry
     for folder, names in listed.items():
         photos = {n for n, e in names.items() if e is not None}

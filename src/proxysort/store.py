@@ -401,8 +401,19 @@ class VectorStore:
     # -- reads --------------------------------------------------------------------------------------
 
     def rows_under(self, root: str | Path) -> dict[str, FileRow]:
+        return {row.path: row for row in self.each_row_under(root)}
+
+    def each_row_under(self, root: str | Path, chunk: int = 10_000) -> Iterator[FileRow]:
+        """The rows of the files under ``root`` in path order, read ``chunk`` rows at a time (each query starts
+        after the last path read, so no cursor stays open between them): an index compares them with the
+        scan one at a time instead of holding a row per photo (issue 25)."""
         lo, hi = prefix_range(root)
-        return self._file_rows("f.path >= ? AND f.path < ?", (lo, hi))
+        while True:
+            rows = list(self._file_rows_query("f.path >= ? AND f.path < ? ORDER BY f.path LIMIT ?", (lo, hi, chunk)))
+            yield from rows
+            if len(rows) < chunk:
+                return
+            lo = rows[-1].path + "\0"  # the next path after it (no path holds a NUL)
 
     def rows_for(self, paths: Sequence[str]) -> dict[str, FileRow]:
         out: dict[str, FileRow] = {}
@@ -411,12 +422,15 @@ class VectorStore:
         return out
 
     def _file_rows(self, where: str, params: Sequence[object]) -> dict[str, FileRow]:
+        return {row.path: row for row in self._file_rows_query(where, params)}
+
+    def _file_rows_query(self, where: str, params: Sequence[object]) -> list[FileRow]:
         sql = (
             "SELECT f.path, f.size, f.mtime_ns, f.hash, EXISTS(SELECT 1 FROM vectors v WHERE v.hash = f.hash) "
             f"FROM files f WHERE {where}"
         )
         with _guard(self.path):
-            return {r[0]: FileRow(r[0], r[1], r[2], r[3], bool(r[4])) for r in self.conn.execute(sql, params)}
+            return [FileRow(r[0], r[1], r[2], r[3], bool(r[4])) for r in self.conn.execute(sql, params)]
 
     def hashes_for(self, paths: Iterable[str]) -> Iterator[tuple[str, str]]:
         """(path, content hash) of those of ``paths`` that have a vector, in ``paths``' order, read a chunk at a

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Sequence
 
 import typer
 
@@ -181,7 +182,7 @@ def _output_status(out: Path, json_out: bool) -> None:
     env.stdout.write("\n".join(lines) + "\n")
 
 
-def _duplicates(paths: list[Path], content_ids: list[str]) -> list[list[str]]:
+def _duplicates(paths: Sequence[Path], content_ids: Sequence[str]) -> list[list[str]]:
     """Groups of byte-identical photos (same content id), each in path order."""
     groups: dict[str, list[str]] = {}
     for path, cid in zip(paths, content_ids):

@@ -70,7 +70,7 @@ class RayRunner:
     def __call__(self, run: IndexRun) -> None:
         session = connect(self.address)
         ray = import_ray()
-        check_shared(session, self.roots, [(str(j.entry.path), j.entry.size) for j in run.jobs])
+        check_shared(session, self.roots, [(j.entry.key, j.entry.size) for j in run.jobs])
         clip = run.model.get()  # the driver's model: its identity and preprocessing are the reference
         gpu = _use_gpus(session, run.model.spec)
         batch_size = run.batch_size or (128 if gpu else 32)
@@ -226,7 +226,7 @@ def _decode_batch(
     known_hashes = _fetch(known[0])
     out: dict[str, list[Any]] = {"path": [], "hash": [], "error": [], "transient": [], "pixels": [], "shape": []}
     for path, size, mtime_ns, updated in zip(batch["path"], batch["size"], batch["mtime_ns"], batch["updated"]):
-        job = Job(ScanEntry(Path(str(path)), int(size), int(mtime_ns)), bool(updated))
+        job = Job(ScanEntry(str(path), int(size), int(mtime_ns)), bool(updated))
         prepared = prepare(job, known_hashes, source)
         out["path"].append(str(path))
         out["hash"].append(prepared.hash or "")

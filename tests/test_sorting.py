@@ -167,3 +167,40 @@ def test_freed_memory_is_given_back_where_the_c_library_can_and_nothing_happens_
     monkeypatch.setattr(ctypes, "CDLL", lambda name: object())  # no malloc_trim (macOS, musl): a no-op
     return_freed_memory()
     assert trimmed == [0]
+
+
+def _reachable(root: object) -> list[object]:
+    """Every object reachable from ``root`` through its references, stopping at modules, classes and code (the
+    interpreter's own objects, shared by every run)."""
+    import gc
+    import types
+
+    stop = (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType, types.MethodType, types.CodeType,
+            types.FrameType)
+    seen, todo, out = {id(root)}, [root], []
+    while todo:
+        obj = todo.pop()
+        out.append(obj)
+        for ref in gc.get_referents(obj):
+            if id(ref) not in seen and not isinstance(ref, stop):
+                seen.add(id(ref))
+                todo.append(ref)
+    return out
+
+
+def test_a_sort_holds_no_path_string_or_id_string_per_photo(run) -> None:
+    # Issue 25 (10M photos in 4 GB): the index's paths and content ids travel to the sort's result, its
+    # scores' rows and its tree's memory as columns; a Path (~318 B), its str and the id's str per photo
+    # held there were over 0.5 KB a photo. Counted over everything the result holds.
+    from pathlib import PurePath
+
+    from proxysort.pathcolumn import ContentIds, PathColumn
+
+    assert isinstance(run.paths, PathColumn) and run.paths is run.index.paths
+    assert isinstance(run.index.content_ids, ContentIds)
+    photos = {str(p) for p in run.paths}
+    ids = set(run.index.content_ids)
+    held = _reachable(run)
+    assert sum(isinstance(o, PurePath) for o in held) < len(photos) / 2
+    assert sum(isinstance(o, str) and o in photos for o in held) < len(photos) / 2
+    assert sum(isinstance(o, str) and o in ids for o in held) < len(photos) / 2

@@ -202,3 +202,23 @@ def test_matrix_for_keeps_the_order_asked_and_closes_the_gaps(store: VectorStore
     assert np.allclose(matrix, np.stack([by_index[p] for p in found]), atol=2e-3)
     np.testing.assert_allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-6)
     assert store.matrix_for(["/p/none.jpg"])[0] == []
+
+
+def test_rows_under_a_root_stream_in_path_order_a_chunk_at_a_time(store: VectorStore) -> None:
+    names = ["/p/b.jpg", "/p/a.jpg", "/p/a/x.jpg", "/p/é.jpg", "/p/z.jpg", "/p2/c.jpg"]
+    store.write_batch([(p, i, i, f"h{i}") for i, p in enumerate(names)], {"h0": unit(0), "h3": unit(3)})
+    for chunk in (1, 2, 10_000):
+        rows = list(store.each_row_under("/p", chunk=chunk))
+        assert [r.path for r in rows] == sorted(names[:5])  # code point order is UTF-8's byte order
+        assert {r.path: r for r in rows} == store.rows_under("/p")
+    assert [r.path for r in rows if r.has_vector] == ["/p/b.jpg", "/p/é.jpg"]
+
+
+def test_hashes_for_gives_the_paths_with_a_vector_in_the_order_asked(store: VectorStore, monkeypatch) -> None:
+    import proxysort.store as store_module
+
+    monkeypatch.setattr(store_module, "_IN_CHUNK", 2)  # several chunks, each streamed as it is read
+    store.write_batch([("/p/a.jpg", 1, 1, "ha"), ("/p/b.jpg", 1, 1, "none"), ("/p/c.jpg", 1, 1, "hc"),
+                       ("/p/d.jpg", 1, 1, "ha")], {"ha": unit(1), "hc": unit(2)})
+    asked = iter(["/p/d.jpg", "/p/gone.jpg", "/p/c.jpg", "/p/b.jpg", "/p/a.jpg"])
+    assert list(store.hashes_for(asked)) == [("/p/d.jpg", "ha"), ("/p/c.jpg", "hc"), ("/p/a.jpg", "ha")]

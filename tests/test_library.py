@@ -167,3 +167,21 @@ def test_scan_and_listing_select_the_same_photos(tmp_path: Path) -> None:
     assert list(scanned.photos) == list(listed.photos)
     assert scanned.companions == listed.companions
     assert scanned.ignored == listed.ignored
+
+
+def test_the_photos_found_read_as_a_map_in_the_order_found_and_a_nested_root_adds_none_twice(tmp_path: Path) -> None:
+    from proxysort.library import Photos
+    from proxysort.scan import ScanEntry
+
+    inner = tmp_path / "b"
+    inner.mkdir()
+    for name in ("a/1.jpg", "b/2.jpg", "b/3.jpg", "c.jpg"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(b"x" * len(name))
+    lib = gather([tmp_path.resolve(), inner.resolve()], [inner.resolve() / "2.jpg"])
+    root = str(tmp_path.resolve())
+    keys = [f"{root}/c.jpg", f"{root}/a/1.jpg", f"{root}/b/2.jpg", f"{root}/b/3.jpg"]  # a folder's files, then its folders
+    assert isinstance(lib.photos, Photos) and list(lib.photos) == keys and len(lib.photos) == 4
+    assert lib.photos[keys[2]] == ScanEntry(keys[2], 7, (tmp_path / "b/2.jpg").stat().st_mtime_ns)
+    assert keys[3] in lib.photos and f"{root}/b/4.jpg" not in lib.photos and lib.photos.get("nope") is None
+    assert [lib.photos.position(k) for k in keys] == [0, 1, 2, 3] and lib.photos.entry_at(1).key == keys[1]

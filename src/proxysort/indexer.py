@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import itertools
 import os
 import threading
 import time
@@ -29,13 +28,13 @@ from proxysort.encoders import ClipModel, ModelSpec, return_freed_memory
 from proxysort.env import Environment
 from proxysort.errors import CacheError, InputError, StrictModeError, UsageError
 from proxysort.imageio import ImageLoadError, is_transient, load_image
-from proxysort.library import SKIPPED_COMPANIONS, Library, Selection, companion_counts, gather, ordered
+from proxysort.library import SKIPPED_COMPANIONS, Library, Photos, Selection, companion_counts, gather, ordered
 from proxysort.pathcolumn import ContentIds, PathColumn, columns
 from proxysort.progress import Reporter
 from proxysort.rows import StoredRows
 from proxysort.scan import NOT_UTF8, ScanEntry, check_root, is_utf8
 from proxysort.scanskips import SortedSkips, sort_out, store_key
-from proxysort.store import FailureRow, VectorStore, content_hash, store_path
+from proxysort.store import FailureRow, FileRow, VectorStore, content_hash, store_path
 from proxysort.thumbs import keep_decoded
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -320,19 +319,18 @@ def index(
             summary.removed = len(plan.missing) - len(plan.renamed_from)
         summary.failed = len(failures)
         failed_keys = {str(p) for p, _ in failures}
-        wanted = sorted(k for k in entries if k not in failed_keys)
         dim = store.dim() or (lazy.loaded.embed_dim if lazy.loaded is not None else 0)
+        # The paths that have a vector and their content ids, streamed into two columns (~85 bytes a photo,
+        # where a Path, its str and the id as str were ~0.5 KB: issue 25).
+        paths, ids = columns(_indexed(store, roots, [str(f) for f in files], entries, failed_keys))
         matrix: np.ndarray | StoredRows
         if load_vectors:
-            have, matrix = store.matrix_for(wanted)  # one matrix, filled chunk by chunk: memory stays ~N x d floats
-            paths, ids = columns(store.hashes_for(have))
+            have, matrix = store.matrix_for(paths.text)  # one matrix, filled chunk by chunk: ~N x d floats
+            if len(have) != len(paths):  # pragma: no cover - the run lock keeps every row read above
+                raise CacheError(f"The cache at {db.parent} lost photos' vectors while this run read them; run again.")
             del have
         else:
-            # The paths that have a vector and their content ids, streamed into two columns (~85 bytes a photo,
-            # where a Path, its str and the id as str were ~0.5 KB: issue 25); the vectors stay in the store.
-            paths, ids = columns(store.hashes_for(wanted))
-            matrix = StoredRows(db, paths.text, dim)
-        del wanted
+            matrix = StoredRows(db, paths.text, dim)  # the vectors stay in the store
         precision = store.precision()
 
     import numpy as np
@@ -499,18 +497,16 @@ def _diff(
     store: VectorStore,
     roots: Sequence[Path],
     files: Sequence[Path],
-    entries: dict[str, ScanEntry],
+    entries: Photos,
     blind_spots: Sequence[Path],
 ) -> _Plan:
     """What the run must do: the photos to embed (in the scan's order), how many are unchanged, the failures
     still valid, and the rows to sweep.
 
-    The store's rows under the roots are streamed in path order and looked up among the scan's keys, sorted
-    once (a list of references): nothing is kept per photo but a flag, where a dict of every ``FileRow`` under
+    The store's rows under the roots are streamed (:func:`_stored_rows`) and each is looked up among the
+    scan's photos by position: nothing is kept per photo but a flag, where a dict of every ``FileRow`` under
     the roots held ~0.45 KB a photo beside the scan's own map (issue 25). Only what must change is kept:
     the photos to embed, and the rows whose file is gone."""
-    import bisect
-
     import numpy as np
 
     fails: dict[str, FailureRow] = {}
@@ -529,35 +525,31 @@ def _diff(
             path == b or path.startswith(b.rstrip(os.sep) + os.sep) for b in blind
         ) and any(path.startswith(str(r).rstrip(os.sep) + os.sep) for r in roots)
 
-    keys = sorted(entries)
-    had_row = np.zeros(len(keys), dtype=bool)
-    needs: dict[str, bool] = {}  # photo -> whether the store had a (stale) row for it: the photos to embed
+    had_row = np.zeros(len(entries), dtype=bool)
+    needs: dict[int, bool] = {}  # position of a photo to embed -> whether the store had a (stale) row for it
     unchanged = 0
     vanished: dict[str, str] = {}  # rows under a root whose file is gone -> their content hash
-    for row in itertools.chain(*(store.each_row_under(root) for root in roots), store.rows_for(file_keys).values()):
-        at = bisect.bisect_left(keys, row.path)
-        if at < len(keys) and keys[at] == row.path:
-            if had_row[at]:
-                continue  # a root inside another root: the same row again
+    for row in _stored_rows(store, roots, file_keys):
+        at = entries.position(row.path)
+        if at is not None:
             had_row[at] = True
-            entry = entries[keys[at]]
+            entry = entries.entry_at(at)
             if row.has_vector and (row.size, row.mtime_ns) == (entry.size, entry.mtime_ns):
                 unchanged += 1
             else:
-                needs[keys[at]] = True
+                needs[at] = True
         elif gone(row.path):
             vanished[row.path] = row.hash
-    cached_keys: set[str] = set()
-    for at in np.flatnonzero(~had_row).tolist():
-        key = keys[at]
-        failure, entry = fails.get(key), entries[key]
+    cached: list[FailureRow] = []
+    for at in np.flatnonzero(~had_row).tolist():  # in the order found, as every list below
+        entry = entries.entry_at(at)
+        failure = fails.get(entry.key)
         if failure is not None and (failure.size, failure.mtime_ns) == (entry.size, entry.mtime_ns):
-            cached_keys.add(key)
+            cached.append(failure)
         else:
-            needs[key] = False
-    del keys, had_row
-    jobs = [Job(entry, updated=needs[key]) for key, entry in entries.items() if key in needs] if needs else []
-    cached = [fails[key] for key in entries if key in cached_keys] if cached_keys else []
+            needs[at] = False
+    del had_row
+    jobs = [Job(entries.entry_at(at), updated=needs[at]) for at in sorted(needs)]
 
     missing_hashes: dict[str, list[str]] = {}
     for p in sorted(vanished):
@@ -572,6 +564,29 @@ def _diff(
         missing_failures={p for p in gone_fails if p not in with_rows},
         missing_hashes=missing_hashes,
     )
+
+
+def _stored_rows(store: VectorStore, roots: Sequence[Path], file_keys: Sequence[str]) -> Iterator[FileRow]:
+    """The store's rows under ``roots`` and of the files given one by one, each once, in path order (the
+    store's order, which for UTF-8 text, all the store holds, is ``str``'s): streamed a chunk at a time."""
+    import heapq
+
+    streams = [store.each_row_under(root) for root in roots]
+    streams.append(iter(sorted(store.rows_for(file_keys).values(), key=lambda row: row.path)))
+    last = None
+    for row in heapq.merge(*streams, key=lambda row: row.path):
+        if row.path != last:  # a root inside another root gives its rows twice
+            last = row.path
+            yield row
+
+
+def _indexed(store: VectorStore, roots: Sequence[Path], file_keys: Sequence[str], entries: Photos,
+             failed: set[str]) -> Iterator[tuple[str, str]]:
+    """(path, content hash) of every photo found, not failed, that has a vector, in path order: what the sort
+    gets, read from the store's rows in their order instead of sorting a list of every path (issue 25)."""
+    for row in _stored_rows(store, roots, file_keys):
+        if row.has_vector and row.path not in failed and row.path in entries:
+            yield row.path, row.hash
 
 
 # -- reading, embedding, committing --------------------------------------------------------------------------------------

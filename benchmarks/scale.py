@@ -18,10 +18,11 @@ not depend on the weights' values. Paths (``learn`` is the only stage where they
 
 Stages, as ``proxysort cluster`` runs them after ``index``:
 
-* ``read``   – which of N paths have a vector in the SQLite store, as ``index(load_vectors=False)`` hands
-  them to the sort: the vectors stay in the store (:class:`proxysort.rows.StoredRows`) and each pass
-  below that needs them reads them a block at a time; an old path reads them all when it learns. The
-  model is not loaded yet (the index of an indexed folder never loads it);
+* ``read``   – which of N paths have a vector in the SQLite store and their content ids, as
+  ``index(load_vectors=False)`` hands them to the sort (``VectorStore.hashes_for`` into path and id
+  columns): the vectors stay in the store (:class:`proxysort.rows.StoredRows`) and each pass below that
+  needs them reads them a block at a time; an old path reads them all when it learns. The model is not
+  loaded yet (the index of an indexed folder never loads it);
 * ``learn``  – the model loaded (not timed), then proxies for one concept (8 candidate words, k = 4 so
   DProxy prunes) through the sort's entry point (:func:`proxysort.proxycache.learn_cached`): the default
   embeds the words, lets the model go, then scores the photos;
@@ -123,6 +124,7 @@ def _child(engine: str, n: int, threads: int, batch: int | None, device: str = "
     from proxysort.groups import centroid_scores, kmeans, name_groups, spherical_for
     from proxysort.indexer import LazyModel
     from proxysort.output import Grouped, make_tree, plan_tree
+    from proxysort.pathcolumn import columns
     from proxysort.proxy import Concept
     from proxysort.proxycache import learn_cached
     from proxysort.rows import StoredRows
@@ -168,12 +170,13 @@ def _child(engine: str, n: int, threads: int, batch: int | None, device: str = "
             return value
 
         def read():
+            # As index(load_vectors=False) reads them: the paths that have a vector and their content ids,
+            # streamed from the store into two columns (proxysort.pathcolumn), no row kept per photo.
             with VectorStore(store_file) as store:
-                rows = store.rows_for(paths)
-                found = [p for p in paths if p in rows and rows[p].has_vector]
+                found, _ = columns(store.hashes_for(paths))
                 dim = store.dim()
             assert len(found) == len(paths) and dim is not None
-            return StoredRows(store_file, found, dim)
+            return StoredRows(store_file, found.text, dim)
 
         X = stage("read", read)
         # The model is loaded where proxysort.sort loads it: after the index found every photo's vector, to

@@ -10,15 +10,19 @@ The automatic k lives in :mod:`proxysort.autok`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence, TypeVar
 
 import numpy as np
 
 from proxysort.errors import UsageError
+from proxysort.moments import Moments
 
 if TYPE_CHECKING:  # pragma: no cover
     from proxysort.learn.core import ProxyResult
-    from proxysort.rows import Matrix
+    from proxysort.rows import Features, HalfRows, Matrix
+
+    #: Either kind of :data:`proxysort.rows.Features`, given back as it came.
+    F = TypeVar("F", bound=np.ndarray | HalfRows)
 
 #: Restarts per run: k-means is sensitive to its start. 20, not 5: where CLIP half knows a concept the default
 #: feature's good and bad partitions are near ties, and 5 starts missed the better one on 2 of 6 half-known
@@ -54,7 +58,7 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
     return (x / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
 
 
-def count_distinct(features: np.ndarray, decimals: int = 6, at_most: int | None = None) -> int:
+def count_distinct(features: "Features", decimals: int = 6, at_most: int | None = None) -> int:
     """Rows that differ after rounding: k-means cannot make more non-empty clusters than this.
 
     Counted a block of rows at a time (the distinct rows of each block merged into those seen so far), so
@@ -63,7 +67,7 @@ def count_distinct(features: np.ndarray, decimals: int = 6, at_most: int | None 
     below ``at_most`` is always exact."""
     from proxysort.rows import blocks
 
-    seen = np.empty((0, features.shape[1]), dtype=features.dtype)
+    seen = np.empty((0, features.shape[1]), dtype=getattr(features, "dtype", np.float32))  # lazy rows: float32
     for block in blocks(features):
         seen = np.unique(np.concatenate([seen, np.unique(np.round(block, decimals), axis=0)]), axis=0)
         if at_most is not None and len(seen) >= at_most:
@@ -97,7 +101,7 @@ def spherical_for(feature: str) -> bool:
 
 
 def kmeans(
-    features: np.ndarray,
+    features: "Features",
     k: int,
     *,
     seed: int = 0,
@@ -113,6 +117,10 @@ def kmeans(
     """
     import faiss
 
+    from proxysort.rows import HalfRows
+
+    if isinstance(features, HalfRows):
+        return _kmeans_blocks(features, k, seed=seed, n_init=n_init, niter=niter, spherical=spherical)
     x = np.ascontiguousarray(features, dtype=np.float32)
     if x.ndim != 2:
         raise ValueError(f"features must be a 2-D array, got shape {x.shape}")
@@ -125,6 +133,32 @@ def kmeans(
         centroids = _unit_rows(centre) if spherical else centre.astype(np.float32)
         labels = np.zeros(n, dtype=np.int64)
         return KMeansResult(labels, centroids, float(((x - centroids) ** 2).sum()))
+
+    params = _faiss_params(n, niter, n_init, spherical, seed)
+    previous = faiss.omp_get_max_threads()
+    if n * k * d < _PARALLEL_WORK:
+        # OpenMP's spinning barriers make small runs 100-1000x slower when the cores are busy (measured:
+        # 40×16 points, k=3: 1 ms on one thread, 1.4 s on two under load); one thread is plenty here.
+        faiss.omp_set_num_threads(1)
+    try:
+        start = None
+        if n > RESTART_ROWS and n_init > 1:
+            start = _restarts(x[_sample(n, seed)], k, params)
+            params["nredo"] = 1
+        km = faiss.Kmeans(d, k, **params)
+        km.train(x, init_centroids=start)
+    finally:
+        faiss.omp_set_num_threads(previous)
+    centroids = np.asarray(km.centroids, dtype=np.float32).reshape(k, d)
+    labels = _assign(x, centroids)
+    objective = _objective(x, centroids, labels)
+    iterations = len(km.iteration_stats or [])
+    return KMeansResult(labels, centroids, objective, iterations)
+
+
+def _faiss_params(n: int, niter: int, n_init: int, spherical: bool, seed: int) -> dict[str, object]:
+    """FAISS's k-means settings for ``n`` rows."""
+    import faiss
 
     params: dict[str, object] = {
         "niter": niter,
@@ -143,28 +177,83 @@ def kmeans(
     gpus = faiss.get_num_gpus() if hasattr(faiss, "get_num_gpus") else 0
     if gpus > 0:
         params["gpu"] = True
+    return params
+
+
+def _sample(n: int, seed: int) -> np.ndarray:
+    """The seeded rows (in order) the restarts of a k-means of ``n`` > :data:`RESTART_ROWS` rows run on."""
+    return np.sort(np.random.default_rng(seed).choice(n, RESTART_ROWS, replace=False))
+
+
+def _restarts(sample: np.ndarray, k: int, params: dict[str, object]) -> np.ndarray:
+    """The centroids (k×d float32) of the best of FAISS's restarts on ``sample``: where one start on every
+    row begins."""
+    import faiss
+
+    restarts = faiss.Kmeans(sample.shape[1], k, **params)
+    restarts.train(sample)
+    return np.asarray(restarts.centroids, dtype=np.float32).reshape(k, sample.shape[1])
+
+
+def _kmeans_blocks(
+    features: "HalfRows", k: int, *, seed: int, n_init: int, niter: int, spherical: bool
+) -> KMeansResult:
+    """:func:`kmeans` of an archive's float16 feature, never made whole in float32: FAISS's restarts on the
+    same seeded sample as :func:`kmeans` (read as float32), then Lloyd iterations on every row a block at a
+    time (assign each row to its nearest centroid, move each centroid to its rows' mean) until no row changes
+    group (the fixed point FAISS's further iterations would stay at) or ``niter``. Why not FAISS on every row:
+    it needs the N×d float32 matrix, twice the float16 feature's bytes (issue 25)."""
+    import faiss
+
+    n, d = features.shape
+    check_k(k, n, count_distinct(features, at_most=k))
+    if n <= RESTART_ROWS or k == 1:  # a set this small costs little in float32: as kmeans clusters an array
+        return kmeans(np.asarray(features), k, seed=seed, n_init=n_init, niter=niter, spherical=spherical)
     previous = faiss.omp_get_max_threads()
-    if n * k * d < _PARALLEL_WORK:
-        # OpenMP's spinning barriers make small runs 100-1000x slower when the cores are busy (measured:
-        # 40×16 points, k=3: 1 ms on one thread, 1.4 s on two under load); one thread is plenty here.
-        faiss.omp_set_num_threads(1)
+    if RESTART_ROWS * k * d < _PARALLEL_WORK:
+        faiss.omp_set_num_threads(1)  # as in kmeans: small runs on one thread
     try:
-        start = None
-        if n > RESTART_ROWS and n_init > 1:
-            sample = x[np.sort(np.random.default_rng(seed).choice(n, RESTART_ROWS, replace=False))]
-            restarts = faiss.Kmeans(d, k, **params)
-            restarts.train(sample)
-            start = np.asarray(restarts.centroids, dtype=np.float32).reshape(k, d)
-            params["nredo"] = 1
-        km = faiss.Kmeans(d, k, **params)
-        km.train(x, init_centroids=start)
+        sample = features[_sample(n, seed)]
+        centroids = _restarts(_unit_rows(sample) if spherical else sample, k,
+                              _faiss_params(n, niter, n_init, spherical, seed))
     finally:
         faiss.omp_set_num_threads(previous)
-    centroids = np.asarray(km.centroids, dtype=np.float32).reshape(k, d)
-    labels = _assign(x, centroids)
-    objective = _objective(x, centroids, labels)
-    iterations = len(km.iteration_stats or [])
-    return KMeansResult(labels, centroids, objective, iterations)
+    del sample
+    labels = np.full(n, -1, dtype=np.int64)
+    iterations = 0
+    while iterations < niter:
+        iterations += 1
+        new, sums, counts = _assign_sums(features, centroids, spherical)
+        if np.array_equal(new, labels):
+            break
+        labels = new
+        filled = counts > 0  # a centroid left without rows keeps its place
+        means = (sums[filled] / counts[filled, None]).astype(np.float32)
+        centroids[filled] = _unit_rows(means) if spherical else means
+    labels = _assign(features, centroids, spherical)
+    return KMeansResult(labels, centroids, _objective(features, centroids, labels, spherical), iterations)
+
+
+def _assign_sums(features: "HalfRows", centroids: np.ndarray, spherical: bool
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(each row's nearest centroid, each centroid's sum of its rows in float64, its number of rows): one pass
+    of Lloyd over ``features``, a block at a time."""
+    from proxysort.rows import blocks
+
+    k, d = centroids.shape
+    labels = np.empty(len(features), dtype=np.int64)
+    sums, counts = np.zeros((k, d)), np.zeros(k)
+    start = 0
+    for block in blocks(features):
+        b = _unit_rows(block) if spherical else block
+        nearest = _nearest(b, centroids)
+        labels[start : start + len(b)] = nearest
+        for c in range(k):
+            mine = b[nearest == c]
+            sums[c] += mine.sum(0, dtype=np.float64)
+            counts[c] += len(mine)
+        start += len(b)
+    return labels, sums, counts
 
 
 #: The power of :func:`words_share` that scales ``imagemix``'s image columns (:func:`image_factor`). Chosen with
@@ -174,13 +263,18 @@ def kmeans(
 WORDS_SHARE_POWER = 1.5
 
 
-def words_share(scoremix_rows: "np.ndarray", k: int, seed: int = 0) -> float:
+def words_share(scoremix_rows: "Features", k: int, seed: int = 0) -> float:
     """The share of the words' own variance (``scoremix``) that their own k-means at ``k`` explains: near 1 when
-    the words sort the photos into ``k`` tight groups, lower when they hardly tell the values apart."""
+    the words sort the photos into ``k`` tight groups, lower when they hardly tell the values apart. The total
+    variance is summed :data:`RESTART_ROWS` photos at a time (one pass, the same numbers, up to that many: no
+    N×2K float64 array at archive scale, issue 25)."""
     rows = np.asarray(scoremix_rows, dtype=np.float32)
-    centred = rows - rows.mean(0, dtype=np.float64)
-    centred *= centred  # squared in place: the same products, one N×2K float64 array rather than two
-    total = float(centred.sum(dtype=np.float64))
+    mean = rows.mean(0, dtype=np.float64)
+    total = 0.0
+    for start in range(0, len(rows), RESTART_ROWS):
+        centred = rows[start : start + RESTART_ROWS] - mean
+        centred *= centred  # squared in place: the same products, one float64 block rather than two
+        total += float(centred.sum(dtype=np.float64))
     if k < 2 or total <= 0.0:
         return 1.0
     return max(0.0, 1.0 - kmeans(rows, k, seed=seed, spherical=False).objective / total)
@@ -199,13 +293,21 @@ def image_factor(res: "ProxyResult", feature: str, rows: "np.ndarray", k: int, s
     (0.029), and the cells below that best − 0.01 fell from 7 to 5 (shape and size, which CLIP hardly knows)."""
     if feature != "imagemix":
         return 1.0
-    return words_share(res.feature("scoremix")[rows], k, seed) ** WORDS_SHARE_POWER
+    mix = res.feature("scoremix")
+    every = isinstance(rows, np.ndarray) and rows.dtype == bool and bool(rows.all())
+    return words_share(mix if every else mix[rows], k, seed) ** WORDS_SHARE_POWER  # every photo: no N-row copy
 
 
-def weigh_image(imagemix_rows: "np.ndarray", width: int, factor: float) -> "np.ndarray":
+def weigh_image(imagemix_rows: "F", width: int, factor: float) -> "F":
     """``imagemix_rows`` with their image columns (after the first ``width``, ``scoremix``'s) scaled by
-    ``factor`` in place (returned)."""
-    imagemix_rows[:, width:] *= factor
+    ``factor`` in place (returned); an archive's float16 feature (:class:`proxysort.rows.HalfRows`) scales them
+    as it reads them."""
+    from proxysort.rows import HalfRows
+
+    if isinstance(imagemix_rows, HalfRows):
+        imagemix_rows.scale[width:] *= np.float32(factor)
+    else:
+        imagemix_rows[:, width:] *= factor
     return imagemix_rows
 
 
@@ -222,7 +324,7 @@ def clustered_feature(res: "ProxyResult", feature: str, rows: Any, k: int, seed:
 
 
 def constrained_kmeans(
-    features: np.ndarray,
+    features: "Features",
     centroids: np.ndarray,
     fixed: Mapping[int, int],
     *,
@@ -257,28 +359,35 @@ def constrained_kmeans(
     return KMeansResult(labels, centroids, objective, iterations)
 
 
-def _assign(x: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-    """Nearest centroid by squared L2 (equals max cosine when both sides are unit rows), a block of rows at a
-    time: the N×d squares are never whole (issue 25); a set of at most one block is computed as before."""
-    from proxysort.rows import BLOCK
+def _nearest(b: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """Each row's nearest centroid by squared L2 (equals max cosine when both sides are unit rows)."""
+    d2 = (b**2).sum(1, keepdims=True) - 2.0 * b @ centroids.T + (centroids**2).sum(1)[None, :]
+    return np.argmin(d2, axis=1)
+
+
+def _assign(x: "Features", centroids: np.ndarray, unit: bool = False) -> np.ndarray:
+    """Nearest centroid of each row (of its unit row, with ``unit``), a block of rows at a time: the N×d squares
+    are never whole (issue 25); a set of at most one block is computed as before."""
+    from proxysort.rows import blocks
 
     out = np.empty(len(x), dtype=np.int64)
-    c2 = (centroids**2).sum(1)[None, :]
-    for start in range(0, len(x), BLOCK):
-        b = x[start : start + BLOCK]
-        d2 = (b**2).sum(1, keepdims=True) - 2.0 * b @ centroids.T + c2
-        out[start : start + BLOCK] = np.argmin(d2, axis=1)
+    start = 0
+    for b in blocks(x):
+        out[start : start + len(b)] = _nearest(_unit_rows(b) if unit else b, centroids)
+        start += len(b)
     return out
 
 
-def _objective(x: np.ndarray, centroids: np.ndarray, labels: np.ndarray) -> float:
-    """The sum of squared distances of each row to its centroid, a block of rows at a time (no N×d copies)."""
-    from proxysort.rows import BLOCK
+def _objective(x: "Features", centroids: np.ndarray, labels: np.ndarray, unit: bool = False) -> float:
+    """The sum of squared distances of each row (its unit row, with ``unit``) to its centroid, a block of rows
+    at a time (no N×d copies)."""
+    from proxysort.rows import blocks
 
-    total = 0.0
-    for start in range(0, len(x), BLOCK):
-        b = x[start : start + BLOCK]
-        total += float(((b - centroids[labels[start : start + BLOCK]]) ** 2).sum())
+    total, start = 0.0, 0
+    for b in blocks(x):
+        b = _unit_rows(b) if unit else b
+        total += float(((b - centroids[labels[start : start + len(b)]]) ** 2).sum())
+        start += len(b)
     return total
 
 
@@ -355,21 +464,27 @@ def name_clusters(
     return [str(n) for n in names]
 
 
-def distances(x: np.ndarray, centres: np.ndarray, spherical: bool) -> np.ndarray:
+def distances(x: "Features", centres: np.ndarray, spherical: bool) -> np.ndarray:
     """N×k distances: 1 - cosine for spherical features, Euclidean otherwise (a block of rows at a time: the
     differences of every photo to every centre at once would be N×k×d, gigabytes at archive scale)."""
-    from proxysort.rows import BLOCK
+    from proxysort.rows import blocks
 
-    if spherical:
+    if spherical and isinstance(x, np.ndarray):
         xn = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
         cn = centres / np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
         return 1.0 - xn @ cn.T
-    parts = [np.sqrt(np.maximum(((x[i : i + BLOCK, None, :] - centres[None, :, :]) ** 2).sum(-1), 0.0))
-             for i in range(0, len(x), BLOCK)]
+    parts = [_block_distances(b, centres, spherical) for b in blocks(x)]
     return np.concatenate(parts) if parts else np.zeros((0, len(centres)))
 
 
-def centroid_scores(features: np.ndarray, labels: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+def _block_distances(b: np.ndarray, centres: np.ndarray, spherical: bool) -> np.ndarray:
+    if spherical:  # a lazy feature's block (an array's cosines are computed whole, as they always were)
+        cn = centres / np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
+        return 1.0 - _unit_rows(b) @ cn.T
+    return np.sqrt(np.maximum(((b[:, None, :] - centres[None, :, :]) ** 2).sum(-1), 0.0))
+
+
+def centroid_scores(features: "Features", labels: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     """Per row, how typical it is of its cluster: cosine similarity to its centroid (1 = at the centre).
     A block of rows at a time (no N×d unit copy at archive scale); a set of one block as it was computed whole."""
     from proxysort.rows import blocks
@@ -419,9 +534,21 @@ def _columns(names: Sequence[str], words: Sequence[str]) -> list[int | None]:
     return [index.get(_base_word(n, words)) for n in names]
 
 
-def _standardised(sims: np.ndarray) -> np.ndarray:
-    """Each word's similarities standardised over the photos: some prompts sit nearer every photo than others."""
-    return (sims - sims.mean(0)) / np.maximum(sims.std(0), 1e-6)
+def _sim_blocks(sims: np.ndarray, labels: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(similarities, labels) of :data:`RESTART_ROWS` photos at a time: what the naming tests hold beyond the
+    N×K similarities is a block's worth (issue 25); a set of one block is the whole arrays."""
+    for start in range(0, len(sims), RESTART_ROWS):
+        yield sims[start : start + RESTART_ROWS], labels[start : start + RESTART_ROWS]
+
+
+def _standardiser(sims: np.ndarray) -> tuple[Any, Any]:
+    """(mean, divisor) that standardise each word's similarities over the photos (some prompts sit nearer every
+    photo than others): ``(sims - mean) / divisor``, from one pass over the blocks."""
+    stats = Moments()
+    for start in range(0, len(sims), RESTART_ROWS):
+        stats.add(sims[start : start + RESTART_ROWS])
+    mean, var = stats.moments()
+    return mean, np.maximum(np.sqrt(var), 1e-6)
 
 
 def weak_names(
@@ -446,19 +573,33 @@ def weak_names(
 
 def _weak_names(sims: np.ndarray, labels: np.ndarray, names: Sequence[str], words: Sequence[str],
                 threshold: float) -> list[WeakName]:
-    z = _standardised(sims)
+    mean, divisor = _standardiser(sims)
     cols = _columns(names, words)
-    per_photo = np.array([z[i, cols[c]] if cols[c] is not None else np.nan for i, c in enumerate(labels)])
+    column = np.array([0 if j is None else j for j in cols], dtype=np.int64)
+    unknown = np.array([j is None for j in cols], dtype=bool)
+    # A photo's standardised similarity to its own group's word (nan: no word), in float64 where some photo has
+    # none (a nan beside float32 numbers made the former per-photo list float64)
+    dtype = np.float64 if unknown[np.unique(labels)].any() else None
+    mine = [Moments() for _ in names]
+    rest = [Moments() for _ in names]
+    for block, lab in _sim_blocks(sims, labels):
+        z = (block - mean) / divisor
+        own = z[np.arange(len(z)), column[lab]].astype(dtype or z.dtype)
+        own[unknown[lab]] = np.nan
+        known = ~np.isnan(own)
+        for c in range(len(names)):
+            mine[c].add(own[(lab == c) & known])
+            rest[c].add(own[(lab != c) & known])
     out = []
     for c, name in enumerate(names):
-        mine = per_photo[(labels == c) & ~np.isnan(per_photo)]
-        rest = per_photo[(labels != c) & ~np.isnan(per_photo)]
-        if len(mine) < 2 or len(rest) < 2:
+        n_mine, n_rest = mine[c].n, rest[c].n
+        if n_mine < 2 or n_rest < 2:
             continue
-        pooled = np.sqrt((mine.var() * len(mine) + rest.var() * len(rest)) / (len(mine) + len(rest)))
-        effect = float((mine.mean() - rest.mean()) / max(pooled, 1e-6))
+        (m_mean, m_var), (r_mean, r_var) = mine[c].moments(), rest[c].moments()
+        pooled = np.sqrt((m_var * n_mine + r_var * n_rest) / (n_mine + n_rest))
+        effect = float((m_mean - r_mean) / max(pooled, 1e-6))
         if effect < -threshold:
-            out.append(WeakName(c, _base_word(name, words), float(mine.mean()), float(rest.mean()), effect))
+            out.append(WeakName(c, _base_word(name, words), float(m_mean), float(r_mean), effect))
     return out
 
 
@@ -497,12 +638,20 @@ def unsure_photos(margins: np.ndarray, labels: np.ndarray, names: Sequence[str],
 
 
 def find_unsure(
-    x: np.ndarray, labels: np.ndarray, centres: np.ndarray, names: Sequence[str], *, spherical: bool, neutral: bool
+    x: "Features", labels: np.ndarray, centres: np.ndarray, names: Sequence[str], *, spherical: bool, neutral: bool
 ) -> tuple[np.ndarray, float]:
     """(which photos of a clustering go to their group's ``-unsure`` folder, the margin cut that chose them):
     the cut is :data:`UNSURE_MARGIN` × the median margin (:func:`centre_margins`) of the photos ``x`` in the
     clustered feature. Neutral names (``color-1``) claim no value, so their photos are never unsure (cut 0)."""
-    margins = centre_margins(distances(x, centres, spherical), labels)
+    from proxysort.rows import blocks
+
+    # RESTART_ROWS photos at a time: N margins are held, never N×k distances and their copies (issue 25)
+    parts, start = [], 0
+    for block in blocks(x, RESTART_ROWS):
+        parts.append(centre_margins(distances(block, centres, spherical), labels[start : start + len(block)]))
+        start += len(block)
+    margins = parts[0] if len(parts) == 1 else np.concatenate(parts or [np.zeros(0)])
+    del parts
     finite = margins[np.isfinite(margins)]
     cut = 0.0 if neutral or not len(finite) else float(UNSURE_MARGIN * np.median(finite))
     return unsure_photos(margins, labels, names, cut), cut
@@ -540,16 +689,25 @@ def word_fit(
 
 
 def _word_fit(sims: np.ndarray, labels: np.ndarray, names: Sequence[str], words: Sequence[str]) -> list[float]:
-    z = _standardised(sims)
+    mean, divisor = _standardiser(sims)
+    cols = _columns(names, words)
+    mine = [Moments() for _ in cols]
+    rest = [Moments() for _ in cols]
+    for block, lab in _sim_blocks(sims, labels):
+        z = (block - mean) / divisor
+        for c, j in enumerate(cols):
+            if j is not None:
+                mine[c].add(z[lab == c, j])
+                rest[c].add(z[lab != c, j])
     out = []
-    for c, j in enumerate(_columns(names, words)):
-        mine, rest = labels == c, labels != c
-        if j is None or mine.sum() < 2 or rest.sum() < 2:
+    for c, j in enumerate(cols):
+        n_a, n_b = mine[c].n, rest[c].n
+        if j is None or n_a < 2 or n_b < 2:
             out.append(float("nan"))
             continue
-        a, b = z[mine, j], z[rest, j]
-        pooled = np.sqrt((a.var() * len(a) + b.var() * len(b)) / (len(a) + len(b)))
-        out.append(float((a.mean() - b.mean()) / max(pooled, 1e-6)))
+        (a_mean, a_var), (b_mean, b_var) = mine[c].moments(), rest[c].moments()
+        pooled = np.sqrt((a_var * n_a + b_var * n_b) / (n_a + n_b))
+        out.append(float((a_mean - b_mean) / max(pooled, 1e-6)))
     return out
 
 
@@ -569,12 +727,15 @@ def word_share(
 
 
 def _word_share(sims: np.ndarray, labels: np.ndarray, names: Sequence[str], words: Sequence[str]) -> list[float]:
-    nearest = sims.argmax(1)
-    out = []
-    for c, j in enumerate(_columns(names, words)):
-        mine = labels == c
-        out.append(float("nan") if j is None or not mine.any() else float((nearest[mine] == j).mean()))
-    return out
+    cols = _columns(names, words)
+    size, hits = np.zeros(len(cols), np.int64), np.zeros(len(cols), np.int64)
+    for block, lab in _sim_blocks(sims, labels):
+        nearest = block.argmax(1)
+        for c, j in enumerate(cols):
+            mine = lab == c
+            size[c] += int(mine.sum())
+            hits[c] += int((nearest[mine] == j).sum()) if j is not None else 0
+    return [float("nan") if j is None or not size[c] else float(hits[c] / size[c]) for c, j in enumerate(cols)]
 
 
 #: A group's word names it truthfully only if at least this share of the photos that prefer the word (their
@@ -605,14 +766,14 @@ def word_precision(
 
 
 def _word_precision(sims: np.ndarray, labels: np.ndarray, names: Sequence[str], words: Sequence[str]) -> list[float]:
-    nearest = sims.argmax(1)
     word_of = np.array([-1 if j is None else j for j in _columns(names, words)], dtype=np.int64)
-    photo_word = word_of[np.asarray(labels)]
-    out = []
-    for j in word_of:
-        chose = nearest == j
-        out.append(float("nan") if j < 0 or not chose.any() else float((photo_word[chose] == j).mean()))
-    return out
+    chosen, hits = np.zeros(len(words), np.int64), np.zeros(len(words), np.int64)
+    for block, lab in _sim_blocks(sims, labels):
+        nearest = block.argmax(1)
+        photo_word = word_of[np.asarray(lab)]
+        chosen += np.bincount(nearest, minlength=len(words))[: len(words)]
+        hits += np.bincount(nearest[photo_word == nearest], minlength=len(words))[: len(words)]
+    return [float("nan") if j < 0 or not chosen[j] else float(hits[j] / chosen[j]) for j in word_of.tolist()]
 
 
 @dataclass(frozen=True)

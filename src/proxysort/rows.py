@@ -7,7 +7,9 @@ needs only one pass over them. Each class here stands for such a matrix without 
 * :class:`StoredRows` – the index's vectors, read from the store in path order a block at a time;
 * :class:`UnitRows` – another row matrix scaled to unit rows block by block (the learners' normalisation);
 * :class:`PickedRows` – ``table[index]``: each photo's row of a small table (a zero-shot photo's prompt
-  is the text feature of its nearest word, so N×512 prompts are N indices into K rows).
+  is the text feature of its nearest word, so N×512 prompts are N indices into K rows);
+* :class:`HalfRows` – an archive's clustered feature kept in float16, its columns scaled on reading (half the
+  bytes of float32: :func:`proxysort.learn.core.imagemix` above :data:`proxysort.learn.core.HALF_ROWS` photos).
 
 Each has ``shape``, ``ndim``, ``len()``, :meth:`blocks`, :meth:`map_blocks` (a function of each block,
 where the rows are), :meth:`subset` (a boolean mask) and
@@ -139,8 +141,39 @@ class PickedRows(_Lazy):
         return PickedRows(self.table, self.index[mask])
 
 
+class HalfRows(_Lazy):
+    """``half`` (N×d float16) read as float32, column j times ``scale[j]``: a feature of millions of photos in
+    half the bytes (issue 25). Rows picked by an index, a mask or a slice come back as float32 arrays, so the
+    code that reads a few rows of the feature (a group's, the left-out photos') reads them as before."""
+
+    def __init__(self, half: "np.ndarray", scale: "np.ndarray | None" = None) -> None:
+        import numpy as np
+
+        self.half, self.shape = half, (int(half.shape[0]), int(half.shape[1]))
+        self.scale = np.ones(self.shape[1], np.float32) if scale is None else np.asarray(scale, np.float32)
+
+    def __getitem__(self, rows: Any) -> "np.ndarray":
+        import numpy as np
+
+        out = np.asarray(self.half[rows], dtype=np.float32)
+        out *= self.scale
+        return out
+
+    def blocks(self, size: int = BLOCK) -> Iterator["np.ndarray"]:
+        for start in range(0, self.shape[0], size):
+            yield self[start : start + size]
+
+    def subset(self, mask: "np.ndarray") -> "HalfRows":
+        return HalfRows(self.half[mask], self.scale)
+
+    def copy(self) -> "HalfRows":
+        return HalfRows(self.half.copy(), self.scale.copy())
+
+
 #: A row matrix: in memory, or one of the lazy kinds above.
-Matrix = Union["np.ndarray", StoredRows, UnitRows, PickedRows]
+Matrix = Union["np.ndarray", StoredRows, UnitRows, PickedRows, HalfRows]
+#: What k-means clusters: an array, or an archive's float16 feature read a block at a time.
+Features = Union["np.ndarray", HalfRows]
 
 
 def blocks(rows: Matrix, size: int = BLOCK) -> Iterator["np.ndarray"]:

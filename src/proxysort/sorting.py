@@ -44,6 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from proxysort.output import Grouped, TreePlan, WriteSummary
     from proxysort.page.data import PageRun
     from proxysort.page.publish import PageJob
+    from proxysort.rows import Features
     from proxysort.stable import Placement
 
 
@@ -181,28 +182,26 @@ def resolve_words(
     return out
 
 
-def at_k(res: "ProxyResult", feature: str, rows: "np.ndarray", k: int, seed: int) -> tuple["np.ndarray", "np.ndarray"]:
+def at_k(res: "ProxyResult", feature: str, rows: "np.ndarray", k: int, seed: int) -> tuple["Features", "Features"]:
     """(every photo's, the kept ``rows``') ``feature`` as k-means at ``k`` groups of the kept photos sees it
     (:func:`proxysort.groups.image_factor`): centres, edges, scores and the left-out photos' nearest group
     are all measured in it. Made afresh from ``res`` on each call; with every photo kept (the usual case) both
     are one array, weighed in place where ``res`` makes the feature on access (:meth:`ProxyResult.owned_feature`),
-    so the weighing costs no second N-row copy."""
-    import numpy as np
-
+    so the weighing costs no second N-row copy. An archive's ``imagemix`` is float16 rows
+    (:class:`proxysort.rows.HalfRows`) that every step below reads a block at a time."""
     from proxysort.groups import image_factor, weigh_image
+    from proxysort.rows import HalfRows
 
     factor = image_factor(res, feature, rows, k, seed)
     every = bool(rows.all())
     if factor == 1.0:
         x = res.feature(feature)
-        return x, (x if every else x[rows])
+        return x, (x if every else x.subset(rows) if isinstance(x, HalfRows) else x[rows])
     width = res.feature("scoremix").shape[1]  # made and let go before the feature: not held beside it
-    if every:  # weighed in place on an array of the caller's own: no second N-row copy at the peak (issue 25)
-        x = weigh_image(res.owned_feature(feature), width, factor)
-        return x, x
-    x = res.feature(feature)
-    xk = weigh_image(x[rows], width, factor)  # advanced indexing: a copy, never res's own rows
-    return weigh_image(np.array(x, dtype=np.float32), width, factor), xk
+    # weighed in place on an array of the caller's own: no second N-row copy at the peak (issue 25)
+    x = weigh_image(res.owned_feature(feature), width, factor)
+    # the kept rows of an array are a copy (never res's own); of float16 rows, float16 rows
+    return x, (x if every else x.subset(rows) if isinstance(x, HalfRows) else x[rows])
 
 
 def sort(

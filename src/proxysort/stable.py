@@ -20,11 +20,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from proxysort.groups import centre_margins, distances, unsure_photos
 from proxysort.manifest import GroupRecord, Memory
+
+if TYPE_CHECKING:  # pragma: no cover
+    from proxysort.rows import Features
 
 #: A group's spread: the distance from its centre within which this share of its own photos lie.
 SPREAD_QUANTILE = 0.95
@@ -57,6 +61,31 @@ def _centre(rows: np.ndarray, spherical: bool) -> np.ndarray:
     return c / max(float(np.linalg.norm(c)), 1e-12) if spherical else c
 
 
+def _group(x: "Features", mask: np.ndarray, spherical: bool, spread: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(centre, each row's distance to it; empty without ``spread``) of the rows of ``x`` where ``mask``, read
+    :data:`proxysort.groups.RESTART_ROWS` photos at a time: a group's rows are never copied whole (float32, at
+    archive scale larger than the feature itself, issue 25). Up to that many photos, the numbers of the group's
+    rows taken whole."""
+    from proxysort.groups import RESTART_ROWS
+    from proxysort.moments import Moments
+    from proxysort.rows import blocks
+
+    if len(x) <= RESTART_ROWS:
+        rows = x[mask]
+        centre = _centre(rows, spherical)
+        return centre, distances(rows, centre[None, :], spherical)[:, 0] if spread else np.zeros(0)
+    mean = Moments()
+    for start, block in zip(range(0, len(x), RESTART_ROWS), blocks(x, RESTART_ROWS)):
+        mean.add(block[mask[start : start + len(block)]])
+    c = np.asarray(mean.moments()[0], dtype=np.float32)
+    centre = c / max(float(np.linalg.norm(c)), 1e-12) if spherical else c
+    if not spread:
+        return centre, np.zeros(0)
+    parts = [distances(block[mask[start : start + len(block)]], centre[None, :], spherical)[:, 0]
+             for start, block in zip(range(0, len(x), RESTART_ROWS), blocks(x, RESTART_ROWS))]
+    return centre, np.concatenate(parts)
+
+
 @dataclass
 class Placement:
     """Where each photo of a re-run goes, and what to say about it."""
@@ -84,7 +113,7 @@ def usable(memory: Memory | None) -> bool:
 
 
 def place(
-    x: np.ndarray,
+    x: "Features",
     paths: Sequence[str],
     content_ids: Sequence[str],
     memory: Memory,
@@ -115,11 +144,13 @@ def place(
     has = np.zeros(k, dtype=bool)
     spreads = np.zeros(k, dtype=np.float64)
     for g, rec in enumerate(memory.groups):
-        rows = x[known & (labels == g)]
-        if len(rows):  # pins included: a group's centre follows the photos the user placed in it
-            centres[g], has[g] = _centre(rows, spherical), True
-            if len(rows) >= SPREAD_MIN_MEMBERS:
-                spreads[g] = np.quantile(distances(rows, centres[g][None, :], spherical)[:, 0], SPREAD_QUANTILE)
+        mine = known & (labels == g)
+        if mine.any():  # pins included: a group's centre follows the photos the user placed in it
+            many = int(mine.sum()) >= SPREAD_MIN_MEMBERS
+            centres[g], dist = _group(x, mine, spherical, spread=many)
+            has[g] = True
+            if many:
+                spreads[g] = np.quantile(dist, SPREAD_QUANTILE)
         elif len(rec.centre) == d:
             centres[g], has[g], spreads[g] = rec.centre, True, rec.spread
     new_rows = np.flatnonzero(~known)
@@ -143,12 +174,12 @@ def place(
     new = len(paths) - unchanged - moved
     for g in range(k):  # the centres the next run starts from
         if (labels == g).any():
-            centres[g] = _centre(x[labels == g], spherical)
+            centres[g] = _group(x, labels == g, spherical, spread=False)[0]
     return Placement(labels, [g.name for g in memory.groups], centres, unsure, new, unchanged, moved, misfits)
 
 
 def remember(
-    x: np.ndarray,
+    x: "Features",
     labels: np.ndarray,
     names: Sequence[str],
     paths: Sequence[str],
@@ -172,10 +203,9 @@ def remember(
     spread_of = {g.name: g.spread for g in (previous.groups if previous is not None else ())}
     groups = []
     for g in range(k):
-        rows = x[labels == g]
-        if len(rows):
-            centre = _centre(rows, spherical)
-            spread = float(np.quantile(distances(rows, centre[None, :], spherical)[:, 0], SPREAD_QUANTILE))
+        if (labels == g).any():
+            centre, dist = _group(x, labels == g, spherical)
+            spread = float(np.quantile(dist, SPREAD_QUANTILE))
         elif centres is not None:
             centre, spread = np.asarray(centres[g]), spread_of.get(names[g], 0.0)
         else:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from proxysort.encoders import ClipModel
     from proxysort.learn.core import Concept, ProxyConfig, ProxyResult
     from proxysort.learn.method import Method
+    from proxysort.rows import Features
 
 
 def learn_proxies(
@@ -146,12 +147,12 @@ def _join(parts: Sequence["ProxyResult"], sizes: Sequence[int], images: "np.ndar
 
     first = parts[0]
     history = _history(parts, sizes)
-    features = {name: np.concatenate([p.features[name] for p in parts]) for name in first.features}
+    features: "dict[str, Features]" = {name: np.concatenate([p.features[name] for p in parts]) for name in first.features}
     if "scoremix" in features:  # centred and scaled over all photos: a property of the set, made again here
         mixed = scoremix(torch.from_numpy(features["scores"]), torch.from_numpy(features["probs"]))
         features["scoremix"] = mixed.numpy().astype(np.float32)
     if "imagemix" in features:  # the same, and its image half too
-        features["imagemix"] = imagemix(features["scoremix"], images)
+        features["imagemix"] = imagemix(np.asarray(features["scoremix"]), images)
     return result(first.concept, features, first.word_features, np.concatenate([p.zero_shot for p in parts]), history,
                   first.default_feature)
 

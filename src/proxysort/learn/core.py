@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from proxysort.learn.options import Options
     from proxysort.learn.textonly import ZeroShotView
-    from proxysort.rows import Matrix, PickedRows
+    from proxysort.rows import Features, Matrix, PickedRows
 
 #: The method used unless told otherwise (the registry refuses to load if it names no registered method).
 #: No learning: k-means on CLIP's zero-shot scores over every candidate word beside the image vectors
@@ -125,7 +125,7 @@ class ProxyResult:
     """Everything learned for one concept; rows follow the image-feature rows. Built by :func:`result`."""
 
     concept: Concept
-    features: Mapping[str, "np.ndarray"]
+    features: Mapping[str, "Features"]
     word_features: "np.ndarray"
     zero_shot: "np.ndarray"
     loss_history: list[float] = field(default_factory=list)
@@ -149,8 +149,9 @@ class ProxyResult:
             return self.features["prompt"]
         return PickedRows(self.word_features, self.zero_shot.argmax(axis=1))
 
-    def feature(self, name: str | None = None) -> "np.ndarray":
-        """The named feature (``None`` → the method's default feature), float32 N×?."""
+    def feature(self, name: str | None = None) -> "Features":
+        """The named feature (``None`` → the method's default feature), float32 N×? (an archive's ``imagemix``:
+        float16 rows read as float32, :class:`proxysort.rows.HalfRows`)."""
         name = name or self.default_feature
         if name not in self.features:
             raise UsageError(
@@ -158,7 +159,7 @@ class ProxyResult:
             )
         return self.features[name]
 
-    def owned_feature(self, name: str | None = None) -> "np.ndarray":
+    def owned_feature(self, name: str | None = None) -> "Features":
         """:meth:`feature` as an array the caller owns and may change in place: as it comes where the features
         make it afresh on each access (their ``made_on_access``, e.g. ``imagemix`` of the basic methods), else a
         copy of the one held here. Why: weighing an N-row feature in place (``sorting.at_k``) then needs no second
@@ -169,7 +170,7 @@ class ProxyResult:
 
 def result(
     concept: Concept,
-    features: Mapping[str, "np.ndarray"],
+    features: Mapping[str, "Features"],
     word_features: "np.ndarray | torch.Tensor",
     zero_shot: "np.ndarray | torch.Tensor",
     history: Sequence[float],
@@ -259,10 +260,16 @@ IMAGE_WEIGHT = 1.15
 #: held whole (issue 25). On the miniworlds (64-dimensional vectors) 16 and 32 directions clustered as
 #: all 64 did (no-learning.md); 8 lost half of the gain.
 IMAGE_COMPONENTS = 32
+#: Up to this many photos :func:`imagemix` is float32, as it always was (the quality grid's figures, bit for bit);
+#: above, float16 rows (:class:`proxysort.rows.HalfRows`): at 10M photos the feature is then ~1 GB, not ~2 GB,
+#: and k-means (:func:`proxysort.groups.kmeans`) reads it a block at a time (issue 25). The same number as
+#: k-means' restart sample (:data:`proxysort.groups.RESTART_ROWS`): every set that k-means clustered whole, on
+#: every row, is clustered as before. Labels against float32 at 200k-1M photos: benchmarks/results/half_feature.md.
+HALF_ROWS = 65_536
 
 
 def imagemix(scoremix_rows: "np.ndarray | ZeroShotView", images: "Matrix", weight: float = IMAGE_WEIGHT,
-             components: int = IMAGE_COMPONENTS) -> "np.ndarray":
+             components: int = IMAGE_COMPONENTS) -> "Features":
     """``scoremix`` beside the photos' unit image vectors, centred, projected on their
     ``components`` principal directions, scaled by the vectors' whole total variance (so the kept
     part has at most unit total variance) and weighted by ``weight`` (Euclidean k-means on it).
@@ -280,7 +287,7 @@ def imagemix(scoremix_rows: "np.ndarray | ZeroShotView", images: "Matrix", weigh
     """
     import numpy as np
 
-    from proxysort.rows import BLOCK, map_blocks
+    from proxysort.rows import BLOCK, blocks, map_blocks
 
     # Both passes are a function of each block (run where the rows are: on Ray workers for the store's
     # rows with `ray`); the moments are summed here in block order, so the set's directions are the same.
@@ -296,7 +303,21 @@ def imagemix(scoremix_rows: "np.ndarray | ZeroShotView", images: "Matrix", weigh
     _, vecs = np.linalg.eigh(cov)
     top = vecs[:, ::-1][:, :components]
     from proxysort.learn.textonly import ZeroShotView
+    from proxysort.rows import HalfRows
 
+    factor = weight / np.sqrt(spread)
+    columns = map_blocks(images, image_columns, mean, top, factor)
+    if n > HALF_ROWS:  # an archive: float16 rows, made a block at a time (no N-row float32 array at all)
+        mixes = (scoremix_rows.scoremix_blocks(BLOCK) if isinstance(scoremix_rows, ZeroShotView)
+                 else blocks(np.asarray(scoremix_rows, dtype=np.float32)))
+        width = 2 * scoremix_rows.Z.shape[1] if isinstance(scoremix_rows, ZeroShotView) else scoremix_rows.shape[1]
+        half = np.empty((n, width + top.shape[1]), np.float16)
+        for part, at in ((mixes, slice(None, width)), (columns, slice(width, None))):
+            start = 0
+            for block in part:
+                half[start : start + len(block), at] = block
+                start += len(block)
+        return HalfRows(half)
     if isinstance(scoremix_rows, ZeroShotView):
         width = 2 * scoremix_rows.Z.shape[1]
         out = np.empty((n, width + top.shape[1]), np.float32)  # filled a block at a time: no N×32 float64
@@ -307,9 +328,9 @@ def imagemix(scoremix_rows: "np.ndarray | ZeroShotView", images: "Matrix", weigh
         out = np.empty((n, width + top.shape[1]), np.float32)
         out[:, :width] = mix
     start = 0
-    for columns in map_blocks(images, image_columns, mean, top, weight / np.sqrt(spread)):
-        out[start : start + len(columns), width:] = columns
-        start += len(columns)
+    for image in columns:
+        out[start : start + len(image), width:] = image
+        start += len(image)
     return out
 
 

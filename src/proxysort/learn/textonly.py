@@ -94,6 +94,11 @@ def features(
     return {k: np.asarray(v, dtype=np.float32) for k, v in out.items()}
 
 
+#: Photos per block of :class:`ZeroShotView`'s statistics and of the ``scoremix`` it writes: up to this many, the
+#: statistics are the whole arrays' own (bit for bit); a block of 65,536 rows of K floats is a few MB.
+STAT_ROWS = 65_536
+
+
 class ZeroShotView(Mapping[str, "np.ndarray"]):
     """``scores``, ``probs`` and ``scoremix`` of the cosines ``Z`` (N×K), as the torch version gives them,
     made on access from ``Z`` alone: a sort holds K numbers per photo for them, not 4K (issue 25). Each
@@ -113,34 +118,58 @@ class ZeroShotView(Mapping[str, "np.ndarray"]):
             return self.Z
         if name not in self._NAMES:
             raise KeyError(name)
-        probs = softmax(np.float32(self.scale) * self.Z)
-        return probs if name == "probs" else scoremix(self.Z, probs)
+        if name == "probs":
+            return softmax(np.float32(self.scale) * self.Z)
+        out = np.empty((len(self.Z), 2 * self.Z.shape[1]), np.float32)  # scoremix's bits, without its temporaries
+        self.scoremix_into(out, STAT_ROWS)
+        return out
 
     def scoremix_into(self, out: "np.ndarray", size: int) -> None:
         """``self["scoremix"]`` written into ``out`` (N×2K, e.g. the first columns of ``imagemix``) ``size``
-        photos at a time, so that no N×2K array is held beside ``out`` (issue 25): the column statistics come
-        from the whole arrays, as :func:`scoremix` takes them, then each block's rows are made by the same
-        operations (the softmax is a row's own), so every number is the one :func:`scoremix` gives."""
+        photos at a time (:meth:`scoremix_blocks`), so that no N×2K array is held beside ``out`` (issue 25)."""
+        start = 0
+        for block in self.scoremix_blocks(size):
+            out[start : start + len(block)] = block
+            start += len(block)
+
+    def scoremix_blocks(self, size: int) -> "Iterator[np.ndarray]":
+        """``self["scoremix"]``, ``size`` photos at a time (float32): the column statistics come from the whole
+        arrays, as :func:`scoremix` takes them, then each block's rows are made by the same operations (the
+        softmax is a row's own), so every number is the one :func:`scoremix` gives."""
         import numpy as np
 
         scale, tiny = np.float32(self.scale), np.float32(1e-12)
-        probs = softmax(scale * self.Z)
-        p_mean = probs.mean(0, keepdims=True)
-        probs -= p_mean
-        p_norm = np.sqrt(max(probs.var(0).sum(), tiny))
-        del probs
-        s_mean = self.Z.mean(0, keepdims=True)
-        centred = self.Z - s_mean
-        s_norm = np.sqrt(max(centred.var(0).sum(), tiny))
-        del centred
+        if len(self.Z) <= STAT_ROWS:  # as scoremix computes them
+            probs = softmax(scale * self.Z)
+            p_mean = probs.mean(0, keepdims=True)
+            probs -= p_mean
+            p_norm = np.sqrt(max(probs.var(0).sum(), tiny))
+            del probs
+            s_mean = self.Z.mean(0, keepdims=True)
+            centred = self.Z - s_mean
+            s_norm = np.sqrt(max(centred.var(0).sum(), tiny))
+            del centred
+        else:  # an archive: the same moments from blocks of photos, to float rounding (no N×K temporaries)
+            from proxysort.moments import Moments
+
+            p_stats, s_stats = Moments(), Moments()
+            for start in range(0, len(self.Z), STAT_ROWS):
+                z = self.Z[start : start + STAT_ROWS]
+                p_stats.add(softmax(scale * z))
+                s_stats.add(z)
+            (p_mean, p_var), (s_mean, s_var) = p_stats.moments(), s_stats.moments()
+            p_mean, s_mean = p_mean[None, :], s_mean[None, :]
+            p_norm, s_norm = np.sqrt(max(p_var.sum(), tiny)), np.sqrt(max(s_var.sum(), tiny))
         k = self.Z.shape[1]
         for start in range(0, len(self.Z), size):
             z = self.Z[start : start + size]
-            p, c = out[start : start + size, :k], out[start : start + size, k:]
+            out = np.empty((len(z), 2 * k), np.float32)
+            p, c = out[:, :k], out[:, k:]
             np.subtract(softmax(scale * z), p_mean, out=p)
             p /= p_norm
             np.subtract(z, s_mean, out=c)
             c /= s_norm
+            yield out
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._NAMES)

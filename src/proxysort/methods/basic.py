@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from proxysort.encoders import ClipModel
     from proxysort.learn.core import Concept, ProxyConfig
-    from proxysort.rows import Matrix
+    from proxysort.rows import Features, Matrix
 
 #: What the basic modes give besides their own rows: the zero-shot view over the candidate prompts, and
 #: that view beside the image vectors (``imagemix``, made on access).
@@ -99,15 +99,9 @@ class FeatureSet(Mapping):
     def __contains__(self, name: object) -> bool:  # by name: Mapping's would make the feature (imagemix: two passes)
         return name in self._names
 
-    def __getitem__(self, name: str) -> "np.ndarray":
-        import numpy as np
-
+    def __getitem__(self, name: str) -> "Features":
         if name not in self._names:
             raise KeyError(name)
-        if name == "prompt":
-            return np.asarray(self.prompt, dtype=np.float32)
-        if name in self.zero_shot:
-            return self.zero_shot[name]
         if name == "imagemix":
             from proxysort.learn.core import imagemix
             from proxysort.learn.textonly import ZeroShotView
@@ -116,6 +110,16 @@ class FeatureSet(Mapping):
             # not held whole beside it (issue 25)
             view = self.zero_shot if isinstance(self.zero_shot, ZeroShotView) else None
             return imagemix(view if view is not None else self.zero_shot["scoremix"], self.images)
+        return self.array(name)
+
+    def array(self, name: str) -> "np.ndarray":
+        """Any feature but ``imagemix`` (an archive's is float16 rows: :meth:`__getitem__`), as an array."""
+        import numpy as np
+
+        if name == "prompt":
+            return np.asarray(self.prompt, dtype=np.float32)
+        if name in self.zero_shot:
+            return self.zero_shot[name]
         if name == "weights":
             logits = self.logits
             if logits is None:  # "weights" is listed only with logits or their scale
@@ -125,13 +129,13 @@ class FeatureSet(Mapping):
 
             return softmax(logits)
         if name == "proxy":
-            return self.proxy_rows if self.proxy_rows is not None else self["weights"] @ self.candidates
+            return self.proxy_rows if self.proxy_rows is not None else self.array("weights") @ self.candidates
         if name == "concat":
-            first = _unit_np(self["proxy"]) if self.mode in ("subspace", "free") else self["prompt"]
+            first = _unit_np(self.array("proxy")) if self.mode in ("subspace", "free") else self.array("prompt")
             images = np.asarray(self.images, dtype=np.float32)
             return (np.concatenate([first, images], axis=1) / np.float32(math.sqrt(2.0))).astype(np.float32)
         fw = np.float32(self.fuse_weight)
-        return _unit_np(fw * self["prompt"] + (np.float32(1.0) - fw) * np.asarray(self.images, dtype=np.float32))
+        return _unit_np(fw * self.array("prompt") + (np.float32(1.0) - fw) * np.asarray(self.images, dtype=np.float32))
 
 
 def _unit_np(a: "np.ndarray") -> "np.ndarray":
@@ -340,7 +344,7 @@ def _cosines(block: "np.ndarray", tables: Sequence["np.ndarray"]) -> list["np.nd
 def _take(res: ProxyResult) -> tuple["np.ndarray", "np.ndarray | None"]:
     """The rows the proxy cache keeps of a result: unit prompt features and the learned parameters."""
     assert isinstance(res.features, FeatureSet)  # what _learn gives
-    return res.features["prompt"], res.features.learned
+    return res.features.array("prompt"), res.features.learned
 
 
 _ROWS = Rows(_take, _from_rows)

@@ -170,3 +170,10 @@ def test_the_manifest_read_report_is_its_json_rendered() -> None:
     data = json.loads((RESULTS / "manifest-read.json").read_text())
     assert {r["n"] for r in data["rows"]} >= {1_000_000, 2_000_000} and {r["way"] for r in data["rows"]} == {"before", "after"}
     assert (RESULTS / "manifest-read.md").read_text().endswith(markdown(data))  # after any notes above it
+
+
+def test_the_half_feature_report_is_its_json_rendered() -> None:
+    from benchmarks.half_feature import markdown
+
+    data = json.loads((RESULTS / "half-feature.json").read_text())
+    assert (RESULTS / "half-feature.md").read_text() == markdown(data)

@@ -329,7 +329,7 @@ def _zeroshot_from_words(images: "Matrix", concepts: Sequence["Concept"], words:
         start += len(parts[0])
     out = []
     for concept, T, Z in zip(concepts, tables, scores):
-        prompts = PickedRows(T, Z.argmax(axis=1))
+        prompts = PickedRows(T, Z.argmax(axis=1).astype(np.int32))  # 4 bytes a photo, not 8 (issue 25)
         features = FeatureSet("zeroshot", X, prompts, logit_scale=scale, fuse_weight=run.config.fuse_weight,
                               zero_shot=textonly.zero_shot_features(Z, scale))
         out.append(result(concept, features, T, Z, [], ZEROSHOT.default_feature, prompts=prompts))

@@ -306,6 +306,9 @@ def late(found: list[Gesture], basis: list[Gesture]) -> list[Gesture]:
 
 def apply(memory: Memory, gestures: list[Gesture]) -> Memory:
     """``memory`` with ``gestures`` (one concept's) taken in: renames, pins, photos left out."""
+    if not gestures:  # its members as they are: a copy per photo of a first run's would be ~250 bytes (issue 25)
+        return replace(memory, pins=tuple(dict(memory.pins).items()), left_out=tuple(sorted(set(memory.left_out))),
+                       unsure=tuple(sorted(set(memory.unsure))))
     groups = list(memory.groups)
     index_of = {g.name: i for i, g in enumerate(groups)}
     members = {m[0]: (m[1], m[2]) for m in memory.members}

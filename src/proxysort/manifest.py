@@ -257,6 +257,14 @@ class FileColumns(_Rows[Entry]):
             values["sha256"] = next(texts)
         return Entry(kind=LINK_MODES[flags & 3], orphan=bool(flags & _ORPHAN), **values)  # type: ignore[arg-type]
 
+    def path(self, row: int) -> str:
+        """Row ``row``'s path in OUT, without making its entry (a re-run finds old files by path: issue 25)."""
+        start = self._start[row]
+        end = self._start[row + 1] if row + 1 < len(self._start) else len(self._text)
+        cut = self._text.find(0, start, end)  # the name is the first of the row's NUL-separated texts
+        name = self._text[start:end if cut < 0 else cut]
+        return self._parts[self._folders[4 * row]] + name.decode("utf-8", "surrogateescape")
+
     def __len__(self) -> int:
         return len(self._flags)
 

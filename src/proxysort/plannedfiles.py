@@ -59,6 +59,10 @@ class PlannedFiles(Sequence[Entry]):
         # hard link: the source's device and inode; copy: its size and mtime (what the Entry records)
         self._numbers = (array("q"), array("q"))
         self._replaced: Mapping[str, Entry] = {}
+        # rows kept from the old manifest: row -> the row of its old entry in ``_old`` (-1: as planned); None: none
+        self._old: Sequence[Entry] = ()
+        self._from_old: array | None = None
+        self._carried: Sequence[Entry] = ()  # other trees' files, left as they were (a view of the old manifest)
         self._dropped: frozenset[str] | set[str] = frozenset()
         self._order: list[array] | None = None  # each folder's rows sorted by name (made when first asked)
 
@@ -101,19 +105,27 @@ class PlannedFiles(Sequence[Entry]):
         self._order = None
         return row
 
-    def written(self, replaced: Mapping[str, Entry], dropped: set[str], extra: Sequence[Entry]) -> "PlannedFiles":
+    def written(self, replaced: Mapping[str, Entry], dropped: set[str], extra: Sequence[Entry],
+                carried: Sequence[Entry] = ()) -> "PlannedFiles":
         """The same files with ``replaced`` entries put in, ``dropped`` paths left out and ``extra`` entries
-        added: what the manifest lists once the tree is written. Shares the columns."""
+        added, and ``carried`` (other trees' files, in no folder of this plan; a view of the old manifest that
+        gives them ``in_path_order``, or any sequence): what the manifest lists once the tree is written.
+        Shares the columns."""
         view = object.__new__(PlannedFiles)
         view.__dict__.update(self.__dict__)
         view._extra = [*self._extra, *extra]
         view._replaced = {**self._replaced, **replaced}
         view._dropped = set(self._dropped) | dropped
+        view._carried = carried
         return view
 
-    def keeping(self, kept: Mapping[str, Entry]) -> "PlannedFiles":
-        """These files with the old manifest's entries for the paths in ``kept`` (they hold the content hash)."""
-        return self.written(kept, set(), ())
+    def keeping(self, old: Sequence[Entry], rows: array) -> "PlannedFiles":
+        """These files with old entries in place of some rows: ``rows[row]`` is the position in ``old`` of row
+        ``row``'s entry (it holds a copy's content hash), -1 for a row as planned. 4 bytes a row, where a map of
+        path to entry held ~400 per kept copy (issue 25)."""
+        view = self.written({}, set(), ())
+        view._old, view._from_old = old, rows
+        return view
 
     # ------------------------------------------------------------------------------------------- reading
 
@@ -149,9 +161,15 @@ class PlannedFiles(Sequence[Entry]):
             return Entry(path, source, "hardlink", dev=a, ino=b, companion_of=companion_of)
         return Entry(path, source, "copy", size=a, mtime_ns=b, companion_of=companion_of)
 
-    def _entry(self, row: int) -> Entry | None:
+    @property
+    def rows(self) -> int:
+        """How many rows were planned (``extra`` and ``carried`` not counted)."""
+        return len(self._sources)
+
+    def entry(self, row: int) -> Entry | None:
         """Row ``row``'s entry, ``None`` when it is dropped."""
-        entry = self._made(row)
+        old = self._from_old[row] if self._from_old is not None else -1
+        entry = self._made(row) if old < 0 else self._old[old]
         if self._dropped and entry.path in self._dropped:
             return None
         return self._replaced.get(entry.path, entry) if self._replaced else entry
@@ -159,12 +177,13 @@ class PlannedFiles(Sequence[Entry]):
     def __len__(self) -> int:
         if self._dropped:
             return sum(1 for _ in self)
-        return len(self._extra) + len(self._sources)
+        return len(self._extra) + len(self._carried) + len(self._sources)
 
     def __iter__(self) -> Iterator[Entry]:
         yield from self._extra
+        yield from self._carried
         for row in range(len(self._sources)):
-            entry = self._entry(row)
+            entry = self.entry(row)
             if entry is not None:
                 yield entry
 
@@ -176,7 +195,7 @@ class PlannedFiles(Sequence[Entry]):
 
     def __getitem__(self, i: int | slice) -> Entry | list[Entry]:
         """By position in iteration order (a walk over the rows when some are dropped: for tests, not loops)."""
-        if isinstance(i, slice) or self._dropped:
+        if isinstance(i, slice) or self._dropped or self._carried:
             return list(self)[i]
         if i < 0:
             i += len(self)
@@ -184,7 +203,7 @@ class PlannedFiles(Sequence[Entry]):
             raise IndexError(i)
         if i < len(self._extra):
             return self._extra[i]
-        entry = self._entry(i - len(self._extra))
+        entry = self.entry(i - len(self._extra))
         assert entry is not None
         return entry
 
@@ -203,9 +222,11 @@ class PlannedFiles(Sequence[Entry]):
 
         def entries(order: array) -> Iterator[Entry]:
             for row in order:
-                entry = self._entry(row)
+                entry = self.entry(row)
                 if entry is not None:
                     yield entry
 
-        return heapq.merge(sorted(self._extra, key=_PATH), *(entries(o) for o in self._order), key=_PATH)
+        in_order = getattr(self._carried, "in_path_order", None)
+        carried = in_order() if in_order is not None else sorted(self._carried, key=_PATH)
+        return heapq.merge(sorted(self._extra, key=_PATH), carried, *(entries(o) for o in self._order), key=_PATH)
 

@@ -6,8 +6,9 @@
 For each N a fresh process makes N empty photo files in folders of 5000 (under /tmp, deleted afterwards),
 writes a first tree of them with :func:`proxysort.output.make_tree` (symlinks; the input a ``Grouped`` as
 ``benchmarks/scale.py`` and ``proxysort sort`` hand it: random labels over k = 4 named groups), then changes
-the library and the grouping: 10 % of the photos move to another group, 1 % are deleted, 1 % are new. It
-then measures, each from the same resident baseline (the inputs built, the first run let go):
+the library and the grouping: 10 % of the photos move to another group, 1 % are deleted, 1 % are new. Then,
+each in a fresh process of its own with the re-run's inputs built (so no memory freed by an earlier step is
+reused unseen), it measures:
 
 * ``plan``: :func:`proxysort.output.plan_tree` of the new grouping (reads the old manifest, plans around it);
 * ``rerun``: :func:`proxysort.output.make_tree` of it, the plan made under the lock and carried out.
@@ -82,54 +83,56 @@ def _digest(out: Path) -> tuple[str, str]:
     return tree.hexdigest(), manifest
 
 
-def child(n: int, way: str) -> dict:
-    """One measurement in this process (``PYTHONPATH`` says which code ``way`` is)."""
+def _inputs(n: int, photos: Path) -> tuple[list[str], object, object, object]:
+    """The photos' paths (N, then the re-run's N/100 new ones), their labels, the deleted and the moved photos:
+    the same in every process (one seed)."""
+    import numpy as np
+
+    extra = n // 100
+    paths = [f"{photos}/d{i // FOLDER:04d}/img_{i:07d}.jpg" for i in range(n + extra)]
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, len(LABELS), size=n + extra).astype(np.int32)
+    gone = rng.choice(n, size=n // 100, replace=False)
+    moved = rng.choice(n, size=n // 10, replace=False)
+    return paths, labels, gone, moved
+
+
+def child(n: int, way: str, step: str) -> dict:
+    """One step in this fresh process (``PYTHONPATH`` says which code ``way`` is): ``setup`` makes the photos and
+    the first tree (its peak measured) and deletes 1 %; ``plan`` and ``rerun`` measure the re-run's plan alone
+    and its plan and write (the tree and manifest hashed after)."""
     import numpy as np
 
     from proxysort.output import Grouped, make_tree, plan_tree
 
     base = Path(tempfile.gettempdir()) / f"proxysort-rerun-memory-{n}"  # the same path in every process
-    shutil.rmtree(base, ignore_errors=True)
-    try:
-        photos, out = base / "photos", base / "out"
-        paths: list[str] = []
-        extra = n // 100  # new photos of the re-run
-        for s in range(0, n + extra, FOLDER):
-            folder = photos / f"d{s // FOLDER:04d}"
-            folder.mkdir(parents=True)
-            for j in range(s, min(s + FOLDER, n + extra)):
-                p = f"{folder}/img_{j:07d}.jpg"
-                open(p, "wb").close()
-                paths.append(p)
-        rng = np.random.default_rng(0)
-        labels = rng.integers(0, len(LABELS), size=n + extra).astype(np.int32)
-        first = {"color": Grouped(paths[:n], labels[:n], LABELS)}
+    photos, out = base / "photos", base / "out"
+    paths, labels, gone, moved = _inputs(n, photos)
+    if step == "setup":
+        shutil.rmtree(base, ignore_errors=True)
+        for folder in sorted({os.path.dirname(p) for p in paths}):
+            os.makedirs(folder)
+        for p in paths:
+            open(p, "wb").close()
+        first = {"color": Grouped(paths[:n], labels[:n], LABELS)}  # type: ignore[index]
         summary, first_run = _measure(lambda: make_tree(out, first, link="symlink", photo_roots=[photos]))
         assert summary.created == n, summary.created
-        first.clear()
-        # The library changes: 1 % deleted, 1 % new, 10 % of the rest in another group.
-        gone = rng.choice(n, size=n // 100, replace=False)
-        for i in gone:
+        for i in gone:  # type: ignore[attr-defined]
             os.unlink(paths[i])
-        moved = rng.choice(n, size=n // 10, replace=False)
-        labels[moved] = (labels[moved] + 1) % len(LABELS)
-        keep = np.ones(n + extra, dtype=bool)
-        keep[gone] = False
-        kept = [p for p, k in zip(paths, keep) if k]
-        second = {"color": Grouped(kept, labels[keep], LABELS)}
-        del paths
+        return {"first": first_run}
+    labels[moved] = (labels[moved] + 1) % len(LABELS)  # type: ignore[index]
+    keep = np.ones(len(paths), dtype=bool)
+    keep[gone] = False  # type: ignore[index]
+    second = {"color": Grouped([p for p, k in zip(paths, keep) if k], labels[keep], LABELS)}  # type: ignore[index]
+    del paths
+    if step == "plan":
         plan, planned = _measure(lambda: plan_tree(out, second, link="symlink", photo_roots=[photos]))
-        expect = (len(plan.keep), len(plan.remove), plan.count_create())
-        del plan
-        summary, rerun = _measure(lambda: make_tree(out, second, link="symlink", photo_roots=[photos]))
-        assert (summary.kept, summary.removed, summary.created) == expect, ((summary.kept, summary.removed, summary.created), expect)
-        tree, manifest = _digest(out)
-        return {"n": n, "way": way, "first": first_run, "plan": planned, "rerun": rerun,
-                "kept": summary.kept, "removed": summary.removed, "created": summary.created,
-                "tree_sha256": tree, "manifest_sha256": manifest, "manifest_mb": round((out / ".proxysort.json").stat().st_size / 2**20, 1),
-                "load": round(os.getloadavg()[0], 2)}
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
+        return {"plan": planned, "expect": [len(plan.keep), len(plan.remove), plan.count_create()]}
+    summary, rerun = _measure(lambda: make_tree(out, second, link="symlink", photo_roots=[photos]))
+    tree, manifest = _digest(out)
+    return {"rerun": rerun, "kept": summary.kept, "removed": summary.removed, "created": summary.created,
+            "tree_sha256": tree, "manifest_sha256": manifest,
+            "manifest_mb": round((out / ".proxysort.json").stat().st_size / 2**20, 1)}
 
 
 def _before_tree(commit: str, into: Path) -> Path:
@@ -146,9 +149,16 @@ def run(sizes: list[int], before: str) -> list[dict]:
         for n in sizes:
             for way in ("before", "after"):
                 env = {**os.environ, "PYTHONPATH": f"{src[way]}{os.pathsep}{ROOT}"}
-                done = subprocess.run([sys.executable, "-m", "benchmarks.rerun_memory", "--child", str(n), way],
-                                      cwd=ROOT, env=env, check=True, capture_output=True, text=True)
-                row = json.loads(done.stdout.strip().splitlines()[-1])
+                row: dict = {"n": n, "way": way}
+                try:
+                    for step in ("setup", "plan", "rerun"):
+                        done = subprocess.run([sys.executable, "-m", "benchmarks.rerun_memory", "--child", str(n), way, step],
+                                              cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+                        row.update(json.loads(done.stdout.strip().splitlines()[-1]))
+                finally:
+                    shutil.rmtree(Path(tempfile.gettempdir()) / f"proxysort-rerun-memory-{n}", ignore_errors=True)
+                assert row.pop("expect") == [row["kept"], row["removed"], row["created"]], row
+                row["load"] = round(os.getloadavg()[0], 2)
                 print(json.dumps(row), file=sys.stderr, flush=True)
                 rows.append(row)
     return rows
@@ -207,10 +217,10 @@ def main() -> None:
     parser.add_argument("--before", default=BEFORE)
     parser.add_argument("--out", type=Path, help="write OUT.json and OUT.md")
     parser.add_argument("--render", type=Path, help="print the report of a saved JSON")
-    parser.add_argument("--child", nargs=2, metavar=("N", "WAY"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=3, metavar=("N", "WAY", "STEP"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(int(args.child[0]), args.child[1])))
+        print(json.dumps(child(int(args.child[0]), args.child[1], args.child[2])))
         return
     if args.render:
         print(markdown(json.loads(args.render.read_text())), end="")

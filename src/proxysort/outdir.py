@@ -61,7 +61,12 @@ def check_path_length(path: Path) -> None:
 
 
 def _parts(rel: str) -> tuple[str, ...]:
-    return tuple(p for p in PurePosixPath(rel).parts if p not in ("", ".")) if rel else ()
+    """``rel``'s folder names. A relative path is split by hand: ``PurePosixPath`` interns every part, so a tree
+    of millions of files looked up here grew the interpreter's table of interned strings by a name per file,
+    ~50 bytes each, for the life of the process (issue 25)."""
+    if rel.startswith("/"):
+        return tuple(p for p in PurePosixPath(rel).parts if p not in ("", "."))
+    return tuple(p for p in rel.split("/") if p not in ("", "."))
 
 
 def fd_path(fd: int, fallback: Path) -> Path:

@@ -156,3 +156,31 @@ def test_a_groups_memory_a_block_at_a_time(monkeypatch) -> None:
     for g, h in zip(whole.groups, blocks.groups):
         np.testing.assert_allclose(g.centre, h.centre, atol=1e-6)
         assert g.spread == pytest.approx(h.spread, rel=1e-5)
+
+
+def test_a_re_run_places_new_photos_by_float16_rows_as_by_float32(monkeypatch) -> None:
+    """stable.place and remember read an archive's feature a block at a time: old photos keep their group, new
+    ones join the nearest, as with the float32 rows."""
+    from proxysort.stable import place, remember
+
+    rng = np.random.default_rng(4)
+    x = np.concatenate([rng.normal(c, 0.05, (600, 6)) for c in (0.0, 1.0)]).astype(np.float32)
+    labels = np.repeat([0, 1], 600)
+    paths = [f"p{i}" for i in range(len(x))]
+    new = np.concatenate([x, np.array([[0.02] * 6, [0.97] * 6], dtype=np.float32)])
+    setup = (("k", "2"),)
+
+    def rerun(features, again):
+        memory = remember(features, labels, ["a", "b"], paths, paths, setup=setup, spherical=False)
+        return memory, place(again, [*paths, "n0", "n1"], [*paths, "n0", "n1"], memory, spherical=False)
+
+    memory32, placed32 = rerun(x, new)
+    monkeypatch.setattr(groups, "RESTART_ROWS", 500)
+    memory16, placed16 = rerun(HalfRows(x.astype(np.float16)), HalfRows(new.astype(np.float16)))
+    assert placed16 is not None and placed32 is not None
+    assert placed16.labels.tolist() == placed32.labels.tolist() == [*labels.tolist(), 0, 1]
+    assert (placed16.new, placed16.unchanged, placed16.misfits) == (placed32.new, placed32.unchanged, placed32.misfits)
+    np.testing.assert_allclose(placed16.centres, placed32.centres, atol=1e-3)
+    for g, h in zip(memory16.groups, memory32.groups):
+        np.testing.assert_allclose(g.centre, h.centre, atol=1e-3)
+        assert g.spread == pytest.approx(h.spread, rel=1e-2)

@@ -177,3 +177,13 @@ def test_the_half_feature_report_is_its_json_rendered() -> None:
 
     data = json.loads((RESULTS / "half-feature.json").read_text())
     assert (RESULTS / "half-feature.md").read_text() == markdown(data)
+
+
+def test_the_rerun_memory_report_is_its_json_rendered() -> None:
+    """rerun-memory.md is what ``python -m benchmarks.rerun_memory --out ...`` rendered from the JSON it wrote in the
+    same run (issue 25: a re-run into an OUT of N photos, before and after the old files were held as rows)."""
+    from benchmarks.rerun_memory import markdown
+
+    data = json.loads((RESULTS / "rerun-memory.json").read_text())
+    assert {r["way"] for r in data["rows"]} == {"before", "after"}
+    assert (RESULTS / "rerun-memory.md").read_text().endswith(markdown(data))  # after any notes above it

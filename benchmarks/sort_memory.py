@@ -20,7 +20,8 @@ fresh process, so each peak is its own:
   temporary folder, measured from the resident set the sort left.
 
 ``--before SRC`` runs the same measurements with the ``proxysort`` package found under ``SRC`` (e.g. a
-``git worktree`` of an older commit), interleaved with this tree's at each N, so both see the same machine.
+``git worktree`` of an older commit), beside this tree's at each N (both at once, each phase in a process of
+its own), so both see the same machine.
 The peak is sampled from ``/proc/self/statm`` every 5 ms (as ``benchmarks/scale.py`` does); ``base`` is the
 resident set after the imports, before the phase. The growth per photo is taken between the two largest N.
 """
@@ -36,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from benchmarks.scale import _PeakRSS
@@ -128,6 +130,16 @@ def _run(args: list[str], src: Path) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _measure(folder: str, n: int, code: str, src: Path) -> dict:
+    """One code's row at N: ``index`` alone, then ``sort`` and ``write``, each phase run in a fresh process."""
+    row = {"code": code, "n": n}
+    row.update(_run(["--measure", folder, "index"], src))
+    sorted_ = _run(["--measure", folder, "sort"], src)
+    assert sorted_["photos"] == row["photos"] == n, (sorted_["photos"], row["photos"], n)
+    row.update({p: sorted_[p] for p in ("sort", "write")}, sort_base_mb=sorted_["base_mb"])
+    return row
+
+
 def report(results: list[dict], meta: dict) -> str:
     """The markdown report of one run: each phase's peak per code and N, and each phase's growth per photo."""
     lines: list[str] = []
@@ -188,12 +200,11 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="proxysort-sortmem-") as tmp:
             print(f"N={n}: making the folder and its store", file=sys.stderr, flush=True)
             _run(["--make", tmp, str(n)], ROOT / "src")
-            for code, src in codes:
-                row = {"code": code, "n": n}
-                row.update(_run(["--measure", tmp, "index"], src))
-                sorted_ = _run(["--measure", tmp, "sort"], src)
-                assert sorted_["photos"] == row["photos"] == n, (sorted_["photos"], row["photos"], n)
-                row.update({p: sorted_[p] for p in ("sort", "write")}, sort_base_mb=sorted_["base_mb"])
+            # Both codes at once, each in its own processes (each peak is its own process's): on a shared
+            # machine the two see the same load.
+            with ThreadPoolExecutor(max_workers=len(codes)) as pool:
+                rows = [f.result() for f in [pool.submit(_measure, tmp, n, code, src) for code, src in codes]]
+            for row in rows:
                 results.append(row)
                 print(json.dumps(row), file=sys.stderr, flush=True)
     meta = {"command": "python -m benchmarks.sort_memory " + " ".join(sys.argv[1:]), "model": "ViT-B-32 (random weights)",

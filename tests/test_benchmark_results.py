@@ -187,3 +187,13 @@ def test_the_rerun_memory_report_is_its_json_rendered() -> None:
     data = json.loads((RESULTS / "rerun-memory.json").read_text())
     assert {r["way"] for r in data["rows"]} == {"before", "after"}
     assert (RESULTS / "rerun-memory.md").read_text().endswith(markdown(data))  # after any notes above it
+
+
+def test_the_sort_memory_report_is_its_json_rendered() -> None:
+    """sort-memory.md ends with what ``python -m benchmarks.sort_memory --out ...`` rendered from the JSON it wrote
+    in the same run (issue 25 item 5: the real index, sort and tree, before/after, at two N at least)."""
+    from benchmarks.sort_memory import report
+
+    data = json.loads((RESULTS / "sort-memory.json").read_text())
+    assert {r["code"] for r in data["results"]} == {"before", "after"} and len({r["n"] for r in data["results"]}) >= 2
+    assert (RESULTS / "sort-memory.md").read_text().endswith(report(data["results"], data["meta"]))

@@ -56,6 +56,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGES = ("read", "learn", "kmeans", "names", "plan", "write")
@@ -136,7 +137,6 @@ def _child(engine: str, n: int, threads: int, batch: int | None, device: str = "
     with tempfile.TemporaryDirectory(prefix="proxysort-scale-") as tmp:
         tmp_path = Path(tmp)
         photos = tmp_path / "photos"
-        paths = []
         rng = np.random.default_rng(0)
         store_file = tmp_path / "index.sqlite"
         with VectorStore(store_file, identity="scale") as store:
@@ -147,11 +147,9 @@ def _child(engine: str, n: int, threads: int, batch: int | None, device: str = "
                 vec = rng.standard_normal((m, 512)).astype(np.float32)
                 vec /= np.linalg.norm(vec, axis=1, keepdims=True)
                 files, vectors = [], {}
-                for j in range(m):
-                    p = folder / f"img_{s + j:07d}.jpg"
-                    p.touch()
-                    paths.append(str(p))
-                    files.append((str(p), 0, 0, f"h{s + j}"))
+                for j, p in enumerate(_photo_paths(photos, s, m)):
+                    Path(p).touch()
+                    files.append((p, 0, 0, f"h{s + j}"))
                     vectors[f"h{s + j}"] = vec[j]
                 store.write_batch(files, vectors)
         concept = Concept("color", WORDS, noun="fruit")
@@ -171,11 +169,12 @@ def _child(engine: str, n: int, threads: int, batch: int | None, device: str = "
 
         def read():
             # As index(load_vectors=False) reads them: the paths that have a vector and their content ids,
-            # streamed from the store into two columns (proxysort.pathcolumn), no row kept per photo.
+            # streamed from the store into two columns (proxysort.pathcolumn), no row kept per photo. The paths
+            # come as the index's scan yields them, one at a time: no list of N strings is held here.
             with VectorStore(store_file) as store:
-                found, _ = columns(store.hashes_for(paths))
+                found, _ = columns(store.hashes_for(_photo_paths(photos, 0, n)))
                 dim = store.dim()
-            assert len(found) == len(paths) and dim is not None
+            assert len(found) == n and dim is not None
             return StoredRows(store_file, found.text, dim)
 
         X = stage("read", read)
@@ -210,12 +209,23 @@ def _child(engine: str, n: int, threads: int, batch: int | None, device: str = "
 
         label_names = stage("names", functools.partial(names, feat))
         del feat  # proxysort.sort returns labels and scores, not the clustered matrix: the tree is written without it
-        # As proxysort.sorting.write_folders hands them over: pairs made when read, none held per photo.
-        groups = {"color": Grouped(paths, km.labels, label_names)}
-        stage("plan", lambda: plan_tree(tmp_path / "out", groups, link="symlink", photo_roots=[photos]).out)
-        stage("write", lambda: make_tree(tmp_path / "out", groups, link="symlink", photo_roots=[photos]).created)
+
+        def groups():
+            # As proxysort.sorting.write_folders hands them over, inside the stage: one str per photo read from
+            # the index's column (shared by the plan's own lists), pairs made when read.
+            return {"color": Grouped(list(X.paths), km.labels, label_names)}
+
+        stage("plan", lambda: plan_tree(tmp_path / "out", groups(), link="symlink", photo_roots=[photos]).out)
+        stage("write", lambda: make_tree(tmp_path / "out", groups(), link="symlink", photo_roots=[photos]).created)
         out["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
+
+
+def _photo_paths(photos: Path, start: int, count: int) -> Iterator[str]:
+    """The paths of photos ``start`` .. ``start + count`` of the benchmark's folder, made one at a time (5,000 to
+    a sub-folder), so that the benchmark itself holds no list of N strings the sort would not hold."""
+    for i in range(start, start + count):
+        yield f"{photos}/d{i // 5000:04d}/img_{i:07d}.jpg"
 
 
 def _slope(ns: list[int], values: list[float]) -> float | None:

@@ -37,11 +37,10 @@ import os
 import re
 import stat
 from array import array
-from bisect import bisect_left
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, Mapping, NamedTuple, Sequence, overload
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Literal, Mapping, NamedTuple, Sequence, overload
 
 from proxysort.corrections import Gesture, adopt, apply, regroup
 from proxysort.corrections import late as made_since
@@ -65,6 +64,7 @@ from proxysort.manifest import (
 from proxysort.names import unique_names
 from proxysort.outdir import DEFAULT_LOCK_TIMEOUT, PARTIAL_PREFIX, OutDir, check_path_length
 from proxysort.pagefiles import remove_page
+from proxysort.pathcolumn import PathBuffer
 from proxysort.plannedfiles import PlannedFiles
 from proxysort.progress import Reporter
 
@@ -436,15 +436,17 @@ class _Stat(NamedTuple):
 
 class _Stats(Mapping[str, _Stat]):
     """The planned photos' :class:`_Stat` numbers as four machine-integer columns beside their paths in sorted
-    order, looked up by bisection: about 40 bytes a photo where a dict of ``_Stat`` tuples held about 300
-    (issue 25). Read-only; ``get``, ``in`` and ``items`` work as on the dict it replaces.
+    order, the paths in one buffer (:class:`~proxysort.pathcolumn.PathBuffer`), looked up by bisection: about
+    40 bytes a photo and its path's bytes, where a dict of ``_Stat`` tuples held about 300 and a ``str`` per
+    photo ~60 more (issue 25). Read-only; ``get``, ``in`` and ``items`` work as on the dict it replaces. A
+    photo's position is its rank in path order: the plan holds positions, not paths.
 
     Without ``numbers`` only the paths are kept (a symlink tree with no hard link or copy on disk reads a
     photo's numbers only to compare two byte-identical candidates): a lookup then takes the photo as it is
     now, size -1 when it is gone (no file has that size, so no comparison passes)."""
 
     def __init__(self, numbers: bool = True) -> None:
-        self._paths: list[str] = []
+        self._paths = PathBuffer()
         self._columns = (array("Q"), array("q"), array("Q"), array("Q")) if numbers else ()  # size, mtime_ns, dev, ino
 
     def append(self, path: str, st: _Stat) -> None:
@@ -454,33 +456,95 @@ class _Stats(Mapping[str, _Stat]):
         for column, value in zip(self._columns, st):
             column.append(value)
 
-    def _at(self, path: object) -> int | None:
-        i = bisect_left(self._paths, path) if isinstance(path, str) else len(self._paths)
+    def position(self, path: object) -> int | None:
+        """Where ``path`` is in sorted order (``None``: not planned)."""
+        if not isinstance(path, str):
+            return None
+        i = self._paths.lower(path)
         return i if i < len(self._paths) and self._paths[i] == path else None
 
-    def __contains__(self, path: object) -> bool:
-        return self._at(path) is not None
+    def finder(self) -> Callable[[str], int]:
+        """:meth:`position` (-1: not planned) for paths asked in sorted order, as each concept's photos come: a
+        walk along the paths, about one ``str`` made per photo, where a bisection made ~24; a path asked out of
+        order, or far ahead, is bisected for."""
+        paths, n = self._paths, len(self._paths)
+        state: list[Any] = [0, None, None]  # position, the path there (None: not read yet), the path asked last
 
-    def position(self, path: str) -> int | None:
-        """Where ``path`` is in sorted order (``None``: not planned)."""
-        return self._at(path)
+        def find(path: str) -> int:
+            j, here, last = state
+            if last is not None and path < last:
+                j, here = paths.lower(path), None
+            steps = 0
+            while j < n:
+                if here is None:
+                    here = paths[j]
+                if here >= path:
+                    break
+                j, here, steps = j + 1, None, steps + 1
+                if steps == 8:  # far ahead: bisect the rest
+                    j = paths.lower(path, j)
+                    here = None if j >= n else paths[j]
+                    break
+            state[:] = j, here, path
+            return j if j < n and here == path else -1
+
+        return find
+
+    def __contains__(self, path: object) -> bool:
+        return self.position(path) is not None
 
     def path_at(self, i: int) -> str:
         return self._paths[i]
 
+    def at(self, i: int) -> _Stat:
+        """The numbers of the photo at position ``i``."""
+        if not self._columns:
+            return _source_stat(self._paths[i]) or _Stat(-1, 0, 0, 0)
+        return _Stat(*(column[i] for column in self._columns))
+
     def __getitem__(self, path: str) -> _Stat:
-        i = self._at(path)
+        i = self.position(path)
         if i is None:
             raise KeyError(path)
-        if not self._columns:
-            return _source_stat(path) or _Stat(-1, 0, 0, 0)
-        return _Stat(*(column[i] for column in self._columns))
+        return self.at(i)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._paths)
 
     def __len__(self) -> int:
         return len(self._paths)
+
+
+class _OutOfOrder(Exception):
+    """A concept's photos did not come in sorted order: :func:`_merged` cannot merge them (the plan sorts them)."""
+
+
+def _in_order(pairs: Iterable[tuple[str, str]]) -> Iterator[str]:
+    """The photos of ``pairs`` as they come; :class:`_OutOfOrder` at the first one before the one it follows."""
+    last = ""
+    for source, _ in pairs:
+        if source < last:
+            raise _OutOfOrder(source)
+        yield source
+        last = source
+
+
+def _merged(groups: Iterable[Iterable[tuple[str, str]]]) -> Iterator[str]:
+    """Every photo of ``groups`` (each a concept's (photo, group) pairs in sorted order of photo, as the index's
+    column gives them) once, in sorted order: merged as they come, where a set and a sorted list of the photos
+    held ~N strings twice (issue 25). :class:`_OutOfOrder` when a concept's photos are not in order."""
+    last: str | None = None
+    for source in heapq.merge(*(_in_order(pairs) for pairs in groups)):
+        if source != last:
+            yield source
+            last = source
+
+
+def _distinct(positions: array) -> array:
+    """``positions`` sorted, each once (a photo listed twice in a group is linked once)."""
+    import numpy as np
+
+    return array("q", np.unique(np.frombuffer(positions, dtype=np.int64)).tobytes())
 
 
 class _Dest(Mapping[tuple[str, str], str]):
@@ -492,14 +556,12 @@ class _Dest(Mapping[tuple[str, str], str]):
         self._photos, self._files = photos, files
         self._rows: dict[str, array] = {}
 
-    def add(self, concept: str, source: str, row: int) -> None:
-        """``source`` (a planned photo) appears in ``concept``'s tree as planned row ``row``."""
+    def add(self, concept: str, photo: int, row: int) -> None:
+        """The planned photo at position ``photo`` appears in ``concept``'s tree as planned row ``row``."""
         rows = self._rows.get(concept)
         if rows is None:
             rows = self._rows[concept] = array("i", [-1]) * len(self._photos)
-        i = self._photos.position(source)
-        assert i is not None
-        rows[i] = row
+        rows[photo] = row
 
     def _row(self, key: object) -> int:
         if not (isinstance(key, tuple) and len(key) == 2 and isinstance(key[1], str)):
@@ -666,12 +728,11 @@ def _source_stat(source: str) -> _Stat | None:
     return _Stat(st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
 
 
-def _numbers(link: str, stats: Mapping[str, _Stat | None], source: str) -> tuple[int, int] | None:
-    """What an entry of ``link`` records of ``source`` (its numbers in ``stats``): a hard link its device and
-    inode, a copy its size and mtime, a symlink nothing (its text is worked out from the path; no lookup)."""
+def _numbers(link: str, st: _Stat | None) -> tuple[int, int] | None:
+    """What an entry of ``link`` records of a source whose numbers are ``st``: a hard link its device and
+    inode, a copy its size and mtime, a symlink nothing (its text is worked out from the path)."""
     if link == "symlink":
         return None
-    st = stats[source]
     assert st is not None  # planned files are present
     return (st.st_dev, st.st_ino) if link == "hardlink" else (st.st_size, st.st_mtime_ns)
 
@@ -983,14 +1044,22 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
 
     # A symlink is made of no file's bytes: its tree keeps the photos' numbers only when an old hard link or
     # copy on disk may have to be compared with them (the last copy of a photo is never removed).
-    present = _Stats(numbers=inputs.link != "symlink" or any_not_symlink)
-    vanished: list[str] = []
-    for s in sorted({s for members in groups.values() for s, _ in members}):
-        st = _source_stat(s)
-        if st is None:
-            vanished.append(s)
-        elif not leaks(s):
-            present.append(s, st)
+    def survey(sources: Iterable[str]) -> tuple[_Stats, list[str]]:
+        """The photos of ``sources`` (each once, in sorted order) that are here to link, and those gone."""
+        present = _Stats(numbers=inputs.link != "symlink" or any_not_symlink)
+        vanished: list[str] = []
+        for s in sources:
+            st = _source_stat(s)
+            if st is None:
+                vanished.append(s)
+            elif not leaks(s):
+                present.append(s, st)
+        return present, vanished
+
+    try:  # each concept's photos in sorted order (the index's column is): merged, no set or list of them
+        present, vanished = survey(_merged(groups.values()))
+    except _OutOfOrder:
+        present, vanished = survey(sorted({s for members in groups.values() for s, _ in members}))
     orphans: list[Entry] = []
     if any_not_symlink or "orphan" in late.values():  # an old symlink is never the last copy of a photo
         for row in on_disk_rows:
@@ -1049,12 +1118,19 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
             checked[(a, b)] = present[a].st_size == present[b].st_size and _files_equal(a, b)
         return checked[(a, b)]
 
+    def numbers(i: int) -> tuple[int, int] | None:
+        """What the entry of the photo at position ``i`` records of it (no lookup for a symlink)."""
+        return None if inputs.link == "symlink" else _numbers(inputs.link, present.at(i))
+
     for concept, cdir in concept_dirs.items():
         dirs.append(cdir)
-        members: dict[str, list[str]] = {}  # cluster name -> its photos (the caller's strings, no pair per photo)
+        # cluster name -> its photos, by position in ``present`` (sorted order): no str held per photo
+        members: dict[str, array] = {}
+        find = present.finder()
         for source, name in groups[concept]:
-            if source in present:
-                members.setdefault(name, []).append(source)
+            i = find(source)
+            if i >= 0:
+                members.setdefault(name, array("q")).append(i)
         cluster_names = sorted(members)
         taken = {n for n in od.listdir(cdir) if blocked(f"{cdir}/{n}")}  # a file or link is never our folder
         safe = dict(zip(cluster_names, unique_names(cluster_names, taken=taken, fallback="cluster")))
@@ -1063,27 +1139,27 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
         for folder, sources in sorted(by_cluster.items()):
             group_dir = f"{cdir}/{folder}"
             dirs.append(group_dir)
-            by_album: dict[str, list[str]] = {}
-            for source in sorted(set(sources)):
-                parts = album(source, inputs.photo_roots) if inputs.keep_folders else ()
-                by_album.setdefault(album_dir(group_dir, parts), []).append(source)
+            by_album: dict[str, array] = {}
+            for i in _distinct(sources):  # in path order: positions in ``present`` are ranks
+                parts = album(present.path_at(i), inputs.photo_roots) if inputs.keep_folders else ()
+                by_album.setdefault(album_dir(group_dir, parts), array("q")).append(i)
             first_of: dict[str, int] = {}  # content id -> planned row of the copy linked (once per group)
-            first_source: dict[str, str] = {}  # content id -> that copy's photo
-            for rel_dir, album_sources in by_album.items():
+            for rel_dir, album_photos in by_album.items():
                 names_taken = {n.casefold() for n in occupied(rel_dir)} | subfolders.get(rel_dir, set())
                 linked_here = rel_dir in linked_dirs
                 if linked_here:
                     # Photos already linked here first, under their names: a new photo never takes an old link's
-                    # name. (album_sources are sorted already: a stable split keeps them so, a flag per photo.)
-                    was = bytearray(linked_name(rel_dir, s) is not None for s in album_sources)
-                    album_sources = [*(s for s, w in zip(album_sources, was) if w),
-                                     *(s for s, w in zip(album_sources, was) if not w)]
+                    # name. (album_photos are sorted already: a stable split keeps them so, a flag per photo.)
+                    was = bytearray(linked_name(rel_dir, present.path_at(i)) is not None for i in album_photos)
+                    album_photos = array("q", [*(i for i, w in zip(album_photos, was) if w),
+                                               *(i for i, w in zip(album_photos, was) if not w)])
                     del was
-                for source in album_sources:
+                for i in album_photos:
+                    source = present.path_at(i)
                     cid = inputs.content_ids.get(source)
-                    if cid and not inputs.keep_duplicates and cid in first_of and identical(first_source[cid], source):
+                    if cid and not inputs.keep_duplicates and cid in first_of and identical(files.source(first_of[cid]), source):
                         duplicates.append(Duplicate(concept, source, files.path(first_of[cid])))
-                        dest.add(concept, source, first_of[cid])
+                        dest.add(concept, i, first_of[cid])
                         continue
                     comps = []
                     for c in inputs.companions.get(source, []):
@@ -1097,12 +1173,12 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
                     name, comp_names = _file_names(os.path.basename(source) or "photo",
                                                    [os.path.basename(c) for c in comps], names_taken,
                                                    prefer=linked_name(rel_dir, source) if linked_here else None)
-                    row = files.add(rel_dir, name, source, _numbers(inputs.link, present, source))
-                    dest.add(concept, source, row)
+                    row = files.add(rel_dir, name, source, numbers(i))
+                    dest.add(concept, i, row)
                     if cid and cid not in first_of:
-                        first_of[cid], first_source[cid] = row, source
+                        first_of[cid] = row
                     for comp, comp_name in zip(comps, comp_names):
-                        files.add(rel_dir, comp_name, comp, _numbers(inputs.link, companion_stats, comp), companion_of=row)
+                        files.add(rel_dir, comp_name, comp, _numbers(inputs.link, companion_stats[comp]), companion_of=row)
 
     # A planned file already on disk exactly as planned is kept. Each planned entry is made, compared and let go:
     # no map of every planned entry beside the old ones (a re-run of millions of files; issue 25).

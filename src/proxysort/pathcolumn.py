@@ -26,9 +26,9 @@ import numpy as np
 
 
 class _Bytes(Sequence[bytes]):
-    """The column's items as bytes: what :func:`bisect.bisect_left` compares."""
+    """A column's items as bytes: what :func:`bisect.bisect_left` compares."""
 
-    def __init__(self, column: "PathColumn") -> None:
+    def __init__(self, column: "PathColumn | PathBuffer") -> None:
         self.column = column
 
     def __len__(self) -> int:
@@ -210,6 +210,76 @@ class PathTexts(Sequence[str]):
 
 def _texts(column: PathColumn) -> PathTexts:
     return column.text
+
+
+class PathBuffer(Sequence[str]):
+    """Paths appended one at a time (a tree plan's photos and files), held as :class:`PathColumn` holds them:
+    their file-system bytes in one buffer and an end offset each (~8 bytes a path beyond its text, where a
+    ``str`` costs ~50 more and its pointer 8); ``buffer[i]`` is the ``str`` appended, made when read.
+
+    A ``str`` whose bytes would read back as another (a lone surrogate that is no escaped byte) is kept whole.
+    :attr:`plain` says every path is UTF-8 text as it stands (no escaped byte): the byte order of the paths
+    is then their ``str`` order, and :meth:`lower` bisects the bytes without making a ``str``."""
+
+    __slots__ = ("_data", "_ends", "_whole", "plain")
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+        self._ends = array("q")
+        self._whole: dict[int, str] = {}  # position -> a path its bytes do not give back
+        #: every path is UTF-8 as it stands: bytes order is ``str`` order
+        self.plain = True
+
+    def append(self, path: str) -> None:
+        if path.isascii():
+            raw = path.encode("ascii")
+        else:
+            try:
+                raw = path.encode("utf-8")
+            except UnicodeEncodeError:  # an escaped byte (a name that is not UTF-8), or a lone surrogate
+                self.plain = False
+                try:
+                    raw = os.fsencode(path)
+                except UnicodeEncodeError:
+                    raw = b""
+                if os.fsdecode(raw) != path:
+                    self._whole[len(self._ends)] = path
+        self._data += raw
+        self._ends.append(len(self._data))
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def raw(self, i: int) -> bytes:
+        """Path ``i``'s file-system bytes."""
+        return bytes(self._data[self._ends[i - 1] if i > 0 else 0 : self._ends[i]])
+
+    def __getitem__(self, i: int) -> str:  # type: ignore[override]
+        if i < 0:
+            i += len(self._ends)
+        return self._whole.get(i) or os.fsdecode(self.raw(i))
+
+    def __iter__(self) -> Iterator[str]:
+        data, whole, start = self._data, self._whole, 0
+        for i, end in enumerate(self._ends):
+            yield whole.get(i) or os.fsdecode(bytes(data[start:end]))
+            start = end
+
+    def lower(self, path: str, lo: int = 0) -> int:
+        """Where ``path`` would go among paths appended in ``str`` order (:func:`bisect.bisect_left` from ``lo``):
+        on their bytes where both are plain UTF-8, else on the ``str`` of each probe."""
+        if self.plain and (path.isascii() or _utf8(path)):
+            return bisect.bisect_left(_Bytes(self), path.encode("utf-8"), lo)
+        return bisect.bisect_left(self, path, lo)
+
+
+def _utf8(path: str) -> bool:
+    """Whether ``path`` is UTF-8 text as it stands (no lone surrogate)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 _HEX = frozenset("0123456789abcdef")

@@ -21,6 +21,7 @@ from operator import attrgetter
 from typing import Iterator, Mapping, Sequence, overload
 
 from proxysort.manifest import Entry
+from proxysort.pathcolumn import PathBuffer
 
 _PATH = attrgetter("path")
 
@@ -44,7 +45,7 @@ class PlannedFiles(Sequence[Entry]):
         self._link = link
         self._out_real = out_real
         self._extra: list[Entry] = list(extra)
-        self._sources: list[str] = []  # the caller's strings themselves
+        self._sources = PathBuffer()  # each row's source: its bytes in one buffer, a str made when read
         self._dir = array("I")  # index into _dirs: the file's folder in OUT
         self._dirs: list[str] = []
         self._dir_index: dict[str, int] = {}
@@ -128,6 +129,10 @@ class PlannedFiles(Sequence[Entry]):
         return view
 
     # ------------------------------------------------------------------------------------------- reading
+
+    def source(self, row: int) -> str:
+        """The source of planned row ``row``."""
+        return self._sources[row]
 
     def _name(self, row: int) -> str:
         name = self._names.get(row)

@@ -492,9 +492,9 @@ def write_folders(
 
     from proxysort.output import check_output_folder, make_tree, plan_tree
 
-    # One str per photo for the whole write, shared by every concept's pairs and the plan's own lists and
-    # stats (pairs read from the column would make each path again for every pass over them).
-    texts = list(texts_of(result.paths))
+    # The index's column read as str (a view: a str made when read, none held per photo; the plan holds
+    # paths as positions and buffers of bytes, issue 25); a list of str for any other sequence.
+    texts = texts_of(result.paths)
     groups = {c.concept: _grouped(c, texts) for c in result.concepts}
     memories = {c.concept: c.memory for c in result.concepts if c.memory is not None}
     index = result.index

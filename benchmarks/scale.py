@@ -33,7 +33,8 @@ Stages, as ``proxysort cluster`` runs them after ``index``:
   under the folder's lock and written, as ``proxysort cluster`` writes it (:func:`proxysort.output.make_tree`).
 
 Reported per stage: wall seconds, CPU seconds of the process (on a shared machine CPU time is the stable
-figure: wall time there mostly measures the other tenants), and the process's peak RSS during the stage.
+figure: wall time there mostly measures the other tenants), and the process's peak RSS during the stage
+(exact on Linux: the kernel's high-water mark, reset at each stage's start; :class:`_PeakRSS`).
 The growth exponent is the least-squares slope of log(seconds) against log(N). Model loading is not a stage
 (random weights load differently from real ones) and is reported apart. What the stages hold follows
 :func:`proxysort.sort`: the model is loaded after ``read`` and let go once the words are embedded (the
@@ -86,13 +87,34 @@ PATHS = {"default": _default, "dproxy-all": _dproxy_all, "subspace-adam": _subsp
 
 
 class _PeakRSS:
-    """Samples the resident set every few ms; ``peak()`` is the largest value since ``reset()``."""
+    """The process's peak resident set since ``reset()``, exact where Linux lets a process reset its own high-water
+    mark (writing 5 to ``/proc/self/clear_refs`` resets ``VmHWM``): a sampling thread needs the GIL, so it misses
+    the peaks of long calls that hold it (the earlier runs' peaks of one stage moved by ±150 MB between runs of
+    the same code at 1M photos). Where that file cannot be written, the resident set sampled every few ms."""
 
     def __init__(self) -> None:
         self._page = os.sysconf("SC_PAGE_SIZE")
         self._peak = 0
         self._stop = False
+        self.exact = self._clear()
         threading.Thread(target=self._run, daemon=True).start()
+
+    @staticmethod
+    def _clear() -> bool:
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+            return True
+        except OSError:
+            return False
+
+    @staticmethod
+    def _hwm() -> int:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+        return 0
 
     def _now(self) -> int:
         with open("/proc/self/statm") as f:
@@ -105,10 +127,12 @@ class _PeakRSS:
 
     def reset(self) -> int:
         self._peak = now = self._now()
+        if self.exact:
+            self._clear()
         return now
 
     def peak(self) -> int:
-        self._peak = max(self._peak, self._now())
+        self._peak = max(self._peak, self._now(), self._hwm() if self.exact else 0)
         return self._peak
 
 
@@ -133,7 +157,7 @@ def _child(engine: str, n: int, threads: int, batch: int | None, device: str = "
     from proxysort.store import VectorStore
 
     rss = _PeakRSS()
-    out: dict = {"engine": engine, "n": n, "threads": threads}
+    out: dict = {"engine": engine, "n": n, "threads": threads, "exact_peak": rss.exact}
     with tempfile.TemporaryDirectory(prefix="proxysort-scale-") as tmp:
         tmp_path = Path(tmp)
         photos = tmp_path / "photos"

@@ -57,6 +57,26 @@ def test_an_archive_imagemix_is_the_float32_feature_in_float16_rows(monkeypatch)
     np.testing.assert_array_equal(np.asarray(half.subset(np.arange(len(read)) % 3 == 0)), read[::3])
 
 
+def test_an_archive_imagemix_reads_its_scoremix_columns_from_the_cosines_it_holds(monkeypatch) -> None:
+    # Only the image columns are stored; the scoremix columns are made from the N×K cosines when read, rounded to
+    # float16 as stored columns were: the very numbers of the feature that stored them all (32 B a photo less).
+    scores, images, _ = _photos()
+    monkeypatch.setattr(core, "HALF_ROWS", 1000)
+    half = _result(scores, images).feature("imagemix")
+    width = 2 * scores.shape[1]
+    assert isinstance(half, HalfRows) and half.lead is not None
+    assert half.half.shape == (len(scores), half.shape[1] - width) and np.shares_memory(half.lead.Z, scores)
+    stored = np.concatenate([zero_shot_features(scores, 50.0)["scoremix"].astype(np.float16), half.half], axis=1)
+    read = np.asarray(half)
+    np.testing.assert_array_equal(read, stored.astype(np.float32))
+    mask = np.arange(len(scores)) % 7 == 2
+    np.testing.assert_array_equal(half[11], read[11])  # one row, a few, a mask, a slice, a subset's rows
+    np.testing.assert_array_equal(half[[9, 4]], read[[9, 4]])
+    np.testing.assert_array_equal(half[mask], read[mask])
+    np.testing.assert_array_equal(half[100:300], read[100:300])
+    np.testing.assert_array_equal(np.asarray(half.subset(mask)), read[mask])  # the whole set's statistics kept
+
+
 def test_weighing_float16_rows_scales_their_image_columns_as_they_are_read(monkeypatch) -> None:
     from proxysort.sorting import at_k
 

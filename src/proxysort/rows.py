@@ -29,6 +29,8 @@ from proxysort.pathcolumn import PathTexts
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
+    from proxysort.learn.textonly import MixRows
+
 #: Rows per block: 16k rows of 512 float32 numbers are 32 MB, a bounded share of any run's memory.
 BLOCK = 16384
 T = TypeVar("T")
@@ -144,18 +146,31 @@ class PickedRows(_Lazy):
 class HalfRows(_Lazy):
     """``half`` (N×d float16) read as float32, column j times ``scale[j]``: a feature of millions of photos in
     half the bytes (issue 25). Rows picked by an index, a mask or a slice come back as float32 arrays, so the
-    code that reads a few rows of the feature (a group's, the left-out photos') reads them as before."""
+    code that reads a few rows of the feature (a group's, the left-out photos') reads them as before.
 
-    def __init__(self, half: "np.ndarray", scale: "np.ndarray | None" = None) -> None:
+    ``lead`` (:class:`proxysort.learn.textonly.MixRows`: the zero-shot view's ``scoremix``, made from the N×K
+    cosines the result holds anyway) gives the first columns, rounded to float16 as stored columns are, and
+    ``half`` holds only the rest: an archive's ``imagemix`` does not keep a second copy of what the cosines
+    already say (32 bytes a photo at K = 8)."""
+
+    def __init__(self, half: "np.ndarray", scale: "np.ndarray | None" = None, lead: "MixRows | None" = None) -> None:
         import numpy as np
 
-        self.half, self.shape = half, (int(half.shape[0]), int(half.shape[1]))
+        self.half, self.lead = half, lead
+        self._width = 0 if lead is None else lead.width
+        self.shape = (int(half.shape[0]), self._width + int(half.shape[1]))
         self.scale = np.ones(self.shape[1], np.float32) if scale is None else np.asarray(scale, np.float32)
 
     def __getitem__(self, rows: Any) -> "np.ndarray":
         import numpy as np
 
-        out = np.asarray(self.half[rows], dtype=np.float32)
+        if self.lead is None:
+            out = np.asarray(self.half[rows], dtype=np.float32)
+        else:
+            rest = self.half[rows]
+            out = np.empty((*rest.shape[:-1], self.shape[1]), np.float32)
+            out[..., : self._width] = self.lead[rows].astype(np.float16)
+            out[..., self._width :] = rest
         out *= self.scale
         return out
 
@@ -164,10 +179,10 @@ class HalfRows(_Lazy):
             yield self[start : start + size]
 
     def subset(self, mask: "np.ndarray") -> "HalfRows":
-        return HalfRows(self.half[mask], self.scale)
+        return HalfRows(self.half[mask], self.scale, None if self.lead is None else self.lead.subset(mask))
 
     def copy(self) -> "HalfRows":
-        return HalfRows(self.half.copy(), self.scale.copy())
+        return HalfRows(self.half.copy(), self.scale.copy(), self.lead)
 
 
 #: A row matrix: in memory, or one of the lazy kinds above.

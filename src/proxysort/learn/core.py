@@ -307,10 +307,18 @@ def imagemix(scoremix_rows: "np.ndarray | ZeroShotView", images: "Matrix", weigh
 
     factor = weight / np.sqrt(spread)
     columns = map_blocks(images, image_columns, mean, top, factor)
+    if n > HALF_ROWS and isinstance(scoremix_rows, ZeroShotView):
+        # an archive: the image columns in float16, made a block at a time; the scoremix columns are made from the
+        # cosines the result holds when read (no N-row float32 array, no second copy of what the cosines say)
+        half = np.empty((n, top.shape[1]), np.float16)
+        start = 0
+        for block in columns:
+            half[start : start + len(block)] = block
+            start += len(block)
+        return HalfRows(half, lead=scoremix_rows.mix_rows())
     if n > HALF_ROWS:  # an archive: float16 rows, made a block at a time (no N-row float32 array at all)
-        mixes = (scoremix_rows.scoremix_blocks(BLOCK) if isinstance(scoremix_rows, ZeroShotView)
-                 else blocks(np.asarray(scoremix_rows, dtype=np.float32)))
-        width = 2 * scoremix_rows.Z.shape[1] if isinstance(scoremix_rows, ZeroShotView) else scoremix_rows.shape[1]
+        mix = np.asarray(scoremix_rows, dtype=np.float32)
+        mixes, width = blocks(mix), mix.shape[1]
         half = np.empty((n, width + top.shape[1]), np.float16)
         for part, at in ((mixes, slice(None, width)), (columns, slice(width, None))):
             start = 0

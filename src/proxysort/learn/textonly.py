@@ -12,7 +12,7 @@ a re-run served from the store gives the first run's bits.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -136,6 +136,13 @@ class ZeroShotView(Mapping[str, "np.ndarray"]):
         """``self["scoremix"]``, ``size`` photos at a time (float32): the column statistics come from the whole
         arrays, as :func:`scoremix` takes them, then each block's rows are made by the same operations (the
         softmax is a row's own), so every number is the one :func:`scoremix` gives."""
+        rows = self.mix_rows()
+        for start in range(0, len(self.Z), size):
+            yield rows[start : start + size]
+
+    def mix_rows(self) -> "MixRows":
+        """``self["scoremix"]`` as rows made when read (:class:`MixRows`), from the cosines this view holds: what an
+        archive's clustered feature reads its first columns from instead of keeping them (issue 25)."""
         import numpy as np
 
         scale, tiny = np.float32(self.scale), np.float32(1e-12)
@@ -160,22 +167,52 @@ class ZeroShotView(Mapping[str, "np.ndarray"]):
             (p_mean, p_var), (s_mean, s_var) = p_stats.moments(), s_stats.moments()
             p_mean, s_mean = p_mean[None, :], s_mean[None, :]
             p_norm, s_norm = np.sqrt(max(p_var.sum(), tiny)), np.sqrt(max(s_var.sum(), tiny))
-        k = self.Z.shape[1]
-        for start in range(0, len(self.Z), size):
-            z = self.Z[start : start + size]
-            out = np.empty((len(z), 2 * k), np.float32)
-            p, c = out[:, :k], out[:, k:]
-            np.subtract(softmax(scale * z), p_mean, out=p)
-            p /= p_norm
-            np.subtract(z, s_mean, out=c)
-            c /= s_norm
-            yield out
+        return MixRows(self.Z, scale, p_mean, p_norm, s_mean, s_norm)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._NAMES)
 
     def __len__(self) -> int:
         return len(self._NAMES)
+
+
+class MixRows:
+    """``scoremix`` of the cosines ``Z`` with the statistics of the whole set they were taken from, a row made
+    when read: ``rows[i]``, ``rows[a:b]``, ``rows[mask]`` and ``rows[indices]`` are the float32 rows
+    :func:`scoremix` gives those photos (each row is its own softmax and the same elementwise steps, so a row
+    does not depend on the rows read with it). ``subset`` keeps the set's statistics: a feature's rows kept for
+    k-means read the numbers the whole run's feature holds."""
+
+    __slots__ = ("Z", "_stats")
+
+    def __init__(self, Z: "np.ndarray", *stats: "np.ndarray | np.floating") -> None:
+        self.Z, self._stats = Z, stats
+
+    @property
+    def width(self) -> int:
+        """Columns per row: the probabilities' and the cosines' halves."""
+        return 2 * int(self.Z.shape[1])
+
+    def __len__(self) -> int:
+        return len(self.Z)
+
+    def __getitem__(self, rows: Any) -> "np.ndarray":
+        import numpy as np
+
+        scale, p_mean, p_norm, s_mean, s_norm = self._stats
+        picked = self.Z[rows]
+        z = picked if picked.ndim == 2 else picked[None, :]
+        out = np.empty((len(z), self.width), np.float32)
+        k = z.shape[1]
+        p, c = out[:, :k], out[:, k:]
+        np.subtract(softmax(scale * z), p_mean, out=p)
+        p /= p_norm
+        np.subtract(z, s_mean, out=c)
+        c /= s_norm
+        return out if picked.ndim == 2 else out[0]
+
+    def subset(self, mask: "np.ndarray") -> "MixRows":
+        return MixRows(self.Z[mask], *self._stats)
 
 
 def zero_shot_features(Z: "np.ndarray", scale: float) -> ZeroShotView:

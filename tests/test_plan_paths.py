@@ -14,7 +14,7 @@ import pytest
 
 from proxysort.manifest import OUTPUT_MANIFEST
 from proxysort.output import Grouped, make_tree, plan_tree
-from proxysort.pathcolumn import ContentIds, IdsByPath, PathBuffer, PathColumn
+from proxysort.pathcolumn import ContentIds, IdsByPath, PathBuffer, PathColumn, PathRows
 from tests.test_sorting import _reachable
 
 
@@ -38,10 +38,12 @@ def test_a_path_buffer_reads_back_every_path_and_bisects_in_str_order() -> None:
     assert list(odd) == ["/p/\ud800", "/p/\udcc3\udca9", "/p/é"]
 
 
-def _photos(root: Path) -> tuple[list[str], dict[str, list[str]], dict[str, str]]:
-    """Photos whose names sort otherwise as bytes than as str (not UTF-8 next to UTF-8), the same name in two
-    such folders (``-2`` goes to the later in str order), byte-identical photos, companions."""
-    names = [b"a", b"\xc3\xa9", b"\x80", b"\xf0\x9f\x98\x80", b"\xff", b"\xef\xbc\xa1"]  # a, é, 0x80, 😀, 0xff, Ａ
+NOT_UTF8 = [b"\x80", b"\xff"]  # bytes of names that are not UTF-8: as str (escaped) they sort after é, as bytes before
+
+
+def _photos(root: Path, names: list[bytes]) -> tuple[list[str], dict[str, list[str]], dict[str, str]]:
+    """Photos in folders of ``names`` named ``names``: the same name in several folders (``-2`` goes to the later
+    in str order), byte-identical photos, companions."""
     paths, companions, ids = [], {}, {}
     for i, folder in enumerate(names):
         for j, name in enumerate(names):
@@ -79,12 +81,14 @@ def _listing(out: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("link", ["symlink", "hardlink", "copy"])
 @pytest.mark.parametrize("keep_folders", [False, True])
+@pytest.mark.parametrize("utf8", [False, True])
 def test_a_plan_from_the_column_is_the_plan_from_a_list_in_any_order(tmp_path: Path, link: str,
-                                                                     keep_folders: bool) -> None:
+                                                                     keep_folders: bool, utf8: bool) -> None:
     root = tmp_path / "photos"
-    paths, companions, ids = _photos(root)
-    column = PathColumn.of(paths)  # in str order, as the index gives them: not in order as bytes
-    assert not column.in_order
+    names_ = [b"a", b"\xc3\xa9", b"\xf0\x9f\x98\x80", b"\xef\xbc\xa1"]  # a, é, 😀, Ａ
+    paths, companions, ids = _photos(root, names_ if utf8 else names_ + NOT_UTF8)
+    column = PathColumn.of(paths)  # in str order, as the index gives them: in order as bytes only where all UTF-8
+    assert column.in_order == utf8
     labels = [i % 3 for i in range(len(paths))]
     names = ["red", "green", "blue"]
     shuffled = list(zip(paths, [names[g] for g in labels]))
@@ -100,11 +104,13 @@ def test_a_plan_from_the_column_is_the_plan_from_a_list_in_any_order(tmp_path: P
         options = dict(link=link, photo_roots=[root], companions=companions, content_ids=content_ids,
                        keep_folders=keep_folders)
         plan = plan_tree(out, groups, **options)  # type: ignore[arg-type]
+        # the column's own rows where its paths are UTF-8 (its bytes' order is then str order); else bytes
+        assert isinstance(plan.dest._photos._paths, PathRows) == (utf8 and way == "column")  # type: ignore[attr-defined]
         summary = make_tree(out, groups, **options)  # type: ignore[arg-type]
         assert summary.duplicates == len(plan.duplicates) > 0 and summary.created == plan.count_create()
         trees[way] = _listing(out)
         # a re-run with photos gone and moved: kept, removed, reported in the same order either way
-        gone = [paths[1], paths[7], paths[20]]
+        gone = [paths[1], paths[7], paths[-3]]
         for p in gone:
             os.rename(p, p + ".away")
         moved = {k: ([(p, "blue") for p, _ in m] if k == "color" else m) for k, m in groups.items()}

@@ -40,7 +40,19 @@ from array import array
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Literal, Mapping, NamedTuple, Sequence, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Iterable,
+    Iterator,
+    Literal,
+    Mapping,
+    NamedTuple,
+    Sequence,
+    TypeVar,
+    overload,
+)
 
 from proxysort.corrections import Gesture, adopt, apply, regroup
 from proxysort.corrections import late as made_since
@@ -64,7 +76,7 @@ from proxysort.manifest import (
 from proxysort.names import unique_names
 from proxysort.outdir import DEFAULT_LOCK_TIMEOUT, PARTIAL_PREFIX, OutDir, check_path_length
 from proxysort.pagefiles import remove_page
-from proxysort.pathcolumn import PathBuffer
+from proxysort.pathcolumn import PathBuffer, PathColumn, PathRows, PathTexts, utf8
 from proxysort.plannedfiles import PlannedFiles
 from proxysort.progress import Reporter
 
@@ -308,6 +320,14 @@ class Grouped(Sequence[tuple[str, str]]):
             return ((str(p), names[g]) for p, g in zip(self._photos, self._groups))
         return ((str(self._photos[j]), names[self._groups[j]]) for j in self._rows)
 
+    @property
+    def photos(self) -> Sequence[str | Path]:
+        return self._photos
+
+    def positions(self) -> Iterable[int]:
+        """The photos' positions in :attr:`photos`, in the order the pairs come."""
+        return range(len(self._photos)) if self._rows is None else self._rows
+
 
 
 @dataclass(frozen=True)
@@ -445,14 +465,18 @@ class _Stats(Mapping[str, _Stat]):
     photo's numbers only to compare two byte-identical candidates): a lookup then takes the photo as it is
     now, size -1 when it is gone (no file has that size, so no comparison passes)."""
 
-    def __init__(self, numbers: bool = True) -> None:
-        self._paths = PathBuffer()
+    def __init__(self, numbers: bool = True, column: PathColumn | None = None) -> None:
+        # photos from ``column`` (in sorted order, every path UTF-8): each held as its row there; else their bytes
+        self._paths: PathBuffer | PathRows = PathBuffer() if column is None else PathRows(column)
         self._columns = (array("Q"), array("q"), array("Q"), array("Q")) if numbers else ()  # size, mtime_ns, dev, ino
 
-    def append(self, path: str, st: _Stat) -> None:
-        """Add ``path`` (after every path added so far, in sorted order)."""
+    def append(self, path: str, st: _Stat, row: int = -1) -> None:
+        """Add ``path`` (after every path added so far, in sorted order; ``row``: its row in the column)."""
         assert not self._paths or self._paths[-1] < path
-        self._paths.append(path)
+        if isinstance(self._paths, PathRows):
+            self._paths.append(row)
+        else:
+            self._paths.append(path)
         for column, value in zip(self._columns, st):
             column.append(value)
 
@@ -493,6 +517,11 @@ class _Stats(Mapping[str, _Stat]):
     def __contains__(self, path: object) -> bool:
         return self.position(path) is not None
 
+    @property
+    def paths(self) -> Sequence[str]:
+        """The paths in sorted order (a buffer: a ``str`` made when read)."""
+        return self._paths
+
     def path_at(self, i: int) -> str:
         return self._paths[i]
 
@@ -519,32 +548,67 @@ class _OutOfOrder(Exception):
     """A concept's photos did not come in sorted order: :func:`_merged` cannot merge them (the plan sorts them)."""
 
 
-def _in_order(pairs: Iterable[tuple[str, str]]) -> Iterator[str]:
-    """The photos of ``pairs`` as they come; :class:`_OutOfOrder` at the first one before the one it follows."""
-    last = ""
-    for source, _ in pairs:
-        if source < last:
-            raise _OutOfOrder(source)
-        yield source
-        last = source
+_Item = TypeVar("_Item", str, int)
 
 
-def _merged(groups: Iterable[Iterable[tuple[str, str]]]) -> Iterator[str]:
-    """Every photo of ``groups`` (each a concept's (photo, group) pairs in sorted order of photo, as the index's
-    column gives them) once, in sorted order: merged as they come, where a set and a sorted list of the photos
-    held ~N strings twice (issue 25). :class:`_OutOfOrder` when a concept's photos are not in order."""
-    last: str | None = None
-    for source in heapq.merge(*(_in_order(pairs) for pairs in groups)):
-        if source != last:
-            yield source
-            last = source
+def _in_order(items: Iterable[_Item]) -> Iterator[_Item]:
+    """``items`` as they come; :class:`_OutOfOrder` at the first one less than the one before."""
+    last: _Item | None = None
+    for item in items:
+        if last is not None and item < last:
+            raise _OutOfOrder(item)
+        yield item
+        last = item
+
+
+def _merged(streams: Iterable[Iterable[_Item]]) -> Iterator[_Item]:
+    """Every item of ``streams`` (each a concept's photos in sorted order, as the index's column gives them) once,
+    in sorted order: merged as they come, where a set and a sorted list of the photos held ~N strings twice
+    (issue 25). :class:`_OutOfOrder` when a stream is not in order."""
+    last: _Item | None = None
+    for item in heapq.merge(*(_in_order(items) for items in streams)):
+        if item != last:
+            yield item
+            last = item
+
+
+def _one_column(groups: Iterable[Sequence[tuple[str, str]]]) -> PathColumn | None:
+    """The index's column every concept's photos are read from (each a :class:`Grouped` of its ``str`` view),
+    when its paths are in sorted order and all UTF-8 (byte order is then ``str`` order); else ``None``."""
+    column: PathColumn | None = None
+    for g in groups:
+        if not (isinstance(g, Grouped) and isinstance(g.photos, PathTexts)) or g.photos.column is not (column or g.photos.column):
+            return None
+        column = g.photos.column
+    return column if column is not None and column.in_order and utf8(column) else None
+
+
+def _sharing(photos: array, present: _Stats, content_ids: Mapping[str, str]) -> set[int]:
+    """The ``photos`` (positions in ``present``) whose content id another of them may share (the same ``hash``):
+    the only ones a group can link once for two. The rest need no id held while the group is planned (a dict
+    of every photo's id held a ``str`` and an entry per photo of a group; issue 25)."""
+    import numpy as np
+
+    hashes = np.zeros(len(photos), np.int64)
+    has = np.zeros(len(photos), bool)
+    for j, i in enumerate(photos):
+        cid = content_ids.get(present.path_at(i))
+        if cid:
+            hashes[j], has[j] = hash(cid), True
+    rows = np.flatnonzero(has)
+    order = rows[np.argsort(hashes[rows], kind="stable")]
+    same = hashes[order][1:] == hashes[order][:-1]
+    twice = np.zeros(len(order), bool)
+    twice[1:] |= same
+    twice[:-1] |= same
+    return set(np.frombuffer(photos, np.int32)[order[twice]].tolist())
 
 
 def _distinct(positions: array) -> array:
     """``positions`` sorted, each once (a photo listed twice in a group is linked once)."""
     import numpy as np
 
-    return array("q", np.unique(np.frombuffer(positions, dtype=np.int64)).tobytes())
+    return array("i", np.unique(np.frombuffer(positions, dtype=np.int32)).tobytes())
 
 
 class _Dest(Mapping[tuple[str, str], str]):
@@ -1044,20 +1108,32 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
 
     # A symlink is made of no file's bytes: its tree keeps the photos' numbers only when an old hard link or
     # copy on disk may have to be compared with them (the last copy of a photo is never removed).
-    def survey(sources: Iterable[str]) -> tuple[_Stats, list[str]]:
-        """The photos of ``sources`` (each once, in sorted order) that are here to link, and those gone."""
-        present = _Stats(numbers=inputs.link != "symlink" or any_not_symlink)
+    def survey(sources: Iterable[str | int], column: PathColumn | None = None) -> tuple[_Stats, list[str]]:
+        """The photos of ``sources`` (in sorted order; paths, or rows of ``column``) that are here to link, each
+        once, and those gone."""
+        present = _Stats(numbers=inputs.link != "symlink" or any_not_symlink, column=column)
         vanished: list[str] = []
-        for s in sources:
+        last = None
+        for item in sources:
+            s = column.str_at(item) if isinstance(item, int) and column is not None else str(item)
+            if s == last:
+                continue
+            last = s
             st = _source_stat(s)
             if st is None:
                 vanished.append(s)
             elif not leaks(s):
-                present.append(s, st)
+                present.append(s, st, item if isinstance(item, int) else -1)
         return present, vanished
 
-    try:  # each concept's photos in sorted order (the index's column is): merged, no set or list of them
-        present, vanished = survey(_merged(groups.values()))
+    # Each concept's photos in sorted order (the index's column is): merged, no set or list of them; the rows of
+    # the column itself where every concept's photos are of one column of UTF-8 paths.
+    column = _one_column(groups.values())
+    try:
+        if column is not None:
+            present, vanished = survey(_merged(g.positions() for g in groups.values() if isinstance(g, Grouped)), column)
+        else:
+            present, vanished = survey(_merged((s for s, _ in m) for m in groups.values()))
     except _OutOfOrder:
         present, vanished = survey(sorted({s for members in groups.values() for s, _ in members}))
     orphans: list[Entry] = []
@@ -1089,7 +1165,7 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
         return old_path(rows[-1]).rpartition("/")[2] if rows else None
 
     out_real = od.real_path() if od.exists else Path(os.path.realpath(out))
-    files = PlannedFiles(inputs.link, str(out_real), orphans)
+    files = PlannedFiles(inputs.link, str(out_real), orphans, present.paths)
     dirs: list[str] = []
     dest = _Dest(present, files)
     duplicates: list[Duplicate] = []
@@ -1130,7 +1206,7 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
         for source, name in groups[concept]:
             i = find(source)
             if i >= 0:
-                members.setdefault(name, array("q")).append(i)
+                members.setdefault(name, array("i")).append(i)
         cluster_names = sorted(members)
         taken = {n for n in od.listdir(cdir) if blocked(f"{cdir}/{n}")}  # a file or link is never our folder
         safe = dict(zip(cluster_names, unique_names(cluster_names, taken=taken, fallback="cluster")))
@@ -1140,10 +1216,13 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
             group_dir = f"{cdir}/{folder}"
             dirs.append(group_dir)
             by_album: dict[str, array] = {}
-            for i in _distinct(sources):  # in path order: positions in ``present`` are ranks
+            distinct = _distinct(sources)
+            shared = set() if inputs.keep_duplicates else _sharing(distinct, present, inputs.content_ids)
+            for i in distinct:  # in path order: positions in ``present`` are ranks
                 parts = album(present.path_at(i), inputs.photo_roots) if inputs.keep_folders else ()
-                by_album.setdefault(album_dir(group_dir, parts), array("q")).append(i)
-            first_of: dict[str, int] = {}  # content id -> planned row of the copy linked (once per group)
+                by_album.setdefault(album_dir(group_dir, parts), array("i")).append(i)
+            del distinct
+            first_of: dict[str, int] = {}  # content id -> planned row of the copy linked (once per group): shared ids only
             for rel_dir, album_photos in by_album.items():
                 names_taken = {n.casefold() for n in occupied(rel_dir)} | subfolders.get(rel_dir, set())
                 linked_here = rel_dir in linked_dirs
@@ -1151,13 +1230,13 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
                     # Photos already linked here first, under their names: a new photo never takes an old link's
                     # name. (album_photos are sorted already: a stable split keeps them so, a flag per photo.)
                     was = bytearray(linked_name(rel_dir, present.path_at(i)) is not None for i in album_photos)
-                    album_photos = array("q", [*(i for i, w in zip(album_photos, was) if w),
+                    album_photos = array("i", [*(i for i, w in zip(album_photos, was) if w),
                                                *(i for i, w in zip(album_photos, was) if not w)])
                     del was
                 for i in album_photos:
                     source = present.path_at(i)
-                    cid = inputs.content_ids.get(source)
-                    if cid and not inputs.keep_duplicates and cid in first_of and identical(files.source(first_of[cid]), source):
+                    cid = inputs.content_ids.get(source) if i in shared else None
+                    if cid and cid in first_of and identical(files.source(first_of[cid]), source):
                         duplicates.append(Duplicate(concept, source, files.path(first_of[cid])))
                         dest.add(concept, i, first_of[cid])
                         continue
@@ -1173,7 +1252,7 @@ def _plan(od: OutDir, inputs: TreeInputs, late: Mapping[str, str] | None = None)
                     name, comp_names = _file_names(os.path.basename(source) or "photo",
                                                    [os.path.basename(c) for c in comps], names_taken,
                                                    prefer=linked_name(rel_dir, source) if linked_here else None)
-                    row = files.add(rel_dir, name, source, numbers(i))
+                    row = files.add(rel_dir, name, i, numbers(i))
                     dest.add(concept, i, row)
                     if cid and cid not in first_of:
                         first_of[cid] = row

@@ -17,6 +17,7 @@ of the bytes is the order of the strings.
 from __future__ import annotations
 
 import bisect
+import codecs
 import os
 from array import array
 from pathlib import Path
@@ -28,7 +29,7 @@ import numpy as np
 class _Bytes(Sequence[bytes]):
     """A column's items as bytes: what :func:`bisect.bisect_left` compares."""
 
-    def __init__(self, column: "PathColumn | PathBuffer") -> None:
+    def __init__(self, column: "PathColumn | PathBuffer | PathRows") -> None:
         self.column = column
 
     def __len__(self) -> int:
@@ -268,9 +269,62 @@ class PathBuffer(Sequence[str]):
     def lower(self, path: str, lo: int = 0) -> int:
         """Where ``path`` would go among paths appended in ``str`` order (:func:`bisect.bisect_left` from ``lo``):
         on their bytes where both are plain UTF-8, else on the ``str`` of each probe."""
-        if self.plain and (path.isascii() or _utf8(path)):
-            return bisect.bisect_left(_Bytes(self), path.encode("utf-8"), lo)
-        return bisect.bisect_left(self, path, lo)
+        return _lower(self, self.plain, path, lo)
+
+
+class PathRows(Sequence[str]):
+    """Some rows of a :class:`PathColumn` :attr:`~PathColumn.in_order` whose paths are all UTF-8 as they stand
+    (:func:`utf8`), appended in ascending order and read as ``str``: what a tree plan of the index's photos
+    holds for their paths, 4 bytes a photo (the bytes stay in the column), where a buffer of its own held
+    each path's bytes again. In ``str`` order, as :class:`PathBuffer` with the same :meth:`lower`."""
+
+    __slots__ = ("column", "rows")
+
+    def __init__(self, column: PathColumn) -> None:
+        self.column = column
+        self.rows = array("i")
+
+    def append(self, row: int) -> None:
+        self.rows.append(row)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def raw(self, i: int) -> bytes:
+        """Path ``i``'s file-system bytes."""
+        return self.column.raw(self.rows[i])
+
+    def __getitem__(self, i: int) -> str:  # type: ignore[override]
+        return self.column.str_at(self.rows[i])
+
+    def __iter__(self) -> Iterator[str]:
+        return (self.column.str_at(row) for row in self.rows)
+
+    def lower(self, path: str, lo: int = 0) -> int:
+        """As :meth:`PathBuffer.lower`."""
+        return _lower(self, True, path, lo)
+
+
+def utf8(column: PathColumn) -> bool:
+    """Whether every path of ``column`` is UTF-8 as it stands (none holds an escaped byte): their byte order is
+    then their ``str`` order. Read in chunks of 1 MiB."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    data = memoryview(column._data)
+    try:
+        for start in range(0, len(data), 1 << 20):
+            decoder.decode(data[start : start + (1 << 20)])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _lower(paths: "PathBuffer | PathRows", plain: bool, path: str, lo: int) -> int:
+    """:func:`bisect.bisect_left` of ``path`` in ``paths`` (in ``str`` order) from ``lo``: on bytes where the
+    paths are ``plain`` UTF-8 and ``path`` is too (no ``str`` made per probe), else on each probe's ``str``."""
+    if plain and (path.isascii() or _utf8(path)):
+        return bisect.bisect_left(_Bytes(paths), path.encode("utf-8"), lo)
+    return bisect.bisect_left(paths, path, lo)
 
 
 def _utf8(path: str) -> bool:

@@ -2,8 +2,9 @@
 
 A plan of millions of photos held one ``Entry`` per file, each with its path in OUT and (symlinks) its link
 text as strings of their own: about 270 bytes a photo, the largest part of the write stage's memory. Here a
-planned file is the caller's own source string (a reference, not a copy), the index of its folder in OUT, the
-index of its link text's folder part and the row of the photo it is a companion of: about 20 bytes. Its
+planned file is its source's position among the plan's photos (a companion's source: its bytes in a buffer),
+the index of its folder in OUT, the index of its link text's folder part and the row of the photo it is a
+companion of: about 20 bytes, no ``str`` per file. Its
 ``Entry`` is made when it is read, the same one every time; the few that do not follow the pattern (a file
 named otherwise than its source, a link text that is not ``<folder part>/<source's real name>``, an entry
 kept from the old manifest) are held whole beside the columns.
@@ -41,11 +42,13 @@ class PlannedFiles(Sequence[Entry]):
     :meth:`written` gives such a view of the same columns without copying them.
     """
 
-    def __init__(self, link: str, out_real: str, extra: Sequence[Entry] = ()) -> None:
+    def __init__(self, link: str, out_real: str, extra: Sequence[Entry] = (), photos: Sequence[str] = ()) -> None:
         self._link = link
         self._out_real = out_real
         self._extra: list[Entry] = list(extra)
-        self._sources = PathBuffer()  # each row's source: its bytes in one buffer, a str made when read
+        self._photos = photos  # the plan's photos (its own buffer of their paths): a row's source by position
+        self._source = array("i")  # per row: its source's position in _photos, or -1 - its position in _sources
+        self._sources = PathBuffer()  # the other rows' sources (companions): their bytes, a str made when read
         self._dir = array("I")  # index into _dirs: the file's folder in OUT
         self._dirs: list[str] = []
         self._dir_index: dict[str, int] = {}
@@ -69,16 +72,22 @@ class PlannedFiles(Sequence[Entry]):
 
     # ------------------------------------------------------------------------------------------ building
 
-    def add(self, rel_dir: str, name: str, source: str, numbers: tuple[int, int] | None, companion_of: int = -1) -> int:
-        """Plan file ``rel_dir/name`` made from ``source`` (``numbers``: a hard link's device and inode, a copy's
-        size and mtime); returns its row. The symlink text is worked out here as :func:`os.path.relpath` of
+    def add(self, rel_dir: str, name: str, source: str | int, numbers: tuple[int, int] | None,
+            companion_of: int = -1) -> int:
+        """Plan file ``rel_dir/name`` made from ``source`` (its path, or its position in ``photos``; ``numbers``:
+        a hard link's device and inode, a copy's size and mtime); returns its row. The symlink text is worked out here as :func:`os.path.relpath` of
         the source's real path from the folder in OUT, and kept only as an index to its folder part."""
-        row = len(self._sources)
+        row = len(self._source)
         d = self._dir_index.get(rel_dir)
         if d is None:
             d = self._dir_index[rel_dir] = len(self._dirs)
             self._dirs.append(rel_dir)
-        self._sources.append(source)
+        if isinstance(source, int):
+            self._source.append(source)
+            source = self._photos[source]
+        else:
+            self._source.append(-1 - len(self._sources))
+            self._sources.append(source)
         self._dir.append(d)
         self._companion_of.append(companion_of)
         own = _basename(source)
@@ -132,11 +141,12 @@ class PlannedFiles(Sequence[Entry]):
 
     def source(self, row: int) -> str:
         """The source of planned row ``row``."""
-        return self._sources[row]
+        at = self._source[row]
+        return self._photos[at] if at >= 0 else self._sources[-1 - at]
 
     def _name(self, row: int) -> str:
         name = self._names.get(row)
-        return name if name is not None else _basename(self._sources[row])
+        return name if name is not None else _basename(self.source(row))
 
     def path(self, row: int) -> str:
         """The path in OUT of planned row ``row``."""
@@ -153,7 +163,7 @@ class PlannedFiles(Sequence[Entry]):
 
     def _made(self, row: int) -> Entry:
         """Row ``row``'s entry as planned (before ``replaced``)."""
-        source = self._sources[row]
+        source = self.source(row)
         own = _basename(source)
         name = self._names.get(row, own)
         path = f"{self._dirs[self._dir[row]]}/{name}"
@@ -169,7 +179,7 @@ class PlannedFiles(Sequence[Entry]):
     @property
     def rows(self) -> int:
         """How many rows were planned (``extra`` and ``carried`` not counted)."""
-        return len(self._sources)
+        return len(self._source)
 
     def entry(self, row: int) -> Entry | None:
         """Row ``row``'s entry, ``None`` when it is dropped."""
@@ -182,12 +192,12 @@ class PlannedFiles(Sequence[Entry]):
     def __len__(self) -> int:
         if self._dropped:
             return sum(1 for _ in self)
-        return len(self._extra) + len(self._carried) + len(self._sources)
+        return len(self._extra) + len(self._carried) + len(self._source)
 
     def __iter__(self) -> Iterator[Entry]:
         yield from self._extra
         yield from self._carried
-        for row in range(len(self._sources)):
+        for row in range(len(self._source)):
             entry = self.entry(row)
             if entry is not None:
                 yield entry
@@ -214,7 +224,7 @@ class PlannedFiles(Sequence[Entry]):
 
     def paths(self) -> Iterator[str]:
         """The planned rows' paths in OUT (not ``extra``'s), without making their entries."""
-        return (self.path(row) for row in range(len(self._sources)))
+        return (self.path(row) for row in range(len(self._source)))
 
     def in_path_order(self) -> Iterator[Entry]:
         """Every entry sorted by path, as the manifest lists them: each folder's rows sorted by name (4 bytes a

@@ -171,10 +171,11 @@ def _child(engine: str, n: int, threads: int, batch: int | None, device: str = "
                 vec = rng.standard_normal((m, 512)).astype(np.float32)
                 vec /= np.linalg.norm(vec, axis=1, keepdims=True)
                 files, vectors = [], {}
+                # content ids as the index makes them (32 hex digits: 16 bytes a photo in the sort's id column)
                 for j, p in enumerate(_photo_paths(photos, s, m)):
                     Path(p).touch()
-                    files.append((p, 0, 0, f"h{s + j}"))
-                    vectors[f"h{s + j}"] = vec[j]
+                    files.append((p, 0, 0, f"{s + j:032x}"))
+                    vectors[f"{s + j:032x}"] = vec[j]
                 store.write_batch(files, vectors)
         concept = Concept("color", WORDS, noun="fruit")
         config = PATHS[engine]()

@@ -197,3 +197,17 @@ def test_the_sort_memory_report_is_its_json_rendered() -> None:
     data = json.loads((RESULTS / "sort-memory.json").read_text())
     assert {r["code"] for r in data["results"]} == {"before", "after"} and len({r["n"] for r in data["results"]}) >= 2
     assert (RESULTS / "sort-memory.md").read_text().endswith(report(data["results"], data["meta"]))
+
+
+def test_the_plan_memory_report_is_its_json_rendered() -> None:
+    """plan-memory.md is what ``python -m benchmarks.plan_memory --out ...`` rendered from the JSON it wrote in the
+    same run (issue 25 item 5: write_folders' plan and write from the index's column, before/after at two N), and
+    both codes wrote the same tree and manifest."""
+    from benchmarks.plan_memory import markdown
+
+    data = json.loads((RESULTS / "plan-memory.json").read_text())
+    assert {r["way"] for r in data["rows"]} == {"before", "after"} and len({r["n"] for r in data["rows"]}) >= 2
+    for n in {r["n"] for r in data["rows"]}:
+        pair = [r for r in data["rows"] if r["n"] == n]
+        assert len({(r["tree_sha256"], r["manifest_sha256"]) for r in pair}) == 1, n
+    assert (RESULTS / "plan-memory.md").read_text().endswith(markdown(data))  # after any notes above it

@@ -236,9 +236,9 @@ def _child(engine: str, n: int, threads: int, batch: int | None, device: str = "
         del feat  # proxysort.sort returns labels and scores, not the clustered matrix: the tree is written without it
 
         def groups():
-            # As proxysort.sorting.write_folders hands them over, inside the stage: one str per photo read from
-            # the index's column (shared by the plan's own lists), pairs made when read.
-            return {"color": Grouped(list(X.paths), km.labels, label_names)}
+            # As proxysort.sorting.write_folders hands them over: the index's column read as str (its view, no
+            # str held per photo: the plan keeps the column's rows), pairs made when read.
+            return {"color": Grouped(X.paths, km.labels, label_names)}
 
         stage("plan", lambda: plan_tree(tmp_path / "out", groups(), link="symlink", photo_roots=[photos]).out)
         stage("write", lambda: make_tree(tmp_path / "out", groups(), link="symlink", photo_roots=[photos]).created)
